@@ -1,0 +1,256 @@
+/*
+ * alloc.c - malloc, calloc, aligned_alloc, realloc, free and usable_size at
+ * the offset level, and the pointer API over them.
+ *
+ * Owns: LARGE entries and the dispatch between small classes and page runs.
+ * Keeps: a call that fails changes no byte of the region; every pointer is
+ * classified through the page map before anything is written, so a wrong or
+ * stale pointer is reported (EBADPTR, EDOUBLEFREE) instead of trusted.
+ */
+#include "internal.h"
+
+/* Record code for ph_last_error and return the null offset. */
+static inline uint64_t fail0(int code) {
+  ph__fail(code);
+  return 0;
+}
+
+static inline bool is_large_size(size_t size) {
+  return size > PH_SMALL_MAX || ph__classes[ph__size2class(size)].run_pages == 0;
+}
+
+/* Pages for a large request, or 0 when it cannot fit any region. */
+static inline uint32_t pages_for(const ph_heap_t *h, size_t size) {
+  uint64_t n = ((uint64_t)size + PH_PAGE_SIZE - 1) >> PH_LG_PAGE;
+  return (size > ((uint64_t)h->npages << PH_LG_PAGE)) ? 0 : (uint32_t)n;
+}
+
+static uint64_t large_alloc(ph_heap_t *h, size_t size, uint32_t align_pages, bool *zeroed) {
+  uint32_t n = pages_for(h, size);
+  if (n == 0) return fail0(PH_ENOMEM);
+  uint32_t p = ph__pages_alloc(h, n, align_pages, zeroed);
+  if (p == 0) return fail0(PH_ENOMEM);
+  ph_page *e = ph__page(h, p);
+  e->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
+  e->size = n;
+  h->live_count++;
+  h->large_count++;
+  h->live_bytes += (uint64_t)n << PH_LG_PAGE;
+  h->malloc_count++;
+  return (uint64_t)p << PH_LG_PAGE;
+}
+
+uint64_t ph__malloc(ph_heap_t *h, size_t size) {
+  if (size <= PH_SMALL_MAX) {
+    unsigned c = ph__size2class(size);
+    if (ph__classes[c].run_pages) {
+      uint64_t off = ph__small_alloc(h, c);
+      if (PH_UNLIKELY(off == 0)) ph__fail(PH_ENOMEM);
+      return off;
+    }
+  }
+  bool zeroed;
+  return large_alloc(h, size, 1, &zeroed);
+}
+
+uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) return fail0(PH_ENOMEM);
+  bool zeroed = (h->flags & PH_ZERO_ON_FREE) != 0;
+  uint64_t off;
+  if (!is_large_size(total)) {
+    off = ph__small_alloc(h, ph__size2class(total));
+    if (off == 0) return fail0(PH_ENOMEM);
+  } else {
+    off = large_alloc(h, total, 1, &zeroed);
+    if (off == 0) return 0;
+  }
+  if (!zeroed) memset(ph__base(h) + off, 0, total);
+  return off;
+}
+
+uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size) {
+  if (align == 0 || (align & (align - 1)) != 0) return fail0(PH_EINVAL);
+  if (align <= 8) return ph__malloc(h, size);
+  if (align > ((uint64_t)h->npages << PH_LG_PAGE)) return fail0(PH_ENOMEM);
+  if (align <= PH_PAGE_SIZE && size <= PH_SMALL_MAX) {
+    /* The smallest class that holds size and is aligned enough. */
+    for (unsigned c = ph__size2class(size); c < PH_NCLASSES; c++) {
+      const ph_class *cl = &ph__classes[c];
+      if (cl->run_pages == 0) break; /* a whole page: a page run is as good */
+      if (cl->align >= align) {
+        uint64_t off = ph__small_alloc(h, c);
+        if (off == 0) ph__fail(PH_ENOMEM);
+        return off;
+      }
+    }
+  }
+  bool zeroed;
+  uint32_t align_pages = align > PH_PAGE_SIZE ? (uint32_t)(align >> PH_LG_PAGE) : 1u;
+  return large_alloc(h, size, align_pages, &zeroed);
+}
+
+/*
+ * Classify off: the head page of its small run (*run, *region >= 0) or of its
+ * large run (*region = -1). Returns 0, or PH_EBADPTR / PH_EDOUBLEFREE without
+ * recording it. Off inside memory the heap has released (a free run, or pages
+ * above hwm that were in use) is a double free; anything else is a bad pointer.
+ */
+static int classify(const ph_heap_t *h, uint64_t off, uint32_t *run, long *region) {
+  if (off & 7u) return PH_EBADPTR; /* every allocation is 8-byte aligned */
+  uint64_t p64 = off >> PH_LG_PAGE;
+  if (p64 < h->base_pages || p64 >= h->npages) return PH_EBADPTR;
+  uint32_t p = (uint32_t)p64;
+  if (p >= h->hwm) return p < h->touched ? PH_EDOUBLEFREE : PH_EBADPTR;
+  const ph_page *e = ph__page(h, p);
+  switch (ph__kind(e)) {
+  case PH_PK_SMALL_BODY:
+    p -= e->size;
+    /* fall through */
+  case PH_PK_SMALL: {
+    long i = ph__small_region(h, p, off);
+    if (i < 0) return PH_EBADPTR;
+    if (!ph__small_is_live(h, p, i)) return PH_EDOUBLEFREE;
+    *run = p;
+    *region = i;
+    return 0;
+  }
+  case PH_PK_LARGE:
+    if (off & (PH_PAGE_SIZE - 1)) return PH_EBADPTR;
+    *run = p;
+    *region = -1;
+    return 0;
+  case PH_PK_FREE:
+  case PH_PK_FREE_TAIL:
+    return PH_EDOUBLEFREE;
+  case PH_PK_NONE: {
+    uint32_t head = ph__pages_run_head(h, p);
+    return ph__kind(ph__page(h, head)) == PH_PK_FREE ? PH_EDOUBLEFREE : PH_EBADPTR;
+  }
+  default:
+    return PH_EBADPTR;
+  }
+}
+
+static void large_free(ph_heap_t *h, uint32_t p) {
+  uint32_t n = ph__page(h, p)->size;
+  if ((h->flags & PH_ZERO_ON_FREE) && p + n < h->hwm) /* the top run leaves the heap: zeroed on return */
+    memset(ph__base(h) + ((uint64_t)p << PH_LG_PAGE), 0, (size_t)n << PH_LG_PAGE);
+  h->live_count--;
+  h->large_count--;
+  h->live_bytes -= (uint64_t)n << PH_LG_PAGE;
+  h->free_count++;
+  ph__pages_free(h, p, n);
+}
+
+int ph__free(ph_heap_t *h, uint64_t off) {
+  /* Fast path: a live region of a small run (the common case). */
+  uint64_t p64 = off >> PH_LG_PAGE;
+  if (PH_LIKELY((off & 7u) == 0 && p64 >= h->base_pages && p64 < h->hwm)) {
+    const ph_page *e = ph__page(h, (uint32_t)p64);
+    uint32_t k = ph__kind(e);
+    if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p64, off);
+    if (k == PH_PK_SMALL_BODY) return ph__small_free(h, (uint32_t)p64 - e->size, off);
+  }
+  uint32_t run;
+  long region;
+  int err = classify(h, off, &run, &region);
+  if (err) return ph__fail(err);
+  if (region >= 0) return ph__small_free(h, run, off);
+  large_free(h, run);
+  return 0;
+}
+
+int64_t ph__usable(const ph_heap_t *h, uint64_t off) {
+  uint32_t run;
+  long region;
+  int err = classify(h, off, &run, &region);
+  if (err) return err;
+  const ph_page *e = ph__page(h, run);
+  if (region >= 0) return ph__classes[PH_INFO_CLASS(e->info)].size;
+  return (int64_t)e->size << PH_LG_PAGE;
+}
+
+uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size) {
+  if (off == 0) return ph__malloc(h, size);
+  uint32_t run;
+  long region;
+  int err = classify(h, off, &run, &region);
+  if (err) return fail0(err);
+  ph_page *e = ph__page(h, run);
+  size_t old;
+  if (region >= 0) {
+    unsigned c = PH_INFO_CLASS(e->info);
+    old = ph__classes[c].size;
+    if (!is_large_size(size) && ph__size2class(size) == c) return off;
+  } else {
+    uint32_t n = e->size, m = pages_for(h, size);
+    old = (size_t)n << PH_LG_PAGE;
+    if (m != 0 && is_large_size(size)) {
+      if (m == n) return off;
+      if (m < n) {
+        if (h->flags & PH_ZERO_ON_FREE)
+          memset(ph__base(h) + off + ((uint64_t)m << PH_LG_PAGE), 0, (size_t)(n - m) << PH_LG_PAGE);
+        ph__pages_shrink(h, run, n, m);
+        e = ph__page(h, run);
+        e->size = m;
+        h->live_bytes -= (uint64_t)(n - m) << PH_LG_PAGE;
+        return off;
+      }
+      if (ph__pages_grow(h, run, n, m)) {
+        e->size = m;
+        h->live_bytes += (uint64_t)(m - n) << PH_LG_PAGE;
+        return off;
+      }
+    }
+  }
+  uint64_t moved = ph__malloc(h, size);
+  if (moved == 0) return 0;
+  memcpy(ph__base(h) + moved, ph__base(h) + off, old < size ? old : size);
+  ph__free(h, off);
+  return moved;
+}
+
+/* ---- pointer API -------------------------------------------------------- */
+
+static inline void *to_ptr(ph_heap_t *h, uint64_t off) { return off ? ph__base(h) + off : NULL; }
+
+/* Offset of p in h, or 1 (never an allocation: not 8-aligned) when p is
+ * outside the region or is its base (offset 0 would read as NULL). */
+static inline uint64_t to_off(const ph_heap_t *h, const void *p) {
+  uintptr_t b = (uintptr_t)h, q = (uintptr_t)p;
+  return q > b && q - b < ((uint64_t)h->npages << PH_LG_PAGE) ? (uint64_t)(q - b) : 1u;
+}
+
+void *ph_heap_malloc(ph_heap_t *h, size_t size) {
+  if (!h) return ph__fail_null(PH_EINVAL);
+  return to_ptr(h, ph__malloc(h, size));
+}
+
+void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size) {
+  if (!h) return ph__fail_null(PH_EINVAL);
+  return to_ptr(h, ph__calloc(h, n, size));
+}
+
+void *ph_heap_aligned_alloc(ph_heap_t *h, size_t align, size_t size) {
+  if (!h) return ph__fail_null(PH_EINVAL);
+  return to_ptr(h, ph__aligned(h, align, size));
+}
+
+void *ph_heap_realloc(ph_heap_t *h, void *p, size_t size) {
+  if (!h) return ph__fail_null(PH_EINVAL);
+  return to_ptr(h, ph__realloc(h, p ? to_off(h, p) : 0, size));
+}
+
+int ph_heap_free(ph_heap_t *h, void *p) {
+  if (!h) return ph__fail(PH_EINVAL);
+  if (!p) return 0;
+  return ph__free(h, to_off(h, p));
+}
+
+size_t ph_heap_usable_size(const ph_heap_t *h, const void *p) {
+  if (!h) return (size_t)fail0(PH_EINVAL);
+  int64_t r = ph__usable(h, p ? to_off(h, p) : 1u);
+  if (r < 0) return (size_t)fail0((int)r);
+  return (size_t)r;
+}

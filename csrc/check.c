@@ -1,0 +1,265 @@
+/*
+ * check.c - validation of a region's bytes, and the walk over live
+ * allocations.
+ *
+ * ph_heap_check is the validator for untrusted snapshots and files: after
+ * the O(1) header check has bounded every leaf inside the readable bytes,
+ * each later read is of a page below hwm (so inside them), each loop is
+ * bounded by hwm, and tree recursion is bounded by depth and by strictly
+ * narrowing key intervals (a cycle or a shared subtree cannot pass). Each
+ * broken invariant counts once; a broken run layout ends the walk, because
+ * nothing after it can be located.
+ */
+#include "internal.h"
+
+int ph__check_header(const struct ph_heap *h, size_t len) {
+  if (!h || len < sizeof(struct ph_heap)) return PH_ECORRUPT;
+  if (h->magic != PH_MAGIC) return PH_ECORRUPT;
+  if (h->abi != PH_ABI_VERSION) return PH_EVERSION;
+  if (h->page_size != PH_PAGE_SIZE || h->header_pages != PH_HEADER_PAGES) return PH_ECORRUPT;
+  if (h->lg_chunk < PH_LG_CHUNK_MIN || h->lg_chunk > PH_LG_CHUNK_MAX) return PH_ECORRUPT;
+  uint32_t leaf = ph__leaf_pages(h->lg_chunk);
+  if (h->npages < PH_MIN_PAGES || h->npages > PH_MAX_PAGES) return PH_ECORRUPT;
+  if ((uint64_t)h->npages > ((uint64_t)PH_DIR_CAP << h->lg_chunk)) return PH_ECORRUPT;
+  if (h->base_pages != PH_HEADER_PAGES + leaf || h->base_pages >= h->npages) return PH_ECORRUPT;
+  if (h->hwm < h->base_pages || h->hwm > h->npages) return PH_ECORRUPT;
+  if (h->touched < h->hwm || h->touched > h->npages) return PH_ECORRUPT;
+  if (h->nleaves < 1 || h->nleaves > PH_DIR_CAP) return PH_ECORRUPT;
+  if (((uint64_t)h->nleaves << h->lg_chunk) < h->hwm) return PH_ECORRUPT;
+  if (((uint64_t)(h->nleaves - 1) << h->lg_chunk) >= h->touched) return PH_ECORRUPT;
+  if (h->dir[0] != PH_HEADER_PAGES) return PH_ECORRUPT;
+  for (uint32_t c = 1; c < h->nleaves; c++)
+    if (h->dir[c] < h->base_pages || (uint64_t)h->dir[c] + leaf > h->hwm) return PH_ECORRUPT;
+  if (((uint64_t)h->hwm << PH_LG_PAGE) > len) return PH_ESIZE;
+  return 0;
+}
+
+typedef struct tally {
+  uint64_t live_bytes, live_count, small_count, large_count;
+  uint64_t small_run_pages, free_pages, free_runs, meta_pages;
+  uint32_t nonfull[PH_NCLASSES]; /* non-full runs other than cur, per bin */
+  uint32_t leaves;               /* META runs other than the header */
+} tally;
+
+/* Whether n entries after p, (p, p + n), are all NONE. */
+static bool body_is_none(const ph_heap_t *h, uint32_t p, uint32_t n) {
+  for (uint32_t q = p + 1; q < p + n; q++)
+    if (ph__page(h, q)->info != 0) return false;
+  return true;
+}
+
+/* Check a small run's entries and bitmap; add its live regions to t. */
+static int check_small_run(const ph_heap_t *h, uint32_t p, tally *t) {
+  int broken = 0;
+  const ph_page *e = ph__page(h, p);
+  unsigned c = PH_INFO_CLASS(e->info);
+  const ph_class *cl = &ph__classes[c];
+  uint32_t nfree = PH_INFO_NFREE(e->info);
+  for (uint32_t k = 1; k < cl->run_pages; k++) {
+    const ph_page *b = ph__page(h, p + k);
+    if (ph__kind(b) != PH_PK_SMALL_BODY || b->size != k || PH_INFO_CLASS(b->info) != c) broken++;
+  }
+  uint32_t counted = 0;
+  if (cl->bm_words == 0) {
+    uint32_t mask = cl->nregs == 32 ? 0xFFFFFFFFu : (1u << cl->nregs) - 1u;
+    if (e->size & ~mask) broken++;
+    counted = (uint32_t)__builtin_popcount(e->size & mask);
+  } else {
+    const uint64_t *bm = ph__small_trailing_bitmap(h, p, cl);
+    if (e->size >= cl->bm_words) broken++;
+    for (uint32_t w = 0; w < cl->bm_words; w++) {
+      uint64_t valid = (w + 1u) * 64u <= cl->nregs ? ~0ull : (1ull << (cl->nregs % 64u)) - 1u;
+      if (bm[w] & ~valid) broken++;
+      if (w < e->size && bm[w] != 0) broken++; /* the hint skips no free bit */
+      counted += (uint32_t)__builtin_popcountll(bm[w] & valid);
+    }
+  }
+  if (counted != nfree || nfree > cl->nregs) broken++;
+  t->live_count += cl->nregs - (nfree > cl->nregs ? cl->nregs : nfree);
+  t->small_count += cl->nregs - (nfree > cl->nregs ? cl->nregs : nfree);
+  t->live_bytes += (uint64_t)(cl->nregs - (nfree > cl->nregs ? cl->nregs : nfree)) * cl->size;
+  t->small_run_pages += cl->run_pages;
+  if (p != h->bins[c].cur) {
+    if (nfree == cl->nregs) broken++; /* empty runs other than cur go back to the pages */
+    else if (nfree > 0) t->nonfull[c]++;
+  }
+  return broken;
+}
+
+/* Walk the runs below hwm; returns broken invariants, *complete = reached hwm. */
+static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
+  int broken = 0;
+  bool prev_free = false;
+  uint32_t leaf = ph__leaf_pages(h->lg_chunk);
+  *complete = false;
+  for (uint32_t p = 0; p < h->hwm;) {
+    const ph_page *e = ph__page(h, p);
+    uint32_t k = ph__kind(e), n;
+    if (k == PH_PK_SMALL) {
+      unsigned c = PH_INFO_CLASS(e->info);
+      if (c >= PH_NCLASSES || ph__classes[c].run_pages == 0) return broken + 1;
+      n = ph__classes[c].run_pages;
+    } else if (k == PH_PK_FREE || k == PH_PK_LARGE || k == PH_PK_META) {
+      n = e->size;
+    } else {
+      return broken + 1; /* not a run head where one must be */
+    }
+    if (n == 0 || (uint64_t)p + n > h->hwm) return broken + 1;
+    switch (k) {
+    case PH_PK_FREE:
+      if (prev_free) broken++; /* free runs coalesce */
+      if (p + n == h->hwm) broken++; /* the top free run gives its pages back */
+      if (n > 1) {
+        const ph_page *tl = ph__page(h, p + n - 1);
+        if (ph__kind(tl) != PH_PK_FREE_TAIL || tl->size != n) broken++;
+        if (!body_is_none(h, p, n - 1)) broken++;
+      }
+      t->free_pages += n;
+      t->free_runs++;
+      break;
+    case PH_PK_LARGE:
+      if (!body_is_none(h, p, n)) broken++;
+      t->live_count++;
+      t->large_count++;
+      t->live_bytes += (uint64_t)n << PH_LG_PAGE;
+      break;
+    case PH_PK_SMALL:
+      broken += check_small_run(h, p, t);
+      break;
+    case PH_PK_META:
+      if (p == 0 ? n != h->header_pages : n != leaf) broken++;
+      if (p != 0) t->leaves++;
+      if (!body_is_none(h, p, n)) broken++;
+      t->meta_pages += n;
+      break;
+    }
+    prev_free = k == PH_PK_FREE;
+    p += n;
+  }
+  *complete = true;
+  return broken;
+}
+
+/*
+ * Validate the subtree at node: every node a head of `kind` (and class `cls`
+ * for bins) below hwm, keys strictly inside (lo, hi), AVL heights right.
+ * Returns the subtree's height, or -1 when broken; counts nodes in *count.
+ */
+static int check_tree(const ph_heap_t *h, uint32_t node, bool by_size, uint32_t kind, unsigned cls,
+                      uint64_t lo, uint64_t hi, int depth, uint64_t *count) {
+  if (node == 0) return 0;
+  if (depth > 63 || node >= h->hwm || node < h->base_pages) return -1;
+  const ph_page *e = ph__page(h, node);
+  if (ph__kind(e) != kind) return -1;
+  if (kind == PH_PK_SMALL) {
+    if (PH_INFO_CLASS(e->info) != cls) return -1;
+    uint32_t nfree = PH_INFO_NFREE(e->info);
+    if (nfree == 0 || nfree >= ph__classes[cls].nregs || node == h->bins[cls].cur) return -1;
+  }
+  uint64_t key = by_size ? ((uint64_t)e->size << 32) | node : node;
+  if (key <= lo || key >= hi) return -1;
+  if (++*count > h->hwm) return -1;
+  int l = check_tree(h, e->left, by_size, kind, cls, lo, key, depth + 1, count);
+  if (l < 0) return -1;
+  int r = check_tree(h, e->right, by_size, kind, cls, key, hi, depth + 1, count);
+  if (r < 0) return -1;
+  int ht = 1 + (l > r ? l : r);
+  if ((int)PH_INFO_HEIGHT(e->info) != ht || l - r > 1 || r - l > 1) return -1;
+  return ht;
+}
+
+static int check_roots(const ph_heap_t *h) {
+  int broken = 0;
+  for (unsigned i = 0; i < PH_ROOT_COUNT; i++) {
+    const ph_root *r = &h->roots[i];
+    if (memchr(r->name, 0, sizeof r->name) == NULL) {
+      broken++;
+      continue;
+    }
+    if (r->name[0] == 0 && r->off != 0) broken++;
+    if (r->off >= ((uint64_t)h->npages << PH_LG_PAGE)) broken++;
+    for (unsigned j = 0; j < i && r->name[0]; j++)
+      if (strcmp(r->name, h->roots[j].name) == 0) broken++;
+  }
+  return broken;
+}
+
+int ph_heap_check(const void *base, size_t len) {
+  const ph_heap_t *h = (const ph_heap_t *)base;
+  int err = ph__check_header(h, len);
+  if (err) return err;
+  tally t;
+  memset(&t, 0, sizeof t);
+  bool complete;
+  int broken = check_runs(h, &t, &complete);
+  broken += check_roots(h);
+  if (!complete) return broken;
+
+  for (uint32_t c = 0; c < h->nleaves; c++) {
+    const ph_page *e = ph__page(h, h->dir[c]);
+    if (ph__kind(e) != PH_PK_META || e->size != ph__leaf_pages(h->lg_chunk)) broken++;
+  }
+  if (t.leaves != h->nleaves) broken++;
+
+  uint64_t nodes = 0;
+  if (check_tree(h, h->free_root, true, PH_PK_FREE, 0, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_runs)
+    broken++;
+  for (unsigned c = 0; c < PH_NCLASSES; c++) {
+    const ph_bin *bin = &h->bins[c];
+    if (ph__classes[c].run_pages == 0) {
+      if (bin->cur || bin->root) broken++;
+      continue;
+    }
+    if (bin->cur) {
+      if (bin->cur < h->base_pages || bin->cur >= h->hwm) {
+        broken++;
+      } else {
+        const ph_page *e = ph__page(h, bin->cur);
+        if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c) broken++;
+      }
+    }
+    nodes = 0;
+    if (check_tree(h, bin->root, false, PH_PK_SMALL, c, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.nonfull[c])
+      broken++;
+  }
+
+  if (t.live_bytes != h->live_bytes) broken++;
+  if (t.live_count != h->live_count) broken++;
+  if (t.small_count != h->small_count) broken++;
+  if (t.large_count != h->large_count) broken++;
+  if (t.small_run_pages != h->small_run_pages) broken++;
+  if (t.free_pages != h->free_pages) broken++;
+  if (t.free_runs != h->free_runs) broken++;
+  if (t.meta_pages != h->meta_pages) broken++;
+  return broken;
+}
+
+int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg) {
+  if (!h || !fn) return ph__fail(PH_EINVAL);
+  for (uint32_t p = h->base_pages; p < h->hwm;) {
+    const ph_page *e = ph__page(h, p);
+    uint32_t k = ph__kind(e), n = e->size;
+    const ph_class *cl = NULL;
+    if (k == PH_PK_SMALL) {
+      unsigned c = PH_INFO_CLASS(e->info);
+      if (c >= PH_NCLASSES) return ph__fail(PH_ECORRUPT);
+      cl = &ph__classes[c];
+      n = cl->run_pages;
+    } else if (k != PH_PK_LARGE && k != PH_PK_FREE && k != PH_PK_META) {
+      return ph__fail(PH_ECORRUPT);
+    }
+    if (n == 0 || (uint64_t)p + n > h->hwm) return ph__fail(PH_ECORRUPT);
+    if (cl) {
+      for (long i = 0; i < cl->nregs; i++) {
+        if (!ph__small_is_live(h, p, i)) continue;
+        int r = fn(arg, ((uint64_t)p << PH_LG_PAGE) + (uint64_t)i * cl->size, cl->size);
+        if (r) return r;
+      }
+    } else if (k == PH_PK_LARGE) {
+      int r = fn(arg, (uint64_t)p << PH_LG_PAGE, (uint64_t)n << PH_LG_PAGE);
+      if (r) return r;
+    }
+    p += n;
+  }
+  return 0;
+}

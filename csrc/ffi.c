@@ -1,0 +1,70 @@
+/*
+ * ffi.c - the allocation API by offset, for callers across an FFI boundary.
+ *
+ * Offsets and sizes cross as doubles: JS engines pass them without boxing,
+ * and every integer up to 2^53 is exact. Each argument is validated here
+ * (negative, NaN, fractional or too large is PH_EINVAL) because a JS caller
+ * can pass anything; results are an offset/size >= 0 or a negative PH_E* code.
+ */
+#include "internal.h"
+
+#define MAX_EXACT 9007199254740992.0 /* 2^53 */
+
+/* d as an exact non-negative integer; false for NaN, fractions, < 0, > 2^53. */
+static inline bool exact(double d, uint64_t *out) {
+  if (!(d >= 0.0 && d <= MAX_EXACT)) return false;
+  uint64_t u = (uint64_t)d;
+  if ((double)u != d) return false;
+  *out = u;
+  return true;
+}
+
+/* An offset result: the offset, or the code the failing call recorded. */
+static inline double result(uint64_t off) { return off ? (double)off : (double)ph_last_error(); }
+
+double ph_off_malloc(ph_heap_t *h, double size) {
+  uint64_t n;
+  if (!h || !exact(size, &n)) return ph__fail(PH_EINVAL);
+  return result(ph__malloc(h, (size_t)n));
+}
+
+double ph_off_calloc(ph_heap_t *h, double count, double size) {
+  uint64_t c, n;
+  if (!h || !exact(count, &c) || !exact(size, &n)) return ph__fail(PH_EINVAL);
+  return result(ph__calloc(h, (size_t)c, (size_t)n));
+}
+
+double ph_off_realloc(ph_heap_t *h, double off, double size) {
+  uint64_t o, n;
+  if (!h || !exact(off, &o) || !exact(size, &n)) return ph__fail(PH_EINVAL);
+  return result(ph__realloc(h, o, (size_t)n));
+}
+
+double ph_off_aligned_alloc(ph_heap_t *h, double align, double size) {
+  uint64_t a, n;
+  if (!h || !exact(align, &a) || !exact(size, &n)) return ph__fail(PH_EINVAL);
+  return result(ph__aligned(h, (size_t)a, (size_t)n));
+}
+
+int ph_off_free(ph_heap_t *h, double off) {
+  uint64_t o;
+  if (!h || !exact(off, &o)) return ph__fail(PH_EINVAL);
+  return o ? ph__free(h, o) : 0;
+}
+
+double ph_off_usable_size(const ph_heap_t *h, double off) {
+  uint64_t o;
+  if (!h || !exact(off, &o)) return ph__fail(PH_EINVAL);
+  int64_t r = ph__usable(h, o);
+  return r < 0 ? ph__fail((int)r) : (double)r;
+}
+
+double ph_off_used_bytes(const ph_heap_t *h) { return h ? (double)ph_heap_used_bytes(h) : 0.0; }
+
+int ph_off_set_root(ph_heap_t *h, const char *name, double off) {
+  uint64_t o;
+  if (!exact(off, &o)) return ph__fail(PH_EINVAL);
+  return ph_heap_set_root(h, name, o);
+}
+
+double ph_off_get_root(const ph_heap_t *h, const char *name) { return (double)ph_heap_get_root(h, name); }

@@ -1,0 +1,166 @@
+/*
+ * heap.c - the header: formatting a region, attaching to one, O(1) reset,
+ * sizes, counters and named roots.
+ *
+ * Keeps: init writes the magic last, so a region whose init was interrupted
+ * is never mistaken for a heap; reset rewrites a constant number of header
+ * bytes and never walks pages, whatever the heap holds.
+ */
+#include "internal.h"
+
+/* log2 of pages per leaf: the smallest that lets the directory index npages. */
+static uint32_t lg_chunk_for(uint64_t npages) {
+  uint32_t lg = PH_LG_CHUNK_MIN;
+  while (((uint64_t)PH_DIR_CAP << lg) < npages) lg++;
+  return lg;
+}
+
+size_t ph_heap_min_size(void) { return (size_t)PH_MIN_PAGES * PH_PAGE_SIZE; }
+
+size_t ph_heap_overhead(size_t size) {
+  uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
+  return (size_t)(PH_HEADER_PAGES + ph__leaf_pages(lg_chunk_for(npages))) * PH_PAGE_SIZE;
+}
+
+size_t ph_heap_max_alloc(size_t size) {
+  uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
+  if (npages < PH_MIN_PAGES || npages > PH_MAX_PAGES) return 0;
+  uint32_t lg = lg_chunk_for(npages);
+  uint64_t leaves = (npages + (1u << lg) - 1) >> lg;
+  uint64_t meta = PH_HEADER_PAGES + leaves * ph__leaf_pages(lg);
+  return meta < npages ? (size_t)((npages - meta) << PH_LG_PAGE) : 0;
+}
+
+ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
+  if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
+  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED)) return ph__fail_null(PH_EINVAL);
+  uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
+  if (npages < PH_MIN_PAGES || npages > PH_MAX_PAGES) return ph__fail_null(PH_ESIZE);
+  uint32_t lg = lg_chunk_for(npages);
+  if (lg > PH_LG_CHUNK_MAX) return ph__fail_null(PH_ESIZE);
+  uint32_t leaf = ph__leaf_pages(lg);
+  if (npages < PH_HEADER_PAGES + leaf + 1u) return ph__fail_null(PH_ESIZE);
+
+  ph_heap_t *h = (ph_heap_t *)base;
+  memset(base, 0, (size_t)(PH_HEADER_PAGES + leaf) << PH_LG_PAGE);
+  h->abi = PH_ABI_VERSION;
+  h->page_size = PH_PAGE_SIZE;
+  h->header_pages = PH_HEADER_PAGES;
+  h->lg_chunk = lg;
+  h->flags = flags & PH_ZERO_ON_FREE;
+  h->npages = (uint32_t)npages;
+  h->region_size = size;
+  h->generation = 1;
+  /* Unless the caller vouches that the region reads as zero, treat it all as touched. */
+  h->touched = (flags & PH_REGION_ZEROED) ? 0 : (uint32_t)npages;
+  ph__pages_format(h);
+  __atomic_store_n(&h->magic, PH_MAGIC, __ATOMIC_RELEASE);
+  return h;
+}
+
+ph_heap_t *ph_heap_attach(void *base, size_t size) {
+  if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
+  ph_heap_t *h = (ph_heap_t *)base;
+  int err = ph__check_header(h, size);
+  if (err) return ph__fail_null(err);
+  uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
+  uint64_t cap = (uint64_t)PH_DIR_CAP << h->lg_chunk;
+  if (npages > cap) npages = cap;
+  if (npages > PH_MAX_PAGES) npages = PH_MAX_PAGES;
+  if (npages > h->npages) { /* a larger region: the extra pages become free space */
+    h->npages = (uint32_t)npages;
+    h->region_size = size;
+  }
+  /* What the mapping holds above hwm is unknown here: treat it as touched. */
+  if (h->touched != h->npages) h->touched = h->npages;
+  return h;
+}
+
+int ph_heap_reset(ph_heap_t *h) {
+  if (!h) return ph__fail(PH_EINVAL);
+  memset(h->bins, 0, sizeof h->bins);
+  memset(h->roots, 0, sizeof h->roots);
+  h->live_bytes = h->live_count = h->small_count = h->large_count = 0;
+  h->small_run_pages = 0;
+  h->malloc_count = h->free_count = 0;
+  h->generation++;
+  ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
+  return 0;
+}
+
+size_t ph_heap_used_bytes(const ph_heap_t *h) { return h ? (size_t)h->hwm << PH_LG_PAGE : 0; }
+
+uint64_t ph_heap_generation(const ph_heap_t *h) { return h ? h->generation : 0; }
+
+unsigned ph_heap_flags(const ph_heap_t *h) { return h ? h->flags : 0; }
+
+int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out) {
+  if (!h || !out) return ph__fail(PH_EINVAL);
+  out->region_bytes = (uint64_t)h->npages << PH_LG_PAGE;
+  out->used_bytes = (uint64_t)h->hwm << PH_LG_PAGE;
+  out->touched_bytes = (uint64_t)h->touched << PH_LG_PAGE;
+  out->meta_bytes = h->meta_pages << PH_LG_PAGE;
+  out->live_bytes = h->live_bytes;
+  out->live_count = h->live_count;
+  out->small_count = h->small_count;
+  out->large_count = h->large_count;
+  out->small_run_bytes = h->small_run_pages << PH_LG_PAGE;
+  out->free_bytes = h->free_pages << PH_LG_PAGE;
+  out->free_runs = h->free_runs;
+  out->generation = h->generation;
+  out->malloc_count = h->malloc_count;
+  out->free_count = h->free_count;
+  return 0;
+}
+
+/* ---- named roots -------------------------------------------------------- */
+
+/* Length of a valid root name (1..PH_ROOT_NAME_MAX), or 0. */
+static size_t name_len(const char *name) {
+  if (!name) return 0;
+  size_t n = 0;
+  while (n <= PH_ROOT_NAME_MAX && name[n]) n++;
+  return n <= PH_ROOT_NAME_MAX ? n : 0;
+}
+
+static int find_root(const ph_heap_t *h, const char *name, size_t len) {
+  for (unsigned i = 0; i < PH_ROOT_COUNT; i++)
+    if (memcmp(h->roots[i].name, name, len) == 0 && h->roots[i].name[len] == 0) return (int)i;
+  return -1;
+}
+
+int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off) {
+  size_t len = name_len(name);
+  if (!h || len == 0) return ph__fail(PH_EINVAL);
+  if (off >= ((uint64_t)h->npages << PH_LG_PAGE)) return ph__fail(PH_EINVAL);
+  int i = find_root(h, name, len);
+  if (off == 0) {
+    if (i >= 0) memset(&h->roots[i], 0, sizeof h->roots[i]);
+    return 0;
+  }
+  if (i < 0) {
+    for (unsigned j = 0; j < PH_ROOT_COUNT && i < 0; j++)
+      if (h->roots[j].name[0] == 0) i = (int)j;
+    if (i < 0) return ph__fail(PH_ENOSPC);
+    memcpy(h->roots[i].name, name, len);
+    h->roots[i].name[len] = 0;
+  }
+  h->roots[i].off = off;
+  return 0;
+}
+
+uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name) {
+  size_t len = name_len(name);
+  if (!h || len == 0) return 0;
+  int i = find_root(h, name, len);
+  return i < 0 ? 0 : h->roots[i].off;
+}
+
+uint64_t ph_heap_root_at(const ph_heap_t *h, unsigned i, char *buf) {
+  if (!h || i >= PH_ROOT_COUNT) return 0;
+  if (buf) {
+    memcpy(buf, h->roots[i].name, PH_ROOT_NAME_MAX + 1);
+    buf[PH_ROOT_NAME_MAX] = 0;
+  }
+  return h->roots[i].name[0] ? h->roots[i].off : 0;
+}

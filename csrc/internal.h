@@ -1,0 +1,241 @@
+/*
+ * internal.h - the region layout and the index of functions shared between
+ * the core's files (ph__ prefix). Nothing here is public.
+ *
+ * Map of a region (PH_PAGE_SIZE pages, numbered from the base):
+ *
+ *   page 0 ......... header (struct ph_heap): counters, bins, roots, leaf directory
+ *   header_pages ... leaf 0 of the page map
+ *   ...              page runs: free, large, small-class, or further map leaves
+ *   hwm ............ high-water mark: every page at or above it is outside
+ *                    the heap's state (a snapshot copies pages below it only)
+ *
+ * Page map. Each page has a 16-byte entry (struct ph_page). Entries live in
+ * leaves of 2^lg_chunk entries; leaf c describes pages [c << lg_chunk,
+ * (c + 1) << lg_chunk) and sits at page dir[c]. Leaves are ordinary META runs
+ * allocated at the high-water mark as it first reaches each chunk, so the map
+ * grows with the used prefix and a large allocation can span chunks.
+ *
+ * Runs. Pages are grouped in runs; only a run's first page (its head) says
+ * what the run is and how long. Body pages of free, large and META runs have
+ * kind NONE; the last page of a free run of two or more pages is a FREE_TAIL
+ * (so a neighbour being freed can find the run's start); every page of a
+ * small run is SMALL or SMALL_BODY (so an interior pointer finds its run).
+ *
+ * Trees. Free runs form an AVL tree keyed by (pages, page index), so best fit
+ * is a lower-bound search that also prefers the lowest address. The non-full
+ * runs of each small bin form an AVL tree keyed by page index. Tree links are
+ * page indices kept in the head entry; 0 is the null link (page 0 is the
+ * header, never a tree node).
+ *
+ * Invariants every function keeps (ph_heap_check verifies them all):
+ *   - no two free runs are adjacent, and no free run ends at hwm;
+ *   - map entries of pages >= hwm are meaningless; a page entering the heap
+ *     gets its entry zeroed (unless it was never touched: then it is zero);
+ *   - the header's counters equal what a walk of the map finds.
+ */
+#ifndef PH_INTERNAL_H
+#define PH_INTERNAL_H
+
+#include "privheap.h"
+#include <stdbool.h>
+#include <string.h>
+
+#ifndef PH_DEBUG
+#define PH_DEBUG 0
+#endif
+
+#if PH_DEBUG
+#include <stdio.h>
+#include <stdlib.h>
+/* Assertions carry their reason: ph_assert(x && "why"). Debug builds only. */
+#define ph_assert(cond)                                                              \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
+      fprintf(stderr, "privheap assertion failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      abort();                                                                       \
+    }                                                                                \
+  } while (0)
+#else
+#define ph_assert(cond) ((void)0)
+#endif
+
+#define PH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define PH_LG_PAGE 12
+#define PH_MAGIC 0x5041454856495250ull /* "PRIVHEAP" read as little-endian bytes */
+#define PH_DIR_CAP 1024u                /* leaves the header can index */
+#define PH_LG_CHUNK_MIN 9u              /* 512 pages (2 MiB) per leaf at least */
+#define PH_LG_CHUNK_MAX 22u
+#define PH_HEADER_PAGES 2u
+#define PH_MAX_PAGES 0xFFFFFFF0u        /* page indices are u32 */
+#define PH_MIN_PAGES (PH_HEADER_PAGES + 2u + 4u)
+
+/* ---- size classes (sizeclass.c) ---------------------------------------- */
+
+/* Small bins are the classes 8..64 by 8, then four per doubling up to 16 KiB;
+ * the classes that are whole pages (4 KiB, 8 KiB, 12 KiB, 16 KiB) are served
+ * as page runs instead, so PH_NCLASSES indices include a few "large" ones. */
+#define PH_NCLASSES 40u
+#define PH_MAX_RUN_REGS 4096u
+
+typedef struct ph_class {
+  uint32_t size;      /* region size in bytes */
+  uint16_t run_pages; /* pages per run; 0: served as a page run, not a bin */
+  uint16_t nregs;     /* regions per run */
+  uint16_t bm_words;  /* 64-bit words of the trailing bitmap; 0 = inline bitmap */
+  uint16_t align;     /* guaranteed alignment: largest power of two dividing size, <= page */
+  uint32_t div_magic; /* ceil(2^32 / size): region index = (diff * magic) >> 32 */
+} ph_class;
+
+extern const ph_class ph__classes[PH_NCLASSES];
+
+/* Index of the smallest class holding n bytes (1 <= n <= 16 KiB). */
+static inline unsigned ph__size2class(size_t n) {
+  if (n <= 64) return n == 0 ? 0 : (unsigned)((n - 1) >> 3);
+  unsigned lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(n - 1));
+  return 8u + (lg - 6u) * 4u + (unsigned)((n - 1) >> (lg - 2u)) - 4u;
+}
+
+/* ---- the header and the page map ---------------------------------------- */
+
+enum ph_page_kind {
+  PH_PK_NONE = 0,       /* body of a run */
+  PH_PK_FREE = 1,       /* head of a free run; size = pages */
+  PH_PK_FREE_TAIL = 2,  /* last page of a free run of >= 2 pages; size = pages */
+  PH_PK_LARGE = 3,      /* head of a large allocation; size = pages */
+  PH_PK_SMALL = 4,      /* head of a small run; size = inline bitmap or search hint */
+  PH_PK_SMALL_BODY = 5, /* other page of a small run; size = pages back to the head */
+  PH_PK_META = 6,       /* head of the header or of a map leaf; size = pages */
+};
+
+typedef struct ph_page {
+  uint32_t info;  /* kind:3 | height:6 | class:7 | nfree:16 */
+  uint32_t size;
+  uint32_t left;  /* tree links (page indices), head pages only */
+  uint32_t right;
+} ph_page;
+
+#define PH_INFO_KIND(i) ((i) & 7u)
+#define PH_INFO_HEIGHT(i) (((i) >> 3) & 63u)
+#define PH_INFO_CLASS(i) (((i) >> 9) & 127u)
+#define PH_INFO_NFREE(i) ((i) >> 16)
+#define PH_INFO(kind, height, cls, nfree) \
+  ((uint32_t)(kind) | ((uint32_t)(height) << 3) | ((uint32_t)(cls) << 9) | ((uint32_t)(nfree) << 16))
+
+typedef struct ph_bin {
+  uint32_t cur;  /* run allocations come from; 0 = none */
+  uint32_t root; /* AVL tree of the other non-full runs, by address */
+} ph_bin;
+
+typedef struct ph_root {
+  char name[PH_ROOT_NAME_MAX + 1]; /* NUL-terminated; empty = free slot */
+  uint64_t off;
+} ph_root;
+
+struct ph_heap {
+  uint64_t magic;
+  uint32_t abi;          /* PH_ABI_VERSION */
+  uint32_t page_size;    /* PH_PAGE_SIZE */
+  uint32_t header_pages; /* PH_HEADER_PAGES */
+  uint32_t lg_chunk;     /* log2 of pages per map leaf */
+  uint32_t flags;        /* init flags */
+  uint32_t npages;       /* pages the heap may use */
+  uint32_t base_pages;   /* hwm of an empty heap: header + leaf 0 */
+  uint32_t hwm;          /* high-water mark (pages) */
+  uint32_t touched;      /* highest hwm since init: pages above it are zero */
+  uint32_t nleaves;      /* leaves in use: cover pages [0, nleaves << lg_chunk) */
+  uint32_t free_root;    /* AVL tree of free runs */
+  uint32_t lock;         /* reserved for a process-shared lock word */
+  uint64_t generation;
+  uint64_t region_size;  /* bytes given to init (or attach, when larger) */
+  /* counters, equal to what a walk finds */
+  uint64_t live_bytes;
+  uint64_t live_count;
+  uint64_t small_count;
+  uint64_t small_run_pages;
+  uint64_t large_count;
+  uint64_t free_pages;
+  uint64_t free_runs;
+  uint64_t meta_pages;
+  uint64_t malloc_count; /* since the last reset */
+  uint64_t free_count;
+  ph_bin bins[PH_NCLASSES];
+  ph_root roots[PH_ROOT_COUNT];
+  uint32_t dir[PH_DIR_CAP]; /* page index of each map leaf */
+};
+
+_Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
+_Static_assert(sizeof(ph_page) == 16, "page entries are 16 bytes");
+
+static inline char *ph__base(const ph_heap_t *h) { return (char *)h; }
+
+static inline uint32_t ph__leaf_pages(uint32_t lg_chunk) {
+  return (uint32_t)(((uint64_t)sizeof(ph_page) << lg_chunk) >> PH_LG_PAGE);
+}
+
+/* Entry of page p. p must be below nleaves << lg_chunk. */
+static inline ph_page *ph__page(const ph_heap_t *h, uint32_t p) {
+  uint32_t leaf = h->dir[p >> h->lg_chunk];
+  return (ph_page *)(ph__base(h) + ((uint64_t)leaf << PH_LG_PAGE)) + (p & ((1u << h->lg_chunk) - 1u));
+}
+
+static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info); }
+
+/* ---- errors (error.c) ---------------------------------------------------- */
+int ph__fail(int code); /* records code for ph_last_error, returns it */
+void *ph__fail_null(int code);
+
+/* ---- AVL trees of page runs (runtree.c) --------------------------------- */
+/* by_size: key (pages, index) for the free tree; otherwise key index. */
+void ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p, bool by_size);
+void ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p, bool by_size);
+uint32_t ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages); /* free tree */
+uint32_t ph__tree_first(const ph_heap_t *h, uint32_t root);
+
+/* ---- page runs (pages.c) ------------------------------------------------- */
+/* Allocate n pages whose index is a multiple of align_pages (a power of two).
+ * Returns the first page, or 0. *zeroed says whether all bytes are known 0. */
+uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align_pages, bool *zeroed);
+/* Return run [p, p + n) to the free space (its head entry is overwritten). */
+void ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n);
+/* Grow the run [p, p + n) in place to m pages, if the pages after it are free. */
+bool ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
+/* Shrink the run [p, p + n) in place to m pages (0 < m < n). */
+void ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
+/* Find the run containing page p (p < hwm) by walking back to its head. */
+uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p);
+/* Set up the first leaf and an empty page space (used by init and reset). */
+void ph__pages_format(ph_heap_t *h);
+
+/* ---- small size classes (small.c) --------------------------------------- */
+/* Offset of a new region of class c, or 0 on exhaustion. */
+uint64_t ph__small_alloc(ph_heap_t *h, unsigned c);
+/* Free the region at off inside small run `run` (the head page). */
+int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off);
+/* Region index of off inside run, or -1 if off is not a region start. */
+long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off);
+/* Whether region i of run is allocated. */
+bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i);
+/* Pointer to the first bitmap word of a run with a trailing bitmap. */
+static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t run, const ph_class *cl) {
+  return (uint64_t *)(ph__base(h) + ((uint64_t)(run + cl->run_pages) << PH_LG_PAGE)) - cl->bm_words;
+}
+
+/* ---- allocation entry points (heap.c) ----------------------------------- */
+/* Offset-level operations shared by the pointer, offset and seed APIs. */
+uint64_t ph__malloc(ph_heap_t *h, size_t size);
+uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size);
+uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size);
+uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size);
+int ph__free(ph_heap_t *h, uint64_t off);
+/* Usable size of the live allocation at off, or a negative PH_E* code. */
+int64_t ph__usable(const ph_heap_t *h, uint64_t off);
+
+/* ---- validation (check.c) ----------------------------------------------- */
+/* O(1) header validation for attach and check; 0 or a PH_E* code. len is the
+ * number of readable bytes (the used prefix is enough). */
+int ph__check_header(const struct ph_heap *h, size_t len);
+
+#endif

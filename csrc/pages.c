@@ -1,0 +1,179 @@
+/*
+ * pages.c - page runs: best-fit allocation from the free tree, splitting,
+ * coalescing, and growth of the high-water mark (hwm).
+ *
+ * Owns: the free tree, FREE / FREE_TAIL entries, hwm, touched, the leaf
+ * directory. Keeps: free runs are maximal (never adjacent) and none ends at
+ * hwm (freeing the top run lowers hwm instead, so the used prefix shrinks);
+ * allocation takes the best fit below hwm and moves hwm only when nothing
+ * fits; map leaves are created at hwm, before the pages they describe enter
+ * the heap.
+ */
+#include "internal.h"
+
+static inline void clear_entry(ph_heap_t *h, uint32_t p) {
+  memset(ph__page(h, p), 0, sizeof(ph_page));
+}
+
+static void free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
+  ph_page *e = ph__page(h, p);
+  e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
+  e->size = n;
+  if (n > 1) {
+    ph_page *t = ph__page(h, p + n - 1);
+    t->info = PH_INFO(PH_PK_FREE_TAIL, 0, 0, 0);
+    t->size = n;
+  }
+  ph__tree_insert(h, &h->free_root, p, true);
+  h->free_pages += n;
+  h->free_runs++;
+}
+
+/* Take free run p out of the tree; its head and tail entries become NONE. */
+static uint32_t free_run_remove(ph_heap_t *h, uint32_t p) {
+  uint32_t n = ph__page(h, p)->size;
+  ph__tree_remove(h, &h->free_root, p, true);
+  h->free_pages -= n;
+  h->free_runs--;
+  if (n > 1) clear_entry(h, p + n - 1);
+  clear_entry(h, p);
+  return n;
+}
+
+static inline uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
+
+static inline uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* Zero the map entries of pages [from, to) that live in existing leaves. */
+static void clear_entries(ph_heap_t *h, uint32_t from, uint32_t to) {
+  uint32_t chunk = 1u << h->lg_chunk;
+  while (from < to) {
+    uint32_t stop = min_u32(to, (from | (chunk - 1)) + 1);
+    memset(ph__page(h, from), 0, (size_t)(stop - from) * sizeof(ph_page));
+    from = stop;
+  }
+}
+
+static inline void zero_pages(ph_heap_t *h, uint32_t from, uint32_t to) {
+  if (from < to) memset(ph__base(h) + ((uint64_t)from << PH_LG_PAGE), 0, (size_t)(to - from) << PH_LG_PAGE);
+}
+
+/*
+ * Move hwm up to hold n pages at an index that is a multiple of align,
+ * creating the map leaves the new pages need at the old hwm first. Returns
+ * the run's first page or 0 when the region is full.
+ */
+static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
+  uint32_t lg = h->lg_chunk, leaf = ph__leaf_pages(lg);
+  uint32_t old = h->hwm, pos = old, nleaves = h->nleaves;
+  uint64_t start;
+  for (;;) {
+    start = align_up(pos, align);
+    uint64_t end = start + n;
+    if (end > h->npages) return 0;
+    if (end <= ((uint64_t)nleaves << lg)) break;
+    if (nleaves == PH_DIR_CAP) return 0;
+    pos += leaf; /* the next chunk's leaf goes here */
+    nleaves++;
+  }
+  uint32_t new_hwm = (uint32_t)start + n, touched = h->touched;
+  uint32_t first_new = h->nleaves;
+  for (uint32_t c = first_new, q = old; c < nleaves; c++, q += leaf) h->dir[c] = q;
+  h->nleaves = nleaves;
+  /* Pages below `touched` may hold stale entries and data; above it all is 0. */
+  clear_entries(h, old, min_u32(new_hwm, touched));
+  if (h->flags & PH_ZERO_ON_FREE) zero_pages(h, old, min_u32(new_hwm, touched));
+  else zero_pages(h, old, min_u32(pos, touched)); /* new leaves must read as zero */
+  for (uint32_t c = first_new, q = old; c < nleaves; c++, q += leaf) {
+    ph_page *e = ph__page(h, q);
+    e->info = PH_INFO(PH_PK_META, 0, 0, 0);
+    e->size = leaf;
+    h->meta_pages += leaf;
+  }
+  h->hwm = new_hwm;
+  if (new_hwm > touched) h->touched = new_hwm;
+  if (start > pos) free_run_insert(h, pos, (uint32_t)start - pos); /* alignment gap */
+  *zeroed = (h->flags & PH_ZERO_ON_FREE) || start >= touched;
+  return (uint32_t)start;
+}
+
+uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
+  ph_assert(n > 0 && (align & (align - 1)) == 0 && "whole pages, power-of-two alignment");
+  uint64_t want = (uint64_t)n + align - 1; /* any run this long holds an aligned fit */
+  uint32_t p = want <= UINT32_MAX ? ph__tree_lower_bound(h, h->free_root, (uint32_t)want) : 0;
+  if (p == 0) return extend(h, n, align, zeroed);
+  uint32_t size = free_run_remove(h, p);
+  uint32_t start = (uint32_t)align_up(p, align);
+  if (start > p) free_run_insert(h, p, start - p);
+  uint32_t tail = p + size - (start + n);
+  if (tail) free_run_insert(h, start + n, tail);
+  *zeroed = (h->flags & PH_ZERO_ON_FREE) != 0;
+  return start;
+}
+
+void ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
+  ph_assert(p >= h->base_pages && p + n <= h->hwm && "the run is inside the heap");
+  uint32_t start = p, end = p + n;
+  clear_entry(h, p);
+  const ph_page *l = ph__page(h, p - 1);
+  uint32_t lk = ph__kind(l);
+  if (lk == PH_PK_FREE_TAIL || (lk == PH_PK_FREE && l->size == 1)) {
+    start = p - l->size;
+    free_run_remove(h, start);
+  }
+  if (end == h->hwm) { /* the top run: give the pages back above hwm */
+    h->hwm = start;
+    return;
+  }
+  const ph_page *r = ph__page(h, end);
+  if (ph__kind(r) == PH_PK_FREE) end += free_run_remove(h, end);
+  free_run_insert(h, start, end - start);
+}
+
+bool ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
+  uint32_t end = p + n, extra = m - n;
+  if (end == h->hwm) {
+    uint64_t top = (uint64_t)end + extra;
+    /* Growth into a chunk without a leaf moves instead: its leaf would sit here. */
+    if (top > h->npages || top > ((uint64_t)h->nleaves << h->lg_chunk)) return false;
+    clear_entries(h, end, min_u32((uint32_t)top, h->touched));
+    if (h->flags & PH_ZERO_ON_FREE) zero_pages(h, end, min_u32((uint32_t)top, h->touched));
+    h->hwm = (uint32_t)top;
+    if (h->hwm > h->touched) h->touched = h->hwm;
+    return true;
+  }
+  const ph_page *r = ph__page(h, end);
+  if (ph__kind(r) != PH_PK_FREE || r->size < extra) return false;
+  uint32_t size = free_run_remove(h, end);
+  if (size > extra) free_run_insert(h, end + extra, size - extra);
+  return true;
+}
+
+void ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
+  ph_assert(m > 0 && m < n && "shrink keeps at least one page");
+  ph__pages_free(h, p + m, n - m);
+}
+
+uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p) {
+  while (p > 0 && ph__kind(ph__page(h, p)) == PH_PK_NONE) p--;
+  return p;
+}
+
+void ph__pages_format(ph_heap_t *h) {
+  uint32_t leaf = ph__leaf_pages(h->lg_chunk);
+  h->dir[0] = h->header_pages;
+  h->nleaves = 1;
+  h->base_pages = h->header_pages + leaf;
+  h->hwm = h->base_pages;
+  if (h->touched < h->hwm) h->touched = h->hwm;
+  h->free_root = 0;
+  h->free_pages = 0;
+  h->free_runs = 0;
+  h->meta_pages = h->base_pages;
+  ph_page *e = ph__page(h, 0);
+  e->info = PH_INFO(PH_PK_META, 0, 0, 0);
+  e->size = h->header_pages;
+  e = ph__page(h, h->header_pages);
+  e->info = PH_INFO(PH_PK_META, 0, 0, 0);
+  e->size = leaf;
+}

@@ -1,0 +1,303 @@
+/*
+ * privheap.h - a private heap that lives entirely inside one memory region.
+ *
+ * Every byte of allocator state (header, page map, bins, statistics, named
+ * roots) is stored inside the region, and every internal link is an offset or
+ * a page index. So a byte copy of the region's used prefix is a complete
+ * snapshot, and the same bytes work when mapped at another address.
+ *
+ * Contents
+ *   1. Conventions and error codes
+ *   2. Heap lifecycle: init, attach, reset, sizes
+ *   3. Allocation (pointer API)
+ *   4. Allocation by offset (for FFI callers)
+ *   5. Named roots
+ *   6. Introspection: check, stats, walk
+ *   7. Region helpers: anonymous and file-backed mappings
+ *   8. Seed-compatible API over one default heap
+ *
+ * Threads: a heap is used by one thread at a time; different heaps are
+ * independent. Nothing here keeps allocator state outside the region, and
+ * the library never prints.
+ */
+#ifndef PRIVHEAP_H
+#define PRIVHEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define PH_API __declspec(dllexport)
+#else
+#define PH_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* 1. Conventions and error codes                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Functions that return int return 0 (or a count) on success and a negative
+ * PH_E* code on failure. Functions that return a pointer return NULL on
+ * failure and record the code for ph_last_error(). Offset functions (section
+ * 4) return a non-negative offset or a negative PH_E* code. A failing call
+ * changes no byte of the region.
+ */
+#define PH_OK 0
+#define PH_ENOMEM (-1)      /* the region has no room for the request */
+#define PH_EINVAL (-2)      /* an argument is out of range (size, alignment, name) */
+#define PH_EBADPTR (-3)     /* not the start of a live allocation of this heap */
+#define PH_EDOUBLEFREE (-4) /* the allocation was already freed */
+#define PH_ECORRUPT (-5)    /* the bytes are not a consistent privheap region */
+#define PH_EVERSION (-6)    /* a privheap region of an incompatible version */
+#define PH_ESIZE (-7)       /* region too small, too large, or smaller than its header says */
+#define PH_EIO (-8)         /* the operating system refused a mapping or file operation */
+#define PH_ENOSPC (-9)      /* no free named-root slot */
+#define PH_ECODE_MIN (-9)   /* the lowest code this version returns */
+
+/* A short, static English description of a PH_E* code ("unknown error" otherwise). */
+PH_API const char *ph_strerror(int code);
+
+/* The code of the calling thread's most recent failure (0 if none yet).
+ * Success does not clear it. */
+PH_API int ph_last_error(void);
+
+/* Layout version of the region format; a region of another version fails
+ * ph_heap_attach with PH_EVERSION. */
+#define PH_ABI_VERSION 1u
+
+/* The allocator's page: the unit of large allocations and of the page map.
+ * Fixed on every platform, so regions are portable byte for byte. */
+#define PH_PAGE_SIZE 4096u
+
+/* Largest request served from a small size class; larger ones are page runs. */
+#define PH_SMALL_MAX 14336u
+
+/* Number and length of named roots. */
+#define PH_ROOT_COUNT 32u
+#define PH_ROOT_NAME_MAX 31u /* bytes, not counting the terminating NUL */
+
+/* Every allocation is aligned to the largest power of two that divides its
+ * size class, up to a page (so at least 8 bytes, and powers of two are
+ * naturally aligned); page runs are page aligned. Alignments are relative to the region base; they are
+ * absolute when the base is at least that aligned (the region helpers below
+ * return 2 MiB-aligned bases). */
+
+/* ------------------------------------------------------------------------ */
+/* 2. Heap lifecycle                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* A heap handle is the region base: the header lives at offset 0. */
+typedef struct ph_heap ph_heap_t;
+
+/* Init flags. */
+#define PH_ZERO_ON_FREE 1u  /* freed memory is zeroed: free space below
+                               used_bytes always reads as 0 */
+#define PH_REGION_ZEROED 2u /* the caller vouches that the region reads as 0
+                               (a fresh mapping): calloc can skip clearing
+                               pages never used. Not stored. */
+
+/*
+ * Format `size` bytes at `base` as an empty heap. `base` must be aligned to
+ * PH_PAGE_SIZE; `size` is rounded down to whole pages and must be at least
+ * ph_heap_min_size(). Only the header and the first page-map leaf are
+ * written; the rest of the region is untouched.
+ * Returns the handle (== base), or NULL with PH_EINVAL / PH_ESIZE.
+ */
+PH_API ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags);
+
+/*
+ * Adopt a region formatted earlier, possibly by another process or at
+ * another address. Validates the header in O(1): magic (PH_ECORRUPT),
+ * version (PH_EVERSION), recorded sizes against `size` (PH_ESIZE) and the
+ * header's own offsets (PH_ECORRUPT). It does not scan the page map: call
+ * ph_heap_check() before trusting bytes from an untrusted source.
+ * If `size` is larger than the region recorded in the header, the extra pages
+ * (up to the header's page-map capacity) become free space.
+ */
+PH_API ph_heap_t *ph_heap_attach(void *base, size_t size);
+
+/* Discard every allocation and named root in O(1), whatever the heap holds.
+ * The generation counter increments. Returns 0 or PH_EINVAL (NULL heap). */
+PH_API int ph_heap_reset(ph_heap_t *h);
+
+/* Smallest region ph_heap_init accepts. */
+PH_API size_t ph_heap_min_size(void);
+
+/* Bytes at the start of a region that ph_heap_init reserves (header and first
+ * page-map leaf) for a region of `size` bytes: the fixed overhead. */
+PH_API size_t ph_heap_overhead(size_t size);
+
+/* The largest single allocation an empty heap of `size` bytes can serve:
+ * whole pages less the header and the page-map leaves (16 bytes per page). */
+PH_API size_t ph_heap_max_alloc(size_t size);
+
+/* Bytes a snapshot must copy: everything below the high-water mark. */
+PH_API size_t ph_heap_used_bytes(const ph_heap_t *h);
+
+/* Incremented by every reset; starts at 1. */
+PH_API uint64_t ph_heap_generation(const ph_heap_t *h);
+
+/* The flags given to ph_heap_init. */
+PH_API unsigned ph_heap_flags(const ph_heap_t *h);
+
+/* ------------------------------------------------------------------------ */
+/* 3. Allocation (pointer API)                                              */
+/* ------------------------------------------------------------------------ */
+
+/* malloc(0) returns a unique minimal allocation. NULL + PH_ENOMEM on exhaustion. */
+PH_API void *ph_heap_malloc(ph_heap_t *h, size_t size);
+
+/* Zeroed; NULL + PH_ENOMEM on overflow of n * size or exhaustion. */
+PH_API void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size);
+
+/*
+ * realloc(NULL, n) is malloc(n); realloc(p, 0) keeps a minimal allocation.
+ * Large allocations grow in place when the following pages are free, and
+ * shrink in place. On failure returns NULL, records PH_ENOMEM or PH_EBADPTR /
+ * PH_EDOUBLEFREE, and leaves `p` untouched.
+ */
+PH_API void *ph_heap_realloc(ph_heap_t *h, void *p, size_t size);
+
+/* `align` must be a power of two (PH_EINVAL otherwise); any size is allowed. */
+PH_API void *ph_heap_aligned_alloc(ph_heap_t *h, size_t align, size_t size);
+
+/* Free NULL: no-op, 0. Otherwise 0, PH_EBADPTR or PH_EDOUBLEFREE; on error
+ * nothing changes. */
+PH_API int ph_heap_free(ph_heap_t *h, void *p);
+
+/* Usable bytes of a live allocation, or 0 with PH_EBADPTR / PH_EDOUBLEFREE. */
+PH_API size_t ph_heap_usable_size(const ph_heap_t *h, const void *p);
+
+/* ------------------------------------------------------------------------ */
+/* 4. Allocation by offset (for FFI callers)                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The same operations with offsets from the region base. Offsets and sizes
+ * cross as doubles: exact up to 2^53 and the cheapest type for JS engines to
+ * pass. A size or offset that is negative, NaN, not an integer or too large
+ * is PH_EINVAL. Offset 0 is the header, so it means "no allocation".
+ */
+PH_API double ph_off_malloc(ph_heap_t *h, double size);
+PH_API double ph_off_calloc(ph_heap_t *h, double n, double size);
+PH_API double ph_off_realloc(ph_heap_t *h, double off, double size);
+PH_API double ph_off_aligned_alloc(ph_heap_t *h, double align, double size);
+PH_API int ph_off_free(ph_heap_t *h, double off);
+PH_API double ph_off_usable_size(const ph_heap_t *h, double off);
+PH_API double ph_off_used_bytes(const ph_heap_t *h);
+
+/* ------------------------------------------------------------------------ */
+/* 5. Named roots                                                           */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Up to PH_ROOT_COUNT names of 1..PH_ROOT_NAME_MAX bytes, each holding an
+ * offset into the region. They are stored in the header, so they survive
+ * snapshots, restores and sharing. Setting offset 0 removes the name.
+ * set: 0, PH_EINVAL (bad name or offset outside the region) or PH_ENOSPC.
+ * get: the offset, or 0 when the name is not set.
+ */
+PH_API int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off);
+PH_API uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name);
+PH_API int ph_off_set_root(ph_heap_t *h, const char *name, double off);
+PH_API double ph_off_get_root(const ph_heap_t *h, const char *name);
+
+/* Name of root slot `i` (0..PH_ROOT_COUNT-1) into buf (at least 32 bytes);
+ * returns its offset, or 0 for an empty slot. */
+PH_API uint64_t ph_heap_root_at(const ph_heap_t *h, unsigned i, char *buf);
+
+/* ------------------------------------------------------------------------ */
+/* 6. Introspection                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Validate every invariant of the region in `len` readable bytes at `base`
+ * (a live heap, or the bytes of an untrusted snapshot: the used prefix is
+ * enough). Returns the number of broken invariants (0 = consistent), or
+ * PH_ECORRUPT / PH_EVERSION / PH_ESIZE when the header itself is unusable.
+ * Never reads outside [base, base + len), never loops, on any input.
+ */
+PH_API int ph_heap_check(const void *base, size_t len);
+
+typedef struct ph_stats {
+  uint64_t region_bytes;    /* pages the heap manages, in bytes */
+  uint64_t used_bytes;      /* high-water mark: what a snapshot copies */
+  uint64_t touched_bytes;   /* highest high-water mark since init */
+  uint64_t meta_bytes;      /* header and page-map leaves */
+  uint64_t live_bytes;      /* usable bytes of live allocations */
+  uint64_t live_count;      /* live allocations */
+  uint64_t small_count;     /* of which from small size classes */
+  uint64_t large_count;     /* of which page runs */
+  uint64_t small_run_bytes; /* pages held by small-class runs */
+  uint64_t free_bytes;      /* free pages below used_bytes */
+  uint64_t free_runs;       /* free page runs below used_bytes */
+  uint64_t generation;      /* resets since init, plus one */
+  uint64_t malloc_count;    /* allocations since the last reset */
+  uint64_t free_count;      /* frees since the last reset */
+} ph_stats_t;
+
+/* O(1): counters kept in the header. 0 or PH_EINVAL. */
+PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
+
+/* Calls fn(arg, offset, usable_size) for every live allocation in address
+ * order. A non-zero return from fn stops the walk and is returned; otherwise
+ * 0, or PH_ECORRUPT if the page map is inconsistent. */
+typedef int (*ph_walk_fn)(void *arg, uint64_t off, uint64_t size);
+PH_API int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* 7. Region helpers                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Map `size` bytes of zeroed anonymous memory, 2 MiB aligned, committed
+ * lazily. NULL + PH_EIO / PH_EINVAL. */
+PH_API void *ph_region_map_anon(size_t size);
+
+/* Region file flags. */
+#define PH_MAP_CREATE 1u /* create the file if missing, sized sparse to *size */
+#define PH_MAP_EXCL 2u   /* with CREATE: fail (PH_EIO) if the file exists */
+
+/*
+ * Map a file shared, so unrelated processes see the same bytes. `*size` is
+ * the size wanted; 0 means "the file's current size", written back. A new
+ * file gets permission bits `mode` (0600 when 0). NULL + PH_EIO / PH_ESIZE /
+ * PH_EINVAL.
+ */
+PH_API void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode);
+
+/* Write a file-backed region's dirty pages to the file (msync). 0 or PH_EIO. */
+PH_API int ph_region_flush(void *base, size_t size);
+
+/* Unmap a region from either helper. 0, PH_EINVAL or PH_EIO. */
+PH_API int ph_region_unmap(void *base, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* 8. Seed-compatible API                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The names of the jemalloc 3.4.1 private-heap fork, over one default heap
+ * per process. A C program written for the fork ports by adding the ph_
+ * prefix. ph_config_private_heap may be called again to switch regions.
+ * Errors follow the C library: NULL, or an errno value from
+ * ph_posix_memalign; ph_last_error() has the PH_E* code.
+ */
+PH_API int ph_config_private_heap(void *base, size_t size); /* 0 or PH_E* */
+PH_API void *ph_malloc(size_t size);
+PH_API void *ph_calloc(size_t n, size_t size);
+PH_API void *ph_realloc(void *p, size_t size);
+PH_API void ph_free(void *p);
+PH_API int ph_posix_memalign(void **out, size_t align, size_t size);
+PH_API size_t ph_malloc_usable_size(void *p);
+PH_API void ph_malloc_reset(void); /* keeps the default heap configured */
+PH_API ph_heap_t *ph_default_heap(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PRIVHEAP_H */

@@ -1,0 +1,82 @@
+/*
+ * harness.h - the C tests' minimal runner.
+ *
+ * A test file defines cases with TEST(name) { ... } and ends with
+ * TEST_MAIN(). Each case prints "ok - name" or "not ok - name"; the program
+ * ends with the line "# N passed, M failed" and exits non-zero on any
+ * failure, which .ci/run adds up across suites. EXPECT records a failure and
+ * goes on; REQUIRE ends the case. Seeds are printed with failures.
+ */
+#ifndef PH_TEST_HARNESS_H
+#define PH_TEST_HARNESS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*test_fn)(void);
+typedef struct { const char *name; test_fn fn; } test_case;
+
+#define TEST_MAX 256
+static test_case test_cases[TEST_MAX];
+static int test_count;
+static int test_failed_now;
+static unsigned long long test_seed; /* set by randomized cases, printed on failure */
+
+#define TEST(name)                                                        \
+  static void name(void);                                                 \
+  __attribute__((constructor)) static void register_##name(void) {        \
+    if (test_count < TEST_MAX) test_cases[test_count++] = (test_case){#name, name}; \
+  }                                                                       \
+  static void name(void)
+
+#define EXPECT(cond)                                                      \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      printf("#   %s:%d: expected %s\n", __FILE__, __LINE__, #cond);      \
+      test_failed_now = 1;                                                \
+    }                                                                     \
+  } while (0)
+
+#define REQUIRE(cond)                                                     \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      printf("#   %s:%d: required %s\n", __FILE__, __LINE__, #cond);      \
+      test_failed_now = 1;                                                \
+      return;                                                             \
+    }                                                                     \
+  } while (0)
+
+#define EXPECT_EQ(a, b)                                                   \
+  do {                                                                    \
+    long long a_ = (long long)(a), b_ = (long long)(b);                   \
+    if (a_ != b_) {                                                       \
+      printf("#   %s:%d: %s == %lld, expected %s == %lld\n", __FILE__,    \
+             __LINE__, #a, a_, #b, b_);                                   \
+      test_failed_now = 1;                                                \
+    }                                                                     \
+  } while (0)
+
+#define TEST_MAIN()                                                       \
+  int main(void) {                                                        \
+    int passed = 0, failed = 0;                                           \
+    for (int i = 0; i < test_count; i++) {                                \
+      test_failed_now = 0;                                                \
+      test_seed = 0;                                                      \
+      test_cases[i].fn();                                                 \
+      if (test_failed_now) {                                              \
+        failed++;                                                         \
+        printf("not ok - %s", test_cases[i].name);                        \
+        if (test_seed) printf(" (seed %llu)", test_seed);                 \
+        printf("\n");                                                     \
+      } else {                                                            \
+        passed++;                                                         \
+        printf("ok - %s\n", test_cases[i].name);                          \
+      }                                                                   \
+      fflush(stdout);                                                     \
+    }                                                                     \
+    printf("# %d passed, %d failed\n", passed, failed);                   \
+    return failed ? 1 : 0;                                                \
+  }
+
+#endif

@@ -1,0 +1,632 @@
+/*
+ * integration_api.c - the public API only: allocation, errors that change
+ * nothing, reset, roots, attach, check on damaged bytes, determinism,
+ * region helpers and the seed-compatible API.
+ */
+#include "privheap.h"
+#include "harness.h"
+#include <stdint.h>
+#include <errno.h>
+#include <unistd.h>
+
+#define MiB ((size_t)1 << 20)
+
+static ph_heap_t *fresh(size_t size, unsigned flags, void **base) {
+  *base = ph_region_map_anon(size);
+  if (!*base) return NULL;
+  return ph_heap_init(*base, size, flags | PH_REGION_ZEROED);
+}
+
+static uint64_t off_of(ph_heap_t *h, void *p) { return (uint64_t)((char *)p - (char *)h); }
+
+/* xorshift64*: deterministic randomness for tests */
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ull;
+}
+
+TEST(init_rejects_bad_regions) {
+  void *base = ph_region_map_anon(4 * MiB);
+  REQUIRE(base);
+  EXPECT(ph_heap_init(NULL, 4 * MiB, 0) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_init((char *)base + 8, MiB, 0) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_init(base, ph_heap_min_size() - PH_PAGE_SIZE, 0) == NULL && ph_last_error() == PH_ESIZE);
+  EXPECT(ph_heap_init(base, MiB, 0x80) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_init(base, ph_heap_min_size(), 0) != NULL);
+  EXPECT(ph_heap_overhead(4 * MiB) <= 64 * 1024);
+  EXPECT(ph_heap_overhead((size_t)64 << 30) <= 512 * 1024);
+  ph_region_unmap(base, 4 * MiB);
+}
+
+TEST(malloc_free_basics_and_alignment) {
+  void *base;
+  ph_heap_t *h = fresh(16 * MiB, 0, &base);
+  REQUIRE(h);
+  EXPECT(ph_heap_check(h, 16 * MiB) == 0);
+  size_t sizes[] = {0, 1, 7, 8, 9, 16, 24, 48, 64, 100, 128, 129, 1000, 3584, 3585, 4096, 4097,
+                    5000, 8192, 14336, 14337, 16384, 65536, 100000, 1u << 20};
+  void *ptrs[sizeof sizes / sizeof sizes[0]];
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    ptrs[i] = ph_heap_malloc(h, sizes[i]);
+    REQUIRE(ptrs[i] != NULL);
+    size_t us = ph_heap_usable_size(h, ptrs[i]);
+    EXPECT(us >= sizes[i] && us >= 1);
+    EXPECT(us <= sizes[i] + sizes[i] / 4 + 8 || sizes[i] <= 8); /* classes at most 25% apart */
+    EXPECT(((uintptr_t)ptrs[i] & 7) == 0);
+    if (sizes[i] > PH_SMALL_MAX || sizes[i] == 4096 || sizes[i] == 8192) EXPECT(((uintptr_t)ptrs[i] & 4095) == 0);
+    memset(ptrs[i], (int)i + 1, sizes[i]);
+    EXPECT(ph_heap_check(h, 16 * MiB) == 0);
+  }
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    const unsigned char *b = ptrs[i];
+    for (size_t j = 0; j < sizes[i]; j++)
+      if (b[j] != (unsigned char)(i + 1)) {
+        EXPECT(!"allocation contents intact");
+        break;
+      }
+  }
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) EXPECT_EQ(ph_heap_free(h, ptrs[i]), 0);
+  EXPECT(ph_heap_check(h, 16 * MiB) == 0);
+  ph_stats_t st;
+  EXPECT_EQ(ph_heap_stats(h, &st), 0);
+  EXPECT_EQ(st.live_count, 0);
+  EXPECT_EQ(st.live_bytes, 0);
+  EXPECT_EQ(ph_heap_free(h, NULL), 0);
+  ph_region_unmap(base, 16 * MiB);
+}
+
+TEST(every_size_up_to_20k_is_served_and_classes_are_tight) {
+  void *base;
+  ph_heap_t *h = fresh(64 * MiB, 0, &base);
+  REQUIRE(h);
+  for (size_t n = 1; n <= 20000; n++) {
+    void *p = ph_heap_malloc(h, n);
+    REQUIRE(p);
+    size_t us = ph_heap_usable_size(h, p);
+    if (us < n) EXPECT(!"usable >= requested");
+    if (n >= 32 && n <= PH_SMALL_MAX && (double)us > n * 1.25 + 8) EXPECT(!"small classes at most 25% apart");
+    size_t a = us & (0 - us);
+    if (a > 4096) a = 4096;
+    if (((uintptr_t)p - (uintptr_t)h) % (a < 8 ? 8 : a)) EXPECT(!"aligned to its class");
+    EXPECT_EQ(ph_heap_free(h, p), 0);
+  }
+  EXPECT(ph_heap_check(h, 64 * MiB) == 0);
+  ph_region_unmap(base, 64 * MiB);
+}
+
+/* Every bad pointer is reported and changes no byte of the region. */
+TEST(bad_frees_change_nothing) {
+  size_t size = 8 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  char *small = ph_heap_malloc(h, 48);
+  char *small2 = ph_heap_malloc(h, 48);
+  char *mid = ph_heap_malloc(h, 5000);
+  char *large = ph_heap_malloc(h, 40000);
+  char *top = ph_heap_malloc(h, 3 * 4096);
+  REQUIRE(small && small2 && mid && large && top);
+  EXPECT_EQ(ph_heap_free(h, small2), 0);
+  size_t used = ph_heap_used_bytes(h);
+  char *copy = malloc(size);
+  REQUIRE(copy);
+  memcpy(copy, h, size);
+  struct { void *p; int code; } cases[] = {
+      {small + 1, PH_EBADPTR},  {small + 8, PH_EBADPTR},      {small + 47, PH_EBADPTR},
+      {small2, PH_EDOUBLEFREE}, {mid + 16, PH_EBADPTR},       {large + 8, PH_EBADPTR},
+      {large + 4096, PH_EBADPTR}, {large + 40, PH_EBADPTR},   {(char *)h, PH_EBADPTR},
+      {(char *)h + 64, PH_EBADPTR}, {(char *)h + 4096 * 3, PH_EBADPTR},
+      {(char *)h + size, PH_EBADPTR}, {(char *)h + size + 4096, PH_EBADPTR},
+      {(char *)h - 4096, PH_EBADPTR}, {(char *)h + used, PH_EBADPTR},
+      {(char *)h + size - 4096, PH_EBADPTR}, {copy, PH_EBADPTR},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int r = ph_heap_free(h, cases[i].p);
+    if (r != cases[i].code) printf("#   case %zu: got %d want %d\n", i, r, cases[i].code);
+    EXPECT_EQ(r, cases[i].code);
+    EXPECT(ph_heap_usable_size(h, cases[i].p) == 0);
+    EXPECT(ph_heap_realloc(h, cases[i].p, 100) == NULL);
+    EXPECT(memcmp(copy, h, size) == 0);
+  }
+  /* double frees of each kind, taken after a real free */
+  EXPECT_EQ(ph_heap_free(h, large), 0);
+  EXPECT_EQ(ph_heap_free(h, top), 0); /* the top run: hwm drops below it */
+  EXPECT_EQ(ph_heap_free(h, mid), 0);
+  memcpy(copy, h, size);
+  EXPECT_EQ(ph_heap_free(h, large), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph_heap_free(h, top), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph_heap_free(h, mid), PH_EDOUBLEFREE);
+  EXPECT(memcmp(copy, h, size) == 0);
+  EXPECT(ph_heap_check(h, size) == 0);
+  free(copy);
+  ph_region_unmap(base, size);
+}
+
+TEST(exhaustion_is_enomem_and_heap_intact) {
+  size_t size = 2 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  EXPECT(ph_heap_malloc(h, size) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_heap_calloc(h, SIZE_MAX / 2, 4) == NULL && ph_last_error() == PH_ENOMEM);
+  size_t n = 0;
+  while (ph_heap_malloc(h, 1000)) n++;
+  EXPECT(ph_last_error() == PH_ENOMEM);
+  EXPECT(n * 1024 > size * 9 / 10);
+  EXPECT(ph_heap_check(h, size) == 0);
+  while (ph_heap_malloc(h, 8)) n++; /* small classes fill the last corners */
+  EXPECT(ph_heap_check(h, size) == 0);
+  EXPECT_EQ(ph_heap_reset(h), 0);
+  EXPECT(ph_heap_malloc(h, size / 2) != NULL);
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(whole_region_allocation) {
+  size_t size = 8 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  size_t room = ph_heap_max_alloc(size);
+  EXPECT(ph_heap_malloc(h, room + 1) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_heap_check(h, size) == 0);
+  void *p = ph_heap_malloc(h, room);
+  REQUIRE(p);
+  EXPECT(ph_heap_used_bytes(h) == size);
+  EXPECT(size - room <= size / 200); /* the page map costs 16 bytes a page */
+  memset(p, 0xAB, room);
+  EXPECT(ph_heap_check(h, size) == 0);
+  EXPECT(ph_heap_malloc(h, 1) == NULL);
+  EXPECT_EQ(ph_heap_free(h, p), 0);
+  EXPECT_EQ(ph_heap_used_bytes(h), size - room); /* the leaves stay, below the freed run */
+  EXPECT(ph_heap_malloc(h, room) == p);
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(allocations_span_map_chunks) {
+  size_t size = 64 * MiB; /* leaves of 2 MiB chunks: runs must cross them */
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  void *a = ph_heap_malloc(h, 5 * MiB);
+  void *b = ph_heap_malloc(h, 100);
+  void *c = ph_heap_malloc(h, 9 * MiB);
+  REQUIRE(a && b && c);
+  memset(a, 1, 5 * MiB);
+  memset(c, 3, 9 * MiB);
+  EXPECT(ph_heap_check(h, size) == 0);
+  EXPECT_EQ(ph_heap_free(h, a), 0);
+  void *d = ph_heap_malloc(h, 4 * MiB); /* reuses a's space: best fit below hwm */
+  EXPECT(d == a);
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(realloc_grows_in_place_and_keeps_contents) {
+  size_t size = 32 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  char *p = ph_heap_malloc(h, 20000);
+  REQUIRE(p);
+  for (int i = 0; i < 20000; i++) p[i] = (char)(i * 7);
+  char *q = ph_heap_realloc(h, p, 100000); /* at the top: grows into fresh pages */
+  EXPECT(q == p);
+  char *blocker = ph_heap_malloc(h, 100);
+  REQUIRE(blocker);
+  char *r = ph_heap_realloc(h, q, 50000); /* shrink in place */
+  EXPECT(r == p);
+  char *s = ph_heap_realloc(h, r, 90000); /* the freed tail is free again: grow in place */
+  EXPECT(s == p);
+  char *t = ph_heap_realloc(h, s, 2 * MiB); /* blocked: moves */
+  REQUIRE(t);
+  EXPECT(t != p);
+  int ok = 1;
+  for (int i = 0; i < 20000; i++) ok &= t[i] == (char)(i * 7);
+  EXPECT(ok);
+  char *u = ph_heap_realloc(h, t, 10); /* to a small class */
+  REQUIRE(u);
+  for (int i = 0; i < 10; i++) ok &= u[i] == (char)(i * 7);
+  EXPECT(ok);
+  char *v = ph_heap_realloc(h, NULL, 32);
+  EXPECT(v != NULL);
+  char *w = ph_heap_realloc(h, v, 0);
+  EXPECT(w != NULL && ph_heap_usable_size(h, w) >= 1);
+  EXPECT(ph_heap_realloc(h, w, size) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_heap_usable_size(h, w) >= 1); /* failed realloc left it alone */
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(aligned_alloc_up_to_and_beyond_64k) {
+  size_t size = 64 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  for (size_t a = 1; a <= ((size_t)1 << 21); a <<= 1) {
+    size_t sizes[] = {1, 24, 100, a, 3 * a + 5, 20000};
+    for (size_t i = 0; i < 6; i++) {
+      char *p = ph_heap_aligned_alloc(h, a, sizes[i]);
+      REQUIRE(p);
+      EXPECT(((uintptr_t)p % a) == 0);
+      EXPECT(ph_heap_usable_size(h, p) >= sizes[i]);
+      memset(p, 0x5A, sizes[i]);
+    }
+  }
+  EXPECT(ph_heap_aligned_alloc(h, 3, 10) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_aligned_alloc(h, 0, 10) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(calloc_zeroes_reused_memory) {
+  size_t size = 8 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  size_t sizes[] = {40, 3000, 50000};
+  for (int i = 0; i < 3; i++) {
+    char *p = ph_heap_malloc(h, sizes[i]);
+    char *keep = ph_heap_malloc(h, 64); /* keeps p's pages below hwm */
+    REQUIRE(p && keep);
+    memset(p, 0xFF, sizes[i]);
+    EXPECT_EQ(ph_heap_free(h, p), 0);
+    unsigned char *q = ph_heap_calloc(h, 1, sizes[i]);
+    REQUIRE(q);
+    int zero = 1;
+    for (size_t j = 0; j < sizes[i]; j++) zero &= q[j] == 0;
+    EXPECT(zero);
+  }
+  ph_heap_reset(h); /* pages above hwm are now dirty: calloc must still clear */
+  unsigned char *q = ph_heap_calloc(h, 1, 50000);
+  REQUIRE(q);
+  int zero = 1;
+  for (size_t j = 0; j < 50000; j++) zero &= q[j] == 0;
+  EXPECT(zero);
+  ph_region_unmap(base, size);
+}
+
+static int count_walk(void *arg, uint64_t off, uint64_t size) {
+  uint64_t *acc = arg;
+  acc[0]++;
+  acc[1] += size;
+  acc[2] ^= off;
+  return 0;
+}
+
+TEST(reset_is_complete_and_bumps_generation) {
+  size_t size = 64 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  void *first = ph_heap_malloc(h, 64);
+  for (int i = 0; i < 100000; i++) ph_heap_malloc(h, (size_t)(i % 300) + 1);
+  ph_heap_malloc(h, 10 * MiB);
+  EXPECT_EQ(ph_heap_set_root(h, "world", off_of(h, first)), 0);
+  uint64_t g = ph_heap_generation(h);
+  EXPECT_EQ(ph_heap_reset(h), 0);
+  EXPECT_EQ(ph_heap_generation(h), g + 1);
+  EXPECT_EQ(ph_heap_used_bytes(h), ph_heap_overhead(size));
+  EXPECT_EQ(ph_heap_get_root(h, "world"), 0);
+  ph_stats_t st;
+  ph_heap_stats(h, &st);
+  EXPECT_EQ(st.live_count, 0);
+  EXPECT_EQ(st.malloc_count, 0);
+  uint64_t acc[3] = {0, 0, 0};
+  EXPECT_EQ(ph_heap_walk(h, count_walk, acc), 0);
+  EXPECT_EQ(acc[0], 0);
+  EXPECT(ph_heap_check(h, size) == 0);
+  void *again = ph_heap_malloc(h, 64);
+  EXPECT(again == first); /* same sequence from an empty heap: same offsets */
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(walk_and_stats_agree) {
+  size_t size = 64 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  uint64_t want_count = 0, want_bytes = 0, want_x = 0;
+  for (int i = 0; i < 3000; i++) {
+    size_t n = (size_t)((i * 7919) % 20000) + 1;
+    void *p = ph_heap_malloc(h, n);
+    REQUIRE(p);
+    if (i % 3 == 0) {
+      ph_heap_free(h, p);
+    } else {
+      want_count++;
+      want_bytes += ph_heap_usable_size(h, p);
+      want_x ^= off_of(h, p);
+    }
+  }
+  uint64_t acc[3] = {0, 0, 0};
+  EXPECT_EQ(ph_heap_walk(h, count_walk, acc), 0);
+  EXPECT_EQ(acc[0], want_count);
+  EXPECT_EQ(acc[1], want_bytes);
+  EXPECT_EQ(acc[2], want_x);
+  ph_stats_t st;
+  ph_heap_stats(h, &st);
+  EXPECT_EQ(st.live_count, want_count);
+  EXPECT_EQ(st.live_bytes, want_bytes);
+  EXPECT_EQ(st.used_bytes, ph_heap_used_bytes(h));
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(named_roots) {
+  void *base;
+  ph_heap_t *h = fresh(4 * MiB, 0, &base);
+  REQUIRE(h);
+  EXPECT_EQ(ph_heap_set_root(h, "", 4096), PH_EINVAL);
+  EXPECT_EQ(ph_heap_set_root(h, NULL, 4096), PH_EINVAL);
+  EXPECT_EQ(ph_heap_set_root(h, "0123456789012345678901234567890123", 4096), PH_EINVAL);
+  EXPECT_EQ(ph_heap_set_root(h, "x", 4 * MiB), PH_EINVAL);
+  char name[40];
+  for (unsigned i = 0; i < PH_ROOT_COUNT; i++) {
+    snprintf(name, sizeof name, "root-%u-%s", i, "abcdefghijklmnopqrstu");
+    name[PH_ROOT_NAME_MAX] = 0;
+    EXPECT_EQ(ph_heap_set_root(h, name, 8 * (i + 1)), 0);
+  }
+  EXPECT_EQ(ph_heap_set_root(h, "one-too-many", 8), PH_ENOSPC);
+  snprintf(name, sizeof name, "root-%u-%s", 7u, "abcdefghijklmnopqrstu");
+  name[PH_ROOT_NAME_MAX] = 0;
+  EXPECT_EQ(ph_heap_get_root(h, name), 64);
+  EXPECT_EQ(ph_heap_set_root(h, name, 4096), 0); /* update in place */
+  EXPECT_EQ(ph_heap_get_root(h, name), 4096);
+  EXPECT_EQ(ph_heap_set_root(h, name, 0), 0); /* remove */
+  EXPECT_EQ(ph_heap_get_root(h, name), 0);
+  EXPECT_EQ(ph_heap_set_root(h, "one-too-many", 8), 0);
+  char buf[32];
+  int found = 0;
+  for (unsigned i = 0; i < PH_ROOT_COUNT; i++)
+    if (ph_heap_root_at(h, i, buf) == 8 && strcmp(buf, "one-too-many") == 0) found++;
+  EXPECT_EQ(found, 1);
+  EXPECT(ph_heap_check(h, 4 * MiB) == 0);
+  ph_region_unmap(base, 4 * MiB);
+}
+
+TEST(attach_validates_and_works_at_another_address) {
+  size_t size = 8 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  char *p = ph_heap_malloc(h, 100);
+  strcpy(p, "hello");
+  ph_heap_set_root(h, "greeting", off_of(h, p));
+  void *other = ph_region_map_anon(2 * size);
+  REQUIRE(other);
+  memcpy(other, h, ph_heap_used_bytes(h)); /* a snapshot is the used prefix */
+  ph_heap_t *g = ph_heap_attach(other, 2 * size); /* a larger region: extra pages free */
+  REQUIRE(g);
+  EXPECT(ph_heap_check(g, 2 * size) == 0);
+  EXPECT(strcmp((char *)g + ph_heap_get_root(g, "greeting"), "hello") == 0);
+  /* same calls, same offsets, in both copies */
+  for (int i = 0; i < 300; i++) {
+    void *a = ph_heap_malloc(h, (size_t)i * 13 + 1), *b = ph_heap_malloc(g, (size_t)i * 13 + 1);
+    REQUIRE(a && b);
+    EXPECT_EQ(off_of(h, a), off_of(g, b));
+  }
+  EXPECT(ph_heap_malloc(h, size + MiB) == NULL);
+  void *big = ph_heap_malloc(g, size + MiB); /* only the larger copy holds this */
+  EXPECT(big != NULL);
+  EXPECT(ph_heap_check(g, 2 * size) == 0);
+
+  memcpy(other, h, ph_heap_used_bytes(h));
+  EXPECT(ph_heap_attach(other, ph_heap_used_bytes(h) - PH_PAGE_SIZE) == NULL && ph_last_error() == PH_ESIZE);
+  ((unsigned char *)other)[0] ^= 1;
+  EXPECT(ph_heap_attach(other, size) == NULL && ph_last_error() == PH_ECORRUPT);
+  EXPECT(ph_heap_check(other, size) == PH_ECORRUPT);
+  ((unsigned char *)other)[0] ^= 1;
+  ((unsigned char *)other)[8] += 1; /* the ABI version */
+  EXPECT(ph_heap_attach(other, size) == NULL && ph_last_error() == PH_EVERSION);
+  memset(other, 0x41, 8192);
+  EXPECT(ph_heap_attach(other, size) == NULL && ph_last_error() == PH_ECORRUPT);
+  EXPECT(ph_heap_attach(other, 100) == NULL);
+  ph_region_unmap(other, 2 * size);
+  ph_region_unmap(base, size);
+}
+
+/* The checker must survive any bytes: mutate a valid heap and check again. */
+TEST(check_survives_random_damage) {
+  size_t size = 4 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  uint64_t seed = 0x5eed0001;
+  test_seed = seed;
+  for (int i = 0; i < 2000; i++) {
+    void *p = ph_heap_malloc(h, (size_t)(rng_next(&seed) % 30000) + 1);
+    if (p && rng_next(&seed) % 3 == 0) ph_heap_free(h, p);
+  }
+  REQUIRE(ph_heap_check(h, size) == 0);
+  size_t used = ph_heap_used_bytes(h);
+  unsigned char *copy = ph_region_map_anon(size);
+  REQUIRE(copy);
+  int detected = 0, trials = 3000;
+  for (int t = 0; t < trials; t++) {
+    memcpy(copy, h, used);
+    int flips = 1 + (int)(rng_next(&seed) % 4);
+    for (int f = 0; f < flips; f++) {
+      uint64_t r = rng_next(&seed);
+      /* aim at metadata: the header, the first leaf, or anywhere */
+      size_t at = (r & 3) == 0 ? (size_t)(r >> 8) % 8192
+                : (r & 3) == 1 ? 8192 + (size_t)(r >> 8) % (ph_heap_overhead(size) - 8192)
+                               : (size_t)(r >> 8) % used;
+      copy[at] ^= (unsigned char)(1u << ((r >> 4) & 7));
+    }
+    int rc = ph_heap_check(copy, used); /* only the used prefix is readable here */
+    if (rc != 0) detected++;
+  }
+  EXPECT(detected > trials / 10); /* metadata damage is caught; payload damage is not an error */
+  ph_region_unmap(copy, size);
+  ph_region_unmap(base, size);
+}
+
+TEST(zero_on_free_leaves_free_space_zero) {
+  size_t size = 8 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, PH_ZERO_ON_FREE, &base);
+  REQUIRE(h);
+  EXPECT_EQ(ph_heap_flags(h), PH_ZERO_ON_FREE);
+  uint64_t seed = 42;
+  void *live[512];
+  int n = 0;
+  for (int i = 0; i < 4000; i++) {
+    size_t sz = (size_t)(rng_next(&seed) % 20000) + 1;
+    void *p = ph_heap_malloc(h, sz);
+    REQUIRE(p);
+    memset(p, 0xEE, ph_heap_usable_size(h, p));
+    if (n < 512 && rng_next(&seed) % 8 == 0) live[n++] = p;
+    else ph_heap_free(h, p);
+  }
+  /* After freeing the survivors too, every data byte of the heap is zero,
+   * except small-run bitmaps (metadata) of runs still in use by bins. */
+  for (int i = 0; i < n; i++) ph_heap_free(h, live[i]);
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_stats_t st;
+  ph_heap_stats(h, &st);
+  EXPECT_EQ(st.live_count, 0);
+  /* count 0xEE bytes anywhere in the used prefix: freed payload must be gone */
+  size_t used = ph_heap_used_bytes(h), ee = 0;
+  for (size_t i = ph_heap_overhead(size); i < used; i++) ee += ((unsigned char *)h)[i] == 0xEE;
+  EXPECT_EQ(ee, 0);
+  ph_region_unmap(base, size);
+}
+
+/* The same calls on the same starting bytes give byte-identical regions. */
+TEST(determinism_two_heaps_identical_bytes) {
+  size_t size = 16 * MiB;
+  void *b1, *b2;
+  ph_heap_t *h1 = fresh(size, 0, &b1), *h2 = fresh(size, 0, &b2);
+  REQUIRE(h1 && h2);
+  ph_heap_t *hs[2] = {h1, h2};
+  for (int k = 0; k < 2; k++) {
+    uint64_t seed = 777;
+    void *live[1024] = {0};
+    for (int i = 0; i < 200000; i++) {
+      uint64_t r = rng_next(&seed);
+      int slot = (int)(r % 1024);
+      if (live[slot]) {
+        if ((r >> 20) % 4 == 0) live[slot] = ph_heap_realloc(hs[k], live[slot], (size_t)((r >> 24) % 70000) + 1);
+        else {
+          ph_heap_free(hs[k], live[slot]);
+          live[slot] = NULL;
+        }
+      } else {
+        size_t sz = (r >> 32) % 100 < 95 ? (size_t)((r >> 40) % 512) + 1 : (size_t)((r >> 40) % 70000) + 1;
+        live[slot] = ph_heap_malloc(hs[k], sz);
+        if (live[slot]) memset(live[slot], (int)(r & 0xFF), sz);
+      }
+    }
+  }
+  EXPECT_EQ(ph_heap_used_bytes(h1), ph_heap_used_bytes(h2));
+  EXPECT(memcmp(h1, h2, ph_heap_used_bytes(h1)) == 0);
+  EXPECT(ph_heap_check(h1, size) == 0);
+  ph_region_unmap(b1, size);
+  ph_region_unmap(b2, size);
+}
+
+TEST(file_region_is_shared_between_mappings) {
+  char path[] = "/tmp/privheap-test-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  unlink(path);
+  size_t size = 8 * MiB;
+  void *a = ph_region_map_file(path, &size, PH_MAP_CREATE | PH_MAP_EXCL, 0);
+  REQUIRE(a);
+  ph_heap_t *h = ph_heap_init(a, size, PH_REGION_ZEROED);
+  REQUIRE(h);
+  char *p = ph_heap_malloc(h, 32);
+  strcpy(p, "shared");
+  ph_heap_set_root(h, "msg", off_of(h, p));
+  EXPECT_EQ(ph_region_flush(a, size), 0);
+  size_t size2 = 0; /* the file's own size */
+  void *b = ph_region_map_file(path, &size2, 0, 0);
+  REQUIRE(b);
+  EXPECT_EQ(size2, size);
+  EXPECT(b != a);
+  ph_heap_t *g = ph_heap_attach(b, size2);
+  REQUIRE(g);
+  EXPECT(strcmp((char *)g + ph_heap_get_root(g, "msg"), "shared") == 0);
+  EXPECT(ph_heap_check(g, size2) == 0);
+  size_t small = 1 * MiB;
+  EXPECT(ph_region_map_file(path, &small, PH_MAP_CREATE | PH_MAP_EXCL, 0) == NULL && ph_last_error() == PH_EIO);
+  size_t zero = 0;
+  EXPECT(ph_region_map_file("/nonexistent-dir/x", &zero, 0, 0) == NULL && ph_last_error() == PH_EIO);
+  EXPECT_EQ(ph_region_unmap(b, size2), 0);
+  EXPECT_EQ(ph_region_unmap(a, size), 0);
+  unlink(path);
+}
+
+TEST(seed_api_config_allocate_reset_allocate) {
+  size_t size = 4 * MiB;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  EXPECT(ph_malloc(8) == NULL || ph_default_heap() != NULL);
+  EXPECT_EQ(ph_config_private_heap(base, size), 0);
+  char *a = ph_malloc(100);
+  REQUIRE(a);
+  EXPECT(ph_malloc_usable_size(a) >= 100);
+  int *z = ph_calloc(10, sizeof(int));
+  REQUIRE(z);
+  EXPECT(z[9] == 0);
+  a = ph_realloc(a, 5000);
+  REQUIRE(a);
+  void *m = NULL;
+  EXPECT_EQ(ph_posix_memalign(&m, 4096, 100), 0);
+  EXPECT(m && ((uintptr_t)m & 4095) == 0);
+  EXPECT_EQ(ph_posix_memalign(&m, 3, 100), EINVAL);
+  ph_free(a);
+  ph_free(a); /* a double free through the seed API is reported, not fatal */
+  EXPECT_EQ(ph_last_error(), PH_EDOUBLEFREE);
+  ph_malloc_reset();
+  EXPECT(ph_default_heap() == base);
+  char *b = ph_malloc(100);
+  EXPECT(b != NULL);
+  EXPECT(ph_heap_check(base, size) == 0);
+  EXPECT_EQ(ph_config_private_heap(base, size), 0); /* configuring again is allowed */
+  EXPECT(ph_malloc(100) == b);
+  ph_region_unmap(base, size);
+}
+
+TEST(offset_api_validates_doubles) {
+  void *base;
+  ph_heap_t *h = fresh(4 * MiB, 0, &base);
+  REQUIRE(h);
+  double off = ph_off_malloc(h, 100);
+  EXPECT(off > 0);
+  EXPECT(ph_off_usable_size(h, off) >= 100);
+  EXPECT_EQ(ph_off_malloc(h, -1), PH_EINVAL);
+  EXPECT_EQ(ph_off_malloc(h, 1.5), PH_EINVAL);
+  EXPECT_EQ(ph_off_malloc(h, 0.0 / 0.0), PH_EINVAL);
+  EXPECT_EQ(ph_off_malloc(h, 1e300), PH_EINVAL);
+  EXPECT_EQ(ph_off_malloc(h, 1e15), PH_ENOMEM);
+  EXPECT_EQ(ph_off_free(h, off + 1), PH_EBADPTR);
+  EXPECT_EQ(ph_off_free(h, -8), PH_EINVAL);
+  double r = ph_off_realloc(h, off, 10000);
+  EXPECT(r > 0);
+  EXPECT_EQ(ph_off_free(h, r), 0);
+  EXPECT_EQ(ph_off_free(h, r), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph_off_free(h, 0), 0);
+  double c = ph_off_calloc(h, 10, 10);
+  EXPECT(c > 0);
+  double a = ph_off_aligned_alloc(h, 65536, 10);
+  EXPECT(a > 0 && (uint64_t)a % 65536 == 0);
+  EXPECT_EQ(ph_off_set_root(h, "a", a), 0);
+  EXPECT_EQ(ph_off_get_root(h, "a"), a);
+  EXPECT_EQ(ph_off_used_bytes(h), (double)ph_heap_used_bytes(h));
+  EXPECT(ph_heap_check(h, 4 * MiB) == 0);
+  ph_region_unmap(base, 4 * MiB);
+}
+
+TEST(strerror_names_every_code) {
+  for (int c = PH_ECODE_MIN; c <= 0; c++) EXPECT(strcmp(ph_strerror(c), "unknown error") != 0);
+  EXPECT(strcmp(ph_strerror(PH_ECODE_MIN - 1), "unknown error") == 0);
+}
+
+TEST_MAIN()
