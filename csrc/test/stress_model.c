@@ -1,0 +1,142 @@
+/*
+ * stress_model.c - seeded random operation sequences against a reference
+ * model, with ph_heap_check after every step.
+ *
+ * The model holds every live allocation's offset, requested size and fill
+ * byte. Each step does one random operation (malloc, calloc, aligned,
+ * realloc, free, a bad or double free, rarely a reset) and compares the
+ * heap's answer with the model; contents are verified on free and realloc
+ * and all of them periodically, which catches overlapping allocations.
+ * PH_STRESS_OPS sets the steps per seed (default 1,000,000 over the seeds).
+ */
+#include "privheap.h"
+#include "harness.h"
+#include <stdint.h>
+
+#define MiB ((size_t)1 << 20)
+#define MAX_LIVE 4096
+
+typedef struct { uint64_t off; size_t size; unsigned char fill; } live_t;
+
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ull;
+}
+
+/* Game-like sizes: 70% 1..128 B, 25% to 4 KiB, 5% to 64 KiB. */
+static size_t pick_size(uint64_t *s) {
+  uint64_t r = rng_next(s), pct = r % 100;
+  if (pct < 70) return (size_t)((r >> 8) % 128) + 1;
+  if (pct < 95) return (size_t)((r >> 8) % 4096) + 1;
+  return (size_t)((r >> 8) % 65536) + 1;
+}
+
+static int contents_ok(ph_heap_t *h, const live_t *a) {
+  const unsigned char *b = (const unsigned char *)h + a->off;
+  for (size_t i = 0; i < a->size; i++)
+    if (b[i] != a->fill) return 0;
+  return 1;
+}
+
+static long ops_per_seed(long seeds) {
+  const char *env = getenv("PH_STRESS_OPS");
+  long total = env ? atol(env) : 1000000;
+  return total / seeds > 0 ? total / seeds : 1;
+}
+
+static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int check_every) {
+  test_seed = seed;
+  void *base = ph_region_map_anon(size);
+  if (!base) return 0;
+  ph_heap_t *h = ph_heap_init(base, size, flags | PH_REGION_ZEROED);
+  if (!h) return 0;
+  static live_t live[MAX_LIVE];
+  int n = 0, ok = 1;
+  uint64_t s = seed;
+  for (long step = 0; step < steps && ok; step++) {
+    uint64_t r = rng_next(&s);
+    unsigned op = (unsigned)(r % 100);
+    if (op < 45 && n < MAX_LIVE) { /* malloc / calloc / aligned */
+      size_t sz = pick_size(&s);
+      void *p;
+      if (op < 35) p = ph_heap_malloc(h, sz);
+      else if (op < 40) p = ph_heap_calloc(h, 1, sz);
+      else p = ph_heap_aligned_alloc(h, (size_t)1 << ((r >> 16) % 17), sz);
+      if (!p) {
+        if (ph_last_error() != PH_ENOMEM) ok = 0;
+      } else {
+        uint64_t off = (uint64_t)((char *)p - (char *)h);
+        if (op >= 35 && op < 40) {
+          for (size_t i = 0; i < sz; i++)
+            if (((unsigned char *)p)[i]) { ok = 0; break; }
+        }
+        if (op >= 40 && off % ((uint64_t)1 << ((r >> 16) % 17))) ok = 0;
+        if (ph_heap_usable_size(h, p) < sz) ok = 0;
+        live[n] = (live_t){off, sz, (unsigned char)(r >> 40)};
+        memset(p, live[n].fill, sz);
+        n++;
+      }
+    } else if (op < 85 && n > 0) { /* free */
+      int i = (int)((r >> 8) % (uint64_t)n);
+      if (!contents_ok(h, &live[i])) ok = 0;
+      if (ph_heap_free(h, (char *)h + live[i].off) != 0) ok = 0;
+      live[i] = live[--n];
+    } else if (op < 95 && n > 0) { /* realloc */
+      int i = (int)((r >> 8) % (uint64_t)n);
+      size_t sz = pick_size(&s);
+      char *p = ph_heap_realloc(h, (char *)h + live[i].off, sz);
+      if (!p) {
+        if (ph_last_error() != PH_ENOMEM || !contents_ok(h, &live[i])) ok = 0;
+      } else {
+        live[i].off = (uint64_t)(p - (char *)h);
+        size_t keep = sz < live[i].size ? sz : live[i].size;
+        live[i].size = keep;
+        if (!contents_ok(h, &live[i])) ok = 0;
+        memset(p, live[i].fill, sz);
+        live[i].size = sz;
+      }
+    } else if (op < 99) { /* a wrong pointer: an interior byte, or a freed one */
+      if (n > 0) {
+        int i = (int)((r >> 8) % (uint64_t)n);
+        int rc = ph_heap_free(h, (char *)h + live[i].off + 1 + (r >> 40) % 7);
+        if (rc != PH_EBADPTR) ok = 0;
+      }
+    } else if ((r >> 8) % 50 == 0) { /* reset, rarely */
+      if (ph_heap_reset(h) != 0) ok = 0;
+      n = 0;
+    }
+    if (ok && check_every && step % check_every == 0) {
+      int broken = ph_heap_check(h, size);
+      if (broken != 0) {
+        printf("#   step %ld: check found %d broken\n", step, broken);
+        ok = 0;
+      }
+    }
+    if (ok && step % 20000 == 0) {
+      ph_stats_t st;
+      ph_heap_stats(h, &st);
+      if (st.live_count != (uint64_t)n) ok = 0;
+      for (int i = 0; i < n && ok; i++) ok = contents_ok(h, &live[i]);
+    }
+    if (!ok) printf("#   seed %llu failed at step %ld (op %u)\n", (unsigned long long)seed, step, op);
+  }
+  if (ok && ph_heap_check(h, size) != 0) ok = 0;
+  for (int i = 0; i < n && ok; i++) ok = contents_ok(h, &live[i]);
+  ph_region_unmap(base, size);
+  return ok;
+}
+
+TEST(random_ops_small_heap_check_every_step) {
+  long steps = ops_per_seed(4);
+  for (uint64_t seed = 1; seed <= 2; seed++) EXPECT(run_seed(seed, 4 * MiB, 0, steps, 1));
+  EXPECT(run_seed(3, 4 * MiB, PH_ZERO_ON_FREE, steps, 1));
+}
+
+TEST(random_ops_large_heap_across_chunks) {
+  long steps = ops_per_seed(4);
+  EXPECT(run_seed(1001, 128 * MiB, 0, steps, 97));
+}
+
+TEST_MAIN()

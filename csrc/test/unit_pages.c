@@ -1,0 +1,141 @@
+/* unit_pages.c - page runs: best fit, coalescing, hwm, leaves, grow and shrink. */
+#include "internal.h"
+#include "harness.h"
+#include <sys/mman.h>
+
+static ph_heap_t *make(size_t size) {
+  void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return base == MAP_FAILED ? NULL : ph_heap_init(base, size, PH_REGION_ZEROED);
+}
+
+static uint32_t take(ph_heap_t *h, uint32_t n, uint32_t align) {
+  bool z;
+  uint32_t p = ph__pages_alloc(h, n, align, &z);
+  if (p) {
+    ph__page(h, p)->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
+    ph__page(h, p)->size = n;
+    h->live_count++, h->large_count++, h->live_bytes += (uint64_t)n << PH_LG_PAGE;
+  }
+  return p;
+}
+
+static void give(ph_heap_t *h, uint32_t p) {
+  uint32_t n = ph__page(h, p)->size;
+  h->live_count--, h->large_count--, h->live_bytes -= (uint64_t)n << PH_LG_PAGE;
+  ph__pages_free(h, p, n);
+}
+
+TEST(hwm_moves_only_when_nothing_fits_and_drops_on_top_free) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  uint32_t base = h->hwm;
+  uint32_t a = take(h, 4, 1), b = take(h, 2, 1), c = take(h, 8, 1);
+  EXPECT_EQ(a, base);
+  EXPECT_EQ(b, base + 4);
+  EXPECT_EQ(c, base + 6);
+  EXPECT_EQ(h->hwm, base + 14);
+  give(h, a);
+  EXPECT_EQ(h->free_runs, 1);
+  uint32_t d = take(h, 3, 1); /* fits in a's 4 pages: hwm stays */
+  EXPECT_EQ(d, base);
+  EXPECT_EQ(h->hwm, base + 14);
+  give(h, c); /* the top run: hwm drops */
+  EXPECT_EQ(h->hwm, base + 6);
+  give(h, b); /* merges with the 1-page hole left of it and drops again */
+  EXPECT_EQ(h->hwm, base + 3);
+  EXPECT_EQ(h->free_runs, 0);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(coalescing_left_right_and_both) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  uint32_t r[6];
+  for (int i = 0; i < 6; i++) r[i] = take(h, 2, 1);
+  give(h, r[1]);
+  give(h, r[3]);
+  EXPECT_EQ(h->free_runs, 2);
+  give(h, r[2]); /* joins both neighbours */
+  EXPECT_EQ(h->free_runs, 1);
+  EXPECT_EQ(ph__page(h, r[1])->size, 6);
+  EXPECT_EQ(ph__kind(ph__page(h, r[1] + 5)), PH_PK_FREE_TAIL);
+  give(h, r[0]); /* joins the right neighbour */
+  EXPECT_EQ(h->free_runs, 1);
+  EXPECT_EQ(ph__page(h, r[0])->size, 8);
+  EXPECT_EQ(ph__tree_lower_bound(h, h->free_root, 8), r[0]);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(best_fit_prefers_smallest_then_lowest) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  uint32_t r[8];
+  uint32_t sizes[8] = {5, 1, 3, 1, 3, 1, 2, 1};
+  for (int i = 0; i < 8; i++) r[i] = take(h, sizes[i], 1);
+  give(h, r[0]); /* holes of 5, 3, 3, 2 pages */
+  give(h, r[2]);
+  give(h, r[4]);
+  give(h, r[6]);
+  EXPECT_EQ(take(h, 3, 1), r[2]); /* the lower of the two 3-page holes */
+  EXPECT_EQ(take(h, 2, 1), r[6]);
+  EXPECT_EQ(take(h, 3, 1), r[4]);
+  EXPECT_EQ(take(h, 4, 1), r[0]);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(alignment_gap_becomes_free_space) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  uint32_t a = take(h, 1, 1);
+  uint32_t b = take(h, 2, 16); /* 64 KiB aligned */
+  EXPECT_EQ(b % 16, 0);
+  EXPECT_EQ(h->free_runs, 1);
+  EXPECT_EQ(h->free_pages, b - a - 1);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(leaves_are_created_at_hwm_as_chunks_are_reached) {
+  size_t size = 32u << 20; /* 8192 pages, 512 per leaf */
+  ph_heap_t *h = make(size);
+  REQUIRE(h);
+  uint32_t leaf = ph__leaf_pages(h->lg_chunk), base = h->hwm;
+  EXPECT_EQ(h->nleaves, 1);
+  uint32_t big = take(h, 1200, 1); /* needs chunks 1 and 2: their leaves come first */
+  EXPECT_EQ(h->nleaves, 3);
+  EXPECT_EQ(h->dir[1], base);
+  EXPECT_EQ(h->dir[2], base + leaf);
+  EXPECT_EQ(big, base + 2 * leaf);
+  EXPECT(ph_heap_check(h, size) == 0);
+  give(h, big);
+  EXPECT_EQ(h->hwm, base + 2 * leaf); /* leaves stay below */
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_heap_reset(h);
+  EXPECT_EQ(h->nleaves, 1);
+  EXPECT(ph_heap_check(h, size) == 0);
+  uint32_t again = take(h, 1200, 1);
+  EXPECT_EQ(again, base + 2 * leaf);
+  EXPECT(ph_heap_check(h, size) == 0);
+}
+
+TEST(grow_and_shrink_in_place) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  uint32_t a = take(h, 4, 1);
+  EXPECT(ph__pages_grow(h, a, 4, 10)); /* at hwm */
+  ph__page(h, a)->size = 10;
+  h->live_bytes += 6u << PH_LG_PAGE;
+  uint32_t b = take(h, 1, 1);
+  EXPECT(!ph__pages_grow(h, a, 10, 11)); /* b is in the way */
+  ph__pages_shrink(h, a, 10, 3);
+  ph__page(h, a)->size = 3;
+  h->live_bytes -= 7u << PH_LG_PAGE;
+  EXPECT_EQ(h->free_pages, 7);
+  EXPECT(ph__pages_grow(h, a, 3, 8)); /* into the freed tail */
+  ph__page(h, a)->size = 8;
+  h->live_bytes += 5u << PH_LG_PAGE;
+  EXPECT_EQ(h->free_pages, 2);
+  EXPECT(b > a);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST_MAIN()

@@ -1,0 +1,73 @@
+/* unit_runtree.c - AVL trees of runs: order, balance, lower bound, removal. */
+#include "internal.h"
+#include "harness.h"
+#include <sys/mman.h>
+
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 2685821657736338717ull;
+}
+
+/* Height of the subtree, or -1 if out of order or unbalanced. */
+static int verify(ph_heap_t *h, uint32_t n, uint64_t lo, uint64_t hi, int *count) {
+  if (!n) return 0;
+  ph_page *e = ph__page(h, n);
+  uint64_t key = ((uint64_t)e->size << 32) | n;
+  if (key <= lo || key >= hi) return -1;
+  (*count)++;
+  int l = verify(h, e->left, lo, key, count), r = verify(h, e->right, key, hi, count);
+  if (l < 0 || r < 0 || l - r > 1 || r - l > 1) return -1;
+  int ht = 1 + (l > r ? l : r);
+  return (int)PH_INFO_HEIGHT(e->info) == ht ? ht : -1;
+}
+
+TEST(free_tree_random_inserts_and_removals) {
+  size_t size = 64u << 20;
+  void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(base != MAP_FAILED);
+  ph_heap_t *h = ph_heap_init(base, size, 0);
+  REQUIRE(h);
+  /* Use leaf 0's pages as tree nodes; only their entries matter here. */
+  uint32_t lo = h->base_pages, n = 500;
+  static uint8_t in[600];
+  memset(in, 0, sizeof in);
+  uint64_t s = 99;
+  test_seed = s;
+  uint32_t root = 0;
+  int members = 0;
+  for (int step = 0; step < 20000; step++) {
+    uint32_t p = lo + (uint32_t)(rng_next(&s) % n);
+    ph_page *e = ph__page(h, p);
+    if (in[p - lo]) {
+      ph__tree_remove(h, &root, p, true);
+      in[p - lo] = 0, members--;
+    } else {
+      e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
+      e->size = 1 + (uint32_t)(rng_next(&s) % 40);
+      ph__tree_insert(h, &root, p, true);
+      in[p - lo] = 1, members++;
+    }
+    int count = 0;
+    if (verify(h, root, 0, UINT64_MAX, &count) < 0 || count != members) {
+      printf("#   step %d: tree broken\n", step);
+      EXPECT(0);
+      break;
+    }
+    /* lower bound equals a brute-force best fit */
+    uint32_t want = 1 + (uint32_t)(rng_next(&s) % 45), best = 0;
+    for (uint32_t q = 0; q < n; q++) {
+      if (!in[q]) continue;
+      uint32_t sz = ph__page(h, lo + q)->size;
+      if (sz >= want && (!best || sz < ph__page(h, best)->size)) best = lo + q;
+    }
+    if (ph__tree_lower_bound(h, root, want) != best) {
+      EXPECT(!"lower bound is the smallest fit at the lowest address");
+      break;
+    }
+  }
+  munmap(base, size);
+}
+
+TEST_MAIN()
