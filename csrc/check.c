@@ -141,31 +141,41 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
 }
 
 /*
- * Validate the subtree at node: every node a head of `kind` (and class `cls`
- * for bins) below hwm, keys strictly inside (lo, hi), AVL heights right.
- * Returns the subtree's height, or -1 when broken; counts nodes in *count.
+ * Validate the free subtree at node: every node a FREE head below hwm, keys
+ * (pages, index) strictly inside (lo, hi), AVL heights right. Returns the
+ * subtree's height, or -1 when broken; counts nodes in *count.
  */
-static int check_tree(const ph_heap_t *h, uint32_t node, bool by_size, uint32_t kind, unsigned cls,
-                      uint64_t lo, uint64_t hi, int depth, uint64_t *count) {
+static int check_tree(const ph_heap_t *h, uint32_t node, uint64_t lo, uint64_t hi, int depth, uint64_t *count) {
   if (node == 0) return 0;
   if (depth > 63 || node >= h->hwm || node < h->base_pages) return -1;
   const ph_page *e = ph__page(h, node);
-  if (ph__kind(e) != kind) return -1;
-  if (kind == PH_PK_SMALL) {
-    if (PH_INFO_CLASS(e->info) != cls) return -1;
-    uint32_t nfree = PH_INFO_NFREE(e->info);
-    if (nfree == 0 || nfree >= ph__classes[cls].nregs || node == h->bins[cls].cur) return -1;
-  }
-  uint64_t key = by_size ? ((uint64_t)e->size << 32) | node : node;
+  if (ph__kind(e) != PH_PK_FREE) return -1;
+  uint64_t key = ((uint64_t)e->size << 32) | node;
   if (key <= lo || key >= hi) return -1;
   if (++*count > h->hwm) return -1;
-  int l = check_tree(h, e->left, by_size, kind, cls, lo, key, depth + 1, count);
+  int l = check_tree(h, e->left, lo, key, depth + 1, count);
   if (l < 0) return -1;
-  int r = check_tree(h, e->right, by_size, kind, cls, key, hi, depth + 1, count);
+  int r = check_tree(h, e->right, key, hi, depth + 1, count);
   if (r < 0) return -1;
   int ht = 1 + (l > r ? l : r);
   if ((int)PH_INFO_HEIGHT(e->info) != ht || l - r > 1 || r - l > 1) return -1;
   return ht;
+}
+
+/* A bin's list: `expect` distinct non-full runs of class c, other than cur,
+ * with consistent back links. Bounded by expect + 1 steps. */
+static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
+  const ph_bin *bin = &h->bins[c];
+  uint32_t prev = 0, n = 0;
+  for (uint32_t p = bin->head; p; p = ph__page(h, p)->right) {
+    if (++n > expect || p < h->base_pages || p >= h->hwm) return 1;
+    const ph_page *e = ph__page(h, p);
+    if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c || e->left != prev || p == bin->cur) return 1;
+    uint32_t nfree = PH_INFO_NFREE(e->info);
+    if (nfree == 0 || nfree >= ph__classes[c].nregs) return 1;
+    prev = p;
+  }
+  return (n != expect || bin->tail != prev || bin->nonfull != n) ? 1 : 0;
 }
 
 static int check_roots(const ph_heap_t *h) {
@@ -202,12 +212,12 @@ int ph_heap_check(const void *base, size_t len) {
   if (t.leaves != h->nleaves) broken++;
 
   uint64_t nodes = 0;
-  if (check_tree(h, h->free_root, true, PH_PK_FREE, 0, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_runs)
+  if (check_tree(h, h->free_root, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_runs)
     broken++;
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_bin *bin = &h->bins[c];
     if (ph__classes[c].run_pages == 0) {
-      if (bin->cur || bin->root) broken++;
+      if (bin->cur || bin->head || bin->tail || bin->nonfull) broken++;
       continue;
     }
     if (bin->cur) {
@@ -218,9 +228,7 @@ int ph_heap_check(const void *base, size_t len) {
         if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c) broken++;
       }
     }
-    nodes = 0;
-    if (check_tree(h, bin->root, false, PH_PK_SMALL, c, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.nonfull[c])
-      broken++;
+    broken += check_bin_list(h, c, t.nonfull[c]);
   }
 
   if (t.live_bytes != h->live_bytes) broken++;

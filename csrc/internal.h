@@ -22,11 +22,11 @@
  * (so a neighbour being freed can find the run's start); every page of a
  * small run is SMALL or SMALL_BODY (so an interior pointer finds its run).
  *
- * Trees. Free runs form an AVL tree keyed by (pages, page index), so best fit
+ * Links. Free runs form an AVL tree keyed by (pages, page index), so best fit
  * is a lower-bound search that also prefers the lowest address. The non-full
- * runs of each small bin form an AVL tree keyed by page index. Tree links are
+ * runs of each small bin form a FIFO list (O(1) on the hot path). Links are
  * page indices kept in the head entry; 0 is the null link (page 0 is the
- * header, never a tree node).
+ * header, never a node).
  *
  * Invariants every function keeps (ph_heap_check verifies them all):
  *   - no two free runs are adjacent, and no free run ends at hwm;
@@ -126,7 +126,9 @@ typedef struct ph_page {
 
 typedef struct ph_bin {
   uint32_t cur;  /* run allocations come from; 0 = none */
-  uint32_t root; /* AVL tree of the other non-full runs, by address */
+  uint32_t head; /* FIFO list of the other non-full runs (links: left = prev, right = next) */
+  uint32_t tail;
+  uint32_t nonfull; /* runs on the list */
 } ph_bin;
 
 typedef struct ph_root {
@@ -187,12 +189,12 @@ static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info)
 int ph__fail(int code); /* records code for ph_last_error, returns it */
 void *ph__fail_null(int code);
 
-/* ---- AVL trees of page runs (runtree.c) --------------------------------- */
-/* by_size: key (pages, index) for the free tree; otherwise key index. */
-void ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p, bool by_size);
-void ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p, bool by_size);
-uint32_t ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages); /* free tree */
-uint32_t ph__tree_first(const ph_heap_t *h, uint32_t root);
+/* ---- the free-run tree (runtree.c) -------------------------------------- */
+/* AVL tree keyed by (pages, index); p's size must not change while in it. */
+void ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p);
+void ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p);
+/* The smallest run of at least `pages` pages, lowest first; 0 if none. */
+uint32_t ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages);
 
 /* ---- page runs (pages.c) ------------------------------------------------- */
 /* Allocate n pages whose index is a multiple of align_pages (a power of two).

@@ -24,7 +24,7 @@ static void free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
     t->info = PH_INFO(PH_PK_FREE_TAIL, 0, 0, 0);
     t->size = n;
   }
-  ph__tree_insert(h, &h->free_root, p, true);
+  ph__tree_insert(h, &h->free_root, p);
   h->free_pages += n;
   h->free_runs++;
 }
@@ -32,7 +32,7 @@ static void free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
 /* Take free run p out of the tree; its head and tail entries become NONE. */
 static uint32_t free_run_remove(ph_heap_t *h, uint32_t p) {
   uint32_t n = ph__page(h, p)->size;
-  ph__tree_remove(h, &h->free_root, p, true);
+  ph__tree_remove(h, &h->free_root, p);
   h->free_pages -= n;
   h->free_runs--;
   if (n > 1) clear_entry(h, p + n - 1);

@@ -1,16 +1,15 @@
 /*
- * runtree.c - AVL trees of page runs, with the nodes stored in the runs'
- * head page entries (left, right, height) and links as page indices.
+ * runtree.c - the AVL tree of free page runs, with the nodes stored in the
+ * runs' head page entries (left, right, height) and links as page indices.
  *
- * Two orders: the free tree is keyed by (pages, index), so the lower bound
- * of a size is the best fit at the lowest address; a bin's tree of non-full
- * runs is keyed by index. AVL height is at most 1.44 log2(n) < 63, so the
- * recursion is shallow and the 6-bit height field suffices.
+ * Keyed by (pages, index): the lower bound of a size is the best fit at the
+ * lowest address. AVL height is at most 1.44 log2(n) < 63, so the recursion
+ * is shallow and the 6-bit height field suffices.
  */
 #include "internal.h"
 
-static inline uint64_t key_of(const ph_heap_t *h, uint32_t p, bool by_size) {
-  return by_size ? ((uint64_t)ph__page(h, p)->size << 32) | p : p;
+static inline uint64_t key_of(const ph_heap_t *h, uint32_t p) {
+  return ((uint64_t)ph__page(h, p)->size << 32) | p;
 }
 
 static inline uint32_t height(const ph_heap_t *h, uint32_t p) {
@@ -64,7 +63,7 @@ static uint32_t rebalance(ph_heap_t *h, uint32_t p) {
   return p;
 }
 
-static uint32_t insert_at(ph_heap_t *h, uint32_t node, uint32_t p, uint64_t key, bool by_size) {
+static uint32_t insert_at(ph_heap_t *h, uint32_t node, uint32_t p, uint64_t key) {
   if (node == 0) {
     ph_page *e = ph__page(h, p);
     e->left = e->right = 0;
@@ -72,14 +71,14 @@ static uint32_t insert_at(ph_heap_t *h, uint32_t node, uint32_t p, uint64_t key,
     return p;
   }
   ph_page *n = ph__page(h, node);
-  ph_assert(key != key_of(h, node, by_size) && "a run is in a tree once");
-  if (key < key_of(h, node, by_size)) n->left = insert_at(h, n->left, p, key, by_size);
-  else n->right = insert_at(h, n->right, p, key, by_size);
+  ph_assert(key != key_of(h, node) && "a run is in a tree once");
+  if (key < key_of(h, node)) n->left = insert_at(h, n->left, p, key);
+  else n->right = insert_at(h, n->right, p, key);
   return rebalance(h, node);
 }
 
-void ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p, bool by_size) {
-  *root = insert_at(h, *root, p, key_of(h, p, by_size), by_size);
+void ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p) {
+  *root = insert_at(h, *root, p, key_of(h, p));
 }
 
 /* Detach the minimum of the subtree at node into *min; return the new subtree. */
@@ -93,17 +92,17 @@ static uint32_t remove_min(ph_heap_t *h, uint32_t node, uint32_t *min) {
   return rebalance(h, node);
 }
 
-static uint32_t remove_at(ph_heap_t *h, uint32_t node, uint64_t key, bool by_size) {
+static uint32_t remove_at(ph_heap_t *h, uint32_t node, uint64_t key) {
   ph_assert(node != 0 && "the run to remove is in the tree");
   if (node == 0) return 0;
   ph_page *n = ph__page(h, node);
-  uint64_t k = key_of(h, node, by_size);
+  uint64_t k = key_of(h, node);
   if (key < k) {
-    n->left = remove_at(h, n->left, key, by_size);
+    n->left = remove_at(h, n->left, key);
     return rebalance(h, node);
   }
   if (key > k) {
-    n->right = remove_at(h, n->right, key, by_size);
+    n->right = remove_at(h, n->right, key);
     return rebalance(h, node);
   }
   if (n->left == 0) return n->right;
@@ -116,8 +115,8 @@ static uint32_t remove_at(ph_heap_t *h, uint32_t node, uint64_t key, bool by_siz
   return rebalance(h, m);
 }
 
-void ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p, bool by_size) {
-  *root = remove_at(h, *root, key_of(h, p, by_size), by_size);
+void ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p) {
+  *root = remove_at(h, *root, key_of(h, p));
 }
 
 uint32_t ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages) {
@@ -133,11 +132,4 @@ uint32_t ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages)
     }
   }
   return best;
-}
-
-uint32_t ph__tree_first(const ph_heap_t *h, uint32_t root) {
-  uint32_t n = root;
-  if (n == 0) return 0;
-  for (uint32_t l; (l = ph__page(h, n)->left) != 0;) n = l;
-  return n;
 }

@@ -41,12 +41,12 @@ TEST(free_tree_random_inserts_and_removals) {
     uint32_t p = lo + (uint32_t)(rng_next(&s) % n);
     ph_page *e = ph__page(h, p);
     if (in[p - lo]) {
-      ph__tree_remove(h, &root, p, true);
+      ph__tree_remove(h, &root, p);
       in[p - lo] = 0, members--;
     } else {
       e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
       e->size = 1 + (uint32_t)(rng_next(&s) % 40);
-      ph__tree_insert(h, &root, p, true);
+      ph__tree_insert(h, &root, p);
       in[p - lo] = 1, members++;
     }
     int count = 0;

@@ -1,4 +1,4 @@
-/* unit_small.c - bins: lowest-address preference, run release, cur kept. */
+/* unit_small.c - bins: which run serves next, run release, cur kept, bad frees. */
 #include "internal.h"
 #include "harness.h"
 #include <sys/mman.h>
@@ -23,17 +23,24 @@ TEST(regions_fill_runs_in_address_order) {
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
-TEST(a_freed_region_in_a_lower_run_is_reused_first) {
+TEST(cur_fills_first_then_runs_in_the_order_they_gained_room) {
   ph_heap_t *h = make(8u << 20);
   REQUIRE(h);
   unsigned c = ph__size2class(64);
   const ph_class *cl = &ph__classes[c];
-  uint64_t first = ph__malloc(h, 64), off = 0;
-  for (unsigned i = 1; i < cl->nregs * 2u + 1; i++) off = ph__malloc(h, 64); /* run 3 is cur */
-  EXPECT(off != 0);
-  uint64_t victim = first + 5 * 64;
-  EXPECT_EQ(ph__free(h, victim), 0); /* run 1 was full: it becomes cur, lower than run 3 */
-  EXPECT_EQ(ph__malloc(h, 64), victim);
+  uint64_t run1 = ph__malloc(h, 64), last = 0;
+  for (unsigned i = 1; i < cl->nregs * 2u + 1; i++) last = ph__malloc(h, 64); /* runs 1, 2 full; run 3 is cur */
+  uint64_t run2 = run1 + (uint64_t)cl->run_pages * PH_PAGE_SIZE;
+  EXPECT_EQ(ph__free(h, run2 + 3 * 64), 0); /* run 2 gains room first */
+  EXPECT_EQ(ph__free(h, run1 + 5 * 64), 0);
+  EXPECT_EQ(h->bins[c].nonfull, 2);
+  for (unsigned i = 1; i < cl->nregs; i++) EXPECT_EQ(ph__malloc(h, 64), last + i * 64u); /* cur first */
+  EXPECT_EQ(ph__malloc(h, 64), run2 + 3 * 64);
+  EXPECT_EQ(ph__malloc(h, 64), run1 + 5 * 64);
+  uint64_t fresh = ph__malloc(h, 64); /* nothing below has room: a new run */
+  uint64_t run3 = run2 + (uint64_t)cl->run_pages * PH_PAGE_SIZE;
+  EXPECT_EQ(last, run3);
+  EXPECT_EQ(fresh, run3 + (uint64_t)cl->run_pages * PH_PAGE_SIZE);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
@@ -46,19 +53,17 @@ TEST(empty_runs_go_back_but_cur_stays) {
   unsigned n = cl->nregs * 3u;
   for (unsigned i = 0; i < n; i++) offs[i] = ph__malloc(h, 1024);
   EXPECT_EQ(h->small_run_pages, 3u * cl->run_pages);
-  uint32_t run1 = (uint32_t)(offs[0] >> PH_LG_PAGE);
-  /* run 1 was full; its first free makes it cur (it is lower than run 3) */
-  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__free(h, offs[i]), 0);
-  EXPECT_EQ(h->bins[c].cur, run1);
-  EXPECT_EQ(h->small_run_pages, 3u * cl->run_pages); /* empty, but cur: kept */
-  for (unsigned i = cl->nregs * 2u; i < n; i++) EXPECT_EQ(ph__free(h, offs[i]), 0); /* run 3 empties */
+  uint32_t run3 = (uint32_t)(offs[n - 1] >> PH_LG_PAGE);
+  EXPECT_EQ(h->bins[c].cur, run3);
+  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__free(h, offs[i]), 0); /* run 1 empties */
+  EXPECT_EQ(h->small_run_pages, 2u * cl->run_pages);
+  for (unsigned i = cl->nregs * 2u; i < n; i++) EXPECT_EQ(ph__free(h, offs[i]), 0); /* cur empties */
   EXPECT_EQ(h->small_run_pages, 2u * cl->run_pages);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
   for (unsigned i = cl->nregs; i < cl->nregs * 2u; i++) EXPECT_EQ(ph__free(h, offs[i]), 0);
   EXPECT_EQ(h->small_run_pages, 1u * cl->run_pages);
-  EXPECT_EQ(ph__malloc(h, 1024), offs[0]); /* cur serves again from its start */
-  EXPECT_EQ(ph__free(h, offs[0]), 0);
   EXPECT_EQ(h->live_count, 0);
+  EXPECT_EQ(ph__malloc(h, 1024), (uint64_t)run3 << PH_LG_PAGE); /* cur serves again from its start */
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
