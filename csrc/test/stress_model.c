@@ -4,17 +4,20 @@
  *
  * The model holds every live allocation's offset, requested size and fill
  * byte. Each step does one random operation (malloc, calloc, aligned,
- * realloc, free, a bad or double free, rarely a reset) and compares the
- * heap's answer with the model; contents are verified on free and realloc
+ * realloc, free, an interior or stale pointer, rarely a reset) and compares
+ * the heap's answer with the model (a wrong pointer must fail and, checked
+ * every thousand steps, leave every byte of the region as it was); contents are verified on free and realloc
  * and all of them periodically, which catches overlapping allocations.
- * PH_STRESS_OPS sets the steps per seed (default 1,000,000 over the seeds).
+ * PH_STRESS_OPS sets the steps in all (default 4,000,000, spread over the seeds).
  */
 #include "privheap.h"
 #include "harness.h"
+#include <stdbool.h>
 #include <stdint.h>
 
 #define MiB ((size_t)1 << 20)
 #define MAX_LIVE 4096
+#define STALE 256
 
 typedef struct { uint64_t off; size_t size; unsigned char fill; } live_t;
 
@@ -42,7 +45,7 @@ static int contents_ok(ph_heap_t *h, const live_t *a) {
 
 static long ops_per_seed(long seeds) {
   const char *env = getenv("PH_STRESS_OPS");
-  long total = env ? atol(env) : 1000000;
+  long total = env ? atol(env) : 4000000;
   return total / seeds > 0 ? total / seeds : 1;
 }
 
@@ -53,7 +56,10 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
   ph_heap_t *h = ph_heap_init(base, size, flags | PH_REGION_ZEROED);
   if (!h) return 0;
   static live_t live[MAX_LIVE];
-  int n = 0, ok = 1;
+  static uint64_t stale[STALE]; /* offsets freed earlier */
+  unsigned char *shadow = malloc(size);
+  if (!shadow) return 0;
+  int n = 0, nstale = 0, ok = 1;
   uint64_t s = seed;
   for (long step = 0; step < steps && ok; step++) {
     uint64_t r = rng_next(&s);
@@ -82,6 +88,7 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
       int i = (int)((r >> 8) % (uint64_t)n);
       if (!contents_ok(h, &live[i])) ok = 0;
       if (ph_heap_free(h, (char *)h + live[i].off) != 0) ok = 0;
+      stale[nstale < STALE ? nstale++ : (int)((r >> 30) % STALE)] = live[i].off;
       live[i] = live[--n];
     } else if (op < 95 && n > 0) { /* realloc */
       int i = (int)((r >> 8) % (uint64_t)n);
@@ -97,14 +104,24 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
         memset(p, live[i].fill, sz);
         live[i].size = sz;
       }
-    } else if (op < 99) { /* a wrong pointer: an interior byte, or a freed one */
-      if (n > 0) {
+    } else if (op < 99) { /* a wrong pointer: an interior byte, or a stale one */
+      bool compare = (step / 100) % 10 == 0; /* now and then, prove no byte moved */
+      size_t used = ph_heap_used_bytes(h);
+      if (compare) memcpy(shadow, h, used);
+      if (n > 0 && (r >> 50) % 2 == 0) {
         int i = (int)((r >> 8) % (uint64_t)n);
-        int rc = ph_heap_free(h, (char *)h + live[i].off + 1 + (r >> 40) % 7);
-        if (rc != PH_EBADPTR) ok = 0;
+        if (ph_heap_free(h, (char *)h + live[i].off + 1 + (r >> 40) % 7) != PH_EBADPTR) ok = 0;
+      } else if (nstale > 0) {
+        uint64_t off = stale[(r >> 8) % nstale];
+        bool reused = false;
+        for (int i = 0; i < n && !reused; i++) reused = live[i].off == off;
+        int rc = reused ? PH_EBADPTR : ph_heap_free(h, (char *)h + off);
+        if (rc != PH_EBADPTR && rc != PH_EDOUBLEFREE) ok = 0;
       }
+      if (compare && (ph_heap_used_bytes(h) != used || memcmp(shadow, h, used) != 0)) ok = 0;
     } else if ((r >> 8) % 50 == 0) { /* reset, rarely */
       if (ph_heap_reset(h) != 0) ok = 0;
+      for (int i = 0; i < n && nstale < STALE; i++) stale[nstale++] = live[i].off;
       n = 0;
     }
     if (ok && check_every && step % check_every == 0) {
@@ -125,6 +142,7 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
   if (ok && ph_heap_check(h, size) != 0) ok = 0;
   for (int i = 0; i < n && ok; i++) ok = contents_ok(h, &live[i]);
   ph_region_unmap(base, size);
+  free(shadow);
   return ok;
 }
 
