@@ -9,6 +9,8 @@
  * to run a burst of malloc/free on the image and stay consistent.
  * Build and run: bash scripts/fuzz.sh [seconds]
  */
+#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
+#define _DARWIN_C_SOURCE 1
 #include "privheap.h"
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * nothing, reset, roots, attach, check on damaged bytes, determinism,
  * region helpers and the seed-compatible API.
  */
+#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
+#define _DARWIN_C_SOURCE 1
 #include "privheap.h"
 #include "harness.h"
 #include <stdint.h>

@@ -1,4 +1,6 @@
 /* unit_pages.c - page runs: best fit, coalescing, hwm, leaves, grow and shrink. */
+#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
+#define _DARWIN_C_SOURCE 1
 #include "internal.h"
 #include "harness.h"
 #include <sys/mman.h>

@@ -1,4 +1,6 @@
 /* unit_runtree.c - AVL trees of runs: order, balance, lower bound, removal. */
+#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
+#define _DARWIN_C_SOURCE 1
 #include "internal.h"
 #include "harness.h"
 #include <sys/mman.h>

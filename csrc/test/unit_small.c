@@ -1,4 +1,6 @@
 /* unit_small.c - bins: which run serves next, run release, cur kept, bad frees. */
+#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
+#define _DARWIN_C_SOURCE 1
 #include "internal.h"
 #include "harness.h"
 #include <sys/mman.h>
