@@ -40,14 +40,11 @@ static uint64_t large_alloc(ph_heap_t *h, size_t size, uint32_t align_pages, boo
   return (uint64_t)p << PH_LG_PAGE;
 }
 
-uint64_t ph__malloc(ph_heap_t *h, size_t size) {
+/* Requests above PH_LOOKUP_MAX: the upper small classes, or a page run. */
+uint64_t ph__malloc_slow(ph_heap_t *h, size_t size) {
   if (size <= PH_SMALL_MAX) {
     unsigned c = ph__size2class(size);
-    if (ph__classes[c].run_pages) {
-      uint64_t off = ph__small_alloc(h, c);
-      if (PH_UNLIKELY(off == 0)) ph__fail(PH_ENOMEM);
-      return off;
-    }
+    if (ph__classes[c].run_pages) return ph__small_alloc(h, c);
   }
   bool zeroed;
   return large_alloc(h, size, 1, &zeroed);
@@ -60,7 +57,7 @@ uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size) {
   uint64_t off;
   if (!is_large_size(total)) {
     off = ph__small_alloc(h, ph__size2class(total));
-    if (off == 0) return fail0(PH_ENOMEM);
+    if (off == 0) return 0;
   } else {
     off = large_alloc(h, total, 1, &zeroed);
     if (off == 0) return 0;
@@ -78,11 +75,7 @@ uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size) {
     for (unsigned c = ph__size2class(size); c < PH_NCLASSES; c++) {
       const ph_class *cl = &ph__classes[c];
       if (cl->run_pages == 0) break; /* a whole page: a page run is as good */
-      if (cl->align >= align) {
-        uint64_t off = ph__small_alloc(h, c);
-        if (off == 0) ph__fail(PH_ENOMEM);
-        return off;
-      }
+      if (cl->align >= align) return ph__small_alloc(h, c);
     }
   }
   bool zeroed;

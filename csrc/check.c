@@ -48,38 +48,48 @@ static bool body_is_none(const ph_heap_t *h, uint32_t p, uint32_t n) {
   return true;
 }
 
-/* Check a small run's entries and bitmap; add its live regions to t. */
+/* Check a small run's entries and bitmap; add its live regions to t. The
+ * current run's counts are in its bin (fresh regions have bit 0, like live
+ * ones); any other run's are in its entry. */
 static int check_small_run(const ph_heap_t *h, uint32_t p, tally *t) {
   int broken = 0;
   const ph_page *e = ph__page(h, p);
   unsigned c = PH_INFO_CLASS(e->info);
   const ph_class *cl = &ph__classes[c];
-  uint32_t nfree = PH_INFO_NFREE(e->info);
+  const ph_bin *bin = &h->bins[c];
+  bool is_cur = p == bin->cur;
+  uint32_t fresh = is_cur ? bin->fresh : 0;
+  uint32_t nfree = is_cur ? bin->freed : PH_INFO_NFREE(e->info);
+  if (is_cur && PH_INFO_NFREE(e->info) != 0) broken++;
+  if (nfree + fresh > cl->nregs) return broken + 1;
   for (uint32_t k = 1; k < cl->run_pages; k++) {
     const ph_page *b = ph__page(h, p + k);
     if (ph__kind(b) != PH_PK_SMALL_BODY || b->size != k || PH_INFO_CLASS(b->info) != c) broken++;
   }
-  uint32_t counted = 0;
+  uint32_t counted = 0, first_fresh = cl->nregs - fresh;
   if (cl->bm_words == 0) {
-    uint32_t mask = cl->nregs == 32 ? 0xFFFFFFFFu : (1u << cl->nregs) - 1u;
-    if (e->size & ~mask) broken++;
-    counted = (uint32_t)__builtin_popcount(e->size & mask);
+    uint32_t valid = first_fresh == 32 ? 0xFFFFFFFFu : (1u << first_fresh) - 1u;
+    if (e->size & ~valid) broken++;
+    counted = (uint32_t)__builtin_popcount(e->size & valid);
   } else {
     const uint64_t *bm = ph__small_trailing_bitmap(h, p, cl);
-    if (e->size >= cl->bm_words) broken++;
+    if (e->size > cl->bm_words) broken++;
     for (uint32_t w = 0; w < cl->bm_words; w++) {
-      uint64_t valid = (w + 1u) * 64u <= cl->nregs ? ~0ull : (1ull << (cl->nregs % 64u)) - 1u;
+      uint64_t valid = (w + 1u) * 64u <= first_fresh ? ~0ull
+                     : w * 64u >= first_fresh       ? 0
+                                                    : (1ull << (first_fresh % 64u)) - 1u;
       if (bm[w] & ~valid) broken++;
       if (w < e->size && bm[w] != 0) broken++; /* the hint skips no free bit */
       counted += (uint32_t)__builtin_popcountll(bm[w] & valid);
     }
   }
-  if (counted != nfree || nfree > cl->nregs) broken++;
-  t->live_count += cl->nregs - (nfree > cl->nregs ? cl->nregs : nfree);
-  t->small_count += cl->nregs - (nfree > cl->nregs ? cl->nregs : nfree);
-  t->live_bytes += (uint64_t)(cl->nregs - (nfree > cl->nregs ? cl->nregs : nfree)) * cl->size;
+  if (counted != nfree) broken++;
+  uint32_t live = cl->nregs - nfree - fresh;
+  t->live_count += live;
+  t->small_count += live;
+  t->live_bytes += (uint64_t)live * cl->size;
   t->small_run_pages += cl->run_pages;
-  if (p != h->bins[c].cur) {
+  if (!is_cur) {
     if (nfree == cl->nregs) broken++; /* empty runs other than cur go back to the pages */
     else if (nfree > 0) t->nonfull[c]++;
   }
@@ -175,7 +185,7 @@ static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
     if (nfree == 0 || nfree >= ph__classes[c].nregs) return 1;
     prev = p;
   }
-  return (n != expect || bin->tail != prev || bin->nonfull != n) ? 1 : 0;
+  return (n != expect || bin->tail != prev) ? 1 : 0;
 }
 
 static int check_roots(const ph_heap_t *h) {
@@ -217,9 +227,10 @@ int ph_heap_check(const void *base, size_t len) {
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_bin *bin = &h->bins[c];
     if (ph__classes[c].run_pages == 0) {
-      if (bin->cur || bin->head || bin->tail || bin->nonfull) broken++;
+      if (bin->cur || bin->head || bin->tail || bin->fresh || bin->freed) broken++;
       continue;
     }
+    if (bin->cur == 0 && (bin->fresh || bin->freed || bin->head)) broken++;
     if (bin->cur) {
       if (bin->cur < h->base_pages || bin->cur >= h->hwm) {
         broken++;

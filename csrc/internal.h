@@ -78,7 +78,7 @@
  * the classes that are whole pages (4 KiB, 8 KiB, 12 KiB, 16 KiB) are served
  * as page runs instead, so PH_NCLASSES indices include a few "large" ones. */
 #define PH_NCLASSES 40u
-#define PH_MAX_RUN_REGS 4096u
+#define PH_MAX_RUN_REGS 4096u /* fits nfree's 16 bits and a bin's u16 counts */
 
 typedef struct ph_class {
   uint32_t size;      /* region size in bytes */
@@ -90,6 +90,11 @@ typedef struct ph_class {
 } ph_class;
 
 extern const ph_class ph__classes[PH_NCLASSES];
+
+/* Requests up to PH_LOOKUP_MAX bytes always take a bin, found by a table
+ * (a branch-free lookup: random request sizes would mispredict a branch). */
+#define PH_LOOKUP_MAX 3584u
+extern const uint8_t ph__lookup[PH_LOOKUP_MAX / 8 + 1];
 
 /* Index of the smallest class holding n bytes (1 <= n <= 16 KiB). */
 static inline unsigned ph__size2class(size_t n) {
@@ -124,11 +129,19 @@ typedef struct ph_page {
 #define PH_INFO(kind, height, cls, nfree) \
   ((uint32_t)(kind) | ((uint32_t)(height) << 3) | ((uint32_t)(cls) << 9) | ((uint32_t)(nfree) << 16))
 
+/*
+ * A bin's current run keeps its counts here, not in its map entry (whose
+ * nfree stays 0 while it is cur): its regions [nregs - fresh, nregs) were
+ * never handed out, and `freed` regions below them are free in its bitmap.
+ * So the common allocation, from the fresh part, reads and writes only this
+ * struct. Every other run of the bin has fresh = 0 and its nfree in its entry.
+ */
 typedef struct ph_bin {
-  uint32_t cur;  /* run allocations come from; 0 = none */
-  uint32_t head; /* FIFO list of the other non-full runs (links: left = prev, right = next) */
+  uint32_t cur;   /* run allocations come from; 0 = none */
+  uint32_t head;  /* FIFO list of the other non-full runs (links: left = prev, right = next) */
   uint32_t tail;
-  uint32_t nonfull; /* runs on the list */
+  uint16_t fresh; /* regions of cur never handed out */
+  uint16_t freed; /* regions of cur freed back into its bitmap */
 } ph_bin;
 
 typedef struct ph_root {
@@ -212,22 +225,47 @@ uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p);
 void ph__pages_format(ph_heap_t *h);
 
 /* ---- small size classes (small.c) --------------------------------------- */
-/* Offset of a new region of class c, or 0 on exhaustion. */
-uint64_t ph__small_alloc(ph_heap_t *h, unsigned c);
+/* Offset of a new region of class c from anywhere but cur's fresh part, or 0
+ * on exhaustion. ph__small_alloc below is the inlined common case. */
+uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
 /* Free the region at off inside small run `run` (the head page). */
 int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off);
 /* Region index of off inside run, or -1 if off is not a region start. */
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off);
 /* Whether region i of run is allocated. */
 bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i);
+static inline void ph__count_small_alloc(ph_heap_t *h, const ph_class *cl) {
+  h->live_count++;
+  h->small_count++;
+  h->live_bytes += cl->size;
+  h->malloc_count++;
+}
+
+/* Offset of a new region of class c, or 0 on exhaustion. */
+static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
+  ph_bin *bin = &h->bins[c];
+  if (PH_LIKELY(bin->freed == 0 && bin->fresh != 0)) {
+    const ph_class *cl = &ph__classes[c];
+    uint32_t reg = cl->nregs - bin->fresh--;
+    ph__count_small_alloc(h, cl);
+    return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
+  }
+  return ph__small_alloc_slow(h, c);
+}
+
 /* Pointer to the first bitmap word of a run with a trailing bitmap. */
 static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t run, const ph_class *cl) {
   return (uint64_t *)(ph__base(h) + ((uint64_t)(run + cl->run_pages) << PH_LG_PAGE)) - cl->bm_words;
 }
 
-/* ---- allocation entry points (heap.c) ----------------------------------- */
-/* Offset-level operations shared by the pointer, offset and seed APIs. */
-uint64_t ph__malloc(ph_heap_t *h, size_t size);
+/* ---- allocation entry points (alloc.c) ---------------------------------- */
+/* Offset-level operations shared by the pointer, offset and seed APIs. On
+ * failure they return 0 (or a negative code) with the code recorded. */
+uint64_t ph__malloc_slow(ph_heap_t *h, size_t size);
+static inline uint64_t ph__malloc(ph_heap_t *h, size_t size) {
+  if (PH_LIKELY(size <= PH_LOOKUP_MAX)) return ph__small_alloc(h, ph__lookup[(size + 7) >> 3]);
+  return ph__malloc_slow(h, size);
+}
 uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size);
 uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size);
 uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size);

@@ -1,36 +1,37 @@
 /*
  * small.c - bins of small size classes, served from page runs with per-run
- * allocation bitmaps (1 = free).
+ * bitmaps of freed regions (1 = free).
  *
  * Owns: SMALL / SMALL_BODY entries, run bitmaps, bins. Each bin allocates
- * from its current run (`cur`), lowest free region first; its other
- * non-full runs wait in a FIFO list (the run that has waited longest has
- * gathered the most frees), and a new run is made only when the list is
- * empty. Full runs sit in no structure (a free finds them through the map).
- * A run other than `cur` that becomes empty goes back to the page allocator;
- * `cur` is kept even when empty, so a bin that drains and refills each frame
- * does not churn pages. Every step is O(1): an address-ordered tree here
- * cost three times glibc's time in small-object churn.
+ * from its current run (`cur`): first the regions freed back into it, lowest
+ * first, then the fresh regions it has never handed out, in address order
+ * (a bump, with no bitmap or map access: see ph__small_alloc). The bin's
+ * other non-full runs wait in a FIFO list (the run that has waited longest
+ * has gathered the most frees), and a new run is made only when the list is
+ * empty, so the high-water mark moves only when nothing below has room.
+ * Full runs sit in no structure (a free finds them through the map). A run
+ * other than `cur` that becomes empty goes back to the page allocator; `cur`
+ * is kept even when empty, so a bin that drains and refills each frame does
+ * not churn pages. Every step is O(1).
  *
- * A run's head entry holds its class, nfree and either the inline bitmap
- * (runs of at most 32 regions) or the index of the lowest trailing-bitmap
- * word that may have a free bit.
+ * A run's head entry holds its class, nfree (for runs other than cur) and
+ * either the inline bitmap (runs of at most 32 regions) or the index of the
+ * lowest trailing-bitmap word that may have a set bit. A region never handed
+ * out has bit 0, like a live one: only cur has such regions, and the bin's
+ * fresh count tells them apart.
  */
 #include "internal.h"
 
 static void run_init(ph_heap_t *h, uint32_t run, unsigned c) {
   const ph_class *cl = &ph__classes[c];
   ph_page *e = ph__page(h, run);
-  e->info = PH_INFO(PH_PK_SMALL, 0, c, cl->nregs);
+  e->info = PH_INFO(PH_PK_SMALL, 0, c, 0);
   e->left = e->right = 0;
   if (cl->bm_words == 0) {
-    e->size = cl->nregs == 32 ? 0xFFFFFFFFu : (1u << cl->nregs) - 1u;
-  } else {
     e->size = 0;
-    uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
-    unsigned full = cl->nregs / 64u, rest = cl->nregs % 64u;
-    for (unsigned i = 0; i < full; i++) bm[i] = ~0ull;
-    if (rest) bm[full] = (1ull << rest) - 1u;
+  } else {
+    e->size = cl->bm_words; /* no word has a free bit */
+    memset(ph__small_trailing_bitmap(h, run, cl), 0, cl->bm_words * sizeof(uint64_t));
   }
   for (uint32_t k = 1; k < cl->run_pages; k++) {
     ph_page *b = ph__page(h, run + k);
@@ -56,7 +57,6 @@ static void list_push_back(ph_heap_t *h, ph_bin *bin, uint32_t run) {
   if (bin->tail) ph__page(h, bin->tail)->right = run;
   else bin->head = run;
   bin->tail = run;
-  bin->nonfull++;
 }
 
 static void list_remove(ph_heap_t *h, ph_bin *bin, uint32_t run) {
@@ -66,54 +66,67 @@ static void list_remove(ph_heap_t *h, ph_bin *bin, uint32_t run) {
   if (e->right) ph__page(h, e->right)->left = e->left;
   else bin->tail = e->left;
   e->left = e->right = 0;
-  bin->nonfull--;
 }
 
-/* Make bin c's cur a run with a free region; 0 when the region is full. */
-static uint32_t refill(ph_heap_t *h, unsigned c) {
+/* Replace bin c's full cur by a run with room; false when the region is full. */
+static bool refill(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   uint32_t run = bin->head;
-  if (run) {
+  if (run) { /* its free regions are all in its bitmap */
     list_remove(h, bin, run);
+    ph_page *e = ph__page(h, run);
+    bin->freed = (uint16_t)PH_INFO_NFREE(e->info);
+    bin->fresh = 0;
+    e->info &= 0xFFFFu; /* a cur run's counts live in the bin */
   } else {
     bool zeroed;
     run = ph__pages_alloc(h, ph__classes[c].run_pages, 1, &zeroed);
-    if (run == 0) return 0;
+    if (run == 0) return false;
     run_init(h, run, c);
+    bin->freed = 0;
+    bin->fresh = ph__classes[c].nregs;
   }
-  bin->cur = run; /* the old cur is full: it leaves every structure */
-  return run;
+  bin->cur = run; /* the old cur is full: nfree 0 in its entry, in no list */
+  return true;
 }
 
-uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
-  const ph_class *cl = &ph__classes[c];
-  uint32_t run = h->bins[c].cur;
-  ph_page *e;
-  if (PH_UNLIKELY(run == 0 || PH_INFO_NFREE((e = ph__page(h, run))->info) == 0)) {
-    run = refill(h, c);
-    if (run == 0) return 0;
-    e = ph__page(h, run);
-  }
-  uint32_t reg;
+/* Take the lowest set bit of run's bitmap (one is set). */
+static uint32_t take_freed(ph_heap_t *h, uint32_t run, const ph_class *cl) {
+  ph_page *e = ph__page(h, run);
   if (cl->bm_words == 0) {
     uint32_t bits = e->size;
-    ph_assert(bits != 0 && "nfree > 0 means a free bit");
-    reg = (uint32_t)__builtin_ctz(bits);
+    ph_assert(bits != 0 && "freed > 0 means a set bit");
     e->size = bits & (bits - 1u);
-  } else {
-    uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
-    uint32_t w = e->size;
-    while (bm[w] == 0) w++; /* ends: nfree > 0 means a free bit at or above the hint */
-    reg = w * 64u + (uint32_t)__builtin_ctzll(bm[w]);
-    bm[w] &= bm[w] - 1u;
-    e->size = w;
+    return (uint32_t)__builtin_ctz(bits);
   }
-  e->info -= 1u << 16; /* nfree-- */
-  h->live_count++;
-  h->small_count++;
-  h->live_bytes += cl->size;
-  h->malloc_count++;
-  return ((uint64_t)run << PH_LG_PAGE) + (uint64_t)reg * cl->size;
+  uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
+  uint32_t w = e->size;
+  while (bm[w] == 0) w++; /* ends: a set bit lies at or above the hint */
+  uint32_t reg = w * 64u + (uint32_t)__builtin_ctzll(bm[w]);
+  bm[w] &= bm[w] - 1u;
+  e->size = w;
+  return reg;
+}
+
+uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
+  ph_bin *bin = &h->bins[c];
+  const ph_class *cl = &ph__classes[c];
+  if (bin->freed == 0 && bin->fresh == 0) {
+    if (!refill(h, c)) {
+      ph__fail(PH_ENOMEM);
+      return 0;
+    }
+    if (bin->freed == 0) return ph__small_alloc(h, c); /* a new run: fresh */
+  }
+  uint32_t reg;
+  if (bin->freed) {
+    reg = take_freed(h, bin->cur, cl);
+    bin->freed--;
+  } else {
+    reg = cl->nregs - bin->fresh--;
+  }
+  ph__count_small_alloc(h, cl);
+  return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
 }
 
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off) {
@@ -125,21 +138,31 @@ long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off) {
   return (long)reg;
 }
 
+static inline bool bit_is_set(const ph_heap_t *h, const ph_page *e, uint32_t run, const ph_class *cl, long i) {
+  if (cl->bm_words == 0) return (e->size >> i) & 1u;
+  const uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
+  return (bm[i >> 6] >> (i & 63)) & 1u;
+}
+
 bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i) {
   const ph_page *e = ph__page(h, run);
-  const ph_class *cl = &ph__classes[PH_INFO_CLASS(e->info)];
-  if (cl->bm_words == 0) return ((e->size >> i) & 1u) == 0;
-  const uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
-  return ((bm[i >> 6] >> (i & 63)) & 1u) == 0;
+  unsigned c = PH_INFO_CLASS(e->info);
+  const ph_class *cl = &ph__classes[c];
+  const ph_bin *bin = &h->bins[c];
+  if (run == bin->cur && i >= (long)(cl->nregs - bin->fresh)) return false; /* never handed out */
+  return !bit_is_set(h, e, run, cl, i);
 }
 
 int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off) {
   ph_page *e = ph__page(h, run);
   unsigned c = PH_INFO_CLASS(e->info);
   const ph_class *cl = &ph__classes[c];
+  ph_bin *bin = &h->bins[c];
   uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
   uint64_t reg = (diff * cl->div_magic) >> 32;
   if (reg * cl->size != diff || reg >= cl->nregs) return ph__fail(PH_EBADPTR);
+  bool is_cur = run == bin->cur;
+  if (is_cur && reg >= (uint64_t)(cl->nregs - bin->fresh)) return ph__fail(PH_EDOUBLEFREE);
   if (cl->bm_words == 0) {
     uint32_t bit = 1u << reg;
     if (e->size & bit) return ph__fail(PH_EDOUBLEFREE);
@@ -153,15 +176,16 @@ int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off) {
     if (w < e->size) e->size = w;
   }
   if (h->flags & PH_ZERO_ON_FREE) memset(ph__base(h) + off, 0, cl->size);
-  e->info += 1u << 16; /* nfree++ */
-  uint32_t nfree = PH_INFO_NFREE(e->info);
   h->live_count--;
   h->small_count--;
   h->live_bytes -= cl->size;
   h->free_count++;
-
-  ph_bin *bin = &h->bins[c];
-  if (run == bin->cur) return 0;
+  if (is_cur) {
+    bin->freed++;
+    return 0;
+  }
+  e->info += 1u << 16; /* nfree++ */
+  uint32_t nfree = PH_INFO_NFREE(e->info);
   if (nfree == cl->nregs) { /* empty: it was waiting on the list */
     list_remove(h, bin, run);
     run_release(h, run, cl);

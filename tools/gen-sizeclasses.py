@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the size-class table of csrc/sizeclass.c.
+"""Print the size-class tables of csrc/sizeclass.c.
 
 Rule (csrc/test/unit_sizeclass.c checks the table against it):
 - classes: 8..64 by 8, then four per doubling up to 16 KiB;
@@ -51,7 +51,23 @@ def table():
         rows.append((size, best[0], best[1], best[2]))
     return rows
 
-for size, k, n, words in table():
-    align = min(size & -size, PAGE)
-    magic = -(-(1 << 32) // size)
-    print(f"    {{{size}, {k}, {n}, {words}, {align}, {magic}u}},")
+LOOKUP_MAX = 3584  # every size up to here is a bin
+
+def main():
+    rows = table()
+    print("const ph_class ph__classes[PH_NCLASSES] = {")
+    for size, k, n, words in rows:
+        align = min(size & -size, PAGE)
+        magic = -(-(1 << 32) // size)
+        print(f"    {{{size}, {k}, {n}, {words}, {align}, {magic}u}},")
+    print("};")
+    print()
+    print("/* Class of a request of n <= PH_LOOKUP_MAX bytes, at index (n + 7) / 8. */")
+    print("const uint8_t ph__lookup[PH_LOOKUP_MAX / 8 + 1] = {")
+    sizes = [r[0] for r in rows]
+    idx = [next(i for i, sz in enumerate(sizes) if sz >= max(8 * q, 1)) for q in range(LOOKUP_MAX // 8 + 1)]
+    for i in range(0, len(idx), 24):
+        print("    " + ", ".join(str(x) for x in idx[i:i + 24]) + ",")
+    print("};")
+
+main()

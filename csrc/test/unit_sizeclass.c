@@ -59,6 +59,17 @@ TEST(size2class_is_the_smallest_fitting_class) {
   }
 }
 
+TEST(lookup_table_agrees_with_size2class) {
+  for (size_t n = 0; n <= PH_LOOKUP_MAX; n++) {
+    if (ph__lookup[(n + 7) >> 3] != ph__size2class(n)) {
+      printf("#   n=%zu: table %u, formula %u\n", n, ph__lookup[(n + 7) >> 3], ph__size2class(n));
+      EXPECT(0);
+      return;
+    }
+  }
+  for (unsigned c = 0; c <= ph__size2class(PH_LOOKUP_MAX); c++) EXPECT(ph__classes[c].run_pages != 0);
+}
+
 TEST(region_index_by_reciprocal_is_exact) {
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_class *cl = &ph__classes[c];
