@@ -33,10 +33,8 @@ static uint64_t large_alloc(ph_heap_t *h, size_t size, uint32_t align_pages, boo
   ph_page *e = ph__page(h, p);
   e->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
   e->size = n;
-  h->live_count++;
   h->large_count++;
-  h->live_bytes += (uint64_t)n << PH_LG_PAGE;
-  h->malloc_count++;
+  h->large_pages += n;
   return (uint64_t)p << PH_LG_PAGE;
 }
 
@@ -129,9 +127,8 @@ static void large_free(ph_heap_t *h, uint32_t p) {
   uint32_t n = ph__page(h, p)->size;
   if ((h->flags & PH_ZERO_ON_FREE) && p + n < h->hwm) /* the top run leaves the heap: zeroed on return */
     memset(ph__base(h) + ((uint64_t)p << PH_LG_PAGE), 0, (size_t)n << PH_LG_PAGE);
-  h->live_count--;
   h->large_count--;
-  h->live_bytes -= (uint64_t)n << PH_LG_PAGE;
+  h->large_pages -= n;
   h->free_count++;
   ph__pages_free(h, p, n);
 }
@@ -187,12 +184,12 @@ uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size) {
         ph__pages_shrink(h, run, n, m);
         e = ph__page(h, run);
         e->size = m;
-        h->live_bytes -= (uint64_t)(n - m) << PH_LG_PAGE;
+        h->large_pages -= n - m;
         return off;
       }
       if (ph__pages_grow(h, run, n, m)) {
         e->size = m;
-        h->live_bytes += (uint64_t)(m - n) << PH_LG_PAGE;
+        h->large_pages += m - n;
         return off;
       }
     }

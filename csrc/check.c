@@ -35,8 +35,9 @@ int ph__check_header(const struct ph_heap *h, size_t len) {
 }
 
 typedef struct tally {
-  uint64_t live_bytes, live_count, small_count, large_count;
+  uint64_t large_count, large_pages;
   uint64_t small_run_pages, free_pages, free_runs, meta_pages;
+  uint64_t live[PH_NCLASSES];    /* live regions per bin */
   uint32_t nonfull[PH_NCLASSES]; /* non-full runs other than cur, per bin */
   uint32_t leaves;               /* META runs other than the header */
 } tally;
@@ -84,10 +85,7 @@ static int check_small_run(const ph_heap_t *h, uint32_t p, tally *t) {
     }
   }
   if (counted != nfree) broken++;
-  uint32_t live = cl->nregs - nfree - fresh;
-  t->live_count += live;
-  t->small_count += live;
-  t->live_bytes += (uint64_t)live * cl->size;
+  t->live[c] += cl->nregs - nfree - fresh;
   t->small_run_pages += cl->run_pages;
   if (!is_cur) {
     if (nfree == cl->nregs) broken++; /* empty runs other than cur go back to the pages */
@@ -129,9 +127,8 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
       break;
     case PH_PK_LARGE:
       if (!body_is_none(h, p, n)) broken++;
-      t->live_count++;
       t->large_count++;
-      t->live_bytes += (uint64_t)n << PH_LG_PAGE;
+      t->large_pages += n;
       break;
     case PH_PK_SMALL:
       broken += check_small_run(h, p, t);
@@ -242,10 +239,10 @@ int ph_heap_check(const void *base, size_t len) {
     broken += check_bin_list(h, c, t.nonfull[c]);
   }
 
-  if (t.live_bytes != h->live_bytes) broken++;
-  if (t.live_count != h->live_count) broken++;
-  if (t.small_count != h->small_count) broken++;
+  for (unsigned c = 0; c < PH_NCLASSES; c++)
+    if (t.live[c] != h->bins[c].live) broken++;
   if (t.large_count != h->large_count) broken++;
+  if (t.large_pages != h->large_pages) broken++;
   if (t.small_run_pages != h->small_run_pages) broken++;
   if (t.free_pages != h->free_pages) broken++;
   if (t.free_runs != h->free_runs) broken++;

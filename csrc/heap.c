@@ -80,9 +80,7 @@ int ph_heap_reset(ph_heap_t *h) {
   if (!h) return ph__fail(PH_EINVAL);
   memset(h->bins, 0, sizeof h->bins);
   memset(h->roots, 0, sizeof h->roots);
-  h->live_bytes = h->live_count = h->small_count = h->large_count = 0;
-  h->small_run_pages = 0;
-  h->malloc_count = h->free_count = 0;
+  h->large_count = h->large_pages = h->small_run_pages = h->free_count = 0;
   h->generation++;
   ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
   return 0;
@@ -94,21 +92,27 @@ uint64_t ph_heap_generation(const ph_heap_t *h) { return h ? h->generation : 0; 
 
 unsigned ph_heap_flags(const ph_heap_t *h) { return h ? h->flags : 0; }
 
+/* O(size classes): small counts are kept per bin, off the header's hot lines. */
 int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out) {
   if (!h || !out) return ph__fail(PH_EINVAL);
   out->region_bytes = (uint64_t)h->npages << PH_LG_PAGE;
   out->used_bytes = (uint64_t)h->hwm << PH_LG_PAGE;
   out->touched_bytes = (uint64_t)h->touched << PH_LG_PAGE;
   out->meta_bytes = h->meta_pages << PH_LG_PAGE;
-  out->live_bytes = h->live_bytes;
-  out->live_count = h->live_count;
-  out->small_count = h->small_count;
+  uint64_t small = 0, small_bytes = 0;
+  for (unsigned c = 0; c < PH_NCLASSES; c++) {
+    small += h->bins[c].live;
+    small_bytes += (uint64_t)h->bins[c].live * ph__classes[c].size;
+  }
+  out->live_bytes = small_bytes + (h->large_pages << PH_LG_PAGE);
+  out->live_count = small + h->large_count;
+  out->small_count = small;
   out->large_count = h->large_count;
   out->small_run_bytes = h->small_run_pages << PH_LG_PAGE;
   out->free_bytes = h->free_pages << PH_LG_PAGE;
   out->free_runs = h->free_runs;
   out->generation = h->generation;
-  out->malloc_count = h->malloc_count;
+  out->malloc_count = out->live_count + h->free_count;
   out->free_count = h->free_count;
   return 0;
 }

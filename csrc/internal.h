@@ -140,6 +140,7 @@ typedef struct ph_bin {
   uint32_t cur;   /* run allocations come from; 0 = none */
   uint32_t head;  /* FIFO list of the other non-full runs (links: left = prev, right = next) */
   uint32_t tail;
+  uint32_t live;  /* live regions in all of the bin's runs */
   uint16_t fresh; /* regions of cur never handed out */
   uint16_t freed; /* regions of cur freed back into its bitmap */
 } ph_bin;
@@ -165,17 +166,14 @@ struct ph_heap {
   uint32_t lock;         /* reserved for a process-shared lock word */
   uint64_t generation;
   uint64_t region_size;  /* bytes given to init (or attach, when larger) */
-  /* counters, equal to what a walk finds */
-  uint64_t live_bytes;
-  uint64_t live_count;
-  uint64_t small_count;
+  /* counters, equal to what a walk finds (small ones are per bin) */
   uint64_t small_run_pages;
   uint64_t large_count;
+  uint64_t large_pages;
   uint64_t free_pages;
   uint64_t free_runs;
   uint64_t meta_pages;
-  uint64_t malloc_count; /* since the last reset */
-  uint64_t free_count;
+  uint64_t free_count;   /* since the last reset; mallocs = live + frees */
   ph_bin bins[PH_NCLASSES];
   ph_root roots[PH_ROOT_COUNT];
   uint32_t dir[PH_DIR_CAP]; /* page index of each map leaf */
@@ -234,20 +232,13 @@ int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off);
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off);
 /* Whether region i of run is allocated. */
 bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i);
-static inline void ph__count_small_alloc(ph_heap_t *h, const ph_class *cl) {
-  h->live_count++;
-  h->small_count++;
-  h->live_bytes += cl->size;
-  h->malloc_count++;
-}
-
 /* Offset of a new region of class c, or 0 on exhaustion. */
 static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   if (PH_LIKELY(bin->freed == 0 && bin->fresh != 0)) {
     const ph_class *cl = &ph__classes[c];
     uint32_t reg = cl->nregs - bin->fresh--;
-    ph__count_small_alloc(h, cl);
+    bin->live++;
     return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
   }
   return ph__small_alloc_slow(h, c);

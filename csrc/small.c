@@ -125,7 +125,7 @@ uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
   } else {
     reg = cl->nregs - bin->fresh--;
   }
-  ph__count_small_alloc(h, cl);
+  bin->live++;
   return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
 }
 
@@ -176,9 +176,7 @@ int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off) {
     if (w < e->size) e->size = w;
   }
   if (h->flags & PH_ZERO_ON_FREE) memset(ph__base(h) + off, 0, cl->size);
-  h->live_count--;
-  h->small_count--;
-  h->live_bytes -= cl->size;
+  bin->live--;
   h->free_count++;
   if (is_cur) {
     bin->freed++;

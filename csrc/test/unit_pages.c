@@ -16,14 +16,14 @@ static uint32_t take(ph_heap_t *h, uint32_t n, uint32_t align) {
   if (p) {
     ph__page(h, p)->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
     ph__page(h, p)->size = n;
-    h->live_count++, h->large_count++, h->live_bytes += (uint64_t)n << PH_LG_PAGE;
+    h->large_count++, h->large_pages += n;
   }
   return p;
 }
 
 static void give(ph_heap_t *h, uint32_t p) {
   uint32_t n = ph__page(h, p)->size;
-  h->live_count--, h->large_count--, h->live_bytes -= (uint64_t)n << PH_LG_PAGE;
+  h->large_count--, h->large_pages -= n;
   ph__pages_free(h, p, n);
 }
 
@@ -125,16 +125,16 @@ TEST(grow_and_shrink_in_place) {
   uint32_t a = take(h, 4, 1);
   EXPECT(ph__pages_grow(h, a, 4, 10)); /* at hwm */
   ph__page(h, a)->size = 10;
-  h->live_bytes += 6u << PH_LG_PAGE;
+  h->large_pages += 6;
   uint32_t b = take(h, 1, 1);
   EXPECT(!ph__pages_grow(h, a, 10, 11)); /* b is in the way */
   ph__pages_shrink(h, a, 10, 3);
   ph__page(h, a)->size = 3;
-  h->live_bytes -= 7u << PH_LG_PAGE;
+  h->large_pages -= 7;
   EXPECT_EQ(h->free_pages, 7);
   EXPECT(ph__pages_grow(h, a, 3, 8)); /* into the freed tail */
   ph__page(h, a)->size = 8;
-  h->live_bytes += 5u << PH_LG_PAGE;
+  h->large_pages += 5;
   EXPECT_EQ(h->free_pages, 2);
   EXPECT(b > a);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);

@@ -64,7 +64,7 @@ TEST(empty_runs_go_back_but_cur_stays) {
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
   for (unsigned i = cl->nregs; i < cl->nregs * 2u; i++) EXPECT_EQ(ph__free(h, offs[i]), 0);
   EXPECT_EQ(h->small_run_pages, 1u * cl->run_pages);
-  EXPECT_EQ(h->live_count, 0);
+  EXPECT_EQ(h->bins[c].live, 0);
   EXPECT_EQ(ph__malloc(h, 1024), (uint64_t)run3 << PH_LG_PAGE); /* cur serves again from its start */
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
