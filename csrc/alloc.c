@@ -133,15 +133,8 @@ static void large_free(ph_heap_t *h, uint32_t p) {
   ph__pages_free(h, p, n);
 }
 
-int ph__free(ph_heap_t *h, uint64_t off) {
-  /* Fast path: a live region of a small run (the common case). */
-  uint64_t p64 = off >> PH_LG_PAGE;
-  if (PH_LIKELY((off & 7u) == 0 && p64 >= h->base_pages && p64 < h->hwm)) {
-    const ph_page *e = ph__page(h, (uint32_t)p64);
-    uint32_t k = ph__kind(e);
-    if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p64, off);
-    if (k == PH_PK_SMALL_BODY) return ph__small_free(h, (uint32_t)p64 - e->size, off);
-  }
+/* Everything ph__free's inline fast path (a small run's region) leaves. */
+int ph__free_slow(ph_heap_t *h, uint64_t off) {
   uint32_t run;
   long region;
   int err = classify(h, off, &run, &region);

@@ -10,12 +10,13 @@
 
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
-/* d as an exact non-negative integer; false for NaN, fractions, < 0, > 2^53. */
+/* d as an exact non-negative integer; false for NaN, fractions, < 0, > 2^53.
+ * (The signed conversion is one instruction; an unsigned one is a branch.) */
 static inline bool exact(double d, uint64_t *out) {
   if (!(d >= 0.0 && d <= MAX_EXACT)) return false;
-  uint64_t u = (uint64_t)d;
-  if ((double)u != d) return false;
-  *out = u;
+  int64_t i = (int64_t)d;
+  if ((double)i != d) return false;
+  *out = (uint64_t)i;
   return true;
 }
 

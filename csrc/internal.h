@@ -164,6 +164,8 @@ struct ph_heap {
   uint32_t nleaves;      /* leaves in use: cover pages [0, nleaves << lg_chunk) */
   uint32_t free_root;    /* AVL tree of free runs */
   uint32_t lock;         /* reserved for a process-shared lock word */
+  uint32_t newest_class; /* class of the latest bump allocation: a hint for ph__free */
+  uint32_t reserved;
   uint64_t generation;
   uint64_t region_size;  /* bytes given to init (or attach, when larger) */
   /* counters, equal to what a walk finds (small ones are per bin) */
@@ -239,6 +241,7 @@ static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
     const ph_class *cl = &ph__classes[c];
     uint32_t reg = cl->nregs - bin->fresh--;
     bin->live++;
+    h->newest_class = c;
     return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
   }
   return ph__small_alloc_slow(h, c);
@@ -260,7 +263,35 @@ static inline uint64_t ph__malloc(ph_heap_t *h, size_t size) {
 uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size);
 uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size);
 uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size);
-int ph__free(ph_heap_t *h, uint64_t off);
+int ph__free_slow(ph_heap_t *h, uint64_t off);
+/* Free the allocation at off: 0, PH_EBADPTR or PH_EDOUBLEFREE (recorded). */
+static inline int ph__free(ph_heap_t *h, uint64_t off) {
+  /* Stack-like use: off is the newest region of the bin that bumped last.
+   * With no freed regions in that run, every region below the bump is live,
+   * so the match alone proves off is a live allocation. */
+  unsigned c = h->newest_class;
+  if (c < PH_NCLASSES) {
+    ph_bin *bin = &h->bins[c];
+    const ph_class *cl = &ph__classes[c];
+    uint32_t handed = cl->nregs - bin->fresh;
+    if (bin->freed == 0 && handed != 0 && bin->cur &&
+        off == ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)(handed - 1) * cl->size &&
+        !(h->flags & PH_ZERO_ON_FREE)) {
+      bin->fresh++;
+      bin->live--;
+      h->free_count++;
+      return 0;
+    }
+  }
+  uint64_t p = off >> PH_LG_PAGE;
+  if (PH_LIKELY((off & 7u) == 0 && p >= h->base_pages && p < h->hwm)) {
+    const ph_page *e = ph__page(h, (uint32_t)p);
+    uint32_t k = ph__kind(e);
+    if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p, off);
+    if (k == PH_PK_SMALL_BODY) return ph__small_free(h, (uint32_t)p - e->size, off);
+  }
+  return ph__free_slow(h, off);
+}
 /* Usable size of the live allocation at off, or a negative PH_E* code. */
 int64_t ph__usable(const ph_heap_t *h, uint64_t off);
 

@@ -162,22 +162,30 @@ int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off) {
   uint64_t reg = (diff * cl->div_magic) >> 32;
   if (reg * cl->size != diff || reg >= cl->nregs) return ph__fail(PH_EBADPTR);
   bool is_cur = run == bin->cur;
-  if (is_cur && reg >= (uint64_t)(cl->nregs - bin->fresh)) return ph__fail(PH_EDOUBLEFREE);
+  uint32_t first_fresh = is_cur ? cl->nregs - bin->fresh : cl->nregs;
+  if (reg >= first_fresh) return ph__fail(PH_EDOUBLEFREE); /* never handed out */
+  bool newest = is_cur && reg + 1 == first_fresh;
   if (cl->bm_words == 0) {
     uint32_t bit = 1u << reg;
     if (e->size & bit) return ph__fail(PH_EDOUBLEFREE);
-    e->size |= bit;
+    if (!newest) e->size |= bit;
   } else {
     uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
     uint32_t w = (uint32_t)(reg >> 6);
     uint64_t bit = 1ull << (reg & 63);
     if (bm[w] & bit) return ph__fail(PH_EDOUBLEFREE);
-    bm[w] |= bit;
-    if (w < e->size) e->size = w;
+    if (!newest) {
+      bm[w] |= bit;
+      if (w < e->size) e->size = w;
+    }
   }
   if (h->flags & PH_ZERO_ON_FREE) memset(ph__base(h) + off, 0, cl->size);
   bin->live--;
   h->free_count++;
+  if (newest) { /* un-bump: it becomes fresh again, its bit stays 0 */
+    bin->fresh++;
+    return 0;
+  }
   if (is_cur) {
     bin->freed++;
     return 0;

@@ -86,4 +86,38 @@ TEST(double_free_and_interior_are_rejected_for_every_class) {
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
 }
 
+TEST(lifo_frees_move_the_bump_back) {
+  ph_heap_t *h = make(8u << 20);
+  REQUIRE(h);
+  unsigned c = ph__size2class(64);
+  uint64_t o[10];
+  for (int i = 0; i < 10; i++) o[i] = ph__malloc(h, 64);
+  uint16_t fresh = h->bins[c].fresh;
+  EXPECT_EQ(ph__free(h, o[9]), 0); /* newest: un-bump through the shortcut */
+  EXPECT_EQ(ph__free(h, o[8]), 0); /* newest again: un-bump through the map */
+  EXPECT_EQ(h->bins[c].fresh, fresh + 2);
+  EXPECT_EQ(h->bins[c].freed, 0);
+  EXPECT_EQ(ph__free(h, o[9]), PH_EDOUBLEFREE); /* never handed out now */
+  EXPECT_EQ(ph__malloc(h, 64), o[8]);
+  EXPECT_EQ(ph__malloc(h, 64), o[9]);
+  EXPECT(ph_heap_check(h, 8u << 20) == 0);
+}
+
+TEST(a_bitmap_freed_region_below_the_bump_is_not_freed_twice) {
+  ph_heap_t *h = make(8u << 20);
+  REQUIRE(h);
+  unsigned c = ph__size2class(64);
+  uint64_t o[10];
+  for (int i = 0; i < 10; i++) o[i] = ph__malloc(h, 64);
+  EXPECT_EQ(ph__free(h, o[8]), 0); /* not the newest: into the bitmap */
+  EXPECT_EQ(h->bins[c].freed, 1);
+  EXPECT_EQ(ph__free(h, o[9]), 0); /* the newest: un-bump; o[8] is now just below the bump */
+  EXPECT_EQ(ph__free(h, o[8]), PH_EDOUBLEFREE);
+  EXPECT_EQ(h->bins[c].freed, 1);
+  EXPECT_EQ(h->bins[c].live, 8);
+  EXPECT_EQ(ph__malloc(h, 64), o[8]); /* freed regions go first, lowest first */
+  EXPECT_EQ(ph__malloc(h, 64), o[9]);
+  EXPECT(ph_heap_check(h, 8u << 20) == 0);
+}
+
 TEST_MAIN()
