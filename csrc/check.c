@@ -35,6 +35,8 @@ int ph__check_header(const struct ph_heap *h, size_t len) {
 }
 
 typedef struct tally {
+  uint32_t free_by_size[PH_FREE_LISTS + 1]; /* free runs of k <= PH_FREE_LISTS pages */
+  uint64_t free_tree_runs;                  /* longer free runs */
   uint64_t large_count, large_pages;
   uint64_t small_run_pages, free_pages, free_runs, meta_pages;
   uint64_t live[PH_NCLASSES];    /* live regions per bin */
@@ -124,6 +126,8 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
       }
       t->free_pages += n;
       t->free_runs++;
+      if (n <= PH_FREE_LISTS) t->free_by_size[n]++;
+      else t->free_tree_runs++;
       break;
     case PH_PK_LARGE:
       if (!body_is_none(h, p, n)) broken++;
@@ -148,7 +152,8 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
 }
 
 /*
- * Validate the free subtree at node: every node a FREE head below hwm, keys
+ * Validate the free subtree at node: every node a FREE head below hwm longer
+ * than PH_FREE_LISTS pages, keys
  * (pages, index) strictly inside (lo, hi), AVL heights right. Returns the
  * subtree's height, or -1 when broken; counts nodes in *count.
  */
@@ -156,7 +161,7 @@ static int check_tree(const ph_heap_t *h, uint32_t node, uint64_t lo, uint64_t h
   if (node == 0) return 0;
   if (depth > 63 || node >= h->hwm || node < h->base_pages) return -1;
   const ph_page *e = ph__page(h, node);
-  if (ph__kind(e) != PH_PK_FREE) return -1;
+  if (ph__kind(e) != PH_PK_FREE || e->size <= PH_FREE_LISTS) return -1;
   uint64_t key = ((uint64_t)e->size << 32) | node;
   if (key <= lo || key >= hi) return -1;
   if (++*count > h->hwm) return -1;
@@ -167,6 +172,20 @@ static int check_tree(const ph_heap_t *h, uint32_t node, uint64_t lo, uint64_t h
   int ht = 1 + (l > r ? l : r);
   if ((int)PH_INFO_HEIGHT(e->info) != ht || l - r > 1 || r - l > 1) return -1;
   return ht;
+}
+
+/* Free list k: `expect` distinct FREE heads of k pages, with consistent back
+ * links; the mask bit says whether it is empty. Bounded by expect + 1 steps. */
+static int check_free_list(const ph_heap_t *h, uint32_t k, uint32_t expect) {
+  uint32_t prev = 0, n = 0;
+  for (uint32_t p = h->free_list[k]; p; p = ph__page(h, p)->right) {
+    if (++n > expect || p < h->base_pages || p >= h->hwm) return 1;
+    const ph_page *e = ph__page(h, p);
+    if (ph__kind(e) != PH_PK_FREE || e->size != k || e->left != prev) return 1;
+    prev = p;
+  }
+  bool bit = (h->free_mask >> (k - 1)) & 1u;
+  return (n != expect || bit != (n > 0)) ? 1 : 0;
 }
 
 /* A bin's list: `expect` distinct non-full runs of class c, other than cur,
@@ -219,8 +238,9 @@ int ph_heap_check(const void *base, size_t len) {
   if (t.leaves != h->nleaves) broken++;
 
   uint64_t nodes = 0;
-  if (check_tree(h, h->free_root, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_runs)
+  if (check_tree(h, h->free_root, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_tree_runs)
     broken++;
+  for (uint32_t k = 1; k <= PH_FREE_LISTS; k++) broken += check_free_list(h, k, t.free_by_size[k]);
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_bin *bin = &h->bins[c];
     if (ph__classes[c].run_pages == 0) {

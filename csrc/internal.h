@@ -22,11 +22,13 @@
  * (so a neighbour being freed can find the run's start); every page of a
  * small run is SMALL or SMALL_BODY (so an interior pointer finds its run).
  *
- * Links. Free runs form an AVL tree keyed by (pages, page index), so best fit
- * is a lower-bound search that also prefers the lowest address. The non-full
- * runs of each small bin form a FIFO list (O(1) on the hot path). Links are
- * page indices kept in the head entry; 0 is the null link (page 0 is the
- * header, never a node).
+ * Links. A free run of at most PH_FREE_LISTS pages is on the list of its
+ * exact size (a bitmask finds the smallest non-empty size that fits, so best
+ * fit is O(1)); longer free runs form an AVL tree keyed by (pages, page
+ * index), where best fit is a lower-bound search that also prefers the
+ * lowest address. The non-full runs of each small bin form a FIFO list.
+ * Links are page indices kept in the head entry (lists: left = prev, right =
+ * next); 0 is the null link (page 0 is the header, never a node).
  *
  * Invariants every function keeps (ph_heap_check verifies them all):
  *   - no two free runs are adjacent, and no free run ends at hwm;
@@ -71,6 +73,7 @@
 #define PH_HEADER_PAGES 2u
 #define PH_MAX_PAGES 0xFFFFFFF0u        /* page indices are u32 */
 #define PH_MIN_PAGES (PH_HEADER_PAGES + 2u + 4u)
+#define PH_FREE_LISTS 32u /* free runs up to this many pages live on exact-size lists */
 
 /* ---- size classes (sizeclass.c) ---------------------------------------- */
 
@@ -162,7 +165,9 @@ struct ph_heap {
   uint32_t hwm;          /* high-water mark (pages) */
   uint32_t touched;      /* highest hwm since init: pages above it are zero */
   uint32_t nleaves;      /* leaves in use: cover pages [0, nleaves << lg_chunk) */
-  uint32_t free_root;    /* AVL tree of free runs */
+  uint32_t free_root;    /* AVL tree of free runs longer than PH_FREE_LISTS pages */
+  uint32_t free_mask;    /* bit k - 1: free_list[k] is not empty */
+  uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
   uint32_t lock;         /* reserved for a process-shared lock word */
   uint32_t newest_class; /* class of the latest bump allocation: a hint for ph__free */
   uint32_t reserved;

@@ -2,12 +2,14 @@
  * pages.c - page runs: best-fit allocation from the free tree, splitting,
  * coalescing, and growth of the high-water mark (hwm).
  *
- * Owns: the free tree, FREE / FREE_TAIL entries, hwm, touched, the leaf
- * directory. Keeps: free runs are maximal (never adjacent) and none ends at
- * hwm (freeing the top run lowers hwm instead, so the used prefix shrinks);
- * allocation takes the best fit below hwm and moves hwm only when nothing
- * fits; map leaves are created at hwm, before the pages they describe enter
- * the heap.
+ * Owns: the free lists and tree, FREE / FREE_TAIL entries, hwm, touched,
+ * the leaf directory. Keeps: free runs are maximal (never adjacent) and none
+ * ends at hwm (freeing the top run lowers hwm instead, so the used prefix
+ * shrinks); allocation takes the best fit below hwm (the smallest free run
+ * that holds it: among runs of up to PH_FREE_LISTS pages of one size, the
+ * latest freed, which is warm in cache; among longer ones, the lowest) and
+ * moves hwm only when nothing fits; map leaves are created at hwm, before
+ * the pages they describe enter the heap.
  */
 #include "internal.h"
 
@@ -24,15 +26,33 @@ static void free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
     t->info = PH_INFO(PH_PK_FREE_TAIL, 0, 0, 0);
     t->size = n;
   }
-  ph__tree_insert(h, &h->free_root, p);
+  if (n <= PH_FREE_LISTS) {
+    uint32_t next = h->free_list[n];
+    e->left = 0;
+    e->right = next;
+    if (next) ph__page(h, next)->left = p;
+    h->free_list[n] = p;
+    h->free_mask |= 1u << (n - 1);
+  } else {
+    ph__tree_insert(h, &h->free_root, p);
+  }
   h->free_pages += n;
   h->free_runs++;
 }
 
-/* Take free run p out of the tree; its head and tail entries become NONE. */
+/* Take free run p off its list or out of the tree; its head and tail
+ * entries become NONE. */
 static uint32_t free_run_remove(ph_heap_t *h, uint32_t p) {
-  uint32_t n = ph__page(h, p)->size;
-  ph__tree_remove(h, &h->free_root, p);
+  ph_page *e = ph__page(h, p);
+  uint32_t n = e->size;
+  if (n <= PH_FREE_LISTS) {
+    if (e->left) ph__page(h, e->left)->right = e->right;
+    else h->free_list[n] = e->right;
+    if (e->right) ph__page(h, e->right)->left = e->left;
+    if (h->free_list[n] == 0) h->free_mask &= ~(1u << (n - 1));
+  } else {
+    ph__tree_remove(h, &h->free_root, p);
+  }
   h->free_pages -= n;
   h->free_runs--;
   if (n > 1) clear_entry(h, p + n - 1);
@@ -100,7 +120,12 @@ static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
 uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   ph_assert(n > 0 && (align & (align - 1)) == 0 && "whole pages, power-of-two alignment");
   uint64_t want = (uint64_t)n + align - 1; /* any run this long holds an aligned fit */
-  uint32_t p = want <= UINT32_MAX ? ph__tree_lower_bound(h, h->free_root, (uint32_t)want) : 0;
+  uint32_t p = 0;
+  if (want <= PH_FREE_LISTS) {
+    uint32_t sizes = h->free_mask & ~((1u << (want - 1)) - 1u); /* lists of >= want pages */
+    if (sizes) p = h->free_list[__builtin_ctz(sizes) + 1];
+  }
+  if (p == 0 && want <= UINT32_MAX) p = ph__tree_lower_bound(h, h->free_root, (uint32_t)want);
   if (p == 0) return extend(h, n, align, zeroed);
   uint32_t size = free_run_remove(h, p);
   uint32_t start = (uint32_t)align_up(p, align);
@@ -167,6 +192,8 @@ void ph__pages_format(ph_heap_t *h) {
   h->hwm = h->base_pages;
   if (h->touched < h->hwm) h->touched = h->hwm;
   h->free_root = 0;
+  h->free_mask = 0;
+  memset(h->free_list, 0, sizeof h->free_list);
   h->free_pages = 0;
   h->free_runs = 0;
   h->meta_pages = h->base_pages;

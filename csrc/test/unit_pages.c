@@ -64,11 +64,12 @@ TEST(coalescing_left_right_and_both) {
   give(h, r[0]); /* joins the right neighbour */
   EXPECT_EQ(h->free_runs, 1);
   EXPECT_EQ(ph__page(h, r[0])->size, 8);
-  EXPECT_EQ(ph__tree_lower_bound(h, h->free_root, 8), r[0]);
+  EXPECT_EQ(h->free_list[8], r[0]);
+  EXPECT_EQ(h->free_mask, 1u << 7);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
 }
 
-TEST(best_fit_prefers_smallest_then_lowest) {
+TEST(best_fit_prefers_smallest_then_latest_for_short_runs) {
   ph_heap_t *h = make(16u << 20);
   REQUIRE(h);
   uint32_t r[8];
@@ -78,11 +79,29 @@ TEST(best_fit_prefers_smallest_then_lowest) {
   give(h, r[2]);
   give(h, r[4]);
   give(h, r[6]);
-  EXPECT_EQ(take(h, 3, 1), r[2]); /* the lower of the two 3-page holes */
+  EXPECT_EQ(take(h, 3, 1), r[4]); /* of the two 3-page holes, the one freed last (warm) */
   EXPECT_EQ(take(h, 2, 1), r[6]);
-  EXPECT_EQ(take(h, 3, 1), r[4]);
-  EXPECT_EQ(take(h, 4, 1), r[0]);
+  EXPECT_EQ(take(h, 3, 1), r[2]);
+  EXPECT_EQ(take(h, 4, 1), r[0]); /* no 4-page hole: the 5-page one, split */
+  EXPECT_EQ(h->free_runs, 1);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(best_fit_prefers_smallest_then_lowest_for_long_runs) {
+  ph_heap_t *h = make(64u << 20);
+  REQUIRE(h);
+  uint32_t r[8];
+  uint32_t sizes[8] = {50, 1, 40, 1, 40, 1, 60, 1};
+  for (int i = 0; i < 8; i++) r[i] = take(h, sizes[i], 1);
+  give(h, r[4]);
+  give(h, r[2]);
+  give(h, r[6]);
+  give(h, r[0]);
+  EXPECT_EQ(take(h, 40, 1), r[2]); /* of the two 40-page holes, the lower */
+  EXPECT_EQ(take(h, 35, 1), r[4]);
+  EXPECT_EQ(take(h, 45, 1), r[0]);
+  EXPECT_EQ(take(h, 55, 1), r[6]);
+  EXPECT(ph_heap_check(h, 64u << 20) == 0);
 }
 
 TEST(alignment_gap_becomes_free_space) {
