@@ -19,7 +19,7 @@
 #
 # What it does: installs libjemalloc-dev and libmimalloc-dev with apt-get
 # when missing (this script's job, not CI's); builds privheap as a shared
-# library from csrc/*.c with $CC $CFLAGS -fPIC (the way it ships); builds
+# library from csrc/*.c with $CC $CFLAGS -fPIC -fvisibility=hidden (as it ships); builds
 # the driver three times, one binary per backend group (groups.c says why);
 # runs the binaries in alternating rounds, collecting raw samples in
 # $BUILD_DIR/raw.txt; prints the report (also saved as $BUILD_DIR/report.txt).
@@ -93,7 +93,7 @@ else
   phlib=$build/libprivheap.so
   say "building privheap from ${#srcs[@]} files in csrc/"
   # shellcheck disable=SC2086
-  "$CC" $CFLAGS -fPIC -shared -I"$root/csrc" "${srcs[@]}" -o "$phlib"
+  "$CC" $CFLAGS -fPIC -shared -fvisibility=hidden -I"$root/csrc" "${srcs[@]}" -o "$phlib"
   rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "no commit")
   dirty=$(git -C "$root" status --porcelain -- csrc 2>/dev/null | head -n1)
   phsrc="csrc/*.c (${#srcs[@]} files) at $rev${dirty:+ + working tree}, built as a shared library"
@@ -132,7 +132,7 @@ raw=$build/raw.txt
 args=(--reps "$REPS" --warmup "$WARMUP")
 [ "$QUICK" = 1 ] && args+=(--quick)
 {
-  echo "I build $CC $CFLAGS ($cc_ver); privheap -fPIC shared, driver linked to it"
+  echo "I build $CC $CFLAGS ($cc_ver); privheap -fPIC -fvisibility=hidden shared, driver linked to it"
   echo "I privheap_src $phsrc"
   echo "I rounds $ROUNDS rounds x ${#groups[@]} binaries, $REPS timed + $WARMUP warmup passes per process"
 } >"$raw"

@@ -1,0 +1,179 @@
+/**
+ * loader.ts - finds and opens the native library (libprivheap), once per
+ * process, in a documented order:
+ *
+ *   1. `PRIVHEAP_LIB`: a path to the library file. When it is set, it is the
+ *      only candidate (an override that silently fell back would hide a typo).
+ *   2. The local build output: `<package>/zig-out/lib/<file>`, what
+ *      `npm run build` (zig build, or the system C compiler without Zig) writes.
+ *   3. The prebuilt library: `<package>/prebuilds/<platform>-<arch>[-musl]/<file>`,
+ *      with node's names for platform and arch (`linux-x64`, `darwin-arm64`,
+ *      `win32-x64`, `linux-arm64-musl`, ...).
+ *
+ * `<file>` is `libprivheap.so` (Linux), `libprivheap.dylib` (macOS) or
+ * `privheap.dll` (Windows). When no candidate loads, the error lists every
+ * path tried with the reason and the command that builds the library.
+ */
+import { dlopen } from "bun:ffi";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { HeapError } from "../errors.ts";
+import { symbols, type NativeSymbols } from "./symbols.ts";
+
+/**
+ * The command that builds the library from source.
+ *
+ * @example
+ * ```ts
+ * import { BUILD_COMMAND } from "privheap";
+ * console.log(`missing native library? run: ${BUILD_COMMAND}`);
+ * ```
+ */
+export const BUILD_COMMAND = "npm run build";
+
+/**
+ * One place the loader looks, and why it was tried.
+ *
+ * @example
+ * ```ts
+ * import { libraryCandidates, type LibraryCandidate } from "privheap";
+ * const first: LibraryCandidate = libraryCandidates()[0]!;
+ * ```
+ */
+export interface LibraryCandidate {
+  /** Absolute path of the library file. */
+  path: string;
+  /** `"PRIVHEAP_LIB"`, `"local build"` or `"prebuilt"`. */
+  source: string;
+}
+
+/**
+ * The loaded library: where it came from and its bound symbols.
+ *
+ * @example
+ * ```ts
+ * import { loadNative, type NativeLibrary } from "privheap";
+ * const lib: NativeLibrary = loadNative();
+ * console.log(lib.source, lib.path);
+ * ```
+ */
+export interface NativeLibrary {
+  /** Absolute path of the file that was opened. */
+  path: string;
+  /** Which candidate it was (see {@link LibraryCandidate.source}). */
+  source: string;
+  /** Bound functions of src/ffi/symbols.ts. */
+  symbols: NativeSymbols;
+  /** Function-pointer addresses, for passing a C function to C (e.g. as an ArrayBuffer deallocator). */
+  addresses: { ph_region_unmap: number };
+}
+
+/**
+ * File name of the library on `platform` (node's `process.platform` values).
+ *
+ * @example
+ * ```ts
+ * import { libraryFileName } from "privheap";
+ * libraryFileName("darwin"); // "libprivheap.dylib"
+ * ```
+ */
+export function libraryFileName(platform: string = process.platform): string {
+  if (platform === "win32") return "privheap.dll";
+  if (platform === "darwin") return "libprivheap.dylib";
+  return "libprivheap.so";
+}
+
+/** True when this Linux process runs on musl libc rather than glibc. */
+function isMusl(): boolean {
+  if (process.platform !== "linux") return false;
+  // Node and Bun report the glibc they run on; musl builds report none.
+  const report = (process as { report?: { getReport?: () => { header?: { glibcVersionRuntime?: string } } } }).report;
+  const header = report?.getReport?.().header;
+  if (header !== undefined) return header.glibcVersionRuntime === undefined;
+  const arch = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  return existsSync(`/lib/ld-musl-${arch}.so.1`);
+}
+
+/**
+ * `<platform>-<arch>[-musl]`, the prebuilds/ folder for this process.
+ *
+ * @example
+ * ```ts
+ * import { platformDir } from "privheap";
+ * platformDir(); // e.g. "linux-x64", "linux-arm64-musl", "darwin-arm64"
+ * ```
+ */
+export function platformDir(): string {
+  return `${process.platform}-${process.arch}${isMusl() ? "-musl" : ""}`;
+}
+
+/**
+ * The package root: two levels above this file (src/ffi/ or dist/ffi/).
+ *
+ * @example
+ * ```ts
+ * import { packageRoot } from "./loader.ts";
+ * console.log(packageRoot()); // the folder holding package.json
+ * ```
+ */
+export function packageRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+}
+
+/**
+ * The candidates in the order the loader tries them.
+ *
+ * @example
+ * ```ts
+ * import { libraryCandidates } from "privheap";
+ * for (const c of libraryCandidates()) console.log(c.source, c.path);
+ * ```
+ */
+export function libraryCandidates(env: Record<string, string | undefined> = process.env): LibraryCandidate[] {
+  const override = env.PRIVHEAP_LIB;
+  if (override !== undefined && override !== "") return [{ path: resolve(override), source: "PRIVHEAP_LIB" }];
+  const root = packageRoot();
+  const file = libraryFileName();
+  return [
+    { path: join(root, "zig-out", "lib", file), source: "local build" },
+    { path: join(root, "prebuilds", platformDir(), file), source: "prebuilt" },
+  ];
+}
+
+let loaded: NativeLibrary | undefined;
+
+/**
+ * Open the library (first call) or return the one already open.
+ * Throws a {@link HeapError} with code `ENOLIB` listing every path tried.
+ *
+ * @example
+ * ```ts
+ * import { loadNative } from "privheap";
+ * const lib = loadNative();
+ * console.log("privheap native library:", lib.path);
+ * ```
+ */
+export function loadNative(): NativeLibrary {
+  if (loaded !== undefined) return loaded;
+  const tried: string[] = [];
+  for (const c of libraryCandidates()) {
+    if (!existsSync(c.path)) {
+      tried.push(`  ${c.path} (${c.source}): not found`);
+      continue;
+    }
+    try {
+      const lib = dlopen(c.path, symbols);
+      const unmap = (lib.symbols.ph_region_unmap as unknown as { ptr: number }).ptr;
+      const result: NativeLibrary = { path: c.path, source: c.source, symbols: lib.symbols, addresses: { ph_region_unmap: unmap } };
+      loaded = result;
+      return result;
+    } catch (e) {
+      tried.push(`  ${c.path} (${c.source}): ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const detail =
+    `no usable ${libraryFileName()} for ${platformDir()}. Tried, in order:\n${tried.join("\n")}\n` +
+    `Build it with: ${BUILD_COMMAND}   (or set PRIVHEAP_LIB=/path/to/${libraryFileName()})`;
+  throw new HeapError("ENOLIB", "load", detail);
+}

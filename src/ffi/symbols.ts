@@ -1,0 +1,124 @@
+/**
+ * symbols.ts - the one FFI declaration of the C core, in the order and groups
+ * of csrc/privheap.h. test/ffi/symbols.test.ts parses the header's PH_API
+ * prototypes and fails when a name or a type here drifts from it.
+ *
+ * Types are chosen by measurement on Bun 1.4.4 (bench/js/ffi-types.ts):
+ * i32 / u32 / f64 arguments and returns cost a few ns, `ptr` arguments cost
+ * the same as f64 when given a number, while usize / u64 arguments and ptr /
+ * u64 returns cost several times more (u64 returns allocate a BigInt). So:
+ *
+ * - hot calls are the `ph_off_*` functions: offsets and sizes cross as f64;
+ * - the heap handle crosses as `ptr` (a number; as cheap as an f64 argument);
+ * - `size_t` / `uint64_t` returns of cold calls use `u64_fast` (a number when
+ *   it fits in 2^53, which every value of a region of at most 4 GiB does);
+ * - the seed-compatible section is declared so the table mirrors the header,
+ *   but the loader does not bind it (nothing in TypeScript calls it).
+ */
+import type { FFIFunction, FFIType } from "bun:ffi";
+
+/** "u64_fast": Bun accepts the name at run time; its type declarations only know the enum. */
+const u64_fast = "u64_fast" as unknown as FFIType.u64_fast;
+
+/** Handle API, offsets API, roots, introspection and region helpers. */
+export const symbols = {
+  // 1. Conventions and error codes
+  ph_strerror: { args: ["i32"], returns: "cstring" },
+  ph_last_error: { args: [], returns: "i32" },
+
+  // 2. Heap lifecycle
+  ph_heap_init: { args: ["ptr", "usize", "u32"], returns: "ptr" },
+  ph_heap_attach: { args: ["ptr", "usize"], returns: "ptr" },
+  ph_heap_reset: { args: ["ptr"], returns: "i32" },
+  ph_heap_min_size: { args: [], returns: u64_fast },
+  ph_heap_overhead: { args: ["usize"], returns: u64_fast },
+  ph_heap_max_alloc: { args: ["usize"], returns: u64_fast },
+  ph_heap_used_bytes: { args: ["ptr"], returns: u64_fast },
+  ph_heap_generation: { args: ["ptr"], returns: u64_fast },
+  ph_heap_flags: { args: ["ptr"], returns: "u32" },
+
+  // 3. Allocation (pointer API)
+  ph_heap_malloc: { args: ["ptr", "usize"], returns: "ptr" },
+  ph_heap_calloc: { args: ["ptr", "usize", "usize"], returns: "ptr" },
+  ph_heap_realloc: { args: ["ptr", "ptr", "usize"], returns: "ptr" },
+  ph_heap_aligned_alloc: { args: ["ptr", "usize", "usize"], returns: "ptr" },
+  ph_heap_free: { args: ["ptr", "ptr"], returns: "i32" },
+  ph_heap_usable_size: { args: ["ptr", "ptr"], returns: u64_fast },
+
+  // 4. Allocation by offset (the hot path)
+  ph_off_malloc: { args: ["ptr", "f64"], returns: "f64" },
+  ph_off_calloc: { args: ["ptr", "f64", "f64"], returns: "f64" },
+  ph_off_realloc: { args: ["ptr", "f64", "f64"], returns: "f64" },
+  ph_off_aligned_alloc: { args: ["ptr", "f64", "f64"], returns: "f64" },
+  ph_off_free: { args: ["ptr", "f64"], returns: "i32" },
+  ph_off_usable_size: { args: ["ptr", "f64"], returns: "f64" },
+  ph_off_used_bytes: { args: ["ptr"], returns: "f64" },
+
+  // 5. Named roots (names are NUL-terminated bytes passed as a Uint8Array)
+  ph_heap_set_root: { args: ["ptr", "ptr", "u64"], returns: "i32" },
+  ph_heap_get_root: { args: ["ptr", "ptr"], returns: u64_fast },
+  ph_off_set_root: { args: ["ptr", "ptr", "f64"], returns: "i32" },
+  ph_off_get_root: { args: ["ptr", "ptr"], returns: "f64" },
+  ph_heap_root_at: { args: ["ptr", "u32", "ptr"], returns: u64_fast },
+
+  // 6. Introspection
+  ph_heap_check: { args: ["ptr", "usize"], returns: "i32" },
+  ph_heap_stats: { args: ["ptr", "ptr"], returns: "i32" },
+  ph_heap_walk: { args: ["ptr", "function", "ptr"], returns: "i32" },
+
+  // 7. Region helpers
+  ph_region_map_anon: { args: ["usize"], returns: "ptr" },
+  ph_region_map_file: { args: ["ptr", "ptr", "u32", "u32"], returns: "ptr" },
+  ph_region_flush: { args: ["ptr", "usize"], returns: "i32" },
+  ph_region_unmap: { args: ["ptr", "usize"], returns: "i32" },
+} as const satisfies Record<string, FFIFunction>;
+
+/**
+ * Section 8 of the header, the seed-compatible API over one default heap.
+ * Declared for the drift test; not bound by the loader.
+ */
+export const seedSymbols = {
+  ph_config_private_heap: { args: ["ptr", "usize"], returns: "i32" },
+  ph_malloc: { args: ["usize"], returns: "ptr" },
+  ph_calloc: { args: ["usize", "usize"], returns: "ptr" },
+  ph_realloc: { args: ["ptr", "usize"], returns: "ptr" },
+  ph_free: { args: ["ptr"], returns: "void" },
+  ph_posix_memalign: { args: ["ptr", "usize", "usize"], returns: "i32" },
+  ph_malloc_usable_size: { args: ["ptr"], returns: u64_fast },
+  ph_malloc_reset: { args: [], returns: "void" },
+  ph_default_heap: { args: [], returns: "ptr" },
+} as const satisfies Record<string, FFIFunction>;
+
+/** The bound symbols, as `dlopen(path, symbols).symbols` types them. */
+export type NativeSymbols = import("bun:ffi").ConvertFns<typeof symbols>;
+
+/** Layout of `ph_stats_t`: 14 uint64 fields, in this order. */
+export const STATS_FIELDS = [
+  "regionBytes",
+  "usedBytes",
+  "touchedBytes",
+  "metaBytes",
+  "liveBytes",
+  "liveCount",
+  "smallCount",
+  "largeCount",
+  "smallRunBytes",
+  "freeBytes",
+  "freeRuns",
+  "generation",
+  "mallocCount",
+  "freeCount",
+] as const;
+
+/** Constants of csrc/privheap.h that the TypeScript layer relies on (checked by the drift test). */
+export const NATIVE_CONSTANTS = {
+  PH_ABI_VERSION: 1,
+  PH_PAGE_SIZE: 4096,
+  PH_SMALL_MAX: 14336,
+  PH_ROOT_COUNT: 32,
+  PH_ROOT_NAME_MAX: 31,
+  PH_ZERO_ON_FREE: 1,
+  PH_REGION_ZEROED: 2,
+  PH_MAP_CREATE: 1,
+  PH_MAP_EXCL: 2,
+} as const;

@@ -1,0 +1,815 @@
+/**
+ * heap.ts - PrivateHeap: one region of memory managed by the C core, used
+ * from JavaScript by offset.
+ *
+ * The heap object caches only the region's address and the views over it;
+ * every byte of allocator state is inside the region (DESIGN.md, invariant 1).
+ *
+ * Lifetime. The views (`u8`, `f32`, `view`, ...) share one ArrayBuffer made by
+ * `toArrayBuffer(base, 0, size, size, ph_region_unmap)`: Bun calls the C
+ * function `ph_region_unmap(base, size)` when that buffer's memory is
+ * released, which happens either when `close()` detaches the buffer
+ * (`buffer.transfer(0)`) or when the garbage collector has collected every
+ * view of a heap that was never closed. Detaching empties every view first,
+ * so a view kept past `close()` reads `undefined` and ignores writes (a
+ * DataView throws a TypeError) instead of touching unmapped memory.
+ */
+import { JSCallback, toArrayBuffer, type FFIType, type Pointer } from "bun:ffi";
+import { HeapError } from "./errors.ts";
+import { loadNative } from "./ffi/loader.ts";
+import { NATIVE_CONSTANTS, STATS_FIELDS, type NativeSymbols } from "./ffi/symbols.ts";
+
+/**
+ * The largest region a heap can have: 4 GiB, the largest ArrayBuffer (and so
+ * the largest zero-copy view) of this runtime. Larger regions fail with
+ * `ESIZE` until windowed views exist.
+ *
+ * @example
+ * ```ts
+ * import { MAX_REGION_SIZE, PrivateHeap } from "privheap";
+ * using heap = PrivateHeap.create({ size: MAX_REGION_SIZE }); // 4 GiB, committed lazily
+ * ```
+ */
+export const MAX_REGION_SIZE = 2 ** 32;
+
+/**
+ * The allocator's page size (PH_PAGE_SIZE): regions are whole pages.
+ *
+ * @example
+ * ```ts
+ * import { PAGE_SIZE, PrivateHeap } from "privheap";
+ * using heap = PrivateHeap.create({ size: 256 * PAGE_SIZE });
+ * ```
+ */
+export const PAGE_SIZE = 4096;
+
+/**
+ * Options of {@link PrivateHeap.create}.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, type HeapOptions } from "privheap";
+ * const opts: HeapOptions = { size: 32 << 20, zeroOnFree: true };
+ * using heap = PrivateHeap.create(opts);
+ * ```
+ */
+export interface HeapOptions {
+  /** Region size in bytes: an integer from the minimum heap size (a few pages) up to 4 GiB; rounded down to whole pages. */
+  size: number;
+  /** Zero memory when it is freed (PH_ZERO_ON_FREE), so every byte below `usedBytes` that is not live data is 0. */
+  zeroOnFree?: boolean;
+}
+
+/**
+ * Counters of `ph_stats_t`, as numbers. O(1) to read: the header keeps them.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, type HeapStats } from "privheap";
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const s: HeapStats = heap.stats();
+ * console.log(`${s.liveCount} live, ${s.usedBytes} bytes to snapshot`);
+ * ```
+ */
+export interface HeapStats {
+  /** Pages the heap manages, in bytes. */
+  regionBytes: number;
+  /** High-water mark: what a snapshot copies. */
+  usedBytes: number;
+  /** Highest high-water mark since init. */
+  touchedBytes: number;
+  /** Header and page-map leaves. */
+  metaBytes: number;
+  /** Usable bytes of live allocations. */
+  liveBytes: number;
+  /** Live allocations. */
+  liveCount: number;
+  /** Live allocations from small size classes. */
+  smallCount: number;
+  /** Live allocations that are page runs. */
+  largeCount: number;
+  /** Pages held by small-class runs, in bytes. */
+  smallRunBytes: number;
+  /** Free pages below `usedBytes`, in bytes. */
+  freeBytes: number;
+  /** Free page runs below `usedBytes`. */
+  freeRuns: number;
+  /** Resets since init, plus one. */
+  generation: number;
+  /** Allocations since the last reset. */
+  mallocCount: number;
+  /** Frees since the last reset. */
+  freeCount: number;
+}
+
+/**
+ * Called by {@link PrivateHeap.walk} with each live allocation's offset and
+ * usable size, in address order. Return `false` to stop the walk.
+ *
+ * @example
+ * ```ts
+ * import type { WalkFn } from "privheap";
+ * let total = 0;
+ * const sum: WalkFn = (_off, size) => { total += size; };
+ * ```
+ */
+export type WalkFn = (offset: number, size: number) => boolean | void;
+
+// Bound once, by the first heap. Module-level so hot paths call them directly.
+let S: NativeSymbols;
+let unmapAddress = 0;
+// The hot functions, bound once (a direct call skips a property load on S).
+let offMalloc: NativeSymbols["ph_off_malloc"];
+let offFree: NativeSymbols["ph_off_free"];
+
+function bind(): void {
+  if (S !== undefined) return;
+  const lib = loadNative();
+  S = lib.symbols;
+  offMalloc = S.ph_off_malloc;
+  offFree = S.ph_off_free;
+  unmapAddress = lib.addresses.ph_region_unmap;
+}
+
+// Scratch shared by every heap (one thread; none of these calls re-enter).
+const statsWords = new Uint32Array(STATS_FIELDS.length * 2);
+const nameBytes = new Uint8Array(64);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// ph_heap_walk calls back into JS once per live allocation; the callback only
+// appends (offset, size) to `walkBuf` and the user's function runs after the C
+// walk has finished, so it may allocate or free without disturbing the walk.
+let walkCallback: JSCallback | undefined;
+let walkBuf = new Float64Array(1024);
+let walkLen = 0;
+
+function onWalk(_arg: unknown, off: number | bigint, size: number | bigint): number {
+  if (walkLen + 2 > walkBuf.length) {
+    const grown = new Float64Array(walkBuf.length * 2);
+    grown.set(walkBuf);
+    walkBuf = grown;
+  }
+  walkBuf[walkLen++] = Number(off);
+  walkBuf[walkLen++] = Number(size);
+  return 0;
+}
+
+const U64_FAST = "u64_fast" as unknown as FFIType.u64_fast;
+
+function describe(v: unknown): string {
+  return typeof v === "number" ? String(v) : `${typeof v} ${String(v)}`;
+}
+
+function invalid(op: string, what: string, v: unknown): HeapError {
+  return new HeapError("EINVAL", op, `${what} must be an integer from 0 to 2^32 - 1, got ${describe(v)}`);
+}
+
+/**
+ * Encode a root name into `nameBytes` (NUL-terminated) or throw EINVAL.
+ * Names are 1..31 bytes of UTF-8 without NUL.
+ */
+function encodeName(op: string, name: string): Uint8Array {
+  if (typeof name !== "string" || name.length === 0 || name.includes("\0"))
+    throw new HeapError("EINVAL", op, `root name must be a non-empty string without NUL, got ${describe(name)}`);
+  const { read, written } = encoder.encodeInto(name, nameBytes.subarray(0, 32));
+  if (read !== name.length || written > 31)
+    throw new HeapError("EINVAL", op, `root name must be at most 31 bytes of UTF-8: ${JSON.stringify(name)}`);
+  nameBytes[written] = 0;
+  return nameBytes;
+}
+
+/**
+ * A private heap: one region managed by the C allocator, used by offset.
+ * Offsets are plain numbers (0 means "no allocation"); read and write the
+ * bytes through the zero-copy views.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap } from "privheap";
+ * using heap = PrivateHeap.create({ size: 16 << 20 });
+ * const off = heap.malloc(3 * 4);
+ * heap.f32.set([1, 2, 3], off >>> 2);
+ * console.log(heap.f32[(off >>> 2) + 1]); // 2
+ * heap.free(off);
+ * ```
+ */
+export class PrivateHeap implements Disposable {
+  /** Region base == C handle; 0 once closed. */
+  #h: Pointer;
+  readonly #size: number;
+  #buffer: ArrayBuffer;
+  readonly #u8: Uint8Array;
+  readonly #i8: Int8Array;
+  readonly #u16: Uint16Array;
+  readonly #i16: Int16Array;
+  readonly #u32: Uint32Array;
+  readonly #i32: Int32Array;
+  readonly #f32: Float32Array;
+  readonly #f64: Float64Array;
+  readonly #u64: BigUint64Array;
+  readonly #i64: BigInt64Array;
+  readonly #view: DataView;
+
+  private constructor(base: Pointer, size: number) {
+    this.#h = base;
+    this.#size = size;
+    // Bun's types omit the deallocator arguments: (ptr, offset, length, context, deallocator).
+    const make = toArrayBuffer as unknown as (p: number, o: number, n: number, ctx: number, fn: number) => ArrayBuffer;
+    const buf = make(base, 0, size, size, unmapAddress);
+    this.#buffer = buf;
+    this.#u8 = new Uint8Array(buf);
+    this.#i8 = new Int8Array(buf);
+    this.#u16 = new Uint16Array(buf);
+    this.#i16 = new Int16Array(buf);
+    this.#u32 = new Uint32Array(buf);
+    this.#i32 = new Int32Array(buf);
+    this.#f32 = new Float32Array(buf);
+    this.#f64 = new Float64Array(buf);
+    this.#u64 = new BigUint64Array(buf);
+    this.#i64 = new BigInt64Array(buf);
+    this.#view = new DataView(buf);
+  }
+
+  /**
+   * Map an anonymous region of `size` bytes (zeroed, committed lazily) and
+   * format it as an empty heap. Sizes above 4 GiB fail with `ESIZE`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * const heap = PrivateHeap.create({ size: 64 << 20 });
+   * console.log(heap.size, heap.usedBytes);
+   * heap.close();
+   * ```
+   */
+  static create(options: HeapOptions): PrivateHeap {
+    const size = options?.size;
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0)
+      throw new HeapError("EINVAL", "create", `size must be a positive integer, got ${describe(size)}`);
+    if (size > MAX_REGION_SIZE)
+      throw new HeapError(
+        "ESIZE",
+        "create",
+        `${size} bytes is above the 4 GiB limit of one ArrayBuffer in this runtime (windowed views for larger regions do not exist yet)`,
+      );
+    bind();
+    const mapSize = size - (size % PAGE_SIZE);
+    const min = Number(S.ph_heap_min_size());
+    if (mapSize < min) throw new HeapError("ESIZE", "create", `${size} bytes is below the minimum heap size of ${min} bytes`);
+    const base = S.ph_region_map_anon(mapSize);
+    if (base === null) throw HeapError.fromNative(S.ph_last_error(), "create", `mapping ${mapSize} bytes`);
+    // A fresh anonymous mapping reads as zero: PH_REGION_ZEROED lets the
+    // allocator skip clearing pages it never used.
+    const flags = (options.zeroOnFree === true ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | NATIVE_CONSTANTS.PH_REGION_ZEROED;
+    const h = S.ph_heap_init(base, mapSize, flags);
+    if (h === null) {
+      const rc = S.ph_last_error();
+      S.ph_region_unmap(base, mapSize);
+      throw HeapError.fromNative(rc, "create", `formatting ${mapSize} bytes`);
+    }
+    return new PrivateHeap(base as Pointer, mapSize);
+  }
+
+  // ---- allocation ---------------------------------------------------------
+
+  /**
+   * Allocate `size` bytes; returns the offset. `malloc(0)` returns a unique
+   * minimal allocation. The offset is aligned to the largest power of two
+   * that divides the size class (at least 8, at most a page: 16 for 48 bytes,
+   * 64 for 64); page runs are page aligned.
+   * Throws `ENOMEM` when the region is full, `EINVAL` for a size that is not
+   * an integer in [0, 2^32).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const off = heap.malloc(16);
+   * heap.u32[off >>> 2] = 42;
+   * ```
+   */
+  malloc(size: number): number {
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("malloc", "size", size);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("malloc");
+    const off = offMalloc(h, size);
+    if (off > 0) return off;
+    throw this.#error(off, "malloc", `${size} bytes`);
+  }
+
+  /**
+   * Allocate `n * size` zeroed bytes; returns the offset. `ENOMEM` when the
+   * product overflows or the region is full.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const off = heap.calloc(100, 8); // 100 zeroed f64s
+   * console.log(heap.f64[(off >>> 3) + 99]); // 0
+   * ```
+   */
+  calloc(n: number, size: number): number {
+    if (typeof n !== "number" || n >>> 0 !== n) throw invalid("calloc", "n", n);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("calloc", "size", size);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("calloc");
+    const off = S.ph_off_calloc(h, n, size);
+    if (off > 0) return off;
+    throw this.#error(off, "calloc", `${n} x ${size} bytes`);
+  }
+
+  /**
+   * Resize the allocation at `off` to `size` bytes, keeping its contents up
+   * to the smaller size; returns the (possibly new) offset. `realloc(0, n)`
+   * is `malloc(n)`. On failure `off` stays valid and unchanged.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * let off = heap.malloc(8);
+   * heap.f64[off >>> 3] = 1.5;
+   * off = heap.realloc(off, 8 * 1000);
+   * console.log(heap.f64[off >>> 3]); // 1.5
+   * ```
+   */
+  realloc(off: number, size: number): number {
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("realloc", off);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("realloc", "size", size);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("realloc");
+    const r = S.ph_off_realloc(h, off, size);
+    if (r > 0) return r;
+    throw this.#error(r, "realloc", `offset ${off} to ${size} bytes`);
+  }
+
+  /**
+   * Allocate `size` bytes at an offset that is a multiple of `align` (a power
+   * of two; `EINVAL` otherwise). Alignment is relative to the region base,
+   * which is 2 MiB aligned, so it is absolute too.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const off = heap.alignedAlloc(64, 100);
+   * console.log(off % 64); // 0
+   * ```
+   */
+  alignedAlloc(align: number, size: number): number {
+    if (typeof align !== "number" || align >>> 0 !== align || align === 0 || (align & (align - 1)) !== 0)
+      throw new HeapError("EINVAL", "alignedAlloc", `align must be a power of two below 2^32, got ${describe(align)}`);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("alignedAlloc", "size", size);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("alignedAlloc");
+    const off = S.ph_off_aligned_alloc(h, align, size);
+    if (off > 0) return off;
+    throw this.#error(off, "alignedAlloc", `${size} bytes aligned to ${align}`);
+  }
+
+  /**
+   * Free the allocation at `off`. `free(0)` does nothing. Throws `EBADPTR`
+   * when `off` is not the start of a live allocation and `EDOUBLEFREE` when it
+   * was already freed; the heap is unchanged then.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.free(heap.malloc(100));
+   * ```
+   */
+  free(off: number): void {
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("free", off);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("free");
+    const rc = offFree(h, off);
+    if (rc !== 0) throw this.#error(rc, "free", `offset ${off}`);
+  }
+
+  /**
+   * Usable bytes of the live allocation at `off` (at least what was asked).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(heap.usableSize(heap.malloc(100))); // 112: the size class
+   * ```
+   */
+  usableSize(off: number): number {
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("usableSize", off);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("usableSize");
+    const n = S.ph_off_usable_size(h, off);
+    if (n > 0) return n;
+    throw this.#error(n, "usableSize", `offset ${off}`);
+  }
+
+  /**
+   * Discard every allocation and named root in O(1), whatever the heap
+   * holds. The views stay valid; `generation` increments.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * for (let i = 0; i < 1000; i++) heap.malloc(32);
+   * heap.reset();
+   * console.log(heap.stats().liveCount); // 0
+   * ```
+   */
+  reset(): void {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("reset");
+    const rc = S.ph_heap_reset(h);
+    if (rc !== 0) throw HeapError.fromNative(rc, "reset");
+  }
+
+  // ---- named roots --------------------------------------------------------
+
+  /**
+   * Store `off` under `name` (1 to 31 bytes of UTF-8) in the region's header,
+   * where snapshots, restores and other processes find it. Offset 0 removes
+   * the name. `ENOSPC` when all 32 slots are taken.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.setRoot("world", heap.malloc(256));
+   * console.log(heap.getRoot("world") > 0); // true
+   * ```
+   */
+  setRoot(name: string, off: number): void {
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("setRoot", off);
+    const h = this.#h;
+    if (h === 0) throw this.#closed("setRoot");
+    const rc = S.ph_off_set_root(h, encodeName("setRoot", name), off);
+    if (rc !== 0) throw HeapError.fromNative(rc, "setRoot", JSON.stringify(name));
+  }
+
+  /**
+   * The offset stored under `name`, or 0 when the name is not set.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(heap.getRoot("missing")); // 0
+   * ```
+   */
+  getRoot(name: string): number {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("getRoot");
+    const r = S.ph_off_get_root(h, encodeName("getRoot", name));
+    if (r < 0) throw HeapError.fromNative(r, "getRoot", JSON.stringify(name));
+    return r;
+  }
+
+  /**
+   * Every named root, as a name-to-offset object.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.setRoot("a", heap.malloc(8));
+   * console.log(Object.keys(heap.roots())); // ["a"]
+   * ```
+   */
+  roots(): Record<string, number> {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("roots");
+    const out: Record<string, number> = {};
+    for (let i = 0; i < 32; i++) {
+      nameBytes.fill(0, 0, 33);
+      const off = Number(S.ph_heap_root_at(h, i, nameBytes));
+      if (off === 0) continue;
+      const end = nameBytes.indexOf(0);
+      out[decoder.decode(nameBytes.subarray(0, end < 0 ? 32 : end))] = off;
+    }
+    return out;
+  }
+
+  // ---- introspection ------------------------------------------------------
+
+  /**
+   * The header's counters (O(1)).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.malloc(100);
+   * const s = heap.stats();
+   * console.log(s.liveCount, s.liveBytes, s.usedBytes);
+   * ```
+   */
+  stats(): HeapStats {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("stats");
+    const rc = S.ph_heap_stats(h, statsWords);
+    if (rc !== 0) throw HeapError.fromNative(rc, "stats");
+    const out = {} as Record<(typeof STATS_FIELDS)[number], number>;
+    for (let i = 0; i < STATS_FIELDS.length; i++) out[STATS_FIELDS[i]!] = statsWords[2 * i]! + statsWords[2 * i + 1]! * 4294967296;
+    return out;
+  }
+
+  /**
+   * Validate every invariant of the region (`ph_heap_check(base, size)`).
+   * Returns the number of broken invariants: 0 means consistent. Throws
+   * `ECORRUPT`, `EVERSION` or `ESIZE` when the header itself is unusable.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.malloc(10);
+   * if (heap.check() !== 0) throw new Error("heap is inconsistent");
+   * ```
+   */
+  check(): number {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("check");
+    const n = S.ph_heap_check(h, this.#size);
+    if (n < 0) throw HeapError.fromNative(n, "check");
+    return n;
+  }
+
+  /**
+   * Call `fn(offset, size)` for every live allocation in address order
+   * (`size` is the usable size). Return `false` from `fn` to stop. The list
+   * is taken before `fn` first runs, so `fn` may allocate and free. Returns
+   * how many allocations `fn` saw.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.malloc(8); heap.malloc(5000);
+   * heap.walk((off, size) => console.log(off, size));
+   * ```
+   */
+  walk(fn: WalkFn): number {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("walk");
+    if (typeof fn !== "function") throw new HeapError("EINVAL", "walk", "fn must be a function");
+    walkCallback ??= new JSCallback(onWalk, { args: ["ptr", U64_FAST, U64_FAST], returns: "i32" });
+    walkLen = 0;
+    const rc = S.ph_heap_walk(h, walkCallback.ptr!, null);
+    if (rc !== 0) throw HeapError.fromNative(rc, "walk");
+    // Copy out: `fn` may call walk() again, which reuses the shared buffer.
+    const list = walkBuf.slice(0, walkLen);
+    let seen = 0;
+    for (let i = 0; i < list.length; i += 2) {
+      seen++;
+      if (fn(list[i]!, list[i + 1]!) === false) break;
+    }
+    return seen;
+  }
+
+  // ---- sizes --------------------------------------------------------------
+
+  /**
+   * Bytes in the region (the requested size rounded down to whole pages);
+   * every view is this long. Readable after `close()`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(heap.size === heap.u8.length); // true
+   * ```
+   */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * The largest single allocation this heap can serve when empty (whole
+   * pages less the header and page map).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const all = heap.malloc(heap.maxAlloc); // the whole region in one allocation
+   * ```
+   */
+  get maxAlloc(): number {
+    if (this.#h === 0) throw this.#closed("maxAlloc");
+    return Number(S.ph_heap_max_alloc(this.#size));
+  }
+
+  /**
+   * Bytes below the high-water mark: what a snapshot copies.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const before = heap.usedBytes;
+   * heap.malloc(100_000);
+   * console.log(heap.usedBytes > before); // true
+   * ```
+   */
+  get usedBytes(): number {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("usedBytes");
+    return S.ph_off_used_bytes(h);
+  }
+
+  /**
+   * Incremented by every reset; 1 for a new heap. Read from the region.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.reset();
+   * console.log(heap.generation); // 2
+   * ```
+   */
+  get generation(): number {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("generation");
+    return Number(S.ph_heap_generation(h));
+  }
+
+  /**
+   * True when freed memory is zeroed (the `zeroOnFree` option).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20, zeroOnFree: true });
+   * console.log(heap.zeroOnFree); // true
+   * ```
+   */
+  get zeroOnFree(): boolean {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("zeroOnFree");
+    return (S.ph_heap_flags(h) & NATIVE_CONSTANTS.PH_ZERO_ON_FREE) !== 0;
+  }
+
+  /**
+   * The region's address (the C `ph_heap_t *`), for passing the heap to
+   * other native code; 0 after `close()`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(heap.address % (2 << 20)); // 0: regions are 2 MiB aligned
+   * ```
+   */
+  get address(): number {
+    return this.#h;
+  }
+
+  // ---- views ----------------------------------------------------------------
+  // Each view covers the whole region; index = offset / element size. Use
+  // `off >>> 2` (unsigned), not `off >> 2`: offsets of a region above 2 GiB
+  // do not fit a signed 32-bit shift.
+
+  /**
+   * Bytes of the region: `heap.u8[off]`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const off = heap.malloc(5);
+   * heap.u8.set([104, 105], off);
+   * ```
+   */
+  get u8(): Uint8Array {
+    if (this.#h === 0) throw this.#closed("u8");
+    return this.#u8;
+  }
+  /** Int8 view: `heap.i8[off]`. @example `heap.i8[off] = -1;` */
+  get i8(): Int8Array {
+    if (this.#h === 0) throw this.#closed("i8");
+    return this.#i8;
+  }
+  /** Uint16 view: `heap.u16[off >>> 1]`. @example `heap.u16[off >>> 1] = 65535;` */
+  get u16(): Uint16Array {
+    if (this.#h === 0) throw this.#closed("u16");
+    return this.#u16;
+  }
+  /** Int16 view: `heap.i16[off >>> 1]`. @example `heap.i16[off >>> 1] = -2;` */
+  get i16(): Int16Array {
+    if (this.#h === 0) throw this.#closed("i16");
+    return this.#i16;
+  }
+  /** Uint32 view: `heap.u32[off >>> 2]`. @example `heap.u32[off >>> 2] = 0xdeadbeef;` */
+  get u32(): Uint32Array {
+    if (this.#h === 0) throw this.#closed("u32");
+    return this.#u32;
+  }
+  /** Int32 view: `heap.i32[off >>> 2]`. @example `heap.i32[off >>> 2] = -7;` */
+  get i32(): Int32Array {
+    if (this.#h === 0) throw this.#closed("i32");
+    return this.#i32;
+  }
+  /** Float32 view: `heap.f32[off >>> 2]`. @example `heap.f32[off >>> 2] = 0.5;` */
+  get f32(): Float32Array {
+    if (this.#h === 0) throw this.#closed("f32");
+    return this.#f32;
+  }
+  /** Float64 view: `heap.f64[off >>> 3]`. @example `heap.f64[off >>> 3] = Math.PI;` */
+  get f64(): Float64Array {
+    if (this.#h === 0) throw this.#closed("f64");
+    return this.#f64;
+  }
+  /** BigUint64 view: `heap.u64[off / 8]` (offsets of 8-aligned data). @example `heap.u64[off / 8] = 1n << 63n;` */
+  get u64(): BigUint64Array {
+    if (this.#h === 0) throw this.#closed("u64");
+    return this.#u64;
+  }
+  /** BigInt64 view: `heap.i64[off / 8]`. @example `heap.i64[off / 8] = -1n;` */
+  get i64(): BigInt64Array {
+    if (this.#h === 0) throw this.#closed("i64");
+    return this.#i64;
+  }
+  /**
+   * A DataView over the region, for unaligned or mixed-endian access.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const off = heap.malloc(8);
+   * heap.view.setUint32(off + 1, 7, true);
+   * ```
+   */
+  get view(): DataView {
+    if (this.#h === 0) throw this.#closed("view");
+    return this.#view;
+  }
+
+  // ---- lifetime -------------------------------------------------------------
+
+  /**
+   * True after `close()`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * const heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.close();
+   * console.log(heap.closed); // true
+   * ```
+   */
+  get closed(): boolean {
+    return this.#h === 0;
+  }
+
+  /**
+   * Release the region. Every view handed out is emptied first (reads give
+   * `undefined`, writes are ignored, a DataView throws), then the memory is
+   * unmapped; any later call on the heap throws `ECLOSED`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * const heap = PrivateHeap.create({ size: 1 << 20 });
+   * const f32 = heap.f32;
+   * heap.close();
+   * console.log(f32.length, f32[0]); // 0 undefined
+   * ```
+   */
+  close(): void {
+    if (this.#h === 0) return;
+    this.#h = 0 as Pointer;
+    // Detaching frees the buffer's memory, which runs ph_region_unmap.
+    const buf = this.#buffer;
+    this.#buffer = buf.transfer(0);
+    if (!buf.detached) throw new HeapError("EIO", "close", "the runtime did not detach the region's ArrayBuffer; the region stays mapped");
+  }
+
+  /** `using heap = PrivateHeap.create(...)` closes the heap at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- errors ---------------------------------------------------------------
+
+  #closed(op: string): HeapError {
+    return new HeapError("ECLOSED", op);
+  }
+
+  #badOffset(op: string, off: unknown): HeapError {
+    if (this.#h === 0) return this.#closed(op);
+    return new HeapError("EINVAL", op, `offset must be an integer from 0 to ${this.#size - 1}, got ${describe(off)}`);
+  }
+
+  /** The error of a failed offset call: a negative code, or 0 with the code in ph_last_error(). */
+  #error(r: number, op: string, detail: string): HeapError {
+    const rc = r < 0 ? r : S.ph_last_error();
+    return HeapError.fromNative(rc < 0 ? rc : -1, op, detail);
+  }
+}

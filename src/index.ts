@@ -1,0 +1,41 @@
+/**
+ * privheap - a private-heap allocator for Bun. The public API, by concept:
+ *
+ * - {@link PrivateHeap}: one region managed by the C core, used by offset,
+ *   with zero-copy views (`u8`, `f32`, `view`, ...).
+ * - {@link FrameArena}: per-frame scratch over private heaps, reset in O(1).
+ * - {@link struct}: C-layout structs with generated, allocation-free cursors.
+ * - {@link HeapError}: the one error class, with a stable string `code`.
+ * - Native library: {@link loadNative} and {@link libraryCandidates} tell
+ *   where the library was found or looked for.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, struct } from "privheap";
+ * const Vec2 = struct({ x: "f32", y: "f32" });
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const v = Vec2.cursor(heap, Vec2.alloc(heap));
+ * v.x = 3;
+ * ```
+ */
+export { PrivateHeap, MAX_REGION_SIZE, PAGE_SIZE } from "./heap.ts";
+export type { HeapOptions, HeapStats, WalkFn } from "./heap.ts";
+export { FrameArena } from "./frame-arena.ts";
+export type { FrameArenaOptions } from "./frame-arena.ts";
+export { struct, StructLayout } from "./struct.ts";
+export type {
+  ArrayCursor,
+  CursorBase,
+  FieldInfo,
+  FieldType,
+  Fields,
+  ScalarType,
+  StructCursor,
+  StructOptions,
+  StructSource,
+  StructValue,
+} from "./struct.ts";
+export { HeapError, codeFromNative, nativeFromCode } from "./errors.ts";
+export type { HeapErrorCode } from "./errors.ts";
+export { loadNative, libraryCandidates, libraryFileName, platformDir, BUILD_COMMAND } from "./ffi/loader.ts";
+export type { LibraryCandidate, NativeLibrary } from "./ffi/loader.ts";

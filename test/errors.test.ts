@@ -1,0 +1,62 @@
+import { describe, expect, test } from "bun:test";
+import { HeapError, codeFromNative, nativeFromCode } from "../src/errors.ts";
+import { loadNative } from "../src/ffi/loader.ts";
+import { headerConstants } from "./support/header.ts";
+
+const defs = headerConstants();
+/** PH_E* names and values as the header defines them (PH_ECODE_MIN excluded). */
+const headerCodes = Object.entries(defs).filter(([n]) => /^PH_E[A-Z]+$/.test(n) && n !== "PH_ECODE_MIN");
+
+describe("HeapError codes", () => {
+  test("the header defines the nine codes the issue names", () => {
+    expect(headerCodes.map(([n]) => n.slice(3)).sort()).toEqual(
+      ["EBADPTR", "ECORRUPT", "EDOUBLEFREE", "EINVAL", "EIO", "ENOMEM", "ENOSPC", "ESIZE", "EVERSION"].sort(),
+    );
+  });
+
+  test("every PH_E* value maps to the code named after it, and back", () => {
+    for (const [name, value] of headerCodes) {
+      expect({ value, code: codeFromNative(value) }).toEqual({ value, code: name.slice(3) as never });
+      expect(nativeFromCode(name.slice(3) as never)).toBe(value);
+    }
+  });
+
+  test("values below PH_ECODE_MIN, zero and positives are EUNKNOWN", () => {
+    const min = defs.PH_ECODE_MIN!;
+    expect(min).toBeLessThan(0);
+    for (const v of [min - 1, -1000, 0, 1, 5]) expect(codeFromNative(v)).toBe("EUNKNOWN");
+  });
+
+  test("TypeScript-only codes have no C value", () => {
+    for (const c of ["ECLOSED", "ESTALE", "ENOLIB", "EUNKNOWN"] as const) expect(nativeFromCode(c)).toBe(0);
+  });
+
+  test("ph_strerror knows every code the header defines and no other", () => {
+    const { symbols } = loadNative();
+    const unknown = String(symbols.ph_strerror(defs.PH_ECODE_MIN! - 1));
+    expect(unknown).toBe("unknown error");
+    for (const [, value] of headerCodes) expect(String(symbols.ph_strerror(value))).not.toBe(unknown);
+  });
+
+  test("HeapError carries code, op, nativeCode, cause and a message naming all of them", () => {
+    const cause = new Error("root cause");
+    const e = new HeapError("EBADPTR", "free", "offset 24", { cause });
+    expect(e).toBeInstanceOf(Error);
+    expect(e).toBeInstanceOf(HeapError);
+    expect(e.name).toBe("HeapError");
+    expect(e.code).toBe("EBADPTR");
+    expect(e.op).toBe("free");
+    expect(e.nativeCode).toBe(defs.PH_EBADPTR!);
+    expect(e.cause).toBe(cause);
+    expect(e.message).toContain("free");
+    expect(e.message).toContain("EBADPTR");
+    expect(e.message).toContain("offset 24");
+  });
+
+  test("fromNative keeps an unknown C value in nativeCode", () => {
+    const e = HeapError.fromNative(-77, "malloc");
+    expect(e.code).toBe("EUNKNOWN");
+    expect(e.nativeCode).toBe(-77);
+    expect(HeapError.fromNative(defs.PH_ENOMEM!, "malloc").code).toBe("ENOMEM");
+  });
+});

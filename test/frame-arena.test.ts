@@ -1,0 +1,227 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { FrameArena } from "../src/frame-arena.ts";
+import { PrivateHeap } from "../src/heap.ts";
+import { fill, intact } from "./support/conformance.ts";
+import { expectCode } from "./support/expect.ts";
+import { rng, seeds } from "./support/random.ts";
+
+const MiB = 1 << 20;
+const open: FrameArena[] = [];
+function arenaOf(opts: Partial<Parameters<typeof FrameArena.create>[0]> = {}): FrameArena {
+  const a = FrameArena.create({ size: 8 * MiB, ...opts });
+  open.push(a);
+  return a;
+}
+afterEach(() => {
+  for (const a of open.splice(0)) a.close();
+});
+
+describe("FrameArena", () => {
+  test("create validates its options", () => {
+    expectCode(() => FrameArena.create({ size: MiB, buffers: 3 as 1 }), "EINVAL");
+    expectCode(() => FrameArena.create({ size: MiB, chunkSize: 10 }), "EINVAL");
+    expectCode(() => FrameArena.create({ size: MiB, chunkSize: 4096, bumpMax: 5000 }), "EINVAL");
+    expectCode(() => FrameArena.create({ size: -1 }), "EINVAL");
+    expectCode(() => FrameArena.create({ size: 2 ** 33 }), "ESIZE");
+  });
+
+  test("allocations within a frame are 16-aligned, distinct, non-overlapping, and inside the heap's live allocations", () => {
+    const arena = arenaOf();
+    arena.beginFrame();
+    const got: [number, number][] = [];
+    for (let i = 0; i < 5000; i++) {
+      const size = (i * 7919) % 300;
+      const off = arena.alloc(size);
+      expect(off % 16).toBe(0);
+      fill(arena.u8, off, size, i);
+      got.push([off, size]);
+    }
+    got.push([arena.alloc(100_000), 100_000]);
+    got.forEach(([off, size], i) => {
+      if (i < 5000) expect({ i, ok: intact(arena.u8, off, size, i) }).toEqual({ i, ok: true });
+    });
+    // Every arena allocation lies inside some live heap allocation (a chunk, or its own).
+    const live: [number, number][] = [];
+    arena.heap.walk((o, n) => void live.push([o, n]));
+    for (const [off, size] of got) expect(live.some(([o, n]) => off >= o && off + size <= o + n)).toBe(true);
+    expect(arena.heap.check()).toBe(0);
+    arena.endFrame();
+  });
+
+  test("endFrame resets in O(1): the heap is empty again, generation increments", () => {
+    const arena = arenaOf();
+    const empty = arena.heap.usedBytes;
+    expect(arena.generation).toBe(1);
+    for (let f = 0; f < 5; f++) {
+      arena.frame((a) => {
+        for (let i = 0; i < 10_000; i++) a.alloc(48);
+        expect(a.heap.stats().liveCount).toBeGreaterThan(0);
+      });
+      expect(arena.heap.stats().liveCount).toBe(0);
+      expect(arena.heap.usedBytes).toBe(empty);
+      expect(arena.generation).toBe(f + 2);
+      expect(arena.heap.generation).toBe(f + 2);
+    }
+  });
+
+  test("the same offsets come back frame after frame (memory is recycled, not leaked)", () => {
+    const arena = arenaOf();
+    const firsts = new Set<number>();
+    for (let f = 0; f < 20; f++) arena.frame((a) => void firsts.add(a.alloc(64)));
+    expect(firsts.size).toBe(1);
+  });
+
+  test("buffers: 2 keeps the previous frame readable for exactly one more frame", () => {
+    const arena = arenaOf({ buffers: 2 });
+    expect(arena.buffers).toBe(2);
+    const off = arena.frame((a) => {
+      const o = a.alloc(4);
+      a.u32[o >>> 2] = 0xc0ffee;
+      return o;
+    });
+    const first = arena.previous!;
+    arena.frame((a) => {
+      expect(a.previous).toBe(first);
+      expect(a.heap).not.toBe(first);
+      expect(a.previous!.u32[off >>> 2]).toBe(0xc0ffee);
+      expect(a.previous!.stats().liveCount).toBeGreaterThan(0);
+      a.alloc(4);
+    });
+    // Two frames later the first heap has been reset and is current again.
+    expect(first.stats().liveCount).toBe(0);
+    expect(arena.heap).toBe(first);
+  });
+
+  test("one buffer: previous is undefined", () => {
+    expect(arenaOf().previous).toBeUndefined();
+  });
+
+  test("alloc outside a frame, nested beginFrame and unmatched endFrame are EINVAL", () => {
+    const arena = arenaOf();
+    expectCode(() => arena.alloc(8), "EINVAL");
+    expectCode(() => arena.endFrame(), "EINVAL");
+    arena.beginFrame();
+    expectCode(() => arena.beginFrame(), "EINVAL");
+    arena.alloc(8);
+    arena.endFrame();
+    expectCode(() => arena.alloc(8), "EINVAL");
+    expect(arena.generation).toBe(2);
+  });
+
+  test("frame(fn) ends the frame when fn throws, and returns fn's value", () => {
+    const arena = arenaOf();
+    expect(() =>
+      arena.frame((a) => {
+        a.alloc(10);
+        throw new SyntaxError("boom");
+      }),
+    ).toThrow(SyntaxError);
+    expect(arena.inFrame).toBe(false);
+    expect(arena.generation).toBe(2);
+    expect(arena.frame(() => 42)).toBe(42);
+  });
+
+  test("allocAligned and allocZeroed", () => {
+    const arena = arenaOf();
+    arena.frame((a) => {
+      for (const align of [1, 2, 16, 32, 256, 4096]) expect(a.allocAligned(align, 33) % align).toBe(0);
+      for (const bad of [0, 3, -2, 1.5]) expectCode(() => a.allocAligned(bad, 8), "EINVAL");
+      const dirty = a.alloc(64);
+      a.u8.fill(0xff, dirty, dirty + 64);
+    });
+    arena.frame((a) => {
+      const z = a.allocZeroed(64);
+      expect(a.u8.subarray(z, z + 64).every((b) => b === 0)).toBe(true);
+    });
+  });
+
+  test("exhaustion is ENOMEM; the next frame works again", () => {
+    const arena = arenaOf({ size: MiB });
+    arena.beginFrame();
+    let n = 0;
+    expectCode(() => {
+      for (;;) {
+        arena.alloc(1000);
+        n++;
+      }
+    }, "ENOMEM");
+    expect(n).toBeGreaterThan(500);
+    expect(arena.heap.check()).toBe(0);
+    arena.endFrame();
+    arena.frame((a) => expect(a.alloc(1000)).toBeGreaterThan(0));
+  });
+
+  test("huge sizes are ENOMEM, never a bogus offset, and do not move the cursor", () => {
+    const arena = arenaOf();
+    arena.frame((a) => {
+      const x = a.alloc(16);
+      for (const huge of [2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, a.heap.size]) expectCode(() => a.alloc(huge), "ENOMEM");
+      expect(a.alloc(16)).toBe(x + 16);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("bad sizes are EINVAL and do not move the cursor", () => {
+    const arena = arenaOf();
+    arena.frame((a) => {
+      const x = a.alloc(16);
+      for (const bad of [-1, 0.5, Number.NaN, 2 ** 32, "4", 4n]) expectCode(() => a.alloc(bad as number), "EINVAL");
+      expect(a.alloc(16)).toBe(x + 16);
+    });
+  });
+
+  test("after close: ECLOSED, close is idempotent, using works", () => {
+    const arena = FrameArena.create({ size: MiB });
+    arena.close();
+    arena.close();
+    expect(arena.closed).toBe(true);
+    expectCode(() => arena.beginFrame(), "ECLOSED");
+    expectCode(() => arena.alloc(8), "ECLOSED");
+    expectCode(() => arena.heap, "ECLOSED");
+    expectCode(() => arena.f32, "ECLOSED");
+    let kept: FrameArena;
+    {
+      using a = FrameArena.create({ size: MiB });
+      kept = a;
+    }
+    expect(kept.closed).toBe(true);
+  });
+
+  test("closing the arena inside frame(fn) does not throw on the way out", () => {
+    const arena = FrameArena.create({ size: MiB });
+    arena.frame((a) => a.close());
+    expect(arena.closed).toBe(true);
+  });
+
+  for (const seed of seeds(3)) {
+    test(`seeded frames of random sizes never overlap within a frame (seed ${seed})`, () => {
+      const r = rng(seed);
+      const arena = arenaOf({ buffers: r.int(1, 2) as 1 | 2, chunkSize: r.pick([1024, 4096, 65536]), bumpMax: 1000 });
+      try {
+        for (let f = 0; f < 30; f++) {
+          arena.frame((a) => {
+            const got: [number, number, number][] = [];
+            const count = r.int(0, 400);
+            for (let i = 0; i < count; i++) {
+              const size = r.next() < 0.05 ? r.int(1000, 50_000) : r.int(0, 1000);
+              const off = a.alloc(size);
+              fill(a.u8, off, size, i + f);
+              got.push([off, size, i + f]);
+            }
+            for (const [off, size, tag] of got) if (!intact(a.u8, off, size, tag)) throw new Error(`overlap at ${off}`);
+            expect(a.heap.check()).toBe(0);
+          });
+          Bun.gc(true);
+        }
+      } catch (e) {
+        console.error(`frame arena random test failed; replay with PRIVHEAP_SEED=${seed}`);
+        throw e;
+      }
+    });
+  }
+});
+
+test("a FrameArena's heap is an ordinary PrivateHeap", () => {
+  const arena = arenaOf();
+  expect(arena.heap).toBeInstanceOf(PrivateHeap);
+});
