@@ -1,14 +1,14 @@
-// Every ```ts block of docs/api-tour.md runs as is (with "privheap" pointing
+// Every ```ts block of README.md runs as is (with "privheap" pointing
 // at src/), in a child Bun, without an error.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SRC, runScript } from "./support/bun.ts";
 
-const DOC = join(import.meta.dir, "..", "docs", "api-tour.md");
+const DOC = join(import.meta.dir, "..", "README.md");
 const blocks = [...readFileSync(DOC, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
-describe("docs/api-tour.md examples", () => {
+describe("README.md examples", () => {
   test("the tour has an example for each part", () => {
     expect(blocks.length).toBeGreaterThanOrEqual(10);
   });
