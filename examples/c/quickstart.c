@@ -1,11 +1,9 @@
-/*
- * quickstart.c - the C API in one page: a heap in anonymous memory, the
- * allocation calls, errors that change nothing, named roots, a snapshot by
- * byte copy restored at another address, O(1) reset, and the seed API.
- *
- * Build and run (from the repository root):
- *   cc -O2 -Icsrc examples/c/quickstart.c csrc/*.c -o /tmp/quickstart && /tmp/quickstart
- */
+// quickstart.c - the C API in one page: a heap in anonymous memory, the
+// allocation calls, errors that change nothing, named roots, a snapshot by
+// byte copy restored at another address, O(1) reset, and the seed API.
+//
+// Build and run (from the repository root):
+//   cc -O2 -Icsrc examples/c/quickstart.c csrc/*.c -o /tmp/quickstart && /tmp/quickstart
 #include "privheap.h"
 #include <stdio.h>
 #include <string.h>
