@@ -204,18 +204,21 @@ static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
   return (n != expect || bin->tail != prev) ? 1 : 0;
 }
 
+/* Roots in use: a name of 1..PH_ROOT_NAME_MAX bytes, unique, and an offset
+ * inside the region. Slots not in use may hold anything (reset leaves them). */
 static int check_roots(const ph_heap_t *h) {
   int broken = 0;
+  _Static_assert(PH_ROOT_COUNT == 32, "one bit per root in roots_used");
   for (unsigned i = 0; i < PH_ROOT_COUNT; i++) {
+    if (!((h->roots_used >> i) & 1u)) continue;
     const ph_root *r = &h->roots[i];
-    if (memchr(r->name, 0, sizeof r->name) == NULL) {
+    if (r->name[0] == 0 || memchr(r->name, 0, sizeof r->name) == NULL) {
       broken++;
       continue;
     }
-    if (r->name[0] == 0 && r->off != 0) broken++;
-    if (r->off >= ((uint64_t)h->npages << PH_LG_PAGE)) broken++;
-    for (unsigned j = 0; j < i && r->name[0]; j++)
-      if (strcmp(r->name, h->roots[j].name) == 0) broken++;
+    if (r->off == 0 || r->off >= ((uint64_t)h->npages << PH_LG_PAGE)) broken++;
+    for (unsigned j = 0; j < i; j++)
+      if (((h->roots_used >> j) & 1u) && strncmp(r->name, h->roots[j].name, sizeof r->name) == 0) broken++;
   }
   return broken;
 }

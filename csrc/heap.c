@@ -79,7 +79,7 @@ ph_heap_t *ph_heap_attach(void *base, size_t size) {
 int ph_heap_reset(ph_heap_t *h) {
   if (!h) return ph__fail(PH_EINVAL);
   memset(h->bins, 0, sizeof h->bins);
-  memset(h->roots, 0, sizeof h->roots);
+  h->roots_used = 0; /* the names stay, unreadable: reset touches one word, not 32 slots */
   h->large_count = h->large_pages = h->small_run_pages = h->free_count = 0;
   h->generation++;
   ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
@@ -127,9 +127,11 @@ static size_t name_len(const char *name) {
   return n <= PH_ROOT_NAME_MAX ? n : 0;
 }
 
+static inline bool root_in_use(const ph_heap_t *h, unsigned i) { return (h->roots_used >> i) & 1u; }
+
 static int find_root(const ph_heap_t *h, const char *name, size_t len) {
   for (unsigned i = 0; i < PH_ROOT_COUNT; i++)
-    if (memcmp(h->roots[i].name, name, len) == 0 && h->roots[i].name[len] == 0) return (int)i;
+    if (root_in_use(h, i) && memcmp(h->roots[i].name, name, len) == 0 && h->roots[i].name[len] == 0) return (int)i;
   return -1;
 }
 
@@ -139,15 +141,18 @@ int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off) {
   if (off >= ((uint64_t)h->npages << PH_LG_PAGE)) return ph__fail(PH_EINVAL);
   int i = find_root(h, name, len);
   if (off == 0) {
-    if (i >= 0) memset(&h->roots[i], 0, sizeof h->roots[i]);
+    if (i >= 0) {
+      memset(&h->roots[i], 0, sizeof h->roots[i]);
+      h->roots_used &= ~(1u << i);
+    }
     return 0;
   }
   if (i < 0) {
-    for (unsigned j = 0; j < PH_ROOT_COUNT && i < 0; j++)
-      if (h->roots[j].name[0] == 0) i = (int)j;
-    if (i < 0) return ph__fail(PH_ENOSPC);
+    if (h->roots_used == 0xFFFFFFFFu) return ph__fail(PH_ENOSPC);
+    i = __builtin_ctz(~h->roots_used); /* the lowest free slot */
+    memset(h->roots[i].name, 0, sizeof h->roots[i].name);
     memcpy(h->roots[i].name, name, len);
-    h->roots[i].name[len] = 0;
+    h->roots_used |= 1u << i;
   }
   h->roots[i].off = off;
   return 0;
@@ -162,9 +167,11 @@ uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name) {
 
 uint64_t ph_heap_root_at(const ph_heap_t *h, unsigned i, char *buf) {
   if (!h || i >= PH_ROOT_COUNT) return 0;
+  bool used = root_in_use(h, i);
   if (buf) {
-    memcpy(buf, h->roots[i].name, PH_ROOT_NAME_MAX + 1);
+    if (used) memcpy(buf, h->roots[i].name, PH_ROOT_NAME_MAX + 1);
+    else memset(buf, 0, PH_ROOT_NAME_MAX + 1);
     buf[PH_ROOT_NAME_MAX] = 0;
   }
-  return h->roots[i].name[0] ? h->roots[i].off : 0;
+  return used ? h->roots[i].off : 0;
 }

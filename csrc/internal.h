@@ -149,7 +149,7 @@ typedef struct ph_bin {
 } ph_bin;
 
 typedef struct ph_root {
-  char name[PH_ROOT_NAME_MAX + 1]; /* NUL-terminated; empty = free slot */
+  char name[PH_ROOT_NAME_MAX + 1]; /* NUL-terminated; meaningful only while the slot is in use */
   uint64_t off;
 } ph_root;
 
@@ -170,7 +170,7 @@ struct ph_heap {
   uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
   uint32_t lock;         /* reserved for a process-shared lock word */
   uint32_t newest_class; /* class of the latest bump allocation: a hint for ph__free */
-  uint32_t reserved;
+  uint32_t roots_used;   /* bit i: roots[i] holds a name (reset clears this word only) */
   uint64_t generation;
   uint64_t region_size;  /* bytes given to init (or attach, when larger) */
   /* counters, equal to what a walk finds (small ones are per bin) */

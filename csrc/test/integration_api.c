@@ -388,6 +388,15 @@ TEST(named_roots) {
     if (ph_heap_root_at(h, i, buf) == 8 && strcmp(buf, "one-too-many") == 0) found++;
   EXPECT_EQ(found, 1);
   EXPECT(ph_heap_check(h, 4 * MiB) == 0);
+  ph_heap_reset(h); /* every name is gone, and every slot is free again */
+  for (unsigned i = 0; i < PH_ROOT_COUNT; i++) EXPECT_EQ(ph_heap_root_at(h, i, buf), 0);
+  EXPECT_EQ(ph_heap_get_root(h, "one-too-many"), 0);
+  for (unsigned i = 0; i < PH_ROOT_COUNT; i++) {
+    snprintf(name, sizeof name, "again-%u", i);
+    EXPECT_EQ(ph_heap_set_root(h, name, 8), 0);
+  }
+  EXPECT_EQ(ph_heap_get_root(h, "again-31"), 8);
+  EXPECT(ph_heap_check(h, 4 * MiB) == 0);
   ph_region_unmap(base, 4 * MiB);
 }
 
