@@ -139,7 +139,7 @@ int ph__free_slow(ph_heap_t *h, uint64_t off) {
   long region;
   int err = classify(h, off, &run, &region);
   if (err) return ph__fail(err);
-  if (region >= 0) return ph__small_free(h, run, off);
+  if (region >= 0) return ph__small_free(h, run, ph__page(h, run), off);
   large_free(h, run);
   return 0;
 }

@@ -90,6 +90,7 @@ typedef struct ph_class {
   uint16_t bm_words;  /* 64-bit words of the trailing bitmap; 0 = inline bitmap */
   uint16_t align;     /* guaranteed alignment: largest power of two dividing size, <= page */
   uint32_t div_magic; /* ceil(2^32 / size): region index = (diff * magic) >> 32 */
+  uint32_t bm_off;    /* byte offset of the trailing bitmap in its run */
 } ph_class;
 
 extern const ph_class ph__classes[PH_NCLASSES];
@@ -169,7 +170,8 @@ struct ph_heap {
   uint32_t free_mask;    /* bit k - 1: free_list[k] is not empty */
   uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
   uint32_t lock;         /* reserved for a process-shared lock word */
-  uint32_t newest_class; /* class of the latest bump allocation: a hint for ph__free */
+  uint32_t newest_class; /* class of the latest bump allocation, at newest_off: */
+  uint64_t newest_off;   /* a hint for ph__free, checked against that bin before use */
   uint32_t roots_used;   /* bit i: roots[i] holds a name (reset clears this word only) */
   uint64_t generation;
   uint64_t region_size;  /* bytes given to init (or attach, when larger) */
@@ -234,7 +236,8 @@ void ph__pages_format(ph_heap_t *h);
  * on exhaustion. ph__small_alloc below is the inlined common case. */
 uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
 /* Free the region at off inside small run `run` (the head page). */
-int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off);
+/* Free the region at off inside small run `run`, whose head entry is e. */
+int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off);
 /* Region index of off inside run, or -1 if off is not a region start. */
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off);
 /* Whether region i of run is allocated. */
@@ -246,15 +249,17 @@ static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
     const ph_class *cl = &ph__classes[c];
     uint32_t reg = cl->nregs - bin->fresh--;
     bin->live++;
+    uint64_t off = ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
     h->newest_class = c;
-    return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
+    h->newest_off = off;
+    return off;
   }
   return ph__small_alloc_slow(h, c);
 }
 
 /* Pointer to the first bitmap word of a run with a trailing bitmap. */
 static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t run, const ph_class *cl) {
-  return (uint64_t *)(ph__base(h) + ((uint64_t)(run + cl->run_pages) << PH_LG_PAGE)) - cl->bm_words;
+  return (uint64_t *)(ph__base(h) + ((uint64_t)run << PH_LG_PAGE) + cl->bm_off);
 }
 
 /* ---- allocation entry points (alloc.c) ---------------------------------- */
@@ -272,28 +277,33 @@ int ph__free_slow(ph_heap_t *h, uint64_t off);
 /* Free the allocation at off: 0, PH_EBADPTR or PH_EDOUBLEFREE (recorded). */
 static inline int ph__free(ph_heap_t *h, uint64_t off) {
   /* Stack-like use: off is the newest region of the bin that bumped last.
-   * With no freed regions in that run, every region below the bump is live,
-   * so the match alone proves off is a live allocation. */
-  unsigned c = h->newest_class;
-  if (c < PH_NCLASSES) {
-    ph_bin *bin = &h->bins[c];
-    const ph_class *cl = &ph__classes[c];
-    uint32_t handed = cl->nregs - bin->fresh;
-    if (bin->freed == 0 && handed != 0 && bin->cur &&
-        off == ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)(handed - 1) * cl->size &&
-        !(h->flags & PH_ZERO_ON_FREE)) {
-      bin->fresh++;
-      bin->live--;
-      h->free_count++;
-      return 0;
+   * The hint is only trusted once that bin confirms it: with no freed regions
+   * in its run, every region below the bump is live, so off is live. */
+  if (off == h->newest_off) {
+    unsigned c = h->newest_class;
+    if (c < PH_NCLASSES && !(h->flags & PH_ZERO_ON_FREE)) {
+      ph_bin *bin = &h->bins[c];
+      const ph_class *cl = &ph__classes[c];
+      uint32_t handed = cl->nregs - bin->fresh;
+      if (bin->freed == 0 && handed != 0 && handed <= cl->nregs && bin->cur &&
+          off == ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)(handed - 1) * cl->size) {
+        bin->fresh++;
+        bin->live--;
+        h->free_count++;
+        h->newest_off = handed > 1 ? off - cl->size : 0; /* the next one down, for a LIFO run */
+        return 0;
+      }
     }
   }
   uint64_t p = off >> PH_LG_PAGE;
   if (PH_LIKELY((off & 7u) == 0 && p >= h->base_pages && p < h->hwm)) {
-    const ph_page *e = ph__page(h, (uint32_t)p);
+    ph_page *e = ph__page(h, (uint32_t)p);
     uint32_t k = ph__kind(e);
-    if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p, off);
-    if (k == PH_PK_SMALL_BODY) return ph__small_free(h, (uint32_t)p - e->size, off);
+    if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p, e, off);
+    if (k == PH_PK_SMALL_BODY) {
+      uint32_t run = (uint32_t)p - e->size; /* its head may sit in the previous leaf */
+      return ph__small_free(h, run, ph__page(h, run), off);
+    }
   }
   return ph__free_slow(h, off);
 }

@@ -91,8 +91,7 @@ static bool refill(ph_heap_t *h, unsigned c) {
 }
 
 /* Take the lowest set bit of run's bitmap (one is set). */
-static uint32_t take_freed(ph_heap_t *h, uint32_t run, const ph_class *cl) {
-  ph_page *e = ph__page(h, run);
+static uint32_t take_freed(ph_heap_t *h, uint32_t run, ph_page *e, const ph_class *cl) {
   if (cl->bm_words == 0) {
     uint32_t bits = e->size;
     ph_assert(bits != 0 && "freed > 0 means a set bit");
@@ -120,7 +119,7 @@ uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
   }
   uint32_t reg;
   if (bin->freed) {
-    reg = take_freed(h, bin->cur, cl);
+    reg = take_freed(h, bin->cur, ph__page(h, bin->cur), cl);
     bin->freed--;
   } else {
     reg = cl->nregs - bin->fresh--;
@@ -153,8 +152,7 @@ bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i) {
   return !bit_is_set(h, e, run, cl, i);
 }
 
-int ph__small_free(ph_heap_t *h, uint32_t run, uint64_t off) {
-  ph_page *e = ph__page(h, run);
+int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   unsigned c = PH_INFO_CLASS(e->info);
   const ph_class *cl = &ph__classes[c];
   ph_bin *bin = &h->bins[c];

@@ -59,7 +59,8 @@ def main():
     for size, k, n, words in rows:
         align = min(size & -size, PAGE)
         magic = -(-(1 << 32) // size)
-        print(f"    {{{size}, {k}, {n}, {words}, {align}, {magic}u}},")
+        bm_off = k * PAGE - words * 8 if words else 0
+        print(f"    {{{size}, {k}, {n}, {words}, {align}, {magic}u, {bm_off}}},")
     print("};")
     print()
     print("/* Class of a request of n <= PH_LOOKUP_MAX bytes, at index (n + 7) / 8. */")

@@ -120,4 +120,37 @@ TEST(a_bitmap_freed_region_below_the_bump_is_not_freed_twice) {
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
+TEST(a_run_that_straddles_two_map_leaves_works) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  unsigned c = ph__size2class(3584);
+  const ph_class *cl = &ph__classes[c];
+  REQUIRE(cl->run_pages > 1);
+  uint32_t chunk = 1u << h->lg_chunk;
+  /* Free pages that span the first chunk boundary: a 20-page block over it
+   * (its leaf is made first, below it), kept from the top by one more page,
+   * then freed. A 5-page block takes the free run's first pages, so the next
+   * 7-page run starts 3 pages before the boundary. */
+  REQUIRE(ph__malloc(h, (size_t)(chunk - 10 - h->hwm) * PH_PAGE_SIZE) != 0);
+  uint64_t span = ph__malloc(h, 20 * PH_PAGE_SIZE);
+  REQUIRE(span != 0 && ph__malloc(h, PH_PAGE_SIZE) != 0);
+  REQUIRE(span >> PH_LG_PAGE < chunk && (span >> PH_LG_PAGE) + 20 > chunk);
+  EXPECT_EQ(ph__free(h, span), 0);
+  REQUIRE(ph__malloc(h, 5 * PH_PAGE_SIZE) == span);
+  uint64_t regs[16];
+  for (unsigned i = 0; i < cl->nregs; i++) regs[i] = ph__malloc(h, 3584);
+  uint32_t run = (uint32_t)(regs[0] >> PH_LG_PAGE);
+  REQUIRE(run < chunk && run + (uint32_t)cl->run_pages > chunk); /* it straddles */
+  REQUIRE(h->nleaves >= 2);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__usable(h, regs[i]), 3584);
+  EXPECT_EQ(ph__free(h, regs[cl->nregs - 2]), 0); /* a region in the second leaf */
+  EXPECT_EQ(ph__free(h, regs[cl->nregs - 2]), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph__free(h, regs[cl->nregs - 2] + 8), PH_EBADPTR);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+  for (unsigned i = 0; i < cl->nregs; i++)
+    if (i != cl->nregs - 2u) EXPECT_EQ(ph__free(h, regs[i]), 0);
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
 TEST_MAIN()
