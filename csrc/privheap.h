@@ -241,7 +241,8 @@ typedef struct ph_stats {
   uint64_t free_count;      /* frees since the last reset */
 } ph_stats_t;
 
-/* O(1): counters kept in the header. 0 or PH_EINVAL. */
+/* Counters kept in the region (small-class counts per bin, summed here:
+ * constant time whatever the heap holds). 0 or PH_EINVAL. */
 PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
 
 /* Calls fn(arg, offset, usable_size) for every live allocation in address
