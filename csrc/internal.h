@@ -62,6 +62,12 @@
 #define ph_assert(cond) ((void)0)
 #endif
 
+/* Everything declared in this file stays inside the library: the compiler
+ * then reaches tables and functions directly, not through the GOT or PLT. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define PH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define PH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -206,8 +212,10 @@ static inline ph_page *ph__page(const ph_heap_t *h, uint32_t p) {
 static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info); }
 
 /* ---- errors (error.c) ---------------------------------------------------- */
-int ph__fail(int code); /* records code for ph_last_error, returns it */
-void *ph__fail_null(int code);
+/* Record code for ph_last_error and return it (or NULL). Cold: failures are
+ * rare, and keeping them out of line keeps the fast paths short. */
+__attribute__((cold)) int ph__fail(int code);
+__attribute__((cold)) void *ph__fail_null(int code);
 
 /* ---- the free-run tree (runtree.c) -------------------------------------- */
 /* AVL tree keyed by (pages, index); p's size must not change while in it. */
@@ -315,4 +323,7 @@ int64_t ph__usable(const ph_heap_t *h, uint64_t off);
  * number of readable bytes (the used prefix is enough). */
 int ph__check_header(const struct ph_heap *h, size_t len);
 
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility pop
+#endif
 #endif

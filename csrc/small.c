@@ -152,6 +152,18 @@ bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i) {
   return !bit_is_set(h, e, run, cl, i);
 }
 
+/* A run other than cur became empty (back to the pages) or stopped being
+ * full (onto the list). Kept out of line so the free path stays short. */
+__attribute__((noinline)) static void run_changed_state(ph_heap_t *h, ph_bin *bin, uint32_t run, const ph_class *cl,
+                                                        uint32_t nfree) {
+  if (nfree == cl->nregs) { /* empty: it was waiting on the list */
+    list_remove(h, bin, run);
+    run_release(h, run, cl);
+  } else { /* was full: it joins the non-full runs */
+    list_push_back(h, bin, run);
+  }
+}
+
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   unsigned c = PH_INFO_CLASS(e->info);
   const ph_class *cl = &ph__classes[c];
@@ -190,11 +202,6 @@ int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   }
   e->info += 1u << 16; /* nfree++ */
   uint32_t nfree = PH_INFO_NFREE(e->info);
-  if (nfree == cl->nregs) { /* empty: it was waiting on the list */
-    list_remove(h, bin, run);
-    run_release(h, run, cl);
-  } else if (nfree == 1) { /* was full: it joins the non-full runs */
-    list_push_back(h, bin, run);
-  }
+  if (PH_UNLIKELY(nfree == cl->nregs || nfree == 1)) run_changed_state(h, bin, run, cl, nfree);
   return 0;
 }
