@@ -204,6 +204,20 @@ static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
   return (n != expect || bin->tail != prev) ? 1 : 0;
 }
 
+/* The scratch cursor: empty, or [next, end) at the tail of a live large
+ * allocation (the chunk), past its 16-byte head, 16-byte aligned. The inline
+ * ph_scratch_alloc trusts it, so it must never point anywhere else. */
+static int check_scratch(const ph_heap_t *h) {
+  uint64_t next = h->scratch_next, end = h->scratch_end;
+  if (next == 0 && end == 0) return 0;
+  if (next > end || (next & 15u) || (end & (PH_PAGE_SIZE - 1)) || end > ((uint64_t)h->hwm << PH_LG_PAGE)) return 1;
+  uint32_t head = ph__pages_run_head(h, (uint32_t)((end - 1) >> PH_LG_PAGE));
+  const ph_page *e = ph__page(h, head);
+  uint64_t start = (uint64_t)head << PH_LG_PAGE;
+  if (ph__kind(e) != PH_PK_LARGE || start + ((uint64_t)e->size << PH_LG_PAGE) != end || next < start + 16) return 1;
+  return 0;
+}
+
 /* Roots in use: a name of 1..PH_ROOT_NAME_MAX bytes, unique, and an offset
  * inside the region. Slots not in use may hold anything (reset leaves them). */
 static int check_roots(const ph_heap_t *h) {
@@ -232,7 +246,8 @@ int ph_heap_check(const void *base, size_t len) {
   bool complete;
   int broken = check_runs(h, &t, &complete);
   broken += check_roots(h);
-  if (!complete) return broken;
+  if (!complete) return broken + (h->scratch_next || h->scratch_end ? 1 : 0);
+  broken += check_scratch(h);
 
   for (uint32_t c = 0; c < h->nleaves; c++) {
     const ph_page *e = ph__page(h, h->dir[c]);

@@ -81,6 +81,8 @@ int ph_heap_reset(ph_heap_t *h) {
   memset(h->bins, 0, sizeof h->bins);
   h->roots_used = 0; /* the names stay, unreadable: reset touches one word, not 32 slots */
   h->large_count = h->large_pages = h->small_run_pages = h->free_count = 0;
+  h->scratch_next = h->scratch_end = 0;
+  h->scratch_chunks = 0;
   h->generation++;
   ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
   return 0;

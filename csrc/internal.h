@@ -41,6 +41,7 @@
 
 #include "privheap.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #ifndef PH_DEBUG
@@ -164,6 +165,9 @@ struct ph_heap {
   uint64_t magic;
   uint32_t abi;          /* PH_ABI_VERSION */
   uint32_t page_size;    /* PH_PAGE_SIZE */
+  uint64_t scratch_next; /* at PH_SCRATCH_CURSOR: offsets into the current scratch chunk, */
+  uint64_t scratch_end;  /* read and bumped by the inline ph_scratch_alloc; 0, 0 = none */
+  uint32_t scratch_chunks; /* chunks taken since the last reset (sizes double) */
   uint32_t header_pages; /* PH_HEADER_PAGES */
   uint32_t lg_chunk;     /* log2 of pages per map leaf */
   uint32_t flags;        /* init flags */
@@ -195,6 +199,8 @@ struct ph_heap {
 };
 
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
+_Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");
+_Static_assert(offsetof(struct ph_heap, scratch_end) == PH_SCRATCH_CURSOR + 8, "next, then end");
 _Static_assert(sizeof(ph_page) == 16, "page entries are 16 bytes");
 
 static inline char *ph__base(const ph_heap_t *h) { return (char *)h; }

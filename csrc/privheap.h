@@ -15,6 +15,7 @@
  *   6. Introspection: check, stats, walk
  *   7. Region helpers: anonymous and file-backed mappings
  *   8. Seed-compatible API over one default heap
+ *   9. Frame scratch: bump allocation until the next reset
  *
  * Threads: a heap is used by one thread at a time; different heaps are
  * independent. Nothing here keeps allocator state outside the region, and
@@ -297,6 +298,38 @@ PH_API int ph_posix_memalign(void **out, size_t align, size_t size);
 PH_API size_t ph_malloc_usable_size(void *p);
 PH_API void ph_malloc_reset(void); /* keeps the default heap configured */
 PH_API ph_heap_t *ph_default_heap(void);
+
+/* ------------------------------------------------------------------------ */
+/* 9. Frame scratch                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Scratch memory for allocations that all die at the next ph_heap_reset (a
+ * frame's temporaries): a bump allocator over chunks the heap allocates, of
+ * PH_SCRATCH_CHUNK bytes doubling up to 16 times that. Its cursor is kept in
+ * the header at byte PH_SCRATCH_CURSOR (two offsets: next, end), so it is
+ * part of every snapshot and every reset empties it; the common case is
+ * inline, a compare and an add. Memory is 16-byte aligned and cannot be
+ * freed on its own: ph_heap_free of a scratch pointer is PH_EBADPTR (each
+ * chunk keeps its first 16 bytes, so no scratch pointer starts an
+ * allocation), except for requests above a quarter of the current chunk,
+ * which are allocations of their own. NULL + PH_ENOMEM / PH_EINVAL.
+ */
+#define PH_SCRATCH_CHUNK ((size_t)64 << 10)
+#define PH_SCRATCH_CURSOR 16u
+
+/* The out-of-line part of ph_scratch_alloc: a new chunk, or a big request. */
+PH_API void *ph_scratch_refill(ph_heap_t *h, size_t size);
+
+static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
+  uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
+  uint64_t next = cursor[0], need = ((uint64_t)size + 15u) & ~(uint64_t)15u;
+  if (need - 1u < cursor[1] - next) { /* 0 < need <= room; a size near 2^64 wraps to 0 */
+    cursor[0] = next + need;
+    return (char *)h + next;
+  }
+  return ph_scratch_refill(h, size);
+}
 
 #ifdef __cplusplus
 }

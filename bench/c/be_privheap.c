@@ -1,7 +1,10 @@
 /*
  * be_privheap.c - privheap through its handle API: one region from
  * ph_region_map_anon, ph_heap_init, ph_heap_malloc / free / realloc, and
- * ph_heap_reset for "discard everything".
+ * ph_heap_reset for "discard everything". A second backend,
+ * privheap-scratch, allocates with ph_scratch_alloc (frame scratch: a bump
+ * over chunks of the same heap, nothing freed until the reset), the way
+ * per-frame temporaries are meant to be allocated.
  *
  * ph_heap_free returns an error code; the backend counts non-zero returns
  * (a correct run has none) and the driver reports them.
@@ -82,6 +85,33 @@ static void ph_usage(void *ctx, bench_usage_t *out) {
 static uint64_t ph_errors(void *ctx) {
   return ((ph_ctx_t *)ctx)->errors;
 }
+
+static void *ph_scratch_(void *ctx, size_t size) {
+  return ph_scratch_alloc(((ph_ctx_t *)ctx)->heap, size);
+}
+
+static void ph_scratch_free_(void *ctx, void *p) {
+  (void)ctx;
+  (void)p; /* scratch is freed by the reset only */
+}
+
+static void *ph_scratch_realloc_(void *ctx, void *p, size_t size) {
+  (void)p; /* never timed (no BK_REALLOC): present so the vtable is complete */
+  return ph_scratch_(ctx, size);
+}
+
+const bench_backend_t be_privheap_scratch = {
+    .name = "privheap-scratch",
+    .caps = BK_RESET,
+    .open = ph_open,
+    .close = ph_close,
+    .malloc = ph_scratch_,
+    .free = ph_scratch_free_,
+    .realloc = ph_scratch_realloc_,
+    .reset = ph_reset_,
+    .usage = ph_usage,
+    .errors = ph_errors,
+};
 
 const bench_backend_t be_privheap = {
     .name = "privheap",

@@ -61,7 +61,7 @@ extern const char bench_group_name[];
 void bench_group_info(void);
 
 /* The backends (defined only in the binaries that link their library). */
-extern const bench_backend_t be_privheap, be_glibc, be_bump;
+extern const bench_backend_t be_privheap, be_privheap_scratch, be_glibc, be_bump;
 extern const bench_backend_t be_jemalloc_notc, be_jemalloc_tc;
 extern const bench_backend_t be_mimalloc;
 

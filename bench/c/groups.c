@@ -28,7 +28,7 @@
 #include <gnu/libc-version.h>
 
 const char bench_group_name[] = "base";
-const bench_backend_t *const bench_group[] = {&be_glibc, &be_privheap, &be_bump, NULL};
+const bench_backend_t *const bench_group[] = {&be_glibc, &be_privheap, &be_privheap_scratch, &be_bump, NULL};
 
 void bench_group_info(void) {
   emit_info("glibc", "%s", gnu_get_libc_version());

@@ -35,6 +35,7 @@ static void build_image(void) {
   }
   for (int i = 0; i < 64; i += 4) ph_heap_free(h, keep[i]);
   ph_heap_set_root(h, "root", 4096 * 8);
+  for (int i = 0; i < 100; i++) ph_scratch_alloc(h, (size_t)i * 40); /* a scratch cursor to damage too */
   pristine_used = ph_heap_used_bytes(h);
 }
 
@@ -55,6 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   void *ps[32];
   for (int k = 0; k < 32; k++) ps[k] = ph_heap_malloc(h, (size_t)(k * 311 % 20000) + 1);
   for (int k = 0; k < 32; k += 2) ph_heap_free(h, ps[k]);
+  for (int k = 0; k < 64; k++) {
+    char *s = ph_scratch_alloc(h, (size_t)(k * 97 % 3000));
+    if (s) s[0] = 1;
+  }
   if (ph_heap_check(work, IMAGE) != 0) abort(); /* a clean heap stays clean */
   return 0;
 }

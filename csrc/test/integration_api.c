@@ -635,6 +635,64 @@ TEST(offset_api_validates_doubles) {
   ph_region_unmap(base, 4 * MiB);
 }
 
+TEST(frame_scratch_bumps_until_reset) {
+  size_t size = 64 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  uint64_t seed = 9;
+  test_seed = seed;
+  for (int frame = 0; frame < 3; frame++) {
+    char *prev = NULL;
+    size_t prev_n = 0;
+    unsigned char *ps[3000];
+    size_t ns[3000];
+    for (int i = 0; i < 3000; i++) {
+      size_t n = (size_t)(rng_next(&seed) % 300) + (i % 500 == 0 ? 40000 : 0); /* now and then a big one */
+      unsigned char *p = ph_scratch_alloc(h, n);
+      REQUIRE(p);
+      EXPECT(((uintptr_t)p & 15) == 0);
+      if (n <= PH_SCRATCH_CHUNK / 4) EXPECT_EQ(ph_heap_free(h, p), PH_EBADPTR); /* no scratch pointer starts an allocation */
+      memset(p, i & 0xFF, n);
+      ps[i] = p, ns[i] = n;
+      if (prev && (char *)p > prev) EXPECT((size_t)((char *)p - prev) >= prev_n); /* no overlap with the previous one */
+      prev = (char *)p, prev_n = n;
+    }
+    for (int i = 0; i < 3000; i++)
+      for (size_t j = 0; j < ns[i]; j++)
+        if (ps[i][j] != (unsigned char)(i & 0xFF)) {
+          EXPECT(!"scratch contents intact");
+          i = 3000;
+          break;
+        }
+    EXPECT(ph_heap_check(h, size) == 0);
+    /* a snapshot keeps the cursor: the copy goes on where the original is */
+    void *copy = ph_region_map_anon(size);
+    REQUIRE(copy);
+    memcpy(copy, h, ph_heap_used_bytes(h));
+    ph_heap_t *g = ph_heap_attach(copy, size);
+    REQUIRE(g);
+    EXPECT_EQ((char *)ph_scratch_alloc(g, 32) - (char *)g, (char *)ph_scratch_alloc(h, 32) - (char *)h);
+    EXPECT(ph_heap_check(copy, size) == 0);
+    ph_region_unmap(copy, size);
+    ph_heap_reset(h);
+    EXPECT_EQ(ph_heap_used_bytes(h), ph_heap_overhead(size)); /* reset took every chunk */
+  }
+  EXPECT(ph_scratch_alloc(h, 0) != NULL);
+  EXPECT(ph_scratch_alloc(h, SIZE_MAX) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_scratch_alloc(h, size) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_scratch_refill(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_check(h, size) == 0);
+  /* a cursor pointing outside its chunk is damage the checker reports */
+  uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
+  uint64_t saved = cursor[1];
+  cursor[1] = saved + 4096;
+  EXPECT(ph_heap_check(h, size) > 0);
+  cursor[1] = saved;
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
 TEST(strerror_names_every_code) {
   for (int c = PH_ECODE_MIN; c <= 0; c++) EXPECT(strcmp(ph_strerror(c), "unknown error") != 0);
   EXPECT(strcmp(ph_strerror(PH_ECODE_MIN - 1), "unknown error") == 0);

@@ -1,6 +1,7 @@
 // quickstart.c - the C API in one page: a heap in anonymous memory, the
 // allocation calls, errors that change nothing, named roots, a snapshot by
-// byte copy restored at another address, O(1) reset, and the seed API.
+// byte copy restored at another address, frame scratch, O(1) reset, and the
+// seed API.
 //
 // Build and run (from the repository root):
 //   cc -O2 -Icsrc examples/c/quickstart.c csrc/*.c -o /tmp/quickstart && /tmp/quickstart
@@ -45,6 +46,13 @@ int main(void) {
   printf("snapshot of %zu bytes: check %d, name \"%s\", particle 999 x = %.0f\n", used, ph_heap_check(copy, used),
          (char *)g + ph_heap_get_root(g, "name"),
          ((particle *)((char *)g + ph_heap_get_root(g, "particles")))[999].x);
+
+  /* frame scratch: a bump over chunks of the heap, gone at the next reset */
+  for (int i = 0; i < 10000; i++) {
+    float *tmp = ph_scratch_alloc(h, 16 * sizeof(float));
+    tmp[0] = (float)i;
+  }
+  printf("10000 scratch blocks: free(one of them) -> %s\n", ph_strerror(ph_heap_free(h, ph_scratch_alloc(h, 64))));
 
   /* introspection */
   ph_stats_t st;

@@ -71,6 +71,9 @@ export const symbols = {
   ph_region_map_file: { args: ["ptr", "ptr", "u32", "u32"], returns: "ptr" },
   ph_region_flush: { args: ["ptr", "usize"], returns: "i32" },
   ph_region_unmap: { args: ["ptr", "usize"], returns: "i32" },
+
+  // 9. Frame scratch (the out-of-line part; FrameArena keeps its own cursor)
+  ph_scratch_refill: { args: ["ptr", "usize"], returns: "ptr" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**
