@@ -4,7 +4,8 @@
  *
  * Map of a region (PH_PAGE_SIZE pages, numbered from the base):
  *
- *   page 0 ......... header (struct ph_heap): counters, bins, roots, leaf directory
+ *   page 0 ......... header (struct ph_heap): scratch cursor, counters, bins,
+ *                    free lists, roots, leaf directory
  *   header_pages ... leaf 0 of the page map
  *   ...              page runs: free, large, small-class, or further map leaves
  *   hwm ............ high-water mark: every page at or above it is outside
@@ -129,7 +130,7 @@ enum ph_page_kind {
 typedef struct ph_page {
   uint32_t info;  /* kind:3 | height:6 | class:7 | nfree:16 */
   uint32_t size;
-  uint32_t left;  /* tree links (page indices), head pages only */
+  uint32_t left;  /* links (page indices) of the free tree or a list, head pages only */
   uint32_t right;
 } ph_page;
 

@@ -1,5 +1,5 @@
 /*
- * pages.c - page runs: best-fit allocation from the free tree, splitting,
+ * pages.c - page runs: best-fit allocation from the free lists and tree, splitting,
  * coalescing, and growth of the high-water mark (hwm).
  *
  * Owns: the free lists and tree, FREE / FREE_TAIL entries, hwm, touched,
