@@ -288,9 +288,16 @@ int ph_heap_check(const void *base, size_t len) {
   return broken;
 }
 
-int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg) {
-  if (!h || !fn) return ph__fail(PH_EINVAL);
-  for (uint32_t p = h->base_pages; p < h->hwm;) {
+/* Visit every live allocation at an offset >= from, in address order, until
+ * visit returns non-zero (returned). 0 at the end, PH_ECORRUPT on a broken
+ * map. Seeking to `from` walks back at most one run. */
+static int walk_from(const ph_heap_t *h, uint64_t from, ph_walk_fn visit, void *arg) {
+  uint64_t first = from >> PH_LG_PAGE;
+  uint32_t p = h->base_pages;
+  if (first >= h->hwm) p = h->hwm;
+  else if (first > h->base_pages) p = ph__pages_run_head(h, (uint32_t)first);
+  if (p < h->base_pages) p = h->base_pages;
+  while (p < h->hwm) {
     const ph_page *e = ph__page(h, p);
     uint32_t k = ph__kind(e), n = e->size;
     const ph_class *cl = NULL;
@@ -303,17 +310,43 @@ int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg) {
       return ph__fail(PH_ECORRUPT);
     }
     if (n == 0 || (uint64_t)p + n > h->hwm) return ph__fail(PH_ECORRUPT);
+    uint64_t start = (uint64_t)p << PH_LG_PAGE;
     if (cl) {
       for (long i = 0; i < cl->nregs; i++) {
-        if (!ph__small_is_live(h, p, i)) continue;
-        int r = fn(arg, ((uint64_t)p << PH_LG_PAGE) + (uint64_t)i * cl->size, cl->size);
+        uint64_t off = start + (uint64_t)i * cl->size;
+        if (off < from || !ph__small_is_live(h, p, i)) continue;
+        int r = visit(arg, off, cl->size);
         if (r) return r;
       }
-    } else if (k == PH_PK_LARGE) {
-      int r = fn(arg, (uint64_t)p << PH_LG_PAGE, (uint64_t)n << PH_LG_PAGE);
+    } else if (k == PH_PK_LARGE && start >= from) {
+      int r = visit(arg, start, (uint64_t)n << PH_LG_PAGE);
       if (r) return r;
     }
     p += n;
   }
   return 0;
+}
+
+int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg) {
+  if (!h || !fn) return ph__fail(PH_EINVAL);
+  return walk_from(h, 0, fn, arg);
+}
+
+typedef struct batch {
+  double *out;
+  int max, n;
+} batch;
+
+static int batch_visit(void *arg, uint64_t off, uint64_t size) {
+  batch *b = arg;
+  b->out[2 * b->n] = (double)off;
+  b->out[2 * b->n + 1] = (double)size;
+  return ++b->n == b->max; /* full: stop */
+}
+
+int ph_off_walk(const ph_heap_t *h, double from, double *out, int max) {
+  if (!h || !out || max <= 0 || !(from >= 0.0 && from <= 9007199254740992.0)) return ph__fail(PH_EINVAL);
+  batch b = {out, max, 0};
+  int rc = walk_from(h, (uint64_t)from, batch_visit, &b);
+  return rc < 0 ? rc : b.n;
 }

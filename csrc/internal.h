@@ -241,7 +241,8 @@ void ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n);
 bool ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
 /* Shrink the run [p, p + n) in place to m pages (0 < m < n). */
 void ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
-/* Find the run containing page p (p < hwm) by walking back to its head. */
+/* The head of the run containing page p (p < hwm), from any of its pages;
+ * O(run length) for free, large and META runs. */
 uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p);
 /* Set up the first leaf and an empty page space (used by init and reset). */
 void ph__pages_format(ph_heap_t *h);

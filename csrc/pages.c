@@ -180,7 +180,12 @@ void ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
 }
 
 uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p) {
-  while (p > 0 && ph__kind(ph__page(h, p)) == PH_PK_NONE) p--;
+  const ph_page *e = ph__page(h, p);
+  uint32_t k = ph__kind(e);
+  /* Pages that know their distance to the head (guarded: bytes may be damaged). */
+  if (k == PH_PK_SMALL_BODY) return e->size <= p ? p - e->size : 0;
+  if (k == PH_PK_FREE_TAIL) return e->size >= 1 && e->size - 1 <= p ? p - (e->size - 1) : 0;
+  while (p > 0 && ph__kind(ph__page(h, p)) == PH_PK_NONE) p--; /* body of a free, large or META run */
   return p;
 }
 

@@ -252,6 +252,13 @@ PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
 typedef int (*ph_walk_fn)(void *arg, uint64_t off, uint64_t size);
 PH_API int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg);
 
+/* The same walk in batches, for FFI callers (no callback per allocation):
+ * writes up to `max` (offset, usable size) pairs of the live allocations at
+ * offsets >= `from` into out[0 .. 2 * max), in address order, and returns
+ * how many (0 when there are no more), or PH_EINVAL / PH_ECORRUPT. To go on,
+ * call again with `from` = the last offset + 1. */
+PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out, int max);
+
 /* ------------------------------------------------------------------------ */
 /* 7. Region helpers                                                        */
 /* ------------------------------------------------------------------------ */

@@ -14,7 +14,7 @@
  * so a view kept past `close()` reads `undefined` and ignores writes (a
  * DataView throws a TypeError) instead of touching unmapped memory.
  */
-import { JSCallback, toArrayBuffer, type FFIType, type Pointer } from "bun:ffi";
+import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { HeapError } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS, STATS_FIELDS, type NativeSymbols } from "./ffi/symbols.ts";
@@ -137,25 +137,12 @@ const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// ph_heap_walk calls back into JS once per live allocation; the callback only
-// appends (offset, size) to `walkBuf` and the user's function runs after the C
-// walk has finished, so it may allocate or free without disturbing the walk.
-let walkCallback: JSCallback | undefined;
-let walkBuf = new Float64Array(1024);
-let walkLen = 0;
+// walk() collects (offset, size) pairs with ph_off_walk, a batch at a time
+// (no callback into JS per allocation), and calls the user's function after
+// the C walk has finished, so it may allocate or free without disturbing it.
+const WALK_BATCH = 4096; // pairs per ph_off_walk call
+const walkBatch = new Float64Array(2 * WALK_BATCH);
 
-function onWalk(_arg: unknown, off: number | bigint, size: number | bigint): number {
-  if (walkLen + 2 > walkBuf.length) {
-    const grown = new Float64Array(walkBuf.length * 2);
-    grown.set(walkBuf);
-    walkBuf = grown;
-  }
-  walkBuf[walkLen++] = Number(off);
-  walkBuf[walkLen++] = Number(size);
-  return 0;
-}
-
-const U64_FAST = "u64_fast" as unknown as FFIType.u64_fast;
 
 function describe(v: unknown): string {
   return typeof v === "number" ? String(v) : `${typeof v} ${String(v)}`;
@@ -557,19 +544,30 @@ export class PrivateHeap implements Disposable {
     const h = this.#h;
     if (h === 0) throw this.#closed("walk");
     if (typeof fn !== "function") throw new HeapError("EINVAL", "walk", "fn must be a function");
-    walkCallback ??= new JSCallback(onWalk, { args: ["ptr", U64_FAST, U64_FAST], returns: "i32" });
-    walkLen = 0;
-    const rc = S.ph_heap_walk(h, walkCallback.ptr!, null);
-    if (rc !== 0) throw HeapError.fromNative(rc, "walk");
-    // Copy out: `fn` may call walk() again, which reuses the shared buffer.
-    const list = walkBuf.slice(0, walkLen);
+    let list = new Float64Array(2 * WALK_BATCH);
+    let len = 0;
+    for (let from = 0; ; ) {
+      const n = S.ph_off_walk(h, from, walkBatch, WALK_BATCH);
+      if (n < 0) throw HeapError.fromNative(n, "walk");
+      if (n === 0) break;
+      if (len + 2 * n > list.length) {
+        const grown = new Float64Array(list.length * 2);
+        grown.set(list);
+        list = grown;
+      }
+      list.set(walkBatch.subarray(0, 2 * n), len);
+      len += 2 * n;
+      from = walkBatch[2 * (n - 1)]! + 1;
+      if (n < WALK_BATCH) break;
+    }
     let seen = 0;
-    for (let i = 0; i < list.length; i += 2) {
+    for (let i = 0; i < len; i += 2) {
       seen++;
       if (fn(list[i]!, list[i + 1]!) === false) break;
     }
     return seen;
   }
+
 
   // ---- sizes --------------------------------------------------------------
 

@@ -359,6 +359,65 @@ TEST(walk_and_stats_agree) {
   ph_region_unmap(base, size);
 }
 
+/* The batch walk gives what the callback walk gives, from any offset. */
+static int collect(void *arg, uint64_t off, uint64_t size) {
+  double *v = arg;
+  size_t n = (size_t)v[0];
+  v[1 + 2 * n] = (double)off;
+  v[2 + 2 * n] = (double)size;
+  v[0] = (double)(n + 1);
+  return 0;
+}
+
+TEST(batch_walk_matches_the_callback_walk_from_any_offset) {
+  size_t size = 64 * MiB;
+  void *base;
+  ph_heap_t *h = fresh(size, 0, &base);
+  REQUIRE(h);
+  uint64_t seed = 31;
+  for (int i = 0; i < 4000; i++) {
+    void *p = ph_heap_malloc(h, (size_t)(rng_next(&seed) % 30000) + 1);
+    if (p && rng_next(&seed) % 3 == 0) ph_heap_free(h, p);
+  }
+  static double all[1 + 2 * 4000];
+  all[0] = 0;
+  EXPECT_EQ(ph_heap_walk(h, collect, all), 0);
+  size_t n = (size_t)all[0];
+  REQUIRE(n > 1000);
+  /* in batches of 7, resuming after the last offset */
+  double out[14];
+  size_t got = 0;
+  for (double from = 0;;) {
+    int k = ph_off_walk(h, from, out, 7);
+    REQUIRE(k >= 0);
+    if (k == 0) break;
+    for (int j = 0; j < k; j++, got++) {
+      if (got >= n || out[2 * j] != all[1 + 2 * got] || out[2 * j + 1] != all[2 + 2 * got]) {
+        EXPECT(!"batch walk agrees with the callback walk");
+        got = n + 1;
+        break;
+      }
+    }
+    if (got > n) break;
+    from = out[2 * (k - 1)] + 1;
+  }
+  EXPECT_EQ(got, n);
+  /* from inside any page (a small run's body, a free run, a large run) */
+  for (uint64_t from = 0; from < ph_heap_used_bytes(h); from += 4096 + 1000) {
+    size_t first = 0;
+    while (first < n && all[1 + 2 * first] < (double)from) first++;
+    int k = ph_off_walk(h, (double)from, out, 1);
+    if (first == n) EXPECT_EQ(k, 0);
+    else if (k != 1 || out[0] != all[1 + 2 * first]) {
+      EXPECT(!"a walk from any offset starts at the first allocation at or after it");
+      break;
+    }
+  }
+  EXPECT_EQ(ph_off_walk(h, -1, out, 7), PH_EINVAL);
+  EXPECT_EQ(ph_off_walk(h, 0, out, 0), PH_EINVAL);
+  ph_region_unmap(base, size);
+}
+
 TEST(named_roots) {
   void *base;
   ph_heap_t *h = fresh(4 * MiB, 0, &base);

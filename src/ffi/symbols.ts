@@ -65,6 +65,7 @@ export const symbols = {
   ph_heap_check: { args: ["ptr", "usize"], returns: "i32" },
   ph_heap_stats: { args: ["ptr", "ptr"], returns: "i32" },
   ph_heap_walk: { args: ["ptr", "function", "ptr"], returns: "i32" },
+  ph_off_walk: { args: ["ptr", "f64", "ptr", "i32"], returns: "i32" },
 
   // 7. Region helpers
   ph_region_map_anon: { args: ["usize"], returns: "ptr" },

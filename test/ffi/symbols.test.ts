@@ -16,6 +16,7 @@ const ARG_TYPES: Record<string, string[]> = {
   "ph_heap_t *": ["ptr"],
   "char *": ["ptr", "cstring", "buffer"],
   "size_t *": ["ptr"],
+  "double *": ["ptr", "buffer"],
   "ph_stats_t *": ["ptr", "buffer"],
   "void **": ["ptr"],
   ph_walk_fn: ["function", "ptr"],
