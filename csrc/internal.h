@@ -251,7 +251,6 @@ void ph__pages_format(ph_heap_t *h);
 /* Offset of a new region of class c from anywhere but cur's fresh part, or 0
  * on exhaustion. ph__small_alloc below is the inlined common case. */
 uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
-/* Free the region at off inside small run `run` (the head page). */
 /* Free the region at off inside small run `run`, whose head entry is e. */
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off);
 /* Region index of off inside run, or -1 if off is not a region start. */
