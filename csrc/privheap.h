@@ -329,13 +329,15 @@ PH_API ph_heap_t *ph_default_heap(void);
 PH_API void *ph_scratch_refill(ph_heap_t *h, size_t size);
 
 static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
-  uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
-  uint64_t next = cursor[0], need = ((uint64_t)size + 15u) & ~(uint64_t)15u;
-  if (need - 1u < cursor[1] - next) { /* 0 < need <= room; a size near 2^64 wraps to 0 */
-    cursor[0] = next + need;
-    return (char *)h + next;
+  if (h) {
+    uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
+    uint64_t next = cursor[0], need = ((uint64_t)size + 15u) & ~(uint64_t)15u;
+    if (need - 1u < cursor[1] - next) { /* 0 < need <= room; a size near 2^64 wraps to 0 */
+      cursor[0] = next + need;
+      return (char *)h + next;
+    }
   }
-  return ph_scratch_refill(h, size);
+  return ph_scratch_refill(h, size); /* a NULL heap is PH_EINVAL there */
 }
 
 #ifdef __cplusplus

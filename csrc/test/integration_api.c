@@ -741,6 +741,7 @@ TEST(frame_scratch_bumps_until_reset) {
   EXPECT(ph_scratch_alloc(h, SIZE_MAX) == NULL && ph_last_error() == PH_ENOMEM);
   EXPECT(ph_scratch_alloc(h, size) == NULL && ph_last_error() == PH_ENOMEM);
   EXPECT(ph_scratch_refill(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_scratch_alloc(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
   EXPECT(ph_heap_check(h, size) == 0);
   /* a cursor pointing outside its chunk is damage the checker reports */
   uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
@@ -750,6 +751,39 @@ TEST(frame_scratch_bumps_until_reset) {
   cursor[1] = saved;
   EXPECT(ph_heap_check(h, size) == 0);
   ph_region_unmap(base, size);
+}
+
+TEST(every_entry_point_refuses_a_null_heap) {
+  ph_stats_t st;
+  double out[4];
+  char buf[32];
+  EXPECT(ph_heap_malloc(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_calloc(NULL, 1, 8) == NULL);
+  EXPECT(ph_heap_realloc(NULL, NULL, 8) == NULL);
+  EXPECT(ph_heap_aligned_alloc(NULL, 64, 8) == NULL);
+  EXPECT_EQ(ph_heap_free(NULL, (void *)8), PH_EINVAL);
+  EXPECT_EQ(ph_heap_usable_size(NULL, (void *)8), 0);
+  EXPECT_EQ(ph_heap_reset(NULL), PH_EINVAL);
+  EXPECT_EQ(ph_heap_used_bytes(NULL), 0);
+  EXPECT_EQ(ph_heap_generation(NULL), 0);
+  EXPECT_EQ(ph_off_malloc(NULL, 8), PH_EINVAL);
+  EXPECT_EQ(ph_off_calloc(NULL, 1, 1), PH_EINVAL);
+  EXPECT_EQ(ph_off_realloc(NULL, 8, 8), PH_EINVAL);
+  EXPECT_EQ(ph_off_aligned_alloc(NULL, 8, 8), PH_EINVAL);
+  EXPECT_EQ(ph_off_free(NULL, 8), PH_EINVAL);
+  EXPECT_EQ(ph_off_usable_size(NULL, 8), PH_EINVAL);
+  EXPECT_EQ(ph_heap_set_root(NULL, "a", 8), PH_EINVAL);
+  EXPECT_EQ(ph_heap_get_root(NULL, "a"), 0);
+  EXPECT_EQ(ph_heap_root_at(NULL, 0, buf), 0);
+  EXPECT(ph_heap_check(NULL, 1 << 20) < 0);
+  EXPECT_EQ(ph_heap_stats(NULL, &st), PH_EINVAL);
+  EXPECT_EQ(ph_heap_walk(NULL, count_walk, NULL), PH_EINVAL);
+  EXPECT_EQ(ph_off_walk(NULL, 0, out, 2), PH_EINVAL);
+  EXPECT(ph_scratch_alloc(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
+  EXPECT(ph_heap_attach(NULL, 1 << 20) == NULL);
+  EXPECT_EQ(ph_region_unmap(NULL, 4096), PH_EINVAL);
+  EXPECT_EQ(ph_region_flush(NULL, 4096), PH_EINVAL);
+  EXPECT(ph_region_map_file(NULL, NULL, 0, 0) == NULL);
 }
 
 TEST(strerror_names_every_code) {
