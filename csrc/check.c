@@ -174,34 +174,45 @@ static int check_tree(const ph_heap_t *h, uint32_t node, uint64_t lo, uint64_t h
   return ht;
 }
 
-/* Free list k: `expect` distinct FREE heads of k pages, with consistent back
- * links; the mask bit says whether it is empty. Bounded by expect + 1 steps. */
-static int check_free_list(const ph_heap_t *h, uint32_t k, uint32_t expect) {
+/* A list of run heads: `expect` distinct nodes below hwm, each accepted by
+ * ok(h, p, e, arg), with consistent back links. Bounded by expect + 1 steps.
+ * Returns whether it is sound; *last is its last node. */
+typedef bool (*node_ok)(const ph_heap_t *h, uint32_t p, const ph_page *e, unsigned arg);
+
+static bool list_sound(const ph_heap_t *h, uint32_t head, uint32_t expect, node_ok ok, unsigned arg, uint32_t *last) {
   uint32_t prev = 0, n = 0;
-  for (uint32_t p = h->free_list[k]; p; p = ph__page(h, p)->right) {
-    if (++n > expect || p < h->base_pages || p >= h->hwm) return 1;
+  for (uint32_t p = head; p; p = ph__page(h, p)->right) {
+    if (++n > expect || p < h->base_pages || p >= h->hwm) return false;
     const ph_page *e = ph__page(h, p);
-    if (ph__kind(e) != PH_PK_FREE || e->size != k || e->left != prev) return 1;
+    if (e->left != prev || !ok(h, p, e, arg)) return false;
     prev = p;
   }
-  bool bit = (h->free_mask >> (k - 1)) & 1u;
-  return (n != expect || bit != (n > 0)) ? 1 : 0;
+  *last = prev;
+  return n == expect;
 }
 
-/* A bin's list: `expect` distinct non-full runs of class c, other than cur,
- * with consistent back links. Bounded by expect + 1 steps. */
+/* Free list k holds FREE heads of k pages; its mask bit says whether it is empty. */
+static bool free_node_ok(const ph_heap_t *h, uint32_t p, const ph_page *e, unsigned k) {
+  (void)h, (void)p;
+  return ph__kind(e) == PH_PK_FREE && e->size == k;
+}
+
+static int check_free_list(const ph_heap_t *h, uint32_t k, uint32_t expect) {
+  uint32_t last;
+  bool bit = (h->free_mask >> (k - 1)) & 1u;
+  return list_sound(h, h->free_list[k], expect, free_node_ok, k, &last) && bit == (expect > 0) ? 0 : 1;
+}
+
+/* A bin's list holds its runs other than cur that are neither full nor empty. */
+static bool bin_node_ok(const ph_heap_t *h, uint32_t p, const ph_page *e, unsigned c) {
+  uint32_t nfree = PH_INFO_NFREE(e->info);
+  return ph__kind(e) == PH_PK_SMALL && PH_INFO_CLASS(e->info) == c && p != h->bins[c].cur && nfree > 0 &&
+         nfree < ph__classes[c].nregs;
+}
+
 static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
-  const ph_bin *bin = &h->bins[c];
-  uint32_t prev = 0, n = 0;
-  for (uint32_t p = bin->head; p; p = ph__page(h, p)->right) {
-    if (++n > expect || p < h->base_pages || p >= h->hwm) return 1;
-    const ph_page *e = ph__page(h, p);
-    if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c || e->left != prev || p == bin->cur) return 1;
-    uint32_t nfree = PH_INFO_NFREE(e->info);
-    if (nfree == 0 || nfree >= ph__classes[c].nregs) return 1;
-    prev = p;
-  }
-  return (n != expect || bin->tail != prev) ? 1 : 0;
+  uint32_t last;
+  return list_sound(h, h->bins[c].head, expect, bin_node_ok, c, &last) && h->bins[c].tail == last ? 0 : 1;
 }
 
 /* The scratch cursor: empty, or [next, end) at the tail of a live large

@@ -218,6 +218,17 @@ static inline ph_page *ph__page(const ph_heap_t *h, uint32_t p) {
 
 static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info); }
 
+/* Take run p off a doubly-linked list of run heads (left = prev, right =
+ * next); tail is NULL for a list kept without one. p's links become 0. */
+static inline void ph__list_unlink(ph_heap_t *h, uint32_t *head, uint32_t *tail, uint32_t p) {
+  ph_page *e = ph__page(h, p);
+  if (e->left) ph__page(h, e->left)->right = e->right;
+  else *head = e->right;
+  if (e->right) ph__page(h, e->right)->left = e->left;
+  else if (tail) *tail = e->left;
+  e->left = e->right = 0;
+}
+
 /* ---- errors (error.c) ---------------------------------------------------- */
 /* Record code for ph_last_error and return it (or NULL). Cold: failures are
  * rare, and keeping them out of line keeps the fast paths short. */

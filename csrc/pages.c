@@ -46,9 +46,7 @@ static uint32_t free_run_remove(ph_heap_t *h, uint32_t p) {
   ph_page *e = ph__page(h, p);
   uint32_t n = e->size;
   if (n <= PH_FREE_LISTS) {
-    if (e->left) ph__page(h, e->left)->right = e->right;
-    else h->free_list[n] = e->right;
-    if (e->right) ph__page(h, e->right)->left = e->left;
+    ph__list_unlink(h, &h->free_list[n], NULL, p);
     if (h->free_list[n] == 0) h->free_mask &= ~(1u << (n - 1));
   } else {
     ph__tree_remove(h, &h->free_root, p);

@@ -59,21 +59,12 @@ static void list_push_back(ph_heap_t *h, ph_bin *bin, uint32_t run) {
   bin->tail = run;
 }
 
-static void list_remove(ph_heap_t *h, ph_bin *bin, uint32_t run) {
-  ph_page *e = ph__page(h, run);
-  if (e->left) ph__page(h, e->left)->right = e->right;
-  else bin->head = e->right;
-  if (e->right) ph__page(h, e->right)->left = e->left;
-  else bin->tail = e->left;
-  e->left = e->right = 0;
-}
-
 /* Replace bin c's full cur by a run with room; false when the region is full. */
 static bool refill(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   uint32_t run = bin->head;
   if (run) { /* its free regions are all in its bitmap */
-    list_remove(h, bin, run);
+    ph__list_unlink(h, &bin->head, &bin->tail, run);
     ph_page *e = ph__page(h, run);
     bin->freed = (uint16_t)PH_INFO_NFREE(e->info);
     bin->fresh = 0;
@@ -157,7 +148,7 @@ bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i) {
 __attribute__((noinline)) static void run_changed_state(ph_heap_t *h, ph_bin *bin, uint32_t run, const ph_class *cl,
                                                         uint32_t nfree) {
   if (nfree == cl->nregs) { /* empty: it was waiting on the list */
-    list_remove(h, bin, run);
+    ph__list_unlink(h, &bin->head, &bin->tail, run);
     run_release(h, run, cl);
   } else { /* was full: it joins the non-full runs */
     list_push_back(h, bin, run);
