@@ -58,11 +58,7 @@ ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   return h;
 }
 
-ph_heap_t *ph_heap_attach(void *base, size_t size) {
-  if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
-  ph_heap_t *h = (ph_heap_t *)base;
-  int err = ph__check_header(h, size);
-  if (err) return ph__fail_null(err);
+void ph__adopt_size(ph_heap_t *h, size_t size) {
   uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
   uint64_t cap = (uint64_t)PH_DIR_CAP << h->lg_chunk;
   if (npages > cap) npages = cap;
@@ -71,6 +67,14 @@ ph_heap_t *ph_heap_attach(void *base, size_t size) {
     h->npages = (uint32_t)npages;
     h->region_size = size;
   }
+}
+
+ph_heap_t *ph_heap_attach(void *base, size_t size) {
+  if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
+  ph_heap_t *h = (ph_heap_t *)base;
+  int err = ph__check_header(h, size);
+  if (err) return ph__fail_null(err);
+  ph__adopt_size(h, size);
   /* What the mapping holds above hwm is unknown here: treat it as touched. */
   if (h->touched != h->npages) h->touched = h->npages;
   return h;

@@ -343,6 +343,11 @@ static inline int ph__free(ph_heap_t *h, uint64_t off) {
 /* Usable size of the live allocation at off, or a negative PH_E* code. */
 int64_t ph__usable(const ph_heap_t *h, uint64_t off);
 
+/* ---- lifecycle (heap.c) -------------------------------------------------- */
+/* Grow a validated heap's page count to a region of `size` bytes (capped by
+ * its map directory; never shrinks): the extra pages become free space. */
+void ph__adopt_size(ph_heap_t *h, size_t size);
+
 /* ---- validation (check.c) ----------------------------------------------- */
 /* O(1) header validation for attach and check; 0 or a PH_E* code. len is the
  * number of readable bytes (the used prefix is enough). */

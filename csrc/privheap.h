@@ -16,6 +16,7 @@
  *   7. Region helpers: anonymous and file-backed mappings
  *   8. Seed-compatible API over one default heap
  *   9. Frame scratch: bump allocation until the next reset
+ *  10. Snapshots: restoring a heap from a copy of its used prefix
  *
  * Threads: a heap is used by one thread at a time; different heaps are
  * independent. Nothing here keeps allocator state outside the region, and
@@ -339,6 +340,45 @@ static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
   }
   return ph_scratch_refill(h, size); /* a NULL heap is PH_EINVAL there */
 }
+
+/* ------------------------------------------------------------------------ */
+/* 10. Snapshots                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A snapshot is a byte copy of a heap's first ph_heap_used_bytes(h) bytes:
+ * every byte of allocator state lives there and every link is an offset, so
+ * the copy is complete and works at any address. Taking one is a memcpy.
+ */
+
+/* Skip the full invariant check of ph_heap_check: for a copy this process
+ * took from a live heap and kept where nothing else could change it. */
+#define PH_SNAPSHOT_TRUSTED 1u
+
+/*
+ * Whether the `len` bytes at `src` are a complete snapshot that a region of
+ * `dst_size` bytes can adopt: 0, PH_ECORRUPT (not a privheap region, a
+ * length other than the used bytes its header records, or a broken
+ * invariant), PH_EVERSION (another layout version) or PH_ESIZE (it needs a
+ * larger region than dst_size). Reads only [src, src + len); with
+ * PH_SNAPSHOT_TRUSTED the O(n) ph_heap_check pass is skipped.
+ */
+PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned flags);
+
+/*
+ * Replace the heap in the region [dst, dst + dst_size) by the snapshot at
+ * src: ph_snapshot_check, then a copy of the len bytes. A region larger
+ * than the snapshot's heap gives the extra pages to the free space.
+ * When dst held a heap, the pages that heap had used above the snapshot's
+ * touched mark are zeroed, so a restore into a heap of the same size leaves
+ * bytes equal to the snapshot's (header included) and checksums agree; the
+ * cost is the memory the old heap had used beyond the snapshot. When dst
+ * held no heap, its bytes above the copy are treated as dirty (calloc
+ * clears them). On failure returns NULL with the code recorded (PH_EINVAL
+ * for a NULL or unaligned dst, or a src that overlaps the region) and dst
+ * is untouched.
+ */
+PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags);
 
 #ifdef __cplusplus
 }

@@ -16,8 +16,10 @@
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { HeapError } from "./errors.ts";
+import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
+import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { loadNative } from "./ffi/loader.ts";
-import { NATIVE_CONSTANTS, STATS_FIELDS, type NativeSymbols } from "./ffi/symbols.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
 /**
  * The largest region a heap can have: 4 GiB, the largest ArrayBuffer (and so
@@ -53,53 +55,13 @@ export const PAGE_SIZE = 4096;
  * using heap = PrivateHeap.create(opts);
  * ```
  */
+export type { HeapStats } from "./introspect.ts";
+
 export interface HeapOptions {
   /** Region size in bytes: an integer from the minimum heap size (a few pages) up to 4 GiB; rounded down to whole pages. */
   size: number;
   /** Zero memory when it is freed (PH_ZERO_ON_FREE), so every byte below `usedBytes` that is not live data is 0. */
   zeroOnFree?: boolean;
-}
-
-/**
- * Counters of `ph_stats_t`, as numbers. O(1) to read: the header keeps them.
- *
- * @example
- * ```ts
- * import { PrivateHeap, type HeapStats } from "privheap";
- * using heap = PrivateHeap.create({ size: 1 << 20 });
- * const s: HeapStats = heap.stats();
- * console.log(`${s.liveCount} live, ${s.usedBytes} bytes to snapshot`);
- * ```
- */
-export interface HeapStats {
-  /** Pages the heap manages, in bytes. */
-  regionBytes: number;
-  /** High-water mark: what a snapshot copies. */
-  usedBytes: number;
-  /** Highest high-water mark since init. */
-  touchedBytes: number;
-  /** Header and page-map leaves. */
-  metaBytes: number;
-  /** Usable bytes of live allocations. */
-  liveBytes: number;
-  /** Live allocations. */
-  liveCount: number;
-  /** Live allocations from small size classes. */
-  smallCount: number;
-  /** Live allocations that are page runs. */
-  largeCount: number;
-  /** Pages held by small-class runs, in bytes. */
-  smallRunBytes: number;
-  /** Free pages below `usedBytes`, in bytes. */
-  freeBytes: number;
-  /** Free page runs below `usedBytes`. */
-  freeRuns: number;
-  /** Resets since init, plus one. */
-  generation: number;
-  /** Allocations since the last reset. */
-  mallocCount: number;
-  /** Frees since the last reset. */
-  freeCount: number;
 }
 
 /**
@@ -132,16 +94,9 @@ function bind(): void {
 }
 
 // Scratch shared by every heap (one thread; none of these calls re-enter).
-const statsWords = new Uint32Array(STATS_FIELDS.length * 2);
 const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
-// walk() collects (offset, size) pairs with ph_off_walk, a batch at a time
-// (no callback into JS per allocation), and calls the user's function after
-// the C walk has finished, so it may allocate or free without disturbing it.
-const WALK_BATCH = 4096; // pairs per ph_off_walk call
-const walkBatch = new Float64Array(2 * WALK_BATCH);
 
 
 function describe(v: unknown): string {
@@ -470,15 +425,7 @@ export class PrivateHeap implements Disposable {
   roots(): Record<string, number> {
     const h = this.#h;
     if (h === 0) throw this.#closed("roots");
-    const out: Record<string, number> = {};
-    for (let i = 0; i < 32; i++) {
-      nameBytes.fill(0, 0, 33);
-      const off = Number(S.ph_heap_root_at(h, i, nameBytes));
-      if (off === 0) continue;
-      const end = nameBytes.indexOf(0);
-      out[decoder.decode(nameBytes.subarray(0, end < 0 ? 32 : end))] = off;
-    }
-    return out;
+    return readRoots(h);
   }
 
   // ---- introspection ------------------------------------------------------
@@ -498,11 +445,7 @@ export class PrivateHeap implements Disposable {
   stats(): HeapStats {
     const h = this.#h;
     if (h === 0) throw this.#closed("stats");
-    const rc = S.ph_heap_stats(h, statsWords);
-    if (rc !== 0) throw HeapError.fromNative(rc, "stats");
-    const out = {} as Record<(typeof STATS_FIELDS)[number], number>;
-    for (let i = 0; i < STATS_FIELDS.length; i++) out[STATS_FIELDS[i]!] = statsWords[2 * i]! + statsWords[2 * i + 1]! * 4294967296;
-    return out;
+    return readStats(h, "stats");
   }
 
   /**
@@ -544,30 +487,77 @@ export class PrivateHeap implements Disposable {
     const h = this.#h;
     if (h === 0) throw this.#closed("walk");
     if (typeof fn !== "function") throw new HeapError("EINVAL", "walk", "fn must be a function");
-    let list = new Float64Array(2 * WALK_BATCH);
-    let len = 0;
-    for (let from = 0; ; ) {
-      const n = S.ph_off_walk(h, from, walkBatch, WALK_BATCH);
-      if (n < 0) throw HeapError.fromNative(n, "walk");
-      if (n === 0) break;
-      if (len + 2 * n > list.length) {
-        const grown = new Float64Array(list.length * 2);
-        grown.set(list);
-        list = grown;
-      }
-      list.set(walkBatch.subarray(0, 2 * n), len);
-      len += 2 * n;
-      from = walkBatch[2 * (n - 1)]! + 1;
-      if (n < WALK_BATCH) break;
-    }
+    // Collected first, so fn may allocate or free without disturbing the walk.
+    const list = listAllocations(h, "walk");
     let seen = 0;
-    for (let i = 0; i < len; i += 2) {
+    for (let i = 0; i < list.length; i += 2) {
       seen++;
       if (fn(list[i]!, list[i + 1]!) === false) break;
     }
     return seen;
   }
 
+
+  // ---- snapshots ----------------------------------------------------------
+
+  /**
+   * Copy the used prefix (`usedBytes`, not the region): the whole heap at
+   * this moment, allocations, roots and counters included.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 16 << 20 });
+   * heap.setRoot("player", heap.malloc(64));
+   * const snap = heap.snapshot();
+   * console.log(snap.byteLength === heap.usedBytes); // true
+   * ```
+   */
+  snapshot(): Snapshot {
+    if (this.#h === 0) throw this.#closed("snapshot");
+    return takeSnapshot(this.#u8, S.ph_off_used_bytes(this.#h));
+  }
+
+  /**
+   * Make the heap exactly what `snap` holds: allocations, roots, counters
+   * and bytes below its `usedBytes`. Works for a snapshot of any heap no
+   * larger than this one (the extra space becomes free). Throws `ESIZE`
+   * for a larger one, and the heap is unchanged then. Offsets and views
+   * stay valid; what they point at is the snapshot's.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using a = PrivateHeap.create({ size: 1 << 20 });
+   * using b = PrivateHeap.create({ size: 4 << 20 });
+   * a.setRoot("x", a.malloc(8));
+   * b.restore(a.snapshot());
+   * console.log(b.getRoot("x") === a.getRoot("x")); // true
+   * ```
+   */
+  restore(snap: Snapshot): void {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("restore");
+    restoreSnapshot(h, this.#size, snap, "restore");
+  }
+
+  /**
+   * 64-bit xxHash3 of the used prefix: equal for two heaps (or a heap and a
+   * snapshot) holding the same bytes, stable across runs and machines. With
+   * `zeroOnFree`, freed memory is zero, so equal live data gives equal sums.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(heap.checksum() === heap.snapshot().checksum()); // true
+   * ```
+   */
+  checksum(): bigint {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("checksum");
+    return Bun.hash.xxHash3(this.#u8.subarray(0, S.ph_off_used_bytes(h)));
+  }
 
   // ---- sizes --------------------------------------------------------------
 

@@ -75,6 +75,10 @@ export const symbols = {
 
   // 9. Frame scratch (the out-of-line part; FrameArena keeps its own cursor)
   ph_scratch_refill: { args: ["ptr", "usize"], returns: "ptr" },
+
+  // 10. Snapshots (sources cross as typed arrays, which `ptr` accepts)
+  ph_snapshot_check: { args: ["ptr", "usize", "usize", "u32"], returns: "i32" },
+  ph_heap_restore: { args: ["ptr", "usize", "ptr", "usize", "u32"], returns: "ptr" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**
@@ -125,4 +129,5 @@ export const NATIVE_CONSTANTS = {
   PH_REGION_ZEROED: 2,
   PH_MAP_CREATE: 1,
   PH_MAP_EXCL: 2,
+  PH_SNAPSHOT_TRUSTED: 1,
 } as const;

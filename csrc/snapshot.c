@@ -1,0 +1,45 @@
+/*
+ * snapshot.c - restoring a heap from a copy of its used prefix.
+ *
+ * Owns: the rules a snapshot must meet before a region adopts it.
+ * Keeps: a restore that fails writes nothing; one that succeeds leaves
+ * exactly the state ph_heap_attach would find in a region holding the copy.
+ */
+#include "internal.h"
+
+int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned flags) {
+  const struct ph_heap *h = src;
+  int err = ph__check_header(h, len);
+  if (err) return err == PH_ESIZE ? PH_ECORRUPT : err; /* shorter than its header says: truncated */
+  if (len != (size_t)h->hwm << PH_LG_PAGE) return PH_ECORRUPT;
+  if ((dst_size >> PH_LG_PAGE) < h->npages) return PH_ESIZE;
+  if (!(flags & PH_SNAPSHOT_TRUSTED)) {
+    int broken = ph_heap_check(src, len);
+    if (broken != 0) return broken < 0 ? broken : PH_ECORRUPT;
+  }
+  return 0;
+}
+
+ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags) {
+  if (!dst || ((uintptr_t)dst & (PH_PAGE_SIZE - 1)) != 0 || !src) return ph__fail_null(PH_EINVAL);
+  const char *d = dst, *s = src;
+  if (s < d + dst_size && d < s + len) return ph__fail_null(PH_EINVAL); /* overlapping copies */
+  int err = ph_snapshot_check(src, len, dst_size, flags);
+  if (err) return ph__fail_null(err);
+  /* Pages [0, dirty) of dst may hold non-zero bytes: up to the old heap's
+   * touched mark when dst holds a heap, anywhere otherwise. */
+  uint64_t dst_pages = (uint64_t)dst_size >> PH_LG_PAGE;
+  const ph_heap_t *old = dst;
+  bool known = ph__check_header(old, dst_size) == 0;
+  uint64_t dirty = known && old->touched < dst_pages ? old->touched : dst_pages;
+  memcpy(dst, src, len);
+  ph_heap_t *h = dst;
+  ph__adopt_size(h, dst_size);
+  if (dirty > h->touched) {
+    if (known) /* zero what the old heap used above the snapshot's mark: the bytes then equal the snapshot's */
+      memset(ph__base(h) + ((uint64_t)h->touched << PH_LG_PAGE), 0, (size_t)((dirty - h->touched) << PH_LG_PAGE));
+    else /* unknown bytes: calloc must clear them */
+      h->touched = h->npages;
+  }
+  return h;
+}

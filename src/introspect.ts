@@ -1,0 +1,112 @@
+/**
+ * introspect.ts - reading a heap's state through the C core: counters, named
+ * roots and the list of live allocations. Every function takes the region
+ * as a pointer (a live heap) or as bytes (a snapshot's copy of the used
+ * prefix): the C readers look only below the high-water mark, and both hold
+ * the same bytes there.
+ */
+import type { Pointer } from "bun:ffi";
+import { HeapError } from "./errors.ts";
+import { loadNative } from "./ffi/loader.ts";
+import { NATIVE_CONSTANTS, STATS_FIELDS } from "./ffi/symbols.ts";
+
+/** A live heap's base, or a snapshot's bytes (validated by the caller). */
+export type RegionRef = Pointer | Uint8Array;
+
+/**
+ * Counters of `ph_stats_t`, as numbers. O(1) to read: the header keeps them.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, type HeapStats } from "privheap";
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const s: HeapStats = heap.stats();
+ * console.log(`${s.liveCount} live, ${s.usedBytes} bytes to snapshot`);
+ * ```
+ */
+export interface HeapStats {
+  /** Pages the heap manages, in bytes. */
+  regionBytes: number;
+  /** High-water mark: what a snapshot copies. */
+  usedBytes: number;
+  /** Highest high-water mark since init. */
+  touchedBytes: number;
+  /** Header and page-map leaves. */
+  metaBytes: number;
+  /** Usable bytes of live allocations. */
+  liveBytes: number;
+  /** Live allocations. */
+  liveCount: number;
+  /** Live allocations from small size classes. */
+  smallCount: number;
+  /** Live allocations that are page runs. */
+  largeCount: number;
+  /** Pages held by small-class runs, in bytes. */
+  smallRunBytes: number;
+  /** Free pages below `usedBytes`, in bytes. */
+  freeBytes: number;
+  /** Free page runs below `usedBytes`. */
+  freeRuns: number;
+  /** Resets since init, plus one. */
+  generation: number;
+  /** Allocations since the last reset. */
+  mallocCount: number;
+  /** Frees since the last reset. */
+  freeCount: number;
+}
+
+// Scratch shared by every call (one thread; none of these calls re-enter).
+const statsWords = new Uint32Array(STATS_FIELDS.length * 2);
+const nameBytes = new Uint8Array(64);
+const decoder = new TextDecoder();
+const WALK_BATCH = 4096; // pairs per ph_off_walk call
+const walkBatch = new Float64Array(2 * WALK_BATCH);
+
+/** The header's counters. `op` names the caller in errors. */
+export function readStats(region: RegionRef, op: string): HeapStats {
+  const rc = loadNative().symbols.ph_heap_stats(region as Pointer, statsWords);
+  if (rc !== 0) throw HeapError.fromNative(rc, op);
+  const out = {} as Record<(typeof STATS_FIELDS)[number], number>;
+  for (let i = 0; i < STATS_FIELDS.length; i++) out[STATS_FIELDS[i]!] = statsWords[2 * i]! + statsWords[2 * i + 1]! * 4294967296;
+  return out;
+}
+
+/** Named roots: name -> offset. */
+export function readRoots(region: RegionRef): Record<string, number> {
+  const S = loadNative().symbols;
+  const out: Record<string, number> = {};
+  for (let i = 0; i < NATIVE_CONSTANTS.PH_ROOT_COUNT; i++) {
+    nameBytes.fill(0, 0, 33);
+    const off = Number(S.ph_heap_root_at(region as Pointer, i, nameBytes));
+    if (off === 0) continue;
+    const end = nameBytes.indexOf(0);
+    out[decoder.decode(nameBytes.subarray(0, end < 0 ? 32 : end))] = off;
+  }
+  return out;
+}
+
+/**
+ * Every live allocation as (offset, usable size) pairs in address order:
+ * element 2i is an offset, 2i + 1 its size. One ph_off_walk call per
+ * WALK_BATCH allocations, no callback into JS.
+ */
+export function listAllocations(region: RegionRef, op: string): Float64Array {
+  const S = loadNative().symbols;
+  let list = new Float64Array(2 * WALK_BATCH);
+  let len = 0;
+  for (let from = 0; ; ) {
+    const n = S.ph_off_walk(region as Pointer, from, walkBatch, WALK_BATCH);
+    if (n < 0) throw HeapError.fromNative(n, op);
+    if (n === 0) break;
+    if (len + 2 * n > list.length) {
+      const grown = new Float64Array(list.length * 2);
+      grown.set(list);
+      list = grown;
+    }
+    list.set(walkBatch.subarray(0, 2 * n), len);
+    len += 2 * n;
+    from = walkBatch[2 * (n - 1)]! + 1;
+    if (n < WALK_BATCH) break;
+  }
+  return list.subarray(0, len);
+}

@@ -1,0 +1,146 @@
+/**
+ * snapshot.ts - Snapshot: a byte copy of a heap's used prefix (every byte
+ * below the high-water mark), which is the whole heap: all allocator state
+ * lives there and every link is an offset.
+ *
+ * Invariant: a Snapshot's bytes passed the native checks when they entered
+ * the object (taken from a live heap, or `fromBytes` with the full
+ * ph_heap_check), and no one outside this module can reach them (`bytes`
+ * returns a copy). So restoring one needs only the O(1) size checks.
+ */
+import type { Pointer } from "bun:ffi";
+import { HeapError, nativeFromCode } from "../errors.ts";
+import { loadNative } from "../ffi/loader.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
+
+const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
+/** Passed as a target size when only the snapshot itself is checked. */
+const ANY_SIZE = Number.MAX_SAFE_INTEGER;
+/** Only this module's functions construct snapshots. */
+const INTERNAL: unique symbol = Symbol("privheap.Snapshot");
+
+/** The bytes behind a snapshot, for this directory's modules only (set by the class). */
+export let snapshotBytes: (s: Snapshot) => Uint8Array;
+
+/**
+ * A heap's state at one moment: the bytes `heap.snapshot()` copied. Restore
+ * it with `heap.restore(snap)` into the same heap or any heap at least
+ * `regionSize` bytes large.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap } from "privheap";
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const hp = heap.malloc(4);
+ * heap.u32[hp >>> 2] = 100;
+ * const snap = heap.snapshot();
+ * heap.u32[hp >>> 2] = 0;
+ * heap.restore(snap);
+ * console.log(heap.u32[hp >>> 2]); // 100
+ * ```
+ */
+export class Snapshot {
+  readonly #bytes: Uint8Array;
+
+  /** @internal Use `heap.snapshot()` or `Snapshot.fromBytes()`. */
+  constructor(token: typeof INTERNAL, bytes: Uint8Array) {
+    if (token !== INTERNAL) throw new HeapError("EINVAL", "Snapshot", "use heap.snapshot() or Snapshot.fromBytes()");
+    this.#bytes = bytes;
+  }
+
+  static {
+    snapshotBytes = (s) => s.#bytes;
+  }
+
+  /**
+   * A snapshot from bytes that came from elsewhere (a file, the network):
+   * copied, then validated in full by the native checker. Throws `ECORRUPT`
+   * (not a complete, consistent heap image) or `EVERSION`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Snapshot } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const copy = Snapshot.fromBytes(heap.snapshot().bytes);
+   * heap.restore(copy);
+   * ```
+   */
+  static fromBytes(bytes: Uint8Array): Snapshot {
+    if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "fromBytes", "bytes must be a Uint8Array");
+    const own = bytes.slice();
+    checkBytes(own, ANY_SIZE, 0, "fromBytes");
+    return new Snapshot(INTERNAL, own);
+  }
+
+  /** Bytes held: the heap's `usedBytes` when it was taken. */
+  get byteLength(): number {
+    return this.#bytes.length;
+  }
+
+  /** A copy of the snapshot's bytes (the snapshot itself cannot be changed). */
+  get bytes(): Uint8Array {
+    return this.#bytes.slice();
+  }
+
+  /** Size of the heap it was taken from: the smallest heap it restores into. */
+  get regionSize(): number {
+    return this.stats().regionBytes;
+  }
+
+  /** The heap's counters at the moment it was taken. */
+  stats(): HeapStats {
+    return readStats(this.#bytes, "stats");
+  }
+
+  /** The heap's named roots at the moment it was taken. */
+  roots(): Record<string, number> {
+    return readRoots(this.#bytes);
+  }
+
+  /**
+   * 64-bit xxHash3 of the bytes; equal to `heap.checksum()` of the heap it
+   * was taken from at that moment, and stable across runs and machines.
+   */
+  checksum(): bigint {
+    return Bun.hash.xxHash3(this.#bytes);
+  }
+
+  /** Live allocations as (offset, size) pairs in address order. */
+  allocations(): Float64Array {
+    return listAllocations(this.#bytes, "allocations");
+  }
+}
+
+/** Validate bytes as a snapshot for a target of `targetSize` bytes; throws the code. */
+export function checkBytes(bytes: Uint8Array, targetSize: number, flags: number, op: string): void {
+  const rc = loadNative().symbols.ph_snapshot_check(bytes, bytes.length, targetSize, flags);
+  if (rc !== 0) throw HeapError.fromNative(rc, op, describeFailure(rc, bytes.length, targetSize));
+}
+
+function describeFailure(rc: number, len: number, targetSize: number): string {
+  if (rc === nativeFromCode("ESIZE")) return `the snapshot needs a larger heap than ${targetSize} bytes`;
+  return `${len} bytes are not a usable heap snapshot`;
+}
+
+/**
+ * A snapshot of the used prefix of `region` (a heap's whole-region view),
+ * copied into fresh memory.
+ */
+export function takeSnapshot(region: Uint8Array, usedBytes: number): Snapshot {
+  return new Snapshot(INTERNAL, region.slice(0, usedBytes));
+}
+
+/**
+ * Replace the heap at `base` (a region of `size` bytes) by `snap`. Throws
+ * `ESIZE` when the snapshot's heap was larger, and changes nothing then.
+ */
+export function restoreSnapshot(base: Pointer, size: number, snap: Snapshot, op: string): void {
+  if (!(snap instanceof Snapshot)) throw new HeapError("EINVAL", op, "expected a Snapshot");
+  const bytes = snapshotBytes(snap);
+  const S = loadNative().symbols;
+  if (S.ph_heap_restore(base, size, bytes, bytes.length, TRUSTED) === null) {
+    const rc = S.ph_last_error();
+    throw HeapError.fromNative(rc, op, describeFailure(rc, bytes.length, size));
+  }
+}
