@@ -380,6 +380,23 @@ PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsig
  */
 PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags);
 
+/*
+ * The indices of the pages [0, npages) whose bytes differ between a and b
+ * (4096-byte pages; two copies of a region, or a region and a copy), in
+ * ascending order: writes the first `cap` to out and returns how many
+ * differ (which may exceed cap). For rollback rings and deltas, which keep
+ * only the pages that changed. PH_EINVAL for a NULL a or b, a NULL out
+ * with a non-zero cap, or npages above INT32_MAX.
+ */
+PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, uint32_t cap);
+
+/*
+ * Copy n 4096-byte pages: page src_pages[i] of src to page dst_pages[i] of
+ * dst (dst_pages may be src_pages). The pages must not overlap. Returns n,
+ * or PH_EINVAL for NULL arguments with n > 0 or n above INT32_MAX.
+ */
+PH_API int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,3 +43,25 @@ ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t l
   }
   return h;
 }
+
+int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, uint32_t cap) {
+  if (!a || !b || (!out && cap) || npages > INT32_MAX) return ph__fail(PH_EINVAL); /* the count is an int */
+  const char *pa = a, *pb = b;
+  uint32_t n = 0;
+  for (uint32_t p = 0; p < npages; p++) {
+    size_t at = (size_t)p << PH_LG_PAGE;
+    if (memcmp(pa + at, pb + at, PH_PAGE_SIZE) != 0) {
+      if (n < cap) out[n] = p;
+      n++;
+    }
+  }
+  return (int)n;
+}
+
+int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n) {
+  if (n > INT32_MAX || (n && (!dst || !src || !dst_pages || !src_pages))) return ph__fail(PH_EINVAL);
+  for (uint32_t i = 0; i < n; i++)
+    memcpy((char *)dst + ((size_t)dst_pages[i] << PH_LG_PAGE), (const char *)src + ((size_t)src_pages[i] << PH_LG_PAGE),
+           PH_PAGE_SIZE);
+  return (int)n;
+}

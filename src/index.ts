@@ -4,6 +4,7 @@
  * - {@link PrivateHeap}: one region managed by the C core, used by offset,
  *   with zero-copy views (`u8`, `f32`, `view`, ...).
  * - {@link Snapshot}: a byte copy of a heap's used prefix; `heap.restore`.
+ * - {@link SnapshotRing}: the last N frames of a heap, for rollback.
  * - {@link FrameArena}: per-frame scratch over private heaps, reset in O(1).
  * - {@link struct}: C-layout structs with generated, allocation-free cursors.
  * - {@link HeapError}: the one error class, with a stable string `code`.
@@ -20,8 +21,11 @@
  * ```
  */
 export { PrivateHeap, MAX_REGION_SIZE, PAGE_SIZE } from "./heap.ts";
-export type { HeapOptions, HeapStats, WalkFn } from "./heap.ts";
+export type { HeapOptions, HeapStats, SnapshotOptions, WalkFn } from "./heap.ts";
 export { Snapshot } from "./snapshot/snapshot.ts";
+export { SnapshotRing } from "./snapshot/ring.ts";
+export type { SnapshotRingOptions } from "./snapshot/ring.ts";
+export type { DiffAllocation, DiffOptions, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
 export { FrameArena } from "./frame-arena.ts";
 export type { FrameArenaOptions } from "./frame-arena.ts";
 export { struct, StructLayout } from "./struct.ts";

@@ -30,6 +30,23 @@ conformance("heap after reset", () => {
   return heapTarget(heap);
 });
 
+conformance("heap restored from a snapshot of a busy heap", () => {
+  // A busy heap is snapshotted; the target (a larger heap that held other
+  // data) is restored from it, then the snapshot's allocations are freed.
+  const src = PrivateHeap.create({ size: SIZE });
+  const offs: number[] = [];
+  for (let i = 0; i < 1000; i++) offs.push(src.malloc((i * 53) % 6000));
+  for (let i = 0; i < offs.length; i += 2) src.free(offs[i]!);
+  src.setRoot("busy", offs[1]!);
+  const snap = src.snapshot();
+  src.close();
+  const heap = PrivateHeap.create({ size: 2 * SIZE });
+  for (let i = 0; i < 300; i++) heap.u8.fill(0x5a, heap.malloc(20_000), heap.usedBytes);
+  heap.restore(snap);
+  for (let i = 1; i < offs.length; i += 2) heap.free(offs[i]!);
+  return heapTarget(heap);
+});
+
 conformance("frame arena (third frame, double-buffered)", () => {
   const arena = FrameArena.create({ size: SIZE, buffers: 2 });
   arena.frame((a) => {

@@ -228,4 +228,40 @@ TEST(damaged_snapshots_are_refused_and_the_target_is_untouched) {
   ph_region_unmap(b, size);
 }
 
+TEST(pages_diff_lists_exactly_the_changed_pages) {
+  size_t n = 64;
+  unsigned char *a = calloc(n, 4096), *b = calloc(n, 4096);
+  REQUIRE(a && b);
+  uint32_t out[64];
+  EXPECT_EQ(ph_pages_diff(a, b, (uint32_t)n, out, 64), 0);
+  b[0] = 1;                /* first byte of page 0 */
+  b[5 * 4096 + 4095] = 1;  /* last byte of page 5 */
+  b[63 * 4096 + 2000] = 9; /* page 63 */
+  EXPECT_EQ(ph_pages_diff(a, b, (uint32_t)n, out, 64), 3);
+  EXPECT(out[0] == 0 && out[1] == 5 && out[2] == 63);
+  EXPECT_EQ(ph_pages_diff(a, b, (uint32_t)n, out, 2), 3); /* the count, even past cap */
+  EXPECT_EQ(ph_pages_diff(a, b, 5, out, 64), 1);           /* only the pages asked for */
+  EXPECT_EQ(ph_pages_diff(a, b, (uint32_t)n, NULL, 0), 3);
+  EXPECT_EQ(ph_pages_diff(NULL, b, 1, out, 1), PH_EINVAL);
+  EXPECT_EQ(ph_pages_diff(a, b, 1, NULL, 1), PH_EINVAL);
+  free(a);
+  free(b);
+}
+
+TEST(pages_copy_gathers_and_scatters_pages) {
+  unsigned char *src = calloc(8, 4096), *dst = calloc(8, 4096);
+  REQUIRE(src && dst);
+  for (int p = 0; p < 8; p++) memset(src + p * 4096, p + 1, 4096);
+  uint32_t from[3] = {7, 0, 3}, to[3] = {0, 5, 3};
+  EXPECT_EQ(ph_pages_copy(dst, src, to, from, 3), 3);
+  EXPECT(dst[0] == 8 && dst[4095] == 8);                 /* page 7 -> 0 */
+  EXPECT(dst[5 * 4096] == 1 && dst[5 * 4096 + 4095] == 1); /* page 0 -> 5 */
+  EXPECT(dst[3 * 4096] == 4);                              /* page 3 -> 3 */
+  EXPECT(dst[4096] == 0 && dst[7 * 4096] == 0);            /* the rest untouched */
+  EXPECT_EQ(ph_pages_copy(dst, src, NULL, NULL, 0), 0);
+  EXPECT_EQ(ph_pages_copy(dst, NULL, to, from, 1), PH_EINVAL);
+  free(src);
+  free(dst);
+}
+
 TEST_MAIN()

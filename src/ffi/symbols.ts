@@ -79,6 +79,8 @@ export const symbols = {
   // 10. Snapshots (sources cross as typed arrays, which `ptr` accepts)
   ph_snapshot_check: { args: ["ptr", "usize", "usize", "u32"], returns: "i32" },
   ph_heap_restore: { args: ["ptr", "usize", "ptr", "usize", "u32"], returns: "ptr" },
+  ph_pages_diff: { args: ["ptr", "ptr", "u32", "ptr", "u32"], returns: "i32" },
+  ph_pages_copy: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**

@@ -13,12 +13,16 @@ import { HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
+import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
 
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 /** Passed as a target size when only the snapshot itself is checked. */
 const ANY_SIZE = Number.MAX_SAFE_INTEGER;
 /** Only this module's functions construct snapshots. */
 const INTERNAL: unique symbol = Symbol("privheap.Snapshot");
+
+/** Copy a used prefix into an existing snapshot's memory (set by the class). */
+let copyInto: (region: Uint8Array, used: number, into: Snapshot) => Snapshot;
 
 /** The bytes behind a snapshot, for this directory's modules only (set by the class). */
 export let snapshotBytes: (s: Snapshot) => Uint8Array;
@@ -41,16 +45,49 @@ export let snapshotBytes: (s: Snapshot) => Uint8Array;
  * ```
  */
 export class Snapshot {
-  readonly #bytes: Uint8Array;
+  /** The image: the first byteLength bytes of #storage (reused by `snapshot({ into })`). */
+  #bytes: Uint8Array;
+  #storage: Uint8Array;
 
   /** @internal Use `heap.snapshot()` or `Snapshot.fromBytes()`. */
   constructor(token: typeof INTERNAL, bytes: Uint8Array) {
     if (token !== INTERNAL) throw new HeapError("EINVAL", "Snapshot", "use heap.snapshot() or Snapshot.fromBytes()");
     this.#bytes = bytes;
+    this.#storage = bytes;
   }
 
   static {
     snapshotBytes = (s) => s.#bytes;
+    copyInto = (region, used, into) => {
+      if (into.#storage.length < used) into.#storage = new Uint8Array(used);
+      into.#storage.set(region.subarray(0, used));
+      into.#bytes = into.#storage.subarray(0, used);
+      return into;
+    };
+  }
+
+  /**
+   * Where `a` and `b` differ: changed byte ranges in address order, each
+   * mapped to the allocation that holds it (in `b`, or in `a` when `b` freed
+   * it), the distinct allocations touched, and the named roots that moved or
+   * whose allocation changed. The tool for finding what diverged between
+   * two runs.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Snapshot } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const hp = heap.malloc(16);
+   * heap.setRoot("player", hp);
+   * const before = heap.snapshot();
+   * heap.u8[hp + 3] = 7;
+   * const d = Snapshot.diff(before, heap.snapshot());
+   * console.log(d.changedBytes, d.ranges[0]?.offset === hp + 3, d.roots); // 1 true ["player"]
+   * ```
+   */
+  static diff(a: Snapshot, b: Snapshot, options?: DiffOptions): SnapshotDiff {
+    if (!(a instanceof Snapshot) || !(b instanceof Snapshot)) throw new HeapError("EINVAL", "diff", "expected two Snapshots");
+    return diffImages(a.#bytes, b.#bytes, options);
   }
 
   /**
@@ -124,11 +161,14 @@ function describeFailure(rc: number, len: number, targetSize: number): string {
 }
 
 /**
- * A snapshot of the used prefix of `region` (a heap's whole-region view),
- * copied into fresh memory.
+ * A snapshot of the used prefix of `region` (a heap's whole-region view):
+ * copied into `into`'s memory when given (grown if too small), else into
+ * fresh memory.
  */
-export function takeSnapshot(region: Uint8Array, usedBytes: number): Snapshot {
-  return new Snapshot(INTERNAL, region.slice(0, usedBytes));
+export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot): Snapshot {
+  if (into === undefined) return new Snapshot(INTERNAL, region.slice(0, usedBytes));
+  if (!(into instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "into must be a Snapshot");
+  return copyInto(region, usedBytes, into);
 }
 
 /**

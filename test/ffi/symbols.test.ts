@@ -17,6 +17,8 @@ const ARG_TYPES: Record<string, string[]> = {
   "char *": ["ptr", "cstring", "buffer"],
   "size_t *": ["ptr"],
   "double *": ["ptr", "buffer"],
+  "uint32_t *": ["ptr", "buffer"],
+  uint32_t: ["u32"],
   "ph_stats_t *": ["ptr", "buffer"],
   "void **": ["ptr"],
   ph_walk_fn: ["function", "ptr"],

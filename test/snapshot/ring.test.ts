@@ -1,0 +1,160 @@
+// SnapshotRing: save every frame, load any frame held, in both modes,
+// against checksums recorded when each frame was saved.
+import { afterEach, describe, expect, test } from "bun:test";
+import { PrivateHeap } from "../../src/heap.ts";
+import { SnapshotRing, type SnapshotRingOptions } from "../../src/snapshot/ring.ts";
+import { expectCode, expectUnchanged } from "../support/expect.ts";
+import { rng, type Rng } from "../support/random.ts";
+
+const MiB = 1 << 20;
+const open: PrivateHeap[] = [];
+function heapOf(size = 8 * MiB): PrivateHeap {
+  const h = PrivateHeap.create({ size });
+  open.push(h);
+  return h;
+}
+afterEach(() => {
+  for (const h of open.splice(0)) if (!h.closed) h.close();
+});
+
+/** One simulated frame: allocate, free and write a few random places. */
+function step(heap: PrivateHeap, live: number[], r: Rng): void {
+  for (let k = r.int(0, 6); k > 0; k--) {
+    if (live.length > 0 && r.int(0, 2) === 0) heap.free(live.splice(r.int(0, live.length - 1), 1)[0]!);
+    else {
+      const n = r.int(0, 8) === 0 ? r.int(5000, 200_000) : r.int(1, 900);
+      const off = heap.malloc(n);
+      heap.u8.fill(r.int(1, 255), off, off + Math.min(n, 64));
+      live.push(off);
+    }
+  }
+  if (live.length > 0) {
+    const off = live[r.int(0, live.length - 1)]!;
+    heap.u8[off] = r.int(0, 255);
+  }
+}
+
+/** The live offsets as they were at a frame (restored alongside the heap). */
+function scenario(mode: SnapshotRingOptions["mode"], seed: number, options: Partial<SnapshotRingOptions> = {}): void {
+  const heap = heapOf();
+  const ring = new SnapshotRing(heap, { capacity: 16, mode, ...options });
+  const r = rng(seed);
+  const sums = new Map<number, bigint>();
+  const lives = new Map<number, number[]>();
+  let live: number[] = [];
+  let frame = 0;
+  for (let i = 0; i < 400; i++) {
+    step(heap, live, r);
+    frame++;
+    ring.save(frame);
+    sums.set(frame, heap.checksum());
+    lives.set(frame, live.slice());
+    expect(ring.newest).toBe(frame);
+    if (r.int(0, 9) === 0 && ring.size > 1) {
+      // Change some more without saving, then rewind to a held frame.
+      step(heap, live, r);
+      const oldest = ring.oldest!;
+      const back = r.int(oldest, frame);
+      ring.load(back);
+      expect(heap.checksum(), `seed ${seed} step ${i}: load(${back})`).toBe(sums.get(back)!);
+      expect(heap.check()).toBe(0);
+      expect(ring.newest).toBe(back);
+      expect(ring.oldest).toBe(oldest);
+      if (back < frame) expect(ring.has(back + 1)).toBe(false);
+      frame = back;
+      live = lives.get(back)!.slice();
+    }
+  }
+  // Everything still held loads correctly, newest first.
+  for (let f = ring.newest!; f >= ring.oldest!; f--) {
+    ring.load(f);
+    expect(heap.checksum(), `seed ${seed}: final load(${f})`).toBe(sums.get(f)!);
+  }
+  expect(heap.check()).toBe(0);
+  // And the heap goes on working from there.
+  for (const off of lives.get(ring.newest!)!) heap.free(off);
+  expect(heap.stats().liveCount).toBe(0);
+}
+
+describe("SnapshotRing", () => {
+  for (const mode of ["delta", "full"] as const) {
+    test(`${mode}: seeded simulation, random rewinds, every load gives the saved checksum`, () => {
+      for (const seed of [1, 2, 3]) scenario(mode, seed);
+    });
+  }
+
+  test("delta: a small undo log drops the oldest frames, and what is held still loads", () => {
+    scenario("delta", 9, { logBytes: 40 * 4096 });
+  });
+
+  test("oldest, newest, has, size and capacity", () => {
+    const heap = heapOf();
+    const ring = new SnapshotRing(heap, { capacity: 3 });
+    expect(ring.oldest).toBeUndefined();
+    expect(ring.newest).toBeUndefined();
+    expect(ring.size).toBe(0);
+    expect(ring.capacity).toBe(3);
+    for (const f of [10, 11, 12, 13]) ring.save(f);
+    expect([ring.oldest, ring.newest, ring.size]).toEqual([11, 13, 3]);
+    expect([ring.has(10), ring.has(11), ring.has(13), ring.has(14)]).toEqual([false, true, true, false]);
+    ring.save(12); // replaces 12 and 13 (a new timeline from 12)
+    expect([ring.oldest, ring.newest, ring.size]).toEqual([11, 12, 2]);
+    ring.clear();
+    expect(ring.size).toBe(0);
+  });
+
+  test("a rewind across heap growth leaves no stale bytes for calloc", () => {
+    for (const mode of ["delta", "full"] as const) {
+      const heap = heapOf();
+      const ring = new SnapshotRing(heap, { capacity: 4, mode });
+      heap.malloc(100);
+      ring.save(1);
+      const big = heap.malloc(3 * MiB);
+      heap.u8.fill(0xee, big, big + 3 * MiB);
+      heap.free(big);
+      ring.save(2);
+      const bigger = heap.malloc(4 * MiB);
+      heap.u8.fill(0xdd, bigger, bigger + 4 * MiB);
+      ring.load(1);
+      const z = heap.calloc(1, 5 * MiB);
+      expect(heap.u8.subarray(z, z + 5 * MiB).every((b) => b === 0), mode).toBe(true);
+      expect(heap.check()).toBe(0);
+    }
+  });
+
+  test("bad arguments and closed heaps fail with their codes, and change nothing", () => {
+    const heap = heapOf();
+    heap.malloc(10);
+    const ring = new SnapshotRing(heap, { capacity: 2 });
+    ring.save(5);
+    heap.malloc(20);
+    expectUnchanged(heap, () => ring.load(4), "EINVAL");
+    expectUnchanged(heap, () => ring.save(1.5), "EINVAL");
+    expectUnchanged(heap, () => ring.save(Number.NaN), "EINVAL");
+    expect(ring.newest).toBe(5);
+    for (const capacity of [0, -1, 1.5, Number.NaN, undefined])
+      expectCode(() => new SnapshotRing(heap, { capacity: capacity as number }), "EINVAL");
+    expectCode(() => new SnapshotRing(heap, { capacity: 2, mode: "fast" as never }), "EINVAL");
+    expectCode(() => new SnapshotRing(heap, { capacity: 2, logBytes: 100 }), "EINVAL");
+    heap.close();
+    expectCode(() => ring.save(6), "ECLOSED");
+    expectCode(() => ring.load(5), "ECLOSED");
+    expectCode(() => new SnapshotRing(heap, { capacity: 2 }), "ECLOSED");
+  });
+
+  test("delta mode stores about what changed, full mode a copy per frame", () => {
+    const heap = heapOf(16 * MiB);
+    const data = heap.malloc(4 * MiB);
+    heap.u8.fill(1, data, data + 4 * MiB);
+    const delta = new SnapshotRing(heap, { capacity: 10 });
+    const full = new SnapshotRing(heap, { capacity: 10, mode: "full" });
+    for (let f = 1; f <= 10; f++) {
+      heap.u8[data + f * 4096 * 7] = f; // one page per frame
+      delta.save(f);
+      full.save(f);
+    }
+    // Shadow (the used prefix) plus one undo page per older frame.
+    expect(delta.storedBytes).toBe(Math.ceil(heap.stats().touchedBytes / 4096) * 4096 + 9 * 4096);
+    expect(full.storedBytes).toBe(10 * heap.usedBytes);
+  });
+});
