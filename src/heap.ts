@@ -61,6 +61,11 @@ export type { HeapStats } from "./introspect.ts";
 export interface SnapshotOptions {
   /** Copy into this snapshot's memory instead of new memory, and return it. */
   into?: Snapshot;
+  /**
+   * Store only the pages that differ from this snapshot (a delta); the
+   * snapshot keeps `base` alive, and restoring it rebuilds the image over it.
+   */
+  base?: Snapshot;
 }
 
 export interface HeapOptions {
@@ -512,6 +517,7 @@ export class PrivateHeap implements Disposable {
    * the copy goes into that snapshot's memory (its old contents are
    * replaced) and it is returned: fresh memory costs page faults, several
    * times the copy itself, so reuse one when snapshotting every frame.
+   * With `{ base }` only the pages that differ from `base` are stored.
    *
    * @example
    * ```ts
@@ -524,7 +530,7 @@ export class PrivateHeap implements Disposable {
    */
   snapshot(options?: SnapshotOptions): Snapshot {
     if (this.#h === 0) throw this.#closed("snapshot");
-    return takeSnapshot(this.#u8, S.ph_off_used_bytes(this.#h), options?.into);
+    return takeSnapshot(this.#u8, S.ph_off_used_bytes(this.#h), options?.into, options?.base);
   }
 
   /**

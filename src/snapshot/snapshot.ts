@@ -13,6 +13,8 @@ import { HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
+import { loadFile, loadFileSync, saveFile, saveFileSync, type SaveOptions } from "./file.ts";
+import { applyDelta, makeDelta, type Delta } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
 
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
@@ -45,25 +47,38 @@ export let snapshotBytes: (s: Snapshot) => Uint8Array;
  * ```
  */
 export class Snapshot {
-  /** The image: the first byteLength bytes of #storage (reused by `snapshot({ into })`). */
-  #bytes: Uint8Array;
+  /** A full image: the first byteLength bytes of #storage (reused by `snapshot({ into })`). */
+  #bytes: Uint8Array | null;
   #storage: Uint8Array;
+  /** Or a delta: the pages that differ from #base. */
+  #delta: Delta | null = null;
+  #base: Snapshot | null = null;
 
   /** @internal Use `heap.snapshot()` or `Snapshot.fromBytes()`. */
-  constructor(token: typeof INTERNAL, bytes: Uint8Array) {
+  constructor(token: typeof INTERNAL, bytes: Uint8Array | null, delta?: { base: Snapshot; delta: Delta }) {
     if (token !== INTERNAL) throw new HeapError("EINVAL", "Snapshot", "use heap.snapshot() or Snapshot.fromBytes()");
     this.#bytes = bytes;
-    this.#storage = bytes;
+    this.#storage = bytes ?? new Uint8Array(0);
+    if (delta !== undefined) {
+      this.#base = delta.base;
+      this.#delta = delta.delta;
+    }
   }
 
   static {
-    snapshotBytes = (s) => s.#bytes;
+    snapshotBytes = (s) => s.#image();
     copyInto = (region, used, into) => {
       if (into.#storage.length < used) into.#storage = new Uint8Array(used);
       into.#storage.set(region.subarray(0, used));
       into.#bytes = into.#storage.subarray(0, used);
+      into.#delta = into.#base = null;
       return into;
     };
+  }
+
+  /** The whole image: the bytes, or a delta rebuilt over its base (new memory). */
+  #image(): Uint8Array {
+    return this.#bytes ?? applyDelta(this.#delta!, this.#base!.#image());
   }
 
   /**
@@ -87,7 +102,7 @@ export class Snapshot {
    */
   static diff(a: Snapshot, b: Snapshot, options?: DiffOptions): SnapshotDiff {
     if (!(a instanceof Snapshot) || !(b instanceof Snapshot)) throw new HeapError("EINVAL", "diff", "expected two Snapshots");
-    return diffImages(a.#bytes, b.#bytes, options);
+    return diffImages(a.#image(), b.#image(), options);
   }
 
   /**
@@ -110,14 +125,24 @@ export class Snapshot {
     return new Snapshot(INTERNAL, own);
   }
 
-  /** Bytes held: the heap's `usedBytes` when it was taken. */
+  /** Bytes of the image: the heap's `usedBytes` when it was taken. */
   get byteLength(): number {
-    return this.#bytes.length;
+    return this.#bytes?.length ?? this.#delta!.length;
   }
 
-  /** A copy of the snapshot's bytes (the snapshot itself cannot be changed). */
+  /** Bytes this snapshot holds itself: byteLength, or for a delta its changed pages. */
+  get storedBytes(): number {
+    return this.#bytes?.length ?? this.#delta!.data.length;
+  }
+
+  /** The snapshot a delta was taken against (`heap.snapshot({ base })`), else undefined. */
+  get base(): Snapshot | undefined {
+    return this.#base ?? undefined;
+  }
+
+  /** A copy of the image's bytes (a delta's are rebuilt over its base; the snapshot cannot be changed). */
   get bytes(): Uint8Array {
-    return this.#bytes.slice();
+    return this.#bytes?.slice() ?? this.#image();
   }
 
   /** Size of the heap it was taken from: the smallest heap it restores into. */
@@ -127,12 +152,12 @@ export class Snapshot {
 
   /** The heap's counters at the moment it was taken. */
   stats(): HeapStats {
-    return readStats(this.#bytes, "stats");
+    return readStats(this.#image(), "stats");
   }
 
   /** The heap's named roots at the moment it was taken. */
   roots(): Record<string, number> {
-    return readRoots(this.#bytes);
+    return readRoots(this.#image());
   }
 
   /**
@@ -140,12 +165,12 @@ export class Snapshot {
    * was taken from at that moment, and stable across runs and machines.
    */
   checksum(): bigint {
-    return Bun.hash.xxHash3(this.#bytes);
+    return Bun.hash.xxHash3(this.#image());
   }
 
   /** Live allocations as (offset, size) pairs in address order. */
   allocations(): Float64Array {
-    return listAllocations(this.#bytes, "allocations");
+    return listAllocations(this.#image(), "allocations");
   }
 }
 
@@ -165,7 +190,12 @@ function describeFailure(rc: number, len: number, targetSize: number): string {
  * copied into `into`'s memory when given (grown if too small), else into
  * fresh memory.
  */
-export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot): Snapshot {
+export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot, base?: Snapshot): Snapshot {
+  if (base !== undefined) {
+    if (!(base instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "base must be a Snapshot");
+    if (into !== undefined) throw new HeapError("EINVAL", "snapshot", "into and base cannot be combined");
+    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base)) });
+  }
   if (into === undefined) return new Snapshot(INTERNAL, region.slice(0, usedBytes));
   if (!(into instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "into must be a Snapshot");
   return copyInto(region, usedBytes, into);

@@ -254,3 +254,58 @@ describe("Snapshot.fromBytes (untrusted bytes)", () => {
     expect(accepted).toBeLessThan(1000);
   });
 });
+
+describe("heap.snapshot({ base }) (deltas)", () => {
+  test("stores only the changed pages and restores exactly", () => {
+    const heap = heapOf(16 * MiB);
+    const data = heap.malloc(4 * MiB);
+    heap.u8.fill(1, data, data + 4 * MiB);
+    const base = heap.snapshot();
+    for (let k = 0; k < 5; k++) heap.u8[data + k * 100_000] = 9; // 5 pages of data
+    const sum = heap.checksum();
+    const delta = heap.snapshot({ base });
+    expect(delta.base).toBe(base);
+    expect(base.base).toBeUndefined();
+    expect(delta.byteLength).toBe(heap.usedBytes);
+    expect(delta.storedBytes).toBeLessThanOrEqual(6 * 4096); // those 5, plus at most the header
+    expect(delta.storedBytes).toBeGreaterThanOrEqual(5 * 4096);
+    expect(base.storedBytes).toBe(base.byteLength);
+    expect(delta.checksum()).toBe(sum);
+    heap.u8.fill(3, data, data + 4 * MiB);
+    heap.restore(delta);
+    expect(heap.checksum()).toBe(sum);
+    expect(heap.check()).toBe(0);
+  });
+
+  test("growth, shrinking and chains of deltas all rebuild the right image", () => {
+    const heap = heapOf(16 * MiB);
+    heap.malloc(100);
+    const s0 = heap.snapshot();
+    const big = heap.malloc(3 * MiB); // grows past the base
+    heap.u8.fill(4, big, big + 3 * MiB);
+    const sums = [heap.checksum()];
+    const d1 = heap.snapshot({ base: s0 });
+    expect(d1.storedBytes).toBeGreaterThanOrEqual(3 * MiB);
+    heap.free(big); // shrinks below it again
+    heap.setRoot("x", heap.malloc(8));
+    sums.push(heap.checksum());
+    const d2 = heap.snapshot({ base: d1 }); // a delta of a delta
+    expect(d2.byteLength).toBeLessThan(d1.byteLength);
+    heap.reset();
+    heap.restore(d1);
+    expect(heap.checksum()).toBe(sums[0]!);
+    heap.restore(d2);
+    expect(heap.checksum()).toBe(sums[1]!);
+    expect(heap.getRoot("x")).toBeGreaterThan(0);
+    expect(heap.check()).toBe(0);
+    expect(Snapshot.diff(d1, d2).equal).toBe(false);
+    expect(Snapshot.diff(d2, heap.snapshot()).equal).toBe(true);
+  });
+
+  test("a base that is not a Snapshot, or base with into, is EINVAL", () => {
+    const heap = heapOf();
+    const s = heap.snapshot();
+    expectCode(() => heap.snapshot({ base: {} as Snapshot }), "EINVAL");
+    expectCode(() => heap.snapshot({ base: s, into: s }), "EINVAL");
+  });
+});

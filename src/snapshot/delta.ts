@@ -1,0 +1,58 @@
+/**
+ * delta.ts - a heap image stored as the pages that differ from another
+ * image (its base). Taking one costs a page compare (ph_pages_diff) and a
+ * copy of the changed pages; rebuilding the image costs a copy of the base
+ * and of those pages.
+ *
+ * Invariant: image = base's first `length` bytes (zero-extended), with
+ * page pages[i] replaced by data's page i. Every page at or above the
+ * base's length is stored, whatever it holds.
+ */
+import { HeapError } from "../errors.ts";
+import { loadNative } from "../ffi/loader.ts";
+
+const PAGE = 4096;
+
+/** Pages of an image that differ from a base image. */
+export interface Delta {
+  /** Bytes of the whole image. */
+  length: number;
+  /** Indices of the stored pages, ascending. */
+  pages: Uint32Array;
+  /** Their bytes, page i of data for pages[i]. */
+  data: Uint8Array;
+}
+
+function sequence(n: number): Uint32Array {
+  const s = new Uint32Array(n);
+  for (let i = 0; i < n; i++) s[i] = i;
+  return s;
+}
+
+function copyPages(to: Uint8Array, from: Uint8Array, dst: Uint32Array, src: Uint32Array, n: number): void {
+  if (n === 0) return;
+  const rc = loadNative().symbols.ph_pages_copy(to, from, dst, src, n);
+  if (rc < 0) throw HeapError.fromNative(rc, "snapshot");
+}
+
+/** The pages of image[0, length) that differ from base. */
+export function makeDelta(image: Uint8Array, length: number, base: Uint8Array): Delta {
+  const pages = length / PAGE;
+  const common = Math.min(pages, Math.floor(base.length / PAGE));
+  const changed = new Uint32Array(pages);
+  let n = loadNative().symbols.ph_pages_diff(image, base, common, changed, common);
+  if (n < 0) throw HeapError.fromNative(n, "snapshot");
+  for (let p = common; p < pages; p++) changed[n++] = p;
+  const stored = changed.slice(0, n);
+  const data = new Uint8Array(n * PAGE);
+  copyPages(data, image, sequence(n), stored, n);
+  return { length, pages: stored, data };
+}
+
+/** The whole image a delta describes, in new memory. */
+export function applyDelta(delta: Delta, base: Uint8Array): Uint8Array {
+  const out = new Uint8Array(delta.length);
+  out.set(base.subarray(0, Math.min(delta.length, base.length)));
+  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length);
+  return out;
+}
