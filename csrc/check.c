@@ -248,6 +248,18 @@ static int check_roots(const ph_heap_t *h) {
   return broken;
 }
 
+/* Pages never touched read as zero, their map entries included (a page
+ * that enters the heap above `touched` keeps the entry it has): so every
+ * entry of a page at or above touched must be zero. */
+static int check_untouched_entries(const ph_heap_t *h) {
+  uint64_t end = (uint64_t)h->nleaves << h->lg_chunk;
+  for (uint64_t p = h->touched; p < end; p++) {
+    const ph_page *e = ph__page(h, (uint32_t)p);
+    if (e->info | e->size | e->left | e->right) return 1;
+  }
+  return 0;
+}
+
 int ph_heap_check(const void *base, size_t len) {
   const ph_heap_t *h = (const ph_heap_t *)base;
   int err = ph__check_header(h, len);
@@ -265,6 +277,7 @@ int ph_heap_check(const void *base, size_t len) {
     if (ph__kind(e) != PH_PK_META || e->size != ph__leaf_pages(h->lg_chunk)) broken++;
   }
   if (t.leaves != h->nleaves) broken++;
+  broken += check_untouched_entries(h);
 
   uint64_t nodes = 0;
   if (check_tree(h, h->free_root, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_tree_runs)

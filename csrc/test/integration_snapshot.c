@@ -214,6 +214,16 @@ TEST(damaged_snapshots_are_refused_and_the_target_is_untouched) {
     }
   }
   EXPECT(refused);
+  /* A non-zero map entry for a page the heap never touched: harmless to
+   * check's other rules (entries above hwm mean nothing), but the heap
+   * would adopt it unread when it grows there. Found by the fuzzer. */
+  ph_stats_t st;
+  REQUIRE(ph_heap_stats((ph_heap_t *)a, &st) == 0);
+  size_t untouched_page = st.touched_bytes / 4096 + 3;
+  REQUIRE(untouched_page < 512); /* inside the first leaf, which starts at page 2 */
+  memcpy(bad, good, used);
+  bad[2 * 4096 + untouched_page * 16] = 0x31;
+  expect_refused(b, size, before, bad, used, 0, PH_ECORRUPT);
   /* Arguments */
   EXPECT(ph_heap_restore(NULL, size, good, used, 0) == NULL && ph_last_error() == PH_EINVAL);
   EXPECT(ph_heap_restore((char *)b + 8, size - 4096, good, used, 0) == NULL && ph_last_error() == PH_EINVAL);
