@@ -26,6 +26,7 @@ export { Snapshot } from "./snapshot/snapshot.ts";
 export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";
 export type { DiffAllocation, DiffOptions, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
+export type { SaveOptions } from "./snapshot/file.ts";
 export { FrameArena } from "./frame-arena.ts";
 export type { FrameArenaOptions } from "./frame-arena.ts";
 export { struct, StructLayout } from "./struct.ts";

@@ -53,6 +53,8 @@ export class Snapshot {
   /** Or a delta: the pages that differ from #base. */
   #delta: Delta | null = null;
   #base: Snapshot | null = null;
+  /** Async saves in flight: while any is, `snapshot({ into: this })` takes new memory. */
+  #saving = 0;
 
   /** @internal Use `heap.snapshot()` or `Snapshot.fromBytes()`. */
   constructor(token: typeof INTERNAL, bytes: Uint8Array | null, delta?: { base: Snapshot; delta: Delta }) {
@@ -68,7 +70,7 @@ export class Snapshot {
   static {
     snapshotBytes = (s) => s.#image();
     copyInto = (region, used, into) => {
-      if (into.#storage.length < used) into.#storage = new Uint8Array(used);
+      if (into.#saving > 0 || into.#storage.length < used) into.#storage = new Uint8Array(used);
       into.#storage.set(region.subarray(0, used));
       into.#bytes = into.#storage.subarray(0, used);
       into.#delta = into.#base = null;
@@ -171,6 +173,101 @@ export class Snapshot {
   /** Live allocations as (offset, size) pairs in address order. */
   allocations(): Float64Array {
     return listAllocations(this.#image(), "allocations");
+  }
+
+  /**
+   * Write the snapshot to `path` in the snapshot file format
+   * (docs/snapshot-format.md): zero pages left out, zstd with `compress`,
+   * and the file replaced atomically (a temporary file in the same
+   * directory, fsync, rename), so a crash leaves the old file or the new
+   * one. Rejects with `EIO` (the OS error as `cause`) or `EINVAL`. While
+   * the save runs, `heap.snapshot({ into: this })` copies into new memory,
+   * so the file gets the bytes the snapshot had when the save began.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Snapshot } from "privheap";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const path = join(tmpdir(), "level-1.phsnap");
+   * await heap.snapshot().save(path, { compress: true });
+   * heap.restore(await Snapshot.load(path));
+   * ```
+   */
+  async save(path: string, options?: SaveOptions): Promise<void> {
+    this.#saving++;
+    try {
+      await saveFile(path, this.#image(), options, "save");
+    } finally {
+      this.#saving--;
+    }
+  }
+
+  /**
+   * The synchronous form of {@link Snapshot.save}.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Snapshot } from "privheap";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const path = join(tmpdir(), "quick.phsnap");
+   * heap.snapshot().saveSync(path, { fsync: false });
+   * console.log(Snapshot.loadSync(path).checksum() === heap.checksum()); // true
+   * ```
+   */
+  saveSync(path: string, options?: SaveOptions): void {
+    saveFileSync(path, this.#image(), options, "saveSync");
+  }
+
+  /**
+   * Read a snapshot file written by `save`. Every byte is checked (header,
+   * page map and data checksums, then the full native heap check, as in
+   * `fromBytes`) before the snapshot exists. Rejects with `ECORRUPT`
+   * (damaged or truncated), `EVERSION` (a newer format, another native ABI
+   * or page size) or `EIO` (the OS error as `cause`). A heap too small for
+   * it is `ESIZE`, from `heap.restore`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Snapshot } from "privheap";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const path = join(tmpdir(), "save-slot.phsnap");
+   * await heap.snapshot().save(path);
+   * const snap = await Snapshot.load(path);
+   * console.log(snap.byteLength === heap.usedBytes); // true
+   * ```
+   */
+  static async load(path: string): Promise<Snapshot> {
+    return loadFile(path, "load", (image) => {
+      checkBytes(image, ANY_SIZE, 0, "load");
+      return new Snapshot(INTERNAL, image);
+    });
+  }
+
+  /**
+   * The synchronous form of {@link Snapshot.load}.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Snapshot } from "privheap";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const path = join(tmpdir(), "save-slot.phsnap");
+   * heap.snapshot().saveSync(path);
+   * heap.restore(Snapshot.loadSync(path));
+   * ```
+   */
+  static loadSync(path: string): Snapshot {
+    return loadFileSync(path, "loadSync", (image) => {
+      checkBytes(image, ANY_SIZE, 0, "loadSync");
+      return new Snapshot(INTERNAL, image);
+    });
   }
 }
 
