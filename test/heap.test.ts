@@ -1,19 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { HeapError } from "../src/errors.ts";
 import { MAX_REGION_SIZE, PAGE_SIZE, PrivateHeap } from "../src/heap.ts";
 import { BAD_SIZES, fill, intact } from "./support/conformance.ts";
 import { expectCode, expectUnchanged } from "./support/expect.ts";
+import { heapsClosedAfterEach } from "./support/heaps.ts";
 
 const MiB = 1 << 20;
-const open: PrivateHeap[] = [];
-function heapOf(size = 4 * MiB, zeroOnFree = false): PrivateHeap {
-  const h = PrivateHeap.create({ size, zeroOnFree });
-  open.push(h);
-  return h;
-}
-afterEach(() => {
-  for (const h of open.splice(0)) h.close();
-});
+const heapOf = heapsClosedAfterEach(4 * MiB);
 
 describe("PrivateHeap.create", () => {
   test("a new heap is empty, consistent, generation 1, sized in whole pages", () => {

@@ -1,19 +1,12 @@
 // Snapshot.diff: changed ranges, and the allocations and roots that hold them.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { expectCode } from "../support/expect.ts";
+import { heapsClosedAfterEach } from "../support/heaps.ts";
 
 const MiB = 1 << 20;
-const open: PrivateHeap[] = [];
-function heapOf(size = 4 * MiB): PrivateHeap {
-  const h = PrivateHeap.create({ size });
-  open.push(h);
-  return h;
-}
-afterEach(() => {
-  for (const h of open.splice(0)) if (!h.closed) h.close();
-});
+const heapOf = heapsClosedAfterEach(4 * MiB);
 
 describe("Snapshot.diff", () => {
   test("equal images: no ranges", () => {

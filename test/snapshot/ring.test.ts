@@ -1,21 +1,14 @@
 // SnapshotRing: save every frame, load any frame held, in both modes,
 // against checksums recorded when each frame was saved.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { PrivateHeap } from "../../src/heap.ts";
 import { SnapshotRing, type SnapshotRingOptions } from "../../src/snapshot/ring.ts";
 import { expectCode, expectUnchanged } from "../support/expect.ts";
 import { rng, type Rng } from "../support/random.ts";
+import { heapsClosedAfterEach } from "../support/heaps.ts";
 
 const MiB = 1 << 20;
-const open: PrivateHeap[] = [];
-function heapOf(size = 8 * MiB): PrivateHeap {
-  const h = PrivateHeap.create({ size });
-  open.push(h);
-  return h;
-}
-afterEach(() => {
-  for (const h of open.splice(0)) if (!h.closed) h.close();
-});
+const heapOf = heapsClosedAfterEach(8 * MiB);
 
 /** One simulated frame: allocate, free and write a few random places. */
 function step(heap: PrivateHeap, live: number[], r: Rng): void {

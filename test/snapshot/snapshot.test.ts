@@ -1,21 +1,14 @@
 // In-memory snapshots: heap.snapshot(), heap.restore(), heap.checksum(),
 // Snapshot.fromBytes() and what a Snapshot tells about its heap.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { expectCode, expectUnchanged } from "../support/expect.ts";
 import { rng } from "../support/random.ts";
+import { heapsClosedAfterEach } from "../support/heaps.ts";
 
 const MiB = 1 << 20;
-const open: PrivateHeap[] = [];
-function heapOf(size = 4 * MiB, zeroOnFree = false): PrivateHeap {
-  const h = PrivateHeap.create({ size, zeroOnFree });
-  open.push(h);
-  return h;
-}
-afterEach(() => {
-  for (const h of open.splice(0)) if (!h.closed) h.close();
-});
+const heapOf = heapsClosedAfterEach(4 * MiB);
 
 /** Small and large allocations with recognisable contents, some freed, two roots. */
 function busy(heap: PrivateHeap, seed = 7): number[] {
