@@ -5,6 +5,7 @@
  *   with zero-copy views (`u8`, `f32`, `view`, ...).
  * - {@link Snapshot}: a byte copy of a heap's used prefix; `heap.restore`.
  * - {@link SnapshotRing}: the last N frames of a heap, for rollback.
+ * - {@link Replay}: record inputs and keyframes; seek to any tick; verify determinism.
  * - {@link FrameArena}: per-frame scratch over private heaps, reset in O(1).
  * - {@link struct}: C-layout structs with generated, allocation-free cursors.
  * - {@link HeapError}: the one error class, with a stable string `code`.
@@ -27,6 +28,9 @@ export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";
 export type { DiffAllocation, DiffOptions, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
 export type { SaveOptions } from "./snapshot/file.ts";
+export { Replay, ReplayRecorder } from "./snapshot/replay.ts";
+export type { RecordOptions, StepFn, VerifyOptions, VerifyResult } from "./snapshot/replay.ts";
+export type { TornTail } from "./snapshot/replay-format.ts";
 export { FrameArena } from "./frame-arena.ts";
 export type { FrameArenaOptions } from "./frame-arena.ts";
 export { struct, StructLayout } from "./struct.ts";

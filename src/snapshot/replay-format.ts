@@ -1,0 +1,219 @@
+/**
+ * replay-format.ts - the bytes of a replay file (docs/replay-format.md):
+ * a header, then records appended one at a time, each with its own length
+ * and checksum, so a file cut anywhere reads as its complete records plus a
+ * torn tail.
+ *
+ * Invariant: a record is accepted only when its checksum matches and it
+ * follows the one before it (tick records count up from 0; a keyframe
+ * follows the tick it holds the state after); reading stops at the first
+ * record that is not, and everything before it is exactly what was written.
+ */
+import { HeapError } from "../errors.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import type { Delta } from "./delta.ts";
+
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+
+/** `\x89PHREPL\n`: a high byte first and a line feed last, like PNG. */
+export const REPLAY_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x50, 0x48, 0x52, 0x45, 0x50, 0x4c, 0x0a);
+export const REPLAY_VERSION = 1;
+export const REPLAY_HEADER_BYTES = 48;
+/** Record framing: type u8, 3 reserved bytes, payload length u32; then the payload; then its checksum u64. */
+export const RECORD_HEAD_BYTES = 8;
+export const RECORD_TAIL_BYTES = 8;
+export const RECORD_TICK = 1;
+export const RECORD_KEYFRAME = 2;
+/** Tick payload: tick u32, input length u32, heap checksum u64, then the input. */
+export const TICK_FIXED_BYTES = 16;
+/** Keyframe payload: after i32, kind u8, 3 reserved, used bytes u64, pages u32, 4 reserved, then page indices (u32 each, padded to 8 bytes), then the pages. */
+export const KEYFRAME_FIXED_BYTES = 24;
+export const KEYFRAME_FULL = 0;
+export const KEYFRAME_DELTA = 1;
+/** Inputs are at most this long (a tick's input is a small message, not a save). */
+export const MAX_INPUT_BYTES = 1 << 24;
+
+/** What the header says. */
+export interface ReplayHeader {
+  version: number;
+  abi: number;
+  pageSize: number;
+  keyframeEvery: number;
+  regionBytes: number;
+}
+
+/** The 48-byte file header. */
+export function encodeHeader(h: ReplayHeader): Uint8Array {
+  const out = new Uint8Array(REPLAY_HEADER_BYTES);
+  const v = new DataView(out.buffer);
+  out.set(REPLAY_MAGIC, 0);
+  v.setUint16(8, h.version, true);
+  v.setUint16(10, 0, true); // flags: none in version 1
+  v.setUint32(12, h.abi, true);
+  v.setUint32(16, h.pageSize, true);
+  v.setUint32(20, h.keyframeEvery, true);
+  v.setBigUint64(24, BigInt(h.regionBytes), true);
+  v.setBigUint64(32, 0n, true); // reserved
+  v.setBigUint64(40, Bun.hash.xxHash3(out.subarray(0, 40)), true);
+  return out;
+}
+
+/** The header of `file`, or the error that rejects the whole file. */
+export function parseHeader(file: Uint8Array, op: string, path: string): ReplayHeader {
+  const bad = (why: string, code: "ECORRUPT" | "EVERSION" = "ECORRUPT") => new HeapError(code, op, `${path}: ${why}`);
+  if (file.length < REPLAY_HEADER_BYTES) throw bad(`${file.length} bytes: shorter than a replay header`);
+  for (let i = 0; i < REPLAY_MAGIC.length; i++) if (file[i] !== REPLAY_MAGIC[i]) throw bad("not a privheap replay (wrong magic)");
+  const v = new DataView(file.buffer, file.byteOffset, REPLAY_HEADER_BYTES);
+  const version = v.getUint16(8, true);
+  // A newer version may lay its header out differently: say so before the checksum.
+  if (version > REPLAY_VERSION) throw bad(`format version ${version}; this reader knows up to ${REPLAY_VERSION}`, "EVERSION");
+  if (v.getBigUint64(40, true) !== Bun.hash.xxHash3(file.subarray(0, 40))) throw bad("header checksum mismatch");
+  if (version === 0) throw bad("format version 0");
+  if (v.getUint16(10, true) !== 0) throw bad("unknown header flags", "EVERSION");
+  const abi = v.getUint32(12, true);
+  const pageSize = v.getUint32(16, true);
+  if (abi !== NATIVE_CONSTANTS.PH_ABI_VERSION) throw bad(`native ABI ${abi}; this library is ${NATIVE_CONSTANTS.PH_ABI_VERSION}`, "EVERSION");
+  if (pageSize !== PAGE) throw bad(`page size ${pageSize}; this library uses ${PAGE}`, "EVERSION");
+  const keyframeEvery = v.getUint32(20, true);
+  const regionBytes = Number(v.getBigUint64(24, true));
+  if (keyframeEvery < 1) throw bad("keyframe interval 0");
+  if (regionBytes < PAGE || regionBytes > 2 ** 32 || regionBytes % PAGE !== 0) throw bad(`region size ${regionBytes}`);
+  return { version, abi, pageSize, keyframeEvery, regionBytes };
+}
+
+/** Frame a record: head, payload (written by `fill` into the returned view), checksum. */
+export function frameRecord(type: number, payloadBytes: number, scratch: Uint8Array, fill: (payload: Uint8Array, view: DataView) => void): Uint8Array {
+  const total = RECORD_HEAD_BYTES + payloadBytes + RECORD_TAIL_BYTES;
+  const out = scratch.length >= total ? scratch.subarray(0, total) : new Uint8Array(total);
+  const v = new DataView(out.buffer, out.byteOffset, total);
+  v.setUint32(0, type, true); // type in the low byte, 3 reserved zero bytes
+  v.setUint32(4, payloadBytes, true);
+  fill(out.subarray(RECORD_HEAD_BYTES, RECORD_HEAD_BYTES + payloadBytes), v);
+  v.setBigUint64(RECORD_HEAD_BYTES + payloadBytes, Bun.hash.xxHash3(out.subarray(0, RECORD_HEAD_BYTES + payloadBytes)), true);
+  return out;
+}
+
+/** Bytes of a keyframe record's payload for `pages` stored pages. */
+export function keyframePayloadBytes(pages: number): number {
+  return KEYFRAME_FIXED_BYTES + Math.ceil((pages * 4) / 8) * 8 + pages * PAGE;
+}
+
+/** Write a keyframe payload (see KEYFRAME_FIXED_BYTES). */
+export function fillKeyframe(payload: Uint8Array, after: number, kind: number, delta: Delta): void {
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.length);
+  const n = delta.pages.length;
+  v.setInt32(0, after, true);
+  v.setUint32(4, kind, true);
+  v.setBigUint64(8, BigInt(delta.length), true);
+  v.setUint32(16, n, true);
+  v.setUint32(20, 0, true);
+  const indexBytes = Math.ceil((n * 4) / 8) * 8;
+  for (let i = 0; i < n; i++) v.setUint32(KEYFRAME_FIXED_BYTES + 4 * i, delta.pages[i]!, true);
+  for (let i = n * 4; i < indexBytes; i++) payload[KEYFRAME_FIXED_BYTES + i] = 0;
+  payload.set(delta.data, KEYFRAME_FIXED_BYTES + indexBytes);
+}
+
+/** A tick record as read: where its input lies in the file, and the heap checksum after it. */
+export interface TickEntry {
+  inputAt: number;
+  inputBytes: number;
+  checksum: bigint;
+}
+
+/** A keyframe record as read. */
+export interface KeyframeEntry {
+  /** The tick it holds the state after (-1: before tick 0). */
+  after: number;
+  kind: number;
+  delta: Delta;
+}
+
+/** Where reading stopped before the end of the file, and why. */
+export interface TornTail {
+  offset: number;
+  bytes: number;
+  reason: string;
+}
+
+/** Every complete record of a file, in order, and the torn tail if any. */
+export interface ParsedReplay {
+  header: ReplayHeader;
+  ticks: TickEntry[];
+  keyframes: KeyframeEntry[];
+  torn: TornTail | null;
+}
+
+/**
+ * Read the records of `file` (whose header parsed). Stops at the first
+ * record that is cut short, fails its checksum, or does not follow the one
+ * before; the ones before it are returned.
+ */
+export function parseRecords(file: Uint8Array, header: ReplayHeader): ParsedReplay {
+  const ticks: TickEntry[] = [];
+  const keyframes: KeyframeEntry[] = [];
+  const view = new DataView(file.buffer, file.byteOffset, file.length);
+  let at = REPLAY_HEADER_BYTES;
+  let torn: TornTail | null = null;
+  const stop = (reason: string) => {
+    torn = { offset: at, bytes: file.length - at, reason };
+  };
+  while (at < file.length) {
+    if (file.length - at < RECORD_HEAD_BYTES + RECORD_TAIL_BYTES) {
+      stop("a record cut short");
+      break;
+    }
+    const type = view.getUint32(at, true);
+    const len = view.getUint32(at + 4, true);
+    if (len > file.length - at - RECORD_HEAD_BYTES - RECORD_TAIL_BYTES) {
+      stop("a record cut short");
+      break;
+    }
+    const end = at + RECORD_HEAD_BYTES + len;
+    if (view.getBigUint64(end, true) !== Bun.hash.xxHash3(file.subarray(at, end))) {
+      stop("record checksum mismatch");
+      break;
+    }
+    const p = at + RECORD_HEAD_BYTES;
+    const why = type === RECORD_TICK ? readTick(view, p, len, ticks, keyframes) : type === RECORD_KEYFRAME ? readKeyframe(file, view, p, len, header, ticks, keyframes) : `unknown record type ${type}`;
+    if (why !== null) {
+      stop(why);
+      break;
+    }
+    at = end + RECORD_TAIL_BYTES;
+  }
+  return { header, ticks, keyframes, torn };
+}
+
+function readTick(view: DataView, p: number, len: number, ticks: TickEntry[], keyframes: KeyframeEntry[]): string | null {
+  if (keyframes.length === 0) return "a tick before the first keyframe";
+  if (len < TICK_FIXED_BYTES) return "a tick record too short";
+  const tick = view.getUint32(p, true);
+  const inputBytes = view.getUint32(p + 4, true);
+  if (tick !== ticks.length) return `tick ${tick} where tick ${ticks.length} was due`;
+  if (inputBytes !== len - TICK_FIXED_BYTES || inputBytes > MAX_INPUT_BYTES) return "a tick record whose input length disagrees";
+  ticks.push({ inputAt: p + TICK_FIXED_BYTES, inputBytes, checksum: view.getBigUint64(p + 8, true) });
+  return null;
+}
+
+function readKeyframe(file: Uint8Array, view: DataView, p: number, len: number, header: ReplayHeader, ticks: TickEntry[], keyframes: KeyframeEntry[]): string | null {
+  if (len < KEYFRAME_FIXED_BYTES) return "a keyframe record too short";
+  const after = view.getInt32(p, true);
+  const kind = view.getUint32(p + 4, true);
+  const used = Number(view.getBigUint64(p + 8, true));
+  const n = view.getUint32(p + 16, true);
+  if (after !== ticks.length - 1) return `a keyframe after tick ${after} where ${ticks.length - 1} was due`;
+  if (keyframes.some((k) => k.after === after)) return `a second keyframe after tick ${after}`;
+  if (kind !== KEYFRAME_FULL && kind !== KEYFRAME_DELTA) return `unknown keyframe kind ${kind}`;
+  if (kind === KEYFRAME_DELTA && keyframes.length === 0) return "a delta keyframe with nothing before it";
+  if (used < PAGE || used > header.regionBytes || used % PAGE !== 0) return `a keyframe of ${used} bytes`;
+  if (len !== keyframePayloadBytes(n) || n > used / PAGE) return "a keyframe whose page count disagrees with its length";
+  const pages = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const page = view.getUint32(p + KEYFRAME_FIXED_BYTES + 4 * i, true);
+    if (page >= used / PAGE || (i > 0 && page <= pages[i - 1]!)) return "a keyframe whose page list is out of order or range";
+    pages[i] = page;
+  }
+  const dataAt = p + KEYFRAME_FIXED_BYTES + Math.ceil((n * 4) / 8) * 8;
+  keyframes.push({ after, kind, delta: { length: used, pages, data: file.subarray(dataAt, dataAt + n * PAGE) } });
+  return null;
+}

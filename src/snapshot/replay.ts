@@ -1,0 +1,456 @@
+/**
+ * replay.ts - record a deterministic simulation's inputs and keyframes, then
+ * reproduce any tick and find the first one where a re-run stops matching.
+ *
+ * A simulation is a step function (heap, input, tick) -> new heap state.
+ * The recorder appends, for every tick, the tick's input and a checksum of
+ * the heap after the step, and every K ticks a keyframe: the heap's used
+ * prefix, as the pages that differ from the previous keyframe when that is
+ * smaller (every FULL_EVERY-th keyframe is whole, so a seek rebuilds at most
+ * that many). The file format is in docs/replay-format.md.
+ *
+ * Ticks count from 0; "the state after tick t" is what the heap held when
+ * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
+ */
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { HeapError } from "../errors.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { PrivateHeap } from "../heap.ts";
+import { applyDelta, makeDelta, type Delta } from "./delta.ts";
+import { Snapshot } from "./snapshot.ts";
+import type { SnapshotDiff } from "./diff.ts";
+import {
+  encodeHeader,
+  fillKeyframe,
+  frameRecord,
+  keyframePayloadBytes,
+  KEYFRAME_DELTA,
+  KEYFRAME_FULL,
+  MAX_INPUT_BYTES,
+  parseHeader,
+  parseRecords,
+  RECORD_KEYFRAME,
+  RECORD_TICK,
+  REPLAY_VERSION,
+  TICK_FIXED_BYTES,
+  type KeyframeEntry,
+  type TickEntry,
+  type TornTail,
+} from "./replay-format.ts";
+
+/** Every this many keyframes one is stored whole, bounding a seek's delta chain. */
+const FULL_EVERY = 16;
+const EMPTY = new Uint8Array(0);
+
+/** One tick of a simulation: advance `heap` by `input`. Must be deterministic. */
+export type StepFn = (heap: PrivateHeap, input: Uint8Array, tick: number) => void;
+
+/** Options of {@link Replay.record}. */
+export interface RecordOptions {
+  /** Ticks between keyframes (default 60). */
+  keyframeEvery?: number;
+}
+
+/** Options of {@link Replay.verify}. */
+export interface VerifyOptions {
+  /** Called after each tick with (tick, ticks): for progress bars. */
+  onProgress?: (tick: number, ticks: number) => void;
+}
+
+/** What {@link Replay.verify} found. */
+export interface VerifyResult {
+  /** True when every tick's checksum matched the recording. */
+  ok: boolean;
+  /** The first tick whose state differs from the recorded one, or -1. */
+  firstDivergentTick: number;
+  /** The recorded checksum at that tick (0n when ok). */
+  expected: bigint;
+  /** The re-run's checksum at that tick (0n when ok). */
+  actual: bigint;
+  /**
+   * Where the states differ (null when ok): against the recorded keyframe
+   * after that tick when there is one; else against a second run of that
+   * tick from the recorded state before it (which shows what a
+   * nondeterministic step wrote); and when that second run agrees with the
+   * first (a deterministic change of behaviour), against the next recorded
+   * keyframe, with the re-run carried on to it.
+   */
+  diff: SnapshotDiff | null;
+  /** The tick whose states `diff` compares (-1 when ok). */
+  diffTick: number;
+  /** What the re-run's state was compared with. */
+  diffAgainst: "keyframe" | "rerun" | "none";
+}
+
+function fsError(e: unknown, op: string, path: string): HeapError {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new HeapError("EIO", op, `${path}: ${msg}`, { cause: e });
+}
+
+function checkPath(path: unknown, op: string): string {
+  if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
+  return path;
+}
+
+/**
+ * Appends a simulation's ticks to a replay file. Made by {@link Replay.record}.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, Replay } from "privheap";
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const counter = heap.malloc(8);
+ * using rec = Replay.record(join(mkdtempSync(join(tmpdir(), "rp-")), "run.phreplay"), heap, { keyframeEvery: 10 });
+ * for (let t = 0; t < 25; t++) {
+ *   heap.f64[counter >>> 3] += 1; // the step
+ *   rec.tick(new Uint8Array([t & 0xff]));
+ * }
+ * console.log(rec.ticks); // 25
+ * ```
+ */
+export class ReplayRecorder implements Disposable {
+  readonly #path: string;
+  readonly #heap: PrivateHeap;
+  readonly #keyframeEvery: number;
+  #fd: number;
+  #ticks = 0;
+  #keyframes = 0;
+  readonly #previous: Uint8Array; // image of the last keyframe
+  #previousLength = 0;
+  readonly #zeros: Uint8Array; // never written: the base of whole keyframes (zero pages left out)
+  #scratch = new Uint8Array(4096);
+
+  /** @internal Use {@link Replay.record}. */
+  constructor(path: string, heap: PrivateHeap, keyframeEvery: number) {
+    this.#path = path;
+    this.#heap = heap;
+    this.#keyframeEvery = keyframeEvery;
+    this.#previous = new Uint8Array(heap.size);
+    this.#zeros = new Uint8Array(heap.size);
+    try {
+      this.#fd = openSync(path, "w", 0o644);
+    } catch (e) {
+      throw fsError(e, "record", path);
+    }
+    try {
+      this.#write(encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size }), "record");
+      this.#keyframe(-1);
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Ticks recorded so far. */
+  get ticks(): number {
+    return this.#ticks;
+  }
+
+  /**
+   * Record the tick the caller has just stepped: its input and the heap's
+   * checksum now; every `keyframeEvery` ticks also a keyframe. Returns the
+   * tick's number. Each tick is one append, so a crash loses at most the
+   * tick being written.
+   */
+  tick(input: Uint8Array): number {
+    if (this.#fd < 0) throw new HeapError("ECLOSED", "tick", "the recorder was closed");
+    if (!(input instanceof Uint8Array) || input.length > MAX_INPUT_BYTES)
+      throw new HeapError("EINVAL", "tick", `input must be a Uint8Array of at most ${MAX_INPUT_BYTES} bytes`);
+    const t = this.#ticks;
+    const checksum = this.#heap.checksum();
+    const record = frameRecord(RECORD_TICK, TICK_FIXED_BYTES + input.length, this.#scratch, (payload, view) => {
+      view.setUint32(8, t, true);
+      view.setUint32(12, input.length, true);
+      view.setBigUint64(16, checksum, true);
+      payload.set(input, TICK_FIXED_BYTES);
+    });
+    if (record.buffer !== this.#scratch.buffer) this.#scratch = new Uint8Array(record.length * 2);
+    this.#write(record, "tick");
+    this.#ticks++;
+    if (this.#ticks % this.#keyframeEvery === 0) this.#keyframe(t);
+    return t;
+  }
+
+  /** Close the file (idempotent). */
+  close(): void {
+    if (this.#fd >= 0) {
+      const fd = this.#fd;
+      this.#fd = -1;
+      closeSync(fd);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #write(bytes: Uint8Array, op: string): void {
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at, bytes.length - at);
+    } catch (e) {
+      throw fsError(e, op, this.#path);
+    }
+  }
+
+  /** A keyframe of the heap now (the state after tick `after`). */
+  #keyframe(after: number): void {
+    const heap = this.#heap;
+    const used = heap.usedBytes;
+    let kind = KEYFRAME_FULL;
+    let pages: Delta = makeDelta(heap.u8, used, this.#zeros);
+    if (this.#keyframes % FULL_EVERY !== 0) {
+      const delta = makeDelta(heap.u8, used, this.#previous.subarray(0, this.#previousLength));
+      if (delta.pages.length < pages.pages.length) {
+        kind = KEYFRAME_DELTA;
+        pages = delta;
+      }
+    }
+    const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), EMPTY, (payload) => fillKeyframe(payload, after, kind, pages));
+    this.#write(record, "tick");
+    this.#previous.set(heap.u8.subarray(0, used));
+    this.#previousLength = used;
+    this.#keyframes++;
+  }
+}
+
+/**
+ * A recorded replay, read whole: inputs, checksums and keyframes. Seek to any
+ * tick, or re-run everything and find the first tick that differs.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, Replay, type StepFn } from "privheap";
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const step: StepFn = (heap, input) => {
+ *   const at = heap.getRoot("sum") >>> 3;
+ *   heap.f64[at] = heap.f64[at]! * 0.5 + input[0]!;
+ * };
+ * const path = join(mkdtempSync(join(tmpdir(), "rp-")), "run.phreplay");
+ * {
+ *   using heap = PrivateHeap.create({ size: 1 << 20 });
+ *   heap.setRoot("sum", heap.calloc(1, 8));
+ *   using rec = Replay.record(path, heap, { keyframeEvery: 8 });
+ *   for (let t = 0; t < 50; t++) {
+ *     const input = new Uint8Array([t % 7]);
+ *     step(heap, input, t);
+ *     rec.tick(input);
+ *   }
+ * }
+ * const replay = Replay.open(path);
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * replay.seek(30, heap, step); // keyframe after tick 23, then ticks 24..30
+ * console.log(heap.checksum() === replay.checksum(30)); // true
+ * console.log(replay.verify(heap, step).ok); // true
+ * ```
+ */
+export class Replay {
+  readonly #path: string;
+  readonly #file: Uint8Array;
+  readonly #ticks: TickEntry[];
+  readonly #keyframes: KeyframeEntry[];
+  readonly #torn: TornTail | null;
+  readonly #keyframeEvery: number;
+  readonly #regionBytes: number;
+  // The last keyframe decoded, to rebuild the next delta from.
+  #cachedIndex = -1;
+  #cachedImage: Uint8Array = EMPTY;
+  #cachedSnapshot: Snapshot | null = null;
+
+  private constructor(path: string, file: Uint8Array) {
+    this.#path = path;
+    this.#file = file;
+    const header = parseHeader(file, "open", path);
+    const parsed = parseRecords(file, header);
+    if (parsed.keyframes.length === 0)
+      throw new HeapError("ECORRUPT", "open", `${path}: no readable keyframe${parsed.torn ? ` (${parsed.torn.reason} at byte ${parsed.torn.offset})` : ""}`);
+    this.#ticks = parsed.ticks;
+    this.#keyframes = parsed.keyframes;
+    this.#torn = parsed.torn;
+    this.#keyframeEvery = header.keyframeEvery;
+    this.#regionBytes = header.regionBytes;
+  }
+
+  /**
+   * Start recording `heap` into a new file at `path` (replaced if it
+   * exists): the header and a keyframe of the heap as it is now, the state
+   * before tick 0. Then call `tick(input)` after each step. `EIO` when the
+   * file cannot be written.
+   */
+  static record(path: string, heap: PrivateHeap, options: RecordOptions = {}): ReplayRecorder {
+    checkPath(path, "record");
+    if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", "record", "heap must be a PrivateHeap");
+    if (heap.closed) throw new HeapError("ECLOSED", "record");
+    const every = options.keyframeEvery ?? 60;
+    if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
+      throw new HeapError("EINVAL", "record", `keyframeEvery must be a positive integer, got ${String(every)}`);
+    return new ReplayRecorder(path, heap, every);
+  }
+
+  /**
+   * Read a replay file. A file cut short or damaged after some records
+   * opens with those records (see `torn`); `ECORRUPT` when not even the
+   * first keyframe is readable, `EVERSION` for a newer format, another
+   * native ABI or page size, `EIO` when it cannot be read.
+   */
+  static open(path: string): Replay {
+    checkPath(path, "open");
+    let file: Uint8Array;
+    try {
+      file = readFileSync(path);
+    } catch (e) {
+      throw fsError(e, "open", path);
+    }
+    return new Replay(path, file);
+  }
+
+  /**
+   * A replay from the bytes of a replay file (received over the network,
+   * say), read as `open` reads a file; the bytes are copied.
+   */
+  static fromBytes(bytes: Uint8Array): Replay {
+    if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "fromBytes", "bytes must be a Uint8Array");
+    return new Replay("(bytes)", bytes.slice());
+  }
+
+  /** Ticks recorded (complete ones). */
+  get ticks(): number {
+    return this.#ticks.length;
+  }
+
+  /** The ticks after which keyframes were recorded; -1 is the state before tick 0. */
+  get keyframes(): number[] {
+    return this.#keyframes.map((k) => k.after);
+  }
+
+  /** Ticks between keyframes, as recorded. */
+  get keyframeEvery(): number {
+    return this.#keyframeEvery;
+  }
+
+  /** Size of the recorded heap: the smallest heap `seek` and `verify` accept. */
+  get regionSize(): number {
+    return this.#regionBytes;
+  }
+
+  /** Where reading stopped before the end of the file (a torn or damaged tail), or null. */
+  get torn(): TornTail | null {
+    return this.#torn === null ? null : { ...this.#torn };
+  }
+
+  /** Bytes of the file. */
+  get fileBytes(): number {
+    return this.#file.length;
+  }
+
+  /** A copy of tick `tick`'s input. */
+  input(tick: number): Uint8Array {
+    const t = this.#tick(tick, "input");
+    return this.#file.slice(t.inputAt, t.inputAt + t.inputBytes);
+  }
+
+  /** The heap checksum recorded after tick `tick`. */
+  checksum(tick: number): bigint {
+    return this.#tick(tick, "checksum").checksum;
+  }
+
+  /** The recorded keyframe after tick `after` (-1: before tick 0), as a snapshot. */
+  keyframe(after: number): Snapshot {
+    const i = this.#keyframes.findIndex((k) => k.after === after);
+    if (i < 0) throw new HeapError("EINVAL", "keyframe", `no keyframe after tick ${String(after)} (keyframes: ${this.keyframes.join(", ")})`);
+    return this.#snapshotOf(i);
+  }
+
+  /**
+   * Put `heap` in the state right after tick `tick` (-1: before tick 0):
+   * restore the nearest keyframe at or before it, then run `step` for the
+   * ticks in between (at most keyframeEvery - 1). With a deterministic
+   * step the heap's checksum is then `checksum(tick)`.
+   */
+  seek(tick: number, heap: PrivateHeap, step: StepFn): void {
+    if (!Number.isSafeInteger(tick) || tick < -1 || tick >= this.ticks)
+      throw new HeapError("EINVAL", "seek", `tick must be an integer from -1 to ${this.ticks - 1}, got ${String(tick)}`);
+    if (typeof step !== "function") throw new HeapError("EINVAL", "seek", "step must be a function");
+    let k = 0;
+    while (k + 1 < this.#keyframes.length && this.#keyframes[k + 1]!.after <= tick) k++;
+    heap.restore(this.#snapshotOf(k));
+    for (let t = this.#keyframes[k]!.after + 1; t <= tick; t++) step(heap, this.input(t), t);
+  }
+
+  /**
+   * Re-run the whole recording on `heap` from the state before tick 0, and
+   * compare the checksum after every tick with the recorded one. Stops at
+   * the first tick that differs and says where the states differ. The heap
+   * must have the recorded size (`ESIZE` otherwise): the checksums cover the
+   * header, which records it.
+   */
+  verify(heap: PrivateHeap, step: StepFn, options: VerifyOptions = {}): VerifyResult {
+    if (heap instanceof PrivateHeap && !heap.closed && heap.size !== this.#regionBytes)
+      throw new HeapError("ESIZE", "verify", `the heap has ${heap.size} bytes; checksums cover the header, which records the region size, so verify needs the recorded ${this.#regionBytes}`);
+    this.seek(-1, heap, step);
+    const progress = options.onProgress;
+    for (let t = 0; t < this.ticks; t++) {
+      step(heap, this.input(t), t);
+      const actual = heap.checksum();
+      const expected = this.#ticks[t]!.checksum;
+      if (actual !== expected) return { ok: false, firstDivergentTick: t, expected, actual, ...this.#explain(t, heap, step) };
+      progress?.(t, this.ticks);
+    }
+    return { ok: true, firstDivergentTick: -1, expected: 0n, actual: 0n, diff: null, diffTick: -1, diffAgainst: "none" };
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  #tick(tick: number, op: string): TickEntry {
+    const t = Number.isSafeInteger(tick) ? this.#ticks[tick] : undefined;
+    if (t === undefined) throw new HeapError("EINVAL", op, `tick must be an integer from 0 to ${this.ticks - 1}, got ${String(tick)}`);
+    return t;
+  }
+
+  /** The image of keyframe i, rebuilt from the last whole one before it. */
+  #imageOf(i: number): Uint8Array {
+    if (i === this.#cachedIndex) return this.#cachedImage;
+    const k = this.#keyframes[i]!;
+    const base = k.kind === KEYFRAME_FULL ? EMPTY : this.#imageOf(i - 1);
+    const image = applyDelta(k.delta, base);
+    this.#cachedIndex = i;
+    this.#cachedImage = image;
+    this.#cachedSnapshot = null;
+    return image;
+  }
+
+  /** Keyframe i as a snapshot, validated in full by the native checker. */
+  #snapshotOf(i: number): Snapshot {
+    const image = this.#imageOf(i);
+    if (this.#cachedSnapshot === null || this.#cachedIndex !== i) {
+      try {
+        this.#cachedSnapshot = Snapshot.fromBytes(image);
+      } catch (e) {
+        if (e instanceof HeapError) throw new HeapError(e.code, "replay", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}: ${e.message}`, { cause: e });
+        throw e;
+      }
+    }
+    return this.#cachedSnapshot;
+  }
+
+  /** The diff part of a failed verify at tick t (see VerifyResult.diff). */
+  #explain(t: number, heap: PrivateHeap, step: StepFn): Pick<VerifyResult, "diff" | "diffTick" | "diffAgainst"> {
+    const actual = heap.snapshot();
+    const exact = this.#keyframes.findIndex((k) => k.after === t);
+    if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact), actual), diffTick: t, diffAgainst: "keyframe" };
+    using again = PrivateHeap.create({ size: heap.size });
+    this.seek(t - 1, again, step);
+    step(again, this.input(t), t);
+    const rerun = Snapshot.diff(again.snapshot(), actual);
+    if (!rerun.equal) return { diff: rerun, diffTick: t, diffAgainst: "rerun" };
+    const next = this.#keyframes.findIndex((k) => k.after > t);
+    if (next < 0) return { diff: rerun, diffTick: t, diffAgainst: "none" };
+    const until = this.#keyframes[next]!.after;
+    for (let u = t + 1; u <= until; u++) step(heap, this.input(u), u);
+    return { diff: Snapshot.diff(this.#snapshotOf(next), heap.snapshot()), diffTick: until, diffAgainst: "keyframe" };
+  }
+}
