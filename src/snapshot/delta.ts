@@ -49,6 +49,36 @@ export function makeDelta(image: Uint8Array, length: number, base: Uint8Array): 
   return { length, pages: stored, data };
 }
 
+/**
+ * How many pages a delta of image[0, length) against base would store:
+ * the differing pages of the common part, and every page past base's end.
+ * Counts without copying anything.
+ */
+export function countDelta(image: Uint8Array, length: number, base: Uint8Array): number {
+  const pages = length / PAGE;
+  const common = Math.min(pages, Math.floor(base.length / PAGE));
+  const n = loadNative().symbols.ph_pages_diff(image, base, common, null, 0);
+  if (n < 0) throw HeapError.fromNative(n, "snapshot");
+  return n + pages - common;
+}
+
+/**
+ * Lay a delta over `image` (the image of its base, which may be reused):
+ * returns the delta's image, which is `image` itself or a view of it when
+ * it is long enough, else new memory.
+ */
+export function applyDeltaOver(delta: Delta, image: Uint8Array): Uint8Array {
+  let out = image;
+  if (delta.length > image.length) {
+    out = new Uint8Array(delta.length);
+    out.set(image);
+  } else {
+    out = image.subarray(0, delta.length);
+  }
+  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length);
+  return out;
+}
+
 /** The whole image a delta describes, in new memory. */
 export function applyDelta(delta: Delta, base: Uint8Array): Uint8Array {
   const out = new Uint8Array(delta.length);

@@ -202,7 +202,7 @@ function readKeyframe(file: Uint8Array, view: DataView, p: number, len: number, 
   const used = Number(view.getBigUint64(p + 8, true));
   const n = view.getUint32(p + 16, true);
   if (after !== ticks.length - 1) return `a keyframe after tick ${after} where ${ticks.length - 1} was due`;
-  if (keyframes.some((k) => k.after === after)) return `a second keyframe after tick ${after}`;
+  if (keyframes.length > 0 && keyframes[keyframes.length - 1]!.after === after) return `a second keyframe after tick ${after}`; // they ascend: the last is the only candidate
   if (kind !== KEYFRAME_FULL && kind !== KEYFRAME_DELTA) return `unknown keyframe kind ${kind}`;
   if (kind === KEYFRAME_DELTA && keyframes.length === 0) return "a delta keyframe with nothing before it";
   if (used < PAGE || used > header.regionBytes || used % PAGE !== 0) return `a keyframe of ${used} bytes`;

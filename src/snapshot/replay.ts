@@ -12,11 +12,11 @@
  * Ticks count from 0; "the state after tick t" is what the heap held when
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
-import { applyDelta, makeDelta, type Delta } from "./delta.ts";
+import { applyDelta, applyDeltaOver, countDelta, makeDelta } from "./delta.ts";
 import { Snapshot } from "./snapshot.ts";
 import type { SnapshotDiff } from "./diff.ts";
 import {
@@ -121,7 +121,8 @@ export class ReplayRecorder implements Disposable {
   readonly #previous: Uint8Array; // image of the last keyframe
   #previousLength = 0;
   readonly #zeros: Uint8Array; // never written: the base of whole keyframes (zero pages left out)
-  #scratch = new Uint8Array(4096);
+  #scratch = new Uint8Array(4096); // tick records
+  #keyframeScratch = new Uint8Array(0); // keyframe records, grown as needed
 
   /** @internal Use {@link Replay.record}. */
   constructor(path: string, heap: PrivateHeap, keyframeEvery: number) {
@@ -199,16 +200,15 @@ export class ReplayRecorder implements Disposable {
   #keyframe(after: number): void {
     const heap = this.#heap;
     const used = heap.usedBytes;
+    // Whole (zero pages left out) or the pages that differ from the last
+    // keyframe, whichever stores fewer; count first, copy only the one kept.
+    const previous = this.#previous.subarray(0, this.#previousLength);
     let kind = KEYFRAME_FULL;
-    let pages: Delta = makeDelta(heap.u8, used, this.#zeros);
-    if (this.#keyframes % FULL_EVERY !== 0) {
-      const delta = makeDelta(heap.u8, used, this.#previous.subarray(0, this.#previousLength));
-      if (delta.pages.length < pages.pages.length) {
-        kind = KEYFRAME_DELTA;
-        pages = delta;
-      }
-    }
-    const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), EMPTY, (payload) => fillKeyframe(payload, after, kind, pages));
+    if (this.#keyframes % FULL_EVERY !== 0 && countDelta(heap.u8, used, previous) < countDelta(heap.u8, used, this.#zeros)) kind = KEYFRAME_DELTA;
+    const pages = makeDelta(heap.u8, used, kind === KEYFRAME_FULL ? this.#zeros : previous);
+    const bytes = keyframePayloadBytes(pages.pages.length) + 16;
+    if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
+    const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), this.#keyframeScratch, (payload) => fillKeyframe(payload, after, kind, pages));
     this.#write(record, "tick");
     this.#previous.set(heap.u8.subarray(0, used));
     this.#previousLength = used;
@@ -301,9 +301,11 @@ export class Replay {
     checkPath(path, "open");
     let file: Uint8Array;
     try {
+      // A FIFO or a device would block or never end: only regular files.
+      if (!statSync(path).isFile()) throw new HeapError("EIO", "open", `${path}: not a regular file`);
       file = readFileSync(path);
     } catch (e) {
-      throw fsError(e, "open", path);
+      throw e instanceof HeapError ? e : fsError(e, "open", path);
     }
     return new Replay(path, file);
   }
@@ -369,14 +371,23 @@ export class Replay {
    * Put `heap` in the state right after tick `tick` (-1: before tick 0):
    * restore the nearest keyframe at or before it, then run `step` for the
    * ticks in between (at most keyframeEvery - 1). With a deterministic
-   * step the heap's checksum is then `checksum(tick)`.
+   * step, and a heap of exactly `regionSize` bytes, the heap's checksum is
+   * then `checksum(tick)` (a larger heap holds the same allocations and
+   * bytes, but its header records its own size).
    */
   seek(tick: number, heap: PrivateHeap, step: StepFn): void {
     if (!Number.isSafeInteger(tick) || tick < -1 || tick >= this.ticks)
       throw new HeapError("EINVAL", "seek", `tick must be an integer from -1 to ${this.ticks - 1}, got ${String(tick)}`);
     if (typeof step !== "function") throw new HeapError("EINVAL", "seek", "step must be a function");
-    let k = 0;
-    while (k + 1 < this.#keyframes.length && this.#keyframes[k + 1]!.after <= tick) k++;
+    // The last keyframe at or before tick (keyframes ascend): binary search.
+    let lo = 0;
+    let hi = this.#keyframes.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.#keyframes[mid]!.after <= tick) lo = mid;
+      else hi = mid - 1;
+    }
+    const k = lo;
     heap.restore(this.#snapshotOf(k));
     for (let t = this.#keyframes[k]!.after + 1; t <= tick; t++) step(heap, this.input(t), t);
   }
@@ -411,12 +422,29 @@ export class Replay {
     return t;
   }
 
-  /** The image of keyframe i, rebuilt from the last whole one before it. */
+  /**
+   * The image of keyframe i: the last whole keyframe at or before it, with
+   * the deltas after it laid over it in order, in one buffer (or from the
+   * cached image when that is on the way). Checked against the checksum
+   * recorded for its tick, so a damaged chain is an error, not a wrong state.
+   */
   #imageOf(i: number): Uint8Array {
     if (i === this.#cachedIndex) return this.#cachedImage;
-    const k = this.#keyframes[i]!;
-    const base = k.kind === KEYFRAME_FULL ? EMPTY : this.#imageOf(i - 1);
-    const image = applyDelta(k.delta, base);
+    let from = i;
+    while (this.#keyframes[from]!.kind !== KEYFRAME_FULL) from--; // keyframe 0 is whole
+    let image: Uint8Array;
+    let m: number;
+    if (this.#cachedIndex >= from && this.#cachedIndex < i) {
+      image = this.#cachedImage; // an earlier keyframe of the same chain: go on from it
+      m = this.#cachedIndex + 1;
+    } else {
+      image = applyDelta(this.#keyframes[from]!.delta, EMPTY);
+      m = from + 1;
+    }
+    for (; m <= i; m++) image = applyDeltaOver(this.#keyframes[m]!.delta, image);
+    const after = this.#keyframes[i]!.after;
+    if (after >= 0 && Bun.hash.xxHash3(image) !== this.#ticks[after]!.checksum)
+      throw new HeapError("ECORRUPT", "replay", `${this.#path}: the keyframe after tick ${after} does not match that tick's checksum`);
     this.#cachedIndex = i;
     this.#cachedImage = image;
     this.#cachedSnapshot = null;

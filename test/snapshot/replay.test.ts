@@ -84,6 +84,15 @@ describe("Replay: record, open, seek, verify", () => {
     }
     // The state before tick 0 is the recorded keyframe -1.
     expect(heap.checksum()).toBe(replay.keyframe(-1).checksum());
+    // Forwards too (keyframe images are rebuilt from a cached one), and jumping around.
+    for (let t = 0; t < 70; t++) {
+      replay.seek(t, heap, step);
+      expect(heap.checksum(), `tick ${t}`).toBe(sums[t]!);
+    }
+    for (const t of [65, 3, 40, 39, 8, 69, 0]) {
+      replay.seek(t, heap, step);
+      expect(heap.checksum(), `tick ${t}`).toBe(sums[t]!);
+    }
   });
 
   test("seek runs at most keyframeEvery - 1 steps after one restore", () => {
@@ -242,6 +251,33 @@ describe("Replay: torn and damaged files", () => {
       }
     }
     expect(prefixes).toBeGreaterThan(100); // most flips land in records, which cut the file there
+  });
+
+  test("a keyframe whose pages were changed under a valid record checksum is refused when used", () => {
+    const { path } = record(40, 8);
+    const bytes = new Uint8Array(readFileSync(path));
+    const v = new DataView(bytes.buffer);
+    // Walk the records to the keyframe after tick 15 (the third keyframe).
+    let at = 48;
+    let keyframes = 0;
+    let target = -1;
+    while (at < bytes.length) {
+      const len = v.getUint32(at + 4, true);
+      if (v.getUint32(at, true) === 2 && ++keyframes === 3) target = at;
+      at += 8 + len + 8;
+    }
+    expect(target).toBeGreaterThan(0);
+    const len = v.getUint32(target + 4, true);
+    bytes[target + 8 + len - 100] = bytes[target + 8 + len - 100]! ^ 0x5a; // a byte of its last stored page
+    v.setBigUint64(target + 8 + len, Bun.hash.xxHash3(bytes.subarray(target, target + 8 + len)), true);
+    const replay = Replay.fromBytes(bytes);
+    expect(replay.ticks).toBe(40); // every record is well formed
+    const heap = heapOf();
+    replay.seek(14, heap, step); // before it: fine
+    expectCode(() => replay.seek(15, heap, step), "ECORRUPT");
+    replay.seek(30, heap, step); // the next keyframe stores that page again, so its image is sound
+    expect(heap.checksum()).toBe(replay.checksum(30));
+    expectCode(() => Replay.open(dir), "EIO"); // not a regular file
   });
 
   test("a newer format version is EVERSION; a wrong magic is ECORRUPT", () => {
