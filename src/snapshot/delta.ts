@@ -63,18 +63,13 @@ export function countDelta(image: Uint8Array, length: number, base: Uint8Array):
 }
 
 /**
- * Lay a delta over `image` (the image of its base, which may be reused):
- * returns the delta's image, which is `image` itself or a view of it when
- * it is long enough, else new memory.
+ * Lay a delta over the image of its base, held at the start of `buffer`
+ * (at least delta.length bytes): returns the view of the delta's image.
+ * Bytes past the base's end need not be anything: a delta stores every
+ * page there.
  */
-export function applyDeltaOver(delta: Delta, image: Uint8Array): Uint8Array {
-  let out = image;
-  if (delta.length > image.length) {
-    out = new Uint8Array(delta.length);
-    out.set(image);
-  } else {
-    out = image.subarray(0, delta.length);
-  }
+export function overlay(delta: Delta, buffer: Uint8Array): Uint8Array {
+  const out = buffer.subarray(0, delta.length);
   copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length);
   return out;
 }

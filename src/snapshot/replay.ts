@@ -13,10 +13,12 @@
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
-import { HeapError } from "../errors.ts";
+import { HeapError, nativeFromCode } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
-import { applyDelta, applyDeltaOver, countDelta, makeDelta } from "./delta.ts";
+import type { Pointer } from "bun:ffi";
+import { loadNative } from "../ffi/loader.ts";
+import { countDelta, makeDelta, overlay } from "./delta.ts";
 import { Snapshot } from "./snapshot.ts";
 import type { SnapshotDiff } from "./diff.ts";
 import {
@@ -40,6 +42,7 @@ import {
 
 /** Every this many keyframes one is stored whole, bounding a seek's delta chain. */
 const FULL_EVERY = 16;
+const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 const EMPTY = new Uint8Array(0);
 
 /** One tick of a simulation: advance `heap` by `input`. Must be deterministic. */
@@ -257,9 +260,10 @@ export class Replay {
   readonly #keyframeEvery: number;
   readonly #regionBytes: number;
   // The last keyframe decoded, to rebuild the next delta from.
-  #cachedIndex = -1;
+  #work: Uint8Array = EMPTY; // regionSize bytes, once a keyframe is needed
+  #cachedIndex = -1; // the keyframe #cachedImage (a view of #work) holds
   #cachedImage: Uint8Array = EMPTY;
-  #cachedSnapshot: Snapshot | null = null;
+  #cachedValid = false; // whether ph_heap_restore has validated #cachedImage in full
 
   private constructor(path: string, file: Uint8Array) {
     this.#path = path;
@@ -387,9 +391,8 @@ export class Replay {
       if (this.#keyframes[mid]!.after <= tick) lo = mid;
       else hi = mid - 1;
     }
-    const k = lo;
-    heap.restore(this.#snapshotOf(k));
-    for (let t = this.#keyframes[k]!.after + 1; t <= tick; t++) step(heap, this.input(t), t);
+    this.#restore(lo, heap);
+    for (let t = this.#keyframes[lo]!.after + 1; t <= tick; t++) step(heap, this.input(t), t);
   }
 
   /**
@@ -423,46 +426,59 @@ export class Replay {
   }
 
   /**
-   * The image of keyframe i: the last whole keyframe at or before it, with
-   * the deltas after it laid over it in order, in one buffer (or from the
-   * cached image when that is on the way). Checked against the checksum
-   * recorded for its tick, so a damaged chain is an error, not a wrong state.
+   * The image of keyframe i, rebuilt in #work: the last whole keyframe at or
+   * before it with the deltas after it laid over it in order (or going on
+   * from the cached image when that is on the way). Checked against the
+   * checksum recorded for its tick, so a damaged chain is an error, not a
+   * wrong state.
    */
   #imageOf(i: number): Uint8Array {
     if (i === this.#cachedIndex) return this.#cachedImage;
     let from = i;
     while (this.#keyframes[from]!.kind !== KEYFRAME_FULL) from--; // keyframe 0 is whole
-    let image: Uint8Array;
-    let m: number;
-    if (this.#cachedIndex >= from && this.#cachedIndex < i) {
-      image = this.#cachedImage; // an earlier keyframe of the same chain: go on from it
-      m = this.#cachedIndex + 1;
-    } else {
-      image = applyDelta(this.#keyframes[from]!.delta, EMPTY);
-      m = from + 1;
+    const resume = this.#cachedIndex >= from && this.#cachedIndex < i;
+    let m = resume ? this.#cachedIndex + 1 : from;
+    this.#cachedIndex = -1; // #work changes from here on
+    this.#cachedValid = false;
+    if (this.#work.length < this.#regionBytes) this.#work = new Uint8Array(this.#regionBytes);
+    let image = this.#cachedImage;
+    if (!resume) {
+      image = this.#work.subarray(0, this.#keyframes[from]!.delta.length);
+      image.fill(0); // a whole keyframe leaves its zero pages out
     }
-    for (; m <= i; m++) image = applyDeltaOver(this.#keyframes[m]!.delta, image);
+    // Every page at or past the previous image's end is stored, so the
+    // stale bytes of #work there are all overwritten.
+    for (; m <= i; m++) image = overlay(this.#keyframes[m]!.delta, this.#work);
     const after = this.#keyframes[i]!.after;
     if (after >= 0 && Bun.hash.xxHash3(image) !== this.#ticks[after]!.checksum)
       throw new HeapError("ECORRUPT", "replay", `${this.#path}: the keyframe after tick ${after} does not match that tick's checksum`);
     this.#cachedIndex = i;
     this.#cachedImage = image;
-    this.#cachedSnapshot = null;
     return image;
   }
 
-  /** Keyframe i as a snapshot, validated in full by the native checker. */
+  /** Keyframe i as a snapshot of its own (a copy, validated in full by the native checker). */
   #snapshotOf(i: number): Snapshot {
-    const image = this.#imageOf(i);
-    if (this.#cachedSnapshot === null || this.#cachedIndex !== i) {
-      try {
-        this.#cachedSnapshot = Snapshot.fromBytes(image);
-      } catch (e) {
-        if (e instanceof HeapError) throw new HeapError(e.code, "replay", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}: ${e.message}`, { cause: e });
-        throw e;
-      }
+    try {
+      return Snapshot.fromBytes(this.#imageOf(i));
+    } catch (e) {
+      if (e instanceof HeapError && e.op !== "replay") throw new HeapError(e.code, "replay", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}: ${e.message}`, { cause: e });
+      throw e;
     }
-    return this.#cachedSnapshot;
+  }
+
+  /** Restore keyframe i into heap straight from #work (validated in full the first time). */
+  #restore(i: number, heap: PrivateHeap): void {
+    if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", "seek", "heap must be a PrivateHeap");
+    if (heap.closed) throw new HeapError("ECLOSED", "seek");
+    const image = this.#imageOf(i);
+    const S = loadNative().symbols;
+    if (S.ph_heap_restore(heap.address as Pointer, heap.size, image, image.length, this.#cachedValid ? TRUSTED : 0) === null) {
+      const rc = S.ph_last_error();
+      const why = rc === nativeFromCode("ESIZE") ? `the recording needs a heap of ${this.#regionBytes} bytes, this one has ${heap.size}` : `keyframe after tick ${this.#keyframes[i]!.after}`;
+      throw HeapError.fromNative(rc, "seek", `${this.#path}: ${why}`);
+    }
+    this.#cachedValid = true;
   }
 
   /** The diff part of a failed verify at tick t (see VerifyResult.diff). */
