@@ -74,6 +74,8 @@ ph_heap_t *ph_heap_attach(void *base, size_t size) {
   ph_heap_t *h = (ph_heap_t *)base;
   int err = ph__check_header(h, size);
   if (err) return ph__fail_null(err);
+  /* A mapping shorter than the heap it holds would let it allocate past the end. */
+  if (((uint64_t)size >> PH_LG_PAGE) < h->npages) return ph__fail_null(PH_ESIZE);
   ph__adopt_size(h, size);
   /* What the mapping holds above hwm is unknown here: treat it as touched. */
   if (h->touched != h->npages) h->touched = h->npages;

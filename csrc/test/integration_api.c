@@ -487,6 +487,9 @@ TEST(attach_validates_and_works_at_another_address) {
 
   memcpy(other, h, ph_heap_used_bytes(h));
   EXPECT(ph_heap_attach(other, ph_heap_used_bytes(h) - PH_PAGE_SIZE) == NULL && ph_last_error() == PH_ESIZE);
+  /* Shorter than the heap's region (a truncated heap file): it would allocate past the end. */
+  EXPECT(ph_heap_attach(other, size - PH_PAGE_SIZE) == NULL && ph_last_error() == PH_ESIZE);
+  EXPECT(ph_heap_attach(other, ph_heap_used_bytes(h)) == NULL && ph_last_error() == PH_ESIZE);
   ((unsigned char *)other)[0] ^= 1;
   EXPECT(ph_heap_attach(other, size) == NULL && ph_last_error() == PH_ECORRUPT);
   EXPECT(ph_heap_check(other, size) == PH_ECORRUPT);
