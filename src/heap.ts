@@ -16,6 +16,7 @@
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { HeapError } from "./errors.ts";
+import { mapHeapFile, type OpenOptions } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { loadNative } from "./ffi/loader.ts";
@@ -56,6 +57,7 @@ export const PAGE_SIZE = 4096;
  * ```
  */
 export type { HeapStats } from "./introspect.ts";
+export type { OpenOptions } from "./heap-file.ts";
 
 /** Options of {@link PrivateHeap.snapshot}. */
 export interface SnapshotOptions {
@@ -163,6 +165,8 @@ export class PrivateHeap implements Disposable {
   readonly #u64: BigUint64Array;
   readonly #i64: BigInt64Array;
   readonly #view: DataView;
+  /** The file of a heap from open(), else null. */
+  #path: string | null = null;
 
   private constructor(base: Pointer, size: number) {
     this.#h = base;
@@ -222,6 +226,73 @@ export class PrivateHeap implements Disposable {
       throw HeapError.fromNative(rc, "create", `formatting ${mapSize} bytes`);
     }
     return new PrivateHeap(base as Pointer, mapSize);
+  }
+
+  /**
+   * Open a heap file: a region that is `path` mapped shared, so every
+   * process (or worker) that opens the same path uses the same heap, and
+   * what it holds stays in the file (`/dev/shm/...` for memory speed, any
+   * file for persistence). With `create` and `size`, a missing file is
+   * created sparse (mode 0o600 unless `mode` says otherwise) and formatted.
+   * An existing file is validated first, in O(1) (magic, versions, sizes,
+   * the header's offsets), or in full with `check: true`; it fails with
+   * `ECORRUPT` / `EVERSION` / `ESIZE` rather than trusting bad bytes. `EIO`
+   * when the file cannot be opened. One process may allocate and free at a
+   * time; the others only read (see the README's "Shared heaps").
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "heaps-")), "world.phheap");
+   * {
+   *   using heap = PrivateHeap.open(path, { size: 8 << 20, create: true });
+   *   const hello = heap.malloc(5);
+   *   heap.u8.set(new TextEncoder().encode("hello"), hello);
+   *   heap.setRoot("greeting", hello);
+   * }
+   * using again = PrivateHeap.open(path); // later, or in another process
+   * const at = again.getRoot("greeting");
+   * console.log(new TextDecoder().decode(again.u8.subarray(at, at + 5))); // "hello"
+   * ```
+   */
+  static open(path: string, options: OpenOptions = {}): PrivateHeap {
+    bind();
+    const { base, size } = mapHeapFile(path, options, MAX_REGION_SIZE);
+    const heap = new PrivateHeap(base, size);
+    heap.#path = path;
+    return heap;
+  }
+
+  /**
+   * Write a heap file's changed pages to the file (msync) before returning,
+   * so they survive a crash of the machine; a no-op for anonymous heaps.
+   * `EIO` when the system refuses.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * using heap = PrivateHeap.open(join(mkdtempSync(join(tmpdir(), "heaps-")), "save.phheap"), { size: 1 << 20, create: true });
+   * heap.setRoot("level", heap.calloc(64, 8));
+   * heap.flush(); // on disk now
+   * ```
+   */
+  flush(): void {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("flush");
+    if (this.#path === null) return;
+    const rc = S.ph_region_flush(h, this.#size);
+    if (rc !== 0) throw HeapError.fromNative(rc, "flush", this.#path);
+  }
+
+  /** The file of a heap from {@link PrivateHeap.open}, else null (an anonymous heap). */
+  get path(): string | null {
+    return this.#path;
   }
 
   // ---- allocation ---------------------------------------------------------

@@ -22,7 +22,7 @@
  * ```
  */
 export { PrivateHeap, MAX_REGION_SIZE, PAGE_SIZE } from "./heap.ts";
-export type { HeapOptions, HeapStats, SnapshotOptions, WalkFn } from "./heap.ts";
+export type { HeapOptions, HeapStats, OpenOptions, SnapshotOptions, WalkFn } from "./heap.ts";
 export { Snapshot } from "./snapshot/snapshot.ts";
 export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";

@@ -1,0 +1,183 @@
+// Heap files: PrivateHeap.open maps a file shared, so separate processes and
+// workers use one heap, and a closed heap file reopens with everything in it.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PrivateHeap } from "../src/heap.ts";
+import { runScript, SRC } from "./support/bun.ts";
+import { expectCode } from "./support/expect.ts";
+
+const MiB = 1 << 20;
+const dir = mkdtempSync(join(tmpdir(), "privheap-file-heap-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let seq = 0;
+const pathFor = () => join(dir, `h${seq++}.phheap`);
+const INDEX = JSON.stringify(join(SRC, "index.ts"));
+
+/** A heap file holding a string under root "greeting" and 100 numbers under "numbers". */
+function makeFile(path: string): void {
+  using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true });
+  const text = new TextEncoder().encode("hello from the writer");
+  const at = heap.malloc(text.length + 1);
+  heap.u8.set(text, at);
+  heap.setRoot("greeting", at);
+  const nums = heap.malloc(100 * 8);
+  for (let i = 0; i < 100; i++) heap.f64[(nums >>> 3) + i] = i * 1.5;
+  heap.setRoot("numbers", nums);
+  expect(heap.check()).toBe(0);
+}
+
+describe("PrivateHeap.open", () => {
+  test("a new file is sparse, mode 0600, and holds a heap; it reopens with allocations and roots", () => {
+    const path = pathFor();
+    makeFile(path);
+    const st = statSync(path);
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(st.size).toBe(8 * MiB);
+    expect(st.blocks * 512).toBeLessThan(8 * MiB); // sparse: most of it never written
+    using heap = PrivateHeap.open(path);
+    expect(heap.path).toBe(path);
+    expect(heap.size).toBe(8 * MiB);
+    expect(heap.check()).toBe(0);
+    const at = heap.getRoot("greeting");
+    expect(new TextDecoder().decode(heap.u8.subarray(at, at + 21))).toBe("hello from the writer");
+    expect(heap.f64[(heap.getRoot("numbers") >>> 3) + 99]).toBe(148.5);
+    // It goes on working, and what it does stays in the file.
+    heap.free(heap.getRoot("numbers"));
+    heap.setRoot("big", heap.malloc(3 * MiB));
+    heap.close();
+    using third = PrivateHeap.open(path, { check: true });
+    expect(third.getRoot("big")).toBeGreaterThan(0);
+    expect(third.stats().liveCount).toBe(2);
+  });
+
+  test("another process finds what this one wrote, and this one sees what it writes", async () => {
+    const path = pathFor();
+    makeFile(path);
+    const r = await runScript(`
+      import { PrivateHeap } from ${INDEX};
+      using heap = PrivateHeap.open(${JSON.stringify(path)});
+      const at = heap.getRoot("greeting");
+      console.log(new TextDecoder().decode(heap.u8.subarray(at, at + 21)));
+      const reply = heap.malloc(8);
+      heap.f64[reply >>> 3] = 2026.5;
+      heap.setRoot("reply", reply);
+    `);
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.trim()).toBe("hello from the writer");
+    using heap = PrivateHeap.open(path);
+    expect(heap.f64[heap.getRoot("reply") >>> 3]).toBe(2026.5);
+    expect(heap.check()).toBe(0);
+  });
+
+  test("an open heap sees another process's writes through its own mapping, live", async () => {
+    const path = pathFor();
+    using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true });
+    const cell = heap.calloc(1, 8);
+    heap.setRoot("cell", cell);
+    const r = await runScript(`
+      import { PrivateHeap } from ${INDEX};
+      using heap = PrivateHeap.open(${JSON.stringify(path)});
+      heap.f64[heap.getRoot("cell") >>> 3] = 42;
+    `);
+    expect(r.exitCode).toBe(0);
+    expect(heap.f64[cell >>> 3]).toBe(42); // no reopen: the same pages
+  });
+
+  test("a worker opens the heap by path and reads and writes it", async () => {
+    const path = pathFor();
+    makeFile(path);
+    using heap = PrivateHeap.open(path);
+    const script = join(dir, `worker-${seq++}.ts`);
+    writeFileSync(
+      script,
+      `import { PrivateHeap } from ${INDEX};
+       self.onmessage = (e) => {
+         using heap = PrivateHeap.open(e.data);
+         const nums = heap.getRoot("numbers") >>> 3;
+         heap.f64[nums] = 1000;
+         postMessage(heap.f64[nums + 10]);
+       };`,
+    );
+    const worker = new Worker(script);
+    const reply = await new Promise<unknown>((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(e);
+      worker.postMessage(path);
+    });
+    worker.terminate();
+    expect(reply).toBe(15);
+    expect(heap.f64[heap.getRoot("numbers") >>> 3]).toBe(1000);
+  });
+
+  test("foreign, truncated, empty and damaged files are refused with their codes", () => {
+    const foreign = pathFor();
+    writeFileSync(foreign, new Uint8Array(MiB).fill(7));
+    expectCode(() => PrivateHeap.open(foreign), "ECORRUPT");
+    const empty = pathFor();
+    writeFileSync(empty, new Uint8Array(0));
+    expectCode(() => PrivateHeap.open(empty), "ESIZE");
+    const truncated = pathFor();
+    makeFile(truncated);
+    truncateSync(truncated, 4 * MiB);
+    expectCode(() => PrivateHeap.open(truncated), "ESIZE");
+    const cut = pathFor();
+    makeFile(cut);
+    truncateSync(cut, 5000); // inside the header
+    expectCode(() => PrivateHeap.open(cut), "ECORRUPT");
+    // A damaged page-map entry: the O(1) open does not read it; check: true does.
+    const damaged = pathFor();
+    makeFile(damaged);
+    const bytes = readFileSync(damaged);
+    bytes[2 * 4096 + 16 * 2] = bytes[2 * 4096 + 16 * 2]! ^ 0x07; // the entry of the first page after the first leaf
+    writeFileSync(damaged, bytes);
+    expectCode(() => PrivateHeap.open(damaged, { check: true }), "ECORRUPT");
+    const newer = pathFor();
+    makeFile(newer);
+    const nb = readFileSync(newer);
+    nb[8] = nb[8]! + 1; // layout version
+    writeFileSync(newer, nb);
+    expectCode(() => PrivateHeap.open(newer), "EVERSION");
+  });
+
+  test("options: mode, exclusive, size checks, growing, bad arguments", () => {
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 2 * MiB, create: true, mode: 0o640 }).close();
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    expectCode(() => PrivateHeap.open(path, { size: 2 * MiB, create: true, exclusive: true }), "EIO");
+    expectCode(() => PrivateHeap.open(path, { size: 1 * MiB }), "ESIZE"); // not the file's size
+    expectCode(() => PrivateHeap.open(path, { size: 4 * MiB }), "ESIZE"); // larger needs create
+    // create with a larger size grows the file and the heap
+    {
+      using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true });
+      expect(heap.size).toBe(4 * MiB);
+      expect(heap.malloc(3 * MiB)).toBeGreaterThan(0);
+      expect(heap.check()).toBe(0);
+    }
+    expect(statSync(path).size).toBe(4 * MiB);
+    expectCode(() => PrivateHeap.open(pathFor(), { create: true }), "EINVAL"); // create needs a size
+    expectCode(() => PrivateHeap.open(""), "EINVAL");
+    expectCode(() => PrivateHeap.open("a\0b"), "EINVAL");
+    expectCode(() => PrivateHeap.open(pathFor(), { size: -1, create: true }), "EINVAL");
+    expectCode(() => PrivateHeap.open(pathFor(), { size: 8 * 2 ** 30, create: true }), "ESIZE");
+    expectCode(() => PrivateHeap.open(join(dir, "missing.phheap")), "EIO");
+    expectCode(() => PrivateHeap.open(dir), "EIO"); // a directory
+  });
+
+  test("flush writes a file heap's pages (and does nothing for an anonymous heap); closed heaps are ECLOSED", () => {
+    const path = pathFor();
+    const heap = PrivateHeap.open(path, { size: 2 * MiB, create: true });
+    heap.setRoot("x", heap.malloc(10));
+    heap.flush();
+    const anon = PrivateHeap.create({ size: MiB });
+    anon.flush();
+    expect(anon.path).toBeNull();
+    anon.close();
+    heap.close();
+    expectCode(() => heap.flush(), "ECLOSED");
+    using again = PrivateHeap.open(path);
+    expect(again.getRoot("x")).toBeGreaterThan(0);
+  });
+});
