@@ -181,3 +181,19 @@ describe("PrivateHeap.open", () => {
     expect(again.getRoot("x")).toBeGreaterThan(0);
   });
 });
+
+describe("examples/shared", () => {
+  test("the reader prints the board the writer keeps, from another process", async () => {
+    const path = pathFor();
+    const root = join(import.meta.dir, "..");
+    const writer = Bun.spawn([process.execPath, "examples/shared/writer.ts", path, "3"], { cwd: root, stdout: "pipe" });
+    const lines = writer.stdout.getReader();
+    const first = new TextDecoder().decode((await lines.read()).value);
+    expect(first).toContain(`writer: ${path}`); // the file exists and holds the board now
+    const reader = Bun.spawnSync([process.execPath, "examples/shared/reader.ts", path, "1"], { cwd: root });
+    writer.kill();
+    await writer.exited;
+    expect(reader.exitCode).toBe(0);
+    expect(reader.stdout.toString()).toMatch(/reader: tick \d+: \d players, best -?\d+\.\d/);
+  }, 20_000);
+});
