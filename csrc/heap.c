@@ -33,7 +33,8 @@ size_t ph_heap_max_alloc(size_t size) {
 
 ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
-  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED)) return ph__fail_null(PH_EINVAL);
+  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED | PH_LOCKED)) return ph__fail_null(PH_EINVAL);
+  if ((flags & PH_LOCKED) && !ph__lock_supported()) return ph__fail_null(PH_EINVAL);
   uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
   if (npages < PH_MIN_PAGES || npages > PH_MAX_PAGES) return ph__fail_null(PH_ESIZE);
   uint32_t lg = lg_chunk_for(npages);
@@ -47,7 +48,7 @@ ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   h->page_size = PH_PAGE_SIZE;
   h->header_pages = PH_HEADER_PAGES;
   h->lg_chunk = lg;
-  h->flags = flags & PH_ZERO_ON_FREE;
+  h->flags = flags & (PH_ZERO_ON_FREE | PH_LOCKED);
   h->npages = (uint32_t)npages;
   h->region_size = size;
   h->generation = 1;

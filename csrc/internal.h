@@ -180,7 +180,7 @@ struct ph_heap {
   uint32_t free_root;    /* AVL tree of free runs longer than PH_FREE_LISTS pages */
   uint32_t free_mask;    /* bit k - 1: free_list[k] is not empty */
   uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
-  uint32_t lock;         /* reserved for a process-shared lock word */
+  uint32_t lock;         /* PH_LOCKED heaps: 0 free, else owner thread id | waiters bit (lock.c) */
   uint32_t newest_class; /* class of the latest bump allocation, at newest_off: */
   uint64_t newest_off;   /* a hint for ph__free, checked against that bin before use */
   uint32_t roots_used;   /* bit i: roots[i] holds a name (reset clears this word only) */
@@ -197,6 +197,11 @@ struct ph_heap {
   ph_bin bins[PH_NCLASSES];
   ph_root roots[PH_ROOT_COUNT];
   uint32_t dir[PH_DIR_CAP]; /* page index of each map leaf */
+  /* PH_LOCKED heaps (lock.c); the lock word itself is `lock` above */
+  uint32_t lock_depth;      /* recursion of the owner beyond its first lock */
+  uint32_t lock_recoveries; /* locks taken over from a dead owner */
+  int32_t lock_check;       /* ph_heap_check after the last takeover */
+  uint32_t lock_reserved;
 };
 
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
@@ -347,6 +352,10 @@ int64_t ph__usable(const ph_heap_t *h, uint64_t off);
 /* Grow a validated heap's page count to a region of `size` bytes (capped by
  * its map directory; never shrinks): the extra pages become free space. */
 void ph__adopt_size(ph_heap_t *h, size_t size);
+
+/* ---- the shared lock (lock.c) ------------------------------------------- */
+/* Whether PH_LOCKED heaps work on this platform. */
+bool ph__lock_supported(void);
 
 /* ---- validation (check.c) ----------------------------------------------- */
 /* O(1) header validation for attach and check; 0 or a PH_E* code. len is the

@@ -17,6 +17,7 @@
  *   8. Seed-compatible API over one default heap
  *   9. Frame scratch: bump allocation until the next reset
  *  10. Snapshots: restoring a heap from a copy of its used prefix
+ *  11. Locking: several writers on one heap (PH_LOCKED)
  *
  * Threads: a heap is used by one thread at a time; different heaps are
  * independent. Nothing here keeps allocator state outside the region, and
@@ -102,6 +103,9 @@ typedef struct ph_heap ph_heap_t;
 #define PH_REGION_ZEROED 2u /* the caller vouches that the region reads as 0
                                (a fresh mapping): calloc can skip clearing
                                pages never used. Not stored. */
+#define PH_LOCKED 4u        /* a heap shared by several writers: each takes
+                               ph_heap_lock around its calls (section 11).
+                               Linux only for now: PH_EINVAL elsewhere. */
 
 /*
  * Format `size` bytes at `base` as an empty heap. `base` must be aligned to
@@ -396,6 +400,36 @@ PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t
  * or PH_EINVAL for NULL arguments with n > 0 or n above INT32_MAX.
  */
 PH_API int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
+
+/* ------------------------------------------------------------------------ */
+/* 11. Locking                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A PH_LOCKED heap has a process-shared lock in its header, for heaps that
+ * several processes or threads change at once (a shared heap file). The
+ * library does not take it by itself: every caller wraps each call, or each
+ * group of calls that must see a consistent heap, in ph_heap_lock /
+ * ph_heap_unlock. The lock is recursive for its owner thread, blocks in the
+ * kernel (a futex) rather than spinning, and is taken over from an owner
+ * that died holding it: the taker then runs ph_heap_check on the heap.
+ */
+
+/*
+ * Take the heap's lock. 0; or 1 when it was taken over from a dead owner
+ * and ph_heap_check found the heap consistent; or PH_ECORRUPT when taken
+ * over and the check found broken invariants (the lock is held then too:
+ * unlock it). PH_EINVAL for a NULL heap or one without PH_LOCKED.
+ */
+PH_API int ph_heap_lock(ph_heap_t *h);
+
+/* Release it (once per ph_heap_lock). 0, or PH_EINVAL when the calling
+ * thread does not hold it. */
+PH_API int ph_heap_unlock(ph_heap_t *h);
+
+/* How many times the lock was taken over from a dead owner since init, and
+ * the result of the last such check (0 = consistent) in *last_check. */
+PH_API int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check);
 
 #ifdef __cplusplus
 }
