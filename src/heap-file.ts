@@ -31,6 +31,13 @@ export interface OpenOptions {
   check?: boolean;
   /** For a new heap: zero memory when it is freed (PH_ZERO_ON_FREE). */
   zeroOnFree?: boolean;
+  /**
+   * For a new heap: several processes and threads may allocate and free at
+   * once (PH_LOCKED; Linux). Every call then takes the lock in the file's
+   * header. A heap created with it is always opened with it; asking for it
+   * on a heap created without it is `EINVAL`.
+   */
+  lock?: boolean;
 }
 
 /** A mapped, validated heap file. */
@@ -49,7 +56,7 @@ function pathBytes(path: string): Uint8Array {
 /** Map `path` (creating it if asked and missing); see {@link OpenOptions}. */
 export function mapHeapFile(path: string, options: OpenOptions, maxSize: number): MappedHeapFile {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", "open", "path must be a non-empty string");
-  const { size, create = false, exclusive = false, mode = 0o600, check = false, zeroOnFree = false } = options ?? {};
+  const { size, create = false, exclusive = false, mode = 0o600, check = false, zeroOnFree = false, lock = false } = options ?? {};
   if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0))
     throw new HeapError("EINVAL", "open", `size must be a positive integer, got ${String(size)}`);
   if (size !== undefined && size > maxSize) throw new HeapError("ESIZE", "open", `${size} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`);
@@ -91,10 +98,16 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   if (created) {
     // Not PH_REGION_ZEROED: every page counts as touched, so a process that
     // attaches later never has to write the header to say so.
-    const h = S.ph_heap_init(base, mapped, zeroOnFree ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0);
-    if (h === null) fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: formatting ${mapped} bytes`));
+    const flags = (zeroOnFree ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | (lock ? NATIVE_CONSTANTS.PH_LOCKED : 0);
+    const h = S.ph_heap_init(base, mapped, flags);
+    if (h === null) {
+      const why = lock && process.platform !== "linux" ? "locked heaps need Linux for now" : `formatting ${mapped} bytes`;
+      fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: ${why}`));
+    }
   } else {
     if (S.ph_heap_attach(base, mapped) === null) fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: not a usable privheap heap file`));
+    if (lock && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0)
+      fail(new HeapError("EINVAL", "open", `${path}: the heap was created without lock; others may be using it unlocked`));
     if (check) {
       const broken = S.ph_heap_check(base, mapped);
       if (broken !== 0)

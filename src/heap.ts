@@ -15,7 +15,7 @@
  * DataView throws a TypeError) instead of touching unmapped memory.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import { HeapError } from "./errors.ts";
+import { HeapError, nativeFromCode } from "./errors.ts";
 import { mapHeapFile, type OpenOptions } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
@@ -106,11 +106,20 @@ function bind(): void {
   unmapAddress = lib.addresses.ph_region_unmap;
 }
 
+/** The methods a locked heap runs under its lock (everything that reads or changes allocator structures). */
+const LOCKED_METHODS = ["malloc", "calloc", "realloc", "alignedAlloc", "free", "usableSize", "reset", "setRoot", "getRoot", "roots", "stats", "check", "walk", "checksum"] as const;
+/** ph_heap_lock's PH_ECORRUPT: taken over from a dead owner, and the heap is inconsistent. */
+const LOCK_TAKEN_OVER_BROKEN = nativeFromCode("ECORRUPT");
+
 // Scratch shared by every heap (one thread; none of these calls re-enter).
 const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
 
 
+
+function notForLocked(op: string): HeapError {
+  return new HeapError("EINVAL", op, "not supported on a locked shared heap yet (its header holds the lock of every process using it)");
+}
 
 function describe(v: unknown): string {
   return typeof v === "number" ? String(v) : `${typeof v} ${String(v)}`;
@@ -167,6 +176,12 @@ export class PrivateHeap implements Disposable {
   readonly #view: DataView;
   /** The file of a heap from open(), else null. */
   #path: string | null = null;
+  /** A PH_LOCKED heap: calls take the lock in its header (see LOCKED_METHODS). */
+  readonly #locked: boolean;
+  /** The base, for unlocking (close() is refused while the lock is held, so it stays mapped). */
+  readonly #lockedBase: Pointer;
+  /** Locks this thread holds on the heap through this object. */
+  #lockDepth = 0;
 
   private constructor(base: Pointer, size: number) {
     this.#h = base;
@@ -186,6 +201,26 @@ export class PrivateHeap implements Disposable {
     this.#u64 = new BigUint64Array(buf);
     this.#i64 = new BigInt64Array(buf);
     this.#view = new DataView(buf);
+    this.#locked = (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
+    this.#lockedBase = base;
+    if (this.#locked) {
+      // Each method that reads or changes the allocator's structures runs
+      // under the lock: wrapped here, per heap, so unlocked heaps keep the
+      // plain methods on their hot path.
+      // (At most three arguments, passed on as they are: no array or closure per call.)
+      for (const name of LOCKED_METHODS) {
+        const method = PrivateHeap.prototype[name] as (a: unknown, b: unknown, c: unknown) => unknown;
+        const value = (a: unknown, b: unknown, c: unknown): unknown => {
+          this.#lock(name);
+          try {
+            return method.call(this, a, b, c);
+          } finally {
+            this.#unlock();
+          }
+        };
+        Object.defineProperty(this, name, { value });
+      }
+    }
   }
 
   /**
@@ -601,6 +636,7 @@ export class PrivateHeap implements Disposable {
    */
   snapshot(options?: SnapshotOptions): Snapshot {
     if (this.#h === 0) throw this.#closed("snapshot");
+    if (this.#locked) throw notForLocked("snapshot");
     return takeSnapshot(this.#u8, S.ph_off_used_bytes(this.#h), options?.into, options?.base);
   }
 
@@ -624,6 +660,7 @@ export class PrivateHeap implements Disposable {
   restore(snap: Snapshot): void {
     const h = this.#h;
     if (h === 0) throw this.#closed("restore");
+    if (this.#locked) throw notForLocked("restore");
     restoreSnapshot(h, this.#size, snap, "restore");
   }
 
@@ -858,6 +895,7 @@ export class PrivateHeap implements Disposable {
    */
   close(): void {
     if (this.#h === 0) return;
+    if (this.#lockDepth > 0) throw new HeapError("EINVAL", "close", "the heap's lock is held (inside withLock): close it after");
     this.#h = 0 as Pointer;
     // Detaching frees the buffer's memory, which runs ph_region_unmap.
     const buf = this.#buffer;
@@ -868,6 +906,76 @@ export class PrivateHeap implements Disposable {
   /** `using heap = PrivateHeap.create(...)` closes the heap at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  // ---- locking --------------------------------------------------------------
+
+  /**
+   * Run `fn` holding the heap's lock, so a group of calls (or reads through
+   * the views) sees no other writer in between; the lock is recursive, so
+   * `fn` may call the heap's methods. On a heap without lock it just runs
+   * `fn`. Returns what `fn` returns.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const total = heap.withLock((h) => h.stats().liveCount);
+   * console.log(total); // 0
+   * ```
+   */
+  withLock<T>(fn: (heap: PrivateHeap) => T): T {
+    if (typeof fn !== "function") throw new HeapError("EINVAL", "withLock", "fn must be a function");
+    if (!this.#locked) {
+      if (this.#h === 0) throw this.#closed("withLock");
+      return fn(this);
+    }
+    return this.#underLock("withLock", () => fn(this));
+  }
+
+  /** True for a heap created with `lock: true` (every call takes the lock in its header). */
+  get locked(): boolean {
+    return this.#locked;
+  }
+
+  /**
+   * How often the lock was taken over from a process or thread that died
+   * holding it, and what `check()` found the last time (0: consistent).
+   */
+  get lockRecoveries(): { count: number; lastCheck: number } {
+    const h = this.#h;
+    if (h === 0) throw this.#closed("lockRecoveries");
+    const last = new Int32Array(1);
+    const count = S.ph_heap_lock_recoveries(h, last);
+    return { count, lastCheck: last[0]! };
+  }
+
+  #underLock<T>(op: string, fn: () => T): T {
+    this.#lock(op);
+    try {
+      return fn();
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  #unlock(): void {
+    this.#lockDepth--;
+    S.ph_heap_unlock(this.#lockedBase);
+  }
+
+  /** Take the lock (a taken-over lock whose heap fails check() is ECORRUPT, released). */
+  #lock(op: string): void {
+    const h = this.#h;
+    if (h === 0) throw this.#closed(op);
+    const rc = S.ph_heap_lock(h);
+    if (rc >= 0) {
+      this.#lockDepth++;
+      return;
+    }
+    if (rc !== LOCK_TAKEN_OVER_BROKEN) throw HeapError.fromNative(rc, op);
+    S.ph_heap_unlock(h);
+    throw new HeapError("ECORRUPT", op, "took over the lock from a process or thread that died holding it, and check() found the heap inconsistent");
   }
 
   // ---- errors ---------------------------------------------------------------

@@ -5,12 +5,16 @@
  * Usage: bun bench/js/shared.ts [runs]
  *   PRIVHEAP_BENCH_DIR=dir puts the files there (default: the OS temp dir)
  *
- * Two 1 GiB heap files, one holding 1 MiB of allocations and one holding
- * 512 MiB (1 KiB, 64 KiB and 1 MiB blocks); each is opened and closed
- * `runs` times (default 9), with and without `check: true`. Target: the
- * plain open takes the same time for both files.
+ * a. Two 1 GiB heap files, one holding 1 MiB of allocations and one holding
+ *    512 MiB (1 KiB, 64 KiB and 1 MiB blocks); each is opened and closed
+ *    `runs` times (default 9), with and without `check: true`. Target: the
+ *    plain open takes the same time for both files.
+ * b. malloc(64) + free pairs: unlocked in one process (an anonymous heap),
+ *    locked in one process, and locked from two processes at once on one
+ *    heap file (the total over the wall time). Reported against the
+ *    unlocked single-process figure. Linux only (locked heaps).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
@@ -62,4 +66,59 @@ for (const [name, bytes] of [["1 MiB", MiB], ["512 MiB", 512 * MiB]] as const) {
 table(["heap file", "open ms", "open with check ms"], rows);
 console.log("");
 console.log(`open time, 512 MiB held / 1 MiB held: ${(plain[1]! / plain[0]!).toFixed(2)}x (target: independent of the contents, about 1x)`);
+console.log("");
+
+// b. locked throughput
+const PAIRS = 2_000_000;
+function pairsPerSecond(heap: PrivateHeap): number {
+  for (let i = 0; i < 100_000; i++) heap.free(heap.malloc(64)); // warm-up
+  const t0 = Bun.nanoseconds();
+  for (let i = 0; i < PAIRS; i++) heap.free(heap.malloc(64));
+  return PAIRS / ((Bun.nanoseconds() - t0) / 1e9);
+}
+if (process.platform === "linux") {
+  const unlocked = median([0, 1, 2].map(() => {
+    using heap = PrivateHeap.create({ size: 64 * MiB });
+    return pairsPerSecond(heap);
+  }));
+  const lockedPath = join(dir, "locked.phheap");
+  PrivateHeap.open(lockedPath, { size: 64 * MiB, create: true, lock: true }).close();
+  const lockedOne = median([0, 1, 2].map(() => {
+    using heap = PrivateHeap.open(lockedPath, { lock: true });
+    return pairsPerSecond(heap);
+  }));
+  const child = join(dir, "pairs.ts");
+  writeFileSync(
+    child,
+    `import { PrivateHeap } from ${JSON.stringify(join(import.meta.dir, "../../src/heap.ts"))};
+     using heap = PrivateHeap.open(${JSON.stringify(lockedPath)}, { lock: true });
+     for (let i = 0; i < 100000; i++) heap.free(heap.malloc(64));
+     await Bun.sleep(200); // both warm before either starts
+     for (let i = 0; i < ${PAIRS}; i++) heap.free(heap.malloc(64));`,
+  );
+  const twoRuns: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = Bun.nanoseconds();
+    const procs = [0, 1].map(() => Bun.spawn([process.execPath, child]));
+    await Promise.all(procs.map((p) => p.exited));
+    // Each process also starts Bun, warms up and sleeps 0.2 s: subtract a measured empty run.
+    twoRuns.push((Bun.nanoseconds() - t0) / 1e9);
+  }
+  writeFileSync(child, `await Bun.sleep(200);`);
+  const idle: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = Bun.nanoseconds();
+    await Promise.all([0, 1].map(() => Bun.spawn([process.execPath, child]).exited));
+    idle.push((Bun.nanoseconds() - t0) / 1e9);
+  }
+  const two = (2 * PAIRS) / Math.max(1e-3, median(twoRuns) - median(idle));
+  table(
+    ["malloc(64) + free", "pairs/s", "vs unlocked, one process"],
+    [
+      ["unlocked, one process", unlocked.toFixed(0), "1.00x"],
+      ["locked, one process", lockedOne.toFixed(0), `${(lockedOne / unlocked).toFixed(2)}x`],
+      ["locked, two processes at once (total)", two.toFixed(0), `${(two / unlocked).toFixed(2)}x`],
+    ],
+  );
+}
 rmSync(dir, { recursive: true, force: true });

@@ -81,6 +81,11 @@ export const symbols = {
   ph_heap_restore: { args: ["ptr", "usize", "ptr", "usize", "u32"], returns: "ptr" },
   ph_pages_diff: { args: ["ptr", "ptr", "u32", "ptr", "u32"], returns: "i32" },
   ph_pages_copy: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
+
+  // 11. Locking (PH_LOCKED heaps)
+  ph_heap_lock: { args: ["ptr"], returns: "i32" },
+  ph_heap_unlock: { args: ["ptr"], returns: "i32" },
+  ph_heap_lock_recoveries: { args: ["ptr", "ptr"], returns: "i32" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**
@@ -132,4 +137,5 @@ export const NATIVE_CONSTANTS = {
   PH_MAP_CREATE: 1,
   PH_MAP_EXCL: 2,
   PH_SNAPSHOT_TRUSTED: 1,
+  PH_LOCKED: 4,
 } as const;

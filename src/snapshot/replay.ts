@@ -289,6 +289,7 @@ export class Replay {
     checkPath(path, "record");
     if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", "record", "heap must be a PrivateHeap");
     if (heap.closed) throw new HeapError("ECLOSED", "record");
+    if (heap.locked) throw new HeapError("EINVAL", "record", "not supported on a locked shared heap yet");
     const every = options.keyframeEvery ?? 60;
     if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
       throw new HeapError("EINVAL", "record", `keyframeEvery must be a positive integer, got ${String(every)}`);

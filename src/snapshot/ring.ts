@@ -105,6 +105,7 @@ export class SnapshotRing {
     const mode = options.mode ?? "delta";
     if (mode !== "delta" && mode !== "full") throw new HeapError("EINVAL", "SnapshotRing", `mode must be "delta" or "full", got ${String(mode)}`);
     if (heap.closed) throw new HeapError("ECLOSED", "SnapshotRing");
+    if (heap.locked) throw new HeapError("EINVAL", "SnapshotRing", "not supported on a locked shared heap yet");
     this.#heap = heap;
     this.#mode = mode;
     this.#capacity = capacity;

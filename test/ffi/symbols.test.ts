@@ -19,6 +19,7 @@ const ARG_TYPES: Record<string, string[]> = {
   "double *": ["ptr", "buffer"],
   "uint32_t *": ["ptr", "buffer"],
   uint32_t: ["u32"],
+  "int *": ["ptr", "buffer"],
   "ph_stats_t *": ["ptr", "buffer"],
   "void **": ["ptr"],
   ph_walk_fn: ["function", "ptr"],
