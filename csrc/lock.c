@@ -17,6 +17,7 @@
 #if defined(__linux__)
 #include <errno.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -37,7 +38,20 @@
 
 bool ph__lock_supported(void) { return true; }
 
-static uint32_t self_id(void) { return (uint32_t)syscall(SYS_gettid) & OWNER; }
+/* This thread's id, asked of the kernel once per thread (a syscall costs
+ * more than the rest of a lock); a forked child asks again. */
+static __thread uint32_t cached_id;
+static void forget_id(void) { cached_id = 0; }
+static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
+static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_id); }
+
+static uint32_t self_id(void) {
+  if (PH_UNLIKELY(cached_id == 0)) {
+    pthread_once(&fork_hook, install_fork_hook);
+    cached_id = (uint32_t)syscall(SYS_gettid) & OWNER;
+  }
+  return cached_id;
+}
 
 /* Whether thread `id` exists (in any process of this pid namespace). */
 static bool alive(uint32_t id) { return kill((pid_t)id, 0) == 0 || errno == EPERM; }
