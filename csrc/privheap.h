@@ -378,7 +378,9 @@ PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsig
  * bytes equal to the snapshot's (header included) and checksums agree; the
  * cost is the memory the old heap had used beyond the snapshot. When dst
  * held no heap, its bytes above the copy are treated as dirty (calloc
- * clears them). On failure returns NULL with the code recorded (PH_EINVAL
+ * clears them). The lock stays the region's: a PH_LOCKED dst keeps its flag
+ * and lock state (a caller holding the lock still holds it), any other dst
+ * ends up without PH_LOCKED, whatever the snapshot's heap had. On failure returns NULL with the code recorded (PH_EINVAL
  * for a NULL or unaligned dst, or a src that overlaps the region) and dst
  * is untouched.
  */

@@ -32,8 +32,19 @@ ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t l
   const ph_heap_t *old = dst;
   bool known = ph__check_header(old, dst_size) == 0;
   uint64_t dirty = known && old->touched < dst_pages ? old->touched : dst_pages;
+  /* The lock belongs to the region, not to the heap in it: a locked heap
+   * stays locked (and held by whoever holds it), an unlocked one unlocked. */
+  bool locked = known && (old->flags & PH_LOCKED);
+  uint32_t lock = locked ? old->lock : 0, depth = locked ? old->lock_depth : 0;
+  uint32_t recoveries = locked ? old->lock_recoveries : 0;
+  int32_t last_check = locked ? old->lock_check : 0;
   memcpy(dst, src, len);
   ph_heap_t *h = dst;
+  h->flags = (h->flags & ~(uint32_t)PH_LOCKED) | (locked ? PH_LOCKED : 0u);
+  __atomic_store_n(&h->lock, lock, __ATOMIC_RELEASE);
+  h->lock_depth = depth;
+  h->lock_recoveries = recoveries;
+  h->lock_check = last_check;
   ph__adopt_size(h, dst_size);
   if (dirty > h->touched) {
     if (known) /* zero what the old heap used above the snapshot's mark: the bytes then equal the snapshot's */

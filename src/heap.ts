@@ -107,7 +107,7 @@ function bind(): void {
 }
 
 /** The methods a locked heap runs under its lock (everything that reads or changes allocator structures). */
-const LOCKED_METHODS = ["malloc", "calloc", "realloc", "alignedAlloc", "free", "usableSize", "reset", "setRoot", "getRoot", "roots", "stats", "check", "walk", "checksum"] as const;
+const LOCKED_METHODS = ["malloc", "calloc", "realloc", "alignedAlloc", "free", "usableSize", "reset", "setRoot", "getRoot", "roots", "stats", "check", "walk", "checksum", "snapshot", "restore"] as const;
 /** ph_heap_lock's PH_ECORRUPT: taken over from a dead owner, and the heap is inconsistent. */
 const LOCK_TAKEN_OVER_BROKEN = nativeFromCode("ECORRUPT");
 
@@ -116,10 +116,6 @@ const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
 
 
-
-function notForLocked(op: string): HeapError {
-  return new HeapError("EINVAL", op, "not supported on a locked shared heap yet (its header holds the lock of every process using it)");
-}
 
 function describe(v: unknown): string {
   return typeof v === "number" ? String(v) : `${typeof v} ${String(v)}`;
@@ -636,7 +632,6 @@ export class PrivateHeap implements Disposable {
    */
   snapshot(options?: SnapshotOptions): Snapshot {
     if (this.#h === 0) throw this.#closed("snapshot");
-    if (this.#locked) throw notForLocked("snapshot");
     return takeSnapshot(this.#u8, S.ph_off_used_bytes(this.#h), options?.into, options?.base);
   }
 
@@ -660,7 +655,6 @@ export class PrivateHeap implements Disposable {
   restore(snap: Snapshot): void {
     const h = this.#h;
     if (h === 0) throw this.#closed("restore");
-    if (this.#locked) throw notForLocked("restore");
     restoreSnapshot(h, this.#size, snap, "restore");
   }
 

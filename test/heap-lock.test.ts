@@ -141,14 +141,12 @@ describe.if(linux)("locked heaps (Linux)", () => {
     expect(heap.stats().liveCount).toBe(3);
   }, 30_000);
 
-  test("withLock is recursive and returns fn's value; close inside it is refused; what a locked heap does not do yet", () => {
+  test("withLock is recursive and returns fn's value; close inside it is refused; rings and replays refuse locked heaps", () => {
     const path = pathFor();
     const heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
     const n = heap.withLock((h) => h.withLock((h2) => h2.malloc(10) > 0 && h2.stats().liveCount));
     expect(n).toBe(1);
     expectCode(() => heap.withLock((h) => h.close()), "EINVAL");
-    expectCode(() => heap.snapshot(), "EINVAL");
-    expectCode(() => heap.restore(PrivateHeap.create({ size: 4 * MiB }).snapshot()), "EINVAL");
     expectCode(() => new SnapshotRing(heap, { capacity: 2 }), "EINVAL");
     expectCode(() => Replay.record(join(dir, "r.phreplay"), heap), "EINVAL");
     expectCode(() => heap.withLock(null as never), "EINVAL");
@@ -162,6 +160,44 @@ describe.if(linux)("locked heaps (Linux)", () => {
     using p = PrivateHeap.open(plain);
     expect(p.locked).toBe(false);
     expect(p.withLock((h) => h.malloc(8) > 0)).toBe(true); // just runs fn
+  });
+});
+
+describe.if(linux)("snapshots of locked heaps", () => {
+  test("snapshot and restore run under the lock; the lock stays the region's", () => {
+    using heap = PrivateHeap.open(pathFor(), { size: 8 * MiB, create: true, lock: true });
+    const keep = heap.malloc(100);
+    heap.u8[keep] = 7;
+    heap.setRoot("keep", keep);
+    const snap = heap.snapshot();
+    heap.free(keep);
+    heap.malloc(3 * MiB);
+    heap.restore(snap);
+    expect(heap.locked).toBe(true);
+    expect(heap.getRoot("keep")).toBe(keep);
+    expect(heap.u8[keep]).toBe(7);
+    expect(heap.check()).toBe(0);
+    expect(heap.withLock((h) => h.malloc(8) > 0)).toBe(true);
+    // Into an anonymous heap: the copy comes without the lock.
+    using plain = PrivateHeap.create({ size: 8 * MiB });
+    plain.restore(snap);
+    expect(plain.locked).toBe(false);
+    expect(plain.getRoot("keep")).toBe(keep);
+    expect(plain.malloc(10)).toBeGreaterThan(0);
+    expect(plain.check()).toBe(0);
+    // And an unlocked heap's snapshot into the locked heap: it stays locked.
+    heap.restore(plain.snapshot());
+    expect(heap.withLock((h) => h.stats().liveCount)).toBe(plain.stats().liveCount);
+    expect(heap.lockRecoveries.count).toBe(0);
+  });
+
+  test("another process can take the lock after a restore released it", async () => {
+    const path = pathFor();
+    using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true, lock: true });
+    heap.restore(PrivateHeap.create({ size: 8 * MiB }).snapshot());
+    const r = await run(writerScript(path, 20_000, 3));
+    expect([r.code, r.out, r.err]).toEqual([0, "0", ""]);
+    expect(heap.check()).toBe(0);
   });
 });
 

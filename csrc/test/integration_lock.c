@@ -152,6 +152,39 @@ TEST(a_holder_killed_with_sigkill_is_taken_over_and_the_heap_checked) {
   munmap(base, size);
 }
 
+TEST(restore_keeps_the_destinations_lock) {
+  size_t size = 8 * MiB;
+  void *a = ph_region_map_anon(size), *b = ph_region_map_anon(size);
+  REQUIRE(a && b);
+  ph_heap_t *locked = ph_heap_init(a, size, PH_LOCKED);
+  ph_heap_t *plain = ph_heap_init(b, size, 0);
+  REQUIRE(locked && plain);
+  REQUIRE(ph_heap_malloc(plain, 100));
+  /* Into a locked heap, under its lock: still locked, still held. */
+  REQUIRE(ph_heap_lock(locked) == 0);
+  REQUIRE(ph_heap_restore(a, size, b, ph_heap_used_bytes(plain), 0) == locked);
+  EXPECT((ph_heap_flags(locked) & PH_LOCKED) != 0);
+  EXPECT(ph_heap_malloc(locked, 10) != NULL);
+  EXPECT_EQ(ph_heap_unlock(locked), 0);
+  EXPECT_EQ(ph_heap_unlock(locked), PH_EINVAL); /* released once: it was held once */
+  EXPECT_EQ(ph_heap_lock(locked), 0);
+  /* A snapshot taken while held, into a plain heap: no lock comes along. */
+  size_t used = ph_heap_used_bytes(locked);
+  unsigned char *copy = malloc(used);
+  REQUIRE(copy);
+  memcpy(copy, a, used);
+  EXPECT_EQ(ph_heap_unlock(locked), 0);
+  REQUIRE(ph_heap_restore(b, size, copy, used, 0) == plain);
+  EXPECT_EQ(ph_heap_flags(plain) & PH_LOCKED, 0);
+  EXPECT_EQ(ph_heap_lock(plain), PH_EINVAL);
+  EXPECT(ph_heap_malloc(plain, 10) != NULL);
+  EXPECT_EQ(ph_heap_check(b, size), 0);
+  EXPECT_EQ(ph_heap_check(a, size), 0);
+  free(copy);
+  ph_region_unmap(a, size);
+  ph_region_unmap(b, size);
+}
+
 #else
 TEST(locking_is_refused_where_it_is_not_supported) {
   size_t size = (size_t)4 << 20;
