@@ -180,7 +180,7 @@ struct ph_heap {
   uint32_t free_root;    /* AVL tree of free runs longer than PH_FREE_LISTS pages */
   uint32_t free_mask;    /* bit k - 1: free_list[k] is not empty */
   uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
-  uint32_t lock;         /* PH_LOCKED heaps: 0 free, else owner thread id | waiters bit (lock.c) */
+  uint32_t lock;         /* reserved (the lock is lock_word, at the end) */
   uint32_t newest_class; /* class of the latest bump allocation, at newest_off: */
   uint64_t newest_off;   /* a hint for ph__free, checked against that bin before use */
   uint32_t roots_used;   /* bit i: roots[i] holds a name (reset clears this word only) */
@@ -197,12 +197,14 @@ struct ph_heap {
   ph_bin bins[PH_NCLASSES];
   ph_root roots[PH_ROOT_COUNT];
   uint32_t dir[PH_DIR_CAP]; /* page index of each map leaf */
-  /* PH_LOCKED heaps (lock.c); the lock word itself is `lock` above */
+  /* PH_LOCKED heaps (lock.c) */
+  uint64_t lock_word;       /* 0 free; else owner thread id | waiters bit 31 | owner start time << 32 */
   uint32_t lock_depth;      /* recursion of the owner beyond its first lock */
   uint32_t lock_recoveries; /* locks taken over from a dead owner */
   int32_t lock_check;       /* ph_heap_check after the last takeover */
   uint32_t lock_reserved;
 };
+_Static_assert(offsetof(struct ph_heap, lock_word) % 8 == 0, "the lock word is one aligned 64-bit word");
 
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");

@@ -35,13 +35,14 @@ ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t l
   /* The lock belongs to the region, not to the heap in it: a locked heap
    * stays locked (and held by whoever holds it), an unlocked one unlocked. */
   bool locked = known && (old->flags & PH_LOCKED);
-  uint32_t lock = locked ? old->lock : 0, depth = locked ? old->lock_depth : 0;
+  uint64_t lock = locked ? old->lock_word : 0;
+  uint32_t depth = locked ? old->lock_depth : 0;
   uint32_t recoveries = locked ? old->lock_recoveries : 0;
   int32_t last_check = locked ? old->lock_check : 0;
   memcpy(dst, src, len);
   ph_heap_t *h = dst;
   h->flags = (h->flags & ~(uint32_t)PH_LOCKED) | (locked ? PH_LOCKED : 0u);
-  __atomic_store_n(&h->lock, lock, __ATOMIC_RELEASE);
+  __atomic_store_n(&h->lock_word, lock, __ATOMIC_RELEASE);
   h->lock_depth = depth;
   h->lock_recoveries = recoveries;
   h->lock_check = last_check;
