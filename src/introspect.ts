@@ -71,6 +71,14 @@ export function readStats(region: RegionRef, op: string): HeapStats {
   return out;
 }
 
+/** One counter of the header (a field of HeapStats), without making an object. */
+export function readStat(region: RegionRef, field: keyof HeapStats, op: string): number {
+  const rc = loadNative().symbols.ph_heap_stats(region as Pointer, statsWords);
+  if (rc !== 0) throw HeapError.fromNative(rc, op);
+  const i = STATS_FIELDS.indexOf(field);
+  return statsWords[2 * i]! + statsWords[2 * i + 1]! * 4294967296;
+}
+
 /** Named roots: name -> offset. */
 export function readRoots(region: RegionRef): Record<string, number> {
   const S = loadNative().symbols;

@@ -8,8 +8,7 @@
  * page pages[i] replaced by data's page i. Every page at or above the
  * base's length is stored, whatever it holds.
  */
-import { HeapError } from "../errors.ts";
-import { loadNative } from "../ffi/loader.ts";
+import { copyPages, diffPages, sequence } from "./pages.ts";
 
 const PAGE = 4096;
 
@@ -23,29 +22,21 @@ export interface Delta {
   data: Uint8Array;
 }
 
-function sequence(n: number): Uint32Array {
-  const s = new Uint32Array(n);
-  for (let i = 0; i < n; i++) s[i] = i;
-  return s;
-}
-
-function copyPages(to: Uint8Array, from: Uint8Array, dst: Uint32Array, src: Uint32Array, n: number): void {
-  if (n === 0) return;
-  const rc = loadNative().symbols.ph_pages_copy(to, from, dst, src, n);
-  if (rc < 0) throw HeapError.fromNative(rc, "snapshot");
+/** Pages of image[0, length) and of base it has in common. */
+function commonPages(length: number, base: Uint8Array): { pages: number; common: number } {
+  const pages = length / PAGE;
+  return { pages, common: Math.min(pages, Math.floor(base.length / PAGE)) };
 }
 
 /** The pages of image[0, length) that differ from base. */
 export function makeDelta(image: Uint8Array, length: number, base: Uint8Array): Delta {
-  const pages = length / PAGE;
-  const common = Math.min(pages, Math.floor(base.length / PAGE));
+  const { pages, common } = commonPages(length, base);
   const changed = new Uint32Array(pages);
-  let n = loadNative().symbols.ph_pages_diff(image, base, common, changed, common);
-  if (n < 0) throw HeapError.fromNative(n, "snapshot");
+  let n = diffPages(image, base, common, changed, common, "snapshot");
   for (let p = common; p < pages; p++) changed[n++] = p;
   const stored = changed.slice(0, n);
   const data = new Uint8Array(n * PAGE);
-  copyPages(data, image, sequence(n), stored, n);
+  copyPages(data, image, sequence(n), stored, n, "snapshot");
   return { length, pages: stored, data };
 }
 
@@ -55,11 +46,8 @@ export function makeDelta(image: Uint8Array, length: number, base: Uint8Array): 
  * Counts without copying anything.
  */
 export function countDelta(image: Uint8Array, length: number, base: Uint8Array): number {
-  const pages = length / PAGE;
-  const common = Math.min(pages, Math.floor(base.length / PAGE));
-  const n = loadNative().symbols.ph_pages_diff(image, base, common, null, 0);
-  if (n < 0) throw HeapError.fromNative(n, "snapshot");
-  return n + pages - common;
+  const { pages, common } = commonPages(length, base);
+  return diffPages(image, base, common, null, 0, "snapshot") + pages - common;
 }
 
 /**
@@ -70,7 +58,7 @@ export function countDelta(image: Uint8Array, length: number, base: Uint8Array):
  */
 export function overlay(delta: Delta, buffer: Uint8Array): Uint8Array {
   const out = buffer.subarray(0, delta.length);
-  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length);
+  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length, "snapshot");
   return out;
 }
 
@@ -78,6 +66,5 @@ export function overlay(delta: Delta, buffer: Uint8Array): Uint8Array {
 export function applyDelta(delta: Delta, base: Uint8Array): Uint8Array {
   const out = new Uint8Array(delta.length);
   out.set(base.subarray(0, Math.min(delta.length, base.length)));
-  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length);
-  return out;
+  return overlay(delta, out);
 }

@@ -4,8 +4,8 @@
  * frame rules. file.ts does the file system side with these.
  */
 import { HeapError } from "../errors.ts";
-import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { diffPages } from "./pages.ts";
 
 // ---- the format ------------------------------------------------------------
 
@@ -202,14 +202,12 @@ const scanOut = new Uint32Array(SCAN_PAGES);
 
 /** Set the map bit of every page of `image` that is not all zero; returns how many. */
 export function mapNonZeroPages(image: Uint8Array, map: Uint8Array, op: string): number {
-  const diff = loadNative().symbols.ph_pages_diff;
   const zero = (zeroWindow ??= new Uint8Array(SCAN_PAGES * PAGE));
   const pages = image.length / PAGE;
   let stored = 0;
   for (let p = 0; p < pages; p += SCAN_PAGES) {
     const n = Math.min(SCAN_PAGES, pages - p);
-    const k = diff(image.subarray(p * PAGE, (p + n) * PAGE), zero, n, scanOut, SCAN_PAGES);
-    if (k < 0) throw HeapError.fromNative(k, op, "scanning for zero pages");
+    const k = diffPages(image.subarray(p * PAGE, (p + n) * PAGE), zero, n, scanOut, SCAN_PAGES, op);
     for (let i = 0; i < k; i++) {
       const q = p + scanOut[i]!;
       map[q >>> 3]! |= 1 << (q & 7);

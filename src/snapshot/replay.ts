@@ -13,13 +13,12 @@
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
-import { HeapError, nativeFromCode } from "../errors.ts";
+import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
-import { loadNative } from "../ffi/loader.ts";
 import { countDelta, makeDelta, overlay } from "./delta.ts";
-import { Snapshot } from "./snapshot.ts";
+import { restoreImage, Snapshot } from "./snapshot.ts";
 import type { SnapshotDiff } from "./diff.ts";
 import {
   encodeHeader,
@@ -473,12 +472,8 @@ export class Replay {
     if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", "seek", "heap must be a PrivateHeap");
     if (heap.closed) throw new HeapError("ECLOSED", "seek");
     const image = this.#imageOf(i);
-    const S = loadNative().symbols;
-    if (S.ph_heap_restore(heap.address as Pointer, heap.size, image, image.length, this.#cachedValid ? TRUSTED : 0) === null) {
-      const rc = S.ph_last_error();
-      const why = rc === nativeFromCode("ESIZE") ? `the recording needs a heap of ${this.#regionBytes} bytes, this one has ${heap.size}` : `keyframe after tick ${this.#keyframes[i]!.after}`;
-      throw HeapError.fromNative(rc, "seek", `${this.#path}: ${why}`);
-    }
+    const what = `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`;
+    restoreImage(heap.address as Pointer, heap.size, image, image.length, this.#cachedValid ? TRUSTED : 0, "seek", what);
     this.#cachedValid = true;
   }
 

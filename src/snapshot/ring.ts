@@ -32,15 +32,15 @@
  */
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
-import { loadNative } from "../ffi/loader.ts";
-import { NATIVE_CONSTANTS, STATS_FIELDS } from "../ffi/symbols.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { readStat } from "../introspect.ts";
 import type { PrivateHeap } from "../heap.ts";
+import { copyPages, diffPages, sequence } from "./pages.ts";
+import { restoreImage } from "./snapshot.ts";
 
 const PAGE = 4096;
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 // ph_heap_stats output, read for the touched mark without making an object.
-const statsWords = new Uint32Array(STATS_FIELDS.length * 2);
-const TOUCHED = STATS_FIELDS.indexOf("touchedBytes");
 
 /** Options of {@link SnapshotRing}. */
 export interface SnapshotRingOptions {
@@ -90,7 +90,7 @@ export class SnapshotRing {
   #diff: Uint32Array = new Uint32Array(0); // scratch for ph_pages_diff
   #slots: Uint32Array = new Uint32Array(0); // scratch: undo-log slots of one frame
   #pages: Uint32Array = new Uint32Array(0); // scratch: their page indices
-  #identity: Uint32Array = new Uint32Array(0); // full mode: page i is i
+  readonly #identity: Uint32Array; // page i is i: the list for copying a whole prefix
   #log: Uint8Array = new Uint8Array(0); // undo pages, a circular buffer of logPages pages
   #logIndex: Uint32Array = new Uint32Array(0); // page index of each undo page
   #logPages = 0;
@@ -113,10 +113,9 @@ export class SnapshotRing {
     this.#used = new Float64Array(capacity);
     this.#undoCount = new Uint32Array(capacity);
     const pages = heap.size / PAGE;
+    this.#identity = sequence(pages);
     if (mode === "full") {
       for (let i = 0; i < capacity; i++) this.#copies.push(new Uint8Array(heap.size));
-      this.#identity = new Uint32Array(pages);
-      for (let i = 0; i < pages; i++) this.#identity[i] = i;
     } else {
       const logBytes = options.logBytes ?? heap.size;
       if (!Number.isSafeInteger(logBytes) || logBytes < PAGE)
@@ -190,10 +189,7 @@ export class SnapshotRing {
     if (at < 0) throw new HeapError("EINVAL", "load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
     if (this.#mode === "full") {
       const slot = this.#slot(at);
-      const copy = this.#copies[slot]!;
-      const S = loadNative().symbols;
-      if (S.ph_heap_restore(base, this.#heap.size, copy, this.#used[slot]!, TRUSTED) === null)
-        throw HeapError.fromNative(S.ph_last_error(), "load", `frame ${frame}`);
+      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "load", `frame ${frame}`);
       while (this.#count > at + 1) this.#count--;
       return;
     }
@@ -240,7 +236,7 @@ export class SnapshotRing {
   #saveFull(base: Pointer, frame: number): void {
     const slot = this.#slot(this.#count);
     const used = this.#heap.usedBytes;
-    copyPages(this.#copies[slot]!, base, this.#identity, this.#identity, used / PAGE);
+    copyPages(this.#copies[slot]!, base, this.#identity, this.#identity, used / PAGE, "ring");
     this.#used[slot] = used;
     this.#frames[slot] = frame;
     this.#count++;
@@ -248,23 +244,19 @@ export class SnapshotRing {
 
   /** Pages to compare: the shadow's, grown to the heap's touched mark. */
   #growExtent(base: Pointer): void {
-    const rc = loadNative().symbols.ph_heap_stats(base, statsWords);
-    if (rc !== 0) throw HeapError.fromNative(rc, "ring");
-    const touched = Math.ceil((statsWords[2 * TOUCHED]! + statsWords[2 * TOUCHED + 1]! * 2 ** 32) / PAGE);
+    const touched = Math.ceil(readStat(base, "touchedBytes", "ring") / PAGE);
     if (touched > this.#extent) this.#extent = Math.min(touched, this.#heap.size / PAGE);
   }
 
   /** Pages where the region differs from the shadow, into #diff; returns the count. */
   #changedPages(base: Pointer): number {
-    const n = loadNative().symbols.ph_pages_diff(base, this.#shadow, this.#extent, this.#diff, this.#diff.length);
-    if (n < 0) throw HeapError.fromNative(n, "ring");
-    return n;
+    return diffPages(base, this.#shadow, this.#extent, this.#diff, this.#diff.length, "ring");
   }
 
   #saveDelta(base: Pointer, frame: number): void {
     this.#growExtent(base);
     if (this.#count === 0) {
-      copyPages(this.#shadow, base, this.#diff, this.#diff, this.#fillAll());
+      copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "ring");
     } else {
       const n = this.#changedPages(base);
       // Room for n undo pages: drop the oldest frames' logs first.
@@ -273,7 +265,7 @@ export class SnapshotRing {
         // The change is larger than the whole log: keep only the new frame.
         this.#count = 0;
         this.#logHead = this.#logUsed = 0;
-        copyPages(this.#shadow, base, this.#diff, this.#diff, this.#fillAll());
+        copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "ring");
       } else {
         // Old contents of the changed pages go to the log, new ones to the shadow.
         const slots = this.#slots;
@@ -281,8 +273,8 @@ export class SnapshotRing {
           slots[i] = (this.#logHead + i) % this.#logPages;
           this.#logIndex[slots[i]!] = this.#diff[i]!;
         }
-        copyPages(this.#log, this.#shadow, slots, this.#diff, n);
-        copyPages(this.#shadow, base, this.#diff, this.#diff, n);
+        copyPages(this.#log, this.#shadow, slots, this.#diff, n, "ring");
+        copyPages(this.#shadow, base, this.#diff, this.#diff, n, "ring");
         this.#logHead = (this.#logHead + n) % this.#logPages;
         this.#logUsed += n;
         this.#undoCount[this.#slot(this.#count - 1)] = n;
@@ -294,17 +286,11 @@ export class SnapshotRing {
     this.#count++;
   }
 
-  /** #diff = 0 .. extent - 1 (every page); returns extent. */
-  #fillAll(): number {
-    for (let i = 0; i < this.#extent; i++) this.#diff[i] = i;
-    return this.#extent;
-  }
-
   /** Region pages that differ from the shadow get the shadow's bytes back. */
   #revertToShadow(base: Pointer): void {
     this.#growExtent(base);
     const n = this.#changedPages(base);
-    copyPages(base, this.#shadow, this.#diff, this.#diff, n);
+    copyPages(base, this.#shadow, this.#diff, this.#diff, n, "ring");
   }
 
   /**
@@ -326,8 +312,8 @@ export class SnapshotRing {
       this.#slots[k] = slot;
       this.#pages[k] = this.#logIndex[slot]!;
     }
-    copyPages(this.#shadow, this.#log, this.#pages, this.#slots, n);
-    if (region !== undefined) copyPages(region, this.#log, this.#pages, this.#slots, n);
+    copyPages(this.#shadow, this.#log, this.#pages, this.#slots, n, "ring");
+    if (region !== undefined) copyPages(region, this.#log, this.#pages, this.#slots, n, "ring");
     this.#logHead = first;
     this.#logUsed -= n;
     this.#undoCount[prev] = 0;
@@ -341,11 +327,4 @@ export class SnapshotRing {
     this.#first = (this.#first + 1) % this.#capacity;
     this.#count--;
   }
-}
-
-/** ph_pages_copy: page src[i] of from to page dst[i] of to, for i < n. */
-function copyPages(to: Pointer | Uint8Array, from: Pointer | Uint8Array, dst: Uint32Array, src: Uint32Array, n: number): void {
-  if (n === 0) return;
-  const rc = loadNative().symbols.ph_pages_copy(to as Pointer, from as Pointer, dst, src, n);
-  if (rc < 0) throw HeapError.fromNative(rc, "ring");
 }

@@ -305,9 +305,18 @@ export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snaps
 export function restoreSnapshot(base: Pointer, size: number, snap: Snapshot, op: string): void {
   if (!(snap instanceof Snapshot)) throw new HeapError("EINVAL", op, "expected a Snapshot");
   const bytes = snapshotBytes(snap);
+  restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot");
+}
+
+/**
+ * ph_heap_restore of the image bytes[0, len) into the region at `base` (of
+ * `size` bytes), with `flags` (PH_SNAPSHOT_TRUSTED for images this process
+ * took or already checked). Throws the code, naming the image as `what`;
+ * the region is unchanged then.
+ */
+export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string): void {
   const S = loadNative().symbols;
-  if (S.ph_heap_restore(base, size, bytes, bytes.length, TRUSTED) === null) {
-    const rc = S.ph_last_error();
-    throw HeapError.fromNative(rc, op, describeFailure(rc, bytes.length, size));
-  }
+  if (S.ph_heap_restore(base, size, bytes, len, flags) !== null) return;
+  const rc = S.ph_last_error();
+  throw HeapError.fromNative(rc, op, `${what}: ${describeFailure(rc, len, size)}`);
 }
