@@ -162,3 +162,15 @@ export class HeapError extends Error {
     return e;
   }
 }
+
+/**
+ * A file system error (an Error with a string `code`, as Node's fs throws)
+ * as `EIO`, with the path and the OS message, and the error as `cause`;
+ * anything else (a HeapError above all) unchanged. Internal: the snapshot
+ * and replay files use it.
+ */
+export function fromSystemError(e: unknown, op: string, path: string): unknown {
+  const system = e instanceof Error && typeof (e as { code?: unknown }).code === "string" && !(e instanceof HeapError);
+  return system ? new HeapError("EIO", op, `${path}: ${e.message}`, { cause: e }) : e;
+}
+

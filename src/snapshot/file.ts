@@ -42,7 +42,7 @@ import {
 } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { HeapError } from "../errors.ts";
+import { fromSystemError, HeapError } from "../errors.ts";
 import { readStats } from "../introspect.ts";
 import type { Snapshot } from "./snapshot.ts";
 import {
@@ -91,15 +91,6 @@ function settingsOf(path: unknown, options: SaveOptions | undefined, op: string)
 }
 
 /** A Node/Bun system error (it has a string `code` such as "ENOENT"). */
-function isSystemError(e: unknown): e is Error & { code: string } {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === "string" && !(e instanceof HeapError);
-}
-
-/** File system errors become EIO with the OS message and `cause`; anything else passes through. */
-function asHeapError(e: unknown, op: string, path: string): unknown {
-  return isSystemError(e) ? new HeapError("EIO", op, `${path}: ${e.message}`, { cause: e }) : e;
-}
-
 let tempSeq = 0;
 
 /** A fresh name next to `path` (same directory, so the rename is atomic). */
@@ -247,7 +238,7 @@ export function saveFileSync(path: string, image: Uint8Array, options: SaveOptio
     } catch {
       // The temporary file may not exist (open failed); the first error is the one to report.
     }
-    throw asHeapError(e, op, path);
+    throw fromSystemError(e, op, path);
   }
   if (fsync) syncDirSync(dirname(path));
 }
@@ -287,7 +278,7 @@ export async function saveFile(path: string, image: Uint8Array, options: SaveOpt
   } catch (e) {
     if (fh !== undefined) await fh.close().catch(() => undefined); // the first error is the one to report
     await fsp.unlink(tmp).catch(() => undefined); // it may not exist (open failed)
-    throw asHeapError(e, op, path);
+    throw fromSystemError(e, op, path);
   }
   if (fsync) await syncDir(dirname(path));
 }
@@ -406,7 +397,7 @@ export function loadFileSync(path: string, op: string, adopt: Adopt): Snapshot {
       image = decodedZstd(plan, body, op, path);
     }
   } catch (e) {
-    throw asHeapError(e, op, path);
+    throw fromSystemError(e, op, path);
   } finally {
     if (fd >= 0) closeSync(fd);
   }
@@ -455,7 +446,7 @@ export async function loadFile(path: string, op: string, adopt: Adopt): Promise<
       image = decodedZstd(plan, body, op, path);
     }
   } catch (e) {
-    throw asHeapError(e, op, path);
+    throw fromSystemError(e, op, path);
   } finally {
     await fh?.close();
   }

@@ -13,7 +13,7 @@
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
-import { HeapError } from "../errors.ts";
+import { fromSystemError, HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
@@ -84,11 +84,6 @@ export interface VerifyResult {
   diffAgainst: "keyframe" | "rerun" | "none";
 }
 
-function fsError(e: unknown, op: string, path: string): HeapError {
-  const msg = e instanceof Error ? e.message : String(e);
-  return new HeapError("EIO", op, `${path}: ${msg}`, { cause: e });
-}
-
 function checkPath(path: unknown, op: string): string {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
   return path;
@@ -136,7 +131,7 @@ export class ReplayRecorder implements Disposable {
     try {
       this.#fd = openSync(path, "w", 0o644);
     } catch (e) {
-      throw fsError(e, "record", path);
+      throw fromSystemError(e, "record", path);
     }
     try {
       this.#write(encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size }), "record");
@@ -194,7 +189,7 @@ export class ReplayRecorder implements Disposable {
     try {
       for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at, bytes.length - at);
     } catch (e) {
-      throw fsError(e, op, this.#path);
+      throw fromSystemError(e, op, this.#path);
     }
   }
 
@@ -309,7 +304,7 @@ export class Replay {
       if (!statSync(path).isFile()) throw new HeapError("EIO", "open", `${path}: not a regular file`);
       file = readFileSync(path);
     } catch (e) {
-      throw e instanceof HeapError ? e : fsError(e, "open", path);
+      throw fromSystemError(e, "open", path);
     }
     return new Replay(path, file);
   }
