@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap, Replay, SnapshotRing, type StepFn } from "../src/index.ts";
-import { createWorld, Entity, inputFor, report, step } from "./sim.ts";
+import { createWorld, Entity, Game, inputFor, report, step } from "./sim.ts";
 
 const N = Number(process.argv[2] ?? 4000);
 const FRAMES = Number(process.argv[3] ?? 600);
@@ -115,9 +115,9 @@ for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x0100
 let hitCounters = 0;
 const e = Entity.cursor(world);
 for (let i = 0; i < N; i++) hitCounters += e.index(base, i).hits;
-const game = world.getRoot("game");
-const totalHits = world.f64[(game + 8) >>> 3]!; // Game: rng u32, count u32, hits f64, respawns f64
-const totalRespawns = world.f64[(game + 16) >>> 3]!;
+const game = Game.cursor(world, world.getRoot("game"));
+const totalHits = game.hits;
+const totalRespawns = game.respawns;
 const WARM = Math.min(10, FRAMES - 1);
 const median = (xs: number[]) => [...xs.slice(WARM)].sort((a, b) => a - b)[Math.floor((xs.length - WARM) / 2)]!;
 const sorted = frameMs.slice(WARM).sort((a, b) => a - b);

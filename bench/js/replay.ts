@@ -45,7 +45,7 @@ import { createWorld, inputFor, step as demoStep } from "../../examples/sim.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import { parseHeader, parseRecords, RECORD_HEAD_BYTES, RECORD_TAIL_BYTES } from "../../src/snapshot/replay-format.ts";
 import { Replay, type StepFn } from "../../src/snapshot/replay.ts";
-import { printHeader, table, verdict } from "./common.ts";
+import { median, printHeader, table, verdict } from "./common.ts";
 
 const RUNS = Number(process.argv[2] ?? 7);
 const DEMO_TICKS = Number(process.argv[3] ?? 10_000);
@@ -58,10 +58,6 @@ let fileSeq = 0;
 const pathFor = () => join(dir, `r${fileSeq++}.phreplay`);
 printHeader(`replay: recording, seeking and file size vs the step alone, medians of ${RUNS} runs, files in ${dir}`);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 // ---- the simulations -------------------------------------------------------

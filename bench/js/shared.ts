@@ -18,18 +18,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
-import { printHeader, table } from "./common.ts";
+import { median, printHeader, table } from "./common.ts";
 
 const RUNS = Number(process.argv[2] ?? 9);
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 const dir = mkdtempSync(join(process.env.PRIVHEAP_BENCH_DIR ?? tmpdir(), "privheap-bench-shared-"));
 printHeader(`opening a 1 GiB heap file, ${RUNS} runs, files in ${dir}`);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 function fill(path: string, bytes: number): number {
   using heap = PrivateHeap.open(path, { size: GiB, create: true });

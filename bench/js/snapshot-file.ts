@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
-import { printHeader, table } from "./common.ts";
+import { median, printHeader, table } from "./common.ts";
 
 const RUNS = Number(process.argv[2] ?? 9);
 const SIZES = (process.argv[3] ?? "16,256").split(",").map((s) => Number(s) * 2 ** 20);
@@ -52,11 +52,6 @@ function filledHeap(bytes: number): PrivateHeap {
   }
   if (heap.check() !== 0) throw new Error("heap inconsistent after filling");
   return heap;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 let seq = 0;

@@ -20,17 +20,12 @@
  */
 import { PrivateHeap } from "../../src/heap.ts";
 import { SnapshotRing } from "../../src/snapshot/ring.ts";
-import { printHeader, table, verdict } from "./common.ts";
+import { median, printHeader, table, verdict } from "./common.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 15);
 const MiB = 1 << 20;
 const PAGE = 4096;
 printHeader("snapshots and the rollback ring vs plain copies");
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 /** Median ms of `body` over ROUNDS runs, after one warm-up; `before` runs untimed each round. */
 function time(body: () => void, before: () => void = () => {}): number {
