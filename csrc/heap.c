@@ -48,7 +48,8 @@ ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   h->page_size = PH_PAGE_SIZE;
   h->header_pages = PH_HEADER_PAGES;
   h->lg_chunk = lg;
-  h->flags = flags & (PH_ZERO_ON_FREE | PH_LOCKED);
+  h->flags = flags & PH_ZERO_ON_FREE;
+  h->lock_enabled = (flags & PH_LOCKED) ? 1u : 0u;
   h->npages = (uint32_t)npages;
   h->region_size = size;
   h->generation = 1;
@@ -70,17 +71,38 @@ void ph__adopt_size(ph_heap_t *h, size_t size) {
   }
 }
 
+/* The header fields that never change after init, and the page count the
+ * lock's takeover check trusts: enough to find and take a shared lock. */
+static int check_lockable(const ph_heap_t *h, size_t size) {
+  if (size < sizeof(struct ph_heap) || h->magic != PH_MAGIC) return PH_ECORRUPT;
+  if (h->abi != PH_ABI_VERSION) return PH_EVERSION;
+  if (h->lock_enabled > 1) return PH_ECORRUPT;
+  uint32_t npages = __atomic_load_n(&h->npages, __ATOMIC_RELAXED);
+  return npages > (uint64_t)size >> PH_LG_PAGE ? PH_ESIZE : 0;
+}
+
 ph_heap_t *ph_heap_attach(void *base, size_t size) {
   if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
   ph_heap_t *h = (ph_heap_t *)base;
-  int err = ph__check_header(h, size);
+  int err = check_lockable(h, size);
   if (err) return ph__fail_null(err);
+  /* Others may be changing a locked heap: validate and adopt it under its lock. */
+  bool locked = h->lock_enabled && ph__lock_supported();
+  if (locked) {
+    err = ph_heap_lock(h);
+    if (err < 0 && err != PH_ECORRUPT) return ph__fail_null(err);
+  }
+  if (err >= 0) err = ph__check_header(h, size);
   /* A mapping shorter than the heap it holds would let it allocate past the end. */
-  if (((uint64_t)size >> PH_LG_PAGE) < h->npages) return ph__fail_null(PH_ESIZE);
-  ph__adopt_size(h, size);
-  /* What the mapping holds above hwm is unknown here: treat it as touched. */
-  if (h->touched != h->npages) h->touched = h->npages;
-  return h;
+  if (err == 0 && ((uint64_t)size >> PH_LG_PAGE) < h->npages) err = PH_ESIZE;
+  if (err == 0) {
+    /* A locked heap keeps its size: others have it mapped at that size. */
+    if (!locked) ph__adopt_size(h, size);
+    /* What the mapping holds above hwm is unknown here: treat it as touched. */
+    if (h->touched != h->npages) h->touched = h->npages;
+  }
+  if (locked) ph_heap_unlock(h);
+  return err ? ph__fail_null(err) : h;
 }
 
 int ph_heap_reset(ph_heap_t *h) {
@@ -99,7 +121,7 @@ size_t ph_heap_used_bytes(const ph_heap_t *h) { return h ? (size_t)h->hwm << PH_
 
 uint64_t ph_heap_generation(const ph_heap_t *h) { return h ? h->generation : 0; }
 
-unsigned ph_heap_flags(const ph_heap_t *h) { return h ? h->flags : 0; }
+unsigned ph_heap_flags(const ph_heap_t *h) { return h ? h->flags | (h->lock_enabled ? PH_LOCKED : 0u) : 0; }
 
 /* O(size classes): small counts are kept per bin, off the header's hot lines. */
 int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out) {

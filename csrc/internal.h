@@ -197,14 +197,18 @@ struct ph_heap {
   ph_bin bins[PH_NCLASSES];
   ph_root roots[PH_ROOT_COUNT];
   uint32_t dir[PH_DIR_CAP]; /* page index of each map leaf */
-  /* PH_LOCKED heaps (lock.c) */
+  /* The lock block (lock.c): the region's, not the heap's. Restores and
+   * ring loads leave it as it is, checksums skip it, so a snapshot taken by
+   * one lock holder equals one taken by another. Last in the header. */
   uint64_t lock_word;       /* 0 free; else owner thread id | waiters bit 31 | owner start time << 32 */
   uint32_t lock_depth;      /* recursion of the owner beyond its first lock */
   uint32_t lock_recoveries; /* locks taken over from a dead owner */
   int32_t lock_check;       /* ph_heap_check after the last takeover */
-  uint32_t lock_reserved;
+  uint32_t lock_enabled;    /* 1: a PH_LOCKED heap (ph_heap_flags reports it); else 0 */
 };
 _Static_assert(offsetof(struct ph_heap, lock_word) % 8 == 0, "the lock word is one aligned 64-bit word");
+_Static_assert(offsetof(struct ph_heap, lock_word) == PH_LOCK_BLOCK_OFFSET, "privheap.h names the lock block");
+_Static_assert(sizeof(struct ph_heap) == PH_LOCK_BLOCK_END, "the lock block ends the header");
 
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");

@@ -2,7 +2,7 @@
  * lock.c - the process-shared lock of PH_LOCKED heaps: one 64-bit word in
  * the header, so every process that maps the heap sees the same lock.
  *
- * Owns: `lock_word`, `lock_depth`, `lock_recoveries`, `lock_check`.
+ * Owns: the lock block of the header (`lock_word` to `lock_enabled`).
  * Keeps: the word is 0 when free; else its low half is the owner's thread
  * id (Linux thread ids are unique across the processes of a pid namespace)
  * with bit 31 set while others may be waiting, and its high half the low 32
@@ -108,7 +108,7 @@ static int taken_over(ph_heap_t *h) {
 }
 
 int ph_heap_lock(ph_heap_t *h) {
-  if (!h || !(h->flags & PH_LOCKED)) return ph__fail(PH_EINVAL);
+  if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
   uint64_t keep = 0; /* WAITERS once we have slept: others may be asleep too */
@@ -145,7 +145,7 @@ int ph_heap_lock(ph_heap_t *h) {
 }
 
 int ph_heap_unlock(ph_heap_t *h) {
-  if (!h || !(h->flags & PH_LOCKED)) return ph__fail(PH_EINVAL);
+  if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   uint64_t *word = &h->lock_word;
   if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != self_word()) return ph__fail(PH_EINVAL);
   if (h->lock_depth > 0) {

@@ -71,7 +71,7 @@ PH_API int ph_last_error(void);
 
 /* Layout version of the region format; a region of another version fails
  * ph_heap_attach with PH_EVERSION. */
-#define PH_ABI_VERSION 1u
+#define PH_ABI_VERSION 2u
 
 /* The allocator's page: the unit of large allocations and of the page map.
  * Fixed on every platform, so regions are portable byte for byte. */
@@ -79,6 +79,13 @@ PH_API int ph_last_error(void);
 
 /* Largest request served from a small size class; larger ones are page runs. */
 #define PH_SMALL_MAX 14336u
+
+/* The lock block: header bytes [PH_LOCK_BLOCK_OFFSET, PH_LOCK_BLOCK_END)
+ * hold the region's lock state (section 11), not heap state. A restore or
+ * ph_heap_put_pages leaves them as the destination has them, so checksums
+ * that must agree across lock holders leave them out. */
+#define PH_LOCK_BLOCK_OFFSET 6480u
+#define PH_LOCK_BLOCK_END 6504u
 
 /* Number and length of named roots. */
 #define PH_ROOT_COUNT 32u
@@ -148,7 +155,7 @@ PH_API size_t ph_heap_used_bytes(const ph_heap_t *h);
 /* Incremented by every reset; starts at 1. */
 PH_API uint64_t ph_heap_generation(const ph_heap_t *h);
 
-/* The flags given to ph_heap_init. */
+/* The flags given to ph_heap_init that it keeps: PH_ZERO_ON_FREE, PH_LOCKED. */
 PH_API unsigned ph_heap_flags(const ph_heap_t *h);
 
 /* ------------------------------------------------------------------------ */
@@ -375,12 +382,14 @@ PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsig
  * than the snapshot's heap gives the extra pages to the free space.
  * When dst held a heap, the pages that heap had used above the snapshot's
  * touched mark are zeroed, so a restore into a heap of the same size leaves
- * bytes equal to the snapshot's (header included) and checksums agree; the
+ * bytes equal to the snapshot's (header included, lock block excepted); the
  * cost is the memory the old heap had used beyond the snapshot. When dst
  * held no heap, its bytes above the copy are treated as dirty (calloc
- * clears them). The lock stays the region's: a PH_LOCKED dst keeps its flag
- * and lock state (a caller holding the lock still holds it), any other dst
- * ends up without PH_LOCKED, whatever the snapshot's heap had. On failure returns NULL with the code recorded (PH_EINVAL
+ * clears them). The lock stays the region's: when dst holds a heap, its
+ * lock block is not written (a PH_LOCKED dst stays locked, and a caller
+ * holding the lock still holds it; another process may be waiting on it
+ * meanwhile), and any other dst ends up without PH_LOCKED, whatever the
+ * snapshot's heap had. On failure returns NULL with the code recorded (PH_EINVAL
  * for a NULL or unaligned dst, or a src that overlaps the region) and dst
  * is untouched.
  */
@@ -402,6 +411,16 @@ PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t
  * or PH_EINVAL for NULL arguments with n > 0 or n above INT32_MAX.
  */
 PH_API int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
+
+/*
+ * ph_pages_copy into the heap h: pages copied from a copy of this heap (a
+ * rollback ring's shadow or undo log) go back into the live region, except
+ * the bytes of its lock block, which stay as they are (the lock may be held
+ * by the caller and waited on by others). PH_EINVAL for a NULL h, NULL
+ * arguments with n > 0, n above INT32_MAX, or a destination page at or
+ * above the heap's page count (then nothing is copied).
+ */
+PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
 
 /* ------------------------------------------------------------------------ */
 /* 11. Locking                                                              */

@@ -3,7 +3,9 @@
  *
  * Owns: the rules a snapshot must meet before a region adopts it.
  * Keeps: a restore that fails writes nothing; one that succeeds leaves
- * exactly the state ph_heap_attach would find in a region holding the copy.
+ * exactly the state ph_heap_attach would find in a region holding the copy,
+ * but for the lock block, which belongs to the region (never written while
+ * the region holds a heap).
  */
 #include "internal.h"
 
@@ -20,6 +22,20 @@ int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned fla
   return 0;
 }
 
+/* Copy bytes [at, at + len) of src to the same offsets of the region dst,
+ * leaving its lock block alone: other processes may change it meanwhile. */
+static void copy_around_lock_block(void *dst, const void *src, size_t at, size_t len) {
+  char *d = (char *)dst + at;
+  const char *s = (const char *)src;
+  size_t end = at + len;
+  if (end <= PH_LOCK_BLOCK_OFFSET || at >= PH_LOCK_BLOCK_END) {
+    memcpy(d, s, len);
+    return;
+  }
+  if (at < PH_LOCK_BLOCK_OFFSET) memcpy(d, s, PH_LOCK_BLOCK_OFFSET - at);
+  if (end > PH_LOCK_BLOCK_END) memcpy((char *)dst + PH_LOCK_BLOCK_END, s + (PH_LOCK_BLOCK_END - at), end - PH_LOCK_BLOCK_END);
+}
+
 ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags) {
   if (!dst || ((uintptr_t)dst & (PH_PAGE_SIZE - 1)) != 0 || !src) return ph__fail_null(PH_EINVAL);
   const char *d = dst, *s = src;
@@ -32,20 +48,13 @@ ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t l
   const ph_heap_t *old = dst;
   bool known = ph__check_header(old, dst_size) == 0;
   uint64_t dirty = known && old->touched < dst_pages ? old->touched : dst_pages;
-  /* The lock belongs to the region, not to the heap in it: a locked heap
-   * stays locked (and held by whoever holds it), an unlocked one unlocked. */
-  bool locked = known && (old->flags & PH_LOCKED);
-  uint64_t lock = locked ? old->lock_word : 0;
-  uint32_t depth = locked ? old->lock_depth : 0;
-  uint32_t recoveries = locked ? old->lock_recoveries : 0;
-  int32_t last_check = locked ? old->lock_check : 0;
-  memcpy(dst, src, len);
   ph_heap_t *h = dst;
-  h->flags = (h->flags & ~(uint32_t)PH_LOCKED) | (locked ? PH_LOCKED : 0u);
-  __atomic_store_n(&h->lock_word, lock, __ATOMIC_RELEASE);
-  h->lock_depth = depth;
-  h->lock_recoveries = recoveries;
-  h->lock_check = last_check;
+  if (known) { /* the lock block stays the region's: it may be held, and waited on from elsewhere */
+    copy_around_lock_block(dst, src, 0, len);
+  } else {
+    memcpy(dst, src, len);
+    memset(ph__base(h) + PH_LOCK_BLOCK_OFFSET, 0, PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET); /* unlocked */
+  }
   ph__adopt_size(h, dst_size);
   if (dirty > h->touched) {
     if (known) /* zero what the old heap used above the snapshot's mark: the bytes then equal the snapshot's */
@@ -75,5 +84,15 @@ int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, const u
   for (uint32_t i = 0; i < n; i++)
     memcpy((char *)dst + ((size_t)dst_pages[i] << PH_LG_PAGE), (const char *)src + ((size_t)src_pages[i] << PH_LG_PAGE),
            PH_PAGE_SIZE);
+  return (int)n;
+}
+
+int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n) {
+  if (!h || n > INT32_MAX || (n && (!src || !dst_pages || !src_pages))) return ph__fail(PH_EINVAL);
+  for (uint32_t i = 0; i < n; i++)
+    if (dst_pages[i] >= h->npages) return ph__fail(PH_EINVAL);
+  for (uint32_t i = 0; i < n; i++)
+    copy_around_lock_block(h, (const char *)src + ((size_t)src_pages[i] << PH_LG_PAGE), (size_t)dst_pages[i] << PH_LG_PAGE,
+                           PH_PAGE_SIZE);
   return (int)n;
 }

@@ -18,7 +18,8 @@ export interface OpenOptions {
   /**
    * Bytes of the region. Required when the file may be created; for an
    * existing file it must be the file's size, or larger with `create` (the
-   * file and the heap grow; do that while no other process has it open).
+   * file and the heap grow; do that while no other process has it open; a
+   * locked heap never grows: `EINVAL`).
    */
   size?: number;
   /** Create the file (sparse, `mode`) and format a heap in it when it does not exist. */
@@ -53,6 +54,38 @@ function pathBytes(path: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * Map an existing heap file at its size, or at `grow` bytes when that is
+ * larger (the file grows). A locked heap never grows: other processes have
+ * it mapped at its size, and would allocate past the end of their mapping.
+ * Null with the native error recorded; EINVAL thrown for a locked heap.
+ */
+function mapExisting(path: string, cpath: Uint8Array, sizeOut: BigUint64Array, grow: number, mode: number): Pointer | null {
+  const S = loadNative().symbols;
+  sizeOut[0] = 0n; // the file's size
+  const base = S.ph_region_map_file(cpath, sizeOut, 0, mode) as Pointer | null;
+  if (base === null || grow <= Number(sizeOut[0])) return base;
+  // Whether the heap is locked is in its header, which attach validates.
+  const locked = S.ph_heap_attach(base, Number(sizeOut[0])) !== null && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
+  S.ph_region_unmap(base, Number(sizeOut[0]));
+  if (locked) throw new HeapError("EINVAL", "open", `${path}: a locked heap file keeps the size it was created with (other processes map it at that size)`);
+  sizeOut[0] = BigInt(grow);
+  return S.ph_region_map_file(cpath, sizeOut, NATIVE_CONSTANTS.PH_MAP_CREATE, mode) as Pointer | null;
+}
+
+/** ph_heap_check, under the heap's lock when it has one (others may be writing). */
+function checkHeld(base: Pointer, size: number): number {
+  const S = loadNative().symbols;
+  if ((S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0) return S.ph_heap_check(base, size);
+  const taken = S.ph_heap_lock(base);
+  if (taken < 0 && taken !== nativeFromCode("ECORRUPT")) return taken;
+  try {
+    return taken < 0 ? taken : S.ph_heap_check(base, size);
+  } finally {
+    S.ph_heap_unlock(base);
+  }
+}
+
 /** Map `path` (creating it if asked and missing); see {@link OpenOptions}. */
 export function mapHeapFile(path: string, options: OpenOptions, maxSize: number): MappedHeapFile {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", "open", "path must be a non-empty string");
@@ -78,9 +111,7 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     else if (exclusive || !existsSync(path)) throw HeapError.fromNative(S.ph_last_error(), "open", `${path}: cannot create the file`);
   }
   if (base === null) {
-    sizeOut[0] = BigInt(want);
-    // An existing file: grown only when asked to create with a larger size.
-    base = S.ph_region_map_file(cpath, sizeOut, create ? NATIVE_CONSTANTS.PH_MAP_CREATE : 0, mode) as Pointer | null;
+    base = mapExisting(path, cpath, sizeOut, create ? want : 0, mode);
     if (base === null) {
       const rc = S.ph_last_error();
       const why = rc === nativeFromCode("ESIZE") ? `the file is smaller than ${want} bytes (or empty)` : "cannot open or map the file";
@@ -109,7 +140,7 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     if (lock && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0)
       fail(new HeapError("EINVAL", "open", `${path}: the heap was created without lock; others may be using it unlocked`));
     if (check) {
-      const broken = S.ph_heap_check(base, mapped);
+      const broken = checkHeld(base, mapped);
       if (broken !== 0)
         fail(broken < 0 ? HeapError.fromNative(broken, "open", path) : new HeapError("ECORRUPT", "open", `${path}: ${broken} broken invariant(s)`));
     }

@@ -15,6 +15,7 @@
  * DataView throws a TypeError) instead of touching unmapped memory.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
+import { heapChecksum } from "./checksum.ts";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { mapHeapFile, type OpenOptions } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
@@ -659,8 +660,10 @@ export class PrivateHeap implements Disposable {
   }
 
   /**
-   * 64-bit xxHash3 of the used prefix: equal for two heaps (or a heap and a
-   * snapshot) holding the same bytes, stable across runs and machines. With
+   * 64-bit xxHash3 of the used prefix, less the header's lock block (see
+   * checksum.ts): equal for two heaps (or a heap and a snapshot) holding the
+   * same bytes, whoever holds a shared heap's lock, and stable across runs
+   * and machines. With
    * `zeroOnFree`, freed memory is zero, so equal live data gives equal sums.
    *
    * @example
@@ -673,7 +676,7 @@ export class PrivateHeap implements Disposable {
   checksum(): bigint {
     const h = this.#h;
     if (h === 0) throw this.#closed("checksum");
-    return Bun.hash.xxHash3(this.#u8.subarray(0, S.ph_off_used_bytes(h)));
+    return heapChecksum(this.#u8.subarray(0, S.ph_off_used_bytes(h)));
   }
 
   // ---- sizes --------------------------------------------------------------

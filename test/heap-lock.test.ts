@@ -1,11 +1,12 @@
 // Locked shared heaps ({ lock: true }): several processes and threads
 // allocate at once; a holder killed with SIGKILL is taken over and checked.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../src/heap.ts";
 import { SnapshotRing } from "../src/snapshot/ring.ts";
+import { Snapshot } from "../src/snapshot/snapshot.ts";
 import { Replay } from "../src/snapshot/replay.ts";
 import { SRC } from "./support/bun.ts";
 import { expectCode } from "./support/expect.ts";
@@ -141,14 +142,12 @@ describe.if(linux)("locked heaps (Linux)", () => {
     expect(heap.stats().liveCount).toBe(3);
   }, 30_000);
 
-  test("withLock is recursive and returns fn's value; close inside it is refused; rings and replays refuse locked heaps", () => {
+  test("withLock is recursive and returns fn's value; close inside it is refused", () => {
     const path = pathFor();
     const heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
     const n = heap.withLock((h) => h.withLock((h2) => h2.malloc(10) > 0 && h2.stats().liveCount));
     expect(n).toBe(1);
     expectCode(() => heap.withLock((h) => h.close()), "EINVAL");
-    expectCode(() => new SnapshotRing(heap, { capacity: 2 }), "EINVAL");
-    expectCode(() => Replay.record(join(dir, "r.phreplay"), heap), "EINVAL");
     expectCode(() => heap.withLock(null as never), "EINVAL");
     heap.close();
     expectCode(() => heap.withLock(() => 1), "ECLOSED");
@@ -198,6 +197,140 @@ describe.if(linux)("snapshots of locked heaps", () => {
     const r = await run(writerScript(path, 20_000, 3));
     expect([r.code, r.out, r.err]).toEqual([0, "0", ""]);
     expect(heap.check()).toBe(0);
+  });
+});
+
+describe.if(linux)("opening a locked heap that others are using", () => {
+  test("a locked heap file does not grow: EINVAL, and the file keeps its size", () => {
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 2 * MiB, create: true, lock: true }).close();
+    expectCode(() => PrivateHeap.open(path, { size: 4 * MiB, create: true }), "EINVAL");
+    expect(statSync(path).size).toBe(2 * MiB);
+    using heap = PrivateHeap.open(path, { size: 2 * MiB, create: true });
+    expect([heap.size, heap.locked]).toEqual([2 * MiB, true]);
+  });
+
+  test("opens (with and without check) succeed while another process allocates, and see a consistent heap", async () => {
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 16 * MiB, create: true, lock: true }).close();
+    let childDone = false;
+    const child = run(writerScript(path, 400_000, 9));
+    void child.then(() => (childDone = true));
+    let opens = 0;
+    while (!childDone || opens < 50) {
+      using heap = PrivateHeap.open(path, { check: opens % 2 === 0 });
+      expect(heap.check()).toBe(0);
+      opens++;
+      await Bun.sleep(0);
+    }
+    const r = await child;
+    expect([r.code, r.out, r.err]).toEqual([0, "0", ""]);
+  });
+});
+
+describe.if(linux)("checksums, rings and replays of locked heaps", () => {
+  test("a heap checksums the same whoever holds its lock, at any depth, in any process", async () => {
+    const path = pathFor();
+    using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
+    heap.setRoot("a", heap.malloc(1000));
+    const free = heap.checksum(); // held once, by this thread, inside the call
+    expect(heap.withLock((h) => h.withLock((h2) => h2.checksum()))).toBe(free);
+    expect(heap.snapshot().checksum()).toBe(free);
+    const r = await run(`
+      import { PrivateHeap } from ${INDEX};
+      using heap = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
+      console.log(heap.checksum().toString());
+    `);
+    expect([r.code, r.out, r.err]).toEqual([0, free.toString(), ""]);
+    // Snapshots taken at different lock depths hold different lock words, and are equal.
+    const inside = heap.withLock((h) => h.snapshot());
+    const outside = heap.snapshot();
+    expect(Buffer.compare(inside.bytes, outside.bytes)).not.toBe(0);
+    expect(Snapshot.diff(inside, outside)).toMatchObject({ equal: true, changedBytes: 0, ranges: [] });
+    // The same heap in an unlocked region has the same checksum too.
+    using plain = PrivateHeap.create({ size: 4 * MiB });
+    plain.restore(heap.snapshot());
+    expect(plain.locked).toBe(false);
+    expect(plain.checksum()).toBe(free);
+  });
+
+  for (const mode of ["delta", "full"] as const) {
+    test(`a ${mode} ring rolls a locked heap back while another process allocates under its lock`, async () => {
+      const path = pathFor();
+      using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true, lock: true });
+      const ring = new SnapshotRing(heap, { capacity: 4, mode });
+      const cell = heap.malloc(8);
+      heap.setRoot("cell", cell);
+      // The child's malloc+free pairs each run under one hold of the lock,
+      // so no rollback can fall between them. It goes on until it has seen
+      // the parent roll the cell back 20 times (so the two really overlap).
+      const child = run(`
+        import { PrivateHeap } from ${INDEX};
+        using heap = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
+        const cell = heap.getRoot("cell") >>> 3;
+        let pairs = 0, seen = 0, last = 0;
+        for (let i = 0; seen < 20 && i < 50_000_000; i++) {
+          pairs += heap.withLock((h) => { const p = h.malloc(1 + (i % 500)); h.u8[p] = 1; h.free(p); return 1; });
+          const now = heap.withLock((h) => h.f64[cell]!);
+          if (now < last) seen++;
+          last = now;
+        }
+        console.log(seen === 20 ? "saw 20 rollbacks" : "gave up", pairs > 0);
+      `);
+      let childDone = false;
+      void child.then(() => (childDone = true));
+      const sums = new Map<number, bigint>();
+      for (let frame = 1; !childDone; frame++) {
+        heap.withLock((h) => {
+          h.f64[cell >>> 3] = frame;
+          ring.save(frame);
+          sums.set(frame, h.checksum());
+        });
+        if (frame % 3 === 0) {
+          const back = frame - 2;
+          // One hold for the load and the look: the child's next pair changes counters.
+          const now = heap.withLock((h) => {
+            ring.load(back);
+            return [h.f64[cell >>> 3], h.checksum()];
+          });
+          expect(now).toEqual([back, sums.get(back)!]);
+          frame = back;
+        }
+        await Bun.sleep(0); // lets the child's exit be seen
+      }
+      const r = await child;
+      expect([r.code, r.out, r.err]).toEqual([0, "saw 20 rollbacks true", ""]);
+      expect(heap.locked).toBe(true);
+      expect(heap.check()).toBe(0);
+      expect(heap.lockRecoveries.count).toBe(0);
+    });
+  }
+
+  test("a replay recorded from a locked heap verifies on an unlocked one, and seeks into a locked one", () => {
+    const path = pathFor();
+    const file = join(dir, `locked-${seq++}.phreplay`);
+    const step = (h: PrivateHeap, input: Uint8Array) => {
+      const at = h.getRoot("sum") >>> 3;
+      h.f64[at] = h.f64[at]! * 0.5 + input[0]!;
+      if (input[0]! % 3 === 0) h.malloc(64 + input[0]!);
+    };
+    {
+      using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
+      heap.setRoot("sum", heap.calloc(1, 8));
+      using rec = Replay.record(file, heap, { keyframeEvery: 5 });
+      for (let t = 0; t < 23; t++) {
+        const input = Uint8Array.of(t % 11);
+        heap.withLock((h) => step(h, input));
+        rec.tick(input);
+      }
+    }
+    const replay = Replay.open(file);
+    using plain = PrivateHeap.create({ size: 4 * MiB });
+    expect(replay.verify(plain, step).ok).toBe(true);
+    using locked = PrivateHeap.open(pathFor(), { size: 4 * MiB, create: true, lock: true });
+    replay.seek(17, locked, step);
+    expect([locked.locked, locked.checksum()]).toEqual([true, replay.checksum(17)]);
+    expect(replay.verify(locked, step).ok).toBe(true);
   });
 });
 

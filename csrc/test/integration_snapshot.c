@@ -274,4 +274,38 @@ TEST(pages_copy_gathers_and_scatters_pages) {
   free(dst);
 }
 
+TEST(put_pages_copies_into_a_heap_around_its_lock_block) {
+  size_t size = (size_t)4 << 20;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, 0);
+  REQUIRE(h && ph_heap_malloc(h, 100000));
+  size_t used = ph_heap_used_bytes(h);
+  unsigned char *copy = malloc(used);
+  REQUIRE(copy);
+  memcpy(copy, base, used); /* the heap's own header, */
+  memset(copy + PH_LOCK_BLOCK_OFFSET, 0x77, PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET); /* a foreign lock block, */
+  memset(copy + 2 * PH_PAGE_SIZE, 0x3C, used - 2 * PH_PAGE_SIZE);                      /* and bytes to see */
+  uint32_t pages = (uint32_t)(used / PH_PAGE_SIZE), all[64];
+  REQUIRE(pages <= 64);
+  for (uint32_t i = 0; i < pages; i++) all[i] = i;
+  unsigned char before[PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET];
+  memcpy(before, (char *)base + PH_LOCK_BLOCK_OFFSET, sizeof before);
+  EXPECT_EQ(ph_heap_put_pages(h, copy, all, all, pages), (int)pages);
+  const unsigned char *b = base;
+  EXPECT(memcmp(b + PH_LOCK_BLOCK_OFFSET, before, sizeof before) == 0); /* the block is as it was, */
+  EXPECT(memcmp(b, copy, PH_LOCK_BLOCK_OFFSET) == 0);                   /* the rest is the copy's */
+  EXPECT(memcmp(b + PH_LOCK_BLOCK_END, copy + PH_LOCK_BLOCK_END, used - PH_LOCK_BLOCK_END) == 0);
+  /* A page past the heap: nothing copied. */
+  memset(copy, 0x11, used);
+  uint32_t to[2] = {3, (uint32_t)(size / PH_PAGE_SIZE)}, from[2] = {0, 1};
+  EXPECT_EQ(ph_heap_put_pages(h, copy, to, from, 2), PH_EINVAL);
+  EXPECT(b[3 * PH_PAGE_SIZE] == 0x3C);
+  EXPECT_EQ(ph_heap_put_pages(NULL, copy, to, from, 1), PH_EINVAL);
+  EXPECT_EQ(ph_heap_put_pages(h, NULL, to, from, 1), PH_EINVAL);
+  EXPECT_EQ(ph_heap_put_pages(h, NULL, NULL, NULL, 0), 0);
+  free(copy);
+  ph_region_unmap(base, size);
+}
+
 TEST_MAIN()

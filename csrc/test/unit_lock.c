@@ -1,13 +1,72 @@
 /*
- * unit_lock.c - the owner test of the shared lock (lock.c): a lock word
- * naming a thread id that is in use, but by a thread that started at
- * another time (the dead owner's id was reused), is taken over.
+ * unit_lock.c - the lock block from inside: a lock word naming a thread id
+ * that is in use, but by a thread that started at another time (the dead
+ * owner's id was reused), is taken over; a waiter's bit survives a restore
+ * and a ring's page copy; the header check refuses a lock block or flags
+ * no version of this layout writes.
  */
 #define _DEFAULT_SOURCE 1 /* getppid */
 #include "harness.h"
 #include "internal.h"
 
+#define MiB ((size_t)1 << 20)
+
+/* A copy of the used prefix of h, with its lock block set to `fill`
+ * (lock_enabled left as it was: the header check reads it). */
+static unsigned char *copy_with_lock_block(const ph_heap_t *h, unsigned char fill) {
+  size_t used = ph_heap_used_bytes(h);
+  unsigned char *copy = malloc(used);
+  if (!copy) return NULL;
+  memcpy(copy, h, used);
+  memset(copy + PH_LOCK_BLOCK_OFFSET, fill, offsetof(struct ph_heap, lock_enabled) - PH_LOCK_BLOCK_OFFSET);
+  return copy;
+}
+
+TEST(the_header_check_refuses_unknown_flags_and_lock_states) {
+  size_t size = 4 * MiB;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, PH_ZERO_ON_FREE);
+  REQUIRE(h);
+  EXPECT_EQ(ph_heap_flags(h), PH_ZERO_ON_FREE);
+  h->flags |= PH_LOCKED; /* where layout 1 kept it: not a layout-2 heap */
+  EXPECT(ph_heap_attach(base, size) == NULL && ph_last_error() == PH_ECORRUPT);
+  h->flags &= ~PH_LOCKED;
+  h->lock_enabled = 2;
+  EXPECT(ph_heap_attach(base, size) == NULL && ph_last_error() == PH_ECORRUPT);
+  h->lock_enabled = 1;
+  EXPECT(ph_heap_attach(base, size) == h);
+  EXPECT_EQ(ph_heap_flags(h), PH_ZERO_ON_FREE | PH_LOCKED);
+  h->lock_enabled = 0;
+  ph_region_unmap(base, size);
+}
+
+TEST(a_restore_into_a_fresh_region_leaves_no_lock) {
+  size_t size = 4 * MiB;
+  void *a = ph_region_map_anon(size), *b = ph_region_map_anon(size);
+  REQUIRE(a && b);
+  ph_heap_t *h = ph_heap_init(a, size, 0);
+  REQUIRE(h && ph_heap_malloc(h, 64));
+  h->lock_enabled = 1; /* as a locked heap's image has it */
+  unsigned char *copy = copy_with_lock_block(h, 0x5A);
+  REQUIRE(copy);
+  memset(b, 0xEE, size); /* not a heap: nothing there to keep */
+  ph_heap_t *r = ph_heap_restore(b, size, copy, ph_heap_used_bytes(h), 0);
+  REQUIRE(r);
+  EXPECT_EQ(ph_heap_flags(r) & PH_LOCKED, 0);
+  EXPECT_EQ(r->lock_word, 0);
+  EXPECT_EQ(r->lock_depth, 0);
+  EXPECT_EQ(r->lock_recoveries, 0);
+  EXPECT_EQ(ph_heap_check(b, size), 0);
+  free(copy);
+  ph_region_unmap(a, size);
+  ph_region_unmap(b, size);
+}
+
 #if defined(__linux__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
 #include <unistd.h>
 
 TEST(an_owner_id_reused_by_another_thread_is_taken_over) {
@@ -27,6 +86,111 @@ TEST(an_owner_id_reused_by_another_thread_is_taken_over) {
   __atomic_store_n(&h->lock_word, (uint64_t)parent | (uint64_t)1 << 32, __ATOMIC_RELEASE);
   EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
   __atomic_store_n(&h->lock_word, 0, __ATOMIC_RELEASE);
+  ph_region_unmap(base, size);
+}
+
+TEST(attach_validates_a_locked_heap_under_its_lock) {
+  size_t size = (size_t)4 << 20;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  /* Held by a dead owner: attach takes the lock over (counted), then gives it back. */
+  __atomic_store_n(&h->lock_word, (uint64_t)getppid() | (uint64_t)1 << 32, __ATOMIC_RELEASE);
+  EXPECT(ph_heap_attach(base, size) == h);
+  EXPECT_EQ(h->lock_recoveries, 1);
+  EXPECT_EQ(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE), 0);
+  /* Held by this thread: attach nests inside the hold, and leaves it held. */
+  REQUIRE(ph_heap_lock(h) == 0);
+  EXPECT(ph_heap_attach(base, size) == h);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE), 0);
+  /* A larger mapping does not grow a locked heap (others map it at its
+   * size); an unlocked one grows. */
+  REQUIRE(ph_heap_init(base, size / 2, PH_LOCKED) == h);
+  EXPECT(ph_heap_attach(base, size) == h);
+  EXPECT_EQ(h->npages, (uint32_t)(size / 2 / PH_PAGE_SIZE));
+  REQUIRE(ph_heap_init(base, size / 2, 0) == h);
+  EXPECT(ph_heap_attach(base, size) == h);
+  EXPECT_EQ(h->npages, (uint32_t)(size / PH_PAGE_SIZE));
+  ph_region_unmap(base, size);
+}
+
+typedef struct attach_arg {
+  void *base;
+  size_t size;
+  ph_heap_t *got;
+  int done;
+} attach_arg;
+
+static void *attacher(void *p) {
+  attach_arg *a = p;
+  a->got = ph_heap_attach(a->base, a->size);
+  __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+TEST(attach_waits_for_the_holder_instead_of_reading_a_header_mid_change) {
+  size_t size = (size_t)4 << 20;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  REQUIRE(ph_heap_lock(h) == 0);
+  uint32_t hwm = h->hwm;
+  h->hwm = h->npages + 1; /* as a writer's half-done change could look */
+  attach_arg a = {base, size, NULL, 0};
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, attacher, &a) == 0);
+  /* It waits (the waiters bit shows it), unless it read the header at once. */
+  while (!(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE) & 0x80000000u) && !__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
+    sched_yield();
+  h->hwm = hwm; /* the change completes */
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  REQUIRE(pthread_join(t, NULL) == 0);
+  EXPECT(a.got == h);
+  ph_region_unmap(base, size);
+}
+
+/* A waiter in another thread: takes the lock, and gives it back. */
+static void *waiter(void *p) {
+  ph_heap_t *h = p;
+  int rc = ph_heap_lock(h);
+  if (rc == 0) rc = ph_heap_unlock(h);
+  return (void *)(intptr_t)rc;
+}
+
+TEST(restores_and_page_copies_leave_a_held_and_awaited_lock_alone) {
+  size_t size = 4 * MiB;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h && ph_heap_malloc(h, 4000));
+  unsigned char *copy = copy_with_lock_block(h, 0); /* an image of the heap, lock free */
+  REQUIRE(copy);
+  size_t used = ph_heap_used_bytes(h);
+  REQUIRE(ph_heap_lock(h) == 0);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, waiter, h) == 0);
+  /* Until the waiter has marked the word: it spins 100 times, then sets bit 31. */
+  uint64_t word;
+  while (!((word = __atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE)) & 0x80000000u)) sched_yield();
+  REQUIRE(ph_heap_restore(base, size, copy, used, 0) == h);
+  EXPECT_EQ(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE), word);
+  uint32_t all[64];
+  for (uint32_t i = 0; i < 64; i++) all[i] = i;
+  uint32_t pages = (uint32_t)(used >> PH_LG_PAGE);
+  REQUIRE(pages <= 64);
+  EXPECT_EQ(ph_heap_put_pages(h, copy, all, all, pages), (int)pages);
+  EXPECT_EQ(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE), word);
+  EXPECT_EQ(ph_heap_flags(h) & PH_LOCKED, PH_LOCKED);
+  EXPECT_EQ(ph_heap_unlock(h), 0); /* still ours: the waiter is woken and gets it */
+  void *rc;
+  REQUIRE(pthread_join(t, &rc) == 0);
+  EXPECT_EQ((int)(intptr_t)rc, 0);
+  EXPECT_EQ(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE), 0);
+  EXPECT_EQ(ph_heap_check(base, size), 0);
+  free(copy);
   ph_region_unmap(base, size);
 }
 #else

@@ -81,6 +81,7 @@ export const symbols = {
   ph_heap_restore: { args: ["ptr", "usize", "ptr", "usize", "u32"], returns: "ptr" },
   ph_pages_diff: { args: ["ptr", "ptr", "u32", "ptr", "u32"], returns: "i32" },
   ph_pages_copy: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
+  ph_heap_put_pages: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
 
   // 11. Locking (PH_LOCKED heaps)
   ph_heap_lock: { args: ["ptr"], returns: "i32" },
@@ -127,7 +128,7 @@ export const STATS_FIELDS = [
 
 /** Constants of csrc/privheap.h that the TypeScript layer relies on (checked by the drift test). */
 export const NATIVE_CONSTANTS = {
-  PH_ABI_VERSION: 1,
+  PH_ABI_VERSION: 2,
   PH_PAGE_SIZE: 4096,
   PH_SMALL_MAX: 14336,
   PH_ROOT_COUNT: 32,
@@ -138,4 +139,6 @@ export const NATIVE_CONSTANTS = {
   PH_MAP_EXCL: 2,
   PH_SNAPSHOT_TRUSTED: 1,
   PH_LOCKED: 4,
+  PH_LOCK_BLOCK_OFFSET: 6480,
+  PH_LOCK_BLOCK_END: 6504,
 } as const;

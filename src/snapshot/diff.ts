@@ -5,6 +5,7 @@
  * Buffer.compare), so equal pages cost little; only differing pages are
  * scanned byte by byte.
  */
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, type RegionRef } from "../introspect.ts";
 
 const PAGE = 4096;
@@ -79,6 +80,11 @@ function rootsIn(roots: Record<string, number>, start: number, size: number): st
   return Object.keys(roots).filter((name) => roots[name]! >= start && roots[name]! < start + size);
 }
 
+// The header's lock block is the region's, not heap state: never a change
+// (as checksums leave it out).
+const LOCK_FROM = NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET;
+const LOCK_TO = NATIVE_CONSTANTS.PH_LOCK_BLOCK_END;
+
 /**
  * Compare images `a` and `b` (used prefixes of two heaps, validated) and map
  * the changes to allocations and roots.
@@ -109,7 +115,7 @@ export function diffImages(a: Uint8Array, b: Uint8Array, options: DiffOptions = 
       continue;
     }
     for (let i = page; i < page + n; i++) {
-      if (byteAt(a, i) !== byteAt(b, i)) {
+      if (byteAt(a, i) !== byteAt(b, i) && (i < LOCK_FROM || i >= LOCK_TO)) {
         changed++;
         if (runStart < 0) runStart = i;
       } else {

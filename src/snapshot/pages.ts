@@ -1,8 +1,8 @@
 /**
- * pages.ts - the native page operations (ph_pages_diff, ph_pages_copy) over
- * region pointers and byte arrays, with their errors, for the modules that
- * keep pages rather than whole images: deltas, the rollback ring, the
- * snapshot file's zero-page scan.
+ * pages.ts - the native page operations (ph_pages_diff, ph_pages_copy,
+ * ph_heap_put_pages) over region pointers and byte arrays, with their
+ * errors, for the modules that keep pages rather than whole images: deltas,
+ * the rollback ring, the snapshot file's zero-page scan.
  */
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
@@ -25,6 +25,16 @@ export function diffPages(a: PageSource, b: PageSource, npages: number, out: Uin
 export function copyPages(to: PageSource, from: PageSource, dst: Uint32Array, src: Uint32Array, n: number, op: string): void {
   if (n === 0) return;
   const rc = loadNative().symbols.ph_pages_copy(to as Pointer, from as Pointer, dst, src, n);
+  if (rc < 0) throw HeapError.fromNative(rc, op);
+}
+
+/**
+ * Page src[i] of `from` back to page dst[i] of the live heap at `heap`,
+ * for i < n, leaving the heap's lock block as it is (ph_heap_put_pages).
+ */
+export function putPages(heap: Pointer, from: PageSource, dst: Uint32Array, src: Uint32Array, n: number, op: string): void {
+  if (n === 0) return;
+  const rc = loadNative().symbols.ph_heap_put_pages(heap, from as Pointer, dst, src, n);
   if (rc < 0) throw HeapError.fromNative(rc, op);
 }
 

@@ -13,6 +13,7 @@
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
 import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { heapChecksum } from "../checksum.ts";
 import { fromSystemError, HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
@@ -89,6 +90,11 @@ function checkPath(path: unknown, op: string): string {
   return path;
 }
 
+function checkHeap(heap: unknown, op: string): asserts heap is PrivateHeap {
+  if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", op, "heap must be a PrivateHeap");
+  if (heap.closed) throw new HeapError("ECLOSED", op);
+}
+
 /**
  * Appends a simulation's ticks to a replay file. Made by {@link Replay.record}.
  *
@@ -135,7 +141,7 @@ export class ReplayRecorder implements Disposable {
     }
     try {
       this.#write(encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size }), "record");
-      this.#keyframe(-1);
+      heap.withLock(() => this.#keyframe(-1));
     } catch (e) {
       this.close();
       throw e;
@@ -151,12 +157,17 @@ export class ReplayRecorder implements Disposable {
    * Record the tick the caller has just stepped: its input and the heap's
    * checksum now; every `keyframeEvery` ticks also a keyframe. Returns the
    * tick's number. Each tick is one append, so a crash loses at most the
-   * tick being written.
+   * tick being written. On a locked heap, the checksum and keyframe are
+   * taken under one hold of its lock.
    */
   tick(input: Uint8Array): number {
     if (this.#fd < 0) throw new HeapError("ECLOSED", "tick", "the recorder was closed");
     if (!(input instanceof Uint8Array) || input.length > MAX_INPUT_BYTES)
       throw new HeapError("EINVAL", "tick", `input must be a Uint8Array of at most ${MAX_INPUT_BYTES} bytes`);
+    return this.#heap.locked ? this.#heap.withLock(() => this.#record(input)) : this.#record(input);
+  }
+
+  #record(input: Uint8Array): number {
     const t = this.#ticks;
     const checksum = this.#heap.checksum();
     const record = frameRecord(RECORD_TICK, TICK_FIXED_BYTES + input.length, this.#scratch, (payload, view) => {
@@ -281,9 +292,7 @@ export class Replay {
    */
   static record(path: string, heap: PrivateHeap, options: RecordOptions = {}): ReplayRecorder {
     checkPath(path, "record");
-    if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", "record", "heap must be a PrivateHeap");
-    if (heap.closed) throw new HeapError("ECLOSED", "record");
-    if (heap.locked) throw new HeapError("EINVAL", "record", "not supported on a locked shared heap yet");
+    checkHeap(heap, "record");
     const every = options.keyframeEvery ?? 60;
     if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
       throw new HeapError("EINVAL", "record", `keyframeEvery must be a positive integer, got ${String(every)}`);
@@ -372,12 +381,18 @@ export class Replay {
    * ticks in between (at most keyframeEvery - 1). With a deterministic
    * step, and a heap of exactly `regionSize` bytes, the heap's checksum is
    * then `checksum(tick)` (a larger heap holds the same allocations and
-   * bytes, but its header records its own size).
+   * bytes, but its header records its own size). On a locked heap the
+   * seek holds its lock throughout: no other writer sees a half-done state.
    */
   seek(tick: number, heap: PrivateHeap, step: StepFn): void {
     if (!Number.isSafeInteger(tick) || tick < -1 || tick >= this.ticks)
       throw new HeapError("EINVAL", "seek", `tick must be an integer from -1 to ${this.ticks - 1}, got ${String(tick)}`);
     if (typeof step !== "function") throw new HeapError("EINVAL", "seek", "step must be a function");
+    checkHeap(heap, "seek");
+    heap.withLock(() => this.#seek(tick, heap, step));
+  }
+
+  #seek(tick: number, heap: PrivateHeap, step: StepFn): void {
     // The last keyframe at or before tick (keyframes ascend): binary search.
     let lo = 0;
     let hi = this.#keyframes.length - 1;
@@ -395,11 +410,17 @@ export class Replay {
    * compare the checksum after every tick with the recorded one. Stops at
    * the first tick that differs and says where the states differ. The heap
    * must have the recorded size (`ESIZE` otherwise): the checksums cover the
-   * header, which records it.
+   * header, which records it. On a locked heap the whole run holds its lock.
    */
   verify(heap: PrivateHeap, step: StepFn, options: VerifyOptions = {}): VerifyResult {
-    if (heap instanceof PrivateHeap && !heap.closed && heap.size !== this.#regionBytes)
+    checkHeap(heap, "verify");
+    if (heap.size !== this.#regionBytes)
       throw new HeapError("ESIZE", "verify", `the heap has ${heap.size} bytes; checksums cover the header, which records the region size, so verify needs the recorded ${this.#regionBytes}`);
+    if (typeof step !== "function") throw new HeapError("EINVAL", "verify", "step must be a function");
+    return heap.withLock(() => this.#verify(heap, step, options));
+  }
+
+  #verify(heap: PrivateHeap, step: StepFn, options: VerifyOptions): VerifyResult {
     this.seek(-1, heap, step);
     const progress = options.onProgress;
     for (let t = 0; t < this.ticks; t++) {
@@ -445,7 +466,7 @@ export class Replay {
     // stale bytes of #work there are all overwritten.
     for (; m <= i; m++) image = overlay(this.#keyframes[m]!.delta, this.#work);
     const after = this.#keyframes[i]!.after;
-    if (after >= 0 && Bun.hash.xxHash3(image) !== this.#ticks[after]!.checksum)
+    if (after >= 0 && heapChecksum(image) !== this.#ticks[after]!.checksum)
       throw new HeapError("ECORRUPT", "replay", `${this.#path}: the keyframe after tick ${after} does not match that tick's checksum`);
     this.#cachedIndex = i;
     this.#cachedImage = image;
@@ -464,8 +485,6 @@ export class Replay {
 
   /** Restore keyframe i into heap straight from #work (validated in full the first time). */
   #restore(i: number, heap: PrivateHeap): void {
-    if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", "seek", "heap must be a PrivateHeap");
-    if (heap.closed) throw new HeapError("ECLOSED", "seek");
     const image = this.#imageOf(i);
     const what = `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`;
     restoreImage(heap.address as Pointer, heap.size, image, image.length, this.#cachedValid ? TRUSTED : 0, "seek", what);

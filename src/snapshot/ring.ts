@@ -35,7 +35,7 @@ import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
 import type { PrivateHeap } from "../heap.ts";
-import { copyPages, diffPages, sequence } from "./pages.ts";
+import { copyPages, diffPages, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
 const PAGE = 4096;
@@ -105,7 +105,6 @@ export class SnapshotRing {
     const mode = options.mode ?? "delta";
     if (mode !== "delta" && mode !== "full") throw new HeapError("EINVAL", "SnapshotRing", `mode must be "delta" or "full", got ${String(mode)}`);
     if (heap.closed) throw new HeapError("ECLOSED", "SnapshotRing");
-    if (heap.locked) throw new HeapError("EINVAL", "SnapshotRing", "not supported on a locked shared heap yet");
     this.#heap = heap;
     this.#mode = mode;
     this.#capacity = capacity;
@@ -171,11 +170,9 @@ export class SnapshotRing {
    */
   save(frame: number): void {
     if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "save", `frame must be a safe integer, got ${String(frame)}`);
-    const base = this.#base("save");
-    while (this.#count > 0 && this.newest! >= frame) this.#dropNewest();
-    if (this.#count === this.#capacity) this.#dropOldest();
-    if (this.#mode === "full") this.#saveFull(base, frame);
-    else this.#saveDelta(base, frame);
+    this.#base("save"); // ECLOSED before any lock
+    if (this.#heap.locked) this.#heap.withLock(() => this.#save(frame));
+    else this.#save(frame);
   }
 
   /**
@@ -184,6 +181,32 @@ export class SnapshotRing {
    * `EINVAL` when the frame is not held; the heap is unchanged then.
    */
   load(frame: number): void {
+    this.#base("load");
+    if (this.#heap.locked) this.#heap.withLock(() => this.#load(frame));
+    else this.#load(frame);
+  }
+
+  /** Drop every frame. */
+  clear(): void {
+    this.#count = 0;
+    this.#first = 0;
+    this.#logHead = this.#logUsed = 0;
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  // save and load run under a locked heap's lock: the heap then changes
+  // only here, and pages written back leave its lock block alone.
+
+  #save(frame: number): void {
+    const base = this.#base("save");
+    while (this.#count > 0 && this.newest! >= frame) this.#dropNewest();
+    if (this.#count === this.#capacity) this.#dropOldest();
+    if (this.#mode === "full") this.#saveFull(base, frame);
+    else this.#saveDelta(base, frame);
+  }
+
+  #load(frame: number): void {
     const base = this.#base("load");
     const at = this.#find(frame);
     if (at < 0) throw new HeapError("EINVAL", "load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
@@ -196,15 +219,6 @@ export class SnapshotRing {
     this.#revertToShadow(base);
     while (this.#count > at + 1) this.#dropNewest(base);
   }
-
-  /** Drop every frame. */
-  clear(): void {
-    this.#count = 0;
-    this.#first = 0;
-    this.#logHead = this.#logUsed = 0;
-  }
-
-  // ---- internals ----------------------------------------------------------
 
   #slot(i: number): number {
     return (this.#first + i) % this.#capacity;
@@ -290,7 +304,7 @@ export class SnapshotRing {
   #revertToShadow(base: Pointer): void {
     this.#growExtent(base);
     const n = this.#changedPages(base);
-    copyPages(base, this.#shadow, this.#diff, this.#diff, n, "ring");
+    putPages(base, this.#shadow, this.#diff, this.#diff, n, "ring");
   }
 
   /**
@@ -313,7 +327,7 @@ export class SnapshotRing {
       this.#pages[k] = this.#logIndex[slot]!;
     }
     copyPages(this.#shadow, this.#log, this.#pages, this.#slots, n, "ring");
-    if (region !== undefined) copyPages(region, this.#log, this.#pages, this.#slots, n, "ring");
+    if (region !== undefined) putPages(region, this.#log, this.#pages, this.#slots, n, "ring");
     this.#logHead = first;
     this.#logUsed -= n;
     this.#undoCount[prev] = 0;

@@ -9,6 +9,7 @@
  * returns a copy). So restoring one needs only the O(1) size checks.
  */
 import type { Pointer } from "bun:ffi";
+import { heapChecksum } from "../checksum.ts";
 import { HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
@@ -167,7 +168,7 @@ export class Snapshot {
    * was taken from at that moment, and stable across runs and machines.
    */
   checksum(): bigint {
-    return Bun.hash.xxHash3(this.#image());
+    return heapChecksum(this.#image());
   }
 
   /** Live allocations as (offset, size) pairs in address order. */

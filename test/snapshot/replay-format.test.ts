@@ -345,13 +345,27 @@ describe("docs/replay-format.md: ticks, keyframes and images", () => {
     }
   });
 
+  // The heap checksum as the Checksums section defines it, from the bounds it gives.
+  const [, lockFrom, lockTo] = /lock\s+block, bytes \[(\d+), (\d+)\)/.exec(DOC)!.map(Number);
+  const documentedChecksum = (u: Uint8Array) => Bun.hash.xxHash3(u.subarray(lockTo!), Bun.hash.xxHash3(u.subarray(0, lockFrom!)));
+
+  test("the lock block the Checksums section names is the header's", () => {
+    expect([lockFrom, lockTo]).toEqual([NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET, NATIVE_CONSTANTS.PH_LOCK_BLOCK_END]);
+  });
+
   test("the image of the keyframe after tick t hashes to tick t's heap checksum", () => {
     const { bytes, sums, images } = recordCounter(13, 4);
     const replay = Replay.fromBytes(bytes);
     for (const [k, after] of replay.keyframes.entries()) {
       const image = replay.keyframe(after).bytes;
       expect(Array.from(image)).toEqual(Array.from(images[k]!));
-      if (after >= 0) expect(Bun.hash.xxHash3(image)).toBe(sums[after]!);
+      if (after < 0) continue;
+      expect(documentedChecksum(image)).toBe(sums[after]!);
+      // Whatever the lock block holds, the checksum is the same; any other header byte changes it.
+      image.fill(0xa5, lockFrom!, lockTo!);
+      expect(documentedChecksum(image)).toBe(sums[after]!);
+      image[lockFrom! - 1]! ^= 1;
+      expect(documentedChecksum(image)).not.toBe(sums[after]!);
     }
   });
 });
