@@ -111,20 +111,27 @@ int ph_heap_lock(ph_heap_t *h) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
+  /* Free: one atomic, with no read before it (a read, then a write, of a
+   * line another core last wrote moves the line twice). */
+  uint64_t cur = 0;
+  if (__atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    h->lock_depth = 0;
+    return 0;
+  }
+  if ((cur & ~(uint64_t)WAITERS) == me) { /* recursive */
+    h->lock_depth++;
+    return 0;
+  }
   uint64_t keep = 0; /* WAITERS once we have slept: others may be asleep too */
   int spins = 0;
   for (;;) {
-    uint64_t cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (cur == 0) {
       if (__atomic_compare_exchange_n(word, &cur, me | keep, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         h->lock_depth = 0;
         return 0;
       }
       continue;
-    }
-    if ((cur & ~(uint64_t)WAITERS) == me) { /* recursive */
-      h->lock_depth++;
-      return 0;
     }
     if (spins < SPINS) {
       spins++;
@@ -141,18 +148,25 @@ int ph_heap_lock(ph_heap_t *h) {
       if (__atomic_compare_exchange_n(word, &cur, me | WAITERS, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return taken_over(h);
     }
+    spins = 0; /* woken: spin again before the next sleep */
   }
 }
 
 int ph_heap_unlock(ph_heap_t *h) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   uint64_t *word = &h->lock_word;
-  if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != self_word()) return ph__fail(PH_EINVAL);
-  if (h->lock_depth > 0) {
+  uint64_t me = self_word();
+  if (h->lock_depth > 0) { /* only its owner writes it: ours if we own the lock */
+    if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != me) return ph__fail(PH_EINVAL);
     h->lock_depth--;
     return 0;
   }
-  if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) & WAITERS) wake_one(futex_of(h));
+  /* Ours with no one waiting: one atomic. */
+  uint64_t cur = me;
+  if (__atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) return 0;
+  if ((cur & ~(uint64_t)WAITERS) != me) return ph__fail(PH_EINVAL);
+  __atomic_exchange_n(word, 0, __ATOMIC_RELEASE); /* ours, and waited on: only waiters change it, setting the bit */
+  wake_one(futex_of(h));
   return 0;
 }
 

@@ -452,6 +452,22 @@ PH_API int ph_heap_unlock(ph_heap_t *h);
  * the result of the last such check (0 = consistent) in *last_check. */
 PH_API int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check);
 
+/*
+ * The offset API of section 4, each call under the heap's lock: lock, call,
+ * unlock, in one crossing for FFI callers (the lock is then held for the
+ * allocator's work only, not for the caller's trips across the boundary).
+ * The same results and codes as ph_off_*; also PH_EINVAL for a heap
+ * without PH_LOCKED, and PH_ECORRUPT (nothing done) when the lock was
+ * taken over from a dead owner and the heap failed its check. Recursive
+ * like ph_heap_lock: callable while this thread holds the lock.
+ */
+PH_API double ph_off_malloc_locked(ph_heap_t *h, double size);
+PH_API double ph_off_calloc_locked(ph_heap_t *h, double n, double size);
+PH_API double ph_off_realloc_locked(ph_heap_t *h, double off, double size);
+PH_API double ph_off_aligned_alloc_locked(ph_heap_t *h, double align, double size);
+PH_API int ph_off_free_locked(ph_heap_t *h, double off);
+PH_API double ph_off_usable_size_locked(ph_heap_t *h, double off);
+
 #ifdef __cplusplus
 }
 #endif

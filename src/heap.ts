@@ -94,21 +94,44 @@ export type WalkFn = (offset: number, size: number) => boolean | void;
 // Bound once, by the first heap. Module-level so hot paths call them directly.
 let S: NativeSymbols;
 let unmapAddress = 0;
-// The hot functions, bound once (a direct call skips a property load on S).
-let offMalloc: NativeSymbols["ph_off_malloc"];
-let offFree: NativeSymbols["ph_off_free"];
+/**
+ * The allocation calls of one heap: the plain ph_off_* functions, or for a
+ * locked heap their *_locked twins, which take the lock inside the same FFI
+ * crossing (so it is held for the allocator's work only).
+ */
+interface AllocCalls {
+  malloc: NativeSymbols["ph_off_malloc"];
+  calloc: NativeSymbols["ph_off_calloc"];
+  realloc: NativeSymbols["ph_off_realloc"];
+  alignedAlloc: NativeSymbols["ph_off_aligned_alloc"];
+  free: NativeSymbols["ph_off_free"];
+  usableSize: NativeSymbols["ph_off_usable_size"];
+}
+let plainCalls: AllocCalls;
+let lockedCalls: AllocCalls;
 
 function bind(): void {
   if (S !== undefined) return;
   const lib = loadNative();
   S = lib.symbols;
-  offMalloc = S.ph_off_malloc;
-  offFree = S.ph_off_free;
+  plainCalls = { malloc: S.ph_off_malloc, calloc: S.ph_off_calloc, realloc: S.ph_off_realloc, alignedAlloc: S.ph_off_aligned_alloc, free: S.ph_off_free, usableSize: S.ph_off_usable_size };
+  lockedCalls = {
+    malloc: S.ph_off_malloc_locked,
+    calloc: S.ph_off_calloc_locked,
+    realloc: S.ph_off_realloc_locked,
+    alignedAlloc: S.ph_off_aligned_alloc_locked,
+    free: S.ph_off_free_locked,
+    usableSize: S.ph_off_usable_size_locked,
+  };
   unmapAddress = lib.addresses.ph_region_unmap;
 }
 
-/** The methods a locked heap runs under its lock (everything that reads or changes allocator structures). */
-const LOCKED_METHODS = ["malloc", "calloc", "realloc", "alignedAlloc", "free", "usableSize", "reset", "setRoot", "getRoot", "roots", "stats", "check", "walk", "checksum", "snapshot", "restore"] as const;
+/**
+ * The other methods a locked heap runs under its lock, taken from JS
+ * (everything else that reads or changes allocator structures); the
+ * allocation calls take it in C (AllocCalls).
+ */
+const LOCKED_METHODS = ["reset", "setRoot", "getRoot", "roots", "stats", "check", "walk", "checksum", "snapshot", "restore"] as const;
 /** ph_heap_lock's PH_ECORRUPT: taken over from a dead owner, and the heap is inconsistent. */
 const LOCK_TAKEN_OVER_BROKEN = nativeFromCode("ECORRUPT");
 
@@ -179,6 +202,13 @@ export class PrivateHeap implements Disposable {
   readonly #lockedBase: Pointer;
   /** Locks this thread holds on the heap through this object. */
   #lockDepth = 0;
+  // The allocation calls (see AllocCalls), one field each: a direct load on the hot path.
+  readonly #offMalloc: AllocCalls["malloc"];
+  readonly #offCalloc: AllocCalls["calloc"];
+  readonly #offRealloc: AllocCalls["realloc"];
+  readonly #offAlignedAlloc: AllocCalls["alignedAlloc"];
+  readonly #offFree: AllocCalls["free"];
+  readonly #offUsableSize: AllocCalls["usableSize"];
 
   private constructor(base: Pointer, size: number) {
     this.#h = base;
@@ -200,6 +230,13 @@ export class PrivateHeap implements Disposable {
     this.#view = new DataView(buf);
     this.#locked = (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
     this.#lockedBase = base;
+    const calls = this.#locked ? lockedCalls : plainCalls;
+    this.#offMalloc = calls.malloc;
+    this.#offCalloc = calls.calloc;
+    this.#offRealloc = calls.realloc;
+    this.#offAlignedAlloc = calls.alignedAlloc;
+    this.#offFree = calls.free;
+    this.#offUsableSize = calls.usableSize;
     if (this.#locked) {
       // Each method that reads or changes the allocator's structures runs
       // under the lock: wrapped here, per heap, so unlocked heaps keep the
@@ -349,7 +386,7 @@ export class PrivateHeap implements Disposable {
     if (typeof size !== "number" || size >>> 0 !== size) throw invalid("malloc", "size", size);
     const h = this.#h;
     if (h === 0) throw this.#closed("malloc");
-    const off = offMalloc(h, size);
+    const off = this.#offMalloc(h, size);
     if (off > 0) return off;
     throw this.#error(off, "malloc", `${size} bytes`);
   }
@@ -371,7 +408,7 @@ export class PrivateHeap implements Disposable {
     if (typeof size !== "number" || size >>> 0 !== size) throw invalid("calloc", "size", size);
     const h = this.#h;
     if (h === 0) throw this.#closed("calloc");
-    const off = S.ph_off_calloc(h, n, size);
+    const off = this.#offCalloc(h, n, size);
     if (off > 0) return off;
     throw this.#error(off, "calloc", `${n} x ${size} bytes`);
   }
@@ -396,7 +433,7 @@ export class PrivateHeap implements Disposable {
     if (typeof size !== "number" || size >>> 0 !== size) throw invalid("realloc", "size", size);
     const h = this.#h;
     if (h === 0) throw this.#closed("realloc");
-    const r = S.ph_off_realloc(h, off, size);
+    const r = this.#offRealloc(h, off, size);
     if (r > 0) return r;
     throw this.#error(r, "realloc", `offset ${off} to ${size} bytes`);
   }
@@ -420,7 +457,7 @@ export class PrivateHeap implements Disposable {
     if (typeof size !== "number" || size >>> 0 !== size) throw invalid("alignedAlloc", "size", size);
     const h = this.#h;
     if (h === 0) throw this.#closed("alignedAlloc");
-    const off = S.ph_off_aligned_alloc(h, align, size);
+    const off = this.#offAlignedAlloc(h, align, size);
     if (off > 0) return off;
     throw this.#error(off, "alignedAlloc", `${size} bytes aligned to ${align}`);
   }
@@ -441,7 +478,7 @@ export class PrivateHeap implements Disposable {
     if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("free", off);
     const h = this.#h;
     if (h === 0) throw this.#closed("free");
-    const rc = offFree(h, off);
+    const rc = this.#offFree(h, off);
     if (rc !== 0) throw this.#error(rc, "free", `offset ${off}`);
   }
 
@@ -459,7 +496,7 @@ export class PrivateHeap implements Disposable {
     if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("usableSize", off);
     const h = this.#h;
     if (h === 0) throw this.#closed("usableSize");
-    const n = S.ph_off_usable_size(h, off);
+    const n = this.#offUsableSize(h, off);
     if (n > 0) return n;
     throw this.#error(n, "usableSize", `offset ${off}`);
   }
@@ -989,6 +1026,9 @@ export class PrivateHeap implements Disposable {
   /** The error of a failed offset call: a negative code, or 0 with the code in ph_last_error(). */
   #error(r: number, op: string, detail: string): HeapError {
     const rc = r < 0 ? r : S.ph_last_error();
-    return HeapError.fromNative(rc < 0 ? rc : -1, op, detail);
+    // A locked allocation call also fails this way when it took the lock over
+    // from a dead holder and check() then failed (nothing was done).
+    const why = this.#locked && rc === LOCK_TAKEN_OVER_BROKEN ? `${detail}; the heap is inconsistent (lockRecoveries says whether a holder died mid-change)` : detail;
+    return HeapError.fromNative(rc < 0 ? rc : -1, op, why);
   }
 }

@@ -152,6 +152,95 @@ TEST(a_holder_killed_with_sigkill_is_taken_over_and_the_heap_checked) {
   munmap(base, size);
 }
 
+/* Threads allocating with the *_locked offset calls, tagging their bytes. */
+static void *offset_worker(void *p) {
+  worker_arg *a = p;
+  double live[64] = {0};
+  unsigned s = a->seed;
+  unsigned char *base = (unsigned char *)a->h;
+  for (int i = 0; i < a->ops; i++) {
+    s = s * 1103515245u + 12345u;
+    int k = (int)((s >> 8) & 63);
+    if (live[k] > 0) {
+      if (base[(size_t)live[k]] != (unsigned char)a->seed) a->errors++;
+      if (ph_off_free_locked(a->h, live[k]) != 0) a->errors++;
+      live[k] = 0;
+    } else {
+      live[k] = ph_off_malloc_locked(a->h, 1 + (s >> 16) % 2000);
+      if (live[k] > 0) base[(size_t)live[k]] = (unsigned char)a->seed;
+      else a->errors++;
+    }
+  }
+  for (int k = 0; k < 64; k++)
+    if (live[k] > 0 && ph_off_free_locked(a->h, live[k]) != 0) a->errors++;
+  return NULL;
+}
+
+TEST(offset_calls_take_the_lock_themselves) {
+  size_t size = 8 * MiB;
+  void *base = shared_region(size);
+  REQUIRE(base);
+  ph_heap_t *plain = ph_heap_init(base, size, 0);
+  REQUIRE(plain);
+  EXPECT_EQ(ph_off_malloc_locked(plain, 16), PH_EINVAL); /* no lock to take */
+  EXPECT_EQ(ph_off_free_locked(plain, 4096), PH_EINVAL);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  /* Each call leaves the lock free, results as the plain calls give them. */
+  double a = ph_off_malloc_locked(h, 100), b = ph_off_calloc_locked(h, 10, 10), c = ph_off_aligned_alloc_locked(h, 4096, 10);
+  EXPECT(a > 0 && b > 0 && c > 0 && (uint64_t)c % 4096 == 0);
+  EXPECT_EQ(ph_off_usable_size_locked(h, a), 112);
+  a = ph_off_realloc_locked(h, a, 5000);
+  EXPECT(a > 0);
+  EXPECT_EQ(ph_off_free_locked(h, b), 0);
+  EXPECT_EQ(ph_off_free_locked(h, b), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph_off_malloc_locked(h, -1), PH_EINVAL);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL); /* not held */
+  /* Inside a hold they nest, and the hold stays. */
+  REQUIRE(ph_heap_lock(h) == 0);
+  EXPECT_EQ(ph_off_free_locked(h, c), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
+  /* Threads at once. */
+  pthread_t t[4];
+  worker_arg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i] = (worker_arg){h, 11u + (unsigned)i, 100000, 0};
+    REQUIRE(pthread_create(&t[i], NULL, offset_worker, &args[i]) == 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    EXPECT_EQ(args[i].errors, 0);
+  }
+  EXPECT_EQ(ph_off_free_locked(h, a), 0);
+  ph_stats_t st;
+  REQUIRE(ph_heap_stats(h, &st) == 0);
+  EXPECT_EQ(st.live_count, 0);
+  /* A dead holder left the heap broken: the call does nothing, and frees the lock. */
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ph_heap_lock(h);
+    ((unsigned char *)base)[304 + 4 * 20 + 16] = 5; /* as in the test above */
+    if (write(ready[1], "x", 1) != 1) _exit(3);
+    for (;;) pause();
+  }
+  char ch;
+  REQUIRE(read(ready[0], &ch, 1) == 1);
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  EXPECT_EQ(ph_off_malloc_locked(h, 64), PH_ECORRUPT);
+  REQUIRE(ph_heap_stats(h, &st) == 0);
+  EXPECT_EQ(st.live_count, 0);
+  EXPECT_EQ(ph_heap_lock(h), 0); /* free, and no second takeover */
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  close(ready[0]);
+  close(ready[1]);
+  munmap(base, size);
+}
+
 TEST(restore_keeps_the_destinations_lock) {
   size_t size = 8 * MiB;
   void *a = ph_region_map_anon(size), *b = ph_region_map_anon(size);

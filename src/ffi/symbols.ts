@@ -87,6 +87,12 @@ export const symbols = {
   ph_heap_lock: { args: ["ptr"], returns: "i32" },
   ph_heap_unlock: { args: ["ptr"], returns: "i32" },
   ph_heap_lock_recoveries: { args: ["ptr", "ptr"], returns: "i32" },
+  ph_off_malloc_locked: { args: ["ptr", "f64"], returns: "f64" },
+  ph_off_calloc_locked: { args: ["ptr", "f64", "f64"], returns: "f64" },
+  ph_off_realloc_locked: { args: ["ptr", "f64", "f64"], returns: "f64" },
+  ph_off_aligned_alloc_locked: { args: ["ptr", "f64", "f64"], returns: "f64" },
+  ph_off_free_locked: { args: ["ptr", "f64"], returns: "i32" },
+  ph_off_usable_size_locked: { args: ["ptr", "f64"], returns: "f64" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**
