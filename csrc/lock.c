@@ -1,6 +1,7 @@
 /*
  * lock.c - the process-shared lock of PH_LOCKED heaps: one 64-bit word in
- * the header, so every process that maps the heap sees the same lock.
+ * the header, so every process that maps the heap sees the same lock. This
+ * is the Linux lock (a futex); elsewhere ph_heap_lock is lock_portable.c's.
  *
  * Owns: the lock block of the header (`lock_word` to `lock_enabled`).
  * Keeps: the word is 0 when free; else its low half is the owner's thread
@@ -98,15 +99,6 @@ static bool wait_on(uint32_t *futex, uint32_t val) {
 
 static void wake_one(uint32_t *futex) { syscall(SYS_futex, futex, FUTEX_WAKE, 1, NULL, NULL, 0); }
 
-/* The lock is ours after its owner died: count it and check the heap. */
-static int taken_over(ph_heap_t *h) {
-  h->lock_depth = 0;
-  h->lock_recoveries++;
-  int broken = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
-  h->lock_check = broken;
-  return broken == 0 ? 1 : PH_ECORRUPT;
-}
-
 int ph_heap_lock(ph_heap_t *h) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   uint64_t *word = &h->lock_word;
@@ -146,7 +138,7 @@ int ph_heap_lock(ph_heap_t *h) {
     if (!wait_on(futex_of(h), (uint32_t)cur) && !alive(cur)) {
       /* Asleep for WAIT_NS with the same owner, and it is gone: take over. */
       if (__atomic_compare_exchange_n(word, &cur, me | WAITERS, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return taken_over(h);
+        return ph__lock_taken_over(h);
     }
     spins = 0; /* woken: spin again before the next sleep */
   }
@@ -170,7 +162,22 @@ int ph_heap_unlock(ph_heap_t *h) {
   return 0;
 }
 
-#else /* no futex and no system-wide thread ids here yet (or a big-endian Linux) */
+#elif !defined(_WIN32) /* no futex: lock_portable.c */
+
+bool ph__lock_supported(void) { return true; }
+
+int ph_heap_lock(ph_heap_t *h) {
+  if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
+  return ph__portable_lock(h);
+}
+
+int ph_heap_unlock(ph_heap_t *h) {
+  if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
+  int rc = ph__portable_unlock(h);
+  return rc ? ph__fail(rc) : 0;
+}
+
+#else /* Windows: no process-shared wait here yet */
 
 bool ph__lock_supported(void) { return false; }
 int ph_heap_lock(ph_heap_t *h) {
@@ -183,6 +190,15 @@ int ph_heap_unlock(ph_heap_t *h) {
 }
 
 #endif
+
+/* The lock is ours after its owner died: count it and check the heap. */
+int ph__lock_taken_over(ph_heap_t *h) {
+  h->lock_depth = 0;
+  h->lock_recoveries++;
+  int broken = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
+  h->lock_check = broken;
+  return broken == 0 ? 1 : PH_ECORRUPT;
+}
 
 int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check) {
   if (!h) return ph__fail(PH_EINVAL);

@@ -112,7 +112,7 @@ typedef struct ph_heap ph_heap_t;
                                pages never used. Not stored. */
 #define PH_LOCKED 4u        /* a heap shared by several writers: each takes
                                ph_heap_lock around its calls (section 11).
-                               Linux only for now: PH_EINVAL elsewhere. */
+                               Not on Windows yet: PH_EINVAL there. */
 
 /*
  * Format `size` bytes at `base` as an empty heap. `base` must be aligned to
@@ -431,9 +431,13 @@ PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_
  * several processes or threads change at once (a shared heap file). The
  * library does not take it by itself: every caller wraps each call, or each
  * group of calls that must see a consistent heap, in ph_heap_lock /
- * ph_heap_unlock. The lock is recursive for its owner thread, blocks in the
- * kernel (a futex) rather than spinning, and is taken over from an owner
- * that died holding it: the taker then runs ph_heap_check on the heap.
+ * ph_heap_unlock (or uses the *_locked offset calls below). The lock is
+ * recursive for its owner thread, and is taken over from an owner that
+ * died holding it: the taker then runs ph_heap_check on the heap. A waiter
+ * never burns a core: on Linux it sleeps in the kernel (a futex) and is
+ * woken on release; on macOS and the BSDs it sleeps with backoff up to 1 ms
+ * (and a thread that exits holding the lock is only detected when its
+ * process ends). Not on Windows yet: PH_LOCKED is PH_EINVAL there.
  */
 
 /*
