@@ -5,8 +5,8 @@
  * POSIX: bases are 2 MiB aligned (reserve more, map at the aligned address,
  * give the rest back), so alignments up to 2 MiB are absolute, and anonymous
  * memory is reserved with MAP_NORESERVE: a 64 GiB heap costs only the pages
- * it touches. Windows: VirtualAlloc / CreateFileMapping, with the system's
- * 64 KiB allocation granularity as the base alignment.
+ * it touches. Windows: VirtualAlloc / MapViewOfFileEx at a 2 MiB-aligned
+ * address found free just before (retried if another thread takes it).
  */
 /* POSIX and BSD mapping flags (MAP_ANONYMOUS, MAP_NORESERVE) under -std=c11. */
 #define _DEFAULT_SOURCE 1
@@ -19,10 +19,29 @@
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 
+/* An address where `size` bytes are free and 2 MiB aligned, found by
+ * reserving size + 2 MiB and giving it back; NULL when there is none. Another
+ * thread may take it before the caller maps there: callers retry. */
+static void *free_aligned_address(size_t size) {
+  size_t span = size + REGION_ALIGN;
+  if (span < size) return NULL;
+  char *raw = VirtualAlloc(NULL, span, MEM_RESERVE, PAGE_NOACCESS);
+  if (!raw) return NULL;
+  VirtualFree(raw, 0, MEM_RELEASE);
+  return (void *)(((uintptr_t)raw + REGION_ALIGN - 1) & ~(uintptr_t)(REGION_ALIGN - 1));
+}
+
+#define ALIGNED_TRIES 16
+
 void *ph_region_map_anon(size_t size) {
   if (size == 0) return ph__fail_null(PH_EINVAL);
-  void *p = VirtualAlloc(NULL, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
-  return p ? p : ph__fail_null(PH_EIO);
+  for (int i = 0; i < ALIGNED_TRIES; i++) {
+    void *at = free_aligned_address(size);
+    if (!at) break;
+    void *p = VirtualAlloc(at, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (p) return p;
+  }
+  return ph__fail_null(PH_EIO);
 }
 
 void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode) {
@@ -45,7 +64,12 @@ void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigne
   HANDLE m = CreateFileMappingA(f, NULL, PAGE_READWRITE, (DWORD)(want >> 32), (DWORD)want, NULL);
   CloseHandle(f);
   if (!m) return ph__fail_null(PH_EIO);
-  void *p = MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, (SIZE_T)want);
+  void *p = NULL;
+  for (int i = 0; i < ALIGNED_TRIES && !p; i++) {
+    void *at = free_aligned_address((size_t)want);
+    if (!at) break;
+    p = MapViewOfFileEx(m, FILE_MAP_ALL_ACCESS, 0, 0, (SIZE_T)want, at);
+  }
   CloseHandle(m);
   if (!p) return ph__fail_null(PH_EIO);
   *size = (size_t)want;

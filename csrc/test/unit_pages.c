@@ -1,13 +1,10 @@
 /* unit_pages.c - page runs: best fit, coalescing, hwm, leaves, grow and shrink. */
-#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
-#define _DARWIN_C_SOURCE 1
 #include "internal.h"
 #include "harness.h"
-#include <sys/mman.h>
 
 static ph_heap_t *make(size_t size) {
-  void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return base == MAP_FAILED ? NULL : ph_heap_init(base, size, PH_REGION_ZEROED);
+  void *base = ph_region_map_anon(size);
+  return base ? ph_heap_init(base, size, PH_REGION_ZEROED) : NULL;
 }
 
 static uint32_t take(ph_heap_t *h, uint32_t n, uint32_t align) {

@@ -1,9 +1,6 @@
 /* unit_runtree.c - AVL trees of runs: order, balance, lower bound, removal. */
-#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
-#define _DARWIN_C_SOURCE 1
 #include "internal.h"
 #include "harness.h"
-#include <sys/mman.h>
 
 static uint64_t rng_next(uint64_t *s) {
   *s ^= *s >> 12;
@@ -27,8 +24,8 @@ static int verify(ph_heap_t *h, uint32_t n, uint64_t lo, uint64_t hi, int *count
 
 TEST(free_tree_random_inserts_and_removals) {
   size_t size = 64u << 20;
-  void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(base != MAP_FAILED);
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base != NULL);
   ph_heap_t *h = ph_heap_init(base, size, 0);
   REQUIRE(h);
   /* Use leaf 0's pages as tree nodes; only their entries matter here. */
@@ -69,7 +66,7 @@ TEST(free_tree_random_inserts_and_removals) {
       break;
     }
   }
-  munmap(base, size);
+  ph_region_unmap(base, size);
 }
 
 TEST_MAIN()
