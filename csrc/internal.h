@@ -364,9 +364,9 @@ void ph__adopt_size(ph_heap_t *h, size_t size);
 bool ph__lock_supported(void);
 /* After a takeover from a dead owner: count it, check the heap; 1 or PH_ECORRUPT. */
 int ph__lock_taken_over(ph_heap_t *h);
-/* The lock without futex (lock_portable.c; not on Windows): ph_heap_lock and
- * ph_heap_unlock of non-Linux systems, after their argument checks (unlock
- * returns PH_EINVAL unrecorded). Built on Linux too, for its tests. */
+/* The lock without futex (lock_portable.c): ph_heap_lock and ph_heap_unlock
+ * of non-Linux systems, after their argument checks (unlock returns
+ * PH_EINVAL unrecorded). Built on Linux too, for its tests. */
 int ph__portable_lock(ph_heap_t *h);
 int ph__portable_unlock(ph_heap_t *h);
 

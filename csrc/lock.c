@@ -162,7 +162,7 @@ int ph_heap_unlock(ph_heap_t *h) {
   return 0;
 }
 
-#elif !defined(_WIN32) /* no futex: lock_portable.c */
+#else /* no futex: lock_portable.c */
 
 bool ph__lock_supported(void) { return true; }
 
@@ -175,18 +175,6 @@ int ph_heap_unlock(ph_heap_t *h) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   int rc = ph__portable_unlock(h);
   return rc ? ph__fail(rc) : 0;
-}
-
-#else /* Windows: no process-shared wait here yet */
-
-bool ph__lock_supported(void) { return false; }
-int ph_heap_lock(ph_heap_t *h) {
-  (void)h;
-  return ph__fail(PH_EINVAL);
-}
-int ph_heap_unlock(ph_heap_t *h) {
-  (void)h;
-  return ph__fail(PH_EINVAL);
 }
 
 #endif

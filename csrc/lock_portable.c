@@ -1,32 +1,26 @@
 /*
  * lock_portable.c - the shared lock where there is no futex (macOS, the
- * BSDs): the same 64-bit word as on Linux, waited on by sleeping.
+ * BSDs, Windows): the same 64-bit word as on Linux, waited on by sleeping.
  *
  * Owns: the portable encoding of `lock_word`. Linux uses lock.c's futex
- * lock; this one is compiled there too, so its tests run on Linux.
+ * lock; this one is compiled there too, so its tests run on Linux (and on
+ * Windows builds under wine).
  * Keeps: the word is 0 when free; else its low half is the owner's process
  * id and its high half a number this process gave the owner thread (from
  * 1, so the word of a holder is never 0). A waiter spins, yields, then
- * sleeps with backoff from 50 us to 1 ms (it never burns a core), and every
- * WAIT_US of waiting on the same word asks whether the owner process still
- * exists (kill(pid, 0)); if not, it takes the lock over. Limits, compared
- * with the futex lock: a release is seen up to 1 ms late by a sleeper; a
- * thread that exits holding the lock while its process lives is waited on
- * until the process ends; a dead owner whose process id was already reused
- * is waited on until that process ends (pids are handed out in order on
- * macOS, so that takes a wrap of the pid space).
+ * sleeps with backoff from 50 us to 1 ms (whole milliseconds on Windows;
+ * it never burns a core), and every WAIT_US of waiting on the same word asks
+ * whether the owner process still exists (kill(pid, 0); OpenProcess on
+ * Windows); if not, it takes the lock over. Limits, compared with the futex
+ * lock: a release is seen up to a sleep late; a thread that exits holding
+ * the lock while its process lives is waited on until the process ends; a
+ * dead owner whose process id was already reused is waited on until that
+ * process ends (macOS hands pids out in order, so that takes a wrap of the
+ * pid space; Windows reuses them sooner).
  */
 #define _DEFAULT_SOURCE 1  /* kill, nanosleep under -std=c11 */
 #define _DARWIN_C_SOURCE 1 /* the same on macOS */
 #include "internal.h"
-
-#if !defined(_WIN32)
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-#include <time.h>
-#include <unistd.h>
 
 #define SPINS 100         /* tries before yielding: a lock is held briefly */
 #define YIELDS 10         /* then gives of the CPU before sleeping */
@@ -42,36 +36,76 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* This thread's word, made once per thread; a forked child makes new ones
- * (its process id differs). */
-static __thread uint64_t cached_self;
-static uint32_t next_thread; /* numbers given to this process's threads */
-static void forget_self(void) {
-  cached_self = 0;
-  next_thread = 0;
-}
-static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
-static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_self); }
+/* ---- what differs between systems: process ids, liveness, sleeping ---- */
+#if defined(_WIN32)
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
 
-static uint64_t self_word(void) {
-  if (PH_UNLIKELY(cached_self == 0)) {
-    pthread_once(&fork_hook, install_fork_hook);
-    uint32_t n = __atomic_add_fetch(&next_thread, 1, __ATOMIC_RELAXED);
-    cached_self = (uint64_t)((uint32_t)getpid() & 0x7FFFFFFFu) | (uint64_t)n << 32;
-  }
-  return cached_self;
+static uint32_t process_id(void) { return (uint32_t)GetCurrentProcessId(); }
+
+/* Whether process `pid` runs (access denied: it does, someone else's). */
+static bool process_alive(uint32_t pid) {
+  HANDLE p = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
+  if (!p) return GetLastError() == ERROR_ACCESS_DENIED;
+  DWORD state = WaitForSingleObject(p, 0);
+  CloseHandle(p);
+  return state == WAIT_TIMEOUT;
 }
 
-/* Whether the process named in `word` exists (EPERM: it does, someone else's). */
-static bool alive(uint64_t word) {
-  pid_t pid = (pid_t)(word & 0x7FFFFFFFu);
-  return kill(pid, 0) == 0 || errno == EPERM;
-}
+static void yield_cpu(void) { SwitchToThread(); }
+static void sleep_us(unsigned us) { Sleep(us < 1000 ? 1 : us / 1000); } /* whole milliseconds */
+static void on_fork_forget(void (*forget)(void)) { (void)forget; } /* no fork */
+
+#else
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint32_t process_id(void) { return (uint32_t)getpid(); }
+
+/* Whether process `pid` exists (EPERM: it does, someone else's). */
+static bool process_alive(uint32_t pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+
+static void yield_cpu(void) { sched_yield(); }
 
 static void sleep_us(unsigned us) {
   struct timespec ts = {0, (long)us * 1000L};
   nanosleep(&ts, NULL);
 }
+
+static void (*forget_hook)(void);
+static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
+static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_hook); }
+/* A forked child has another process id: its threads need new words. */
+static void on_fork_forget(void (*forget)(void)) {
+  forget_hook = forget;
+  pthread_once(&fork_hook, install_fork_hook);
+}
+#endif
+
+/* ---- the lock ----------------------------------------------------------- */
+
+/* This thread's word, made once per thread (and again in a forked child). */
+static _Thread_local uint64_t cached_self;
+static uint32_t next_thread; /* numbers given to this process's threads */
+static void forget_self(void) {
+  cached_self = 0;
+  next_thread = 0;
+}
+
+static uint64_t self_word(void) {
+  if (PH_UNLIKELY(cached_self == 0)) {
+    on_fork_forget(forget_self);
+    uint32_t n = __atomic_add_fetch(&next_thread, 1, __ATOMIC_RELAXED);
+    cached_self = (uint64_t)(process_id() & 0x7FFFFFFFu) | (uint64_t)n << 32;
+  }
+  return cached_self;
+}
+
+static bool alive(uint64_t word) { return process_alive((uint32_t)word & 0x7FFFFFFFu); }
 
 int ph__portable_lock(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
@@ -103,7 +137,7 @@ int ph__portable_lock(ph_heap_t *h) {
     }
     if (tries < SPINS + YIELDS) {
       tries++;
-      sched_yield();
+      yield_cpu();
       continue;
     }
     if (cur != owner) { /* another owner: its own WAIT_US before any verdict */
@@ -134,4 +168,3 @@ int ph__portable_unlock(ph_heap_t *h) {
   return 0;
 }
 
-#endif

@@ -111,8 +111,7 @@ typedef struct ph_heap ph_heap_t;
                                (a fresh mapping): calloc can skip clearing
                                pages never used. Not stored. */
 #define PH_LOCKED 4u        /* a heap shared by several writers: each takes
-                               ph_heap_lock around its calls (section 11).
-                               Not on Windows yet: PH_EINVAL there. */
+                               ph_heap_lock around its calls (section 11). */
 
 /*
  * Format `size` bytes at `base` as an empty heap. `base` must be aligned to
@@ -435,9 +434,9 @@ PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_
  * recursive for its owner thread, and is taken over from an owner that
  * died holding it: the taker then runs ph_heap_check on the heap. A waiter
  * never burns a core: on Linux it sleeps in the kernel (a futex) and is
- * woken on release; on macOS and the BSDs it sleeps with backoff up to 1 ms
- * (and a thread that exits holding the lock is only detected when its
- * process ends). Not on Windows yet: PH_LOCKED is PH_EINVAL there.
+ * woken on release; on macOS, the BSDs and Windows it sleeps with backoff
+ * up to 1 ms (and a thread that exits holding the lock is only detected
+ * when its process ends).
  */
 
 /*

@@ -34,7 +34,7 @@ export interface OpenOptions {
   zeroOnFree?: boolean;
   /**
    * For a new heap: several processes and threads may allocate and free at
-   * once (PH_LOCKED; not on Windows yet). Every call then takes the lock in the file's
+   * once (PH_LOCKED). Every call then takes the lock in the file's
    * header. A heap created with it is always opened with it; asking for it
    * on a heap created without it is `EINVAL`.
    */
@@ -132,8 +132,7 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     const flags = (zeroOnFree ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | (lock ? NATIVE_CONSTANTS.PH_LOCKED : 0);
     const h = S.ph_heap_init(base, mapped, flags);
     if (h === null) {
-      const why = lock && process.platform === "win32" ? "locked heaps are not supported on Windows yet" : `formatting ${mapped} bytes`;
-      fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: ${why}`));
+      fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: formatting ${mapped} bytes`));
     }
   } else {
     if (S.ph_heap_attach(base, mapped) === null) fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: not a usable privheap heap file`));

@@ -17,8 +17,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 const pathFor = () => join(dir, `l${seq++}.phheap`);
 const INDEX = JSON.stringify(join(SRC, "index.ts"));
-// Locked heaps: the futex lock on Linux, lock_portable.c on macOS and the BSDs; not on Windows yet.
-const lockable = process.platform !== "win32";
 
 /**
  * A child that opens the heap and does `ops` random mallocs and frees (up to
@@ -61,7 +59,7 @@ async function run(script: string): Promise<{ code: number | null; out: string; 
   return { code: await p.exited, out: out.trim(), err };
 }
 
-describe.if(lockable)("locked heaps", () => {
+describe("locked heaps", () => {
   test("two processes doing 1M mixed operations each never share an allocation, and the heap checks clean", async () => {
     const path = pathFor();
     PrivateHeap.open(path, { size: 64 * MiB, create: true, lock: true }).close();
@@ -192,7 +190,7 @@ describe.if(lockable)("locked heaps", () => {
   });
 });
 
-describe.if(lockable)("snapshots of locked heaps", () => {
+describe("snapshots of locked heaps", () => {
   test("snapshot and restore run under the lock; the lock stays the region's", () => {
     using heap = PrivateHeap.open(pathFor(), { size: 8 * MiB, create: true, lock: true });
     const keep = heap.malloc(100);
@@ -230,7 +228,7 @@ describe.if(lockable)("snapshots of locked heaps", () => {
   });
 });
 
-describe.if(lockable)("opening a locked heap that others are using", () => {
+describe("opening a locked heap that others are using", () => {
   test("a locked heap file does not grow: EINVAL, and the file keeps its size", () => {
     const path = pathFor();
     PrivateHeap.open(path, { size: 2 * MiB, create: true, lock: true }).close();
@@ -258,7 +256,7 @@ describe.if(lockable)("opening a locked heap that others are using", () => {
   });
 });
 
-describe.if(lockable)("checksums, rings and replays of locked heaps", () => {
+describe("checksums, rings and replays of locked heaps", () => {
   test("a heap checksums the same whoever holds its lock, at any depth, in any process", async () => {
     const path = pathFor();
     using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
@@ -364,8 +362,3 @@ describe.if(lockable)("checksums, rings and replays of locked heaps", () => {
   });
 });
 
-describe.if(!lockable)("locked heaps on Windows", () => {
-  test("are refused until the platform has them", () => {
-    expectCode(() => PrivateHeap.open(pathFor(), { size: 4 * MiB, create: true, lock: true }), "EINVAL");
-  });
-});

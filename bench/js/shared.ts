@@ -14,7 +14,7 @@
  *    heap file (the total over the wall time). Reported against the
  *    unlocked single-process figure; bare (the two processes do nothing
  *    but contend) and with some arithmetic after each pair (as a caller
- *    does between heap calls). Not on Windows (no locked heaps there yet).
+ *    does between heap calls).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -102,7 +102,7 @@ async function twoProcesses(path: string, work: boolean): Promise<number> {
   return (2 * PAIRS) / Math.max(1e-3, median(runs) - median(idle));
 }
 
-if (process.platform !== "win32") {
+{
   const lockedPath = join(dir, "locked.phheap");
   PrivateHeap.open(lockedPath, { size: 64 * MiB, create: true, lock: true }).close();
   const rows: string[][] = [];

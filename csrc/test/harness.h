@@ -2,7 +2,7 @@
  * harness.h - the C tests' minimal runner.
  *
  * A test file defines cases with TEST(name) { ... } and ends with
- * TEST_MAIN(). Each case prints "ok - name" or "not ok - name"; the program
+ * TEST_MAIN() (or TEST_MAIN_OR(child), to be its own helper process). Each case prints "ok - name" or "not ok - name"; the program
  * ends with the line "# N passed, M failed" and exits non-zero on any
  * failure, which .ci/run adds up across suites. EXPECT records a failure and
  * goes on; REQUIRE ends the case. Seeds are printed with failures.
@@ -57,26 +57,37 @@ static unsigned long long test_seed; /* set by randomized cases, printed on fail
     }                                                                     \
   } while (0)
 
-#define TEST_MAIN()                                                       \
-  int main(void) {                                                        \
-    int passed = 0, failed = 0;                                           \
-    for (int i = 0; i < test_count; i++) {                                \
-      test_failed_now = 0;                                                \
-      test_seed = 0;                                                      \
-      test_cases[i].fn();                                                 \
-      if (test_failed_now) {                                              \
-        failed++;                                                         \
-        printf("not ok - %s", test_cases[i].name);                        \
-        if (test_seed) printf(" (seed %llu)", test_seed);                 \
-        printf("\n");                                                     \
-      } else {                                                            \
-        passed++;                                                         \
-        printf("ok - %s\n", test_cases[i].name);                          \
-      }                                                                   \
-      fflush(stdout);                                                     \
-    }                                                                     \
-    printf("# %d passed, %d failed\n", passed, failed);                   \
-    return failed ? 1 : 0;                                                \
+/* Runs every case; the program's exit status. */
+static int test_run_all(void) {
+  int passed = 0, failed = 0;
+  for (int i = 0; i < test_count; i++) {
+    test_failed_now = 0;
+    test_seed = 0;
+    test_cases[i].fn();
+    if (test_failed_now) {
+      failed++;
+      printf("not ok - %s", test_cases[i].name);
+      if (test_seed) printf(" (seed %llu)", test_seed);
+      printf("\n");
+    } else {
+      passed++;
+      printf("ok - %s\n", test_cases[i].name);
+    }
+    fflush(stdout);
+  }
+  printf("# %d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
+
+#define TEST_MAIN() \
+  int main(void) { return test_run_all(); }
+
+/* A test program that is also its own helper process: child(argc, argv)
+ * returns -1 to run the cases, or the helper's exit status. */
+#define TEST_MAIN_OR(child)                             \
+  int main(int argc, char **argv) {                     \
+    int child_status_ = child(argc, argv);              \
+    return child_status_ >= 0 ? child_status_ : test_run_all(); \
   }
 
 #endif

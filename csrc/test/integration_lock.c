@@ -1,22 +1,109 @@
 /*
- * integration_lock.c - the shared lock of PH_LOCKED heaps: threads that
- * allocate at once under it keep the heap consistent; it is recursive; a
- * process killed while holding it is taken over by the next locker, which
- * checks the heap.
+ * integration_lock.c - the shared lock of PH_LOCKED heaps through the
+ * public API: it is recursive, the *_locked offset calls take it, a restore
+ * keeps it (on every system); threads that allocate at once under it keep
+ * the heap consistent, and a process killed while holding it is taken over
+ * by the next locker, which checks the heap (Linux).
  */
 #define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS, kill */
 #include "harness.h"
 #include "privheap.h"
 
+#include <stdint.h>
+
+#define MiB ((size_t)1 << 20)
+
+TEST(the_lock_is_recursive_and_only_its_owner_unlocks_it) {
+  size_t size = 4 * MiB;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL); /* not held */
+  EXPECT_EQ(ph_heap_lock(h), 0);
+  EXPECT_EQ(ph_heap_lock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
+  /* Without PH_LOCKED there is no lock. */
+  ph_heap_t *plain = ph_heap_init(base, size, 0);
+  REQUIRE(plain);
+  EXPECT_EQ(ph_heap_lock(plain), PH_EINVAL);
+  EXPECT_EQ(ph_heap_lock(NULL), PH_EINVAL);
+  ph_region_unmap(base, size);
+}
+
+TEST(offset_calls_take_the_lock_themselves) {
+  size_t size = 8 * MiB;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base);
+  ph_heap_t *plain = ph_heap_init(base, size, 0);
+  REQUIRE(plain);
+  EXPECT_EQ(ph_off_malloc_locked(plain, 16), PH_EINVAL); /* no lock to take */
+  EXPECT_EQ(ph_off_free_locked(plain, 4096), PH_EINVAL);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  /* Each call leaves the lock free, results as the plain calls give them. */
+  double a = ph_off_malloc_locked(h, 100), b = ph_off_calloc_locked(h, 10, 10), c = ph_off_aligned_alloc_locked(h, 4096, 10);
+  EXPECT(a > 0 && b > 0 && c > 0 && (uint64_t)c % 4096 == 0);
+  EXPECT_EQ(ph_off_usable_size_locked(h, a), 112);
+  a = ph_off_realloc_locked(h, a, 5000);
+  EXPECT(a > 0);
+  EXPECT_EQ(ph_off_free_locked(h, b), 0);
+  EXPECT_EQ(ph_off_free_locked(h, b), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph_off_malloc_locked(h, -1), PH_EINVAL);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL); /* not held */
+  /* Inside a hold they nest, and the hold stays. */
+  REQUIRE(ph_heap_lock(h) == 0);
+  EXPECT_EQ(ph_off_free_locked(h, c), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
+  EXPECT_EQ(ph_off_free_locked(h, a), 0);
+  EXPECT_EQ(ph_heap_check(h, size), 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(restore_keeps_the_destinations_lock) {
+  size_t size = 8 * MiB;
+  void *a = ph_region_map_anon(size), *b = ph_region_map_anon(size);
+  REQUIRE(a && b);
+  ph_heap_t *locked = ph_heap_init(a, size, PH_LOCKED);
+  ph_heap_t *plain = ph_heap_init(b, size, 0);
+  REQUIRE(locked && plain);
+  REQUIRE(ph_heap_malloc(plain, 100));
+  /* Into a locked heap, under its lock: still locked, still held. */
+  REQUIRE(ph_heap_lock(locked) == 0);
+  REQUIRE(ph_heap_restore(a, size, b, ph_heap_used_bytes(plain), 0) == locked);
+  EXPECT((ph_heap_flags(locked) & PH_LOCKED) != 0);
+  EXPECT(ph_heap_malloc(locked, 10) != NULL);
+  EXPECT_EQ(ph_heap_unlock(locked), 0);
+  EXPECT_EQ(ph_heap_unlock(locked), PH_EINVAL); /* released once: it was held once */
+  EXPECT_EQ(ph_heap_lock(locked), 0);
+  /* A snapshot taken while held, into a plain heap: no lock comes along. */
+  size_t used = ph_heap_used_bytes(locked);
+  unsigned char *copy = malloc(used);
+  REQUIRE(copy);
+  memcpy(copy, a, used);
+  EXPECT_EQ(ph_heap_unlock(locked), 0);
+  REQUIRE(ph_heap_restore(b, size, copy, used, 0) == plain);
+  EXPECT_EQ(ph_heap_flags(plain) & PH_LOCKED, 0);
+  EXPECT_EQ(ph_heap_lock(plain), PH_EINVAL);
+  EXPECT(ph_heap_malloc(plain, 10) != NULL);
+  EXPECT_EQ(ph_heap_check(b, size), 0);
+  EXPECT_EQ(ph_heap_check(a, size), 0);
+  free(copy);
+  ph_region_unmap(a, size);
+  ph_region_unmap(b, size);
+}
+
+/* Threads and processes: Linux here (fork, pthreads); unit_lock_portable.c
+ * does the same for the lock of other systems, Windows included. */
 #if defined(__linux__)
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define MiB ((size_t)1 << 20)
 
 /* A region shared with child processes (MAP_SHARED, not a file). */
 static void *shared_region(size_t size) {
@@ -76,26 +163,6 @@ TEST(threads_allocating_at_once_under_the_lock_keep_the_heap_consistent) {
   EXPECT_EQ(ph_heap_check(h, size), 0);
   int last = -1;
   EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 0);
-  ph_region_unmap(base, size);
-}
-
-TEST(the_lock_is_recursive_and_only_its_owner_unlocks_it) {
-  size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
-  REQUIRE(h);
-  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL); /* not held */
-  EXPECT_EQ(ph_heap_lock(h), 0);
-  EXPECT_EQ(ph_heap_lock(h), 0);
-  EXPECT_EQ(ph_heap_unlock(h), 0);
-  EXPECT_EQ(ph_heap_unlock(h), 0);
-  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
-  /* Without PH_LOCKED there is no lock. */
-  ph_heap_t *plain = ph_heap_init(base, size, 0);
-  REQUIRE(plain);
-  EXPECT_EQ(ph_heap_lock(plain), PH_EINVAL);
-  EXPECT_EQ(ph_heap_lock(NULL), PH_EINVAL);
   ph_region_unmap(base, size);
 }
 
@@ -176,31 +243,14 @@ static void *offset_worker(void *p) {
   return NULL;
 }
 
-TEST(offset_calls_take_the_lock_themselves) {
+TEST(offset_calls_from_threads_and_a_dead_holder) {
   size_t size = 8 * MiB;
   void *base = shared_region(size);
   REQUIRE(base);
-  ph_heap_t *plain = ph_heap_init(base, size, 0);
-  REQUIRE(plain);
-  EXPECT_EQ(ph_off_malloc_locked(plain, 16), PH_EINVAL); /* no lock to take */
-  EXPECT_EQ(ph_off_free_locked(plain, 4096), PH_EINVAL);
   ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
   REQUIRE(h);
-  /* Each call leaves the lock free, results as the plain calls give them. */
-  double a = ph_off_malloc_locked(h, 100), b = ph_off_calloc_locked(h, 10, 10), c = ph_off_aligned_alloc_locked(h, 4096, 10);
-  EXPECT(a > 0 && b > 0 && c > 0 && (uint64_t)c % 4096 == 0);
-  EXPECT_EQ(ph_off_usable_size_locked(h, a), 112);
-  a = ph_off_realloc_locked(h, a, 5000);
-  EXPECT(a > 0);
-  EXPECT_EQ(ph_off_free_locked(h, b), 0);
-  EXPECT_EQ(ph_off_free_locked(h, b), PH_EDOUBLEFREE);
-  EXPECT_EQ(ph_off_malloc_locked(h, -1), PH_EINVAL);
-  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL); /* not held */
-  /* Inside a hold they nest, and the hold stays. */
-  REQUIRE(ph_heap_lock(h) == 0);
-  EXPECT_EQ(ph_off_free_locked(h, c), 0);
-  EXPECT_EQ(ph_heap_unlock(h), 0);
-  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
+  double a = ph_off_malloc_locked(h, 100);
+  REQUIRE(a > 0);
   /* Threads at once. */
   pthread_t t[4];
   worker_arg args[4];
@@ -241,47 +291,6 @@ TEST(offset_calls_take_the_lock_themselves) {
   munmap(base, size);
 }
 
-TEST(restore_keeps_the_destinations_lock) {
-  size_t size = 8 * MiB;
-  void *a = ph_region_map_anon(size), *b = ph_region_map_anon(size);
-  REQUIRE(a && b);
-  ph_heap_t *locked = ph_heap_init(a, size, PH_LOCKED);
-  ph_heap_t *plain = ph_heap_init(b, size, 0);
-  REQUIRE(locked && plain);
-  REQUIRE(ph_heap_malloc(plain, 100));
-  /* Into a locked heap, under its lock: still locked, still held. */
-  REQUIRE(ph_heap_lock(locked) == 0);
-  REQUIRE(ph_heap_restore(a, size, b, ph_heap_used_bytes(plain), 0) == locked);
-  EXPECT((ph_heap_flags(locked) & PH_LOCKED) != 0);
-  EXPECT(ph_heap_malloc(locked, 10) != NULL);
-  EXPECT_EQ(ph_heap_unlock(locked), 0);
-  EXPECT_EQ(ph_heap_unlock(locked), PH_EINVAL); /* released once: it was held once */
-  EXPECT_EQ(ph_heap_lock(locked), 0);
-  /* A snapshot taken while held, into a plain heap: no lock comes along. */
-  size_t used = ph_heap_used_bytes(locked);
-  unsigned char *copy = malloc(used);
-  REQUIRE(copy);
-  memcpy(copy, a, used);
-  EXPECT_EQ(ph_heap_unlock(locked), 0);
-  REQUIRE(ph_heap_restore(b, size, copy, used, 0) == plain);
-  EXPECT_EQ(ph_heap_flags(plain) & PH_LOCKED, 0);
-  EXPECT_EQ(ph_heap_lock(plain), PH_EINVAL);
-  EXPECT(ph_heap_malloc(plain, 10) != NULL);
-  EXPECT_EQ(ph_heap_check(b, size), 0);
-  EXPECT_EQ(ph_heap_check(a, size), 0);
-  free(copy);
-  ph_region_unmap(a, size);
-  ph_region_unmap(b, size);
-}
-
-#else
-TEST(locking_is_refused_where_it_is_not_supported) {
-  size_t size = (size_t)4 << 20;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  EXPECT(ph_heap_init(base, size, PH_LOCKED) == NULL);
-  ph_region_unmap(base, size);
-}
 #endif
 
 TEST_MAIN()

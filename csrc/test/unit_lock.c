@@ -193,14 +193,6 @@ TEST(restores_and_page_copies_leave_a_held_and_awaited_lock_alone) {
   free(copy);
   ph_region_unmap(base, size);
 }
-#else
-TEST(locked_heaps_are_refused_without_linux_locks) {
-  size_t size = (size_t)4 << 20;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  EXPECT(ph_heap_init(base, size, PH_LOCKED) == NULL && ph_last_error() == PH_EINVAL);
-  ph_region_unmap(base, size);
-}
 #endif
 
 TEST_MAIN()
