@@ -15,50 +15,20 @@ static inline int take(ph_heap_t *h) {
   return rc < 0 ? rc : 0;
 }
 
-double ph_off_malloc_locked(ph_heap_t *h, double size) {
-  int rc = take(h);
-  if (rc) return rc;
-  double r = ph_off_malloc(h, size);
-  ph_heap_unlock(h);
-  return r;
-}
+/* NAME_locked: NAME under the lock. The codes are negative, so any result
+ * type carries one. */
+#define LOCKED(type, name, params, args) \
+  type name##_locked params {            \
+    int rc = take(h);                    \
+    if (rc) return rc;                   \
+    type r = name args;                  \
+    ph_heap_unlock(h);                   \
+    return r;                            \
+  }
 
-double ph_off_calloc_locked(ph_heap_t *h, double n, double size) {
-  int rc = take(h);
-  if (rc) return rc;
-  double r = ph_off_calloc(h, n, size);
-  ph_heap_unlock(h);
-  return r;
-}
-
-double ph_off_realloc_locked(ph_heap_t *h, double off, double size) {
-  int rc = take(h);
-  if (rc) return rc;
-  double r = ph_off_realloc(h, off, size);
-  ph_heap_unlock(h);
-  return r;
-}
-
-double ph_off_aligned_alloc_locked(ph_heap_t *h, double align, double size) {
-  int rc = take(h);
-  if (rc) return rc;
-  double r = ph_off_aligned_alloc(h, align, size);
-  ph_heap_unlock(h);
-  return r;
-}
-
-int ph_off_free_locked(ph_heap_t *h, double off) {
-  int rc = take(h);
-  if (rc) return rc;
-  rc = ph_off_free(h, off);
-  ph_heap_unlock(h);
-  return rc;
-}
-
-double ph_off_usable_size_locked(ph_heap_t *h, double off) {
-  int rc = take(h);
-  if (rc) return rc;
-  double r = ph_off_usable_size(h, off);
-  ph_heap_unlock(h);
-  return r;
-}
+LOCKED(double, ph_off_malloc, (ph_heap_t *h, double size), (h, size))
+LOCKED(double, ph_off_calloc, (ph_heap_t *h, double n, double size), (h, n, size))
+LOCKED(double, ph_off_realloc, (ph_heap_t *h, double off, double size), (h, off, size))
+LOCKED(double, ph_off_aligned_alloc, (ph_heap_t *h, double align, double size), (h, align, size))
+LOCKED(int, ph_off_free, (ph_heap_t *h, double off), (h, off))
+LOCKED(double, ph_off_usable_size, (ph_heap_t *h, double off), (h, off))

@@ -360,6 +360,15 @@ int64_t ph__usable(const ph_heap_t *h, uint64_t off);
 void ph__adopt_size(ph_heap_t *h, size_t size);
 
 /* ---- the shared lock (lock.c) ------------------------------------------- */
+/* A spinning waiter's pause: lets the other hyperthread run, saves power. */
+#if defined(__x86_64__) || defined(__i386__)
+#define ph__cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define ph__cpu_relax() __asm__ __volatile__("yield")
+#else
+#define ph__cpu_relax() ((void)0)
+#endif
+
 /* Whether PH_LOCKED heaps work on this platform. */
 bool ph__lock_supported(void);
 /* After a takeover from a dead owner: count it, check the heap; 1 or PH_ECORRUPT. */

@@ -33,14 +33,6 @@
 #define SPINS 100           /* tries before sleeping: a lock is held briefly */
 #define WAIT_NS 20000000L   /* a sleeper looks at the owner every 20 ms */
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield")
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 bool ph__lock_supported(void) { return true; }
 
 /* Low 32 bits of thread `id`'s start time (field 22 of /proc/<id>/stat),
@@ -127,7 +119,7 @@ int ph_heap_lock(ph_heap_t *h) {
     }
     if (spins < SPINS) {
       spins++;
-      cpu_relax();
+      ph__cpu_relax();
       continue;
     }
     if (!(cur & WAITERS)) {

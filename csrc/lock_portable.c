@@ -28,14 +28,6 @@
 #define SLEEP_MAX_US 1000
 #define WAIT_US 20000     /* waiting this long on one owner: is it alive? */
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield")
-#else
-#define cpu_relax() ((void)0)
-#endif
-
 /* ---- what differs between systems: process ids, liveness, sleeping ---- */
 #if defined(_WIN32)
 #define WIN32_LEAN_AND_MEAN
@@ -132,7 +124,7 @@ int ph__portable_lock(ph_heap_t *h) {
     }
     if (tries < SPINS) {
       tries++;
-      cpu_relax();
+      ph__cpu_relax();
       continue;
     }
     if (tries < SPINS + YIELDS) {
