@@ -16,8 +16,16 @@
  *      frame: delta mode against full mode (a copy per frame) and against
  *      snapshot() + restore(). Target: delta <= 0.3x a full save + load.
  *   d. heap.checksum() throughput.
+ *   e. ring save + load on a 256 MiB heap file holding 1 MiB, against a
+ *      16 MiB file holding the same. Target: about 1x, independent of the
+ *      file's size (the ring compares the used prefix, though a heap file
+ *      counts every page as touched); an anonymous heap for scale. Files in
+ *      PRIVHEAP_BENCH_DIR (default: the OS temp dir).
  * A speed ratio above 1 means privheap is faster; a time ratio below 1 too.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
 import { SnapshotRing } from "../../src/snapshot/ring.ts";
 import { median, printHeader, table, verdict } from "./common.ts";
@@ -159,6 +167,42 @@ for (const usedMiB of [16, 256]) {
   const t = time(() => void heap.checksum());
   rows.push([`d. heap.checksum(), ${(heap.usedBytes / MiB).toFixed(0)} MiB`, ms(t), "", `${(heap.usedBytes / t / 1e6).toFixed(1)} GB/s`]);
   heap.close();
+}
+
+// e. the ring on a heap file (whose every page counts as touched)
+{
+  const dir = mkdtempSync(join(process.env.PRIVHEAP_BENCH_DIR ?? tmpdir(), "privheap-bench-ring-"));
+  const ringCost = (heap: PrivateHeap) => {
+    const at = heap.malloc(MiB);
+    const ring = new SnapshotRing(heap, { capacity: 8 });
+    let frame = 0;
+    ring.save(++frame);
+    return time(
+      () => {
+        ring.save(++frame);
+        ring.load(frame - 1);
+      },
+      () => {
+        ring.save(++frame);
+        heap.u8[at + (frame % 256) * PAGE] = frame & 0xff;
+      },
+    );
+  };
+  const onFile = (size: number) => {
+    const heap = PrivateHeap.open(join(dir, `ring-${size}.phheap`), { size, create: true });
+    const t = ringCost(heap);
+    heap.close();
+    return t;
+  };
+  const small = onFile(16 * MiB);
+  const large = onFile(256 * MiB);
+  const anon = PrivateHeap.create({ size: 256 * MiB });
+  const onAnon = ringCost(anon);
+  anon.close();
+  rmSync(dir, { recursive: true, force: true });
+  rows.push([`e. ring save+load, 256 MiB heap file holding 1 MiB`, ms(large), ms(small), `${(large / small).toFixed(2)}x time (baseline: a 16 MiB file)`]);
+  rows.push([`e. the same on an anonymous 256 MiB heap`, ms(onAnon), ms(small), `${(onAnon / small).toFixed(2)}x time`]);
+  verdicts.push(`e. ring on a 256 MiB vs a 16 MiB heap file holding the same 1 MiB: ${verdict(large / small, 1.5)}`);
 }
 
 table(["operation", "ms", "baseline ms", "ratio"], rows);

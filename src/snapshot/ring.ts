@@ -26,9 +26,16 @@
  * runs at memory speed. See README ("Rollback ring") for the figures.
  *
  * Invariant (delta mode): the shadow holds the bytes of the region's pages
- * [0, extent) as they were at the newest saved frame; pages at and above
- * `extent` are zero in the region at every saved frame (extent follows the
- * heap's touched mark, above which its bytes are zero).
+ * [0, extent) as they were at the newest saved frame. A page at or above
+ * `extent` need not be restored: at every saved frame it was either zero
+ * (above the heap's touched mark, which extent follows), or, while no
+ * frame had its touched mark below the top of the region ("whole-region
+ * mode", the case of heap files), above that frame's used prefix: free
+ * memory the header calls dirty, which nothing reads (calloc clears it,
+ * snapshots and checksums stop at the used prefix). So for a heap file the
+ * ring compares the used prefix, not the whole file. Once a frame's
+ * touched mark is below the top (after a restore, say), extent follows the
+ * touched mark for good, so that the pages above it are zeroed on a load.
  */
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
@@ -87,6 +94,7 @@ export class SnapshotRing {
   // Delta mode.
   #shadow: Uint8Array = new Uint8Array(0);
   #extent = 0; // pages the shadow covers
+  #wholeRegion = true; // every frame so far had its touched mark at the top (see the invariant)
   #diff: Uint32Array = new Uint32Array(0); // scratch for ph_pages_diff
   #slots: Uint32Array = new Uint32Array(0); // scratch: undo-log slots of one frame
   #pages: Uint32Array = new Uint32Array(0); // scratch: their page indices
@@ -256,10 +264,13 @@ export class SnapshotRing {
     this.#count++;
   }
 
-  /** Pages to compare: the shadow's, grown to the heap's touched mark. */
+  /** Pages to compare: the shadow's, grown to the heap's touched mark (or used prefix, see the invariant). */
   #growExtent(base: Pointer): void {
+    const pages = this.#heap.size / PAGE;
     const touched = Math.ceil(readStat(base, "touchedBytes", "ring") / PAGE);
-    if (touched > this.#extent) this.#extent = Math.min(touched, this.#heap.size / PAGE);
+    if (touched < pages) this.#wholeRegion = false;
+    const need = this.#wholeRegion ? Math.ceil(readStat(base, "usedBytes", "ring") / PAGE) : touched;
+    if (need > this.#extent) this.#extent = Math.min(need, pages);
   }
 
   /** Pages where the region differs from the shadow, into #diff; returns the count. */

@@ -1,6 +1,9 @@
 // SnapshotRing: save every frame, load any frame held, in both modes,
 // against checksums recorded when each frame was saved.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
 import { SnapshotRing, type SnapshotRingOptions } from "../../src/snapshot/ring.ts";
 import { expectCode, expectUnchanged } from "../support/expect.ts";
@@ -28,8 +31,7 @@ function step(heap: PrivateHeap, live: number[], r: Rng): void {
 }
 
 /** The live offsets as they were at a frame (restored alongside the heap). */
-function scenario(mode: SnapshotRingOptions["mode"], seed: number, options: Partial<SnapshotRingOptions> = {}): void {
-  const heap = heapOf();
+function scenario(mode: SnapshotRingOptions["mode"], seed: number, options: Partial<SnapshotRingOptions> = {}, heap = heapOf()): SnapshotRing {
   const ring = new SnapshotRing(heap, { capacity: 16, mode, ...options });
   const r = rng(seed);
   const sums = new Map<number, bigint>();
@@ -67,6 +69,14 @@ function scenario(mode: SnapshotRingOptions["mode"], seed: number, options: Part
   // And the heap goes on working from there.
   for (const off of lives.get(ring.newest!)!) heap.free(off);
   expect(heap.stats().liveCount).toBe(0);
+  return ring;
+}
+
+/** calloc of `n` bytes returns zeros (no stale bytes above a restored touched mark). */
+function expectCallocZero(heap: PrivateHeap, n: number, what: string): void {
+  const z = heap.calloc(1, n);
+  expect(heap.u8.subarray(z, z + n).every((b) => b === 0), what).toBe(true);
+  heap.free(z);
 }
 
 describe("SnapshotRing", () => {
@@ -113,6 +123,71 @@ describe("SnapshotRing", () => {
       expect(heap.u8.subarray(z, z + 5 * MiB).every((b) => b === 0), mode).toBe(true);
       expect(heap.check()).toBe(0);
     }
+  });
+
+  describe("heap files (every page counts as touched)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "privheap-ring-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    let seq = 0;
+    const fileHeap = (size: number) => PrivateHeap.open(join(dir, `r${seq++}.phheap`), { size, create: true });
+
+    test("delta: loads give the saved checksums, and the ring holds the used prefix, not the file", () => {
+      for (const seed of [4, 5]) {
+        using heap = fileHeap(64 * MiB);
+        expect(heap.stats().touchedBytes).toBe(heap.size);
+        const ring = scenario("delta", seed, {}, heap);
+        // The shadow and undo pages: a few MiB of used prefix, not the 64 MiB file.
+        expect(ring.storedBytes).toBeLessThan(heap.size / 4);
+      }
+    });
+
+    test("a rewind leaves stale bytes above the used prefix only where calloc clears them", () => {
+      using heap = fileHeap(16 * MiB);
+      const ring = new SnapshotRing(heap, { capacity: 4 });
+      heap.malloc(100);
+      ring.save(1);
+      const sum1 = heap.checksum();
+      const big = heap.malloc(3 * MiB);
+      heap.u8.fill(0xee, big, big + 3 * MiB);
+      ring.save(2);
+      const bigger = heap.malloc(4 * MiB);
+      heap.u8.fill(0xdd, bigger, bigger + 4 * MiB);
+      ring.load(1);
+      expect(heap.checksum()).toBe(sum1);
+      expect(heap.check()).toBe(0);
+      expectCallocZero(heap, 10 * MiB, "after load(1)");
+    });
+
+    test("after a restore lowers the touched mark, the ring zeroes what is above it on a load", () => {
+      using heap = fileHeap(16 * MiB);
+      const ring = new SnapshotRing(heap, { capacity: 8 });
+      const first = heap.malloc(2 * MiB);
+      heap.u8.fill(7, first, first + 2 * MiB);
+      ring.save(1);
+      const sum1 = heap.checksum();
+      using small = PrivateHeap.create({ size: 16 * MiB });
+      small.setRoot("x", small.malloc(64));
+      heap.restore(small.snapshot()); // the touched mark is now the small heap's
+      expect(heap.stats().touchedBytes).toBeLessThan(heap.size);
+      ring.save(2);
+      const sum2 = heap.checksum();
+      const big = heap.malloc(6 * MiB);
+      heap.u8.fill(0xdd, big, big + 6 * MiB);
+      heap.free(big);
+      ring.save(3);
+      const unsaved = heap.malloc(8 * MiB); // changes above the mark, never saved
+      heap.u8.fill(0xcc, unsaved, unsaved + 8 * MiB);
+      ring.load(2);
+      expect(heap.checksum()).toBe(sum2);
+      expect(heap.check()).toBe(0);
+      expect(heap.stats().touchedBytes).toBeLessThan(heap.size);
+      // Above the touched mark the header promises zeros, and calloc trusts it.
+      expectCallocZero(heap, 12 * MiB, "after load(2)");
+      ring.load(1);
+      expect(heap.checksum()).toBe(sum1);
+      expect(heap.check()).toBe(0);
+      expectCallocZero(heap, 8 * MiB, "after load(1)");
+    });
   });
 
   test("bad arguments and closed heaps fail with their codes, and change nothing", () => {
