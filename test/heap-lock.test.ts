@@ -221,7 +221,8 @@ describe("snapshots of locked heaps", () => {
   test("another process can take the lock after a restore released it", async () => {
     const path = pathFor();
     using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true, lock: true });
-    heap.restore(PrivateHeap.create({ size: 8 * MiB }).snapshot());
+    using empty = PrivateHeap.create({ size: 8 * MiB });
+    heap.restore(empty.snapshot());
     const r = await run(writerScript(path, 20_000, 3));
     expect([r.code, r.out, r.err]).toEqual([0, "0", ""]);
     expect(heap.check()).toBe(0);
