@@ -369,6 +369,25 @@ void ph__adopt_size(ph_heap_t *h, size_t size);
 #define ph__cpu_relax() ((void)0)
 #endif
 
+/* The first try of both locks: a free word taken with one CAS and no read
+ * before it (a read, then a write, of a line another core last wrote moves
+ * the line twice), or one more recursive hold by its owner `me` (compared
+ * under `owner_mask`, which strips a lock's flag bits). True when the
+ * caller holds the lock now; else *seen is the word found. */
+static inline bool ph__lock_first_try(ph_heap_t *h, uint64_t me, uint64_t owner_mask, uint64_t *seen) {
+  uint64_t cur = 0;
+  if (__atomic_compare_exchange_n(&h->lock_word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+    h->lock_depth = 0;
+    return true;
+  }
+  if ((cur & owner_mask) == me) {
+    h->lock_depth++;
+    return true;
+  }
+  *seen = cur;
+  return false;
+}
+
 /* Whether PH_LOCKED heaps work on this platform. */
 bool ph__lock_supported(void);
 /* After a takeover from a dead owner: count it, check the heap; 1 or PH_ECORRUPT. */

@@ -94,18 +94,8 @@ static void wake_one(uint32_t *futex) { syscall(SYS_futex, futex, FUTEX_WAKE, 1,
 int ph_heap_lock(ph_heap_t *h) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
   uint64_t *word = &h->lock_word;
-  uint64_t me = self_word();
-  /* Free: one atomic, with no read before it (a read, then a write, of a
-   * line another core last wrote moves the line twice). */
-  uint64_t cur = 0;
-  if (__atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-    h->lock_depth = 0;
-    return 0;
-  }
-  if ((cur & ~(uint64_t)WAITERS) == me) { /* recursive */
-    h->lock_depth++;
-    return 0;
-  }
+  uint64_t me = self_word(), cur;
+  if (ph__lock_first_try(h, me, ~(uint64_t)WAITERS, &cur)) return 0;
   uint64_t keep = 0; /* WAITERS once we have slept: others may be asleep too */
   int spins = 0;
   for (;;) {

@@ -101,16 +101,8 @@ static bool alive(uint64_t word) { return process_alive((uint32_t)word & 0x7FFFF
 
 int ph__portable_lock(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
-  uint64_t me = self_word();
-  uint64_t cur = 0;
-  if (__atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-    h->lock_depth = 0;
-    return 0;
-  }
-  if (cur == me) { /* recursive */
-    h->lock_depth++;
-    return 0;
-  }
+  uint64_t me = self_word(), cur;
+  if (ph__lock_first_try(h, me, ~(uint64_t)0, &cur)) return 0;
   unsigned tries = 0, pause = SLEEP_MIN_US, waited = 0;
   uint64_t owner = cur;
   for (;;) {
