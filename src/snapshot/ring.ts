@@ -178,9 +178,9 @@ export class SnapshotRing {
    */
   save(frame: number): void {
     if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "save", `frame must be a safe integer, got ${String(frame)}`);
-    this.#base("save"); // ECLOSED before any lock
-    if (this.#heap.locked) this.#heap.withLock(() => this.#save(frame));
-    else this.#save(frame);
+    const base = this.#base("save"); // ECLOSED before any lock
+    if (this.#heap.locked) this.#heap.withLock(() => this.#save(base, frame));
+    else this.#save(base, frame);
   }
 
   /**
@@ -189,9 +189,9 @@ export class SnapshotRing {
    * `EINVAL` when the frame is not held; the heap is unchanged then.
    */
   load(frame: number): void {
-    this.#base("load");
-    if (this.#heap.locked) this.#heap.withLock(() => this.#load(frame));
-    else this.#load(frame);
+    const base = this.#base("load");
+    if (this.#heap.locked) this.#heap.withLock(() => this.#load(base, frame));
+    else this.#load(base, frame);
   }
 
   /** Drop every frame. */
@@ -206,16 +206,14 @@ export class SnapshotRing {
   // save and load run under a locked heap's lock: the heap then changes
   // only here, and pages written back leave its lock block alone.
 
-  #save(frame: number): void {
-    const base = this.#base("save");
+  #save(base: Pointer, frame: number): void {
     while (this.#count > 0 && this.newest! >= frame) this.#dropNewest();
     if (this.#count === this.#capacity) this.#dropOldest();
     if (this.#mode === "full") this.#saveFull(base, frame);
     else this.#saveDelta(base, frame);
   }
 
-  #load(frame: number): void {
-    const base = this.#base("load");
+  #load(base: Pointer, frame: number): void {
     const at = this.#find(frame);
     if (at < 0) throw new HeapError("EINVAL", "load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
     if (this.#mode === "full") {
