@@ -49,6 +49,21 @@ function time(body: () => void, before: () => void = () => {}): number {
   return median(xs);
 }
 
+/** Median ms of one ring.save + ring.load back to the frame before, with `change` (untimed) between rounds. */
+function saveLoad(ring: SnapshotRing, next: () => number, change: () => void): number {
+  return time(
+    () => {
+      const frame = next();
+      ring.save(frame);
+      ring.load(frame - 1);
+    },
+    () => {
+      ring.save(next()); // the state to go back to
+      change();
+    },
+  );
+}
+
 /** A heap whose used prefix is about `used` bytes of non-zero data. */
 function filled(size: number, used: number): PrivateHeap {
   const heap = PrivateHeap.create({ size });
@@ -131,16 +146,7 @@ for (const usedMiB of [16, 256]) {
       touch();
       ring.save(++frame);
     }
-    return time(
-      () => {
-        ring.save(++frame);
-        ring.load(frame - 1);
-      },
-      () => {
-        ring.save(++frame); // the state to go back to
-        touch();
-      },
-    );
+    return saveLoad(ring, () => ++frame, touch);
   };
   const delta = measure(ringOf("delta"));
   const full = measure(ringOf("full"));
@@ -177,16 +183,7 @@ for (const usedMiB of [16, 256]) {
     const ring = new SnapshotRing(heap, { capacity: 8 });
     let frame = 0;
     ring.save(++frame);
-    return time(
-      () => {
-        ring.save(++frame);
-        ring.load(frame - 1);
-      },
-      () => {
-        ring.save(++frame);
-        heap.u8[at + (frame % 256) * PAGE] = frame & 0xff;
-      },
-    );
+    return saveLoad(ring, () => ++frame, () => void (heap.u8[at + (frame % 256) * PAGE] = frame & 0xff));
   };
   const onFile = (size: number) => {
     const heap = PrivateHeap.open(join(dir, `ring-${size}.phheap`), { size, create: true });
