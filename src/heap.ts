@@ -329,10 +329,26 @@ export class PrivateHeap implements Disposable {
    */
   static open(path: string, options: OpenOptions = {}): PrivateHeap {
     bind();
-    const { base, size } = mapHeapFile(path, options, MAX_REGION_SIZE);
+    const { base, size, created } = mapHeapFile(path, options, MAX_REGION_SIZE);
     const heap = new PrivateHeap(base, size);
     heap.#path = path;
+    if (options?.check && !created) heap.#checkOpened(path);
     return heap;
+  }
+
+  /** open()'s `check`: check() (under the lock, if any), else close and ECORRUPT. */
+  #checkOpened(path: string): void {
+    let broken: number;
+    try {
+      broken = this.check();
+    } catch (e) {
+      this.close();
+      throw e instanceof HeapError ? new HeapError(e.code, "open", `${path}: ${e.message}`, { cause: e }) : e;
+    }
+    if (broken !== 0) {
+      this.close();
+      throw new HeapError("ECORRUPT", "open", `${path}: ${broken} broken invariant(s)`);
+    }
   }
 
   /**
