@@ -21,7 +21,7 @@
  * | `code`     | meaning                                                          |
  * | ---------- | ---------------------------------------------------------------- |
  * | `ECLOSED`  | the heap (or arena) was closed                                   |
- * | `ESTALE`   | debug mode: a struct cursor outlived the frame or reset it was made in |
+ * | `ESTALE`   | debug mode: a struct cursor outlived the frame or reset it was made in; a delta snapshot's base was overwritten |
  * | `ENOLIB`   | the native library could not be found or loaded                  |
  * | `EUNKNOWN` | a negative C code this version does not know                     |
  */
@@ -74,7 +74,7 @@ const DESCRIPTIONS: Readonly<Record<HeapErrorCode, string>> = {
   EIO: "the operating system refused a mapping or file operation",
   ENOSPC: "no free named-root slot",
   ECLOSED: "the heap was closed",
-  ESTALE: "the struct cursor outlived the frame or reset it was created in",
+  ESTALE: "the struct cursor outlived the frame or reset it was created in, or a delta's base was overwritten",
   ENOLIB: "the native library could not be loaded",
   EUNKNOWN: "unknown error",
 };

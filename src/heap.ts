@@ -67,6 +67,7 @@ export interface SnapshotOptions {
   /**
    * Store only the pages that differ from this snapshot (a delta); the
    * snapshot keeps `base` alive, and restoring it rebuilds the image over it.
+   * Once `base` is reused as `into`, the delta is `ESTALE` everywhere.
    */
   base?: Snapshot;
 }

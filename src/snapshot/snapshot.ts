@@ -7,6 +7,10 @@
  * the object (taken from a live heap, or `fromBytes` with the full
  * ph_heap_check), and no one outside this module can reach them (`bytes`
  * returns a copy). So restoring one needs only the O(1) size checks.
+ * The one way a snapshot's bytes change is `heap.snapshot({ into })`, which
+ * bumps its generation; a delta records its base's generation and refuses
+ * (`ESTALE`) to rebuild over a base that has changed since, so a rebuilt
+ * image is always the one that was taken.
  */
 import type { Pointer } from "bun:ffi";
 import { heapChecksum } from "../checksum.ts";
@@ -28,7 +32,7 @@ const INTERNAL: unique symbol = Symbol("privheap.Snapshot");
 let copyInto: (region: Uint8Array, used: number, into: Snapshot) => Snapshot;
 
 /** The bytes behind a snapshot, for this directory's modules only (set by the class). */
-export let snapshotBytes: (s: Snapshot) => Uint8Array;
+export let snapshotBytes: (s: Snapshot, op?: string) => Uint8Array;
 
 /**
  * A heap's state at one moment: the bytes `heap.snapshot()` copied. Restore
@@ -54,6 +58,10 @@ export class Snapshot {
   /** Or a delta: the pages that differ from #base. */
   #delta: Delta | null = null;
   #base: Snapshot | null = null;
+  /** Times `snapshot({ into: this })` replaced the bytes. */
+  #generation = 0;
+  /** A delta's base's #generation when the delta was taken. */
+  #baseGeneration = 0;
   /** Async saves in flight: while any is, `snapshot({ into: this })` takes new memory. */
   #saving = 0;
 
@@ -64,24 +72,30 @@ export class Snapshot {
     this.#storage = bytes ?? new Uint8Array(0);
     if (delta !== undefined) {
       this.#base = delta.base;
+      this.#baseGeneration = delta.base.#generation;
       this.#delta = delta.delta;
     }
   }
 
   static {
-    snapshotBytes = (s) => s.#image();
+    snapshotBytes = (s, op) => s.#image(op);
     copyInto = (region, used, into) => {
       if (into.#saving > 0 || into.#storage.length < used) into.#storage = new Uint8Array(used);
       into.#storage.set(region.subarray(0, used));
       into.#bytes = into.#storage.subarray(0, used);
       into.#delta = into.#base = null;
+      into.#generation++;
       return into;
     };
   }
 
   /** The whole image: the bytes, or a delta rebuilt over its base (new memory). */
-  #image(): Uint8Array {
-    return this.#bytes ?? applyDelta(this.#delta!, this.#base!.#image());
+  #image(op = "snapshot"): Uint8Array {
+    if (this.#bytes !== null) return this.#bytes;
+    const base = this.#base!;
+    if (base.#generation !== this.#baseGeneration)
+      throw new HeapError("ESTALE", op, "the base of this delta was overwritten by heap.snapshot({ into }) after the delta was taken");
+    return applyDelta(this.#delta!, base.#image(op));
   }
 
   /**
@@ -292,7 +306,7 @@ export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snaps
   if (base !== undefined) {
     if (!(base instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "base must be a Snapshot");
     if (into !== undefined) throw new HeapError("EINVAL", "snapshot", "into and base cannot be combined");
-    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base)) });
+    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base, "snapshot")) });
   }
   if (into === undefined) return new Snapshot(INTERNAL, region.slice(0, usedBytes));
   if (!(into instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "into must be a Snapshot");
@@ -305,7 +319,7 @@ export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snaps
  */
 export function restoreSnapshot(base: Pointer, size: number, snap: Snapshot, op: string): void {
   if (!(snap instanceof Snapshot)) throw new HeapError("EINVAL", op, "expected a Snapshot");
-  const bytes = snapshotBytes(snap);
+  const bytes = snapshotBytes(snap, op);
   restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot");
 }
 

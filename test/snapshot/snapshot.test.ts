@@ -295,6 +295,40 @@ describe("heap.snapshot({ base }) (deltas)", () => {
     expect(Snapshot.diff(d2, heap.snapshot()).equal).toBe(true);
   });
 
+  test("a delta whose base was reused by snapshot({ into }) is ESTALE, and the heap is unchanged", () => {
+    const heap = heapOf();
+    busy(heap);
+    const base = heap.snapshot();
+    const extra = heap.malloc(5000);
+    heap.u8.fill(9, extra, extra + 5000);
+    const delta = heap.snapshot({ base });
+    heap.free(extra);
+    for (let i = 0; i < 50; i++) heap.malloc(40 + i);
+    heap.snapshot({ into: base }); // the base's bytes now hold another state
+    const before = observe(heap);
+    expectCode(() => heap.restore(delta), "ESTALE");
+    for (const use of [() => delta.bytes, () => delta.checksum(), () => delta.stats(), () => Snapshot.diff(delta, base)])
+      expectCode(use, "ESTALE");
+    expect(observe(heap)).toEqual(before);
+    expect(heap.check()).toBe(0);
+    heap.malloc(16); // the heap goes on working
+    expect(heap.check()).toBe(0);
+  });
+
+  test("a delta over a delta whose base was reused is ESTALE too", () => {
+    const heap = heapOf();
+    busy(heap);
+    const s0 = heap.snapshot();
+    heap.malloc(100);
+    const d1 = heap.snapshot({ base: s0 });
+    heap.malloc(200);
+    const d2 = heap.snapshot({ base: d1 });
+    heap.reset();
+    heap.snapshot({ into: s0 });
+    expectCode(() => heap.restore(d2), "ESTALE");
+    expect(heap.check()).toBe(0);
+  });
+
   test("a base that is not a Snapshot, or base with into, is EINVAL", () => {
     const heap = heapOf();
     const s = heap.snapshot();
