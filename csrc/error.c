@@ -7,18 +7,28 @@
 #include "internal.h"
 
 static _Thread_local int last_error;
+static _Thread_local int last_os_error; /* the OS's reason for last_error, or 0 */
 
 int ph__fail(int code) {
   last_error = code;
+  last_os_error = 0;
   return code;
 }
 
 void *ph__fail_null(int code) {
-  last_error = code;
+  ph__fail(code);
   return NULL;
 }
 
+int ph__fail_os(int code, int os_error) {
+  last_error = code;
+  last_os_error = os_error;
+  return code;
+}
+
 int ph_last_error(void) { return last_error; }
+
+int ph_last_os_error(void) { return last_os_error; }
 
 const char *ph_strerror(int code) {
   switch (code) {
@@ -32,6 +42,7 @@ const char *ph_strerror(int code) {
   case PH_ESIZE: return "region size is too small, too large, or smaller than recorded";
   case PH_EIO: return "the operating system refused a mapping or file operation";
   case PH_ENOSPC: return "no free named-root slot";
+  case PH_EBUSY: return "another process has the file mapped or locked";
   default: return "unknown error";
   }
 }

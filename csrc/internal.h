@@ -245,6 +245,8 @@ static inline void ph__list_unlink(ph_heap_t *h, uint32_t *head, uint32_t *tail,
  * rare, and keeping them out of line keeps the fast paths short. */
 __attribute__((cold)) int ph__fail(int code);
 __attribute__((cold)) void *ph__fail_null(int code);
+/* ph__fail, also recording the operating system's error number behind it. */
+__attribute__((cold)) int ph__fail_os(int code, int os_error);
 
 /* ---- the free-run tree (runtree.c) -------------------------------------- */
 /* AVL tree keyed by (pages, index); p's size must not change while in it. */

@@ -60,7 +60,8 @@ extern "C" {
 #define PH_ESIZE (-7)       /* region too small, too large, or smaller than its header says */
 #define PH_EIO (-8)         /* the operating system refused a mapping or file operation */
 #define PH_ENOSPC (-9)      /* no free named-root slot */
-#define PH_ECODE_MIN (-9)   /* the lowest code this version returns */
+#define PH_EBUSY (-10)      /* another process has the file mapped or locked: try again later */
+#define PH_ECODE_MIN (-10)  /* the lowest code this version returns */
 
 /* A short, static English description of a PH_E* code ("unknown error" otherwise). */
 PH_API const char *ph_strerror(int code);
@@ -68,6 +69,11 @@ PH_API const char *ph_strerror(int code);
 /* The code of the calling thread's most recent failure (0 if none yet).
  * Success does not clear it. */
 PH_API int ph_last_error(void);
+
+/* The operating system's error number (errno, or GetLastError on Windows)
+ * behind the calling thread's most recent failure, or 0 when that failure
+ * did not come from the operating system. */
+PH_API int ph_last_os_error(void);
 
 /* Layout version of the region format; a region of another version fails
  * ph_heap_attach with PH_EVERSION. */

@@ -15,6 +15,7 @@
  * | PH_ESIZE (-7)     | `ESIZE`       | region too small or too large                        |
  * | PH_EIO (-8)       | `EIO`         | the operating system refused a mapping or file op    |
  * | PH_ENOSPC (-9)    | `ENOSPC`      | no free named-root slot                              |
+ * | PH_EBUSY (-10)    | `EBUSY`       | another process has the file mapped or locked        |
  *
  * Codes raised by the TypeScript layer only:
  *
@@ -45,6 +46,7 @@ export type HeapErrorCode =
   | "ESIZE"
   | "EIO"
   | "ENOSPC"
+  | "EBUSY"
   | "ECLOSED"
   | "ESTALE"
   | "ENOLIB"
@@ -61,6 +63,7 @@ const NATIVE_CODES: readonly HeapErrorCode[] = [
   "ESIZE",
   "EIO",
   "ENOSPC",
+  "EBUSY",
 ];
 
 const DESCRIPTIONS: Readonly<Record<HeapErrorCode, string>> = {
@@ -73,6 +76,7 @@ const DESCRIPTIONS: Readonly<Record<HeapErrorCode, string>> = {
   ESIZE: "region too small, too large, or smaller than its header says",
   EIO: "the operating system refused a mapping or file operation",
   ENOSPC: "no free named-root slot",
+  EBUSY: "another process has the file mapped or locked",
   ECLOSED: "the heap was closed",
   ESTALE: "the struct cursor outlived the frame or reset it was created in, or a delta's base was overwritten",
   ENOLIB: "the native library could not be loaded",

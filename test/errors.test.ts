@@ -10,7 +10,7 @@ const headerCodes = Object.entries(defs).filter(([n]) => /^PH_E[A-Z]+$/.test(n) 
 describe("HeapError codes", () => {
   test("the header defines the nine codes the issue names", () => {
     expect(headerCodes.map(([n]) => n.slice(3)).sort()).toEqual(
-      ["EBADPTR", "ECORRUPT", "EDOUBLEFREE", "EINVAL", "EIO", "ENOMEM", "ENOSPC", "ESIZE", "EVERSION"].sort(),
+      ["EBADPTR", "EBUSY", "ECORRUPT", "EDOUBLEFREE", "EINVAL", "EIO", "ENOMEM", "ENOSPC", "ESIZE", "EVERSION"].sort(),
     );
   });
 

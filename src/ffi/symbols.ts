@@ -25,6 +25,7 @@ export const symbols = {
   // 1. Conventions and error codes
   ph_strerror: { args: ["i32"], returns: "cstring" },
   ph_last_error: { args: [], returns: "i32" },
+  ph_last_os_error: { args: [], returns: "i32" },
 
   // 2. Heap lifecycle
   ph_heap_init: { args: ["ptr", "usize", "u32"], returns: "ptr" },
