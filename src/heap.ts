@@ -675,6 +675,9 @@ export class PrivateHeap implements Disposable {
    * replaced) and it is returned: fresh memory costs page faults, several
    * times the copy itself, so reuse one when snapshotting every frame.
    * With `{ base }` only the pages that differ from `base` are stored.
+   * The heap header is checked first (O(1), as a restore checks it): one
+   * damaged by a write through offset 0 (the null offset) is `ECORRUPT`,
+   * and the message names what was overwritten.
    *
    * @example
    * ```ts

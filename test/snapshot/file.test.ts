@@ -354,6 +354,28 @@ describe("round trip", () => {
 
 // ---- zero pages ------------------------------------------------------------------
 
+describe("a save succeeds only when its load would accept the file", () => {
+  test("a heap whose scratch cursor (header offset 16) was overwritten: save is ECORRUPT, and the old file stays", async () => {
+    const heap = heapOf();
+    busy(heap, rng(31));
+    const p = pathFor();
+    heap.snapshot().saveSync(p);
+    const old = readFileSync(p);
+    const good = heap.u8.slice(16, 32);
+    heap.u32[4] = 5; // a struct field written through the null offset
+    const snap = heap.snapshot(); // the O(1) header check does not look at the cursor
+    const e = expectCode(() => snap.saveSync(p), "ECORRUPT");
+    expect(e.message).toContain("its load would refuse it");
+    await expect(snap.save(p, { compress: true })).rejects.toMatchObject({ code: "ECORRUPT" });
+    expect(readFileSync(p).equals(old)).toBe(true);
+    expect(tempFilesIn(dir)).toEqual([]);
+    heap.u8.set(good, 16);
+    expect(heap.check()).toBe(0);
+    heap.snapshot().saveSync(p);
+    expect(Snapshot.loadSync(p).checksum()).toBe(heap.checksum());
+  });
+});
+
 describe("zero pages", () => {
   test("all-zero pages are not stored: a mostly zero 32 MiB heap makes a small file", async () => {
     const heap = heapOf(64 * MiB);

@@ -248,6 +248,36 @@ describe("Snapshot.fromBytes (untrusted bytes)", () => {
   });
 });
 
+describe("a heap damaged through offset 0 (the header)", () => {
+  test("a write over the header's magic makes snapshot() ECORRUPT, naming the magic at offset 0", () => {
+    const heap = heapOf();
+    busy(heap);
+    const good = heap.u8.slice(0, 8);
+    const into = heap.snapshot();
+    heap.f64[0] = 1.5; // a struct field written through the null offset
+    for (const take of [() => heap.snapshot(), () => heap.snapshot({ into }), () => heap.snapshot({ base: into })]) {
+      const e = expectCode(take, "ECORRUPT");
+      expect(e.message).toContain("offset 0");
+      expect(e.message).toContain("magic");
+    }
+    heap.u8.set(good, 0);
+    expect(heap.check()).toBe(0);
+    expect(heap.snapshot().byteLength).toBe(heap.usedBytes);
+  });
+
+  test("a write over a header field after the magic makes snapshot() ECORRUPT, naming the header", () => {
+    const heap = heapOf();
+    busy(heap);
+    const at = 40; // lg_chunk: after the magic, ABI, page size, scratch cursor and header_pages
+    const good = heap.u8.slice(0, 64);
+    heap.u32[at >>> 2] = 0xdeadbeef;
+    const e = expectCode(() => heap.snapshot(), "ECORRUPT");
+    expect(e.message).toContain("header");
+    heap.u8.set(good, 0);
+    expect(heap.check()).toBe(0);
+  });
+});
+
 describe("heap.snapshot({ base }) (deltas)", () => {
   test("stores only the changed pages and restores exactly", () => {
     const heap = heapOf(16 * MiB);
