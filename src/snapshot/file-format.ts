@@ -72,6 +72,12 @@ export interface SaveOptions {
    * leaves the old file or the new one, never a mix.
    */
   fsync?: boolean;
+  /**
+   * Permission bits of the new file (before the umask), within 0o777.
+   * Default 0o600: a save file holds a program's whole heap, so only its
+   * owner reads it. Setuid, setgid and sticky bits are `EINVAL`.
+   */
+  mode?: number;
 }
 
 /** A header that passed every check of `parseHeader`. */

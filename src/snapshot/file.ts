@@ -32,6 +32,7 @@ import {
   constants as fsConstants,
   fstatSync,
   fsyncSync,
+  lstatSync,
   openSync,
   readSync,
   readvSync,
@@ -39,6 +40,7 @@ import {
   unlinkSync,
   writeSync,
   writevSync,
+  type Stats,
 } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -52,6 +54,7 @@ import {
   CODEC_RAW,
   CODEC_ZSTD,
   HEADER_BYTES,
+  MAGIC,
   PAGE,
   UnitHashes,
   batchesOf,
@@ -80,14 +83,54 @@ export type { SaveOptions } from "./file-format.ts";
 interface Settings {
   level: number;
   fsync: boolean;
+  mode: number;
 }
+
+/** Mode of a new snapshot file unless the caller gives one. */
+const DEFAULT_MODE = 0o600;
 
 function settingsOf(path: unknown, options: SaveOptions | undefined, op: string): Settings {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
   if (options !== undefined && (typeof options !== "object" || options === null)) throw new HeapError("EINVAL", op, "options must be an object");
   const fsync = options?.fsync ?? true;
   if (typeof fsync !== "boolean") throw new HeapError("EINVAL", op, `fsync must be a boolean, got ${String(fsync)}`);
-  return { level: zstdLevel(options?.compress, op), fsync };
+  const mode = options?.mode ?? DEFAULT_MODE;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777)
+    throw new HeapError("EINVAL", op, `mode must be permission bits within 0o777 (no setuid, setgid or sticky bit), got ${String(mode)}`);
+  return { level: zstdLevel(options?.compress, op), fsync, mode };
+}
+
+/**
+ * Refuse to replace what is at `path` unless it is absent, a snapshot file
+ * (its first bytes are the magic, damaged or not), an empty file, a
+ * symbolic link (the rename replaces the link, never its target) or a
+ * directory (the rename then fails, changing nothing). A file of another
+ * kind is never changed: EINVAL before anything is written.
+ */
+function checkReplaceable(path: string, op: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return;
+    throw fromSystemError(e, op, path);
+  }
+  if (st.isSymbolicLink() || st.isDirectory()) return;
+  const refuse = (what: string) => new HeapError("EINVAL", op, `${path} is ${what}, not a privheap snapshot file; a save never replaces it`);
+  if (!st.isFile()) throw refuse("not a regular file");
+  if (st.size === 0) return;
+  const head = new Uint8Array(MAGIC.length);
+  let fd = -1;
+  let n: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+    n = readSync(fd, head, 0, head.length, 0);
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  if (n === 0 || !head.subarray(0, n).every((b, i) => b === MAGIC[i])) throw refuse("a file of another kind");
 }
 
 /** A Node/Bun system error (it has a string `code` such as "ENOENT"). */
@@ -206,13 +249,14 @@ async function syncDir(dir: string): Promise<void> {
  * EINVAL (arguments), EIO (file system, with `cause`).
  */
 export function saveFileSync(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string): void {
-  const { level, fsync } = settingsOf(path, options, op);
+  const { level, fsync, mode } = settingsOf(path, options, op);
+  checkReplaceable(path, op);
   const plan = planSave(image, level, op);
   const dataAt = plan.head.length;
   const tmp = tempPathFor(path);
   let fd = -1;
   try {
-    fd = openSync(tmp, "wx", 0o666);
+    fd = openSync(tmp, "wx", mode);
     let head: Uint8Array;
     if (level === 0) {
       const hashes = new UnitHashes(plan.units.length / 2);
@@ -245,13 +289,14 @@ export function saveFileSync(path: string, image: Uint8Array, options: SaveOptio
 
 /** The async form of {@link saveFileSync}: I/O and zstd run off the JS thread. */
 export async function saveFile(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string): Promise<void> {
-  const { level, fsync } = settingsOf(path, options, op);
+  const { level, fsync, mode } = settingsOf(path, options, op);
+  checkReplaceable(path, op);
   const plan = planSave(image, level, op);
   const dataAt = plan.head.length;
   const tmp = tempPathFor(path);
   let fh: fsp.FileHandle | undefined;
   try {
-    fh = await fsp.open(tmp, "wx", 0o666);
+    fh = await fsp.open(tmp, "wx", mode);
     let head: Uint8Array;
     if (level === 0) {
       // One write in flight while the next batch is hashed on this thread.
