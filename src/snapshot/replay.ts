@@ -12,7 +12,8 @@
  * Ticks count from 0; "the state after tick t" is what the heap held when
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
-import { closeSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { ReplayFile } from "./replay-file.ts";
 import { heapChecksum } from "../checksum.ts";
 import { fromSystemError, HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
@@ -115,10 +116,9 @@ function checkHeap(heap: unknown, op: string): asserts heap is PrivateHeap {
  * ```
  */
 export class ReplayRecorder implements Disposable {
-  readonly #path: string;
   readonly #heap: PrivateHeap;
   readonly #keyframeEvery: number;
-  #fd: number;
+  #file: ReplayFile | null;
   #ticks = 0;
   #keyframes = 0;
   readonly #previous: Uint8Array; // image of the last keyframe
@@ -129,26 +129,29 @@ export class ReplayRecorder implements Disposable {
 
   /** @internal Use {@link Replay.record}. */
   constructor(path: string, heap: PrivateHeap, keyframeEvery: number) {
-    this.#path = path;
     this.#heap = heap;
     this.#keyframeEvery = keyframeEvery;
     this.#previous = new Uint8Array(heap.size);
     this.#zeros = new Uint8Array(heap.size);
+    const file = ReplayFile.create(path, "record");
     try {
-      this.#fd = openSync(path, "w", 0o644);
+      const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
+      const first = heap.withLock(() => this.#keyframe(-1));
+      file.append([header, first.record], "record");
+      first.commit();
+      file.publish("record");
     } catch (e) {
-      throw fromSystemError(e, "record", path);
-    }
-    try {
-      this.#write(encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size }), "record");
-      heap.withLock(() => this.#keyframe(-1));
-    } catch (e) {
-      this.close();
+      try {
+        file.close("record");
+      } catch {
+        // The first failure is the one to report.
+      }
       throw e;
     }
+    this.#file = file;
   }
 
-  /** Ticks recorded so far. */
+  /** Ticks recorded so far: the ones the file keeps. */
   get ticks(): number {
     return this.#ticks;
   }
@@ -156,18 +159,30 @@ export class ReplayRecorder implements Disposable {
   /**
    * Record the tick the caller has just stepped: its input and the heap's
    * checksum now; every `keyframeEvery` ticks also a keyframe. Returns the
-   * tick's number. Each tick is one append, so a crash loses at most the
-   * tick being written. On a locked heap, the checksum and keyframe are
-   * taken under one hold of its lock.
+   * tick's number. On a locked heap, the checksum and keyframe are taken
+   * under one hold of its lock.
+   *
+   * Durability: when `tick` returns, the tick's record (and its keyframe)
+   * has been written to the operating system, so it survives the process
+   * being killed; it is not synced to the device (`close` does that), so
+   * a power loss may lose a tail of ticks.
+   *
+   * Failure: when the write fails (`EIO`, naming the system error, such as
+   * ENOSPC), the file is cut back to the end of the previous tick, this
+   * tick is not counted, and every later `tick` fails with `EIO` too: a
+   * replay needs every step, so a recording cannot go on past a tick it
+   * did not keep. The file then holds ticks 0 to `ticks - 1`; `close`
+   * still works; start a new recording to go on.
    */
   tick(input: Uint8Array): number {
-    if (this.#fd < 0) throw new HeapError("ECLOSED", "tick", "the recorder was closed");
+    const file = this.#file;
+    if (file === null) throw new HeapError("ECLOSED", "tick", "the recorder was closed");
     if (!(input instanceof Uint8Array) || input.length > MAX_INPUT_BYTES)
       throw new HeapError("EINVAL", "tick", `input must be a Uint8Array of at most ${MAX_INPUT_BYTES} bytes`);
-    return this.#heap.locked ? this.#heap.withLock(() => this.#record(input)) : this.#record(input);
+    return this.#heap.locked ? this.#heap.withLock(() => this.#record(file, input)) : this.#record(file, input);
   }
 
-  #record(input: Uint8Array): number {
+  #record(file: ReplayFile, input: Uint8Array): number {
     const t = this.#ticks;
     const checksum = this.#heap.checksum();
     const record = frameRecord(RECORD_TICK, TICK_FIXED_BYTES + input.length, this.#scratch, (payload, view) => {
@@ -177,35 +192,38 @@ export class ReplayRecorder implements Disposable {
       payload.set(input, TICK_FIXED_BYTES);
     });
     if (record.buffer !== this.#scratch.buffer) this.#scratch = new Uint8Array(record.length * 2);
-    this.#write(record, "tick");
+    if ((t + 1) % this.#keyframeEvery !== 0) {
+      file.append([record], "tick");
+    } else {
+      // The tick and its keyframe are kept together or not at all.
+      const keyframe = this.#keyframe(t);
+      file.append([record, keyframe.record], "tick");
+      keyframe.commit();
+    }
     this.#ticks++;
-    if (this.#ticks % this.#keyframeEvery === 0) this.#keyframe(t);
     return t;
   }
 
-  /** Close the file (idempotent). */
+  /**
+   * Sync the file to the device and close it (idempotent). `EIO` when the
+   * sync or the close fails: the ticks may then not all be on the device.
+   */
   close(): void {
-    if (this.#fd >= 0) {
-      const fd = this.#fd;
-      this.#fd = -1;
-      closeSync(fd);
-    }
+    const file = this.#file;
+    this.#file = null;
+    file?.close("close");
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
 
-  #write(bytes: Uint8Array, op: string): void {
-    try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(this.#fd, bytes, at, bytes.length - at);
-    } catch (e) {
-      throw fromSystemError(e, op, this.#path);
-    }
-  }
-
-  /** A keyframe of the heap now (the state after tick `after`). */
-  #keyframe(after: number): void {
+  /**
+   * A keyframe record of the heap now (the state after tick `after`), and
+   * the step that makes it the base of the next one, to run once the
+   * record is in the file.
+   */
+  #keyframe(after: number): { record: Uint8Array; commit: () => void } {
     const heap = this.#heap;
     const used = heap.usedBytes;
     // Whole (zero pages left out) or the pages that differ from the last
@@ -217,10 +235,12 @@ export class ReplayRecorder implements Disposable {
     const bytes = keyframePayloadBytes(pages.pages.length) + 16;
     if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
     const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), this.#keyframeScratch, (payload) => fillKeyframe(payload, after, kind, pages));
-    this.#write(record, "tick");
-    this.#previous.set(heap.u8.subarray(0, used));
-    this.#previousLength = used;
-    this.#keyframes++;
+    const commit = () => {
+      overlay(pages, kind === KEYFRAME_FULL ? this.#previous.fill(0, 0, used) : this.#previous);
+      this.#previousLength = used;
+      this.#keyframes++;
+    };
+    return { record, commit };
   }
 }
 
@@ -285,10 +305,14 @@ export class Replay {
   }
 
   /**
-   * Start recording `heap` into a new file at `path` (replaced if it
-   * exists): the header and a keyframe of the heap as it is now, the state
-   * before tick 0. Then call `tick(input)` after each step. `EIO` when the
-   * file cannot be written.
+   * Start recording `heap` into a new file at `path`: the header and a
+   * keyframe of the heap as it is now, the state before tick 0. Then call
+   * `tick(input)` after each step. The file is written as a temporary file
+   * (mode 0600) in the same directory and renamed to `path` once it holds
+   * that keyframe, so `path` never names a recording without one. An
+   * existing `path` is replaced only when it is a privheap replay file:
+   * a symbolic link, a directory or any other file there is `EINVAL`, and
+   * left as it is. `EIO` when the file cannot be written.
    */
   static record(path: string, heap: PrivateHeap, options: RecordOptions = {}): ReplayRecorder {
     checkPath(path, "record");

@@ -1,0 +1,176 @@
+/**
+ * replay-file.ts - the file a replay recorder appends to, under privheap's
+ * file policy.
+ *
+ * Invariants:
+ * - `path` only ever names a complete start of a recording. The first
+ *   append (header and first keyframe) goes to a temporary file created
+ *   exclusively, mode 0600, in the same directory (`.<name>.<pid>-<n>.tmp`),
+ *   which `publish` renames over `path`. O_EXCL never opens through a
+ *   symbolic link, and a rename replaces a link itself, never its target.
+ * - `path` is replaced only when it is absent or a privheap replay file
+ *   (a regular file that starts with the replay magic): anything else there
+ *   is refused before a byte is written.
+ * - The file's length is the end of its last complete append. An append
+ *   that fails is cut back to that length (ftruncate) before the error is
+ *   reported, and then the file takes no more appends: a recording with a
+ *   hole in its ticks would not replay.
+ */
+import { closeSync, fsyncSync, ftruncateSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fromSystemError, HeapError } from "../errors.ts";
+import { REPLAY_MAGIC } from "./replay-format.ts";
+
+let tempCount = 0;
+
+/** Whether `path` may be replaced by a new recording; throws when it may not. */
+function checkReplaceable(path: string, op: string): void {
+  let st;
+  try {
+    st = lstatSync(path, { throwIfNoEntry: false });
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  }
+  if (st === undefined) return;
+  const refuse = (what: string) => new HeapError("EINVAL", op, `${path} ${what}; privheap replaces only its own replay files`);
+  if (st.isSymbolicLink()) throw refuse("is a symbolic link");
+  if (!st.isFile()) throw refuse("exists and is not a regular file");
+  const head = new Uint8Array(REPLAY_MAGIC.length);
+  let got = 0;
+  let fd = -1;
+  try {
+    fd = openSync(path, "r");
+    for (let n = 1; n > 0 && got < head.length; got += n) n = readSync(fd, head, got, head.length - got, got);
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  if (got < head.length || head.some((b, i) => b !== REPLAY_MAGIC[i])) throw refuse("exists and is not a privheap replay file");
+}
+
+/** An append-only file that is cut back to its last complete append when one fails. */
+export class ReplayFile {
+  readonly #path: string;
+  #tmp: string | null; // the temporary name until publish
+  #fd: number;
+  #length = 0;
+  #broken: string | null = null; // why appends are refused
+
+  private constructor(path: string, tmp: string, fd: number) {
+    this.#path = path;
+    this.#tmp = tmp;
+    this.#fd = fd;
+  }
+
+  /** A new, empty file that `publish` will put at `path`. EINVAL when `path` holds something else than a replay; EIO from the file system. */
+  static create(path: string, op: string): ReplayFile {
+    checkReplaceable(path, op);
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${tempCount++}.tmp`);
+    try {
+      return new ReplayFile(path, tmp, openSync(tmp, "wx", 0o600));
+    } catch (e) {
+      throw fromSystemError(e, op, path);
+    }
+  }
+
+  /** Bytes kept: the end of the last complete append. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /**
+   * Append `parts` as one unit: all of them are kept, or the file is cut
+   * back to where it was and every later append is refused (EIO, naming
+   * the system error).
+   */
+  append(parts: readonly Uint8Array[], op: string): void {
+    if (this.#broken !== null) throw new HeapError("EIO", op, `${this.#path}: ${this.#broken}`);
+    let at = this.#length;
+    try {
+      for (const p of parts) for (let i = 0; i < p.length; ) {
+        const n = writeSync(this.#fd, p, i, p.length - i, at);
+        if (n <= 0) throw new Error("the file system accepted no bytes");
+        i += n;
+        at += n;
+      }
+    } catch (e) {
+      const kept = this.#cutBack();
+      this.#broken = `an earlier write failed (${e instanceof Error ? e.message : String(e)}); ${kept}; start a new recording`;
+      throw new HeapError("EIO", op, `${this.#path}: ${e instanceof Error ? e.message : String(e)}; ${kept}`, { cause: e });
+    }
+    this.#length = at;
+  }
+
+  /** Cut the file back to the last complete append; says what the file holds now. */
+  #cutBack(): string {
+    try {
+      ftruncateSync(this.#fd, this.#length);
+      return `the file was cut back to its last complete record (${this.#length} bytes)`;
+    } catch (e) {
+      return `cutting the file back to its last complete record (${this.#length} bytes) failed too (${e instanceof Error ? e.message : String(e)}): readers see a torn tail after it`;
+    }
+  }
+
+  /** Rename the temporary file over `path` (once, after the first append). */
+  publish(op: string): void {
+    if (this.#tmp === null) return;
+    try {
+      renameSync(this.#tmp, this.#path);
+    } catch (e) {
+      throw fromSystemError(e, op, this.#path);
+    }
+    this.#tmp = null;
+  }
+
+  /**
+   * Flush the file and its directory entry to the device and close it
+   * (idempotent). Reports the first failure as EIO; the file is closed and
+   * a temporary file never published is removed either way.
+   */
+  close(op: string): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    let failure: unknown = null;
+    const attempt = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        failure ??= e;
+      }
+    };
+    if (this.#tmp === null) {
+      attempt(() => fsyncSync(fd));
+      attempt(() => syncDir(dirname(this.#path)));
+    }
+    attempt(() => closeSync(fd));
+    if (this.#tmp !== null) {
+      const tmp = this.#tmp;
+      this.#tmp = null;
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Nothing to report: an unpublished file is removed on a best-effort basis; the caller reports the failure that got here.
+      }
+    }
+    if (failure !== null) throw fromSystemError(failure, op, this.#path);
+  }
+}
+
+/** Make a rename in `dir` durable. Directories that cannot be opened or synced (some file systems refuse) are left as they are. */
+function syncDir(dir: string): void {
+  let fd = -1;
+  try {
+    fd = openSync(dir, "r");
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // Not every file system syncs directories; the file's own fsync has run.
+  } finally {
+    closeSync(fd);
+  }
+}
