@@ -3,9 +3,14 @@
  * (save every tick; when a late input arrives, load an earlier frame and
  * simulate forward again).
  *
- * Two storage modes, both preallocated when the ring is made (buffers are
- * lazily backed by the OS, so untouched capacity costs address space only),
- * with no allocation and no garbage per save or load:
+ * The ring keeps the `capacity` frames it promises: its buffers grow as
+ * frames need them (doubling, so a save allocates only when the ring has
+ * never held that much), up to a stated limit, and a save that would need
+ * more fails with ENOMEM before anything changes. It never drops a frame
+ * inside `capacity` to make room. `reservedBytes` is its memory.
+ *
+ * Two storage modes, with no allocation and no garbage per save or load
+ * once the buffers have grown to what the frames need:
  *
  * - "delta" (default): a shadow copy of the newest saved frame plus, for
  *   every older frame, the pages that differ from the frame after it, with
@@ -15,7 +20,7 @@
  *   shadow; load = put the shadow's contents back where the heap differs
  *   (the same pass), then apply undo logs newest first.
  * - "full": every frame is a full copy of the used prefix, restored with
- *   ph_heap_restore. Memory is capacity x the heap.
+ *   ph_heap_restore. Memory is capacity x the largest used prefix.
  *
  * Why a memcmp pass, not dirty-page tracking: measured on this project's
  * Linux machines (kernel without CONFIG_MEM_SOFT_DIRTY), soft-dirty bits are
@@ -51,14 +56,20 @@ const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 
 /** Options of {@link SnapshotRing}. */
 export interface SnapshotRingOptions {
-  /** Frames kept (at least 1); the oldest is dropped when a save needs room. */
+  /**
+   * Frames kept (at least 1): the ring always holds the last `capacity`
+   * frames saved; only a save past `capacity` drops the oldest.
+   */
   capacity: number;
   /** "delta" (default): undo logs of changed pages; "full": a full copy per frame. */
   mode?: "delta" | "full";
   /**
-   * Delta mode: bytes for undo logs (default: the heap's size). When a save
-   * needs more, the oldest frames are dropped; a save whose own changes
-   * exceed it keeps only the new frame.
+   * Delta mode: the most memory the undo logs may grow to, in bytes.
+   * Default `(capacity - 1) * heap.size`, the most `capacity` frames can
+   * ever need, so a default ring never refuses a save; the log starts small
+   * and grows with what actually changes. With a smaller limit, a save
+   * whose frames would not fit is `ENOMEM` and changes nothing: the ring
+   * never drops a frame inside `capacity` to make room.
    */
   logBytes?: number;
 }
@@ -78,6 +89,7 @@ export interface SnapshotRingOptions {
  * }
  * ring.load(5); // rewind: frames 6..10 are dropped
  * console.log(heap.u32[hp >>> 2], ring.oldest, ring.newest); // 50 3 5
+ * console.log(ring.reservedBytes >= ring.storedBytes); // true: its memory
  * ```
  */
 export class SnapshotRing {
@@ -89,19 +101,21 @@ export class SnapshotRing {
   readonly #used: Float64Array; // full mode: used bytes of each slot's copy
   #first = 0; // slot of the oldest frame
   #count = 0;
+  // Buffers grow (see #grown); each is at least as long as what it holds.
   // Full mode: one copy per slot.
   readonly #copies: Uint8Array[] = [];
   // Delta mode.
-  #shadow: Uint8Array = new Uint8Array(0);
+  #shadow: Uint8Array = new Uint8Array(0); // at least #extent pages
   #extent = 0; // pages the shadow covers
   #wholeRegion = true; // every frame so far had its touched mark at the top (see the invariant)
-  #diff: Uint32Array = new Uint32Array(0); // scratch for ph_pages_diff
-  #slots: Uint32Array = new Uint32Array(0); // scratch: undo-log slots of one frame
-  #pages: Uint32Array = new Uint32Array(0); // scratch: their page indices
-  readonly #identity: Uint32Array; // page i is i: the list for copying a whole prefix
+  #diff: Uint32Array = new Uint32Array(0); // scratch for ph_pages_diff: at least #extent entries
+  #slots: Uint32Array = new Uint32Array(0); // scratch: undo-log slots of one frame (logPages entries)
+  #pages: Uint32Array = new Uint32Array(0); // scratch: their page indices (logPages entries)
+  #identity: Uint32Array = new Uint32Array(0); // page i is i: the list for copying a whole prefix
   #log: Uint8Array = new Uint8Array(0); // undo pages, a circular buffer of logPages pages
   #logIndex: Uint32Array = new Uint32Array(0); // page index of each undo page
   #logPages = 0;
+  readonly #logLimit: number; // the most pages the log may grow to
   #logHead = 0; // next free undo page (mod logPages)
   #logUsed = 0; // undo pages held, ending at logHead
   readonly #undoCount: Uint32Array; // per slot: undo pages (from this frame to the next)
@@ -119,22 +133,11 @@ export class SnapshotRing {
     this.#frames = new Float64Array(capacity);
     this.#used = new Float64Array(capacity);
     this.#undoCount = new Uint32Array(capacity);
-    const pages = heap.size / PAGE;
-    this.#identity = sequence(pages);
-    if (mode === "full") {
-      for (let i = 0; i < capacity; i++) this.#copies.push(new Uint8Array(heap.size));
-    } else {
-      const logBytes = options.logBytes ?? heap.size;
-      if (!Number.isSafeInteger(logBytes) || logBytes < PAGE)
-        throw new HeapError("EINVAL", "SnapshotRing", `logBytes must be an integer of at least ${PAGE}, got ${String(logBytes)}`);
-      this.#logPages = Math.floor(logBytes / PAGE);
-      this.#shadow = new Uint8Array(heap.size);
-      this.#diff = new Uint32Array(pages);
-      this.#log = new Uint8Array(this.#logPages * PAGE);
-      this.#logIndex = new Uint32Array(this.#logPages);
-      this.#slots = new Uint32Array(this.#logPages);
-      this.#pages = new Uint32Array(this.#logPages);
-    }
+    const logBytes = options.logBytes ?? Math.min(Number.MAX_SAFE_INTEGER, Math.max(PAGE, (capacity - 1) * heap.size));
+    if (mode === "delta" && (!Number.isSafeInteger(logBytes) || logBytes < PAGE))
+      throw new HeapError("EINVAL", "SnapshotRing", `logBytes must be an integer of at least ${PAGE}, got ${String(logBytes)}`);
+    this.#logLimit = Math.max(1, Math.floor(logBytes / PAGE));
+    for (let i = 0; mode === "full" && i < capacity; i++) this.#copies.push(new Uint8Array(0));
   }
 
   /** Frames held. */
@@ -162,7 +165,7 @@ export class SnapshotRing {
     return this.#find(frame) >= 0;
   }
 
-  /** Bytes of frame data held: undo pages (delta) or copies in use (full), plus the shadow. */
+  /** Bytes of frame data held now: undo pages and the shadow (delta), or the copies in use (full). */
   get storedBytes(): number {
     if (this.#mode === "delta") return (this.#logUsed + (this.#count > 0 ? this.#extent : 0)) * PAGE;
     let n = 0;
@@ -171,10 +174,26 @@ export class SnapshotRing {
   }
 
   /**
+   * Bytes of memory the ring holds: every buffer it has grown (the shadow,
+   * the undo log and their page lists in delta mode; the copies in full
+   * mode). At least `storedBytes`; it grows with what frames change and
+   * never shrinks (`clear()` keeps it for the next frames).
+   */
+  get reservedBytes(): number {
+    let n = this.#shadow.byteLength + this.#diff.byteLength + this.#identity.byteLength;
+    n += this.#log.byteLength + this.#logIndex.byteLength + this.#slots.byteLength + this.#pages.byteLength;
+    for (const c of this.#copies) n += c.byteLength;
+    return n;
+  }
+
+  /**
    * Save the heap's state as `frame` (a safe integer). Frames must grow; a
    * frame at or below the newest first drops the frames from it on (they
-   * belong to a timeline being replaced, as after a rollback). When the ring
-   * is full the oldest frame is dropped.
+   * belong to a timeline being replaced, as after a rollback, and stay
+   * dropped if the save then fails). When the ring holds `capacity` frames
+   * the oldest is dropped. Throws `ENOMEM` when the frames would need more
+   * than `logBytes` (or the memory to grow a buffer is refused); the ring
+   * is unchanged then.
    */
   save(frame: number): void {
     if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "save", `frame must be a safe integer, got ${String(frame)}`);
@@ -194,7 +213,7 @@ export class SnapshotRing {
     else this.#load(base, frame);
   }
 
-  /** Drop every frame. */
+  /** Drop every frame (the ring keeps its memory, `reservedBytes`, for the next ones). */
   clear(): void {
     this.#count = 0;
     this.#first = 0;
@@ -208,7 +227,6 @@ export class SnapshotRing {
 
   #save(base: Pointer, frame: number): void {
     while (this.#count > 0 && this.newest! >= frame) this.#dropNewest();
-    if (this.#count === this.#capacity) this.#dropOldest();
     if (this.#mode === "full") this.#saveFull(base, frame);
     else this.#saveDelta(base, frame);
   }
@@ -253,22 +271,93 @@ export class SnapshotRing {
     return this.#heap.address as Pointer;
   }
 
+  /**
+   * A buffer of at least `need` units holding `old`'s contents: `old`
+   * itself, or a new one of twice its length (at most `most`). A refused
+   * allocation is ENOMEM, and nothing has changed then.
+   */
+  #grown<T extends Uint8Array | Uint32Array>(old: T, need: number, most: number, make: (n: number) => T): T {
+    if (old.length >= need) return old;
+    let next: T;
+    try {
+      next = make(Math.min(most, Math.max(need, 2 * old.length)));
+    } catch (e) {
+      throw new HeapError("ENOMEM", "save", `the ring could not grow a buffer to ${need} units: ${String(e)}`, { cause: e });
+    }
+    next.set(old);
+    return next;
+  }
+
+  /** The page lists cover `pages` pages. */
+  #growIdentity(pages: number): void {
+    const all = this.#heap.size / PAGE;
+    if (this.#identity.length >= pages) return;
+    this.#identity = sequence(Math.min(all, Math.max(pages, 2 * this.#identity.length)));
+  }
+
   #saveFull(base: Pointer, frame: number): void {
-    const slot = this.#slot(this.#count);
+    const at = this.#count === this.#capacity ? 0 : this.#count; // the oldest's slot is reused when full
+    const slot = this.#slot(at);
     const used = this.#heap.usedBytes;
+    this.#copies[slot] = this.#grown(this.#copies[slot]!, used, this.#heap.size, (n) => new Uint8Array(n));
+    this.#growIdentity(used / PAGE);
+    if (this.#count === this.#capacity) this.#dropOldest();
     copyPages(this.#copies[slot]!, base, this.#identity, this.#identity, used / PAGE, "ring");
     this.#used[slot] = used;
     this.#frames[slot] = frame;
     this.#count++;
   }
 
-  /** Pages to compare: the shadow's, grown to the heap's touched mark (or used prefix, see the invariant). */
+  /**
+   * Pages to compare: the shadow's, grown to the heap's touched mark (or
+   * used prefix, see the invariant), with the shadow and page lists grown
+   * to match. The shadow is all zero past the extent (every write to it
+   * is below), so a failed save can take a grown extent back.
+   */
   #growExtent(base: Pointer): void {
     const pages = this.#heap.size / PAGE;
     const touched = Math.ceil(readStat(base, "touchedBytes", "ring") / PAGE);
-    if (touched < pages) this.#wholeRegion = false;
-    const need = this.#wholeRegion ? Math.ceil(readStat(base, "usedBytes", "ring") / PAGE) : touched;
-    if (need > this.#extent) this.#extent = Math.min(need, pages);
+    const whole = this.#wholeRegion && touched >= pages;
+    const need = Math.min(whole ? Math.ceil(readStat(base, "usedBytes", "ring") / PAGE) : touched, pages);
+    if (need > this.#extent) {
+      const shadow = this.#grown(this.#shadow, need * PAGE, pages * PAGE, (n) => new Uint8Array(n));
+      const diff = this.#grown(this.#diff, need, pages, (n) => new Uint32Array(n));
+      this.#growIdentity(need);
+      this.#shadow = shadow;
+      this.#diff = diff;
+      this.#extent = need;
+    }
+    this.#wholeRegion = whole;
+  }
+
+  /** The undo log holds `need` pages (in order, from slot 0 when it moves), or ENOMEM. */
+  #growLog(need: number): void {
+    if (need <= this.#logPages) return;
+    const pages = Math.min(this.#logLimit, Math.max(need, 2 * this.#logPages, 16));
+    let log: Uint8Array, index: Uint32Array, slots: Uint32Array, list: Uint32Array;
+    try {
+      log = new Uint8Array(pages * PAGE);
+      index = new Uint32Array(pages);
+      slots = new Uint32Array(pages);
+      list = new Uint32Array(pages);
+    } catch (e) {
+      throw new HeapError("ENOMEM", "save", `the ring could not grow its undo log to ${pages * PAGE} bytes: ${String(e)}`, { cause: e });
+    }
+    if (this.#logUsed > 0) {
+      // The held pages, oldest first, end at logHead: lay them out from 0.
+      const first = (this.#logHead - this.#logUsed + this.#logPages) % this.#logPages;
+      const wrap = Math.min(this.#logUsed, this.#logPages - first);
+      log.set(this.#log.subarray(first * PAGE, (first + wrap) * PAGE), 0);
+      log.set(this.#log.subarray(0, (this.#logUsed - wrap) * PAGE), wrap * PAGE);
+      index.set(this.#logIndex.subarray(first, first + wrap), 0);
+      index.set(this.#logIndex.subarray(0, this.#logUsed - wrap), wrap);
+    }
+    this.#slots = slots;
+    this.#pages = list;
+    this.#log = log;
+    this.#logIndex = index;
+    this.#logPages = pages;
+    this.#logHead = this.#logUsed % pages;
   }
 
   /** Pages where the region differs from the shadow, into #diff; returns the count. */
@@ -277,31 +366,45 @@ export class SnapshotRing {
   }
 
   #saveDelta(base: Pointer, frame: number): void {
+    const extent = this.#extent;
+    const wholeRegion = this.#wholeRegion;
     this.#growExtent(base);
-    if (this.#count === 0) {
+    const full = this.#count === this.#capacity;
+    if (this.#count - (full ? 1 : 0) === 0) {
+      if (full) this.#dropOldest();
       copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "ring");
     } else {
       const n = this.#changedPages(base);
-      // Room for n undo pages: drop the oldest frames' logs first.
-      while (this.#logUsed + n > this.#logPages && this.#count > 1) this.#dropOldest();
-      if (n > this.#logPages) {
-        // The change is larger than the whole log: keep only the new frame.
-        this.#count = 0;
-        this.#logHead = this.#logUsed = 0;
-        copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "ring");
-      } else {
-        // Old contents of the changed pages go to the log, new ones to the shadow.
-        const slots = this.#slots;
-        for (let i = 0; i < n; i++) {
-          slots[i] = (this.#logHead + i) % this.#logPages;
-          this.#logIndex[slots[i]!] = this.#diff[i]!;
-        }
-        copyPages(this.#log, this.#shadow, slots, this.#diff, n, "ring");
-        copyPages(this.#shadow, base, this.#diff, this.#diff, n, "ring");
-        this.#logHead = (this.#logHead + n) % this.#logPages;
-        this.#logUsed += n;
-        this.#undoCount[this.#slot(this.#count - 1)] = n;
+      // Room for n undo pages, with the oldest frame dropped only when the ring is full.
+      const need = this.#logUsed - (full ? this.#undoCount[this.#first]! : 0) + n;
+      try {
+        if (need > this.#logLimit)
+          throw new HeapError(
+            "ENOMEM",
+            "save",
+            `frame ${frame} changes ${n} pages; the ${this.#count} frames held (${this.#describe()}) and it need ` +
+              `${need * PAGE} bytes of undo log, more than logBytes (${this.#logLimit * PAGE}); the ring keeps its capacity of ` +
+              `${this.#capacity} frames rather than drop one: raise logBytes, or clear() the ring`,
+          );
+        this.#growLog(Math.max(need, 1));
+      } catch (e) {
+        // Nothing changed but the extent, whose new shadow pages are still zero: take it back.
+        this.#extent = extent;
+        this.#wholeRegion = wholeRegion;
+        throw e;
       }
+      if (full) this.#dropOldest();
+      // Old contents of the changed pages go to the log, new ones to the shadow.
+      const slots = this.#slots;
+      for (let i = 0; i < n; i++) {
+        slots[i] = (this.#logHead + i) % this.#logPages;
+        this.#logIndex[slots[i]!] = this.#diff[i]!;
+      }
+      copyPages(this.#log, this.#shadow, slots, this.#diff, n, "ring");
+      copyPages(this.#shadow, base, this.#diff, this.#diff, n, "ring");
+      this.#logHead = (this.#logHead + n) % this.#logPages;
+      this.#logUsed += n;
+      this.#undoCount[this.#slot(this.#count - 1)] = n;
     }
     const slot = this.#slot(this.#count);
     this.#frames[slot] = frame;

@@ -86,8 +86,116 @@ describe("SnapshotRing", () => {
     });
   }
 
-  test("delta: a small undo log drops the oldest frames, and what is held still loads", () => {
-    scenario("delta", 9, { logBytes: 40 * 4096 });
+  test("delta: with a small undo log, each save either keeps every frame or is ENOMEM and changes nothing", () => {
+    const seed = 9;
+    const heap = heapOf();
+    const ring = new SnapshotRing(heap, { capacity: 16, logBytes: 40 * 4096 });
+    const r = rng(seed);
+    const sums = new Map<number, bigint>();
+    const live: number[] = [];
+    let refused = 0;
+    for (let frame = 1; frame <= 300; frame++) {
+      step(heap, live, r);
+      const before = [ring.size, ring.oldest, ring.newest, ring.storedBytes];
+      try {
+        ring.save(frame);
+        sums.set(frame, heap.checksum());
+        expect(ring.size, `seed ${seed} frame ${frame}`).toBe(Math.min(before[0]! + 1, 16));
+      } catch (e) {
+        expect((e as { code?: string }).code, `seed ${seed} frame ${frame}`).toBe("ENOMEM");
+        expect([ring.size, ring.oldest, ring.newest, ring.storedBytes]).toEqual(before);
+        refused++;
+        ring.clear(); // start over from here
+        ring.save(frame);
+        sums.set(frame, heap.checksum());
+      }
+    }
+    expect(refused).toBeGreaterThan(0); // the log is small enough to matter
+    for (let f = ring.newest!; f >= ring.oldest!; f--) {
+      ring.load(f);
+      expect(heap.checksum(), `seed ${seed}: load(${f})`).toBe(sums.get(f)!);
+    }
+    expect(heap.check()).toBe(0);
+  });
+
+  test("capacity 16 on a 4 MiB heap whose state changes 2 MiB per frame keeps 16 frames, each loads", () => {
+    const heap = heapOf(4 * MiB);
+    const data = heap.malloc(2 * MiB);
+    const ring = new SnapshotRing(heap, { capacity: 16 });
+    const sums = new Map<number, bigint>();
+    for (let f = 1; f <= 40; f++) {
+      heap.u8.fill(f, data, data + 2 * MiB);
+      ring.save(f);
+      sums.set(f, heap.checksum());
+      expect(ring.size).toBe(Math.min(f, 16));
+    }
+    expect([ring.oldest, ring.newest]).toEqual([25, 40]);
+    for (let f = 40; f >= 25; f--) {
+      ring.load(f);
+      expect(heap.checksum(), `load(${f})`).toBe(sums.get(f)!);
+      expect(heap.u8[data + 12345]).toBe(f);
+    }
+    expect(heap.check()).toBe(0);
+    // Its memory is what 15 frames of 2 MiB changes and the shadow need, and says so.
+    expect(ring.reservedBytes).toBeGreaterThanOrEqual(15 * 2 * MiB);
+    expect(ring.reservedBytes).toBeLessThan(2 * (15 * 2 * MiB + heap.usedBytes));
+  });
+
+  test("a save that would drop a frame inside capacity (logBytes too small) is ENOMEM, and the ring and heap are unchanged", () => {
+    const heap = heapOf(4 * MiB);
+    const data = heap.malloc(2 * MiB);
+    const ring = new SnapshotRing(heap, { capacity: 16, logBytes: 5 * MiB });
+    const sums: bigint[] = [];
+    for (let f = 1; f <= 3; f++) {
+      heap.u8.fill(f, data, data + 2 * MiB);
+      ring.save(f);
+      sums.push(heap.checksum());
+    }
+    heap.u8.fill(4, data, data + 2 * MiB);
+    const before = heap.u8.slice(0, heap.usedBytes);
+    const e = expectCode(() => ring.save(4), "ENOMEM");
+    expect(e.message).toContain("logBytes");
+    expect(Buffer.compare(Buffer.from(heap.u8.subarray(0, heap.usedBytes)), Buffer.from(before))).toBe(0);
+    expect([ring.size, ring.oldest, ring.newest]).toEqual([3, 1, 3]);
+    for (let f = 3; f >= 1; f--) {
+      ring.load(f);
+      expect(heap.checksum()).toBe(sums[f - 1]!);
+    }
+    expect(heap.check()).toBe(0);
+  });
+
+  test("a save whose own change is larger than logBytes is ENOMEM and keeps the frames held", () => {
+    const heap = heapOf(4 * MiB);
+    const data = heap.malloc(2 * MiB);
+    const ring = new SnapshotRing(heap, { capacity: 4, logBytes: 64 * 4096 });
+    heap.u8[data] = 1;
+    ring.save(1);
+    const sum = heap.checksum();
+    heap.u8.fill(2, data, data + 2 * MiB);
+    expectCode(() => ring.save(2), "ENOMEM");
+    expect([ring.size, ring.newest]).toEqual([1, 1]);
+    ring.load(1);
+    expect(heap.checksum()).toBe(sum);
+  });
+
+  test("reservedBytes is the memory the ring holds, and follows what changes, not the heap's size", () => {
+    const heap = heapOf(64 * MiB);
+    const data = heap.malloc(MiB);
+    const delta = new SnapshotRing(heap, { capacity: 8 });
+    const full = new SnapshotRing(heap, { capacity: 8, mode: "full" });
+    expect(delta.reservedBytes).toBeLessThan(MiB);
+    expect(full.reservedBytes).toBeLessThan(MiB);
+    for (let f = 1; f <= 20; f++) {
+      heap.u8[data + (f % 8) * 4096] = f; // one page per frame
+      delta.save(f);
+      full.save(f);
+      expect(delta.storedBytes).toBeLessThanOrEqual(delta.reservedBytes);
+      expect(full.storedBytes).toBeLessThanOrEqual(full.reservedBytes);
+    }
+    // Delta: the shadow of the used prefix and a few undo pages; full: 8 copies of it.
+    expect(delta.reservedBytes).toBeLessThan(2 * heap.usedBytes + 64 * 4096);
+    expect(full.reservedBytes).toBeGreaterThanOrEqual(8 * heap.usedBytes);
+    expect(full.reservedBytes).toBeLessThan(8 * 2 * heap.usedBytes + 64 * 4096);
   });
 
   test("oldest, newest, has, size and capacity", () => {
@@ -104,6 +212,23 @@ describe("SnapshotRing", () => {
     expect([ring.oldest, ring.newest, ring.size]).toEqual([11, 12, 2]);
     ring.clear();
     expect(ring.size).toBe(0);
+  });
+
+  test("capacity 1 keeps the newest frame, in both modes", () => {
+    for (const mode of ["delta", "full"] as const) {
+      const heap = heapOf();
+      const ring = new SnapshotRing(heap, { capacity: 1, mode });
+      const hp = heap.malloc(8);
+      for (let f = 1; f <= 3; f++) {
+        heap.u8[hp] = f;
+        ring.save(f);
+      }
+      heap.u8[hp] = 9;
+      expect([ring.size, ring.oldest]).toEqual([1, 3]);
+      ring.load(3);
+      expect(heap.u8[hp]).toBe(3);
+      expect(heap.check()).toBe(0);
+    }
   });
 
   test("a rewind across heap growth leaves no stale bytes for calloc", () => {
