@@ -8,9 +8,17 @@
  * follows the one before it (tick records count up from 0; a keyframe
  * follows the tick it holds the state after); reading stops at the first
  * record that is not, and everything before it is exactly what was written.
+ *
+ * Invariant: a keyframe is accepted only when the heap header its image
+ * starts with (its own first pages, or those of the keyframes it is laid
+ * over) declares exactly its used bytes and a region no larger than the
+ * file's. So the memory a reader later sets aside for an image is what a
+ * heap header vouches for and at most the recorded region, never a size
+ * that only a record field declares.
  */
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { readStats } from "../introspect.ts";
 import type { Delta } from "./delta.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -152,6 +160,7 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader): ParsedRepl
   const ticks: TickEntry[] = [];
   const keyframes: KeyframeEntry[] = [];
   const view = new DataView(file.buffer, file.byteOffset, file.length);
+  const heapHeader = new Uint8Array(HEAP_HEADER_PAGES * PAGE); // the first pages of the last keyframe's image
   let at = REPLAY_HEADER_BYTES;
   let torn: TornTail | null = null;
   const stop = (reason: string) => {
@@ -174,7 +183,7 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader): ParsedRepl
       break;
     }
     const p = at + RECORD_HEAD_BYTES;
-    const why = type === RECORD_TICK ? readTick(view, p, len, ticks, keyframes) : type === RECORD_KEYFRAME ? readKeyframe(file, view, p, len, header, ticks, keyframes) : `unknown record type ${type}`;
+    const why = type === RECORD_TICK ? readTick(view, p, len, ticks, keyframes) : type === RECORD_KEYFRAME ? readKeyframe(file, view, p, len, header, ticks, keyframes, heapHeader) : `unknown record type ${type}`;
     if (why !== null) {
       stop(why);
       break;
@@ -195,7 +204,16 @@ function readTick(view: DataView, p: number, len: number, ticks: TickEntry[], ke
   return null;
 }
 
-function readKeyframe(file: Uint8Array, view: DataView, p: number, len: number, header: ReplayHeader, ticks: TickEntry[], keyframes: KeyframeEntry[]): string | null {
+function readKeyframe(
+  file: Uint8Array,
+  view: DataView,
+  p: number,
+  len: number,
+  header: ReplayHeader,
+  ticks: TickEntry[],
+  keyframes: KeyframeEntry[],
+  heapHeader: Uint8Array,
+): string | null {
   if (len < KEYFRAME_FIXED_BYTES) return "a keyframe record too short";
   const after = view.getInt32(p, true);
   const kind = view.getUint32(p + 4, true);
@@ -214,6 +232,31 @@ function readKeyframe(file: Uint8Array, view: DataView, p: number, len: number, 
     pages[i] = page;
   }
   const dataAt = p + KEYFRAME_FIXED_BYTES + Math.ceil((n * 4) / 8) * 8;
-  keyframes.push({ after, kind, delta: { length: used, pages, data: file.subarray(dataAt, dataAt + n * PAGE) } });
+  const delta: Delta = { length: used, pages, data: file.subarray(dataAt, dataAt + n * PAGE) };
+  if (kind === KEYFRAME_FULL && (n === 0 || pages[0] !== 0)) return "a whole keyframe without its heap header page";
+  const why = heapHeaderProblem(delta, kind, header, heapHeader);
+  if (why !== null) return why;
+  keyframes.push({ after, kind, delta });
+  return null;
+}
+
+/** Pages of a heap header: the native header is two pages (its lock block ends at byte PH_LOCK_BLOCK_END). */
+const HEAP_HEADER_PAGES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE);
+
+/**
+ * Lay the keyframe's header pages over `heapHeader` (the previous image's;
+ * zero for a whole keyframe) and check what that heap header declares: the
+ * keyframe's used bytes exactly, and a region no larger than the file's.
+ * Reads only the header's counters (ph_heap_stats), without trusting them
+ * for anything but this comparison; the full check comes when the image is
+ * used.
+ */
+function heapHeaderProblem(delta: Delta, kind: number, header: ReplayHeader, heapHeader: Uint8Array): string | null {
+  if (kind === KEYFRAME_FULL) heapHeader.fill(0);
+  for (let i = 0; i < delta.pages.length && delta.pages[i]! < HEAP_HEADER_PAGES; i++)
+    heapHeader.set(delta.data.subarray(i * PAGE, (i + 1) * PAGE), delta.pages[i]! * PAGE);
+  const declared = readStats(heapHeader, "open");
+  if (declared.usedBytes !== delta.length || declared.regionBytes < delta.length || declared.regionBytes > header.regionBytes)
+    return `a keyframe of ${delta.length} bytes whose heap header declares ${declared.usedBytes} used of ${declared.regionBytes}`;
   return null;
 }

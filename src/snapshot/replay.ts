@@ -20,7 +20,7 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
 import { countDelta, makeDelta, overlay } from "./delta.ts";
-import { restoreImage, Snapshot } from "./snapshot.ts";
+import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
 import type { SnapshotDiff } from "./diff.ts";
 import {
   encodeHeader,
@@ -123,6 +123,7 @@ export class ReplayRecorder implements Disposable {
   #keyframes = 0;
   readonly #previous: Uint8Array; // image of the last keyframe
   #previousLength = 0;
+  #previousDirty = 0; // bytes of #previous ever written
   readonly #zeros: Uint8Array; // never written: the base of whole keyframes (zero pages left out)
   #scratch = new Uint8Array(4096); // tick records
   #keyframeScratch = new Uint8Array(0); // keyframe records, grown as needed
@@ -236,7 +237,10 @@ export class ReplayRecorder implements Disposable {
     if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
     const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), this.#keyframeScratch, (payload) => fillKeyframe(payload, after, kind, pages));
     const commit = () => {
-      overlay(pages, kind === KEYFRAME_FULL ? this.#previous.fill(0, 0, used) : this.#previous);
+      // Past #previousDirty the buffer is still fresh zeroed memory: no need to write it.
+      if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty));
+      overlay(pages, this.#previous);
+      this.#previousDirty = Math.max(this.#previousDirty, used);
       this.#previousLength = used;
       this.#keyframes++;
     };
@@ -285,10 +289,9 @@ export class Replay {
   readonly #keyframeEvery: number;
   readonly #regionBytes: number;
   // The last keyframe decoded, to rebuild the next delta from.
-  #work: Uint8Array = EMPTY; // regionSize bytes, once a keyframe is needed
+  #work: Uint8Array = EMPTY; // as large as the largest image rebuilt so far
   #cachedIndex = -1; // the keyframe #cachedImage (a view of #work) holds
-  #cachedImage: Uint8Array = EMPTY;
-  #cachedValid = false; // whether ph_heap_restore has validated #cachedImage in full
+  #cachedImage: Uint8Array = EMPTY; // checked in full by the native checker
 
   private constructor(path: string, file: Uint8Array) {
     this.#path = path;
@@ -413,6 +416,8 @@ export class Replay {
       throw new HeapError("EINVAL", "seek", `tick must be an integer from -1 to ${this.ticks - 1}, got ${String(tick)}`);
     if (typeof step !== "function") throw new HeapError("EINVAL", "seek", "step must be a function");
     checkHeap(heap, "seek");
+    // Before anything is rebuilt: an image needs a heap of the recorded size.
+    if (heap.size < this.#regionBytes) throw new HeapError("ESIZE", "seek", `the heap has ${heap.size} bytes; the recording needs ${this.#regionBytes}`);
     heap.withLock(() => this.#seek(tick, heap, step));
   }
 
@@ -468,51 +473,59 @@ export class Replay {
   /**
    * The image of keyframe i, rebuilt in #work: the last whole keyframe at or
    * before it with the deltas after it laid over it in order (or going on
-   * from the cached image when that is on the way). Checked against the
-   * checksum recorded for its tick, so a damaged chain is an error, not a
-   * wrong state.
+   * from the cached image when that is on the way). Then run through the
+   * full native heap check, and checked against the checksum recorded for
+   * its tick, so a damaged chain is an error, not a wrong state. The check
+   * comes first: it reads only the metadata the header points at, so a
+   * broken or hostile image fails before the checksum reads every page.
    */
   #imageOf(i: number): Uint8Array {
     if (i === this.#cachedIndex) return this.#cachedImage;
+    const keyframes = this.#keyframes;
     let from = i;
-    while (this.#keyframes[from]!.kind !== KEYFRAME_FULL) from--; // keyframe 0 is whole
+    while (keyframes[from]!.kind !== KEYFRAME_FULL) from--; // keyframe 0 is whole
     const resume = this.#cachedIndex >= from && this.#cachedIndex < i;
     let m = resume ? this.#cachedIndex + 1 : from;
+    const carried = resume ? this.#cachedImage : EMPTY;
     this.#cachedIndex = -1; // #work changes from here on
-    this.#cachedValid = false;
-    if (this.#work.length < this.#regionBytes) this.#work = new Uint8Array(this.#regionBytes);
-    let image = this.#cachedImage;
-    if (!resume) {
-      image = this.#work.subarray(0, this.#keyframes[from]!.delta.length);
-      image.fill(0); // a whole keyframe leaves its zero pages out
+    // Each image's size passed the parser's heap header check: at most regionBytes.
+    let need = 0;
+    for (let k = m; k <= i; k++) need = Math.max(need, keyframes[k]!.delta.length);
+    if (this.#work.length < need) {
+      // Fresh memory reads as zero and costs address space only until written: no fill.
+      const grown = new Uint8Array(need);
+      grown.set(carried);
+      this.#work = grown;
+    } else if (!resume) {
+      this.#work.fill(0, 0, keyframes[from]!.delta.length); // a whole keyframe leaves its zero pages out
     }
     // Every page at or past the previous image's end is stored, so the
     // stale bytes of #work there are all overwritten.
-    for (; m <= i; m++) image = overlay(this.#keyframes[m]!.delta, this.#work);
-    const after = this.#keyframes[i]!.after;
-    if (after >= 0 && heapChecksum(image) !== this.#ticks[after]!.checksum)
-      throw new HeapError("ECORRUPT", "replay", `${this.#path}: the keyframe after tick ${after} does not match that tick's checksum`);
+    let image = carried;
+    for (; m <= i; m++) image = overlay(keyframes[m]!.delta, this.#work);
+    const after = keyframes[i]!.after;
+    const what = `${this.#path}: keyframe after tick ${after}`;
+    try {
+      checkBytes(image, this.#regionBytes, 0, "replay");
+    } catch (e) {
+      if (e instanceof HeapError) throw new HeapError(e.code, "replay", `${what}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    if (after >= 0 && heapChecksum(image) !== this.#ticks[after]!.checksum) throw new HeapError("ECORRUPT", "replay", `${what} does not match that tick's checksum`);
     this.#cachedIndex = i;
     this.#cachedImage = image;
     return image;
   }
 
-  /** Keyframe i as a snapshot of its own (a copy, validated in full by the native checker). */
+  /** Keyframe i as a snapshot of its own (a copy of the checked image). */
   #snapshotOf(i: number): Snapshot {
-    try {
-      return Snapshot.fromBytes(this.#imageOf(i));
-    } catch (e) {
-      if (e instanceof HeapError && e.op !== "replay") throw new HeapError(e.code, "replay", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}: ${e.message}`, { cause: e });
-      throw e;
-    }
+    return Snapshot.fromBytes(this.#imageOf(i));
   }
 
-  /** Restore keyframe i into heap straight from #work (validated in full the first time). */
+  /** Restore keyframe i into heap straight from #work (which #imageOf checked in full). */
   #restore(i: number, heap: PrivateHeap): void {
     const image = this.#imageOf(i);
-    const what = `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`;
-    restoreImage(heap.address as Pointer, heap.size, image, image.length, this.#cachedValid ? TRUSTED : 0, "seek", what);
-    this.#cachedValid = true;
+    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`);
   }
 
   /** The diff part of a failed verify at tick t (see VerifyResult.diff). */

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeapError } from "../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
-import type { PrivateHeap } from "../../src/heap.ts";
+import { PrivateHeap } from "../../src/heap.ts";
 import * as F from "../../src/snapshot/replay-format.ts";
 import { encodeHeader, parseHeader, parseRecords, REPLAY_MAGIC, type ReplayHeader } from "../../src/snapshot/replay-format.ts";
 import { Replay } from "../../src/snapshot/replay.ts";
@@ -142,7 +142,13 @@ function tickRecord(tick: number, input: Uint8Array, inputBytes = input.length):
   return frame(1, p);
 }
 
-/** A keyframe payload; each page stored holds its own index in its first byte. */
+/** Page 0 of a fresh heap of the header's region: a heap header that declares EMPTY_USED used bytes. */
+const [HEAP_HEADER_PAGE, EMPTY_USED] = (() => {
+  using model = PrivateHeap.create({ size: MiB });
+  return [model.u8.slice(0, PAGE), model.usedBytes] as const;
+})();
+
+/** A keyframe payload; page 0, when stored, is HEAP_HEADER_PAGE; each other page holds its own index in its first byte. */
 function keyframePayload(after: number, kind: number, used: number, pages: number[], pageCount = pages.length): Uint8Array {
   const n = pages.length;
   const index = 8 * Math.ceil(n / 2);
@@ -154,14 +160,15 @@ function keyframePayload(after: number, kind: number, used: number, pages: numbe
   v.setUint32(16, pageCount, true);
   pages.forEach((page, i) => {
     v.setUint32(24 + 4 * i, page, true);
-    p[24 + index + i * PAGE] = page + 1;
+    if (page === 0) p.set(HEAP_HEADER_PAGE, 24 + index);
+    else p[24 + index + i * PAGE] = page + 1;
   });
   return p;
 }
 
 const keyframeRecord = (after: number, kind: number, used: number, pages: number[]) => frame(2, keyframePayload(after, kind, used, pages));
 /** The header and a good first keyframe: a file every record rule starts from. */
-const start = () => concat(encodeHeader(GOOD_HEADER), keyframeRecord(-1, 0, 3 * PAGE, [0, 2]));
+const start = () => concat(encodeHeader(GOOD_HEADER), keyframeRecord(-1, 0, EMPTY_USED, [0, 2]));
 
 /** A header with `change` applied and (unless `stale`) its checksum recomputed. */
 function header(change: (v: DataView) => void, stale = false): Uint8Array {
@@ -391,7 +398,7 @@ describe("docs/replay-format.md: reading", () => {
     expect(Replay.fromBytes(start()).keyframes).toEqual([-1]); // the cases start from a good file
     for (const [i, [name, build]] of headerCases.entries()) expect(`${i + 1} ${name}: ${codeOf(() => Replay.fromBytes(build()))}`).toBe(`${i + 1} ${name}: ${/`(E[A-Z]+)`/.exec(rows[i]![2]!)![1]}`);
     // Region sizes at the documented bounds.
-    const region = (bytes: number) => codeOf(() => Replay.fromBytes(concat(header((v) => v.setBigUint64(24, BigInt(bytes), true)), keyframeRecord(-1, 0, PAGE, [0]))));
+    const region = (bytes: number) => codeOf(() => parseHeader(header((v) => v.setBigUint64(24, BigInt(bytes), true)), "test", "region"));
     expect([region(PAGE), region(2 ** 32), region(2 ** 32 + PAGE), region(0)]).toEqual(["(no error)", "(no error)", "ECORRUPT", "ECORRUPT"]);
   });
 
@@ -417,6 +424,8 @@ describe("docs/replay-format.md: reading", () => {
     () => [concat(start(), tick0, keyframeRecord(0, 0, PAGE + 8, [0])), start().length + tick0.length],
     () => [concat(start(), tick0, frame(2, keyframePayload(0, 0, 2 * PAGE, [0], 2))), start().length + tick0.length],
     () => [concat(start(), tick0, keyframeRecord(0, 0, 3 * PAGE, [2, 1])), start().length + tick0.length],
+    () => [concat(start(), tick0, keyframeRecord(0, 0, EMPTY_USED, [1, 2])), start().length + tick0.length],
+    () => [concat(start(), tick0, keyframeRecord(0, 0, EMPTY_USED + PAGE, [0, 2, 4])), start().length + tick0.length],
   ];
 
   test("each record check of the table stops the walk there with the documented reason, keeping what came before", () => {

@@ -1,0 +1,82 @@
+/**
+ * Replay files whose records declare far more heap than they hold: reading
+ * them costs what the file holds plus the target heap, not what it
+ * declares. Each case runs in a child Bun whose peak resident memory the
+ * test reads back (ru_maxrss), so a huge allocation fails the test instead
+ * of the runner.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SRC } from "../support/bun.ts";
+
+/** Peak memory a child may use for these files: the runtime itself takes about 30 MiB. */
+const BOUND = 160 << 20;
+
+/** Run `body` (after the imports) in a child; returns its stdout lines and peak RSS. */
+async function child(body: string): Promise<{ lines: string[]; maxRSS: number; exitCode: number | null; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "privheap-bombs-"));
+  const file = join(dir, "child.ts");
+  writeFileSync(
+    file,
+    `
+    import { PrivateHeap, Replay, HeapError } from ${JSON.stringify(join(SRC, "index.ts"))};
+    import { encodeHeader, fillKeyframe, frameRecord, keyframePayloadBytes, RECORD_KEYFRAME, REPLAY_VERSION } from ${JSON.stringify(join(SRC, "snapshot", "replay-format.ts"))};
+    import { readReplayInfo } from ${JSON.stringify(join(SRC, "cli", "replay-info.ts"))};
+    import { writeFileSync } from "node:fs";
+    const GiB4 = 2 ** 32;
+    /** A file of one whole keyframe after tick -1: the given pages, declaring used bytes of a 4 GiB region. */
+    function bomb(pages: Uint32Array, data: Uint8Array, used: number): Uint8Array {
+      const head = encodeHeader({ version: REPLAY_VERSION, abi: 2, pageSize: 4096, keyframeEvery: 1, regionBytes: GiB4 });
+      const rec = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.length), new Uint8Array(0), (p) => fillKeyframe(p, -1, 0, { length: used, pages, data }));
+      const out = new Uint8Array(head.length + rec.length);
+      out.set(head);
+      out.set(rec, head.length);
+      return out;
+    }
+    const codeOf = (f: () => unknown) => {
+      try { f(); return "ok"; } catch (e) { if (e instanceof HeapError) return e.code; throw e; }
+    };
+    ${body}
+    `,
+  );
+  const proc = Bun.spawn([process.execPath, file], { stdout: "pipe", stderr: "pipe", cwd: dir });
+  const [out, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  await proc.exited;
+  return { lines: out.trim().split("\n"), maxRSS: proc.resourceUsage()!.maxRSS, exitCode: proc.exitCode, stderr };
+}
+
+describe("replay files that declare more than they hold", () => {
+  test("an 88-byte file whose whole keyframe declares 4 GiB and stores no page is ECORRUPT at open, in bounded memory", async () => {
+    const r = await child(`
+      const bytes = bomb(new Uint32Array(0), new Uint8Array(0), GiB4);
+      console.log(bytes.length);
+      console.log(codeOf(() => Replay.fromBytes(bytes)));
+      writeFileSync("bomb.phreplay", bytes);
+      console.log(codeOf(() => Replay.open("bomb.phreplay")));
+      console.log(codeOf(() => readReplayInfo("bomb.phreplay")));
+    `);
+    expect({ exit: r.exitCode, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
+    expect(r.lines).toEqual(["88", "ECORRUPT", "ECORRUPT", "ECORRUPT"]);
+    expect(r.maxRSS).toBeLessThan(BOUND);
+  }, 60_000);
+
+  test("a real heap header declaring 4 GiB used, without the metadata it points at: keyframe and info are ECORRUPT, seek into a small heap ESIZE, in bounded memory", async () => {
+    const r = await child(`
+      const heap = PrivateHeap.create({ size: GiB4 }); // anonymous: pages cost nothing until written
+      heap.malloc(GiB4 - (64 << 20));
+      const bytes = bomb(Uint32Array.of(0), heap.u8.slice(0, 4096), heap.usedBytes);
+      heap.close();
+      console.log(bytes.length < 8192);
+      const replay = Replay.fromBytes(bytes); // the header page agrees with the record: it opens
+      console.log(codeOf(() => replay.keyframe(-1)));
+      console.log(codeOf(() => { using small = PrivateHeap.create({ size: 1 << 20 }); replay.seek(-1, small, () => {}); }));
+      writeFileSync("bomb.phreplay", bytes);
+      console.log(codeOf(() => readReplayInfo("bomb.phreplay")));
+    `);
+    expect({ exit: r.exitCode, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
+    expect(r.lines).toEqual(["true", "ECORRUPT", "ESIZE", "ECORRUPT"]);
+    expect(r.maxRSS).toBeLessThan(BOUND);
+  }, 60_000);
+});
