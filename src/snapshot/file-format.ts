@@ -3,6 +3,7 @@
  * the header, the page map, the checksum units and batches, and the zstd
  * frame rules. file.ts does the file system side with these.
  */
+import { zstdDecompressSync } from "node:zlib";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { diffPages } from "./pages.ts";
@@ -78,6 +79,32 @@ export interface SaveOptions {
    * owner reads it. Setuid, setgid and sticky bits are `EINVAL`.
    */
   mode?: number;
+}
+
+/**
+ * Options of `Snapshot.load()` / `Snapshot.loadSync()`.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, Snapshot } from "privheap";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const path = join(tmpdir(), "untrusted.phsnap");
+ * heap.snapshot().saveSync(path);
+ * // A file from elsewhere: refuse (ESIZE) anything larger than this heap before reading it.
+ * heap.restore(Snapshot.loadSync(path, { maxBytes: heap.size }));
+ * ```
+ */
+export interface LoadOptions {
+  /**
+   * The largest used prefix to accept, in bytes: a file whose header
+   * declares more is `ESIZE` before anything else is read or allocated.
+   * Default: any (up to the 4 GiB a region can have). Loading costs about
+   * the used prefix in memory, so pass the size of the heap the snapshot is
+   * meant for (`heap.size`) when the file comes from elsewhere.
+   */
+  maxBytes?: number;
 }
 
 /** A header that passed every check of `parseHeader`. */
@@ -443,6 +470,60 @@ export function zstdFrameProblem(data: Uint8Array, size: number): string {
   if (at > data.length) return "the zstd frame is truncated";
   if (at < data.length) return `${data.length - at} bytes follow the zstd frame`;
   return "";
+}
+
+/**
+ * The first bytes (at least `need`, unless the frame holds fewer) that the
+ * zstd frame `data` decodes to, decoding only its first blocks: the blocks
+ * up to one whose decoded size reaches `need` are copied into a frame of
+ * their own (the last of them marked last, no content size or checksum,
+ * a window as large as their output can be) and decoded with the output
+ * bounded by what those blocks can produce (128 KiB each at most). So a
+ * loader can check the heap header before it decodes (or allocates) the
+ * rest. Gives up (null) when the blocks that can produce `maxBytes`
+ * (a few MiB) still hold fewer than `need` bytes: a writer's blocks are
+ * 128 KiB. `data` passed zstdFrameProblem.
+ */
+export function zstdPrefix(data: Uint8Array, need: number, maxBytes: number): Uint8Array | null {
+  const fhd = data[4]!;
+  const single = (fhd >>> 5) & 1;
+  const fcsBytes = [single, 2, 4, 8][fhd >>> 6]!;
+  let at = 5 + (single ? 0 : 1) + fcsBytes;
+  const first = at;
+  let bound = 0; // most bytes the blocks so far decode to
+  let tried = 0;
+  for (;;) {
+    const bh = data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16);
+    const type = (bh >>> 1) & 3;
+    const size = bh >>> 3;
+    const end = at + 3 + (type === 1 ? 1 : size);
+    bound += type === 2 ? ZSTD_BLOCK_MAX : size;
+    const last = (bh & 1) === 1;
+    if (last || bound >= Math.max(need, 8 * tried)) {
+      // Decode blocks [first, end): raising the bound 8-fold between tries keeps the work linear.
+      const out = decodeBlocks(data, first, at, end, bound);
+      if (out === null || out.length >= need || last) return out;
+      tried = bound;
+      if (bound >= maxBytes) return null;
+    }
+    at = end;
+  }
+}
+
+/** Decode the blocks data[first, end) (the last one starting at `lastAt`) as a frame of their own; null if they do not decode. */
+function decodeBlocks(data: Uint8Array, first: number, lastAt: number, end: number, bound: number): Uint8Array | null {
+  const windowLog = Math.max(10, Math.ceil(Math.log2(Math.max(bound, 1))));
+  const frame = new Uint8Array(6 + end - first);
+  frame.set(data.subarray(0, 4), 0); // the magic
+  frame[4] = 0; // no content size, not single segment, no checksum, no dictionary
+  frame[5] = (windowLog - 10) << 3; // window descriptor: 2^windowLog bytes
+  frame.set(data.subarray(first, end), 6);
+  frame[6 + lastAt - first]! |= 1; // the last block
+  try {
+    return zstdDecompressSync(frame, { maxOutputLength: Math.max(bound, 1) });
+  } catch {
+    return null; // damaged blocks: the caller reports the file
+  }
 }
 
 export function zstdLevel(compress: unknown, op: string): number {

@@ -45,7 +45,9 @@ import {
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fromSystemError, HeapError } from "../errors.ts";
-import { readStats } from "../introspect.ts";
+import { loadNative } from "../ffi/loader.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { readStat, readStats } from "../introspect.ts";
 import type { Snapshot } from "./snapshot.ts";
 import {
   ABI,
@@ -71,12 +73,14 @@ import {
   unpackPages,
   zstdFrameProblem,
   zstdLevel,
+  zstdPrefix,
   type Batch,
   type FileHeader,
+  type LoadOptions,
   type SaveOptions,
 } from "./file-format.ts";
 export { DEFAULT_ZSTD_LEVEL, FIELD, FORMAT_VERSION, GROUP_PAGES, HEADER_BYTES, MAGIC, CODEC_RAW, CODEC_ZSTD } from "./file-format.ts";
-export type { SaveOptions } from "./file-format.ts";
+export type { LoadOptions, SaveOptions } from "./file-format.ts";
 
 // ---- file system -------------------------------------------------------------
 
@@ -351,6 +355,58 @@ function planLoad(header: FileHeader, map: Uint8Array, op: string, path: string)
   return { header, units, dataAt: HEADER_BYTES + map.length };
 }
 
+/** Pages at the start of every used prefix that hold the heap header (struct ph_heap, lock block last). */
+const HEAP_HEADER_PAGES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE);
+/** The most a zstd frame's first blocks may decode to in the search for the heap header. */
+const ZSTD_PREFIX_MAX = 8 << 20;
+
+/** How many of the heap header pages the map stores: they are the first pages of the data. */
+function storedHeaderPages(plan: LoadPlan): number {
+  const u = plan.units;
+  let n = 0;
+  for (let i = 0; i < u.length && u[i]! < HEAP_HEADER_PAGES; i += 2) n += Math.min(u[i + 1]!, HEAP_HEADER_PAGES) - u[i]!;
+  return n;
+}
+
+/**
+ * Check the heap header, rebuilt from the first `storedHeaderPages` pages
+ * of the data (`packed`; the others are zero), against the file's header:
+ * before anything the size of the used prefix is allocated or decoded.
+ * ph_snapshot_check with PH_SNAPSHOT_TRUSTED runs only the O(1) header
+ * checks, which read the header struct (PH_LOCK_BLOCK_END bytes, inside
+ * the pages given) and nothing past it; the length it is given is the used
+ * prefix the file declares, which must be the heap's high-water mark.
+ */
+function checkHeapHeader(plan: LoadPlan, packed: Uint8Array, op: string, path: string): void {
+  const head = new Uint8Array(HEAP_HEADER_PAGES * PAGE);
+  let at = 0;
+  for (let u = 0; u < plan.units.length && plan.units[u]! < HEAP_HEADER_PAGES; u += 2)
+    for (let p = plan.units[u]!; p < Math.min(plan.units[u + 1]!, HEAP_HEADER_PAGES); p++, at += PAGE) head.set(packed.subarray(at, at + PAGE), p * PAGE);
+  const rc = loadNative().symbols.ph_snapshot_check(head, plan.header.usedBytes, Number.MAX_SAFE_INTEGER, NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED);
+  // ECORRUPT even for a heap of another ABI: the file's header named this ABI, so the file contradicts itself.
+  if (rc !== 0)
+    throw corrupt(op, path, `the heap header in the data's first pages fails its check (${HeapError.fromNative(rc, op).code}), or is not of a ${plan.header.usedBytes}-byte used prefix`);
+  const region = readStat(head, "regionBytes", op);
+  if (region !== plan.header.regionBytes)
+    throw corrupt(op, path, `the heap inside has a ${region}-byte region; the header says ${plan.header.regionBytes}`);
+}
+
+/** The heap header pages of a raw file, read on their own (they come first in the data). */
+function rawHeaderPagesSync(fd: number, plan: LoadPlan, op: string, path: string): Uint8Array {
+  const packed = new Uint8Array(storedHeaderPages(plan) * PAGE);
+  readFullySync(fd, [packed], plan.dataAt, op, path);
+  return packed;
+}
+
+/** The heap header pages of zstd data (checked as stored), decoding only the frame's first blocks. */
+function zstdHeaderPages(plan: LoadPlan, data: Uint8Array, op: string, path: string): Uint8Array {
+  const need = storedHeaderPages(plan) * PAGE;
+  const out = zstdPrefix(data, need, ZSTD_PREFIX_MAX);
+  if (out === null) throw corrupt(op, path, "the zstd data's first blocks do not decode");
+  if (out.length < need) throw corrupt(op, path, `the zstd data's first blocks hold ${out.length} bytes, fewer than the heap header's ${need}`);
+  return out;
+}
+
 function checkData(plan: LoadPlan, actual: bigint, op: string, path: string): void {
   if (actual !== plan.header.dataChecksum)
     throw corrupt(op, path, `data checksum mismatch (stored ${hex(plan.header.dataChecksum)}, computed ${hex(actual)})`);
@@ -400,14 +456,28 @@ async function readFully(fh: fsp.FileHandle, views: Uint8Array[], pos: number, o
   }
 }
 
+/** The largest used prefix `options` accept (EINVAL for a bad option). */
+function maxBytesOf(options: LoadOptions | undefined, op: string): number {
+  if (options !== undefined && (typeof options !== "object" || options === null)) throw new HeapError("EINVAL", op, "options must be an object");
+  const max = options?.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(max) || max < 0) throw new HeapError("EINVAL", op, `maxBytes must be a non-negative integer, got ${String(max)}`);
+  return max;
+}
+
+function checkMaxBytes(header: FileHeader, max: number, op: string, path: string): void {
+  if (header.usedBytes > max) throw new HeapError("ESIZE", op, `${path}: the snapshot's used prefix is ${header.usedBytes} bytes, more than maxBytes (${max})`);
+}
+
 /**
  * Read the snapshot file at `path`, check it against the format, decode
  * it, and hand the used prefix to `adopt` (the native check). Errors:
  * ECORRUPT (damage, truncation), EVERSION (newer format, other ABI or page
- * size), EIO (file system, with `cause`), EINVAL (arguments).
+ * size), ESIZE (larger than `maxBytes`), EIO (file system, with `cause`),
+ * EINVAL (arguments).
  */
-export function loadFileSync(path: string, op: string, adopt: Adopt): Snapshot {
+export function loadFileSync(path: string, op: string, adopt: Adopt, options?: LoadOptions): Snapshot {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
+  const maxBytes = maxBytesOf(options, op);
   let fd = -1;
   let image: Uint8Array;
   let plan: LoadPlan;
@@ -418,10 +488,12 @@ export function loadFileSync(path: string, op: string, adopt: Adopt): Snapshot {
     const head = new Uint8Array(Math.min(st.size, HEADER_BYTES));
     readFullySync(fd, [head], 0, op, path);
     const header = parseHeader(head, st.size, op, path);
+    checkMaxBytes(header, maxBytes, op, path);
     const map = new Uint8Array(mapBytesFor(header.usedBytes / PAGE));
     readFullySync(fd, [map], HEADER_BYTES, op, path);
     plan = planLoad(header, map, op, path);
     if (header.codec === CODEC_RAW) {
+      checkHeapHeader(plan, rawHeaderPagesSync(fd, plan, op, path), op, path);
       image = new Uint8Array(header.usedBytes);
       const hashes = new UnitHashes(plan.units.length / 2);
       for (const b of batchesOf(plan.units, BATCH_BYTES)) {
@@ -433,6 +505,7 @@ export function loadFileSync(path: string, op: string, adopt: Adopt): Snapshot {
       const data = new Uint8Array(header.dataBytes);
       readFullySync(fd, [data], plan.dataAt, op, path);
       checkZstd(plan, data, op, path);
+      checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
       let body: Uint8Array;
       try {
         body = Bun.zstdDecompressSync(data);
@@ -450,8 +523,9 @@ export function loadFileSync(path: string, op: string, adopt: Adopt): Snapshot {
 }
 
 /** The async form of {@link loadFileSync}: I/O and zstd run off the JS thread. */
-export async function loadFile(path: string, op: string, adopt: Adopt): Promise<Snapshot> {
+export async function loadFile(path: string, op: string, adopt: Adopt, options?: LoadOptions): Promise<Snapshot> {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
+  const maxBytes = maxBytesOf(options, op);
   let fh: fsp.FileHandle | undefined;
   let image: Uint8Array;
   let plan: LoadPlan;
@@ -462,10 +536,14 @@ export async function loadFile(path: string, op: string, adopt: Adopt): Promise<
     const head = new Uint8Array(Math.min(st.size, HEADER_BYTES));
     await readFully(fh, [head], 0, op, path);
     const header = parseHeader(head, st.size, op, path);
+    checkMaxBytes(header, maxBytes, op, path);
     const map = new Uint8Array(mapBytesFor(header.usedBytes / PAGE));
     await readFully(fh, [map], HEADER_BYTES, op, path);
     plan = planLoad(header, map, op, path);
     if (header.codec === CODEC_RAW) {
+      const packed = new Uint8Array(storedHeaderPages(plan) * PAGE);
+      await readFully(fh, [packed], plan.dataAt, op, path);
+      checkHeapHeader(plan, packed, op, path);
       image = new Uint8Array(header.usedBytes);
       const hashes = new UnitHashes(plan.units.length / 2);
       // One read in flight while the previous batch is hashed on this thread.
@@ -482,6 +560,7 @@ export async function loadFile(path: string, op: string, adopt: Adopt): Promise<
       const data = new Uint8Array(header.dataBytes);
       await readFully(fh, [data], plan.dataAt, op, path);
       checkZstd(plan, data, op, path);
+      checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
       let body: Uint8Array;
       try {
         body = await Bun.zstdDecompress(data);

@@ -18,7 +18,7 @@ import { HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
-import { loadFile, loadFileSync, saveFile, saveFileSync, type SaveOptions } from "./file.ts";
+import { loadFile, loadFileSync, saveFile, saveFileSync, type LoadOptions, type SaveOptions } from "./file.ts";
 import { applyDelta, makeDelta, type Delta } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
 
@@ -268,10 +268,15 @@ export class Snapshot {
   /**
    * Read a snapshot file written by `save`. Every byte is checked (header,
    * page map and data checksums, then the full native heap check, as in
-   * `fromBytes`) before the snapshot exists. Rejects with `ECORRUPT`
-   * (damaged or truncated), `EVERSION` (a newer format, another native ABI
-   * or page size) or `EIO` (the OS error as `cause`). A heap too small for
-   * it is `ESIZE`, from `heap.restore`.
+   * `fromBytes`) before the snapshot exists. Memory: the heap header in
+   * the data's first pages is checked against the file's sizes before the
+   * used prefix is allocated or decoded, so a damaged or hostile file costs
+   * what it holds; one with a sound header costs its used prefix, which
+   * `{ maxBytes }` bounds (`ESIZE` before reading past the file header).
+   * Rejects with `ECORRUPT` (damaged or truncated), `EVERSION` (a newer
+   * format, another native ABI or page size), `ESIZE` (over `maxBytes`) or
+   * `EIO` (the OS error as `cause`). A heap too small for it is `ESIZE`,
+   * from `heap.restore`.
    *
    * @example
    * ```ts
@@ -285,11 +290,16 @@ export class Snapshot {
    * console.log(snap.byteLength === heap.usedBytes); // true
    * ```
    */
-  static async load(path: string): Promise<Snapshot> {
-    return loadFile(path, "load", (image) => {
-      checkBytes(image, ANY_SIZE, 0, "load");
-      return new Snapshot(INTERNAL, image, undefined, true);
-    });
+  static async load(path: string, options?: LoadOptions): Promise<Snapshot> {
+    return loadFile(
+      path,
+      "load",
+      (image) => {
+        checkBytes(image, ANY_SIZE, 0, "load");
+        return new Snapshot(INTERNAL, image, undefined, true);
+      },
+      options,
+    );
   }
 
   /**
@@ -306,11 +316,16 @@ export class Snapshot {
    * heap.restore(Snapshot.loadSync(path));
    * ```
    */
-  static loadSync(path: string): Snapshot {
-    return loadFileSync(path, "loadSync", (image) => {
-      checkBytes(image, ANY_SIZE, 0, "loadSync");
-      return new Snapshot(INTERNAL, image, undefined, true);
-    });
+  static loadSync(path: string, options?: LoadOptions): Snapshot {
+    return loadFileSync(
+      path,
+      "loadSync",
+      (image) => {
+        checkBytes(image, ANY_SIZE, 0, "loadSync");
+        return new Snapshot(INTERNAL, image, undefined, true);
+      },
+      options,
+    );
   }
 }
 

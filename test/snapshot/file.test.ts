@@ -766,7 +766,7 @@ describe("load: damaged files", () => {
     // Two bits swapped (same count), map checksum recomputed: the data checksum rejects it.
     const bad = rawBytes.slice();
     const map = bad.subarray(HEADER_BYTES, HEADER_BYTES + mapLen);
-    const one = map.findIndex((b) => b !== 0 && b !== 0xff);
+    const one = map.findIndex((b, i) => i > 0 && b !== 0 && b !== 0xff); // past the heap header's pages
     expect(one).toBeGreaterThanOrEqual(0);
     const b = map[one]!;
     const set = b & -b;
@@ -827,9 +827,12 @@ describe("load: damaged files", () => {
     expect((await expectBytesRejected(withData(two), ["ECORRUPT"])).message).toContain("follow the zstd frame");
     // The first half of the frame only.
     expect((await expectBytesRejected(withData(frame.slice(0, frame.length >> 1)), ["ECORRUPT"])).message).toContain("truncated");
-    // A valid frame of the right size holding other pages: decodes, then the native heap check rejects it.
+    // A valid frame of the right size holding other pages: its first blocks decode, and the heap header check rejects it.
     const stored = getU64(zstdBytes, FIELD.storedPages);
     const other = new Uint8Array(stored * PAGE).fill(7);
+    expect((await expectBytesRejected(withData(Bun.zstdCompressSync(other)), ["ECORRUPT"])).message).toContain("heap header");
+    // The same with the real header pages first: the whole frame decodes, then the native heap check rejects it.
+    other.set(snap.bytes.subarray(0, 2 * PAGE));
     expect((await expectBytesRejected(withData(Bun.zstdCompressSync(other)), ["ECORRUPT"])).message).toContain("not a usable heap snapshot");
     // A frame declaring fewer or more bytes than the header needs.
     for (const pages of [stored - 1, stored + 1]) {
