@@ -71,6 +71,16 @@ void ph__adopt_size(ph_heap_t *h, size_t size) {
   }
 }
 
+int ph_heap_grow(ph_heap_t *h, size_t size) {
+  if (!h) return ph__fail(PH_EINVAL);
+  if (h->lock_enabled) return ph__fail(PH_EINVAL); /* others map a locked heap at its size */
+  uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
+  uint64_t cap = (uint64_t)PH_DIR_CAP << h->lg_chunk;
+  if (npages < h->npages || npages > cap || npages > PH_MAX_PAGES) return ph__fail(PH_ESIZE);
+  ph__adopt_size(h, size);
+  return 0;
+}
+
 /* The header fields that never change after init, and the page count the
  * lock's takeover check trusts: enough to find and take a shared lock. */
 static int check_lockable(const ph_heap_t *h, size_t size) {
@@ -96,8 +106,8 @@ ph_heap_t *ph_heap_attach(void *base, size_t size) {
   /* A mapping shorter than the heap it holds would let it allocate past the end. */
   if (err == 0 && ((uint64_t)size >> PH_LG_PAGE) < h->npages) err = PH_ESIZE;
   if (err == 0) {
-    /* A locked heap keeps its size: others have it mapped at that size. */
-    if (!locked) ph__adopt_size(h, size);
+    /* The size stays the header's, whatever `size` is: other processes may
+     * map this heap at that size (ph_heap_grow is the explicit way up). */
     /* What the mapping holds above hwm is unknown here: treat it as touched. */
     if (h->touched != h->npages) h->touched = h->npages;
   }

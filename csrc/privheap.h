@@ -134,10 +134,24 @@ PH_API ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags);
  * version (PH_EVERSION), recorded sizes against `size` (PH_ESIZE) and the
  * header's own offsets (PH_ECORRUPT). It does not scan the page map: call
  * ph_heap_check() before trusting bytes from an untrusted source.
- * If `size` is larger than the region recorded in the header, the extra pages
- * (up to the header's page-map capacity) become free space.
+ * The heap keeps the size recorded in its header, even when `size` is
+ * larger: other processes may map it at that size (ph_heap_grow raises it).
+ * A PH_LOCKED heap is validated under its lock, waiting at most
+ * PH_ATTACH_WAIT_MS for a live holder (then PH_EBUSY); one whose lock
+ * records a failed takeover attaches, and its locks say PH_ECORRUPT until
+ * it is restored or reset (section 11).
  */
 PH_API ph_heap_t *ph_heap_attach(void *base, size_t size);
+
+/*
+ * Let the heap use `size` bytes: the pages above its recorded size, up to
+ * its page-map capacity, become free space. The caller promises that the
+ * region has `size` bytes wherever it is mapped (for a heap file: use
+ * ph_heap_file_grow, which proves no other process maps it). 0, PH_EINVAL
+ * (NULL, or a PH_LOCKED heap, which keeps its size) or PH_ESIZE (smaller
+ * than now, or more pages than the heap's page map can index).
+ */
+PH_API int ph_heap_grow(ph_heap_t *h, size_t size);
 
 /* Discard every allocation and named root in O(1), whatever the heap holds.
  * The generation counter increments. Returns 0 or PH_EINVAL (NULL heap). */
@@ -285,16 +299,37 @@ PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out, int max);
 PH_API void *ph_region_map_anon(size_t size);
 
 /* Region file flags. */
-#define PH_MAP_CREATE 1u /* create the file if missing, sized sparse to *size */
-#define PH_MAP_EXCL 2u   /* with CREATE: fail (PH_EIO) if the file exists */
+#define PH_MAP_CREATE 1u /* create the file if missing: *size bytes, all reserved */
+#define PH_MAP_EXCL 2u   /* with CREATE: fail (PH_EIO) if the path exists */
 
 /*
- * Map a file shared, so unrelated processes see the same bytes. `*size` is
- * the size wanted; 0 means "the file's current size", written back. A new
- * file gets permission bits `mode` (0600 when 0). NULL + PH_EIO / PH_ESIZE /
- * PH_EINVAL.
+ * Map a file shared, so unrelated processes see the same bytes.
+ * A new file (PH_MAP_CREATE) is created exclusively, never through a
+ * symbolic link at `path`, with permission bits `mode` (0600 when 0; bits
+ * beyond 0777 are PH_EINVAL), and its `*size` bytes get real blocks
+ * (posix_fallocate): a full file system is PH_EIO here (ph_last_os_error()
+ * ENOSPC) and the new file is removed, never a SIGBUS later.
+ * An existing file (followed through links) is mapped as it is: `*size` 0
+ * means its whole size, written back; a larger `*size` than the file is
+ * PH_ESIZE (files never grow here: see ph_heap_file_grow). A directory,
+ * FIFO or device is PH_EIO.
+ * The mapping holds a shared lock on the file (POSIX flock) for as long as
+ * it lives; while another process grows the file, this waits up to about
+ * 2 s, then fails with PH_EBUSY. NULL + PH_EIO / PH_ESIZE / PH_EINVAL /
+ * PH_EBUSY.
  */
 PH_API void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode);
+
+/*
+ * Grow the heap file at `path` to `size` bytes. The file must hold a heap
+ * that ph_heap_attach accepts and that is not PH_LOCKED (validated before
+ * anything changes), and no process may have it mapped: PH_EBUSY otherwise
+ * (on Linux; other systems cannot prove that, and return PH_EINVAL). The new
+ * blocks are reserved (PH_EIO with ENOSPC when the file system is full) and
+ * the heap's size is raised (ph_heap_grow). A file already that large is
+ * left alone. On failure the file is as it was. 0 or PH_E*.
+ */
+PH_API int ph_heap_file_grow(const char *path, size_t size);
 
 /* Write a file-backed region's dirty pages to the file (msync). 0 or PH_EIO. */
 PH_API int ph_region_flush(void *base, size_t size);

@@ -45,19 +45,27 @@ void *ph_region_map_anon(size_t size) {
 }
 
 void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode) {
-  (void)mode; /* Windows files get the default ACL of their folder */
-  if (!path || !size) return ph__fail_null(PH_EINVAL);
+  /* Windows files get the default ACL of their folder; `mode` is only checked. */
+  if (!path || !size || (flags & ~(PH_MAP_CREATE | PH_MAP_EXCL)) || (mode & ~0777u)) return ph__fail_null(PH_EINVAL);
+  if ((flags & PH_MAP_EXCL) && !(flags & PH_MAP_CREATE)) return ph__fail_null(PH_EINVAL);
   DWORD disp = (flags & PH_MAP_CREATE) ? ((flags & PH_MAP_EXCL) ? CREATE_NEW : OPEN_ALWAYS) : OPEN_EXISTING;
   HANDLE f = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, disp,
                          FILE_ATTRIBUTE_NORMAL, NULL);
-  if (f == INVALID_HANDLE_VALUE) return ph__fail_null(PH_EIO);
+  if (f == INVALID_HANDLE_VALUE) {
+    ph__fail_os(PH_EIO, (int)GetLastError());
+    return NULL;
+  }
+  bool created = (flags & PH_MAP_CREATE) && GetLastError() != ERROR_ALREADY_EXISTS;
   LARGE_INTEGER cur;
   if (!GetFileSizeEx(f, &cur)) {
     CloseHandle(f);
     return ph__fail_null(PH_EIO);
   }
   uint64_t want = *size ? (uint64_t)*size : (uint64_t)cur.QuadPart;
-  if (want == 0 || ((uint64_t)cur.QuadPart < want && !(flags & PH_MAP_CREATE))) {
+  /* An existing file is mapped as it is: it never grows here. A new one is
+   * extended by the mapping, which allocates its clusters (NTFS files are
+   * not sparse unless asked), so a full disk fails here. */
+  if (want == 0 || ((uint64_t)cur.QuadPart < want && !created)) {
     CloseHandle(f);
     return ph__fail_null(PH_ESIZE);
   }
@@ -81,6 +89,14 @@ int ph_region_flush(void *base, size_t size) {
   return FlushViewOfFile(base, size) ? 0 : ph__fail(PH_EIO);
 }
 
+/* Windows cannot tell here whether another process maps the file (a view
+ * outlives the handle it was made from), so a heap file keeps its size. */
+int ph_heap_file_grow(const char *path, size_t size) {
+  (void)path;
+  (void)size;
+  return ph__fail(PH_EINVAL);
+}
+
 int ph_region_unmap(void *base, size_t size) {
   (void)size;
   if (!base) return ph__fail(PH_EINVAL);
@@ -91,8 +107,10 @@ int ph_region_unmap(void *base, size_t size) {
 #else
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MAP_NORESERVE
@@ -127,32 +145,135 @@ void *ph_region_map_anon(size_t size) {
   return p ? p : ph__fail_null(PH_EIO);
 }
 
+/* How long an open waits while another process grows the file (it holds
+ * the exclusive lock for as long as reserving the new blocks takes). */
+#define SHARED_LOCK_TRIES 400
+#define SHARED_LOCK_SLEEP_NS 5000000L /* 400 x 5 ms = 2 s */
+
+/* The shared lock every mapping of a heap file holds: flock(LOCK_SH). On
+ * Linux a flock lock belongs to the open file, and the mapping holds the
+ * open file, so the lock lives exactly as long as the mapping (through
+ * close(fd), fork and munmap of the last page). Waits a bounded time:
+ * PH_EBUSY after it. A file system without flock maps unlocked; growing
+ * such a file then fails, since the grower cannot take its lock either. */
+static int lock_shared(int fd) {
+  for (int i = 0;; i++) {
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) return 0;
+    if (errno == EINTR) continue;
+    if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL) return 0;
+    if (errno != EWOULDBLOCK) return ph__fail_os(PH_EIO, errno);
+    if (i == SHARED_LOCK_TRIES) return ph__fail(PH_EBUSY);
+    struct timespec ts = {0, SHARED_LOCK_SLEEP_NS};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Give [from, to) of the file real blocks, so a full file system is an
+ * error here and never a SIGBUS on a later write through the mapping.
+ * Where the file system cannot reserve (EOPNOTSUPP), one byte of each new
+ * page is written instead, which allocates it on every file system that
+ * does not compress or deduplicate zeros. */
+static int reserve(int fd, uint64_t from, uint64_t to) {
+  int rc = posix_fallocate(fd, (off_t)from, (off_t)(to - from));
+  if (rc == 0) return 0;
+  if (rc != EOPNOTSUPP && rc != EINVAL) return ph__fail_os(PH_EIO, rc);
+  for (uint64_t off = from; off < to; off += PH_PAGE_SIZE)
+    if (pwrite(fd, "", 1, (off_t)off) != 1) return ph__fail_os(PH_EIO, errno ? errno : ENOSPC);
+  return ftruncate(fd, (off_t)to) == 0 ? 0 : ph__fail_os(PH_EIO, errno);
+}
+
+static void *fail_os_null(int os_error) {
+  ph__fail_os(PH_EIO, os_error);
+  return NULL;
+}
+
+/* Remove the file this call created at `path`, if the path still names it. */
+static void remove_created(const char *path, int fd) {
+  struct stat mine, now;
+  if (fstat(fd, &mine) == 0 && lstat(path, &now) == 0 && mine.st_dev == now.st_dev && mine.st_ino == now.st_ino)
+    unlink(path);
+}
+
+/* A new file at `path`, never through a symbolic link there: -1 with errno
+ * EEXIST when something (a file, a link, anything) has the name. */
+static int create_new(const char *path, unsigned mode) {
+  return open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL | O_NOFOLLOW, (mode_t)(mode ? mode : 0600));
+}
+
+/* An existing file, following a link (its bytes are validated before use).
+ * O_NONBLOCK and O_NOCTTY: opening a FIFO or a terminal neither waits nor
+ * adopts it; the caller refuses anything but a regular file. */
+static int open_existing(const char *path) { return open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); }
+
 void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode) {
   if (!path || !size || (flags & ~(PH_MAP_CREATE | PH_MAP_EXCL))) return ph__fail_null(PH_EINVAL);
-  int oflags = O_RDWR | O_CLOEXEC;
-  if (flags & PH_MAP_CREATE) oflags |= O_CREAT;
-  if ((flags & PH_MAP_CREATE) && (flags & PH_MAP_EXCL)) oflags |= O_EXCL;
-  int fd = open(path, oflags, (mode_t)(mode ? mode : 0600));
-  if (fd < 0) return ph__fail_null(PH_EIO);
+  if ((flags & PH_MAP_EXCL) && !(flags & PH_MAP_CREATE)) return ph__fail_null(PH_EINVAL);
+  if (mode & ~0777u) return ph__fail_null(PH_EINVAL); /* never setuid, setgid or sticky */
+  if ((flags & PH_MAP_CREATE) && (*size == 0 || *size > SIZE_MAX / 2)) return ph__fail_null(PH_ESIZE);
+  bool created = false;
+  int fd = -1;
+  if (flags & PH_MAP_CREATE) {
+    fd = create_new(path, mode);
+    created = fd >= 0;
+    if (!created && (errno != EEXIST || (flags & PH_MAP_EXCL))) return fail_os_null(errno);
+  }
+  if (fd < 0) fd = open_existing(path);
+  if (fd < 0) return fail_os_null(errno);
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return ph__fail_null(PH_EIO);
-  }
-  uint64_t want = *size ? (uint64_t)*size : (uint64_t)st.st_size;
-  int err = 0;
-  if (want == 0 || want > (uint64_t)SIZE_MAX / 2) err = PH_ESIZE;
-  else if ((uint64_t)st.st_size < want) {
-    /* Growing is allowed only when asked to create: the new tail is sparse. */
-    if (!(flags & PH_MAP_CREATE)) err = PH_ESIZE;
-    else if (ftruncate(fd, (off_t)want) != 0) err = PH_EIO;
-  }
+  int err = lock_shared(fd);
+  if (!err && fstat(fd, &st) != 0) err = ph__fail_os(PH_EIO, errno);
+  if (!err && !S_ISREG(st.st_mode)) err = ph__fail_os(PH_EIO, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+  uint64_t want = err ? 0 : created ? (uint64_t)*size : *size ? (uint64_t)*size : (uint64_t)st.st_size;
+  /* An existing file is mapped as it is: it never grows here (see ph_heap_file_grow). */
+  if (!err && (want == 0 || want > (uint64_t)SIZE_MAX / 2 || (!created && (uint64_t)st.st_size < want))) err = ph__fail(PH_ESIZE);
+  if (!err && created) err = reserve(fd, 0, want);
   void *p = err ? NULL : map_aligned((size_t)want, fd);
-  close(fd); /* the mapping keeps the file open */
-  if (err) return ph__fail_null(err);
-  if (!p) return ph__fail_null(PH_EIO);
+  if (!err && !p) err = ph__fail_os(PH_EIO, errno);
+  if (err && created) remove_created(path, fd);
+  close(fd); /* the mapping keeps the file open, and with it the shared lock */
+  if (err) return NULL; /* the code (and errno) are recorded */
   *size = (size_t)want;
   return p;
+}
+
+/* Growing needs the file to itself: every mapping holds a shared lock, so
+ * an exclusive one proves no process maps it (only Linux ties the lock to
+ * the mapping; elsewhere the lock ends with the descriptor, which proves
+ * nothing, so the file does not grow there). The heap in it is validated
+ * before the file changes, and a failure leaves the file as it was. */
+int ph_heap_file_grow(const char *path, size_t size) {
+  if (!path || size == 0) return ph__fail(PH_EINVAL);
+  if (size > SIZE_MAX / 2) return ph__fail(PH_ESIZE);
+#if !defined(__linux__)
+  return ph__fail(PH_EINVAL);
+#else
+  int fd = open_existing(path);
+  if (fd < 0) return ph__fail_os(PH_EIO, errno);
+  struct stat st;
+  int err = 0;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0 && !err)
+    if (errno != EINTR) err = errno == EWOULDBLOCK ? ph__fail(PH_EBUSY) : ph__fail_os(PH_EIO, errno);
+  if (!err && fstat(fd, &st) != 0) err = ph__fail_os(PH_EIO, errno);
+  if (!err && !S_ISREG(st.st_mode)) err = ph__fail_os(PH_EIO, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
+  uint64_t old = err ? 0 : (uint64_t)st.st_size;
+  if (!err && old == 0) err = ph__fail(PH_ESIZE);
+  if (err || size <= old) {
+    close(fd);
+    return err;
+  }
+  void *p = map_aligned((size_t)old, fd);
+  ph_heap_t *h = p ? ph_heap_attach(p, (size_t)old) : NULL;
+  if (!p) err = ph__fail_os(PH_EIO, errno);
+  else if (!h) err = ph_last_error();
+  else if (ph_heap_flags(h) & PH_LOCKED) err = ph__fail(PH_EINVAL); /* a locked heap keeps its size */
+  if (!err) err = reserve(fd, old, size);
+  if (!err) err = ph_heap_grow(h, size);
+  /* Undo a partial reservation; the heap's header changed only if all went well. */
+  if (err && h && ftruncate(fd, (off_t)old) != 0) err = ph__fail_os(PH_EIO, errno);
+  if (p) munmap(p, (size_t)old);
+  close(fd);
+  return err;
+#endif
 }
 
 int ph_region_flush(void *base, size_t size) {

@@ -3,31 +3,43 @@
  * so unrelated processes (and workers) that open the same path use the same
  * heap, and the heap outlives them all.
  *
- * Invariant: the region handed back holds a heap that passed ph_heap_attach,
- * or one this call formatted in a file it created; anything else is
- * unmapped and reported. (The full check that `check` asks for is
- * PrivateHeap.open's: check() under the heap's lock.)
+ * Invariants: the region handed back holds a heap that passed
+ * ph_heap_attach, or one this call formatted in a file it created; anything
+ * else is unmapped and reported, and a file that is not a heap is never
+ * changed (validated before anything is written). A heap's size never
+ * changes while another process maps it: every mapping holds a shared lock
+ * on the file, and growing takes it exclusively (ph_heap_file_grow). A new
+ * file is created exclusively, never through a link, with its blocks
+ * reserved. (The full check that `check` asks for is PrivateHeap.open's:
+ * check() under the heap's lock.)
  */
-import type { Pointer } from "bun:ffi";
+import { type Pointer, read } from "bun:ffi";
 import { existsSync } from "node:fs";
+import { constants } from "node:os";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
-import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
+import { NATIVE_CONSTANTS, STATS_FIELDS } from "./ffi/symbols.ts";
 
 /** Options of {@link PrivateHeap.open}. */
 export interface OpenOptions {
   /**
-   * Bytes of the region. Required when the file may be created; for an
-   * existing file it must be the file's size, or larger with `create` (the
-   * file and the heap grow; do that while no other process has it open; a
-   * locked heap never grows: `EINVAL`).
+   * Bytes of the region. Required when the file may be created. For an
+   * existing file it must be the heap's size, or larger with `create`: the
+   * file and the heap grow, which succeeds only while no process (this one
+   * included) has the file open as a heap (`EBUSY` otherwise); a locked heap
+   * never grows (`EINVAL`).
    */
   size?: number;
-  /** Create the file (sparse, `mode`) and format a heap in it when it does not exist. */
+  /**
+   * Create the file (`mode`, its blocks reserved: `EIO` naming ENOSPC when
+   * the file system is full) and format a heap in it when nothing is at the
+   * path. Never creates through a symbolic link; an existing file is
+   * validated, never reformatted.
+   */
   create?: boolean;
-  /** With `create`: fail with `EIO` when the file exists. */
+  /** With `create`: fail with `EIO` when the path exists. */
   exclusive?: boolean;
-  /** Permission bits of a new file (default 0o600: the owner only). */
+  /** Permission bits of a new file, within 0o777 (default 0o600: the owner only); setuid, setgid and sticky bits are `EINVAL`. */
   mode?: number;
   /** Validate every invariant before use (ph_heap_check: reads all the heap's metadata). */
   check?: boolean;
@@ -45,6 +57,7 @@ export interface OpenOptions {
 /** A mapped, validated heap file. */
 export interface MappedHeapFile {
   base: Pointer;
+  /** Bytes mapped: the heap's size (the file may be longer). */
   size: number;
   created: boolean;
 }
@@ -55,23 +68,42 @@ function pathBytes(path: string): Uint8Array {
   return bytes;
 }
 
-/**
- * Map an existing heap file at its size, or at `grow` bytes when that is
- * larger (the file grows). A locked heap never grows: other processes have
- * it mapped at its size, and would allocate past the end of their mapping.
- * Null with the native error recorded; EINVAL thrown for a locked heap.
- */
-function mapExisting(path: string, cpath: Uint8Array, sizeOut: BigUint64Array, grow: number, mode: number): Pointer | null {
+/** The name of an operating system error number ("ENOSPC"), for messages. */
+function osErrorName(n: number): string {
+  if (process.platform === "win32") return `Windows error ${n}`;
+  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
+  return name ?? `errno ${n}`;
+}
+
+/** The native failure just recorded, as a HeapError naming the system error behind it, if any. */
+function nativeFailure(path: string, what: string): HeapError {
   const S = loadNative().symbols;
-  sizeOut[0] = 0n; // the file's size
-  const base = S.ph_region_map_file(cpath, sizeOut, 0, mode) as Pointer | null;
-  if (base === null || grow <= Number(sizeOut[0])) return base;
-  // Whether the heap is locked is in its header, which attach validates.
-  const locked = S.ph_heap_attach(base, Number(sizeOut[0])) !== null && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
-  S.ph_region_unmap(base, Number(sizeOut[0]));
-  if (locked) throw new HeapError("EINVAL", "open", `${path}: a locked heap file keeps the size it was created with (other processes map it at that size)`);
-  sizeOut[0] = BigInt(grow);
-  return S.ph_region_map_file(cpath, sizeOut, NATIVE_CONSTANTS.PH_MAP_CREATE, mode) as Pointer | null;
+  const rc = S.ph_last_error();
+  const os = S.ph_last_os_error();
+  return HeapError.fromNative(rc, "open", `${path}: ${what}${os ? ` (${osErrorName(os)})` : ""}`);
+}
+
+/** Why an existing file is not a heap, in words, for a failed attach or grow. */
+function refusal(rc: number, blank: boolean): string {
+  if (rc === nativeFromCode("EBUSY")) return "a heap file grows only while no process maps it, and one (maybe this one) has it open";
+  if (rc === nativeFromCode("ESIZE")) return "the file is empty or smaller than its heap (was it truncated?)";
+  if (rc === nativeFromCode("EINVAL")) return "a locked heap file keeps the size it was created with";
+  if (blank)
+    return "not a privheap heap file: it has no heap header (an interrupted creation leaves such a file; privheap formats only a file it has just created itself: remove it to create the heap again)";
+  return "not a usable privheap heap file";
+}
+
+/**
+ * Grow the existing heap file at `path` to `want` bytes when it is smaller:
+ * ph_heap_file_grow validates it first and refuses (EBUSY) while any
+ * process maps it. A file as large already is left to the open to validate.
+ */
+function growExisting(path: string, cpath: Uint8Array, want: number): void {
+  const S = loadNative().symbols;
+  const rc = S.ph_heap_file_grow(cpath, want);
+  if (rc === 0) return;
+  // Say "no heap header" only when the header is what failed: the grow validated it.
+  throw nativeFailure(path, refusal(rc, rc === nativeFromCode("ECORRUPT")));
 }
 
 /** Map `path` (creating it if asked and missing); see {@link OpenOptions}. */
@@ -81,7 +113,8 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0))
     throw new HeapError("EINVAL", "open", `size must be a positive integer, got ${String(size)}`);
   if (size !== undefined && size > maxSize) throw new HeapError("ESIZE", "open", `${size} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`);
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new HeapError("EINVAL", "open", `mode must be permission bits, got ${String(mode)}`);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777)
+    throw new HeapError("EINVAL", "open", `mode must be permission bits within 0o777 (no setuid, setgid or sticky bit), got ${String(mode)}`);
   if (create && size === undefined) throw new HeapError("EINVAL", "open", "create needs a size");
   const S = loadNative().symbols;
   const cpath = pathBytes(path);
@@ -89,31 +122,29 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   const want = size === undefined ? 0 : size - (size % pageSize);
   const sizeOut = new BigUint64Array(1);
 
-  // First try to create it ourselves (exclusively): only then is it ours to format.
+  // First try to create it ourselves (exclusively, never through a link): only then is it ours to format.
   let created = false;
   let base: Pointer | null = null;
   if (create) {
     sizeOut[0] = BigInt(want);
     base = S.ph_region_map_file(cpath, sizeOut, NATIVE_CONSTANTS.PH_MAP_CREATE | NATIVE_CONSTANTS.PH_MAP_EXCL, mode) as Pointer | null;
     if (base !== null) created = true;
-    else if (exclusive || !existsSync(path)) throw HeapError.fromNative(S.ph_last_error(), "open", `${path}: cannot create the file`);
+    else if (exclusive || !existsSync(path)) throw nativeFailure(path, "cannot create the file");
+    else growExisting(path, cpath, want);
   }
   if (base === null) {
-    base = mapExisting(path, cpath, sizeOut, create ? want : 0, mode);
+    sizeOut[0] = 0n; // the file's size
+    base = S.ph_region_map_file(cpath, sizeOut, 0, 0) as Pointer | null;
     if (base === null) {
-      const rc = S.ph_last_error();
-      const why = rc === nativeFromCode("ESIZE") ? `the file is smaller than ${want} bytes (or empty)` : "cannot open or map the file";
-      throw HeapError.fromNative(rc, "open", `${path}: ${why}`);
+      const why = S.ph_last_error() === nativeFromCode("ESIZE") ? "the file is empty" : "cannot open or map the file";
+      throw nativeFailure(path, why);
     }
   }
-  const mapped = Number(sizeOut[0]);
+  let mapped = Number(sizeOut[0]);
   const fail = (e: HeapError): never => {
     S.ph_region_unmap(base, mapped);
     throw e;
   };
-  if (mapped > maxSize) fail(new HeapError("ESIZE", "open", `${path}: ${mapped} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`));
-  if (size !== undefined && !create && mapped !== want)
-    fail(new HeapError("ESIZE", "open", `${path}: the file has ${mapped} bytes, ${want} were asked (pass create to grow it)`));
   if (created) {
     // Not PH_REGION_ZEROED: every page counts as touched, so a process that
     // attaches later never has to write the header to say so.
@@ -123,9 +154,30 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
       fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: formatting ${mapped} bytes`));
     }
   } else {
-    if (S.ph_heap_attach(base, mapped) === null) fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: not a usable privheap heap file`));
+    if (S.ph_heap_attach(base, mapped) === null) {
+      const rc = S.ph_last_error();
+      fail(HeapError.fromNative(rc, "open", `${path}: ${refusal(rc, mapped >= 8 && read.u64(base, 0) === 0n)}`));
+    }
     if (lock && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0)
       fail(new HeapError("EINVAL", "open", `${path}: the heap was created without lock; others may be using it unlocked`));
+    // Map only the heap: a longer file (extended by someone else) does not make it larger.
+    const heapBytes = regionBytes(base);
+    if (heapBytes < mapped) {
+      // Cannot fail for a page-aligned tail of our own mapping (Windows unmaps whole views at close anyway).
+      S.ph_region_unmap((base + heapBytes) as Pointer, mapped - heapBytes);
+      mapped = heapBytes;
+    }
   }
+  if (mapped > maxSize) fail(new HeapError("ESIZE", "open", `${path}: ${mapped} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`));
+  if (size !== undefined && !create && mapped !== want)
+    fail(new HeapError("ESIZE", "open", `${path}: the heap has ${mapped} bytes, ${want} were asked (pass create to grow it)`));
   return { base, size: mapped, created };
+}
+
+const statsBuf = new BigUint64Array(STATS_FIELDS.length);
+
+/** The heap's own size (its header's page count), from ph_heap_stats. */
+function regionBytes(base: Pointer): number {
+  loadNative().symbols.ph_heap_stats(base, statsBuf);
+  return Number(statsBuf[0]);
 }

@@ -1,7 +1,7 @@
 // Heap files: PrivateHeap.open maps a file shared, so separate processes and
 // workers use one heap, and a closed heap file reopens with everything in it.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../src/heap.ts";
@@ -29,13 +29,13 @@ function makeFile(path: string): void {
 }
 
 describe("PrivateHeap.open", () => {
-  test("a new file is sparse, mode 0600, and holds a heap; it reopens with allocations and roots", () => {
+  test("a new file has all its blocks reserved, mode 0600, and holds a heap; it reopens with allocations and roots", () => {
     const path = pathFor();
     makeFile(path);
     const st = statSync(path);
     expect(st.mode & 0o777).toBe(0o600);
     expect(st.size).toBe(8 * MiB);
-    expect(st.blocks * 512).toBeLessThan(8 * MiB); // sparse: most of it never written
+    expect(st.blocks * 512).toBeGreaterThanOrEqual(8 * MiB); // reserved: writes through the mapping never find the disk full
     using heap = PrivateHeap.open(path);
     expect(heap.path).toBe(path);
     expect(heap.size).toBe(8 * MiB);
@@ -196,4 +196,194 @@ describe("examples/shared", () => {
     expect(reader.exitCode).toBe(0);
     expect(reader.stdout.toString()).toMatch(/reader: tick \d+: \d players, best -?\d+\.\d/);
   }, 20_000);
+});
+
+/** A child Bun running `code`, fed lines on stdin; `next()` reads its next stdout line. */
+function child(code: string) {
+  const file = join(dir, `child-${seq++}.ts`);
+  writeFileSync(file, code);
+  const proc = Bun.spawn([process.execPath, file], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const reader = proc.stdout.getReader();
+  let buffered = "";
+  return {
+    proc,
+    async next(): Promise<string> {
+      while (!buffered.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) return buffered;
+        buffered += new TextDecoder().decode(value);
+      }
+      const i = buffered.indexOf("\n");
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      return line;
+    },
+    send(line: string): void {
+      proc.stdin.write(`${line}\n`);
+      proc.stdin.flush();
+    },
+    async end() {
+      proc.stdin.end();
+      const stderr = await new Response(proc.stderr).text();
+      await proc.exited;
+      return { exitCode: proc.exitCode, signalCode: proc.signalCode, stderr };
+    },
+  };
+}
+
+/** A child that opens `path`, says "mapped <size>", then does what each stdin line names. */
+function mapper(path: string) {
+  return child(`
+    import { PrivateHeap } from ${INDEX};
+    const heap = PrivateHeap.open(${JSON.stringify(path)});
+    console.log("mapped " + heap.size);
+    for await (const line of console) {
+      if (line === "close") { heap.close(); console.log("closed"); continue; }
+      if (line !== "fill") break;
+      try {
+        const at = heap.calloc(1, ${5 * MiB}); // more than the 4 MiB it mapped
+        console.log("allocated " + at);
+      } catch (e) {
+        console.log(e.code + " " + heap.check());
+      }
+    }
+  `);
+}
+
+describe("heap files shared by several processes", () => {
+  test("a heap file extended by someone else keeps its size: a process that mapped 4 MiB gets ENOMEM past it, not a crash", async () => {
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 4 * MiB, create: true }).close();
+    const a = mapper(path);
+    expect(await a.next()).toBe(`mapped ${4 * MiB}`);
+    truncateSync(path, 8 * MiB); // the file grows under A
+    const b = await runScript(`
+      import { PrivateHeap } from ${INDEX};
+      using heap = PrivateHeap.open(${JSON.stringify(path)});
+      console.log(heap.size, heap.stats().regionBytes);
+    `);
+    a.send("fill");
+    const filled = await a.next();
+    const end = await a.end();
+    expect({ b: [b.exitCode, b.stderr, b.stdout.trim()], a: [filled, end.exitCode, end.signalCode, end.stderr] }).toEqual({
+      b: [0, "", `${4 * MiB} ${4 * MiB}`], // B maps the heap's 4 MiB, and the header still says 4 MiB
+      a: ["ENOMEM 0", 0, null, ""],
+    });
+    using heap = PrivateHeap.open(path, { check: true });
+    expect(heap.stats().regionBytes).toBe(4 * MiB);
+  }, 20_000);
+
+  test("growing a heap file another process has mapped is EBUSY and changes nothing; once it unmaps, the file grows", async () => {
+    const path = pathFor();
+    makeFile(path);
+    const a = mapper(path);
+    expect(await a.next()).toBe(`mapped ${8 * MiB}`);
+    const before = readFileSync(path);
+    const err = expectCode(() => PrivateHeap.open(path, { size: 16 * MiB, create: true }), "EBUSY");
+    expect(err.message).toContain("mapped");
+    expect(statSync(path).size).toBe(8 * MiB);
+    expect(Buffer.compare(readFileSync(path), before)).toBe(0);
+    a.send("close");
+    expect(await a.next()).toBe("closed"); // the mapping is gone, the process lives on
+    {
+      using heap = PrivateHeap.open(path, { size: 16 * MiB, create: true });
+      expect([heap.size, heap.stats().regionBytes]).toEqual([16 * MiB, 16 * MiB]);
+      expect(heap.malloc(12 * MiB)).toBeGreaterThan(0);
+      expect(heap.check()).toBe(0);
+    }
+    expect((await a.end()).exitCode).toBe(0);
+  }, 20_000);
+
+  test("this process's own open mapping also keeps the file from growing", () => {
+    const path = pathFor();
+    makeFile(path);
+    using heap = PrivateHeap.open(path);
+    expectCode(() => PrivateHeap.open(path, { size: 16 * MiB, create: true }), "EBUSY");
+    heap.close();
+    using grown = PrivateHeap.open(path, { size: 16 * MiB, create: true });
+    expect(grown.size).toBe(16 * MiB);
+  });
+});
+
+/** size, bytes and mtime of `path` (lstat: a link is not followed). */
+function fingerprint(path: string) {
+  const st = lstatSync(path);
+  const bytes = st.isFile() ? readFileSync(path).toString("hex") : "";
+  return { size: st.size, mtimeNs: statSync(path, { bigint: true }).mtimeNs, mode: st.mode, bytes };
+}
+
+describe("files that are not heaps are never changed", () => {
+  const foreignKinds: [string, (path: string) => void][] = [
+    ["a 1 MiB file of other bytes", (p) => writeFileSync(p, new Uint8Array(MiB).fill(7))],
+    ["an empty file", (p) => writeFileSync(p, new Uint8Array(0))],
+    ["a short file", (p) => writeFileSync(p, "not a heap\n")],
+    ["an 8 KiB file of zeros", (p) => writeFileSync(p, new Uint8Array(8192))],
+  ];
+  for (const [kind, make] of foreignKinds) {
+    test(`open with create on ${kind} fails and leaves its size, bytes and mtime as they were`, () => {
+      const path = pathFor();
+      make(path);
+      utimesSync(path, 1_000_000, 1_000_000); // an mtime a write would change
+      const before = fingerprint(path);
+      const err = expectCode(() => PrivateHeap.open(path, { size: 4 * MiB, create: true }), before.size === 0 ? "ESIZE" : "ECORRUPT");
+      expect(err.message).toContain(path);
+      expect(fingerprint(path)).toEqual(before);
+      // Through a symbolic link to it: the same.
+      const link = pathFor();
+      symlinkSync(path, link);
+      expectCode(() => PrivateHeap.open(link, { size: 4 * MiB, create: true }), before.size === 0 ? "ESIZE" : "ECORRUPT");
+      expect(fingerprint(path)).toEqual(before);
+      expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    });
+  }
+
+  test("open with create on a directory, a FIFO or a device fails with EIO and changes none of them", () => {
+    const sub = pathFor();
+    mkdirSync(sub);
+    const fifo = pathFor();
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const device = pathFor();
+    symlinkSync("/dev/null", device);
+    for (const path of [sub, fifo, device]) {
+      const before = fingerprint(path);
+      expectCode(() => PrivateHeap.open(path, { size: 4 * MiB, create: true }), "EIO");
+      expectCode(() => PrivateHeap.open(path), "EIO");
+      expect(fingerprint(path)).toEqual(before);
+    }
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+  });
+});
+
+describe("the file policy for heap files", () => {
+  test("mode with setuid, setgid or sticky bits, or beyond 0o7777, is EINVAL and creates nothing", () => {
+    for (const mode of [0o6777, 0o4600, 0o2600, 0o1600, 0o10600, -1, 1.5]) {
+      const path = pathFor();
+      expectCode(() => PrivateHeap.open(path, { size: 2 * MiB, create: true, mode }), "EINVAL");
+      expect(existsSync(path)).toBe(false);
+    }
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 2 * MiB, create: true, mode: 0o600 }).close();
+    expect(statSync(path).mode & 0o7777).toBe(0o600);
+  });
+
+  test("create never writes through a symbolic link at the path, dangling or not", () => {
+    const target = pathFor();
+    const link = pathFor();
+    symlinkSync(target, link); // dangling: following it would create `target`
+    expectCode(() => PrivateHeap.open(link, { size: 2 * MiB, create: true }), "EIO");
+    expect(existsSync(target)).toBe(false);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expectCode(() => PrivateHeap.open(link, { size: 2 * MiB, create: true, exclusive: true }), "EIO");
+    expect(existsSync(target)).toBe(false);
+  });
+
+  test("an existing heap file opens through a symbolic link (its bytes are validated first)", () => {
+    const path = pathFor();
+    makeFile(path);
+    const link = pathFor();
+    symlinkSync(path, link);
+    using heap = PrivateHeap.open(link, { size: 8 * MiB, create: true });
+    expect(heap.getRoot("greeting")).toBeGreaterThan(0);
+    expect(heap.check()).toBe(0);
+  });
 });

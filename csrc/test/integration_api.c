@@ -470,9 +470,12 @@ TEST(attach_validates_and_works_at_another_address) {
   void *other = ph_region_map_anon(2 * size);
   REQUIRE(other);
   memcpy(other, h, ph_heap_used_bytes(h)); /* a snapshot is the used prefix */
-  ph_heap_t *g = ph_heap_attach(other, 2 * size); /* a larger region: extra pages free */
+  ph_heap_t *g = ph_heap_attach(other, 2 * size); /* a larger region: the heap keeps its size */
   REQUIRE(g);
   EXPECT(ph_heap_check(g, 2 * size) == 0);
+  EXPECT(ph_heap_malloc(g, size + MiB) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_heap_grow(g, size - PH_PAGE_SIZE) == PH_ESIZE); /* a heap never shrinks */
+  EXPECT_EQ(ph_heap_grow(g, 2 * size), 0);                  /* explicitly: the extra pages become free */
   EXPECT(strcmp((char *)g + ph_heap_get_root(g, "greeting"), "hello") == 0);
   /* same calls, same offsets, in both copies */
   for (int i = 0; i < 300; i++) {

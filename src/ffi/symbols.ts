@@ -30,6 +30,7 @@ export const symbols = {
   // 2. Heap lifecycle
   ph_heap_init: { args: ["ptr", "usize", "u32"], returns: "ptr" },
   ph_heap_attach: { args: ["ptr", "usize"], returns: "ptr" },
+  ph_heap_grow: { args: ["ptr", "usize"], returns: "i32" },
   ph_heap_reset: { args: ["ptr"], returns: "i32" },
   ph_heap_min_size: { args: [], returns: u64_fast },
   ph_heap_overhead: { args: ["usize"], returns: u64_fast },
@@ -73,6 +74,7 @@ export const symbols = {
   ph_region_map_file: { args: ["ptr", "ptr", "u32", "u32"], returns: "ptr" },
   ph_region_flush: { args: ["ptr", "usize"], returns: "i32" },
   ph_region_unmap: { args: ["ptr", "usize"], returns: "i32" },
+  ph_heap_file_grow: { args: ["ptr", "usize"], returns: "i32" },
 
   // 9. Frame scratch (the out-of-line part; FrameArena keeps its own cursor)
   ph_scratch_refill: { args: ["ptr", "usize"], returns: "ptr" },
