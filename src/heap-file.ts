@@ -14,7 +14,7 @@
  * check() under the heap's lock.)
  */
 import { type Pointer, read } from "bun:ffi";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
@@ -60,6 +60,35 @@ export interface MappedHeapFile {
   /** Bytes mapped: the heap's size (the file may be longer). */
   size: number;
   created: boolean;
+  /** The file the path named once mapped (null if it could not be read back). */
+  file: FileIdentity | null;
+}
+
+/** A file's device and inode: which file a path named. */
+export interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
+function identity(path: string): FileIdentity | null {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? { dev: st.dev, ino: st.ino } : null;
+}
+
+/**
+ * EIO when the file mapped as `file` is still at `path` and is now shorter
+ * than the `size` bytes mapped: another process cut it, and the pages past
+ * its end are gone (a touch of one is a SIGBUS). The operating system lets
+ * any writer do that; this is how privheap finds out, at flush.
+ */
+export function throwIfCut(path: string, file: FileIdentity | null, size: number): void {
+  const st = file ? statSync(path, { bigint: true, throwIfNoEntry: false }) : undefined;
+  if (!st || st.dev !== file!.dev || st.ino !== file!.ino || st.size >= BigInt(size)) return;
+  throw new HeapError(
+    "EIO",
+    "flush",
+    `${path}: the file was cut to ${st.size} bytes while mapped (the heap has ${size}); the pages past its end are lost, and touching them ends the process with SIGBUS`,
+  );
 }
 
 function pathBytes(path: string): Uint8Array {
@@ -86,7 +115,8 @@ function nativeFailure(path: string, what: string): HeapError {
 /** Why an existing file is not a heap, in words, for a failed attach or grow. */
 function refusal(rc: number, blank: boolean): string {
   if (rc === nativeFromCode("EBUSY")) return "a heap file grows only while no process maps it, and one (maybe this one) has it open";
-  if (rc === nativeFromCode("ESIZE")) return "the file is empty or smaller than its heap (was it truncated?)";
+  if (rc === nativeFromCode("ESIZE"))
+    return "the file is empty or smaller than its heap (cut by another process, or left by an interrupted creation: privheap formats only a file it has just created itself; remove it to create the heap again)";
   if (rc === nativeFromCode("EINVAL")) return "a locked heap file keeps the size it was created with";
   if (blank)
     return "not a privheap heap file: it has no heap header (an interrupted creation leaves such a file; privheap formats only a file it has just created itself: remove it to create the heap again)";
@@ -136,7 +166,13 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     sizeOut[0] = 0n; // the file's size
     base = S.ph_region_map_file(cpath, sizeOut, 0, 0) as Pointer | null;
     if (base === null) {
-      const why = S.ph_last_error() === nativeFromCode("ESIZE") ? "the file is empty" : "cannot open or map the file";
+      const rc = S.ph_last_error();
+      const why =
+        rc === nativeFromCode("ESIZE")
+          ? refusal(rc, false)
+          : rc === nativeFromCode("EBUSY")
+            ? "another process has held the file's exclusive lock (as growing it does) for over 2 s"
+            : "cannot open or map the file";
       throw nativeFailure(path, why);
     }
   }
@@ -171,7 +207,7 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   if (mapped > maxSize) fail(new HeapError("ESIZE", "open", `${path}: ${mapped} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`));
   if (size !== undefined && !create && mapped !== want)
     fail(new HeapError("ESIZE", "open", `${path}: the heap has ${mapped} bytes, ${want} were asked (pass create to grow it)`));
-  return { base, size: mapped, created };
+  return { base, size: mapped, created, file: identity(path) };
 }
 
 const statsBuf = new BigUint64Array(STATS_FIELDS.length);

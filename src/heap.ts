@@ -17,7 +17,7 @@
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { heapChecksum } from "./checksum.ts";
 import { HeapError, nativeFromCode } from "./errors.ts";
-import { mapHeapFile, type OpenOptions } from "./heap-file.ts";
+import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { loadNative } from "./ffi/loader.ts";
@@ -197,6 +197,8 @@ export class PrivateHeap implements Disposable {
   readonly #view: DataView;
   /** The file of a heap from open(), else null. */
   #path: string | null = null;
+  /** Which file #path named when it was mapped (flush checks that it was not cut). */
+  #file: FileIdentity | null = null;
   /** A PH_LOCKED heap: calls take the lock in its header (see LOCKED_METHODS). */
   readonly #locked: boolean;
   /** The base, for unlocking (close() is refused while the lock is held, so it stays mapped). */
@@ -330,9 +332,10 @@ export class PrivateHeap implements Disposable {
    */
   static open(path: string, options: OpenOptions = {}): PrivateHeap {
     bind();
-    const { base, size, created } = mapHeapFile(path, options, MAX_REGION_SIZE);
+    const { base, size, created, file } = mapHeapFile(path, options, MAX_REGION_SIZE);
     const heap = new PrivateHeap(base, size);
     heap.#path = path;
+    heap.#file = file;
     if (options?.check && !created) heap.#checkOpened(path);
     return heap;
   }
@@ -355,7 +358,9 @@ export class PrivateHeap implements Disposable {
   /**
    * Write a heap file's changed pages to the file (msync) before returning,
    * so they survive a crash of the machine; a no-op for anonymous heaps.
-   * `EIO` when the system refuses.
+   * `EIO` when the system refuses, or when another process cut the file
+   * shorter than the heap while it was mapped (the pages past the new end
+   * are lost, and touching them ends the process with SIGBUS).
    *
    * @example
    * ```ts
@@ -372,6 +377,7 @@ export class PrivateHeap implements Disposable {
     const h = this.#h;
     if (h === 0) throw this.#closed("flush");
     if (this.#path === null) return;
+    throwIfCut(this.#path, this.#file, this.#size);
     const rc = S.ph_region_flush(h, this.#size);
     if (rc !== 0) throw HeapError.fromNative(rc, "flush", this.#path);
   }
