@@ -62,6 +62,18 @@ describe("replay files that declare more than they hold", () => {
     expect(r.maxRSS).toBeLessThan(BOUND);
   }, 60_000);
 
+  test("privheap replay info on the 88-byte file exits 2 with ECORRUPT, in bounded memory", async () => {
+    const made = await child(`writeFileSync("bomb.phreplay", bomb(new Uint32Array(0), new Uint8Array(0), GiB4)); console.log(process.cwd());`);
+    expect(made.exitCode).toBe(0);
+    const file = join(made.lines[0]!, "bomb.phreplay");
+    const proc = Bun.spawn([process.execPath, join(SRC, "cli.ts"), "replay", "info", file], { stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    await proc.exited;
+    expect({ exit: proc.exitCode, out }).toEqual({ exit: 2, out: "" });
+    expect(err).toContain("ECORRUPT");
+    expect(proc.resourceUsage()!.maxRSS).toBeLessThan(BOUND);
+  }, 60_000);
+
   test("a real heap header declaring 4 GiB used, without the metadata it points at: keyframe and info are ECORRUPT, seek into a small heap ESIZE, in bounded memory", async () => {
     const r = await child(`
       const heap = PrivateHeap.create({ size: GiB4 }); // anonymous: pages cost nothing until written
