@@ -294,6 +294,24 @@ describe("heap files shared by several processes", () => {
     expect((await a.end()).exitCode).toBe(0);
   }, 20_000);
 
+  test("open waits a bounded time on a file another process holds exclusively, then EBUSY; it opens once the lock is gone", async () => {
+    const path = pathFor();
+    makeFile(path);
+    const holder = Bun.spawn(["flock", "-x", path, "-c", "echo locked; read line"], { stdin: "pipe", stdout: "pipe" });
+    const said = await holder.stdout.getReader().read();
+    expect(new TextDecoder().decode(said.value)).toBe("locked\n");
+    const started = performance.now();
+    const err = expectCode(() => PrivateHeap.open(path), "EBUSY");
+    const waited = performance.now() - started;
+    holder.stdin.end();
+    await holder.exited;
+    expect(err.message).toContain("exclusive lock");
+    expect(waited).toBeGreaterThan(1000); // it waited for a grow to finish...
+    expect(waited).toBeLessThan(10_000); // ...but not without bound
+    using heap = PrivateHeap.open(path);
+    expect(heap.check()).toBe(0);
+  }, 20_000);
+
   test("this process's own open mapping also keeps the file from growing", () => {
     const path = pathFor();
     makeFile(path);
