@@ -305,12 +305,20 @@ export class PrivateHeap implements Disposable {
    * process (or worker) that opens the same path uses the same heap, and
    * what it holds stays in the file (`/dev/shm/...` for memory speed, any
    * file for persistence). With `create` and `size`, a missing file is
-   * created sparse (mode 0o600 unless `mode` says otherwise) and formatted.
-   * An existing file is validated first, in O(1) (magic, versions, sizes,
-   * the header's offsets), or in full with `check: true`; it fails with
-   * `ECORRUPT` / `EVERSION` / `ESIZE` rather than trusting bad bytes. `EIO`
-   * when the file cannot be opened. One process may allocate and free at a
-   * time; the others only read (see the README's "Shared heaps").
+   * created (exclusively, never through a symbolic link; mode 0o600 unless
+   * `mode` says otherwise) with all its blocks reserved, so a full disk is
+   * `EIO` (naming ENOSPC) here rather than a crash later, and formatted.
+   * An existing file (links followed) is validated first, in O(1) (magic,
+   * versions, sizes, the header's offsets), or in full with `check: true`;
+   * it fails with `ECORRUPT` / `EVERSION` / `ESIZE` rather than trusting bad
+   * bytes, and a file that is not a heap is never changed. `EIO` when the
+   * file cannot be opened. The heap keeps its size while any process maps
+   * it (a file made longer by someone else maps only the heap's pages);
+   * a larger `size` with `create` grows it only while no process maps it
+   * (`EBUSY`). A file cut shorter while mapped cannot be refused by the
+   * system: touching its lost pages ends the process with SIGBUS (`flush`
+   * reports the cut). One process may allocate and free at a time; the
+   * others only read (see the README's "Shared heaps").
    *
    * @example
    * ```ts
