@@ -5,7 +5,7 @@
  * Invariants:
  * - `path` only ever names a complete start of a recording. The first
  *   append (header and first keyframe) goes to a temporary file created
- *   exclusively, mode 0600, in the same directory (`.<name>.<pid>-<n>.tmp`),
+ *   exclusively, mode 0600, in the same directory (`.<name>.<pid>-<n>-<random>.tmp`),
  *   which `publish` renames over `path`. O_EXCL never opens through a
  *   symbolic link, and a rename replaces a link itself, never its target.
  * - `path` is replaced only when it is absent or a privheap replay file
@@ -66,7 +66,8 @@ export class ReplayFile {
   /** A new, empty file that `publish` will put at `path`. EINVAL when `path` holds something else than a replay; EIO from the file system. */
   static create(path: string, op: string): ReplayFile {
     checkReplaceable(path, op);
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${tempCount++}.tmp`);
+    // The random part keeps a stale file of a killed process whose pid was reused from blocking the name.
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${tempCount++}-${Math.random().toString(36).slice(2, 8)}.tmp`);
     try {
       return new ReplayFile(path, tmp, openSync(tmp, "wx", 0o600));
     } catch (e) {

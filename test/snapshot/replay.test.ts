@@ -311,7 +311,6 @@ describe("Replay: torn and damaged files", () => {
     const child = Bun.spawn([process.execPath, file], { stdout: "pipe" });
     const reader = child.stdout.getReader();
     await reader.read(); // "ready": at least 51 ticks are on disk
-    await Bun.sleep(20);
     child.kill("SIGKILL");
     await child.exited;
     const replay = Replay.open(path);
