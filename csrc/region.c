@@ -92,9 +92,15 @@ int ph_region_flush(void *base, size_t size) {
 /* Windows cannot tell here whether another process maps the file (a view
  * outlives the handle it was made from), so a heap file keeps its size. */
 int ph_heap_file_grow(const char *path, size_t size) {
-  (void)path;
-  (void)size;
-  return ph__fail(PH_EINVAL);
+  if (!path || size == 0) return ph__fail(PH_EINVAL);
+  WIN32_FILE_ATTRIBUTE_DATA at;
+  if (!GetFileAttributesExA(path, GetFileExInfoStandard, &at)) {
+    ph__fail_os(PH_EIO, (int)GetLastError());
+    return PH_EIO;
+  }
+  uint64_t old = ((uint64_t)at.nFileSizeHigh << 32) | at.nFileSizeLow;
+  if (old == 0) return ph__fail(PH_ESIZE);
+  return size <= old ? 0 : ph__fail(PH_EINVAL); /* already that large: nothing to prove */
 }
 
 int ph_region_unmap(void *base, size_t size) {
@@ -244,9 +250,6 @@ void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigne
 int ph_heap_file_grow(const char *path, size_t size) {
   if (!path || size == 0) return ph__fail(PH_EINVAL);
   if (size > SIZE_MAX / 2) return ph__fail(PH_ESIZE);
-#if !defined(__linux__)
-  return ph__fail(PH_EINVAL);
-#else
   int fd = open_existing(path);
   if (fd < 0) return ph__fail_os(PH_EIO, errno);
   struct stat st;
@@ -257,6 +260,9 @@ int ph_heap_file_grow(const char *path, size_t size) {
   if (!err && !S_ISREG(st.st_mode)) err = ph__fail_os(PH_EIO, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
   uint64_t old = err ? 0 : (uint64_t)st.st_size;
   if (!err && old == 0) err = ph__fail(PH_ESIZE);
+#if !defined(__linux__)
+  if (!err && size > old) err = ph__fail(PH_EINVAL); /* the lock proves nothing here */
+#endif
   if (err || size <= old) {
     close(fd);
     return err;
@@ -266,14 +272,15 @@ int ph_heap_file_grow(const char *path, size_t size) {
   if (!p) err = ph__fail_os(PH_EIO, errno);
   else if (!h) err = ph_last_error();
   else if (ph_heap_flags(h) & PH_LOCKED) err = ph__fail(PH_EINVAL); /* a locked heap keeps its size */
-  if (!err) err = reserve(fd, old, size);
-  if (!err) err = ph_heap_grow(h, size);
-  /* Undo a partial reservation; the heap's header changed only if all went well. */
-  if (err && h && ftruncate(fd, (off_t)old) != 0) err = ph__fail_os(PH_EIO, errno);
+  if (!err) {
+    err = reserve(fd, old, size);
+    if (!err) err = ph_heap_grow(h, size); /* the header changes only once the blocks are there */
+    /* Undo a partial reservation (only then: truncating to the same size still changes mtime). */
+    if (err && ftruncate(fd, (off_t)old) != 0) err = ph__fail_os(PH_EIO, errno);
+  }
   if (p) munmap(p, (size_t)old);
   close(fd);
   return err;
-#endif
 }
 
 int ph_region_flush(void *base, size_t size) {

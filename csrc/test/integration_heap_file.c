@@ -146,10 +146,13 @@ TEST(growing_validates_first_and_changes_nothing_it_refuses) {
   memset(junk, 7, sizeof junk);
   EXPECT(write(fd, junk, sizeof junk) == (ssize_t)sizeof junk);
   close(fd);
+  struct stat st, before;
+  REQUIRE(stat(path, &before) == 0);
+  usleep(20000); /* so that a write would show in mtime */
   EXPECT_EQ(ph_heap_file_grow(path, 4 * MiB), PH_ECORRUPT);
-  struct stat st;
   REQUIRE(stat(path, &st) == 0);
   EXPECT_EQ(st.st_size, sizeof junk);
+  EXPECT(st.st_mtim.tv_sec == before.st_mtim.tv_sec && st.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
   char locked[256];
   snprintf(locked, sizeof locked, "%s", fresh());
   size_t n = 2 * MiB;
