@@ -14,7 +14,7 @@
  * check() under the heap's lock.)
  */
 import { type Pointer, read } from "bun:ffi";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, lstatSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
@@ -159,7 +159,10 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     sizeOut[0] = BigInt(want);
     base = S.ph_region_map_file(cpath, sizeOut, NATIVE_CONSTANTS.PH_MAP_CREATE | NATIVE_CONSTANTS.PH_MAP_EXCL, mode) as Pointer | null;
     if (base !== null) created = true;
-    else if (exclusive || !existsSync(path)) throw nativeFailure(path, "cannot create the file");
+    else if (exclusive || !existsSync(path)) {
+      const link = lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+      throw nativeFailure(path, link ? "cannot create the file: a symbolic link is at the path, and privheap never creates a file through one" : "cannot create the file");
+    }
     else growExisting(path, cpath, want);
   }
   if (base === null) {
@@ -192,7 +195,9 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   } else {
     if (S.ph_heap_attach(base, mapped) === null) {
       const rc = S.ph_last_error();
-      fail(HeapError.fromNative(rc, "open", `${path}: ${refusal(rc, mapped >= 8 && read.u64(base, 0) === 0n)}`));
+      // Attach's EBUSY: the lock word names a live owner (maybe forged) that kept it for the whole wait.
+      const why = rc === nativeFromCode("EBUSY") ? `its lock stayed held for ${NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS} ms by a live process or thread (or its lock word names one that never releases it)` : refusal(rc, mapped >= 8 && read.u64(base, 0) === 0n);
+      fail(HeapError.fromNative(rc, "open", `${path}: ${why}`));
     }
     if (lock && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0)
       fail(new HeapError("EINVAL", "open", `${path}: the heap was created without lock; others may be using it unlocked`));
