@@ -6,6 +6,9 @@
  * Keeps: a call that fails changes no byte of the region; every pointer is
  * classified through the page map before anything is written, so a wrong or
  * stale pointer is reported (EBADPTR, EDOUBLEFREE) instead of trusted.
+ * The map itself is untrusted too (a heap attached without a full check):
+ * a run is bounded inside [base_pages, hwm) before anything follows its
+ * entry, and an entry that cannot be what it says is PH_ECORRUPT.
  */
 #include "internal.h"
 
@@ -19,17 +22,18 @@ static inline bool is_large_size(size_t size) {
   return size > PH_SMALL_MAX || ph__classes[ph__size2class(size)].run_pages == 0;
 }
 
-/* Pages for a large request, or 0 when it cannot fit any region. */
+/* Pages for a large request (a page for 0 bytes: an aligned minimal
+ * allocation), or 0 when it cannot fit any region. */
 static inline uint32_t pages_for(const ph_heap_t *h, size_t size) {
   uint64_t n = ((uint64_t)size + PH_PAGE_SIZE - 1) >> PH_LG_PAGE;
-  return (size > ((uint64_t)h->npages << PH_LG_PAGE)) ? 0 : (uint32_t)n;
+  return (size > ((uint64_t)h->npages << PH_LG_PAGE)) ? 0 : n ? (uint32_t)n : 1u;
 }
 
 static uint64_t large_alloc(ph_heap_t *h, size_t size, uint32_t align_pages, bool *zeroed) {
   uint32_t n = pages_for(h, size);
   if (n == 0) return fail0(PH_ENOMEM);
   uint32_t p = ph__pages_alloc(h, n, align_pages, zeroed);
-  if (p == 0) return fail0(PH_ENOMEM);
+  if (p == 0) return 0; /* ENOMEM or ECORRUPT, recorded */
   ph_page *e = ph__page(h, p);
   e->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
   e->size = n;
@@ -83,9 +87,11 @@ uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size) {
 
 /*
  * Classify off: the head page of its small run (*run, *region >= 0) or of its
- * large run (*region = -1). Returns 0, or PH_EBADPTR / PH_EDOUBLEFREE without
- * recording it. Off inside memory the heap has released (a free run, or pages
- * above hwm that were in use) is a double free; anything else is a bad pointer.
+ * large run (*region = -1). Returns 0, or PH_EBADPTR / PH_EDOUBLEFREE /
+ * PH_ECORRUPT without recording it. Off inside memory the heap has released
+ * (a free run, or pages above hwm that were in use) is a double free; a
+ * scratch chunk or anything else is a bad pointer; an entry whose run cannot
+ * be inside the heap is damage.
  */
 static int classify(const ph_heap_t *h, uint64_t off, uint32_t *run, long *region) {
   if (off & 7u) return PH_EBADPTR; /* every allocation is 8-byte aligned */
@@ -96,9 +102,11 @@ static int classify(const ph_heap_t *h, uint64_t off, uint32_t *run, long *regio
   const ph_page *e = ph__page(h, p);
   switch (ph__kind(e)) {
   case PH_PK_SMALL_BODY:
+    if (e->size > p) return PH_ECORRUPT;
     p -= e->size;
     /* fall through */
   case PH_PK_SMALL: {
+    if (!ph__small_run_ok(h, p)) return PH_ECORRUPT;
     long i = ph__small_region(h, p, off);
     if (i < 0) return PH_EBADPTR;
     if (!ph__small_is_live(h, p, i)) return PH_EDOUBLEFREE;
@@ -108,6 +116,7 @@ static int classify(const ph_heap_t *h, uint64_t off, uint32_t *run, long *regio
   }
   case PH_PK_LARGE:
     if (off & (PH_PAGE_SIZE - 1)) return PH_EBADPTR;
+    if (e->size == 0 || (uint64_t)p + e->size > h->hwm) return PH_ECORRUPT;
     *run = p;
     *region = -1;
     return 0;
@@ -123,14 +132,14 @@ static int classify(const ph_heap_t *h, uint64_t off, uint32_t *run, long *regio
   }
 }
 
-static void large_free(ph_heap_t *h, uint32_t p) {
+static int large_free(ph_heap_t *h, uint32_t p) {
   uint32_t n = ph__page(h, p)->size;
   if ((h->flags & PH_ZERO_ON_FREE) && p + n < h->hwm) /* the top run leaves the heap: zeroed on return */
     memset(ph__base(h) + ((uint64_t)p << PH_LG_PAGE), 0, (size_t)n << PH_LG_PAGE);
   h->large_count--;
   h->large_pages -= n;
   h->free_count++;
-  ph__pages_free(h, p, n);
+  return ph__pages_free(h, p, n);
 }
 
 /* Everything ph__free's inline fast path (a small run's region) leaves. */
@@ -140,8 +149,7 @@ int ph__free_slow(ph_heap_t *h, uint64_t off) {
   int err = classify(h, off, &run, &region);
   if (err) return ph__fail(err);
   if (region >= 0) return ph__small_free(h, run, ph__page(h, run), off);
-  large_free(h, run);
-  return 0;
+  return large_free(h, run);
 }
 
 int64_t ph__usable(const ph_heap_t *h, uint64_t off) {
@@ -174,13 +182,15 @@ uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size) {
       if (m < n) {
         if (h->flags & PH_ZERO_ON_FREE)
           memset(ph__base(h) + off + ((uint64_t)m << PH_LG_PAGE), 0, (size_t)(n - m) << PH_LG_PAGE);
-        ph__pages_shrink(h, run, n, m);
+        if (ph__pages_shrink(h, run, n, m) != 0) return 0;
         e = ph__page(h, run);
         e->size = m;
         h->large_pages -= n - m;
         return off;
       }
-      if (ph__pages_grow(h, run, n, m)) {
+      int grown = ph__pages_grow(h, run, n, m);
+      if (grown < 0) return 0;
+      if (grown) {
         e->size = m;
         h->large_pages += m - n;
         return off;
@@ -190,7 +200,7 @@ uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size) {
   uint64_t moved = ph__malloc(h, size);
   if (moved == 0) return 0;
   memcpy(ph__base(h) + moved, ph__base(h) + off, old < size ? old : size);
-  ph__free(h, off);
+  if (ph__free(h, off) != 0) return 0; /* damage found on the way (recorded): moved stays allocated */
   return moved;
 }
 

@@ -9,8 +9,65 @@
  * narrowing key intervals (a cycle or a shared subtree cannot pass). Each
  * broken invariant counts once; a broken run layout ends the walk, because
  * nothing after it can be located.
+ *
+ * Aliasing: every structure the header reaches is shown to be made of
+ * distinct runs. Leaves: the directory is strictly increasing (distinct,
+ * non-overlapping), each entry a META run of the walk, and the walk finds no
+ * other leaf. Free lists, the tree and bin lists: nodes are run heads of the
+ * walk of the kind and size or class their structure holds (so no node is
+ * in two structures), lists have back links (so no node twice, no cycle),
+ * the tree has narrowing keys, and each structure holds exactly as many
+ * nodes as the walk finds runs of its kind. Bins' current runs: one per
+ * class, never on a list. Scratch: the cursor's chunk is the newest SCRATCH
+ * run, and there are as many as scratch_chunks.
  */
 #include "internal.h"
+
+/* The header links the allocator follows without a full check, bounded in
+ * O(1) (O(size classes + leaves)): list heads, the tree root, bins with
+ * their counts and current runs, the scratch cursor and the newest hint. */
+static int check_header_links(const struct ph_heap *h) {
+  if (h->free_list[0] != 0) return PH_ECORRUPT; /* sizes start at 1 */
+  for (uint32_t k = 1; k <= PH_FREE_LISTS; k++) {
+    uint32_t p = h->free_list[k];
+    if ((p != 0) != ((h->free_mask >> (k - 1)) & 1u)) return PH_ECORRUPT;
+    if (p && !ph__in_heap(h, p)) return PH_ECORRUPT;
+  }
+  if (h->free_root && !ph__in_heap(h, h->free_root)) return PH_ECORRUPT;
+  for (unsigned c = 0; c < PH_NCLASSES; c++) {
+    const ph_bin *bin = &h->bins[c];
+    const ph_class *cl = &ph__classes[c];
+    if (cl->run_pages == 0) {
+      if (bin->cur || bin->head || bin->tail || bin->fresh || bin->freed) return PH_ECORRUPT;
+      continue;
+    }
+    if ((bin->head == 0) != (bin->tail == 0)) return PH_ECORRUPT;
+    if ((bin->head && !ph__in_heap(h, bin->head)) || (bin->tail && !ph__in_heap(h, bin->tail))) return PH_ECORRUPT;
+    if ((uint32_t)bin->fresh + bin->freed > cl->nregs) return PH_ECORRUPT;
+    if (bin->cur == 0) {
+      if (bin->fresh || bin->freed) return PH_ECORRUPT;
+      continue;
+    }
+    /* The inline allocation trusts cur: a run of this class inside the heap. */
+    if (!ph__in_heap(h, bin->cur) || (uint64_t)bin->cur + cl->run_pages > h->hwm) return PH_ECORRUPT;
+    const ph_page *e = ph__page(h, bin->cur);
+    if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c) return PH_ECORRUPT;
+  }
+  if (h->newest_class >= PH_NCLASSES) return PH_ECORRUPT;
+  /* The inline scratch allocation trusts the cursor: [next, end) is inside
+   * the newest chunk, past its first 16 bytes. */
+  uint64_t next = h->scratch_next, end = h->scratch_end;
+  if (next == 0 && end == 0 && h->scratch_chunks == 0) return 0;
+  if (h->scratch_chunks == 0 || next > end || (next & 15u) || (end & (PH_PAGE_SIZE - 1)) ||
+      end > ((uint64_t)h->hwm << PH_LG_PAGE))
+    return PH_ECORRUPT;
+  uint64_t bytes = ph__scratch_chunk_bytes(h->scratch_chunks - 1);
+  if (end < bytes || end - bytes < ((uint64_t)h->base_pages << PH_LG_PAGE) || next < end - bytes + 16)
+    return PH_ECORRUPT;
+  const ph_page *e = ph__page(h, (uint32_t)((end - bytes) >> PH_LG_PAGE));
+  if (ph__kind(e) != PH_PK_SCRATCH || ((uint64_t)e->size << PH_LG_PAGE) != bytes) return PH_ECORRUPT;
+  return 0;
+}
 
 int ph__check_header(const struct ph_heap *h, size_t len) {
   if (!h || len < sizeof(struct ph_heap)) return PH_ECORRUPT;
@@ -29,10 +86,12 @@ int ph__check_header(const struct ph_heap *h, size_t len) {
   if (((uint64_t)h->nleaves << h->lg_chunk) < h->hwm) return PH_ECORRUPT;
   if (((uint64_t)(h->nleaves - 1) << h->lg_chunk) >= h->touched) return PH_ECORRUPT;
   if (h->dir[0] != PH_HEADER_PAGES) return PH_ECORRUPT;
+  /* Leaves are made in chunk order, each at hwm: strictly increasing and
+   * apart, so no leaf is named twice and no two overlap. */
   for (uint32_t c = 1; c < h->nleaves; c++)
-    if (h->dir[c] < h->base_pages || (uint64_t)h->dir[c] + leaf > h->hwm) return PH_ECORRUPT;
+    if (h->dir[c] < h->dir[c - 1] + leaf || (uint64_t)h->dir[c] + leaf > h->hwm) return PH_ECORRUPT;
   if (((uint64_t)h->hwm << PH_LG_PAGE) > len) return PH_ESIZE;
-  return 0;
+  return check_header_links(h);
 }
 
 typedef struct tally {
@@ -43,6 +102,7 @@ typedef struct tally {
   uint64_t live[PH_NCLASSES];    /* live regions per bin */
   uint32_t nonfull[PH_NCLASSES]; /* non-full runs other than cur, per bin */
   uint32_t leaves;               /* META runs other than the header */
+  uint32_t scratch_chunks;       /* SCRATCH runs */
 } tally;
 
 /* Whether n entries after p, (p, p + n), are all NONE. */
@@ -110,7 +170,7 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
       unsigned c = PH_INFO_CLASS(e->info);
       if (c >= PH_NCLASSES || ph__classes[c].run_pages == 0) return broken + 1;
       n = ph__classes[c].run_pages;
-    } else if (k == PH_PK_FREE || k == PH_PK_LARGE || k == PH_PK_META) {
+    } else if (k == PH_PK_FREE || k == PH_PK_LARGE || k == PH_PK_META || k == PH_PK_SCRATCH) {
       n = e->size;
     } else {
       return broken + 1; /* not a run head where one must be */
@@ -134,6 +194,10 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
       if (!body_is_none(h, p, n)) broken++;
       t->large_count++;
       t->large_pages += n;
+      break;
+    case PH_PK_SCRATCH:
+      if (!body_is_none(h, p, n)) broken++;
+      t->scratch_chunks++;
       break;
     case PH_PK_SMALL:
       broken += check_small_run(h, p, t);
@@ -216,18 +280,16 @@ static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
   return list_sound(h, h->bins[c].head, expect, bin_node_ok, c, &last) && h->bins[c].tail == last ? 0 : 1;
 }
 
-/* The scratch cursor: empty, or [next, end) at the tail of a live large
- * allocation (the chunk), past its 16-byte head, 16-byte aligned. The inline
- * ph_scratch_alloc trusts it, so it must never point anywhere else. */
-static int check_scratch(const ph_heap_t *h) {
-  uint64_t next = h->scratch_next, end = h->scratch_end;
-  if (next == 0 && end == 0) return 0;
-  if (next > end || (next & 15u) || (end & (PH_PAGE_SIZE - 1)) || end > ((uint64_t)h->hwm << PH_LG_PAGE)) return 1;
-  uint32_t head = ph__pages_run_head(h, (uint32_t)((end - 1) >> PH_LG_PAGE));
+/* The scratch cursor (bounded by the header check to the newest chunk's
+ * pages, with a SCRATCH head) and the chunks: as many as the header counts,
+ * and the newest the run that ends at the cursor's end. */
+static int check_scratch(const ph_heap_t *h, const tally *t) {
+  if (t->scratch_chunks != h->scratch_chunks) return 1;
+  if (h->scratch_chunks == 0) return 0;
+  uint32_t head = ph__pages_run_head(h, (uint32_t)((h->scratch_end - 1) >> PH_LG_PAGE));
   const ph_page *e = ph__page(h, head);
-  uint64_t start = (uint64_t)head << PH_LG_PAGE;
-  if (ph__kind(e) != PH_PK_LARGE || start + ((uint64_t)e->size << PH_LG_PAGE) != end || next < start + 16) return 1;
-  return 0;
+  uint64_t end = ((uint64_t)head + e->size) << PH_LG_PAGE;
+  return ph__kind(e) != PH_PK_SCRATCH || end != h->scratch_end;
 }
 
 /* Roots in use: a name of 1..PH_ROOT_NAME_MAX bytes, unique, and an offset
@@ -271,7 +333,7 @@ int ph_heap_check(const void *base, size_t len) {
   int broken = check_runs(h, &t, &complete);
   broken += check_roots(h);
   if (!complete) return broken + (h->scratch_next || h->scratch_end ? 1 : 0);
-  broken += check_scratch(h);
+  broken += check_scratch(h, &t);
 
   for (uint32_t c = 0; c < h->nleaves; c++) {
     const ph_page *e = ph__page(h, h->dir[c]);
@@ -290,15 +352,7 @@ int ph_heap_check(const void *base, size_t len) {
       if (bin->cur || bin->head || bin->tail || bin->fresh || bin->freed) broken++;
       continue;
     }
-    if (bin->cur == 0 && (bin->fresh || bin->freed || bin->head)) broken++;
-    if (bin->cur) {
-      if (bin->cur < h->base_pages || bin->cur >= h->hwm) {
-        broken++;
-      } else {
-        const ph_page *e = ph__page(h, bin->cur);
-        if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c) broken++;
-      }
-    }
+    if (bin->cur == 0 && bin->head) broken++; /* cur, fresh and freed: bounded by the header check */
     broken += check_bin_list(h, c, t.nonfull[c]);
   }
 
@@ -331,7 +385,7 @@ static int walk_from(const ph_heap_t *h, uint64_t from, ph_walk_fn visit, void *
       if (c >= PH_NCLASSES) return ph__fail(PH_ECORRUPT);
       cl = &ph__classes[c];
       n = cl->run_pages;
-    } else if (k != PH_PK_LARGE && k != PH_PK_FREE && k != PH_PK_META) {
+    } else if (k != PH_PK_LARGE && k != PH_PK_FREE && k != PH_PK_META && k != PH_PK_SCRATCH) {
       return ph__fail(PH_ECORRUPT);
     }
     if (n == 0 || (uint64_t)p + n > h->hwm) return ph__fail(PH_ECORRUPT);

@@ -125,6 +125,7 @@ enum ph_page_kind {
   PH_PK_SMALL = 4,      /* head of a small run; size = inline bitmap or search hint */
   PH_PK_SMALL_BODY = 5, /* other page of a small run; size = pages back to the head */
   PH_PK_META = 6,       /* head of the header or of a map leaf; size = pages */
+  PH_PK_SCRATCH = 7,    /* head of a frame scratch chunk (a page run, not an allocation); size = pages */
 };
 
 typedef struct ph_page {
@@ -229,15 +230,33 @@ static inline ph_page *ph__page(const ph_heap_t *h, uint32_t p) {
 
 static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info); }
 
+/* Whether page p is in the heap's used pages, where a run head may be. A
+ * link or a size read from a map entry is untrusted (the heap may have been
+ * attached without a full check) until a test like this one bounds it. */
+static inline bool ph__in_heap(const ph_heap_t *h, uint64_t p) { return p >= h->base_pages && p < h->hwm; }
+
 /* Take run p off a doubly-linked list of run heads (left = prev, right =
- * next); tail is NULL for a list kept without one. p's links become 0. */
-static inline void ph__list_unlink(ph_heap_t *h, uint32_t *head, uint32_t *tail, uint32_t p) {
-  ph_page *e = ph__page(h, p);
-  if (e->left) ph__page(h, e->left)->right = e->right;
+ * next); tail is NULL for a list kept without one. p's links become 0.
+ * Refused (false, nothing written) unless both neighbours, or the list's
+ * ends, point back at p: damaged links are never followed. */
+static inline bool ph__list_unlink(ph_heap_t *h, uint32_t *head, uint32_t *tail, uint32_t p) {
+  ph_page *e = ph__page(h, p), *l = NULL, *r = NULL;
+  if (e->left) {
+    if (!ph__in_heap(h, e->left) || (l = ph__page(h, e->left))->right != p) return false;
+  } else if (*head != p) {
+    return false;
+  }
+  if (e->right) {
+    if (!ph__in_heap(h, e->right) || (r = ph__page(h, e->right))->left != p) return false;
+  } else if (tail && *tail != p) {
+    return false;
+  }
+  if (l) l->right = e->right;
   else *head = e->right;
-  if (e->right) ph__page(h, e->right)->left = e->left;
+  if (r) r->left = e->left;
   else if (tail) *tail = e->left;
   e->left = e->right = 0;
+  return true;
 }
 
 /* ---- errors (error.c) ---------------------------------------------------- */
@@ -249,22 +268,30 @@ __attribute__((cold)) void *ph__fail_null(int code);
 __attribute__((cold)) int ph__fail_os(int code, int os_error);
 
 /* ---- the free-run tree (runtree.c) -------------------------------------- */
-/* AVL tree keyed by (pages, index); p's size must not change while in it. */
-void ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p);
-void ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p);
-/* The smallest run of at least `pages` pages, lowest first; 0 if none. */
-uint32_t ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages);
+/* AVL tree keyed by (pages, index); p's size must not change while in it.
+ * Every node reached is checked (a FREE head in the heap) and the depth is
+ * bounded, so a damaged tree gives PH_ECORRUPT (recorded), never a fault or
+ * a loop. insert and remove return 0 or PH_ECORRUPT. */
+int ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p);
+int ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p);
+/* *best = the smallest run of at least `pages` pages, lowest first (0 if
+ * none); 0 or PH_ECORRUPT. */
+int ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages, uint32_t *best);
 
 /* ---- page runs (pages.c) ------------------------------------------------- */
 /* Allocate n pages whose index is a multiple of align_pages (a power of two).
- * Returns the first page, or 0. *zeroed says whether all bytes are known 0. */
+ * Returns the first page, or 0 with PH_ENOMEM or PH_ECORRUPT recorded.
+ * *zeroed says whether all bytes are known 0. */
 uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align_pages, bool *zeroed);
-/* Return run [p, p + n) to the free space (its head entry is overwritten). */
-void ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n);
-/* Grow the run [p, p + n) in place to m pages, if the pages after it are free. */
-bool ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
-/* Shrink the run [p, p + n) in place to m pages (0 < m < n). */
-void ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
+/* Return run [p, p + n) (inside [base_pages, hwm)) to the free space (its
+ * head entry is overwritten). 0, or PH_ECORRUPT (recorded) when a neighbour's
+ * entries are damaged. */
+int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n);
+/* Grow the run [p, p + n) in place to m pages, if the pages after it are
+ * free: 1 grown, 0 not, or PH_ECORRUPT (recorded). */
+int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
+/* Shrink the run [p, p + n) in place to m pages (0 < m < n): 0 or PH_ECORRUPT. */
+int ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
 /* The head of the run containing page p (p < hwm), from any of its pages;
  * O(run length) for free, large and META runs. */
 uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p);
@@ -275,8 +302,11 @@ void ph__pages_format(ph_heap_t *h);
 /* Offset of a new region of class c from anywhere but cur's fresh part, or 0
  * on exhaustion. ph__small_alloc below is the inlined common case. */
 uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
-/* Free the region at off inside small run `run`, whose head entry is e. */
+/* Free the region at off inside small run `run` (a page of the heap), whose
+ * head entry is e; the entry is validated first (PH_ECORRUPT, recorded). */
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off);
+/* Whether run is the head of a small run that lies inside the heap. */
+bool ph__small_run_ok(const ph_heap_t *h, uint32_t run);
 /* Region index of off inside run, or -1 if off is not a region start. */
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off);
 /* Whether region i of run is allocated. */
@@ -300,6 +330,11 @@ static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
 static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t run, const ph_class *cl) {
   return (uint64_t *)(ph__base(h) + ((uint64_t)run << PH_LG_PAGE) + cl->bm_off);
 }
+
+/* ---- frame scratch (scratch.c) ------------------------------------------ */
+/* Bytes of the nth scratch chunk since a reset (n from 0): the current one is
+ * nth = scratch_chunks - 1. */
+uint64_t ph__scratch_chunk_bytes(uint32_t nth);
 
 /* ---- allocation entry points (alloc.c) ---------------------------------- */
 /* Offset-level operations shared by the pointer, offset and seed APIs. On
@@ -346,7 +381,7 @@ static inline int ph__free(ph_heap_t *h, uint64_t off) {
     ph_page *e = ph__page(h, (uint32_t)p);
     uint32_t k = ph__kind(e);
     if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p, e, off);
-    if (k == PH_PK_SMALL_BODY) {
+    if (k == PH_PK_SMALL_BODY && e->size <= p - h->base_pages) { /* else: damage, classified by the slow path */
       uint32_t run = (uint32_t)p - e->size; /* its head may sit in the previous leaf */
       return ph__small_free(h, run, ph__page(h, run), off);
     }

@@ -10,6 +10,12 @@
  * latest freed, which is warm in cache; among longer ones, the lowest) and
  * moves hwm only when nothing fits; map leaves are created at hwm, before
  * the pages they describe enter the heap.
+ *
+ * Damage: a free run's size, tail and links come from map entries, which
+ * are untrusted on a heap attached without a full check. free_run_at
+ * bounds a run before it is used, and list and tree changes refuse links
+ * that do not point back; a refusal is PH_ECORRUPT, and no write ever
+ * leaves [base_pages, hwm) of the map and the region.
  */
 #include "internal.h"
 
@@ -17,7 +23,27 @@ static inline void clear_entry(ph_heap_t *h, uint32_t p) {
   memset(ph__page(h, p), 0, sizeof(ph_page));
 }
 
-static void free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
+/* The null page with PH_ECORRUPT recorded. */
+static uint32_t corrupt0(void) {
+  ph__fail(PH_ECORRUPT);
+  return 0;
+}
+
+/* Pages of the free run whose head is p, or 0 when p is not the head of a
+ * free run inside the heap (a FREE entry, its tail matching, below hwm). */
+static uint32_t free_run_at(const ph_heap_t *h, uint64_t p) {
+  if (!ph__in_heap(h, p)) return 0;
+  const ph_page *e = ph__page(h, (uint32_t)p);
+  uint32_t n = e->size;
+  if (ph__kind(e) != PH_PK_FREE || n == 0 || p + n > h->hwm) return 0;
+  if (n > 1) {
+    const ph_page *t = ph__page(h, (uint32_t)p + n - 1);
+    if (ph__kind(t) != PH_PK_FREE_TAIL || t->size != n) return 0;
+  }
+  return n;
+}
+
+static int free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
   ph_page *e = ph__page(h, p);
   e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
   e->size = n;
@@ -33,23 +59,25 @@ static void free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
     if (next) ph__page(h, next)->left = p;
     h->free_list[n] = p;
     h->free_mask |= 1u << (n - 1);
-  } else {
-    ph__tree_insert(h, &h->free_root, p);
+  } else if (ph__tree_insert(h, &h->free_root, p) != 0) {
+    return PH_ECORRUPT;
   }
   h->free_pages += n;
   h->free_runs++;
+  return 0;
 }
 
 /* Take free run p off its list or out of the tree; its head and tail
- * entries become NONE. */
+ * entries become NONE. Returns its pages, or 0 (PH_ECORRUPT recorded) when
+ * p is not a sound free run. */
 static uint32_t free_run_remove(ph_heap_t *h, uint32_t p) {
-  ph_page *e = ph__page(h, p);
-  uint32_t n = e->size;
+  uint32_t n = free_run_at(h, p);
+  if (n == 0) return corrupt0();
   if (n <= PH_FREE_LISTS) {
-    ph__list_unlink(h, &h->free_list[n], NULL, p);
+    if (!ph__list_unlink(h, &h->free_list[n], NULL, p)) return corrupt0();
     if (h->free_list[n] == 0) h->free_mask &= ~(1u << (n - 1));
-  } else {
-    ph__tree_remove(h, &h->free_root, p);
+  } else if (ph__tree_remove(h, &h->free_root, p) != 0) {
+    return 0;
   }
   h->free_pages -= n;
   h->free_runs--;
@@ -79,7 +107,7 @@ static inline void zero_pages(ph_heap_t *h, uint32_t from, uint32_t to) {
 /*
  * Move hwm up to hold n pages at an index that is a multiple of align,
  * creating the map leaves the new pages need at the old hwm first. Returns
- * the run's first page or 0 when the region is full.
+ * the run's first page, or 0 with PH_ENOMEM recorded when the region is full.
  */
 static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   uint32_t lg = h->lg_chunk, leaf = ph__leaf_pages(lg);
@@ -88,9 +116,11 @@ static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   for (;;) {
     start = align_up(pos, align);
     uint64_t end = start + n;
-    if (end > h->npages) return 0;
+    if (end > h->npages || (end > ((uint64_t)nleaves << lg) && nleaves == PH_DIR_CAP)) {
+      ph__fail(PH_ENOMEM);
+      return 0;
+    }
     if (end <= ((uint64_t)nleaves << lg)) break;
-    if (nleaves == PH_DIR_CAP) return 0;
     pos += leaf; /* the next chunk's leaf goes here */
     nleaves++;
   }
@@ -110,7 +140,7 @@ static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   }
   h->hwm = new_hwm;
   if (new_hwm > touched) h->touched = new_hwm;
-  if (start > pos) free_run_insert(h, pos, (uint32_t)start - pos); /* alignment gap */
+  if (start > pos && free_run_insert(h, pos, (uint32_t)start - pos) != 0) return 0; /* alignment gap */
   *zeroed = (h->flags & PH_ZERO_ON_FREE) || start >= touched;
   return (uint32_t)start;
 }
@@ -123,58 +153,73 @@ uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed)
     uint32_t sizes = h->free_mask & ~((1u << (want - 1)) - 1u); /* lists of >= want pages */
     if (sizes) p = h->free_list[__builtin_ctz(sizes) + 1];
   }
-  if (p == 0 && want <= UINT32_MAX) p = ph__tree_lower_bound(h, h->free_root, (uint32_t)want);
+  if (p == 0 && want <= UINT32_MAX && ph__tree_lower_bound(h, h->free_root, (uint32_t)want, &p) != 0) return 0;
   if (p == 0) return extend(h, n, align, zeroed);
+  if (free_run_at(h, p) < want) return corrupt0(); /* a list or the tree lied */
   uint32_t size = free_run_remove(h, p);
+  if (size == 0) return 0;
   uint32_t start = (uint32_t)align_up(p, align);
-  if (start > p) free_run_insert(h, p, start - p);
+  if (start > p && free_run_insert(h, p, start - p) != 0) return 0;
   uint32_t tail = p + size - (start + n);
-  if (tail) free_run_insert(h, start + n, tail);
+  if (tail && free_run_insert(h, start + n, tail) != 0) return 0;
   *zeroed = (h->flags & PH_ZERO_ON_FREE) != 0;
   return start;
 }
 
-void ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
+int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
   ph_assert(p >= h->base_pages && p + n <= h->hwm && "the run is inside the heap");
   uint32_t start = p, end = p + n;
-  clear_entry(h, p);
+  /* The free neighbours, bounded before anything is written. */
   const ph_page *l = ph__page(h, p - 1);
-  uint32_t lk = ph__kind(l);
+  uint32_t lk = ph__kind(l), left = 0, right = 0;
   if (lk == PH_PK_FREE_TAIL || (lk == PH_PK_FREE && l->size == 1)) {
-    start = p - l->size;
-    free_run_remove(h, start);
+    if (l->size > p || free_run_at(h, p - l->size) != l->size) return ph__fail(PH_ECORRUPT);
+    left = l->size;
+  }
+  if (end < h->hwm && ph__kind(ph__page(h, end)) == PH_PK_FREE) {
+    right = free_run_at(h, end);
+    if (right == 0) return ph__fail(PH_ECORRUPT);
+  }
+  clear_entry(h, p);
+  if (left) {
+    start = p - left;
+    if (free_run_remove(h, start) == 0) return PH_ECORRUPT;
   }
   if (end == h->hwm) { /* the top run: give the pages back above hwm */
     h->hwm = start;
-    return;
+    return 0;
   }
-  const ph_page *r = ph__page(h, end);
-  if (ph__kind(r) == PH_PK_FREE) end += free_run_remove(h, end);
-  free_run_insert(h, start, end - start);
+  if (right) {
+    if (free_run_remove(h, end) == 0) return PH_ECORRUPT;
+    end += right;
+  }
+  return free_run_insert(h, start, end - start);
 }
 
-bool ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
+int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
   uint32_t end = p + n, extra = m - n;
   if (end == h->hwm) {
     uint64_t top = (uint64_t)end + extra;
     /* Growth into a chunk without a leaf moves instead: its leaf would sit here. */
-    if (top > h->npages || top > ((uint64_t)h->nleaves << h->lg_chunk)) return false;
+    if (top > h->npages || top > ((uint64_t)h->nleaves << h->lg_chunk)) return 0;
     clear_entries(h, end, min_u32((uint32_t)top, h->touched));
     if (h->flags & PH_ZERO_ON_FREE) zero_pages(h, end, min_u32((uint32_t)top, h->touched));
     h->hwm = (uint32_t)top;
     if (h->hwm > h->touched) h->touched = h->hwm;
-    return true;
+    return 1;
   }
   const ph_page *r = ph__page(h, end);
-  if (ph__kind(r) != PH_PK_FREE || r->size < extra) return false;
+  if (ph__kind(r) != PH_PK_FREE || r->size < extra) return 0;
   uint32_t size = free_run_remove(h, end);
-  if (size > extra) free_run_insert(h, end + extra, size - extra);
-  return true;
+  if (size == 0) return PH_ECORRUPT;
+  if (size < extra) return ph__fail(PH_ECORRUPT); /* free_run_remove read it again */
+  if (size > extra && free_run_insert(h, end + extra, size - extra) != 0) return PH_ECORRUPT;
+  return 1;
 }
 
-void ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
+int ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
   ph_assert(m > 0 && m < n && "shrink keeps at least one page");
-  ph__pages_free(h, p + m, n - m);
+  return ph__pages_free(h, p + m, n - m);
 }
 
 uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p) {

@@ -19,6 +19,11 @@
  * lowest trailing-bitmap word that may have a set bit. A region never handed
  * out has bit 0, like a live one: only cur has such regions, and the bin's
  * fresh count tells them apart.
+ *
+ * Damage: a run's class, counts, bitmap and list links come from its map
+ * entry and pages. A run is bounded (ph__small_run_ok) before its bitmap is
+ * touched, list links must point back, and a bitmap that disagrees with the
+ * counts is PH_ECORRUPT: no scan runs past a run's bitmap.
  */
 #include "internal.h"
 
@@ -41,13 +46,21 @@ static void run_init(ph_heap_t *h, uint32_t run, unsigned c) {
   h->small_run_pages += cl->run_pages;
 }
 
+bool ph__small_run_ok(const ph_heap_t *h, uint32_t run) {
+  if (!ph__in_heap(h, run)) return false;
+  const ph_page *e = ph__page(h, run);
+  unsigned c = PH_INFO_CLASS(e->info);
+  return ph__kind(e) == PH_PK_SMALL && c < PH_NCLASSES && ph__classes[c].run_pages != 0 &&
+         (uint64_t)run + ph__classes[c].run_pages <= h->hwm;
+}
+
 /* Give an empty run's pages back; in zero mode its bitmap is cleared too. */
-static void run_release(ph_heap_t *h, uint32_t run, const ph_class *cl) {
+static int run_release(ph_heap_t *h, uint32_t run, const ph_class *cl) {
   for (uint32_t k = 1; k < cl->run_pages; k++) memset(ph__page(h, run + k), 0, sizeof(ph_page));
   if (cl->bm_words && (h->flags & PH_ZERO_ON_FREE))
     memset(ph__small_trailing_bitmap(h, run, cl), 0, cl->bm_words * sizeof(uint64_t));
   h->small_run_pages -= cl->run_pages;
-  ph__pages_free(h, run, cl->run_pages);
+  return ph__pages_free(h, run, cl->run_pages);
 }
 
 static void list_push_back(ph_heap_t *h, ph_bin *bin, uint32_t run) {
@@ -59,20 +72,27 @@ static void list_push_back(ph_heap_t *h, ph_bin *bin, uint32_t run) {
   bin->tail = run;
 }
 
-/* Replace bin c's full cur by a run with room; false when the region is full. */
+/* Replace bin c's full cur by a run with room; false when the region is
+ * full (PH_ENOMEM) or the bin's list is damaged (PH_ECORRUPT), recorded. */
 static bool refill(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   uint32_t run = bin->head;
   if (run) { /* its free regions are all in its bitmap */
-    ph__list_unlink(h, &bin->head, &bin->tail, run);
-    ph_page *e = ph__page(h, run);
-    bin->freed = (uint16_t)PH_INFO_NFREE(e->info);
+    ph_page *e = ph__small_run_ok(h, run) ? ph__page(h, run) : NULL;
+    uint32_t nfree = e ? PH_INFO_NFREE(e->info) : 0;
+    /* a run of this class with 1..nregs free regions, linked both ways */
+    if (!e || PH_INFO_CLASS(e->info) != c || nfree == 0 || nfree > ph__classes[c].nregs ||
+        !ph__list_unlink(h, &bin->head, &bin->tail, run)) {
+      ph__fail(PH_ECORRUPT);
+      return false;
+    }
+    bin->freed = (uint16_t)nfree;
     bin->fresh = 0;
     e->info &= 0xFFFFu; /* a cur run's counts live in the bin */
   } else {
     bool zeroed;
     run = ph__pages_alloc(h, ph__classes[c].run_pages, 1, &zeroed);
-    if (run == 0) return false;
+    if (run == 0) return false; /* the code is recorded */
     run_init(h, run, c);
     bin->freed = 0;
     bin->fresh = ph__classes[c].nregs;
@@ -81,18 +101,21 @@ static bool refill(ph_heap_t *h, unsigned c) {
   return true;
 }
 
-/* Take the lowest set bit of run's bitmap (one is set). */
-static uint32_t take_freed(ph_heap_t *h, uint32_t run, ph_page *e, const ph_class *cl) {
+/* Take the lowest set bit of run's bitmap (bin->freed says one is set):
+ * its region, or -1 when no valid bit is set (damage). */
+static long take_freed(ph_heap_t *h, uint32_t run, ph_page *e, const ph_class *cl) {
   if (cl->bm_words == 0) {
-    uint32_t bits = e->size;
-    ph_assert(bits != 0 && "freed > 0 means a set bit");
+    uint32_t bits = e->size & (cl->nregs == 32 ? ~0u : (1u << cl->nregs) - 1u);
+    if (bits == 0) return -1;
     e->size = bits & (bits - 1u);
-    return (uint32_t)__builtin_ctz(bits);
+    return __builtin_ctz(bits);
   }
   uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
   uint32_t w = e->size;
-  while (bm[w] == 0) w++; /* ends: a set bit lies at or above the hint */
+  while (w < cl->bm_words && bm[w] == 0) w++; /* a set bit lies at or above the hint */
+  if (w >= cl->bm_words) return -1;
   uint32_t reg = w * 64u + (uint32_t)__builtin_ctzll(bm[w]);
+  if (reg >= cl->nregs) return -1;
   bm[w] &= bm[w] - 1u;
   e->size = w;
   return reg;
@@ -102,15 +125,17 @@ uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   const ph_class *cl = &ph__classes[c];
   if (bin->freed == 0 && bin->fresh == 0) {
-    if (!refill(h, c)) {
-      ph__fail(PH_ENOMEM);
-      return 0;
-    }
+    if (!refill(h, c)) return 0;
     if (bin->freed == 0) return ph__small_alloc(h, c); /* a new run: fresh */
   }
   uint32_t reg;
   if (bin->freed) {
-    reg = take_freed(h, bin->cur, ph__page(h, bin->cur), cl);
+    long got = take_freed(h, bin->cur, ph__page(h, bin->cur), cl);
+    if (got < 0) {
+      ph__fail(PH_ECORRUPT);
+      return 0;
+    }
+    reg = (uint32_t)got;
     bin->freed--;
   } else {
     reg = cl->nregs - bin->fresh--;
@@ -145,18 +170,22 @@ bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i) {
 
 /* A run other than cur became empty (back to the pages) or stopped being
  * full (onto the list). Kept out of line so the free path stays short. */
-__attribute__((noinline)) static void run_changed_state(ph_heap_t *h, ph_bin *bin, uint32_t run, const ph_class *cl,
-                                                        uint32_t nfree) {
+__attribute__((noinline)) static int run_changed_state(ph_heap_t *h, ph_bin *bin, uint32_t run, const ph_class *cl,
+                                                       uint32_t nfree) {
   if (nfree == cl->nregs) { /* empty: it was waiting on the list */
-    ph__list_unlink(h, &bin->head, &bin->tail, run);
-    run_release(h, run, cl);
-  } else { /* was full: it joins the non-full runs */
-    list_push_back(h, bin, run);
+    if (!ph__list_unlink(h, &bin->head, &bin->tail, run)) return ph__fail(PH_ECORRUPT);
+    return run_release(h, run, cl);
   }
+  list_push_back(h, bin, run); /* was full: it joins the non-full runs */
+  return 0;
 }
 
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   unsigned c = PH_INFO_CLASS(e->info);
+  /* The entry is untrusted: a small head of a real class, its run in the heap. */
+  if (PH_UNLIKELY(ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES || ph__classes[c].run_pages == 0 ||
+                  (uint64_t)run + ph__classes[c].run_pages > h->hwm))
+    return ph__fail(PH_ECORRUPT);
   const ph_class *cl = &ph__classes[c];
   ph_bin *bin = &h->bins[c];
   uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
@@ -193,6 +222,6 @@ int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   }
   e->info += 1u << 16; /* nfree++ */
   uint32_t nfree = PH_INFO_NFREE(e->info);
-  if (PH_UNLIKELY(nfree == cl->nregs || nfree == 1)) run_changed_state(h, bin, run, cl, nfree);
+  if (PH_UNLIKELY(nfree == cl->nregs || nfree == 1)) return run_changed_state(h, bin, run, cl, nfree);
   return 0;
 }

@@ -749,11 +749,12 @@ TEST(frame_scratch_bumps_until_reset) {
   EXPECT(ph_scratch_refill(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
   EXPECT(ph_scratch_alloc(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
   EXPECT(ph_heap_check(h, size) == 0);
-  /* a cursor pointing outside its chunk is damage the checker reports */
+  /* a cursor pointing outside its chunk is damage the checker (and attach) refuses */
   uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
   uint64_t saved = cursor[1];
   cursor[1] = saved + 4096;
-  EXPECT(ph_heap_check(h, size) > 0);
+  EXPECT(ph_heap_check(h, size) == PH_ECORRUPT);
+  EXPECT(ph_heap_attach(h, size) == NULL && ph_last_error() == PH_ECORRUPT);
   cursor[1] = saved;
   EXPECT(ph_heap_check(h, size) == 0);
   ph_region_unmap(base, size);

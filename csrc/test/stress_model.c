@@ -9,7 +9,11 @@
  * the heap's answer with the model (a wrong pointer must fail and, checked
  * every thousand steps, leave every byte of the region as it was); contents are verified on free and realloc
  * and all of them periodically, which catches overlapping allocations.
- * PH_STRESS_OPS sets the steps in all (default 4,000,000, spread over the seeds).
+ * Environment (for long campaigns: scripts/fuzz.sh): PH_STRESS_OPS sets the
+ * steps in all (default 4,000,000, spread over the cases), PH_STRESS_SEED
+ * the first seed (default 1), PH_STRESS_CHECK_EVERY the steps between full
+ * checks (default: every step on the small heap, every 97th on the large).
+ * The last line before the summary counts the operations run.
  */
 #include "privheap.h"
 #include "harness.h"
@@ -51,6 +55,27 @@ static long ops_per_seed(long seeds) {
   return total / seeds > 0 ? total / seeds : 1;
 }
 
+static uint64_t first_seed(void) {
+  const char *env = getenv("PH_STRESS_SEED");
+  return env ? strtoull(env, NULL, 10) : 1;
+}
+
+static int check_every(int fallback) {
+  const char *env = getenv("PH_STRESS_CHECK_EVERY");
+  return env && atoi(env) > 0 ? atoi(env) : fallback;
+}
+
+static long long ops_done; /* operations run, over all cases */
+
+/* Walk visitor: counts allocations and sums their sizes. */
+static int count_live(void *arg, uint64_t off, uint64_t size) {
+  (void)off;
+  uint64_t *acc = arg;
+  acc[0]++;
+  acc[1] += size;
+  return 0;
+}
+
 static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int check_every) {
   test_seed = seed;
   void *base = ph_region_map_anon(size);
@@ -60,12 +85,13 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
   static live_t live[MAX_LIVE];
   static uint64_t stale[STALE]; /* offsets freed earlier */
   static live_t scratch[MAX_SCRATCH]; /* frame scratch since the last reset */
-  int nscratch = 0;
+  int nscratch = 0, nbig = 0; /* scratch requests since the reset, of which big */
   unsigned char *shadow = malloc(size);
   if (!shadow) return 0;
   int n = 0, nstale = 0, ok = 1;
   uint64_t s = seed;
   for (long step = 0; step < steps && ok; step++) {
+    ops_done++;
     uint64_t r = rng_next(&s);
     unsigned op = (unsigned)(r % 100);
     if (op < 45 && n < MAX_LIVE) { /* malloc / calloc / aligned */
@@ -119,8 +145,6 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
         uint64_t off = stale[(r >> 8) % nstale];
         bool reused = false; /* something starts there again */
         for (int i = 0; i < n && !reused; i++) reused = live[i].off == off;
-        /* scratch chunks are allocations the model cannot see */
-        if (!reused && nscratch > 0) reused = ph_heap_usable_size(h, (char *)h + off) != 0;
         int rc = reused ? PH_EBADPTR : ph_heap_free(h, (char *)h + off);
         if (rc != PH_EBADPTR && rc != PH_EDOUBLEFREE) ok = 0;
       }
@@ -129,13 +153,14 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
       if (ph_heap_reset(h) != 0) ok = 0;
       for (int i = 0; i < n && nstale < STALE; i++) stale[nstale++] = live[i].off;
       n = 0;
-      nscratch = 0;
+      nscratch = nbig = 0;
     } else if (nscratch < MAX_SCRATCH) { /* frame scratch, until the next reset */
       size_t sz = (r >> 20) % 8 == 0 ? pick_size(&s) : (size_t)((r >> 24) % 200);
       unsigned char *p = ph_scratch_alloc(h, sz);
       if (!p) {
         if (ph_last_error() != PH_ENOMEM) ok = 0;
       } else {
+        if (ph_heap_usable_size(h, p) != 0) nbig++; /* a big request: an allocation of its own */
         scratch[nscratch] = (live_t){(uint64_t)(p - (unsigned char *)h), sz, (unsigned char)(r >> 44)};
         memset(p, scratch[nscratch].fill, sz);
         nscratch++;
@@ -151,8 +176,11 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
     if (ok && step % 20000 == 0) {
       ph_stats_t st;
       ph_heap_stats(h, &st);
-      /* scratch chunks are allocations the model does not count */
-      if (st.live_count < (uint64_t)n || (nscratch == 0 && st.live_count != (uint64_t)n)) ok = 0;
+      /* scratch chunks are not allocations: stats and walk see the model's, and big scratch requests */
+      uint64_t walked[2] = {0, 0}, want = (uint64_t)n + (uint64_t)nbig;
+      if (st.live_count != want || ph_heap_walk(h, count_live, walked) != 0 || walked[0] != want ||
+          walked[1] != st.live_bytes)
+        ok = 0;
       for (int i = 0; i < n && ok; i++) ok = contents_ok(h, &live[i]);
       for (int i = 0; i < nscratch && ok; i++) ok = contents_ok(h, &scratch[i]);
     }
@@ -167,13 +195,18 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
 
 TEST(random_ops_small_heap_check_every_step) {
   long steps = ops_per_seed(4);
-  for (uint64_t seed = 1; seed <= 2; seed++) EXPECT(run_seed(seed, 4 * MiB, 0, steps, 1));
-  EXPECT(run_seed(3, 4 * MiB, PH_ZERO_ON_FREE, steps, 1));
+  uint64_t seed = first_seed();
+  for (uint64_t k = 0; k < 2; k++) EXPECT(run_seed(seed + k, 4 * MiB, 0, steps, check_every(1)));
+  EXPECT(run_seed(seed + 2, 4 * MiB, PH_ZERO_ON_FREE, steps, check_every(1)));
 }
 
 TEST(random_ops_large_heap_across_chunks) {
   long steps = ops_per_seed(4);
-  EXPECT(run_seed(1001, 128 * MiB, 0, steps, 97));
+  EXPECT(run_seed(first_seed() + 1000, 128 * MiB, 0, steps, check_every(97)));
+}
+
+TEST(operation_count) {
+  printf("# %lld operations (seed %llu)\n", ops_done, (unsigned long long)first_seed());
 }
 
 TEST_MAIN()

@@ -28,8 +28,10 @@ TEST(free_tree_random_inserts_and_removals) {
   REQUIRE(base != NULL);
   ph_heap_t *h = ph_heap_init(base, size, 0);
   REQUIRE(h);
-  /* Use leaf 0's pages as tree nodes; only their entries matter here. */
+  /* Use leaf 0's pages as tree nodes; only their entries matter here (the
+   * tree accepts only pages below hwm as nodes). */
   uint32_t lo = h->base_pages, n = 500;
+  h->hwm = lo + n;
   static uint8_t in[600];
   memset(in, 0, sizeof in);
   uint64_t s = 99;
@@ -40,12 +42,12 @@ TEST(free_tree_random_inserts_and_removals) {
     uint32_t p = lo + (uint32_t)(rng_next(&s) % n);
     ph_page *e = ph__page(h, p);
     if (in[p - lo]) {
-      ph__tree_remove(h, &root, p);
+      EXPECT_EQ(ph__tree_remove(h, &root, p), 0);
       in[p - lo] = 0, members--;
     } else {
       e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
       e->size = 1 + (uint32_t)(rng_next(&s) % 40);
-      ph__tree_insert(h, &root, p);
+      EXPECT_EQ(ph__tree_insert(h, &root, p), 0);
       in[p - lo] = 1, members++;
     }
     int count = 0;
@@ -61,11 +63,61 @@ TEST(free_tree_random_inserts_and_removals) {
       uint32_t sz = ph__page(h, lo + q)->size;
       if (sz >= want && (!best || sz < ph__page(h, best)->size)) best = lo + q;
     }
-    if (ph__tree_lower_bound(h, root, want) != best) {
+    uint32_t got = 1;
+    if (ph__tree_lower_bound(h, root, want, &got) != 0 || got != best) {
       EXPECT(!"lower bound is the smallest fit at the lowest address");
       break;
     }
   }
+  ph_region_unmap(base, size);
+}
+
+/* Nodes 0..k-1 of a valid tree over pages lo.. (sizes 100 + i). */
+static uint32_t small_tree(ph_heap_t *h, uint32_t lo, uint32_t k) {
+  uint32_t root = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    ph_page *e = ph__page(h, lo + i);
+    e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
+    e->size = 100 + i;
+    if (ph__tree_insert(h, &root, lo + i) != 0) return 0;
+  }
+  return root;
+}
+
+TEST(damaged_tree_links_are_ecorrupt_never_a_loop_or_a_stray_write) {
+  size_t size = 16u << 20;
+  void *base = ph_region_map_anon(size);
+  REQUIRE(base != NULL);
+  ph_heap_t *h = ph_heap_init(base, size, PH_REGION_ZEROED);
+  REQUIRE(h);
+  uint32_t lo = h->base_pages;
+  h->hwm = h->touched = lo + 64;
+  uint32_t root = small_tree(h, lo, 20), got;
+  REQUIRE(root);
+  /* a node that is its own child: every operation ends, with ECORRUPT */
+  ph_page *r = ph__page(h, root);
+  uint32_t l = r->left, rr = r->right;
+  r->left = r->right = root;
+  EXPECT_EQ(ph__tree_lower_bound(h, root, 1, &got), PH_ECORRUPT);
+  EXPECT_EQ(ph__tree_lower_bound(h, root, 1000, &got), PH_ECORRUPT);
+  EXPECT_EQ(ph__tree_remove(h, &root, lo + 3), PH_ECORRUPT);
+  ph_page *e = ph__page(h, lo + 30);
+  e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
+  e->size = 130;
+  EXPECT_EQ(ph__tree_insert(h, &root, lo + 30), PH_ECORRUPT);
+  /* a child far outside the heap, or a node that is not a free run */
+  root = small_tree(h, lo, 20);
+  r = ph__page(h, root);
+  r->left = 0xFFFFFF00u;
+  EXPECT_EQ(ph__tree_lower_bound(h, root, 1, &got), PH_ECORRUPT);
+  EXPECT_EQ(ph__tree_remove(h, &root, lo), PH_ECORRUPT);
+  r->left = 1; /* the header */
+  EXPECT_EQ(ph__tree_insert(h, &root, lo + 30), PH_ECORRUPT);
+  (void)l, (void)rr;
+  /* removing a run that is not in the tree */
+  root = small_tree(h, lo, 20);
+  e->size = 500;
+  EXPECT_EQ(ph__tree_remove(h, &root, lo + 30), PH_ECORRUPT);
   ph_region_unmap(base, size);
 }
 
