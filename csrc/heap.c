@@ -98,11 +98,12 @@ ph_heap_t *ph_heap_attach(void *base, size_t size) {
   if (err) return ph__fail_null(err);
   /* Others may be changing a locked heap: validate and adopt it under its lock. */
   bool locked = h->lock_enabled && ph__lock_supported();
-  if (locked) {
-    err = ph_heap_lock(h);
+  if (locked) { /* bounded: the word may name a live thread that never releases it */
+    err = ph_heap_lock_timeout(h, PH_ATTACH_WAIT_MS);
     if (err < 0 && err != PH_ECORRUPT) return ph__fail_null(err);
   }
-  if (err >= 0) err = ph__check_header(h, size);
+  /* A heap a takeover found broken attaches too: its locks refuse it until a restore or reset. */
+  err = ph__check_header(h, size);
   /* A mapping shorter than the heap it holds would let it allocate past the end. */
   if (err == 0 && ((uint64_t)size >> PH_LG_PAGE) < h->npages) err = PH_ESIZE;
   if (err == 0) {
@@ -123,6 +124,7 @@ int ph_heap_reset(ph_heap_t *h) {
   h->scratch_next = h->scratch_end = 0;
   h->scratch_chunks = 0;
   h->generation++;
+  ph__lock_forget_verdict(h); /* a new, empty heap */
   ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
   return 0;
 }

@@ -409,15 +409,16 @@ void ph__adopt_size(ph_heap_t *h, size_t size);
 /* The first try of both locks: a free word taken with one CAS and no read
  * before it (a read, then a write, of a line another core last wrote moves
  * the line twice), or one more recursive hold by its owner `me` (compared
- * under `owner_mask`, which strips a lock's flag bits). True when the
- * caller holds the lock now; else *seen is the word found. */
-static inline bool ph__lock_first_try(ph_heap_t *h, uint64_t me, uint64_t owner_mask, uint64_t *seen) {
+ * under `owner_mask`, which strips a lock's flag bits) when the caller
+ * holds some lock (`holding`: else a word naming it is stale or forged).
+ * True when the caller holds the lock now; else *seen is the word found. */
+static inline bool ph__lock_first_try(ph_heap_t *h, uint64_t me, uint64_t owner_mask, bool holding, uint64_t *seen) {
   uint64_t cur = 0;
   if (__atomic_compare_exchange_n(&h->lock_word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
     h->lock_depth = 0;
     return true;
   }
-  if ((cur & owner_mask) == me) {
+  if (holding && (cur & owner_mask) == me) {
     h->lock_depth++;
     return true;
   }
@@ -427,13 +428,38 @@ static inline bool ph__lock_first_try(ph_heap_t *h, uint64_t me, uint64_t owner_
 
 /* Whether PH_LOCKED heaps work on this platform. */
 bool ph__lock_supported(void);
-/* After a takeover from a dead owner: count it, check the heap; 1 or PH_ECORRUPT. */
+/* After a takeover from an owner that cannot release the lock: count it,
+ * check the heap, and keep the result as the lock's verdict; returns 1. */
 int ph__lock_taken_over(ph_heap_t *h);
-/* The lock without futex (lock_portable.c): ph_heap_lock and ph_heap_unlock
- * of non-Linux systems, after their argument checks (unlock returns
- * PH_EINVAL unrecorded). Built on Linux too, for its tests. */
-int ph__portable_lock(ph_heap_t *h);
+/* Whether the `size` bytes at h hold a lock block of this layout: a heap's
+ * magic and version, however damaged the rest of its header. */
+static inline bool ph__has_lock_block(const ph_heap_t *h, size_t size) {
+  return size >= sizeof(struct ph_heap) && h->magic == PH_MAGIC && h->abi == PH_ABI_VERSION && h->lock_enabled <= 1;
+}
+/* The heap was replaced (restore, reset): a takeover's verdict on the old
+ * one no longer applies. */
+static inline void ph__lock_forget_verdict(ph_heap_t *h) { h->lock_check = 0; }
+/* The lock without futex (lock_portable.c): the acquire and release of
+ * non-Linux systems, after their argument checks: 0, 1 after a takeover, or
+ * PH_EBUSY after limit_ns (> 0) with an owner that can release it; unlock
+ * returns PH_EINVAL unrecorded. Built on Linux too, for its tests. */
+int ph__portable_lock(ph_heap_t *h, int64_t limit_ns);
 int ph__portable_unlock(ph_heap_t *h);
+bool ph__portable_held(const ph_heap_t *h);
+
+/* ---- the lock across fork() (lock_fork.c) -------------------------------- */
+/* A thread as both locks know it. */
+typedef struct ph__lock_self {
+  uint64_t word;        /* its lock word when it holds a lock (0: not made yet) */
+  uint64_t forked_from; /* in a forked child: the word it had in the parent */
+  uint32_t holds;       /* locks it holds on any heap, recursion included */
+} ph__lock_self;
+/* In a forked child (an atfork handler): the thread gets a new word; the
+ * holds it had are its own again only in a private copy (see adopt_carried). */
+void ph__lock_self_forked(ph__lock_self *self);
+/* Whether the memory at addr is mapped private to this process (a fork's
+ * copy-on-write copy): 1, 0 when shared, -1 when this system cannot say. */
+int ph__region_is_private(const void *addr);
 
 /* ---- validation (check.c) ----------------------------------------------- */
 /* O(1) header validation for attach and check; 0 or a PH_E* code. len is the

@@ -1,7 +1,8 @@
 /*
  * lock.c - the process-shared lock of PH_LOCKED heaps: one 64-bit word in
  * the header, so every process that maps the heap sees the same lock. This
- * is the Linux lock (a futex); elsewhere ph_heap_lock is lock_portable.c's.
+ * is the Linux lock (a futex); elsewhere the waiting is lock_portable.c's.
+ * Both share the verdict below: what a takeover found stays in the region.
  *
  * Owns: the lock block of the header (`lock_word` to `lock_enabled`).
  * Keeps: the word is 0 when free; else its low half is the owner's thread
@@ -9,9 +10,13 @@
  * with bit 31 set while others may be waiting, and its high half the low 32
  * bits of the owner's start time, so a thread that later gets a dead
  * owner's id is not taken for it. Waiters sleep on the low half (a futex),
- * waking on release or every WAIT_NS to see whether the owner still exists;
- * a waiter that finds it gone takes the lock over, counts it, and checks
- * the heap. Only the owner writes lock_depth.
+ * waking on release or every WAIT_NS to ask whether the owner can still
+ * release it; a waiter that finds it cannot (see `orphaned`) takes the lock
+ * over, counts it, and checks the heap. Only the owner writes lock_depth
+ * and lock_check. A lock word is bytes from a file like any other: one
+ * that names no thread, or this thread while it holds no lock, is taken
+ * over too, and one that names a live thread is waited on without bound
+ * only by ph_heap_lock (attach waits PH_ATTACH_WAIT_MS).
  */
 #define _GNU_SOURCE 1 /* syscall, kill under -std=c11 */
 #include "internal.h"
@@ -55,29 +60,47 @@ static uint32_t start_time(uint32_t id) {
   return 0;
 }
 
-/* This thread's lock word when it holds the lock (without the waiters bit),
- * asked of the kernel once per thread; a forked child asks again. */
-static __thread uint64_t cached_self;
-static void forget_self(void) { cached_self = 0; }
-static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
-static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_self); }
+/* The calling thread, as the lock knows it (see lock_fork.c for a forked
+ * child: it gets a new word, and `forked_from` names the old one). */
+static __thread ph__lock_self self;
+
+static void forget_self_in_child(void) { ph__lock_self_forked(&self); }
+/* At load, before any handler a user registers: theirs then run with this
+ * thread's new identity in a child. */
+__attribute__((constructor(101))) static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_self_in_child); }
 
 static uint64_t self_word(void) {
-  if (PH_UNLIKELY(cached_self == 0)) {
-    pthread_once(&fork_hook, install_fork_hook);
+  if (PH_UNLIKELY(self.word == 0)) {
     uint32_t id = (uint32_t)syscall(SYS_gettid) & OWNER;
-    cached_self = (uint64_t)id | (uint64_t)start_time(id) << 32;
+    self.word = (uint64_t)id | (uint64_t)start_time(id) << 32;
   }
-  return cached_self;
+  return self.word;
 }
 
 /* Whether the owner recorded in `word` still exists: its thread id is in
  * use, and by the same thread (same start time, when both are known). */
 static bool alive(uint64_t word) {
   uint32_t id = (uint32_t)word & OWNER, started = (uint32_t)(word >> 32);
+  if (id == 0) return false; /* no thread has id 0 (and kill(0) means the process group) */
   if (kill((pid_t)id, 0) != 0 && errno != EPERM) return false;
   uint32_t now = start_time(id);
   return started == 0 || now == 0 || now == started;
+}
+
+/* Whether thread `word` names a thread of this process. */
+static bool in_this_process(uint64_t word) {
+  return syscall(SYS_tgkill, getpid(), (pid_t)((uint32_t)word & OWNER), 0) == 0;
+}
+
+/* Whether the owner named by `word` (not this thread's word, or this
+ * thread holding no lock) can never release this copy of the lock. *priv
+ * caches whether the region is private to this process (-1: not asked). */
+static bool orphaned(ph_heap_t *h, uint64_t word, uint64_t me, int *priv) {
+  uint64_t owner = word & ~(uint64_t)WAITERS;
+  if (owner == me || !alive(owner)) return true; /* stale or forged, or gone */
+  if (in_this_process(owner)) return false;
+  if (*priv < 0) *priv = ph__region_is_private(h);
+  return *priv == 1; /* a fork's copy: that thread releases its own copy, not this one */
 }
 
 /* The futex is the word's low half (little-endian: its first 4 bytes). */
@@ -91,11 +114,34 @@ static bool wait_on(uint32_t *futex, uint32_t val) {
 
 static void wake_one(uint32_t *futex) { syscall(SYS_futex, futex, FUTEX_WAKE, 1, NULL, NULL, 0); }
 
-int ph_heap_lock(ph_heap_t *h) {
-  if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* In a forked child: a word naming this thread as it was in the parent is
+ * this thread's own hold, carried into its private copy: made its own. */
+static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
+  if (self.forked_from == 0 || (cur & ~(uint64_t)WAITERS) != self.forked_from || ph__region_is_private(h) != 1) return false;
+  /* No one else can see a private copy: no waiters, no race. */
+  __atomic_store_n(&h->lock_word, me, __ATOMIC_RELAXED);
+  self.holds += h->lock_depth + 1;
+  return true;
+}
+
+/* Take the lock: 0, 1 after a takeover, or PH_EBUSY when `limit_ns` (> 0)
+ * passed with an owner that can still release it. */
+static int acquire(ph_heap_t *h, int64_t limit_ns) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word(), cur;
-  if (ph__lock_first_try(h, me, ~(uint64_t)WAITERS, &cur)) return 0;
+  if (ph__lock_first_try(h, me, ~(uint64_t)WAITERS, self.holds != 0, &cur)) {
+    self.holds++;
+    return 0;
+  }
+  if (PH_UNLIKELY(adopt_carried(h, cur, me))) return acquire(h, limit_ns);
+  int64_t deadline = limit_ns > 0 ? now_ns() + limit_ns : 0;
+  int priv = -1;
   uint64_t keep = 0; /* WAITERS once we have slept: others may be asleep too */
   int spins = 0;
   for (;;) {
@@ -103,6 +149,7 @@ int ph_heap_lock(ph_heap_t *h) {
     if (cur == 0) {
       if (__atomic_compare_exchange_n(word, &cur, me | keep, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         h->lock_depth = 0;
+        self.holds++;
         return 0;
       }
       continue;
@@ -117,57 +164,87 @@ int ph_heap_lock(ph_heap_t *h) {
       cur |= WAITERS;
     }
     keep = WAITERS;
-    if (!wait_on(futex_of(h), (uint32_t)cur) && !alive(cur)) {
-      /* Asleep for WAIT_NS with the same owner, and it is gone: take over. */
-      if (__atomic_compare_exchange_n(word, &cur, me | WAITERS, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    if (!wait_on(futex_of(h), (uint32_t)cur) && orphaned(h, cur, me, &priv)) {
+      /* Asleep for WAIT_NS with the same owner, which cannot release it: take over. */
+      if (__atomic_compare_exchange_n(word, &cur, me | WAITERS, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        self.holds++;
         return ph__lock_taken_over(h);
+      }
     }
+    if (deadline && now_ns() >= deadline) return PH_EBUSY;
     spins = 0; /* woken: spin again before the next sleep */
   }
 }
 
-int ph_heap_unlock(ph_heap_t *h) {
-  if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
+static int release(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
-  if (h->lock_depth > 0) { /* only its owner writes it: ours if we own the lock */
-    if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != me) return ph__fail(PH_EINVAL);
+  uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+  if (PH_UNLIKELY((cur & ~(uint64_t)WAITERS) != me) && !adopt_carried(h, cur, me)) return PH_EINVAL;
+  if (self.holds == 0) return PH_EINVAL; /* a word naming this thread that it never took */
+  self.holds--;
+  if (h->lock_depth > 0) { /* only its owner writes it: ours */
     h->lock_depth--;
     return 0;
   }
   /* Ours with no one waiting: one atomic. */
-  uint64_t cur = me;
+  cur = me;
   if (__atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) return 0;
-  if ((cur & ~(uint64_t)WAITERS) != me) return ph__fail(PH_EINVAL);
   __atomic_exchange_n(word, 0, __ATOMIC_RELEASE); /* ours, and waited on: only waiters change it, setting the bit */
   wake_one(futex_of(h));
   return 0;
+}
+
+static bool held_here(const ph_heap_t *h) {
+  return self.holds != 0 && (__atomic_load_n(&h->lock_word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) == self_word();
 }
 
 #else /* no futex: lock_portable.c */
 
 bool ph__lock_supported(void) { return true; }
 
-int ph_heap_lock(ph_heap_t *h) {
+static int acquire(ph_heap_t *h, int64_t limit_ns) { return ph__portable_lock(h, limit_ns); }
+static int release(ph_heap_t *h) { return ph__portable_unlock(h); }
+static bool held_here(const ph_heap_t *h) { return ph__portable_held(h); }
+
+#endif
+
+/* ---- what every lock shares: the verdict, the bounds --------------------- */
+
+/* The lock is ours, with the verdict: a heap a takeover found broken is
+ * refused (PH_ECORRUPT, held) until a restore or reset replaces it. */
+static inline int lock_within(ph_heap_t *h, int64_t limit_ns) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
-  return ph__portable_lock(h);
+  int rc = acquire(h, limit_ns);
+  if (PH_UNLIKELY(rc < 0)) return ph__fail(rc);
+  if (PH_UNLIKELY(h->lock_check != 0)) return ph__fail(PH_ECORRUPT);
+  return rc;
+}
+
+int ph_heap_lock(ph_heap_t *h) { return lock_within(h, 0); }
+
+int ph_heap_lock_timeout(ph_heap_t *h, unsigned wait_ms) {
+  return lock_within(h, wait_ms ? (int64_t)wait_ms * 1000000 : 1); /* 0: one look at the owner */
 }
 
 int ph_heap_unlock(ph_heap_t *h) {
   if (!h || !h->lock_enabled) return ph__fail(PH_EINVAL);
-  int rc = ph__portable_unlock(h);
+  int rc = release(h);
   return rc ? ph__fail(rc) : 0;
 }
-
-#endif
 
 /* The lock is ours after its owner died: count it and check the heap. */
 int ph__lock_taken_over(ph_heap_t *h) {
   h->lock_depth = 0;
   h->lock_recoveries++;
-  int broken = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
-  h->lock_check = broken;
-  return broken == 0 ? 1 : PH_ECORRUPT;
+  h->lock_check = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
+  return 1;
+}
+
+int ph_heap_lock_recheck(ph_heap_t *h) {
+  if (!h || !h->lock_enabled || !held_here(h)) return ph__fail(PH_EINVAL);
+  h->lock_check = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
+  return h->lock_check;
 }
 
 int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check) {

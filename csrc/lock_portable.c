@@ -11,7 +11,10 @@
  * sleeps with backoff from 50 us to 1 ms (whole milliseconds on Windows;
  * it never burns a core), and every WAIT_US of waiting on the same word asks
  * whether the owner process still exists (kill(pid, 0); OpenProcess on
- * Windows); if not, it takes the lock over. Limits, compared with the futex
+ * Windows); if not, or if it is another process while this copy of the
+ * region is private to this one (a fork's copy), it takes the lock over.
+ * A word naming no process, or this thread while it holds no lock, is taken
+ * over too. Limits, compared with the futex
  * lock: a release is seen up to a sleep late; a thread that exits holding
  * the lock while its process lives is waited on until the process ends; a
  * dead owner whose process id was already reused is waited on until that
@@ -37,6 +40,7 @@ static uint32_t process_id(void) { return (uint32_t)GetCurrentProcessId(); }
 
 /* Whether process `pid` runs (access denied: it does, someone else's). */
 static bool process_alive(uint32_t pid) {
+  if (pid == 0) return false; /* the idle process: never a lock owner */
   HANDLE p = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
   if (!p) return GetLastError() == ERROR_ACCESS_DENIED;
   DWORD state = WaitForSingleObject(p, 0);
@@ -46,7 +50,6 @@ static bool process_alive(uint32_t pid) {
 
 static void yield_cpu(void) { SwitchToThread(); }
 static void sleep_us(unsigned us) { Sleep(us < 1000 ? 1 : us / 1000); } /* whole milliseconds */
-static void on_fork_forget(void (*forget)(void)) { (void)forget; } /* no fork */
 
 #else
 #include <errno.h>
@@ -58,8 +61,9 @@ static void on_fork_forget(void (*forget)(void)) { (void)forget; } /* no fork */
 
 static uint32_t process_id(void) { return (uint32_t)getpid(); }
 
-/* Whether process `pid` exists (EPERM: it does, someone else's). */
-static bool process_alive(uint32_t pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+/* Whether process `pid` exists (EPERM: it does, someone else's). pid 0
+ * names none (kill(0) would mean this process group). */
+static bool process_alive(uint32_t pid) { return pid != 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM); }
 
 static void yield_cpu(void) { sched_yield(); }
 
@@ -67,49 +71,71 @@ static void sleep_us(unsigned us) {
   struct timespec ts = {0, (long)us * 1000L};
   nanosleep(&ts, NULL);
 }
-
-static void (*forget_hook)(void);
-static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
-static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_hook); }
-/* A forked child has another process id: its threads need new words. */
-static void on_fork_forget(void (*forget)(void)) {
-  forget_hook = forget;
-  pthread_once(&fork_hook, install_fork_hook);
-}
 #endif
 
 /* ---- the lock ----------------------------------------------------------- */
 
-/* This thread's word, made once per thread (and again in a forked child). */
-static _Thread_local uint64_t cached_self;
+/* The calling thread (a forked child gets a new word: another process id). */
+static _Thread_local ph__lock_self self;
 static uint32_t next_thread; /* numbers given to this process's threads */
-static void forget_self(void) {
-  cached_self = 0;
+
+#if !defined(_WIN32)
+static void forget_self_in_child(void) {
+  ph__lock_self_forked(&self);
   next_thread = 0;
 }
+/* At load, before any handler a user registers (see lock.c). */
+__attribute__((constructor(101))) static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_self_in_child); }
+#endif
 
 static uint64_t self_word(void) {
-  if (PH_UNLIKELY(cached_self == 0)) {
-    on_fork_forget(forget_self);
+  if (PH_UNLIKELY(self.word == 0)) {
     uint32_t n = __atomic_add_fetch(&next_thread, 1, __ATOMIC_RELAXED);
-    cached_self = (uint64_t)(process_id() & 0x7FFFFFFFu) | (uint64_t)n << 32;
+    self.word = (uint64_t)(process_id() & 0x7FFFFFFFu) | (uint64_t)n << 32;
   }
-  return cached_self;
+  return self.word;
 }
 
-static bool alive(uint64_t word) { return process_alive((uint32_t)word & 0x7FFFFFFFu); }
+static uint32_t owner_pid(uint64_t word) { return (uint32_t)word & 0x7FFFFFFFu; }
 
-int ph__portable_lock(ph_heap_t *h) {
+/* Whether the owner named by `word` can never release this copy of the
+ * lock: stale (this thread, holding nothing) or forged, gone, or another
+ * process while the region is private to this one. *priv caches the
+ * region's answer (-1: not asked). */
+static bool orphaned(ph_heap_t *h, uint64_t word, uint64_t me, int *priv) {
+  if (word == me || !process_alive(owner_pid(word))) return true;
+  if (owner_pid(word) == (process_id() & 0x7FFFFFFFu)) return false;
+  if (*priv < 0) *priv = ph__region_is_private(h);
+  return *priv == 1;
+}
+
+/* In a forked child: this thread's hold from the parent, in its private
+ * copy, made its own (see lock.c). */
+static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
+  if (self.forked_from == 0 || cur != self.forked_from || ph__region_is_private(h) != 1) return false;
+  __atomic_store_n(&h->lock_word, me, __ATOMIC_RELAXED);
+  self.holds += h->lock_depth + 1;
+  return true;
+}
+
+int ph__portable_lock(ph_heap_t *h, int64_t limit_ns) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word(), cur;
-  if (ph__lock_first_try(h, me, ~(uint64_t)0, &cur)) return 0;
+  if (ph__lock_first_try(h, me, ~(uint64_t)0, self.holds != 0, &cur)) {
+    self.holds++;
+    return 0;
+  }
+  if (PH_UNLIKELY(adopt_carried(h, cur, me))) return ph__portable_lock(h, limit_ns);
   unsigned tries = 0, pause = SLEEP_MIN_US, waited = 0;
+  int64_t slept_ns = 0; /* at least the time asleep: the bound */
+  int priv = -1;
   uint64_t owner = cur;
   for (;;) {
     cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (cur == 0) {
       if (__atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         h->lock_depth = 0;
+        self.holds++;
         return 0;
       }
       continue;
@@ -130,12 +156,16 @@ int ph__portable_lock(ph_heap_t *h) {
     }
     if (waited >= WAIT_US) {
       waited = 0;
-      if (!alive(cur) && __atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      if (orphaned(h, cur, me, &priv) && __atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        self.holds++;
         return ph__lock_taken_over(h);
+      }
+      if (limit_ns > 0 && slept_ns >= limit_ns) return PH_EBUSY;
       continue;
     }
     sleep_us(pause);
     waited += pause;
+    slept_ns += (int64_t)pause * 1000;
     if (pause < SLEEP_MAX_US) pause = pause * 2 < SLEEP_MAX_US ? pause * 2 : SLEEP_MAX_US;
   }
 }
@@ -143,7 +173,10 @@ int ph__portable_lock(ph_heap_t *h) {
 int ph__portable_unlock(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
-  if (__atomic_load_n(word, __ATOMIC_RELAXED) != me) return PH_EINVAL;
+  uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+  if (cur != me && !adopt_carried(h, cur, me)) return PH_EINVAL;
+  if (self.holds == 0) return PH_EINVAL; /* a word naming this thread that it never took */
+  self.holds--;
   if (h->lock_depth > 0) {
     h->lock_depth--;
     return 0;
@@ -152,3 +185,7 @@ int ph__portable_unlock(ph_heap_t *h) {
   return 0;
 }
 
+
+bool ph__portable_held(const ph_heap_t *h) {
+  return self.holds != 0 && __atomic_load_n(&h->lock_word, __ATOMIC_RELAXED) == self_word();
+}

@@ -478,31 +478,83 @@ PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_
  * woken on release; on macOS, the BSDs and Windows it sleeps with backoff
  * up to 1 ms (and a thread that exits holding the lock is only detected
  * when its process ends).
+ *
+ * A failed takeover is remembered. When the check after a takeover finds
+ * the heap broken (the owner died halfway through a change), the verdict
+ * is kept in the lock block, so every process, now and later, gets
+ * PH_ECORRUPT from every ph_heap_lock and *_locked call (nothing done),
+ * until a holder replaces the heap: ph_heap_restore or ph_heap_reset
+ * (called holding the lock, which ph_heap_lock returned with PH_ECORRUPT),
+ * or ph_heap_lock_recheck once the heap is whole again. A snapshot's or
+ * checksum's bytes never include the verdict (it is in the lock block).
+ *
+ * Lock words from files are untrusted. A word naming no thread, or the
+ * calling thread while it holds no lock (a stale or forged word), is taken
+ * over like a dead owner's. A word naming a live thread is waited on:
+ * without bound by ph_heap_lock (a holder may hold it long), for at most
+ * PH_ATTACH_WAIT_MS by ph_heap_attach, which then fails with PH_EBUSY.
+ * The rest of the block cannot mislead the lock: a new holder resets the
+ * depth, the waiters bit only costs a wake-up, and a recorded verdict
+ * refuses the heap until it is checked, restored or reset.
+ *
+ * fork(). A library constructor registers a pthread_atfork child handler
+ * before any of the caller's, so in a child every thread of the library
+ * has its new identity, in the caller's handlers too. Then:
+ *   - a heap in a shared mapping (a heap file, MAP_SHARED) is the same heap
+ *     and the same lock in both processes: a child whose parent thread
+ *     holds it waits for that release; a hold the forking thread had stays
+ *     the parent's (the child's ph_heap_unlock of it is PH_EINVAL);
+ *   - a heap in a private mapping (an anonymous region: copy-on-write) is
+ *     the child's own copy. A hold the forking thread had is the child's
+ *     too (the usual handlers, lock in prepare and unlock in both, work
+ *     whenever they were registered); a hold of another thread of the
+ *     parent can never be released in the copy, so the child takes it over
+ *     and checks its copy (1, or PH_ECORRUPT when the copy was made
+ *     mid-change) instead of waiting. Linux tells private from shared
+ *     mappings (/proc/self/maps); other systems wait as for a shared one,
+ *     until the parent process ends.
  */
 
+/* How long ph_heap_attach waits for a locked heap's lock held by an owner
+ * that is alive (or cannot be told apart from one) before PH_EBUSY. */
+#define PH_ATTACH_WAIT_MS 2000u
+
 /*
- * Take the heap's lock. 0; or 1 when it was taken over from a dead owner
- * and ph_heap_check found the heap consistent; or PH_ECORRUPT when taken
- * over and the check found broken invariants (the lock is held then too:
- * unlock it). PH_EINVAL for a NULL heap or one without PH_LOCKED.
+ * Take the heap's lock. 0; or 1 when it was taken over from an owner that
+ * could not release it and ph_heap_check found the heap consistent; or
+ * PH_ECORRUPT when that check, now or in an earlier takeover, found broken
+ * invariants (the lock is held then too: restore, reset or unlock it).
+ * PH_EINVAL for a NULL heap or one without PH_LOCKED.
  */
 PH_API int ph_heap_lock(ph_heap_t *h);
+
+/* ph_heap_lock waiting at most about wait_ms (never less than one look at
+ * the owner, 20 ms) for an owner that can still release the lock: then
+ * PH_EBUSY, not held. */
+PH_API int ph_heap_lock_timeout(ph_heap_t *h, unsigned wait_ms);
 
 /* Release it (once per ph_heap_lock). 0, or PH_EINVAL when the calling
  * thread does not hold it. */
 PH_API int ph_heap_unlock(ph_heap_t *h);
 
-/* How many times the lock was taken over from a dead owner since init, and
- * the result of the last such check (0 = consistent) in *last_check. */
+/* How many times the lock was taken over since init, and the lock's
+ * verdict in *last_check: the last takeover's (or recheck's) ph_heap_check
+ * result, 0 when consistent or since a restore or reset. */
 PH_API int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check);
+
+/* Holding the lock: run ph_heap_check on the heap and make its result the
+ * lock's verdict (0 lifts a failed takeover's PH_ECORRUPT; broken
+ * invariants refuse the heap as a failed takeover does). Returns the
+ * result; PH_EINVAL when the calling thread does not hold the lock. */
+PH_API int ph_heap_lock_recheck(ph_heap_t *h);
 
 /*
  * The offset API of section 4, each call under the heap's lock: lock, call,
  * unlock, in one crossing for FFI callers (the lock is then held for the
  * allocator's work only, not for the caller's trips across the boundary).
  * The same results and codes as ph_off_*; also PH_EINVAL for a heap
- * without PH_LOCKED, and PH_ECORRUPT (nothing done) when the lock was
- * taken over from a dead owner and the heap failed its check. Recursive
+ * without PH_LOCKED, and PH_ECORRUPT (nothing done) while the lock's
+ * verdict says the heap is broken (see above). Recursive
  * like ph_heap_lock: callable while this thread holds the lock.
  */
 PH_API double ph_off_malloc_locked(ph_heap_t *h, double size);

@@ -49,8 +49,11 @@ ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t l
   bool known = ph__check_header(old, dst_size) == 0;
   uint64_t dirty = known && old->touched < dst_pages ? old->touched : dst_pages;
   ph_heap_t *h = dst;
-  if (known) { /* the lock block stays the region's: it may be held, and waited on from elsewhere */
+  /* The lock block stays the region's: it may be held, and waited on from
+   * elsewhere, even when the heap around it is broken (a failed takeover). */
+  if (ph__has_lock_block(old, dst_size)) {
     copy_around_lock_block(dst, src, 0, len);
+    ph__lock_forget_verdict(h); /* the heap a takeover judged is gone */
   } else {
     memcpy(dst, src, len);
     memset(ph__base(h) + PH_LOCK_BLOCK_OFFSET, 0, PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET); /* unlocked */

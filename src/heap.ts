@@ -130,11 +130,26 @@ function bind(): void {
 /**
  * The other methods a locked heap runs under its lock, taken from JS
  * (everything else that reads or changes allocator structures); the
- * allocation calls take it in C (AllocCalls).
+ * allocation calls take it in C (AllocCalls). A heap whose lock records a
+ * failed takeover refuses them all (ECORRUPT), but for REPAIR_METHODS.
  */
-const LOCKED_METHODS = ["reset", "setRoot", "getRoot", "roots", "stats", "check", "walk", "checksum", "snapshot", "restore"] as const;
-/** ph_heap_lock's PH_ECORRUPT: taken over from a dead owner, and the heap is inconsistent. */
+const LOCKED_METHODS = ["setRoot", "getRoot", "roots", "stats", "walk", "checksum", "snapshot"] as const;
+/** The locked methods that run on a heap a takeover found broken: they replace it, or check it again. */
+const REPAIR_METHODS = ["reset", "restore", "check"] as const;
+/** ph_heap_lock's PH_ECORRUPT: a takeover found the heap inconsistent (now or earlier); the lock is held. */
 const LOCK_TAKEN_OVER_BROKEN = nativeFromCode("ECORRUPT");
+const BROKEN_HEAP = "a process or thread died holding the heap's lock halfway through a change, and check() found the heap inconsistent; every process is refused until the heap is restored or reset (lockRecoveries)";
+/** How a method takes the lock: refused on a heap a takeover found broken, or not (it repairs). */
+const STRICT = false;
+const REPAIR = true;
+
+/**
+ * Internal (not exported by index.ts): run `fn` under a locked heap's lock
+ * even when a takeover found the heap broken, for a call that replaces the
+ * heap's state (a ring's load). The lock's verdict is then decided again by
+ * a full check, unless `fn` lifted it (ph_heap_restore does).
+ */
+export let underRepairLock: <T>(heap: PrivateHeap, op: string, fn: () => T) => T;
 
 // Scratch shared by every heap (one thread; none of these calls re-enter).
 const nameBytes = new Uint8Array(64);
@@ -245,10 +260,11 @@ export class PrivateHeap implements Disposable {
       // under the lock: wrapped here, per heap, so unlocked heaps keep the
       // plain methods on their hot path.
       // (At most three arguments, passed on as they are: no array or closure per call.)
-      for (const name of LOCKED_METHODS) {
+      for (const name of [...LOCKED_METHODS, ...REPAIR_METHODS]) {
         const method = PrivateHeap.prototype[name] as (a: unknown, b: unknown, c: unknown) => unknown;
+        const repair = (REPAIR_METHODS as readonly string[]).includes(name);
         const value = (a: unknown, b: unknown, c: unknown): unknown => {
-          this.#lock(name);
+          this.#lock(name, repair);
           try {
             return method.call(this, a, b, c);
           } finally {
@@ -348,11 +364,15 @@ export class PrivateHeap implements Disposable {
     return heap;
   }
 
-  /** open()'s `check`: check() (under the lock, if any), else close and ECORRUPT. */
+  /**
+   * open()'s `check`: check() (under the lock, if any, waited on no longer
+   * than attach waits: its word may name a live thread that never releases
+   * it), else close and ECORRUPT.
+   */
   #checkOpened(path: string): void {
     let broken: number;
     try {
-      broken = this.check();
+      broken = this.#locked ? this.#underLock("open", () => this.#checkNow(), REPAIR, NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS) : this.check();
     } catch (e) {
       this.close();
       throw e instanceof HeapError ? new HeapError(e.code, "open", `${path}: ${e.message}`, { cause: e }) : e;
@@ -644,9 +664,14 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   check(): number {
+    if (this.#h === 0) throw this.#closed("check");
+    return this.#checkNow();
+  }
+
+  /** check(): on a locked heap (held) the result becomes the lock's verdict (0 lifts a failed takeover's). */
+  #checkNow(): number {
     const h = this.#h;
-    if (h === 0) throw this.#closed("check");
-    const n = S.ph_heap_check(h, this.#size);
+    const n = this.#locked ? S.ph_heap_lock_recheck(h) : S.ph_heap_check(h, this.#size);
     if (n < 0) throw HeapError.fromNative(n, "check");
     return n;
   }
@@ -1018,8 +1043,8 @@ export class PrivateHeap implements Disposable {
     return { count, lastCheck: last[0]! };
   }
 
-  #underLock<T>(op: string, fn: () => T): T {
-    this.#lock(op);
+  #underLock<T>(op: string, fn: () => T, repair = STRICT, waitMs = -1): T {
+    this.#lock(op, repair, waitMs);
     try {
       return fn();
     } finally {
@@ -1027,23 +1052,44 @@ export class PrivateHeap implements Disposable {
     }
   }
 
+  static {
+    underRepairLock = <T>(heap: PrivateHeap, op: string, fn: () => T): T =>
+      heap.#underLock(
+        op,
+        () => {
+          const r = fn();
+          const last = new Int32Array(1);
+          S.ph_heap_lock_recoveries(heap.#h, last);
+          if (last[0] !== 0) S.ph_heap_lock_recheck(heap.#h); // still marked: fn replaced the state without lifting it
+          return r;
+        },
+        REPAIR,
+      );
+  }
+
   #unlock(): void {
     this.#lockDepth--;
     S.ph_heap_unlock(this.#lockedBase);
   }
 
-  /** Take the lock (a taken-over lock whose heap fails check() is ECORRUPT, released). */
-  #lock(op: string): void {
+  /**
+   * Take the lock. On a heap a takeover found broken it is ECORRUPT
+   * (released), unless `repair`; waiting at most `waitMs` when >= 0 (then
+   * EBUSY).
+   */
+  #lock(op: string, repair = STRICT, waitMs = -1): void {
     const h = this.#h;
     if (h === 0) throw this.#closed(op);
-    const rc = S.ph_heap_lock(h);
-    if (rc >= 0) {
+    const rc = waitMs >= 0 ? S.ph_heap_lock_timeout(h, waitMs) : S.ph_heap_lock(h);
+    if (rc >= 0 || (repair && rc === LOCK_TAKEN_OVER_BROKEN)) {
       this.#lockDepth++;
       return;
     }
+    if (rc === nativeFromCode("EBUSY"))
+      throw new HeapError("EBUSY", op, `the heap's lock stayed held by a live process or thread for ${waitMs} ms (or its lock word names one)`);
     if (rc !== LOCK_TAKEN_OVER_BROKEN) throw HeapError.fromNative(rc, op);
     S.ph_heap_unlock(h);
-    throw new HeapError("ECORRUPT", op, "took over the lock from a process or thread that died holding it, and check() found the heap inconsistent");
+    throw new HeapError("ECORRUPT", op, BROKEN_HEAP);
   }
 
   // ---- errors ---------------------------------------------------------------
@@ -1062,7 +1108,7 @@ export class PrivateHeap implements Disposable {
     const rc = r < 0 ? r : S.ph_last_error();
     // A locked allocation call also fails this way when it took the lock over
     // from a dead holder and check() then failed (nothing was done).
-    const why = this.#locked && rc === LOCK_TAKEN_OVER_BROKEN ? `${detail}; the heap is inconsistent (lockRecoveries says whether a holder died mid-change)` : detail;
+    const why = this.#locked && rc === LOCK_TAKEN_OVER_BROKEN ? `${detail}; the heap is inconsistent (when lockRecoveries says a holder died mid-change, every process is refused until the heap is restored or reset)` : detail;
     return HeapError.fromNative(rc < 0 ? rc : -1, op, why);
   }
 }

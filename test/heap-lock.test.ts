@@ -1,9 +1,10 @@
 // Locked shared heaps ({ lock: true }): several processes and threads
 // allocate at once; a holder killed with SIGKILL is taken over and checked.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NATIVE_CONSTANTS } from "../src/ffi/symbols.ts";
 import { PrivateHeap } from "../src/heap.ts";
 import { SnapshotRing } from "../src/snapshot/ring.ts";
 import { Snapshot } from "../src/snapshot/snapshot.ts";
@@ -17,6 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 const pathFor = () => join(dir, `l${seq++}.phheap`);
 const INDEX = JSON.stringify(join(SRC, "index.ts"));
+const LOCK_WORD = NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET;
 
 /**
  * A child that opens the heap and does `ops` random mallocs and frees (up to
@@ -57,6 +59,49 @@ async function run(script: string): Promise<{ code: number | null; out: string; 
   const p = Bun.spawn([process.execPath, file], { stdout: "pipe", stderr: "pipe" });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code: await p.exited, out: out.trim(), err };
+}
+
+/** Header offset of bin 0's live count (csrc/internal.h: bins at 304, 20 bytes each, live at 12). */
+const BIN0_LIVE = 304 + 12;
+/** A half-done change the full check sees and the allocator does not trip on: a bin counts one more live region. */
+const BREAK_BIN0_LIVE = `h.u32[${BIN0_LIVE / 4}] += 1;`;
+
+/** A child that takes the heap's lock, runs `change` (with h the heap), and is killed with SIGKILL holding it. */
+async function killHolder(path: string, change: string): Promise<void> {
+  const file = join(dir, `holder-${seq++}.ts`);
+  writeFileSync(
+    file,
+    `import { PrivateHeap } from ${INDEX};
+     const heap = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
+     heap.withLock((h) => {
+       ${change}
+       console.log("holding");
+       Bun.sleepSync(60_000); // until killed
+     });`,
+  );
+  const child = Bun.spawn([process.execPath, file], { stdout: "pipe" });
+  expect(new TextDecoder().decode((await child.stdout.getReader().read()).value)).toContain("holding");
+  child.kill("SIGKILL");
+  await child.exited;
+}
+
+/** A process that opens the heap (which succeeds) and makes 60 calls on it, counting ECORRUPTs. */
+function refusedScript(path: string): string {
+  return `
+    import { PrivateHeap } from ${INDEX};
+    using heap = PrivateHeap.open(${JSON.stringify(path)});
+    let refused = 0;
+    for (let i = 0; i < 60; i++) {
+      const k = i % 4;
+      try {
+        k === 0 ? heap.malloc(8 + i) : k === 1 ? heap.withLock(() => heap.u8[0]) : k === 2 ? heap.getRoot("x") : heap.calloc(2, 40);
+      } catch (e) {
+        if (e.code !== "ECORRUPT") throw e;
+        refused++;
+      }
+    }
+    console.log("refused", refused, "of 60");
+  `;
 }
 
 describe("locked heaps", () => {
@@ -141,33 +186,69 @@ describe("locked heaps", () => {
     expect(heap.stats().liveCount).toBe(3);
   }, 30_000);
 
-  test("a holder that dies mid-change: the next allocation is ECORRUPT and does nothing, and the lock is free again", async () => {
+  test("a holder that dies mid-change leaves the heap refused to every process (ECORRUPT, every call, no crash) until a restore, a reset or a ring load", async () => {
     const path = pathFor();
     using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true, lock: true });
-    heap.malloc(100);
-    const file = join(dir, `breaker-${seq++}.ts`);
-    // Bin 4 (40-byte regions, unused here) gets fresh regions but no run:
-    // the header of csrc/internal.h, as csrc/test/integration_lock.c breaks it.
-    writeFileSync(
-      file,
-      `import { PrivateHeap } from ${INDEX};
-       const heap = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
-       heap.withLock((h) => {
-         h.u8[304 + 4 * 20 + 16] = 5;
-         console.log("holding");
-         Bun.sleepSync(60_000); // until killed
-       });`,
-    );
-    const child = Bun.spawn([process.execPath, file], { stdout: "pipe" });
-    expect(new TextDecoder().decode((await child.stdout.getReader().read()).value)).toContain("holding");
-    child.kill("SIGKILL");
-    await child.exited;
-    const e = expectCode(() => heap.malloc(64), "ECORRUPT");
-    expect(e.message).toContain("lockRecoveries");
+    const kept = heap.malloc(100);
+    const good = heap.snapshot();
+    const ring = new SnapshotRing(heap, { capacity: 2 });
+    ring.save(1);
+    const breakIt = () => killHolder(path, BREAK_BIN0_LIVE);
+    await breakIt();
+    // Here, again and again: each call refused, nothing done.
+    for (let i = 0; i < 20; i++) {
+      expect(expectCode(() => heap.malloc(64), "ECORRUPT").message).toContain("lockRecoveries");
+      expectCode(() => heap.free(kept), "ECORRUPT");
+      expectCode(() => heap.realloc(kept, 9000), "ECORRUPT");
+      expectCode(() => heap.withLock(() => 1), "ECORRUPT");
+      expectCode(() => heap.stats(), "ECORRUPT");
+      expectCode(() => heap.snapshot(), "ECORRUPT");
+      expectCode(() => heap.checksum(), "ECORRUPT");
+      expectCode(() => ring.save(2), "ECORRUPT");
+    }
+    expect(heap.check()).toBeGreaterThan(0); // and it stays refused
     expect(heap.lockRecoveries.count).toBe(1);
     expect(heap.lockRecoveries.lastCheck).toBeGreaterThan(0);
-    expect(heap.stats().liveCount).toBe(1); // nothing allocated; and the lock is free
-    expect(heap.check()).toBeGreaterThan(0);
+    // Two other processes at once: refused too, and they end normally.
+    const others = await Promise.all([run(refusedScript(path)), run(refusedScript(path))]);
+    for (const r of others) expect([r.code, r.out, r.err]).toEqual([0, "refused 60 of 60", ""]);
+    // A restore mends it, for everyone.
+    heap.restore(good);
+    expect(heap.lockRecoveries).toEqual({ count: 1, lastCheck: 0 });
+    expect(heap.check()).toBe(0);
+    heap.free(heap.malloc(64));
+    expect((await run(writerScript(path, 2000, 4))).out).toBe("0");
+    // So do a reset and a ring load.
+    await breakIt();
+    expectCode(() => heap.malloc(64), "ECORRUPT");
+    heap.reset();
+    expect([heap.check(), heap.stats().liveCount]).toEqual([0, 0]);
+    await breakIt();
+    expectCode(() => heap.malloc(64), "ECORRUPT");
+    ring.load(1);
+    expect(heap.lockRecoveries).toEqual({ count: 3, lastCheck: 0 });
+    expect([heap.check(), heap.stats().liveCount]).toEqual([0, 1]);
+    expect((await run(writerScript(path, 2000, 5))).out).toBe("0");
+  }, 60_000);
+
+  test("open of a heap a takeover found broken succeeds, its calls are ECORRUPT, and open({ check: true }) is ECORRUPT", async () => {
+    const path = pathFor();
+    {
+      using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
+      heap.malloc(10);
+    }
+    await killHolder(path, BREAK_BIN0_LIVE);
+    {
+      using heap = PrivateHeap.open(path);
+      expectCode(() => heap.malloc(8), "ECORRUPT"); // this call takes over and finds it broken
+    }
+    expectCode(() => PrivateHeap.open(path, { check: true }), "ECORRUPT");
+    using heap = PrivateHeap.open(path);
+    expectCode(() => heap.malloc(8), "ECORRUPT");
+    heap.reset();
+    heap.malloc(8);
+    using checked = PrivateHeap.open(path, { check: true });
+    expect(checked.stats().liveCount).toBe(1);
   }, 30_000);
 
   test("withLock is recursive and returns fn's value; close inside it is refused", () => {
@@ -255,6 +336,59 @@ describe("opening a locked heap that others are using", () => {
     const r = await child;
     expect([r.code, r.out, r.err]).toEqual([0, "0", ""]);
   });
+});
+
+describe("lock words from files", () => {
+  /** A locked heap file, closed, whose lock word is then `word` (low half, high half). */
+  function craftedFile(low: number, high: number): string {
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true }).close();
+    const bytes = readFileSync(path);
+    bytes.writeUInt32LE(low >>> 0, LOCK_WORD);
+    bytes.writeUInt32LE(high >>> 0, LOCK_WORD + 4);
+    writeFileSync(path, bytes);
+    return path;
+  }
+  const WAIT_MS = NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS;
+
+  /** open fails with EBUSY, after waiting about the bound, whether or not it checks. */
+  function expectBusy(path: string): void {
+    for (const check of [false, true]) {
+      const t0 = performance.now();
+      const e = expectCode(() => PrivateHeap.open(path, { check }), "EBUSY");
+      const took = performance.now() - t0;
+      expect(e.message).toContain(`its lock stayed held for ${WAIT_MS} ms`);
+      expect(took).toBeGreaterThanOrEqual(WAIT_MS * 0.95);
+      expect(took).toBeLessThan(WAIT_MS + 1500);
+    }
+  }
+
+  test("a lock word naming a live process (pid 1) makes open fail with EBUSY within the bound, with or without check", () => {
+    expectBusy(craftedFile(1, 0));
+  }, 30_000);
+
+  test("a lock word naming another live thread of the opening process makes open fail with EBUSY within the bound", () => {
+    const other = readdirSync("/proc/self/task").map(Number).find((t) => t !== process.pid);
+    expect(other).toBeDefined();
+    expectBusy(craftedFile(other!, 0));
+  }, 30_000);
+
+  test("a lock word with no owner, or naming the opening thread, is taken over at open: the lock is free after it", async () => {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const started = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]); // field 22
+    const words: [number, number][] = [
+      [0x80000000, 0x12345678], // only the waiters bit
+      [process.pid, started % 2 ** 32], // this very thread, which holds no lock
+    ];
+    for (const [low, high] of words) {
+      const path = craftedFile(low, high);
+      using heap = PrivateHeap.open(path);
+      expect(heap.lockRecoveries).toEqual({ count: 1, lastCheck: 0 });
+      expect([heap.u32[LOCK_WORD / 4], heap.u32[LOCK_WORD / 4 + 1]]).toEqual([0, 0]); // free
+      expect((await run(writerScript(path, 1000, 6))).out).toBe("0"); // another process gets it
+      expect(heap.check()).toBe(0);
+    }
+  }, 30_000);
 });
 
 describe("checksums, rings and replays of locked heaps", () => {

@@ -100,6 +100,7 @@ TEST(restore_keeps_the_destinations_lock) {
  * does the same for the lock of other systems, Windows included. */
 #if defined(__linux__)
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -212,7 +213,7 @@ TEST(a_holder_killed_with_sigkill_is_taken_over_and_the_heap_checked) {
   waitpid(child, NULL, 0);
   EXPECT_EQ(ph_heap_lock(h), PH_ECORRUPT);
   EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 2);
-  EXPECT(last > 0);
+  EXPECT(last != 0); /* broken invariants, or a broken header (PH_ECORRUPT) */
   EXPECT_EQ(ph_heap_unlock(h), 0);
   close(ready[0]);
   close(ready[1]);
@@ -284,10 +285,204 @@ TEST(offset_calls_from_threads_and_a_dead_holder) {
   EXPECT_EQ(ph_off_malloc_locked(h, 64), PH_ECORRUPT);
   REQUIRE(ph_heap_stats(h, &st) == 0);
   EXPECT_EQ(st.live_count, 0);
-  EXPECT_EQ(ph_heap_lock(h), 0); /* free, and no second takeover */
+  int last = 0;
+  EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 1);
+  EXPECT_EQ(ph_heap_lock(h), PH_ECORRUPT); /* free, no second takeover, and still refused */
   EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 1);
   close(ready[0]);
   close(ready[1]);
+  munmap(base, size);
+}
+
+/* A child that takes the lock, breaks the heap as a writer killed halfway
+ * through a change would (bin 4 gets fresh regions but no run), and is
+ * killed with SIGKILL while it holds the lock. */
+static int kill_a_breaking_holder(ph_heap_t *h) {
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    ph_heap_lock(h);
+    ((unsigned char *)h)[304 + 4 * 20 + 16] = 5;
+    if (write(ready[1], "x", 1) != 1) _exit(3);
+    for (;;) pause();
+  }
+  char c;
+  int ok = read(ready[0], &c, 1) == 1;
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  close(ready[0]);
+  close(ready[1]);
+  return ok ? 0 : -1;
+}
+
+/* A survivor: 50 rounds of every locked entry point, each of which must be
+ * PH_ECORRUPT and do nothing. Exit status: how many were not. */
+static int refused_every_time(ph_heap_t *h, double live_off) {
+  int wrong = 0;
+  for (int i = 0; i < 50; i++) {
+    wrong += ph_off_malloc_locked(h, 40) != PH_ECORRUPT;
+    wrong += ph_off_calloc_locked(h, 2, 20) != PH_ECORRUPT;
+    wrong += ph_off_free_locked(h, live_off) != PH_ECORRUPT;
+    wrong += ph_off_realloc_locked(h, live_off, 5000) != PH_ECORRUPT;
+    wrong += ph_off_usable_size_locked(h, live_off) != PH_ECORRUPT;
+    int rc = ph_heap_lock(h);
+    wrong += rc != PH_ECORRUPT;
+    wrong += ph_heap_unlock(h) != 0;
+  }
+  return wrong > 255 ? 255 : wrong;
+}
+
+TEST(a_failed_takeover_is_refused_by_every_process_until_a_restore_or_reset) {
+  size_t size = 8 * MiB;
+  void *base = shared_region(size);
+  REQUIRE(base);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  double live = ph_off_malloc_locked(h, 1000);
+  REQUIRE(live > 0);
+  size_t used = ph_heap_used_bytes(h);
+  unsigned char *good = malloc(used);
+  REQUIRE(good);
+  memcpy(good, base, used); /* a consistent image, lock free */
+  REQUIRE(kill_a_breaking_holder(h) == 0);
+  EXPECT_EQ(ph_heap_lock(h), PH_ECORRUPT); /* the takeover finds it broken */
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  /* Two other processes, at once: refused every time, and no crash. */
+  pid_t a = fork();
+  if (a == 0) _exit(refused_every_time(h, live));
+  pid_t b = fork();
+  if (b == 0) _exit(refused_every_time(h, live));
+  REQUIRE(a > 0 && b > 0);
+  int sa, sb;
+  waitpid(a, &sa, 0);
+  waitpid(b, &sb, 0);
+  EXPECT(WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+  EXPECT(WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+  EXPECT_EQ(refused_every_time(h, live), 0); /* and here */
+  int last = 0;
+  EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 1);
+  EXPECT(last != 0); /* broken invariants, or a broken header (PH_ECORRUPT) */
+  /* A restore, under the lock (which says ECORRUPT but is held), mends it. */
+  EXPECT_EQ(ph_heap_lock(h), PH_ECORRUPT);
+  EXPECT(ph_heap_restore(base, size, good, used, 0) == h);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_lock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT(ph_off_malloc_locked(h, 40) > 0);
+  EXPECT_EQ(ph_off_free_locked(h, live), 0);
+  EXPECT_EQ(ph_heap_check(base, size), 0);
+  EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 1);
+  EXPECT_EQ(last, 0);
+  /* Broken again; a reset mends it too, and other processes see that. */
+  REQUIRE(kill_a_breaking_holder(h) == 0);
+  EXPECT_EQ(ph_off_malloc_locked(h, 40), PH_ECORRUPT);
+  EXPECT_EQ(ph_heap_lock(h), PH_ECORRUPT);
+  EXPECT_EQ(ph_heap_reset(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  pid_t c = fork();
+  if (c == 0) _exit(ph_off_malloc_locked(h, 40) > 0 && ph_heap_check(h, size) == 0 ? 0 : 1);
+  REQUIRE(c > 0);
+  int sc;
+  waitpid(c, &sc, 0);
+  EXPECT(WIFEXITED(sc) && WEXITSTATUS(sc) == 0);
+  EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 2);
+  EXPECT_EQ(last, 0);
+  EXPECT_EQ(ph_heap_check(base, size), 0);
+  free(good);
+  munmap(base, size);
+}
+
+/* ---- kill -9 of a holder at random points of its calls ------------------ */
+
+/* A writer that never stops: malloc, calloc, free and realloc (large ones
+ * too, so it spends time copying under the lock), counting its calls in
+ * *progress. */
+static void churn(ph_heap_t *h, unsigned seed, volatile uint64_t *progress) {
+  double live[64] = {0};
+  unsigned s = seed;
+  for (;;) {
+    s = s * 1103515245u + 12345u;
+    int k = (int)((s >> 8) & 63);
+    size_t n = (s >> 16) % 4 == 0 ? (size_t)((s >> 18) % 400000) : 1 + (s >> 16) % 3000;
+    if (live[k] > 0 && (s & 3) == 0) {
+      double r = ph_off_realloc_locked(h, live[k], (double)n);
+      if (r > 0) live[k] = r;
+    } else if (live[k] > 0) {
+      ph_off_free_locked(h, live[k]);
+      live[k] = 0;
+    } else {
+      live[k] = (s & 4) ? ph_off_calloc_locked(h, 1, (double)n) : ph_off_malloc_locked(h, (double)n);
+    }
+    (*progress)++;
+  }
+}
+
+/* A survivor process: the heap is usable and consistent (status 0), or
+ * refused by every call (status 0 too when `broken`); else non-zero. */
+static int survivor(ph_heap_t *h, size_t size, int broken) {
+  for (int i = 0; i < 20; i++) {
+    double a = ph_off_malloc_locked(h, 100 + i);
+    if (broken ? a != PH_ECORRUPT : a <= 0) return 1;
+    if (!broken && ph_off_free_locked(h, a) != 0) return 2;
+  }
+  int rc = ph_heap_lock(h);
+  if (rc != (broken ? PH_ECORRUPT : 0)) return 3;
+  if (!broken && ph_heap_check(h, size) != 0) return 4;
+  return ph_heap_unlock(h) == 0 ? 0 : 5;
+}
+
+TEST(a_holder_killed_at_random_points_leaves_every_survivor_a_consistent_heap_or_ecorrupt) {
+  size_t size = 64 * MiB;
+  void *base = shared_region(size);
+  uint64_t *progress = shared_region(4096);
+  REQUIRE(base && progress);
+  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  REQUIRE(h);
+  test_seed = 0x5eed1234u;
+  unsigned s = (unsigned)test_seed;
+  int outside = 0, consistent = 0, broken = 0, rounds = 60;
+  for (int round = 0; round < rounds; round++) {
+    s = s * 1103515245u + 12345u;
+    uint64_t target = 200 + (s >> 8) % 3000;
+    *progress = 0;
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) churn(h, s, progress);
+    while (*progress < target) sched_yield();
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    int before = ph_heap_lock_recoveries(h, NULL);
+    int rc = ph_heap_lock(h); /* the first survivor */
+    int took_over = ph_heap_lock_recoveries(h, NULL) != before;
+    EXPECT(rc == 0 || rc == 1 || rc == PH_ECORRUPT);
+    EXPECT(took_over == (rc != 0));
+    int is_broken = rc == PH_ECORRUPT;
+    if (!is_broken) EXPECT_EQ(ph_heap_check(h, size), 0);
+    EXPECT_EQ(ph_heap_unlock(h), 0);
+    outside += rc == 0;
+    consistent += rc == 1;
+    broken += is_broken;
+    /* Two more survivors, in other processes, one after the other. */
+    for (int k = 0; k < 2; k++) {
+      pid_t other = fork();
+      REQUIRE(other >= 0);
+      if (other == 0) _exit(survivor(h, size, is_broken));
+      int st;
+      waitpid(other, &st, 0);
+      EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    /* Mend (a broken heap) and empty it for the next round. */
+    EXPECT_EQ(ph_heap_lock(h), is_broken ? PH_ECORRUPT : 0);
+    EXPECT_EQ(ph_heap_reset(h), 0);
+    EXPECT_EQ(ph_heap_unlock(h), 0);
+  }
+  printf("#   %d kills: %d outside the lock, %d holding it with the heap consistent, %d mid-change (ECORRUPT)\n", rounds,
+         outside, consistent, broken);
+  EXPECT_EQ(outside + consistent + broken, rounds);
+  munmap(progress, 4096);
   munmap(base, size);
 }
 

@@ -139,7 +139,7 @@ static int helper(int argc, char **argv) {
   size_t size = (size_t)strtoull(argv[3], NULL, 10), n = size;
   void *p = ph_region_map_file(argv[4], &n, 0, 0);
   ph_heap_t *h = p ? ph_heap_attach(p, n) : NULL;
-  if (!h || ph__portable_lock(h) != 0) return 3;
+  if (!h || ph__portable_lock(h, 0) != 0) return 3;
   change_for(h, argv[2][0]);
   DWORD k;
   char b = 'x';
@@ -191,7 +191,7 @@ static int holder_start(holder *c, ph_heap_t *h, size_t size, char mode) {
   if (pid < 0) return -1;
   if (pid == 0) {
     char b = 'x';
-    ph__portable_lock(h);
+    ph__portable_lock(h, 0);
     change_for(h, mode);
     if (write(from[1], &b, 1) != 1) _exit(4);
     if (mode != 'r') for (;;) pause();
@@ -251,7 +251,7 @@ static void *worker(void *p) {
   for (int i = 0; i < a->ops; i++) {
     s = s * 1103515245u + 12345u;
     int k = (int)((s >> 8) & 127);
-    if (ph__portable_lock(a->h) != 0) a->errors++;
+    if (ph__portable_lock(a->h, 0) != 0) a->errors++;
     if (live[k]) {
       for (size_t j = 0; j < sizes[k]; j++)
         if (live[k][j] != (unsigned char)a->seed) a->errors++;
@@ -267,7 +267,7 @@ static void *worker(void *p) {
   }
   for (int k = 0; k < 128; k++)
     if (live[k]) {
-      ph__portable_lock(a->h);
+      ph__portable_lock(a->h, 0);
       if (ph_heap_free(a->h, live[k]) != 0) a->errors++;
       ph__portable_unlock(a->h);
     }
@@ -302,8 +302,8 @@ static void *try_unlock(void *p) { return (void *)(intptr_t)ph__portable_unlock(
 TEST(recursive_for_its_owner_and_released_only_by_it) {
   ph_heap_t *h = shared_heap(4 * MiB);
   REQUIRE(h);
-  EXPECT_EQ(ph__portable_lock(h), 0);
-  EXPECT_EQ(ph__portable_lock(h), 0);
+  EXPECT_EQ(ph__portable_lock(h, 0), 0);
+  EXPECT_EQ(ph__portable_lock(h, 0), 0);
   thread t;
   REQUIRE(thread_start(&t, try_unlock, h) == 0);
   EXPECT_EQ((int)(intptr_t)thread_join(&t), PH_EINVAL); /* another thread does not own it */
@@ -323,19 +323,19 @@ TEST(a_dead_holder_is_taken_over_and_the_heap_checked) {
   REQUIRE(holder_start(&c, h, size, 'k') == 0);
   REQUIRE(holder_ready(&c) == 0);
   holder_kill(&c);
-  EXPECT_EQ(ph__portable_lock(h), 1); /* taken over, consistent */
+  EXPECT_EQ(ph__portable_lock(h, 0), 1); /* taken over, consistent */
   EXPECT_EQ(h->lock_recoveries, 1);
   EXPECT(ph_heap_malloc(h, 100) != NULL);
   EXPECT_EQ(ph__portable_unlock(h), 0);
-  EXPECT_EQ(ph__portable_lock(h), 0); /* an ordinary lock again */
+  EXPECT_EQ(ph__portable_lock(h, 0), 0); /* an ordinary lock again */
   EXPECT_EQ(ph__portable_unlock(h), 0);
 
   REQUIRE(holder_start(&c, h, size, 'b') == 0);
   REQUIRE(holder_ready(&c) == 0);
   holder_kill(&c);
-  EXPECT_EQ(ph__portable_lock(h), PH_ECORRUPT);
+  EXPECT_EQ(ph__portable_lock(h, 0), 1); /* taken over; the verdict (ph_heap_lock's) says broken */
   EXPECT_EQ(h->lock_recoveries, 2);
-  EXPECT(h->lock_check > 0);
+  EXPECT(h->lock_check != 0);
   EXPECT_EQ(ph__portable_unlock(h), 0);
   drop_heap(h, size);
 }
@@ -347,7 +347,7 @@ typedef struct locker_arg {
 
 static void *locker(void *p) {
   locker_arg *a = p;
-  a->rc = ph__portable_lock(a->h);
+  a->rc = ph__portable_lock(a->h, 0);
   __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
   if (a->rc >= 0) ph__portable_unlock(a->h);
   return NULL;
@@ -378,7 +378,7 @@ TEST(a_word_naming_a_process_that_is_gone_is_taken_over) {
   uint32_t gone = gone_process();
   REQUIRE(gone != 0);
   __atomic_store_n(&h->lock_word, (uint64_t)gone | (uint64_t)1 << 32, __ATOMIC_RELEASE);
-  EXPECT_EQ(ph__portable_lock(h), 1);
+  EXPECT_EQ(ph__portable_lock(h, 0), 1);
   EXPECT_EQ(ph__portable_unlock(h), 0);
   EXPECT_EQ(h->lock_word, 0);
   drop_heap(h, 4 * MiB);

@@ -90,6 +90,8 @@ export const symbols = {
   ph_heap_lock: { args: ["ptr"], returns: "i32" },
   ph_heap_unlock: { args: ["ptr"], returns: "i32" },
   ph_heap_lock_recoveries: { args: ["ptr", "ptr"], returns: "i32" },
+  ph_heap_lock_timeout: { args: ["ptr", "u32"], returns: "i32" },
+  ph_heap_lock_recheck: { args: ["ptr"], returns: "i32" },
   ph_off_malloc_locked: { args: ["ptr", "f64"], returns: "f64" },
   ph_off_calloc_locked: { args: ["ptr", "f64", "f64"], returns: "f64" },
   ph_off_realloc_locked: { args: ["ptr", "f64", "f64"], returns: "f64" },
@@ -150,4 +152,5 @@ export const NATIVE_CONSTANTS = {
   PH_LOCKED: 4,
   PH_LOCK_BLOCK_OFFSET: 6480,
   PH_LOCK_BLOCK_END: 6504,
+  PH_ATTACH_WAIT_MS: 2000,
 } as const;

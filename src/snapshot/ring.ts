@@ -46,7 +46,7 @@ import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
-import type { PrivateHeap } from "../heap.ts";
+import { type PrivateHeap, underRepairLock } from "../heap.ts";
 import { copyPages, diffPages, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
@@ -209,7 +209,8 @@ export class SnapshotRing {
    */
   load(frame: number): void {
     const base = this.#base("load");
-    if (this.#heap.locked) this.#heap.withLock(() => this.#load(base, frame));
+    // Also on a heap a holder's death left broken: a load replaces it.
+    if (this.#heap.locked) underRepairLock(this.#heap, "load", () => this.#load(base, frame));
     else this.#load(base, frame);
   }
 
