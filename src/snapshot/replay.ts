@@ -43,6 +43,7 @@ import {
 
 /** Every this many keyframes one is stored whole, bounding a seek's delta chain. */
 const FULL_EVERY = 16;
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 const EMPTY = new Uint8Array(0);
 
@@ -290,6 +291,7 @@ export class Replay {
   readonly #regionBytes: number;
   // The last keyframe decoded, to rebuild the next delta from.
   #work: Uint8Array = EMPTY; // as large as the largest image rebuilt so far
+  #workDirty = 0; // high-water mark of the bytes ever written to #work: past it, fresh zeroed memory
   #cachedIndex = -1; // the keyframe #cachedImage (a view of #work) holds
   #cachedImage: Uint8Array = EMPTY; // checked in full by the native checker
 
@@ -496,13 +498,19 @@ export class Replay {
       const grown = new Uint8Array(need);
       grown.set(carried);
       this.#work = grown;
+      this.#workDirty = carried.length;
     } else if (!resume) {
-      this.#work.fill(0, 0, keyframes[from]!.delta.length); // a whole keyframe leaves its zero pages out
+      // A whole keyframe leaves its zero pages out: clear what earlier images wrote, no more.
+      this.#work.fill(0, 0, Math.min(keyframes[from]!.delta.length, this.#workDirty));
     }
     // Every page at or past the previous image's end is stored, so the
     // stale bytes of #work there are all overwritten.
     let image = carried;
-    for (; m <= i; m++) image = overlay(keyframes[m]!.delta, this.#work);
+    for (; m <= i; m++) {
+      const delta = keyframes[m]!.delta;
+      image = overlay(delta, this.#work);
+      if (delta.pages.length > 0) this.#workDirty = Math.max(this.#workDirty, (delta.pages[delta.pages.length - 1]! + 1) * PAGE);
+    }
     const after = keyframes[i]!.after;
     const what = `${this.#path}: keyframe after tick ${after}`;
     try {

@@ -74,6 +74,29 @@ describe("replay files that declare more than they hold", () => {
     expect(proc.resourceUsage()!.maxRSS).toBeLessThan(BOUND);
   }, 60_000);
 
+  test("a damaged 4 GiB keyframe followed by a delta: rebuilding one after the other does not write the whole declared image", async () => {
+    const r = await child(`
+      const heap = PrivateHeap.create({ size: GiB4 });
+      heap.malloc(GiB4 - (64 << 20));
+      const used = heap.usedBytes;
+      const page0 = heap.u8.slice(0, 4096);
+      heap.close();
+      const first = bomb(Uint32Array.of(0), page0, used);
+      const tick = frameRecord(1, 16, new Uint8Array(0), (p, v) => { v.setUint32(8, 0, true); v.setUint32(12, 0, true); });
+      const delta = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(1), new Uint8Array(0), (p) => fillKeyframe(p, 0, 1, { length: used, pages: Uint32Array.of(0), data: page0 }));
+      const bytes = new Uint8Array(first.length + tick.length + delta.length);
+      bytes.set(first);
+      bytes.set(tick, first.length);
+      bytes.set(delta, first.length + tick.length);
+      const replay = Replay.fromBytes(bytes);
+      console.log(replay.keyframes.join(" "));
+      for (const after of [-1, 0, -1, 0]) console.log(codeOf(() => replay.keyframe(after)));
+    `);
+    expect({ exit: r.exitCode, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
+    expect(r.lines).toEqual(["-1 0", "ECORRUPT", "ECORRUPT", "ECORRUPT", "ECORRUPT"]);
+    expect(r.maxRSS).toBeLessThan(BOUND);
+  }, 60_000);
+
   test("a real heap header declaring 4 GiB used, without the metadata it points at: keyframe and info are ECORRUPT, seek into a small heap ESIZE, in bounded memory", async () => {
     const r = await child(`
       const heap = PrivateHeap.create({ size: GiB4 }); // anonymous: pages cost nothing until written

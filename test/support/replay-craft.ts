@@ -190,7 +190,7 @@ export function encode(parts: ReplayParts): Uint8Array {
  * Rebuild the keyframes' images as the document says (whole: over zeros;
  * delta: over the previous image) and store each image's heap checksum in
  * the first tick record of the tick it follows, so a changed image still
- * agrees with its tick. Sizes beyond 64 MiB, or pages beyond the image, are
+ * agrees with its tick. Sizes beyond 8 MiB, or pages beyond the image, are
  * left for the reader to refuse.
  */
 export function resealHeapChecksums(parts: ReplayParts): void {
@@ -198,7 +198,7 @@ export function resealHeapChecksums(parts: ReplayParts): void {
   for (const r of parts.records) {
     if (r.kind !== "keyframe") continue;
     const used = Number(r.usedBytes);
-    if (!Number.isSafeInteger(used) || used < 0 || used > 64 << 20 || used % PAGE !== 0) return;
+    if (!Number.isSafeInteger(used) || used < 0 || used > 8 << 20 || used % PAGE !== 0) return;
     const next = new Uint8Array(used);
     if ((r.kindWord & 0xff) === 1) next.set(image.subarray(0, Math.min(used, image.length)));
     for (let i = 0; i < r.pages.length; i++) {
