@@ -214,6 +214,7 @@ _Static_assert(sizeof(struct ph_heap) == PH_LOCK_BLOCK_END, "the lock block ends
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");
 _Static_assert(offsetof(struct ph_heap, scratch_end) == PH_SCRATCH_CURSOR + 8, "next, then end");
+_Static_assert(offsetof(struct ph_heap, generation) == PH_GENERATION_OFFSET, "privheap.h names the generation");
 _Static_assert(sizeof(ph_page) == 16, "page entries are 16 bytes");
 
 static inline char *ph__base(const ph_heap_t *h) { return (char *)h; }

@@ -132,8 +132,12 @@ PH_API ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags);
  * Adopt a region formatted earlier, possibly by another process or at
  * another address. Validates the header in O(1): magic (PH_ECORRUPT),
  * version (PH_EVERSION), recorded sizes against `size` (PH_ESIZE) and the
- * header's own offsets (PH_ECORRUPT). It does not scan the page map: call
- * ph_heap_check() before trusting bytes from an untrusted source.
+ * header's own offsets (PH_ECORRUPT): every offset and index there that
+ * the allocator follows (leaf directory, free-list heads, tree root, bins
+ * and their current runs, scratch cursor). It does not scan the page map:
+ * call ph_heap_check() before trusting bytes from an untrusted source.
+ * Without it, an operation that meets a damaged map entry fails with
+ * PH_ECORRUPT; none faults, loops or writes outside the region.
  * The heap keeps the size recorded in its header, even when `size` is
  * larger: other processes may map it at that size (ph_heap_grow raises it).
  * A PH_LOCKED heap is validated under its lock, waiting at most
@@ -173,6 +177,9 @@ PH_API size_t ph_heap_used_bytes(const ph_heap_t *h);
 
 /* Incremented by every reset; starts at 1. */
 PH_API uint64_t ph_heap_generation(const ph_heap_t *h);
+/* Where the header keeps it (a little-endian u64), for callers that cache
+ * state about the heap and must notice a reset without a call. */
+#define PH_GENERATION_OFFSET 232u
 
 /* The flags given to ph_heap_init that it keeps: PH_ZERO_ON_FREE, PH_LOCKED. */
 PH_API unsigned ph_heap_flags(const ph_heap_t *h);
@@ -279,7 +286,9 @@ PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
 
 /* Calls fn(arg, offset, usable_size) for every live allocation in address
  * order. A non-zero return from fn stops the walk and is returned; otherwise
- * 0, or PH_ECORRUPT if the page map is inconsistent. */
+ * 0, or PH_ECORRUPT if the page map is inconsistent. Frame scratch chunks
+ * (section 9) are not allocations: the walk skips them, as do the stats'
+ * live and large counts (their pages count in used_bytes only). */
 typedef int (*ph_walk_fn)(void *arg, uint64_t off, uint64_t size);
 PH_API int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg);
 
@@ -369,10 +378,12 @@ PH_API ph_heap_t *ph_default_heap(void);
  * the header at byte PH_SCRATCH_CURSOR (two offsets: next, end), so it is
  * part of every snapshot and every reset empties it; the common case is
  * inline, a compare and an add. Memory is 16-byte aligned and cannot be
- * freed on its own: ph_heap_free of a scratch pointer is PH_EBADPTR (each
- * chunk keeps its first 16 bytes, so no scratch pointer starts an
- * allocation), except for requests above a quarter of the current chunk,
- * which are allocations of their own. NULL + PH_ENOMEM / PH_EINVAL.
+ * freed on its own: a chunk is marked in the page map as scratch, not as an
+ * allocation, so ph_heap_free, ph_heap_realloc and ph_heap_usable_size of a
+ * chunk or of any pointer into it are PH_EBADPTR and ph_heap_walk skips it;
+ * requests above a quarter of the current chunk are allocations of their
+ * own (walked, and freeable). NULL + PH_ENOMEM / PH_EINVAL (PH_ECORRUPT on
+ * a damaged heap).
  */
 #define PH_SCRATCH_CHUNK ((size_t)64 << 10)
 #define PH_SCRATCH_CURSOR 16u

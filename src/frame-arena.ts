@@ -14,11 +14,18 @@
  * `bumpMax` bytes, or aligned beyond 16, are heap allocations of their own.
  * Ending a frame is one `ph_heap_reset` (O(1) whatever the frame held).
  *
+ * A reset the arena did not make (`arena.heap.reset()` inside a frame)
+ * frees the chunk under the cursor, and the heap hands its pages out again.
+ * So the fast path also compares the heap's generation (read from the
+ * region header, where every reset increments it) with the one the chunk
+ * was taken in: after any reset the next `alloc` takes a new chunk.
+ *
  * Double buffering (`buffers: 2`) alternates two heaps: the frame that just
  * ended stays readable through `previous` for one more frame, and its heap is
  * reset when the frame after it ends.
  */
 import { HeapError } from "./errors.ts";
+import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import { PrivateHeap } from "./heap.ts";
 
 /**
@@ -45,6 +52,10 @@ export interface FrameArenaOptions {
 const MAX_CHUNK = 1 << 20;
 /** Where the cursor is written when there is no chunk (never, in fact: see #next). */
 const NO_CHUNK = new Float64Array(2);
+/** Index of the low 32 bits of the header's generation in a Uint32Array over the region. */
+const GENERATION_WORD = NATIVE_CONSTANTS.PH_GENERATION_OFFSET >>> 2;
+/** Stands for the header while there is no chunk (the fast path never reads it then). */
+const NO_HEADER = new Uint32Array(GENERATION_WORD + 2);
 
 /**
  * Per-frame scratch memory: allocate by offset during a frame, and every
@@ -72,6 +83,9 @@ export class FrameArena implements Disposable {
   #cursor: Float64Array = NO_CHUNK;
   /** Index of the cursor's `next` word in #cursor (`end` follows it). */
   #ci = 0;
+  /** u32 view of the chunk's heap, and the low word of its generation when the chunk was taken. */
+  #header: Uint32Array = NO_HEADER;
+  #chunkGeneration = 0;
   readonly #bumpMax: number;
   readonly #heaps: PrivateHeap[];
   #cur = 0;
@@ -222,7 +236,8 @@ export class FrameArena implements Disposable {
       const off = this.#next;
       // Round up to 16 (a `& ~15` would go negative for sizes of 2^31 and more).
       const next = off + (size === 0 ? 16 : size + 15 - ((size + 15) & 15));
-      if (next <= this.#end) {
+      // The chunk is still the heap's only while no reset came in between.
+      if (next <= this.#end && this.#header[GENERATION_WORD] === this.#chunkGeneration) {
         this.#next = next;
         this.#cursor[this.#ci] = next;
         return off;
@@ -266,6 +281,7 @@ export class FrameArena implements Disposable {
 
   #noChunk(): void {
     this.#cursor = NO_CHUNK;
+    this.#header = NO_HEADER;
     this.#ci = 0;
     this.#next = 1;
     this.#end = 0;
@@ -290,6 +306,8 @@ export class FrameArena implements Disposable {
     }
     this.#nextChunk = bytes * 2 < MAX_CHUNK ? bytes * 2 : MAX_CHUNK;
     const f64 = heap.f64;
+    this.#header = heap.u32;
+    this.#chunkGeneration = this.#header[GENERATION_WORD]!;
     // `>>> 0` above and `>>> 3` here keep offsets int-typed for the JIT (an
     // FFI f64 return is a double even when integral; doubles in the cursor
     // fields measured twice as slow).

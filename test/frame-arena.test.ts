@@ -64,6 +64,31 @@ describe("FrameArena", () => {
     }
   });
 
+  test("a reset of its heap inside a frame: later allocations never land in a live malloc block", () => {
+    for (const buffers of [1, 2] as const) {
+      const arena = arenaOf({ buffers });
+      arena.beginFrame();
+      const before = arena.alloc(64);
+      arena.heap.reset(); // frees the chunk under the arena's cursor
+      const size = 64 * 1024;
+      const block = arena.heap.malloc(size); // the chunk's pages again
+      fill(arena.u8, block, size, 7);
+      const got: number[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const off = arena.alloc(48);
+        fill(arena.u8, off, 48, i);
+        got.push(off);
+      }
+      expect({ buffers, blockIntact: intact(arena.u8, block, size, 7) }).toEqual({ buffers, blockIntact: true });
+      for (const off of got) expect(off + 48 <= block || off >= block + size).toBe(true);
+      got.forEach((off, i) => expect({ i, ok: intact(arena.u8, off, 48, i) }).toEqual({ i, ok: true }));
+      expect(before).toBeGreaterThan(0);
+      expect(arena.heap.check()).toBe(0);
+      arena.endFrame();
+      expect(arena.heap.check()).toBe(0);
+    }
+  });
+
   test("the same offsets come back frame after frame (memory is recycled, not leaked)", () => {
     const arena = arenaOf();
     const firsts = new Set<number>();
