@@ -12,13 +12,13 @@
  * that then behaves the same way.
  * Build and run: bash scripts/fuzz.sh [seconds]
  */
-#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
-#define _DARWIN_C_SOURCE 1
+#define _GNU_SOURCE 1 /* memfd_create */
 #include "privheap.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define IMAGE ((size_t)4 << 20)
 
@@ -26,6 +26,12 @@ static unsigned char *pristine;
 static size_t pristine_used;
 static unsigned char *work;
 static unsigned char *target; /* where accepted snapshots are restored */
+static int pristine_fd;       /* the image, mapped privately over work (and target) for each input */
+
+/* A fresh private copy of the image at dst: costs only the pages touched. */
+static void fresh_copy(unsigned char *dst) {
+  if (mmap(dst, IMAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, pristine_fd, 0) != dst) abort();
+}
 
 static void build_image(void) {
   pristine = mmap(NULL, IMAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -42,6 +48,8 @@ static void build_image(void) {
   ph_heap_set_root(h, "root", 4096 * 8);
   for (int i = 0; i < 100; i++) ph_scratch_alloc(h, (size_t)i * 40); /* a scratch cursor to damage too */
   pristine_used = ph_heap_used_bytes(h);
+  pristine_fd = memfd_create("fuzz_region", 0);
+  if (pristine_fd < 0 || write(pristine_fd, pristine, IMAGE) != (ssize_t)IMAGE) abort();
 }
 
 /* Allocate, free and scratch-allocate a little on a heap that passed check. */
@@ -57,7 +65,7 @@ static void burst(ph_heap_t *h) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!pristine) build_image();
-  memcpy(work, pristine, IMAGE);
+  fresh_copy(work);
   size_t i = 0;
   for (; i + 4 <= size; i += 4) {
     uint32_t pos = ((uint32_t)data[i] | (uint32_t)data[i + 1] << 8 | (uint32_t)data[i + 2] << 16) % pristine_used;
@@ -69,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int accepted = ph_snapshot_check(work, len, IMAGE, 0) == 0;
   if (accepted && broken != 0) abort(); /* the snapshot check includes the full check */
   if (accepted) {
-    memcpy(target, pristine, IMAGE); /* the target holds another heap (and each run starts the same) */
+    fresh_copy(target); /* the target holds another heap (and each run starts the same) */
     ph_heap_t *r = ph_heap_restore(target, IMAGE, work, len, 0);
     if (!r) abort();
     burst(r);
