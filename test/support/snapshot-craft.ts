@@ -63,6 +63,7 @@ export function partsOf(image: Uint8Array, regionBytes: number, zstdLevel = 0): 
 
 /** Checksum units of a map over `pages` pages: runs of set bits not crossing a multiple of 64. */
 export function unitsOfMap(map: Uint8Array, pages: number): number[] {
+  pages = Math.min(pages, map.length * 8); // a header field may claim any number
   const units: number[] = [];
   let run = 0;
   for (let p = 0; p < pages; p++) {
