@@ -45,9 +45,8 @@ import {
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fromSystemError, HeapError } from "../errors.ts";
-import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
-import { readStat, readStats } from "../introspect.ts";
+import { readStats } from "../introspect.ts";
 import type { Snapshot } from "./snapshot.ts";
 import {
   ABI,
@@ -368,27 +367,31 @@ function storedHeaderPages(plan: LoadPlan): number {
   return n;
 }
 
+/** The first 8 bytes of every heap header: "PRIVHEAP"; the header's ABI version follows them (offset 8, u32). */
+const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
+
 /**
  * Check the heap header, rebuilt from the first `storedHeaderPages` pages
- * of the data (`packed`; the others are zero), against the file's header:
- * before anything the size of the used prefix is allocated or decoded.
- * ph_snapshot_check with PH_SNAPSHOT_TRUSTED runs only the O(1) header
- * checks, which read the header struct (PH_LOCK_BLOCK_END bytes, inside
- * the pages given) and nothing past it; the length it is given is the used
- * prefix the file declares, which must be the heap's high-water mark.
+ * of the data (`packed`; the others are zero), against the file's header,
+ * before anything the size of the used prefix is allocated or decoded: its
+ * magic and ABI, and the used prefix and region it describes
+ * (ph_heap_stats, which takes no length and reads the header struct only:
+ * the pages given hold all of it). The full native check of the whole
+ * image comes later; this one only keeps a file from making the loader
+ * allocate or decode what its own heap header does not describe.
  */
 function checkHeapHeader(plan: LoadPlan, packed: Uint8Array, op: string, path: string): void {
   const head = new Uint8Array(HEAP_HEADER_PAGES * PAGE);
   let at = 0;
   for (let u = 0; u < plan.units.length && plan.units[u]! < HEAP_HEADER_PAGES; u += 2)
     for (let p = plan.units[u]!; p < Math.min(plan.units[u + 1]!, HEAP_HEADER_PAGES); p++, at += PAGE) head.set(packed.subarray(at, at + PAGE), p * PAGE);
-  const rc = loadNative().symbols.ph_snapshot_check(head, plan.header.usedBytes, Number.MAX_SAFE_INTEGER, NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED);
-  // ECORRUPT even for a heap of another ABI: the file's header named this ABI, so the file contradicts itself.
-  if (rc !== 0)
-    throw corrupt(op, path, `the heap header in the data's first pages fails its check (${HeapError.fromNative(rc, op).code}), or is not of a ${plan.header.usedBytes}-byte used prefix`);
-  const region = readStat(head, "regionBytes", op);
-  if (region !== plan.header.regionBytes)
-    throw corrupt(op, path, `the heap inside has a ${region}-byte region; the header says ${plan.header.regionBytes}`);
+  if (!HEAP_MAGIC.every((b, i) => head[i] === b)) throw corrupt(op, path, "the data does not start with a heap header (no PRIVHEAP magic)");
+  const abi = new DataView(head.buffer).getUint32(HEAP_MAGIC.length, true);
+  // ECORRUPT, not EVERSION: the file's header named this ABI, so the file contradicts itself.
+  if (abi !== ABI) throw corrupt(op, path, `the heap header inside is of native ABI ${abi}; the file's header says ${ABI}`);
+  const st = readStats(head, op);
+  if (st.usedBytes !== plan.header.usedBytes || st.regionBytes !== plan.header.regionBytes)
+    throw corrupt(op, path, `the heap header inside describes a ${st.usedBytes}-byte used prefix of a ${st.regionBytes}-byte region; the file's header says ${plan.header.usedBytes} of ${plan.header.regionBytes}`);
 }
 
 /** The heap header pages of a raw file, read on their own (they come first in the data). */

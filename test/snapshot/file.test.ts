@@ -355,21 +355,25 @@ describe("round trip", () => {
 // ---- zero pages ------------------------------------------------------------------
 
 describe("a save succeeds only when its load would accept the file", () => {
-  test("a heap whose scratch cursor (header offset 16) was overwritten: save is ECORRUPT, and the old file stays", async () => {
+  test("a heap whose page map was overwritten near offset 0: save is ECORRUPT, and the old file stays", async () => {
     const heap = heapOf();
     busy(heap, rng(31));
+    const big = heap.malloc(100_000);
     const p = pathFor();
     heap.snapshot().saveSync(p);
     const old = readFileSync(p);
-    const good = heap.u8.slice(16, 32);
-    heap.u32[4] = 5; // a struct field written through the null offset
-    const snap = heap.snapshot(); // the O(1) header check does not look at the cursor
+    // The page-map entry of the large run (leaf 0 follows the two header pages, 16 bytes per page):
+    // a field of a large struct written through the null offset.
+    const at = 2 * PAGE + 16 * (big / PAGE) + 4;
+    const good = heap.u8.slice(at, at + 4);
+    heap.u32[at >>> 2] = 3;
+    const snap = heap.snapshot(); // the O(1) header check does not walk the page map
     const e = expectCode(() => snap.saveSync(p), "ECORRUPT");
     expect(e.message).toContain("its load would refuse it");
     await expect(snap.save(p, { compress: true })).rejects.toMatchObject({ code: "ECORRUPT" });
     expect(readFileSync(p).equals(old)).toBe(true);
     expect(tempFilesIn(dir)).toEqual([]);
-    heap.u8.set(good, 16);
+    heap.u8.set(good, at);
     expect(heap.check()).toBe(0);
     heap.snapshot().saveSync(p);
     expect(Snapshot.loadSync(p).checksum()).toBe(heap.checksum());
