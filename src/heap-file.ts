@@ -14,7 +14,7 @@
  * check() under the heap's lock.)
  */
 import { type Pointer, read } from "bun:ffi";
-import { existsSync, lstatSync, statSync } from "node:fs";
+import { existsSync, lstatSync, rmSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
@@ -70,9 +70,14 @@ export interface FileIdentity {
   ino: bigint;
 }
 
-function identity(path: string): FileIdentity | null {
-  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+/** Which file `path` names now; with `follow` false, a link there is itself (a file this call created is never a link). */
+function identity(path: string, follow = true): FileIdentity | null {
+  const st = (follow ? statSync : lstatSync)(path, { bigint: true, throwIfNoEntry: false });
   return st ? { dev: st.dev, ino: st.ino } : null;
+}
+
+function sameFile(a: FileIdentity | null, b: FileIdentity): boolean {
+  return a !== null && a.dev === b.dev && a.ino === b.ino;
 }
 
 /**
@@ -180,8 +185,11 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     }
   }
   let mapped = Number(sizeOut[0]);
+  // The file this call created, so that a failure removes it (and nothing that replaced it since).
+  const mine = created ? identity(path, false) : null;
   const fail = (e: HeapError): never => {
     S.ph_region_unmap(base, mapped);
+    if (mine !== null && sameFile(identity(path, false), mine)) rmSync(path, { force: true });
     throw e;
   };
   if (created) {

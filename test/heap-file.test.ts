@@ -384,6 +384,12 @@ describe("the file policy for heap files", () => {
     expect(statSync(path).mode & 0o7777).toBe(0o600);
   });
 
+  test("a create that cannot format the new file (too small for a heap) fails with ESIZE and leaves no file", () => {
+    const path = pathFor();
+    expectCode(() => PrivateHeap.open(path, { size: 8192, create: true }), "ESIZE");
+    expect(existsSync(path)).toBe(false);
+  });
+
   test("create never writes through a symbolic link at the path, dangling or not", () => {
     const target = pathFor();
     const link = pathFor();
