@@ -273,6 +273,27 @@ describe("heap files shared by several processes", () => {
     expect(heap.stats().regionBytes).toBe(4 * MiB);
   }, 20_000);
 
+  test("a restore into a heap file extended by someone else keeps the heap's size: a larger image is ESIZE, and the other process carries on", async () => {
+    const path = pathFor();
+    PrivateHeap.open(path, { size: 4 * MiB, create: true }).close();
+    const a = mapper(path);
+    expect(await a.next()).toBe(`mapped ${4 * MiB}`);
+    truncateSync(path, 8 * MiB);
+    using big = PrivateHeap.create({ size: 8 * MiB });
+    big.setRoot("big", big.malloc(5 * MiB));
+    const image = big.snapshot();
+    {
+      using heap = PrivateHeap.open(path);
+      expect(heap.size).toBe(4 * MiB);
+      expectCode(() => heap.restore(image), "ESIZE");
+      expect([heap.stats().regionBytes, heap.check()]).toEqual([4 * MiB, 0]);
+    }
+    a.send("fill");
+    const filled = await a.next();
+    const end = await a.end();
+    expect([filled, end.exitCode, end.signalCode]).toEqual(["ENOMEM 0", 0, null]);
+  }, 20_000);
+
   test("growing a heap file another process has mapped is EBUSY and changes nothing; once it unmaps, the file grows", async () => {
     const path = pathFor();
     makeFile(path);
