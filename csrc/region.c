@@ -174,13 +174,25 @@ static int lock_shared(int fd) {
   }
 }
 
+/* The system's reservation of [from, to): 0 or an errno value. */
+#if defined(__APPLE__)
+static int allocate(int fd, uint64_t from, uint64_t to) {
+  /* macOS has no posix_fallocate: preallocate past the physical end, then set the size. */
+  fstore_t fs = {F_ALLOCATEALL, F_PEOFPOSMODE, 0, (off_t)(to - from), 0};
+  if (fcntl(fd, F_PREALLOCATE, &fs) == -1) return errno == ENOTSUP ? EOPNOTSUPP : errno;
+  return ftruncate(fd, (off_t)to) == 0 ? 0 : errno;
+}
+#else
+static int allocate(int fd, uint64_t from, uint64_t to) { return posix_fallocate(fd, (off_t)from, (off_t)(to - from)); }
+#endif
+
 /* Give [from, to) of the file real blocks, so a full file system is an
  * error here and never a SIGBUS on a later write through the mapping.
  * Where the file system cannot reserve (EOPNOTSUPP), one byte of each new
  * page is written instead, which allocates it on every file system that
  * does not compress or deduplicate zeros. */
 static int reserve(int fd, uint64_t from, uint64_t to) {
-  int rc = posix_fallocate(fd, (off_t)from, (off_t)(to - from));
+  int rc = allocate(fd, from, to);
   if (rc == 0) return 0;
   if (rc != EOPNOTSUPP && rc != EINVAL) return ph__fail_os(PH_EIO, rc);
   for (uint64_t off = from; off < to; off += PH_PAGE_SIZE)
