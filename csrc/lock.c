@@ -179,18 +179,25 @@ static int acquire(ph_heap_t *h, int64_t limit_ns) {
 static int release(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
-  uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
-  if (PH_UNLIKELY((cur & ~(uint64_t)WAITERS) != me) && !adopt_carried(h, cur, me)) return PH_EINVAL;
-  if (self.holds == 0) return PH_EINVAL; /* a word naming this thread that it never took */
-  self.holds--;
-  if (h->lock_depth > 0) { /* only its owner writes it: ours */
+  if (PH_UNLIKELY(self.holds == 0)) { /* nothing to release, unless a fork carried a hold here */
+    uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+    return adopt_carried(h, cur, me) ? release(h) : PH_EINVAL;
+  }
+  if (h->lock_depth > 0) { /* only its owner writes it: ours if we own the lock */
+    if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
     h->lock_depth--;
+    self.holds--;
     return 0;
   }
   /* Ours with no one waiting: one atomic. */
-  cur = me;
-  if (__atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) return 0;
+  uint64_t cur = me;
+  if (__atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    self.holds--;
+    return 0;
+  }
+  if ((cur & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
   __atomic_exchange_n(word, 0, __ATOMIC_RELEASE); /* ours, and waited on: only waiters change it, setting the bit */
+  self.holds--;
   wake_one(futex_of(h));
   return 0;
 }

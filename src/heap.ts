@@ -334,7 +334,10 @@ export class PrivateHeap implements Disposable {
    * (`EBUSY`). A file cut shorter while mapped cannot be refused by the
    * system: touching its lost pages ends the process with SIGBUS (`flush`
    * reports the cut). One process may allocate and free at a time; the
-   * others only read (see the README's "Shared heaps").
+   * others only read (see the README's "Shared heaps"). A locked heap is
+   * validated under its lock, waited on for at most 2 s
+   * (`PH_ATTACH_WAIT_MS`) when a live process or thread holds it (or its
+   * lock word names one): then `EBUSY`.
    *
    * @example
    * ```ts
@@ -1007,7 +1010,10 @@ export class PrivateHeap implements Disposable {
    * Run `fn` holding the heap's lock, so a group of calls (or reads through
    * the views) sees no other writer in between; the lock is recursive, so
    * `fn` may call the heap's methods. On a heap without lock it just runs
-   * `fn`. Returns what `fn` returns.
+   * `fn`. Returns what `fn` returns. When a holder died halfway through a
+   * change (the takeover's check failed, see `lockRecoveries`), it throws
+   * `ECORRUPT` in every process, as every call but `restore`, `reset`,
+   * `check` and a ring's `load` does, until one of those mends the heap.
    *
    * @example
    * ```ts
@@ -1033,7 +1039,9 @@ export class PrivateHeap implements Disposable {
 
   /**
    * How often the lock was taken over from a process or thread that died
-   * holding it, and what `check()` found the last time (0: consistent).
+   * holding it, and the lock's verdict: what `check()` found after the last
+   * takeover (0: consistent, and 0 again after a restore, a reset or a
+   * `check()` that passes). While it is not 0, calls are `ECORRUPT`.
    */
   get lockRecoveries(): { count: number; lastCheck: number } {
     const h = this.#h;
