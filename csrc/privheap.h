@@ -521,9 +521,10 @@ PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_
  *     whenever they were registered); a hold of another thread of the
  *     parent can never be released in the copy, so the child takes it over
  *     and checks its copy (1, or PH_ECORRUPT when the copy was made
- *     mid-change) instead of waiting. Linux tells private from shared
- *     mappings (/proc/self/maps); other systems wait as for a shared one,
- *     until the parent process ends.
+ *     mid-change) instead of waiting. Only Linux tells private from shared
+ *     mappings (/proc/self/maps); other systems treat a private copy as
+ *     shared: a parent thread's hold is waited on until the parent process
+ *     ends, and the forking thread's hold stays the parent's.
  */
 
 /* How long ph_heap_attach waits for a locked heap's lock held by an owner

@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "privheap.h"
 
-#if defined(__linux__) || defined(__APPLE__)
+#if defined(__linux__) /* the only system that tells private mappings from shared ones (see privheap.h) */
 #include "watchdog.h"
 #include <pthread.h>
 #include <sched.h>
