@@ -20,17 +20,20 @@
 
 typedef struct tree {
   ph_heap_t *h;
+  uint32_t lo, hi;  /* nodes lie in [base_pages, hwm), which a tree operation never changes */
   bool broken;
   ph_page stand_in; /* absorbs the reads and writes aimed at a bad link */
 } tree;
 
-static ph_page *node(tree *t, uint32_t p) {
-  if (PH_LIKELY(ph__in_heap(t->h, p))) {
+/* Node p's entry, or the stand-in (what it holds does not matter: any link
+ * read from it is checked here again, and the broken flag and the depth
+ * bound end the operation). */
+static inline __attribute__((always_inline)) ph_page *node(tree *t, uint32_t p) {
+  if (PH_LIKELY(p - t->lo < t->hi - t->lo)) { /* lo <= p < hi */
     ph_page *e = ph__page(t->h, p);
     if (PH_LIKELY(ph__kind(e) == PH_PK_FREE)) return e;
   }
   t->broken = true;
-  memset(&t->stand_in, 0, sizeof t->stand_in);
   return &t->stand_in;
 }
 
@@ -42,7 +45,6 @@ static void update(tree *t, uint32_t p) {
   ph_page *e = node(t, p);
   uint32_t l = height(t, e->left), r = height(t, e->right);
   uint32_t ht = 1 + (l > r ? l : r);
-  e = node(t, p); /* the stand-in may have been reused in between */
   e->info = (e->info & ~(63u << 3)) | ((ht & 63u) << 3);
 }
 
@@ -50,7 +52,6 @@ static uint32_t rotate_right(tree *t, uint32_t p) {
   ph_page *e = node(t, p);
   uint32_t q = e->left;
   ph_page *f = node(t, q);
-  e = node(t, p);
   e->left = f->right;
   f->right = p;
   update(t, p);
@@ -62,7 +63,6 @@ static uint32_t rotate_left(tree *t, uint32_t p) {
   ph_page *e = node(t, p);
   uint32_t q = e->right;
   ph_page *f = node(t, q);
-  e = node(t, p);
   e->right = f->left;
   f->left = p;
   update(t, p);
@@ -119,7 +119,7 @@ static uint32_t insert_at(tree *t, uint32_t at, uint32_t p, uint64_t key, int de
 }
 
 int ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p) {
-  tree t = {.h = h};
+  tree t = {.h = h, .lo = h->base_pages, .hi = h->hwm};
   uint64_t key = key_of(&t, p);
   uint32_t r = insert_at(&t, *root, p, key, 0);
   if (t.broken) return ph__fail(PH_ECORRUPT);
@@ -169,7 +169,7 @@ static uint32_t remove_at(tree *t, uint32_t n, uint64_t key, int depth) {
 }
 
 int ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p) {
-  tree t = {.h = h};
+  tree t = {.h = h, .lo = h->base_pages, .hi = h->hwm};
   uint64_t key = key_of(&t, p);
   uint32_t r = remove_at(&t, *root, key, 0);
   if (t.broken) return ph__fail(PH_ECORRUPT);

@@ -105,10 +105,10 @@ static bool refill(ph_heap_t *h, unsigned c) {
  * its region, or -1 when no valid bit is set (damage). */
 static long take_freed(ph_heap_t *h, uint32_t run, ph_page *e, const ph_class *cl) {
   if (cl->bm_words == 0) {
-    uint32_t bits = e->size & (cl->nregs == 32 ? ~0u : (1u << cl->nregs) - 1u);
-    if (bits == 0) return -1;
+    uint32_t bits = e->size, reg = bits ? (uint32_t)__builtin_ctz(bits) : 32u;
+    if (reg >= cl->nregs) return -1;
     e->size = bits & (bits - 1u);
-    return __builtin_ctz(bits);
+    return reg;
   }
   uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
   uint32_t w = e->size;
@@ -182,11 +182,11 @@ __attribute__((noinline)) static int run_changed_state(ph_heap_t *h, ph_bin *bin
 
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   unsigned c = PH_INFO_CLASS(e->info);
-  /* The entry is untrusted: a small head of a real class, its run in the heap. */
-  if (PH_UNLIKELY(ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES || ph__classes[c].run_pages == 0 ||
-                  (uint64_t)run + ph__classes[c].run_pages > h->hwm))
-    return ph__fail(PH_ECORRUPT);
+  /* The entry is untrusted: a small head of a real class, its run in the
+   * heap (a page-run class has nregs 0: every offset is EBADPTR below). */
+  if (PH_UNLIKELY(ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES)) return ph__fail(PH_ECORRUPT);
   const ph_class *cl = &ph__classes[c];
+  if (PH_UNLIKELY(run + cl->run_pages > h->hwm)) return ph__fail(PH_ECORRUPT);
   ph_bin *bin = &h->bins[c];
   uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
   uint64_t reg = (diff * cl->div_magic) >> 32;
