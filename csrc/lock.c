@@ -243,7 +243,7 @@ int ph_heap_unlock(ph_heap_t *h) {
 /* The lock is ours after its owner died: count it and check the heap. */
 int ph__lock_taken_over(ph_heap_t *h) {
   h->lock_depth = 0;
-  h->lock_recoveries++;
+  if (h->lock_recoveries < INT32_MAX) h->lock_recoveries++; /* a count from a file may be anything */
   h->lock_check = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
   return 1;
 }
@@ -257,5 +257,5 @@ int ph_heap_lock_recheck(ph_heap_t *h) {
 int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check) {
   if (!h) return ph__fail(PH_EINVAL);
   if (last_check) *last_check = h->lock_check;
-  return (int)h->lock_recoveries;
+  return h->lock_recoveries > INT32_MAX ? INT32_MAX : (int)h->lock_recoveries;
 }

@@ -391,6 +391,32 @@ describe("lock words from files", () => {
   }, 30_000);
 });
 
+describe("the rest of the lock block from files", () => {
+  test("a recorded verdict refuses the heap until open({ check: true }) finds it consistent; garbage depth and counts mislead nothing", () => {
+    const path = pathFor();
+    {
+      using heap = PrivateHeap.open(path, { size: 4 * MiB, create: true, lock: true });
+      heap.setRoot("a", heap.malloc(10));
+    }
+    const bytes = readFileSync(path);
+    bytes.writeUInt32LE(0xffffffff, LOCK_WORD + 8); // depth, with the word free
+    bytes.writeUInt32LE(0xffffffff, LOCK_WORD + 12); // takeovers
+    bytes.writeInt32LE(7, LOCK_WORD + 16); // a verdict: 7 broken invariants
+    writeFileSync(path, bytes);
+    {
+      using heap = PrivateHeap.open(path);
+      expect(heap.lockRecoveries).toEqual({ count: 2 ** 31 - 1, lastCheck: 7 });
+      expectCode(() => heap.malloc(8), "ECORRUPT");
+      expectCode(() => heap.withLock(() => 0), "ECORRUPT");
+    }
+    using checked = PrivateHeap.open(path, { check: true }); // the heap is whole: the verdict is lifted
+    expect(checked.lockRecoveries.lastCheck).toBe(0);
+    expect(checked.withLock((h) => h.withLock(() => h.malloc(8)))).toBeGreaterThan(0);
+    expect([checked.u32[LOCK_WORD / 4], checked.u32[LOCK_WORD / 4 + 2]]).toEqual([0, 0]); // free, depth 0
+    expect(checked.check()).toBe(0);
+  });
+});
+
 describe("checksums, rings and replays of locked heaps", () => {
   test("a heap checksums the same whoever holds its lock, at any depth, in any process", async () => {
     const path = pathFor();
