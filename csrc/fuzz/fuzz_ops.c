@@ -116,9 +116,10 @@ static void damage(ph_heap_t *h, int k, const uint8_t *d) {
     break;
   }
   case 4: case 5: case 6: { /* a map entry word of a run head or a page next to one */
+    const ph_heap_t *image = (const ph_heap_t *)(const void *)pristine[k]; /* h's header may be damaged already */
     uint32_t p = heads[k][raw % nheads[k]] + (which >> 6) % 3;
-    if (p >= h->hwm) return;
-    ph_page *e = ph__page(h, p);
+    if (p >= image->hwm) return;
+    ph_page *e = (ph_page *)(void *)(work + ((char *)ph__page(image, p) - (char *)pristine[k]));
     uint32_t *f[4] = {&e->info, &e->size, &e->left, &e->right};
     field = f[which & 3];
     raw >>= 12; /* the low bits chose the page */
@@ -141,7 +142,7 @@ static void expect_in_region(const void *p, size_t n) {
     if (e != PH_ENOMEM && e != PH_ECORRUPT && e != PH_EBADPTR && e != PH_EDOUBLEFREE && e != PH_EINVAL) abort();
     return;
   }
-  unsigned char *q = p;
+  unsigned char *q = (unsigned char *)(uintptr_t)p;
   if (q < work + PH_PAGE_SIZE || q > work + IMAGE || n > (size_t)(work + IMAGE - q)) abort();
   if (n) q[0] = q[n - 1] = 0xC3; /* both ends writable (guard pages watch the region's ends) */
 }

@@ -145,6 +145,8 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
         uint64_t off = stale[(r >> 8) % nstale];
         bool reused = false; /* something starts there again */
         for (int i = 0; i < n && !reused; i++) reused = live[i].off == off;
+        /* or a big scratch request, an allocation the model does not hold */
+        if (!reused && nbig > 0) reused = ph_heap_usable_size(h, (char *)h + off) != 0;
         int rc = reused ? PH_EBADPTR : ph_heap_free(h, (char *)h + off);
         if (rc != PH_EBADPTR && rc != PH_EDOUBLEFREE) ok = 0;
       }
