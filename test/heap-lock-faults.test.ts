@@ -3,10 +3,11 @@
 // survivor, in this process and another, either goes on with a consistent
 // heap or is refused with ECORRUPT by every call until the heap is
 // restored; never a crash or a hang.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadNative } from "../src/ffi/loader.ts";
 import { PrivateHeap } from "../src/heap.ts";
 import { SRC } from "./support/bun.ts";
 import { expectCode } from "./support/expect.ts";
@@ -129,3 +130,72 @@ test("kill -9 of a writer inside malloc, free, realloc, ring save and load or a 
   console.log(`${ROUNDS} kills: ${tally.outside} outside the lock, ${tally.consistent} holding it with the heap consistent, ${tally.broken} mid-change (ECORRUPT)`);
   expect(tally.outside + tally.consistent + tally.broken).toBe(ROUNDS);
 }, 120_000);
+
+// ---- at chosen points: a writer stopped by gdb inside a native function ----
+
+/** Whether gdb can stop a child Bun in the library's internal functions (an unstripped build). */
+const canDebug =
+  Bun.spawnSync(["gdb", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0 &&
+  Bun.spawnSync(["nm", loadNative().path], { stdout: "pipe", stderr: "pipe" }).stdout.toString().includes(" ph__tree_insert");
+if (!canDebug) console.warn("SKIPPED: no gdb, or a stripped library, here; the kill -9 at chosen native functions is not run");
+
+/** Run `code` in a child Bun under gdb, killed (SIGKILL) at its first call of `fn`; whether it was. */
+function killInFunction(fn: string, code: string): boolean {
+  const file = join(dir, `victim-${seq++}.ts`);
+  writeFileSync(file, code);
+  const r = Bun.spawnSync(
+    ["gdb", "-q", "-batch", "-ex", "set breakpoint pending on", "-ex", "handle SIGSEGV SIGBUS SIGUSR1 SIGUSR2 SIGPWR SIGXCPU nostop noprint pass",
+      "-ex", `break ${fn}`, "-ex", "run", "-ex", "kill", "--args", process.execPath, file],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const out = r.stdout.toString();
+  return out.includes(`Breakpoint 1, `) && out.includes(fn) && out.includes("killed]");
+}
+
+/** Each stage: what the victim does after opening the heap (h), and where it is killed. */
+const STAGES = [
+  { name: "inside free, a run given back but not yet in the free-run tree", fn: "ph__tree_insert", code: "const a = h.malloc(1 << 20); h.malloc(64); h.free(a);" },
+  { name: "inside malloc, taking a run from the free-run tree", fn: "ph__tree_remove", code: "h.malloc(300 << 10);" },
+  { name: "inside malloc, the rest of a split run not yet back in the tree", fn: "ph__tree_insert", code: "h.malloc(300 << 10);" },
+  { name: "inside realloc", fn: "ph__realloc", code: "h.realloc(h.getRoot('big'), 3 << 20);" },
+  { name: "inside a ring load, before its page copies", fn: "ph_heap_put_pages", code: "const r = new SnapshotRing(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
+] as const;
+
+describe.skipIf(!canDebug)("kill -9 of a lock holder at chosen native functions", () => {
+  for (const stage of STAGES) {
+    test(`${stage.name} (${stage.fn}): survivors go on with a consistent heap, or are refused until a restore`, async () => {
+      const path = join(dir, `stage-${seq++}.phheap`);
+      using heap = PrivateHeap.open(path, { size: 32 * MiB, create: true, lock: true });
+      // A free run of 1 MiB in the tree, and a large allocation to realloc or free.
+      const gap = heap.malloc(1 << 20);
+      heap.malloc(64);
+      heap.free(gap);
+      heap.setRoot("big", heap.malloc(2 << 20));
+      const good = heap.snapshot();
+      const killed = killInFunction(
+        stage.fn,
+        `import { PrivateHeap, SnapshotRing } from ${INDEX};
+         const h = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
+         ${stage.code}`,
+      );
+      expect(killed).toBe(true);
+      let broken = false;
+      try {
+        heap.free(heap.malloc(8));
+      } catch (e) {
+        expect((e as { code?: string }).code).toBe("ECORRUPT");
+        broken = true;
+      }
+      expect(heap.lockRecoveries.count).toBe(1); // it died holding the lock
+      if (broken) expectCode(() => heap.malloc(8), "ECORRUPT");
+      else expect(heap.check()).toBe(0);
+      const other = await spawnScript(survivorScript(path, broken));
+      const [out, err] = await Promise.all([new Response(other.stdout).text(), new Response(other.stderr).text()]);
+      expect([await other.exited, out.trim(), err]).toEqual([0, broken ? "0 20 true" : "20 0 true", ""]);
+      console.log(`${stage.fn}: ${broken ? "mid-change: ECORRUPT until restored" : "consistent: taken over"}`);
+      heap.restore(good);
+      expect(heap.check()).toBe(0);
+      heap.free(heap.malloc(8));
+    }, 60_000);
+  }
+});
