@@ -130,15 +130,12 @@ static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
   return true;
 }
 
-/* Take the lock: 0, 1 after a takeover, or PH_EBUSY when `limit_ns` (> 0)
- * passed with an owner that can still release it. */
-static int acquire(ph_heap_t *h, int64_t limit_ns) {
+static int acquire(ph_heap_t *h, int64_t limit_ns);
+
+/* acquire after its first try found the word `cur` (out of line: the
+ * common case is the first try, inlined into ph_heap_lock). */
+__attribute__((noinline)) static int acquire_slow(ph_heap_t *h, int64_t limit_ns, uint64_t me, uint64_t cur) {
   uint64_t *word = &h->lock_word;
-  uint64_t me = self_word(), cur;
-  if (ph__lock_first_try(h, me, ~(uint64_t)WAITERS, self.holds != 0, &cur)) {
-    self.holds++;
-    return 0;
-  }
   if (PH_UNLIKELY(adopt_carried(h, cur, me))) return acquire(h, limit_ns);
   int64_t deadline = limit_ns > 0 ? now_ns() + limit_ns : 0;
   int priv = -1;
@@ -176,7 +173,18 @@ static int acquire(ph_heap_t *h, int64_t limit_ns) {
   }
 }
 
-static int release(ph_heap_t *h) {
+/* Take the lock: 0, 1 after a takeover, or PH_EBUSY when `limit_ns` (> 0)
+ * passed with an owner that can still release it. */
+static inline int acquire(ph_heap_t *h, int64_t limit_ns) {
+  uint64_t me = self_word(), cur;
+  if (PH_LIKELY(ph__lock_first_try(h, me, ~(uint64_t)WAITERS, self.holds != 0, &cur))) {
+    self.holds++;
+    return 0;
+  }
+  return acquire_slow(h, limit_ns, me, cur);
+}
+
+static inline int release(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
   if (PH_UNLIKELY(self.holds == 0)) { /* nothing to release, unless a fork carried a hold here */
@@ -210,8 +218,8 @@ static bool held_here(const ph_heap_t *h) {
 
 bool ph__lock_supported(void) { return true; }
 
-static int acquire(ph_heap_t *h, int64_t limit_ns) { return ph__portable_lock(h, limit_ns); }
-static int release(ph_heap_t *h) { return ph__portable_unlock(h); }
+static inline int acquire(ph_heap_t *h, int64_t limit_ns) { return ph__portable_lock(h, limit_ns); }
+static inline int release(ph_heap_t *h) { return ph__portable_unlock(h); }
 static bool held_here(const ph_heap_t *h) { return ph__portable_held(h); }
 
 #endif
