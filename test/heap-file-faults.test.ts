@@ -2,17 +2,18 @@
 // full file system, a read-only one, a process without permission, a file
 // cut while mapped, and a creation killed half way.
 //
-// Small file systems are tmpfs mounts (this needs root, or CAP_SYS_ADMIN);
-// where mounting is refused, those tests are reported as skipped, with the
-// reason printed, never as passing.
+// Small file systems are tmpfs mounts (this needs root, or CAP_SYS_ADMIN),
+// kills come from strace and gdb, permissions from setpriv; where one is
+// missing, the tests that need it are reported as skipped, with the reason
+// printed, never as passing.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadNative } from "../src/ffi/loader.ts";
 import { PrivateHeap } from "../src/heap.ts";
-import { runScript, SRC } from "./support/bun.ts";
+import { lineChild, runScript, SRC } from "./support/bun.ts";
 import { expectCode } from "./support/expect.ts";
+import { canMount, canRunAsNobody, canStopIn, canTrace, killAtSyscall, killInFunction, mountTmpfs, remountReadOnly, runAsNobody, unmount } from "./support/faults.ts";
 
 const MiB = 1 << 20;
 const KiB = 1 << 10;
@@ -20,25 +21,26 @@ const INDEX = JSON.stringify(join(SRC, "index.ts"));
 const dir = mkdtempSync(join(tmpdir(), "privheap-file-faults-"));
 const mounts: string[] = [];
 afterAll(() => {
-  for (const m of mounts.reverse()) Bun.spawnSync(["umount", "-l", m]);
+  for (const m of mounts) unmount(m);
   rmSync(dir, { recursive: true, force: true });
 });
 let seq = 0;
 const fresh = (name = "h") => join(dir, `${name}${seq++}`);
 
-/** A tmpfs of `size` bytes mounted at a new directory, or null (with the reason printed) when mounting is refused. */
-function smallTmpfs(size: number): string | null {
-  const at = fresh("mnt");
-  mkdirSync(at);
-  const r = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${size},mode=0755`, "tmpfs", at], { stderr: "pipe" });
-  if (r.exitCode !== 0) {
-    console.warn(`SKIPPED: cannot mount a ${size}-byte tmpfs here (${r.stderr.toString().trim()}); run as root to test a full or read-only file system`);
-    return null;
-  }
+/** A script file holding `code`, readable by others. */
+function script(name: string, code: string): string {
+  const file = fresh(name) + ".ts";
+  writeFileSync(file, code);
+  chmodSync(file, 0o644);
+  return file;
+}
+
+/** A tmpfs of `size` bytes, unmounted after the file's tests. */
+function smallTmpfs(size: number): string {
+  const at = mountTmpfs(size);
   mounts.push(at);
   return at;
 }
-const canMount = smallTmpfs(64 * KiB) !== null;
 
 /** Free bytes of the file system at `path`. */
 function freeBytes(path: string): number {
@@ -46,9 +48,9 @@ function freeBytes(path: string): number {
   return Number(out[out.length - 1]);
 }
 
-describe.skipIf(!canMount)("a full file system", () => {
+describe.skipIf(!canMount())("a full file system", () => {
   test("creating a heap file larger than the free space is EIO naming ENOSPC, at open, and leaves no file", async () => {
-    const fs = smallTmpfs(MiB)!;
+    const fs = smallTmpfs(MiB);
     const path = join(fs, "big.phheap");
     const free = freeBytes(fs);
     // In a child: without the reservation the open succeeds and the writes below die of SIGBUS.
@@ -71,7 +73,7 @@ describe.skipIf(!canMount)("a full file system", () => {
   });
 
   test("growing a heap file past the free space is EIO naming ENOSPC, and the file keeps its size, bytes and heap", () => {
-    const fs = smallTmpfs(MiB)!;
+    const fs = smallTmpfs(MiB);
     const path = join(fs, "small.phheap");
     {
       using heap = PrivateHeap.open(path, { size: 256 * KiB, create: true });
@@ -87,7 +89,7 @@ describe.skipIf(!canMount)("a full file system", () => {
   });
 
   test("a heap file that fits is usable to its last page on a file system with no room left", async () => {
-    const fs = smallTmpfs(MiB)!;
+    const fs = smallTmpfs(MiB);
     const path = join(fs, "fits.phheap");
     const r = await runScript(`
       import { PrivateHeap } from ${INDEX};
@@ -105,13 +107,13 @@ describe.skipIf(!canMount)("a full file system", () => {
   });
 });
 
-describe.skipIf(!canMount)("a read-only file system", () => {
+describe.skipIf(!canMount())("a read-only file system", () => {
   test("create is EIO naming EROFS; an existing heap file is EIO naming EROFS; neither changes anything", () => {
-    const fs = smallTmpfs(MiB)!;
+    const fs = smallTmpfs(MiB);
     const path = join(fs, "h.phheap");
     PrivateHeap.open(path, { size: 256 * KiB, create: true }).close();
     const before = readFileSync(path);
-    expect(Bun.spawnSync(["mount", "-o", "remount,ro", fs]).exitCode).toBe(0);
+    remountReadOnly(fs);
     const created = expectCode(() => PrivateHeap.open(join(fs, "new.phheap"), { size: 256 * KiB, create: true }), "EIO");
     expect(created.message).toContain("EROFS");
     const opened = expectCode(() => PrivateHeap.open(path), "EIO");
@@ -122,25 +124,7 @@ describe.skipIf(!canMount)("a read-only file system", () => {
   });
 });
 
-/** Run `code` in a child Bun as user `nobody`; null when privileges cannot be dropped here. */
-async function runAsNobody(code: string) {
-  const file = fresh("child") + ".ts";
-  writeFileSync(file, code);
-  chmodSync(file, 0o644);
-  const proc = Bun.spawn(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, file], {
-    env: { ...process.env, HOME: dir, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
-    cwd: dir,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  await proc.exited;
-  return { exitCode: proc.exitCode, stdout, stderr };
-}
-const canDrop = process.getuid?.() === 0 && Bun.spawnSync(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "true"]).exitCode === 0;
-if (!canDrop) console.warn("SKIPPED: cannot run a process as nobody here (needs root and setpriv); permission tests not run");
-
-describe.skipIf(!canDrop)("a process without permission", () => {
+describe.skipIf(!canRunAsNobody())("a process without permission", () => {
   test("a read-only directory, a heap file it may not write and one it may only read are EIO naming EACCES, unchanged", async () => {
     chmodSync(dir, 0o755); // others may enter, not create
     const owned = fresh("root-owned");
@@ -151,12 +135,13 @@ describe.skipIf(!canDrop)("a process without permission", () => {
     chmodSync(readOnly, 0o400);
     const before = [readFileSync(owned), readFileSync(readOnly)];
     const created = fresh("new");
-    const r = await runAsNobody(`
+    const child = script("child", `
       import { PrivateHeap } from ${INDEX};
       for (const [path, opts] of [[${JSON.stringify(created)}, { size: ${256 * KiB}, create: true }], [${JSON.stringify(owned)}, {}], [${JSON.stringify(readOnly)}, {}], [${JSON.stringify(readOnly)}, { size: ${MiB}, create: true }]]) {
         try { PrivateHeap.open(path, opts).close(); console.log("opened"); } catch (e) { console.log(e.code, /EACCES/.test(e.message)); }
       }
     `);
+    const r = await runAsNobody([child], dir);
     expect([r.exitCode, r.stderr]).toEqual([0, ""]);
     expect(r.stdout.trim().split("\n")).toEqual(["EIO true", "EIO true", "EIO true", "EIO true"]);
     expect(existsSync(created)).toBe(false);
@@ -168,9 +153,8 @@ describe.skipIf(!canDrop)("a process without permission", () => {
 
 /** A child that maps `path`, fills 6 MiB of it, says "ready", then runs "flush" or "touch" lines. */
 function mapper(path: string) {
-  const file = fresh("mapper") + ".ts";
-  writeFileSync(
-    file,
+  const file = script(
+    "mapper",
     `import { PrivateHeap } from ${INDEX};
     const heap = PrivateHeap.open(${JSON.stringify(path)});
     const at = heap.malloc(${6 * MiB});
@@ -185,27 +169,7 @@ function mapper(path: string) {
       } else break;
     }`,
   );
-  const proc = Bun.spawn([process.execPath, file], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const reader = proc.stdout.getReader();
-  let buffered = "";
-  return {
-    proc,
-    async next(): Promise<string> {
-      while (!buffered.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) return buffered;
-        buffered += new TextDecoder().decode(value);
-      }
-      const i = buffered.indexOf("\n");
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      return line;
-    },
-    send(line: string): void {
-      proc.stdin.write(`${line}\n`);
-      proc.stdin.flush();
-    },
-  };
+  return lineChild(file);
 }
 
 describe("a heap file cut while mapped", () => {
@@ -235,63 +199,16 @@ describe("a heap file cut while mapped", () => {
   }, 20_000);
 });
 
-/**
- * Run `code` in a child Bun under strace, killed with SIGKILL when it enters
- * the system call `call`; null when strace cannot trace here.
- */
-function killAt(call: string, code: string): { killed: boolean } | null {
-  const file = fresh("victim") + ".ts";
-  writeFileSync(file, code);
-  const probe = Bun.spawnSync(["strace", "-qq", "-o", "/dev/null", "true"]);
-  if (probe.exitCode !== 0) return null;
-  const r = Bun.spawnSync(["strace", "-f", "-qq", "-o", "/dev/null", "-e", `trace=${call}`, "-e", `inject=${call}:signal=SIGKILL:when=1`, process.execPath, file], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  // strace exits with the tracee's status; a tracee killed by SIGKILL makes strace kill itself the same way.
-  return { killed: r.signalCode === "SIGKILL" || r.exitCode === 137 };
-}
-const canTrace = Bun.spawnSync(["strace", "-qq", "-o", "/dev/null", "true"], { stderr: "pipe" }).exitCode === 0;
-if (!canTrace) console.warn("SKIPPED: strace cannot trace here; the kill -9 while reserving test is not run");
-
-/**
- * Run `code` in a child Bun under gdb, killed (SIGKILL) when it reaches the
- * native function `fn`; whether it was.
- */
-function killInFunction(fn: string, code: string): boolean {
-  const file = fresh("victim") + ".ts";
-  writeFileSync(file, code);
-  const r = Bun.spawnSync(
-    [
-      "gdb", "-q", "-batch",
-      "-ex", "set breakpoint pending on",
-      "-ex", "handle SIGSEGV SIGBUS SIGUSR1 SIGUSR2 SIGPWR SIGXCPU nostop noprint pass",
-      "-ex", `break ${fn}`,
-      "-ex", "run",
-      "-ex", "kill",
-      "--args", process.execPath, file,
-    ],
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  const out = r.stdout.toString();
-  return out.includes(`Breakpoint 1, ${fn}`) && out.includes("killed]");
-}
-// gdb, and a library that still names its internal functions (not stripped).
-const canDebug =
-  Bun.spawnSync(["gdb", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0 &&
-  Bun.spawnSync(["nm", loadNative().path], { stdout: "pipe", stderr: "pipe" }).stdout.toString().includes(" ph__pages_format");
-if (!canDebug) console.warn("SKIPPED: no gdb, or a stripped library, here; the kill -9 while formatting test is not run");
-
 describe("a creation killed half way", () => {
   // The file is created at its path first, then reserved, then formatted
   // (the magic written last), so a kill leaves an empty file, a reserved
   // file of zeros, or a header without magic. Each reads as not-a-heap, and
   // open({ create }) refuses it (privheap cannot prove it is its own
   // half-made file) and leaves it as it is: remove it to create again.
-  test.skipIf(!canTrace)("a process killed (SIGKILL) while reserving a new heap file leaves a file that open({ create }) refuses, unchanged", () => {
+  test.skipIf(!canTrace())("a process killed (SIGKILL) while reserving a new heap file leaves a file that open({ create }) refuses, unchanged", () => {
     const path = fresh();
-    const r = killAt("fallocate", `import { PrivateHeap } from ${INDEX}; PrivateHeap.open(${JSON.stringify(path)}, { size: ${4 * MiB}, create: true }); console.log("created");`);
-    expect(r?.killed).toBe(true);
+    const r = killAtSyscall("fallocate", [script("victim", `import { PrivateHeap } from ${INDEX}; PrivateHeap.open(${JSON.stringify(path)}, { size: ${4 * MiB}, create: true }); console.log("created");`)]);
+    expect(r.killed).toBe(true);
     expect(existsSync(path)).toBe(true);
     const before = statSync(path);
     const err = expectCode(() => PrivateHeap.open(path, { size: 4 * MiB, create: true }), "ESIZE");
@@ -299,10 +216,10 @@ describe("a creation killed half way", () => {
     expect([statSync(path).size, statSync(path).mtimeMs]).toEqual([before.size, before.mtimeMs]);
   });
 
-  test.skipIf(!canDebug)("a process killed (SIGKILL) while formatting a new heap file leaves a header without magic that open({ create }) refuses, unchanged", () => {
+  test.skipIf(!canStopIn("ph__pages_format"))("a process killed (SIGKILL) while formatting a new heap file leaves a header without magic that open({ create }) refuses, unchanged", () => {
     const path = fresh();
     // ph__pages_format runs inside ph_heap_init after the header fields and before the magic.
-    const killed = killInFunction("ph__pages_format", `import { PrivateHeap } from ${INDEX}; PrivateHeap.open(${JSON.stringify(path)}, { size: ${4 * MiB}, create: true }); console.log("created");`);
+    const killed = killInFunction("ph__pages_format", [script("victim", `import { PrivateHeap } from ${INDEX}; PrivateHeap.open(${JSON.stringify(path)}, { size: ${4 * MiB}, create: true }); console.log("created");`)]);
     expect(killed).toBe(true);
     const before = readFileSync(path);
     expect(before.length).toBe(4 * MiB);

@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../src/heap.ts";
-import { runScript, SRC } from "./support/bun.ts";
+import { lineChild, runScript, SRC } from "./support/bun.ts";
 import { expectCode } from "./support/expect.ts";
 
 const MiB = 1 << 20;
@@ -202,33 +202,7 @@ describe("examples/shared", () => {
 function child(code: string) {
   const file = join(dir, `child-${seq++}.ts`);
   writeFileSync(file, code);
-  const proc = Bun.spawn([process.execPath, file], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const reader = proc.stdout.getReader();
-  let buffered = "";
-  return {
-    proc,
-    async next(): Promise<string> {
-      while (!buffered.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) return buffered;
-        buffered += new TextDecoder().decode(value);
-      }
-      const i = buffered.indexOf("\n");
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      return line;
-    },
-    send(line: string): void {
-      proc.stdin.write(`${line}\n`);
-      proc.stdin.flush();
-    },
-    async end() {
-      proc.stdin.end();
-      const stderr = await new Response(proc.stderr).text();
-      await proc.exited;
-      return { exitCode: proc.exitCode, signalCode: proc.signalCode, stderr };
-    },
-  };
+  return lineChild(file);
 }
 
 /** A child that opens `path`, says "mapped <size>", then does what each stdin line names. */

@@ -7,10 +7,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadNative } from "../src/ffi/loader.ts";
 import { PrivateHeap } from "../src/heap.ts";
 import { SRC } from "./support/bun.ts";
 import { expectCode } from "./support/expect.ts";
+import { canStopIn, killInFunction } from "./support/faults.ts";
 
 const MiB = 1 << 20;
 const dir = mkdtempSync(join(tmpdir(), "privheap-lock-faults-"));
@@ -133,25 +133,6 @@ test("kill -9 of a writer inside malloc, free, realloc, ring save and load or a 
 
 // ---- at chosen points: a writer stopped by gdb inside a native function ----
 
-/** Whether gdb can stop a child Bun in the library's internal functions (an unstripped build). */
-const canDebug =
-  Bun.spawnSync(["gdb", "--version"], { stdout: "pipe", stderr: "pipe" }).exitCode === 0 &&
-  Bun.spawnSync(["nm", loadNative().path], { stdout: "pipe", stderr: "pipe" }).stdout.toString().includes(" ph__tree_insert");
-if (!canDebug) console.warn("SKIPPED: no gdb, or a stripped library, here; the kill -9 at chosen native functions is not run");
-
-/** Run `code` in a child Bun under gdb, killed (SIGKILL) at its first call of `fn`; whether it was. */
-function killInFunction(fn: string, code: string): boolean {
-  const file = join(dir, `victim-${seq++}.ts`);
-  writeFileSync(file, code);
-  const r = Bun.spawnSync(
-    ["gdb", "-q", "-batch", "-ex", "set breakpoint pending on", "-ex", "handle SIGSEGV SIGBUS SIGUSR1 SIGUSR2 SIGPWR SIGXCPU nostop noprint pass",
-      "-ex", `break ${fn}`, "-ex", "run", "-ex", "kill", "--args", process.execPath, file],
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  const out = r.stdout.toString();
-  return out.includes(`Breakpoint 1, `) && out.includes(fn) && out.includes("killed]");
-}
-
 /** Each stage: what the victim does after opening the heap (h), and where it is killed. */
 const STAGES = [
   { name: "inside free, a run given back but not yet in the free-run tree", fn: "ph__tree_insert", code: "const a = h.malloc(1 << 20); h.malloc(64); h.free(a);" },
@@ -161,7 +142,7 @@ const STAGES = [
   { name: "inside a ring load, before its page copies", fn: "ph_heap_put_pages", code: "const r = new SnapshotRing(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
 ] as const;
 
-describe.skipIf(!canDebug)("kill -9 of a lock holder at chosen native functions", () => {
+describe.skipIf(!canStopIn(...new Set(STAGES.map((stage) => stage.fn))))("kill -9 of a lock holder at chosen native functions", () => {
   for (const stage of STAGES) {
     test(`${stage.name} (${stage.fn}): survivors go on with a consistent heap, or are refused until a restore`, async () => {
       const path = join(dir, `stage-${seq++}.phheap`);
@@ -172,12 +153,14 @@ describe.skipIf(!canDebug)("kill -9 of a lock holder at chosen native functions"
       heap.free(gap);
       heap.setRoot("big", heap.malloc(2 << 20));
       const good = heap.snapshot();
-      const killed = killInFunction(
-        stage.fn,
+      const victim = join(dir, `victim-${seq++}.ts`);
+      writeFileSync(
+        victim,
         `import { PrivateHeap, SnapshotRing } from ${INDEX};
          const h = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
          ${stage.code}`,
       );
+      const killed = killInFunction(stage.fn, [victim]);
       expect(killed).toBe(true);
       let broken = false;
       try {

@@ -30,3 +30,38 @@ export async function runScript(code: string, env: Record<string, string | undef
   await proc.exited;
   return { exitCode: proc.exitCode, signalCode: proc.signalCode, stdout, stderr };
 }
+
+/**
+ * A child Bun running the script `file`, fed lines on stdin: `send(line)`
+ * writes one, `next()` reads its next stdout line (what is left, "" at the
+ * end, once its output has ended), `end()` closes its stdin and waits for it.
+ */
+export function lineChild(file: string) {
+  const proc = Bun.spawn([process.execPath, file], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const reader = proc.stdout.getReader();
+  let buffered = "";
+  return {
+    proc,
+    async next(): Promise<string> {
+      while (!buffered.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) return buffered;
+        buffered += new TextDecoder().decode(value);
+      }
+      const i = buffered.indexOf("\n");
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      return line;
+    },
+    send(line: string): void {
+      proc.stdin.write(`${line}\n`);
+      proc.stdin.flush();
+    },
+    async end(): Promise<Omit<ChildResult, "stdout">> {
+      proc.stdin.end();
+      const stderr = await new Response(proc.stderr).text();
+      await proc.exited;
+      return { exitCode: proc.exitCode, signalCode: proc.signalCode, stderr };
+    },
+  };
+}
