@@ -310,6 +310,7 @@ PH_API void *ph_region_map_anon(size_t size);
 /* Region file flags. */
 #define PH_MAP_CREATE 1u /* create the file if missing: *size bytes, all reserved */
 #define PH_MAP_EXCL 2u   /* with CREATE: fail (PH_EIO) if the path exists */
+#define PH_MAP_SPARSE 4u /* with CREATE: leave the new file's blocks unreserved (a full file system is then a SIGBUS on write) */
 
 /*
  * Map a file shared, so unrelated processes see the same bytes.
@@ -317,7 +318,9 @@ PH_API void *ph_region_map_anon(size_t size);
  * symbolic link at `path`, with permission bits `mode` (0600 when 0; bits
  * beyond 0777 are PH_EINVAL), and its `*size` bytes get real blocks
  * (posix_fallocate): a full file system is PH_EIO here (ph_last_os_error()
- * ENOSPC) and the new file is removed, never a SIGBUS later.
+ * ENOSPC) and the new file is removed, never a SIGBUS later. PH_MAP_SPARSE
+ * skips that reservation (a large file in tmpfs then costs only the pages
+ * used), at the price of a SIGBUS when a write finds the file system full.
  * An existing file (followed through links) is mapped as it is: `*size` 0
  * means its whole size, written back; a larger `*size` than the file is
  * PH_ESIZE (files never grow here: see ph_heap_file_grow). A directory,

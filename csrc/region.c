@@ -45,9 +45,10 @@ void *ph_region_map_anon(size_t size) {
 }
 
 void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode) {
-  /* Windows files get the default ACL of their folder; `mode` is only checked. */
-  if (!path || !size || (flags & ~(PH_MAP_CREATE | PH_MAP_EXCL)) || (mode & ~0777u)) return ph__fail_null(PH_EINVAL);
-  if ((flags & PH_MAP_EXCL) && !(flags & PH_MAP_CREATE)) return ph__fail_null(PH_EINVAL);
+  /* Windows files get the default ACL of their folder; `mode` is only checked.
+   * PH_MAP_SPARSE changes nothing: a new file's clusters come with its size. */
+  if (!path || !size || (flags & ~(PH_MAP_CREATE | PH_MAP_EXCL | PH_MAP_SPARSE)) || (mode & ~0777u)) return ph__fail_null(PH_EINVAL);
+  if ((flags & (PH_MAP_EXCL | PH_MAP_SPARSE)) && !(flags & PH_MAP_CREATE)) return ph__fail_null(PH_EINVAL);
   DWORD disp = (flags & PH_MAP_CREATE) ? ((flags & PH_MAP_EXCL) ? CREATE_NEW : OPEN_ALWAYS) : OPEN_EXISTING;
   HANDLE f = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, disp,
                          FILE_ATTRIBUTE_NORMAL, NULL);
@@ -224,8 +225,8 @@ static int create_new(const char *path, unsigned mode) {
 static int open_existing(const char *path) { return open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); }
 
 void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode) {
-  if (!path || !size || (flags & ~(PH_MAP_CREATE | PH_MAP_EXCL))) return ph__fail_null(PH_EINVAL);
-  if ((flags & PH_MAP_EXCL) && !(flags & PH_MAP_CREATE)) return ph__fail_null(PH_EINVAL);
+  if (!path || !size || (flags & ~(PH_MAP_CREATE | PH_MAP_EXCL | PH_MAP_SPARSE))) return ph__fail_null(PH_EINVAL);
+  if ((flags & (PH_MAP_EXCL | PH_MAP_SPARSE)) && !(flags & PH_MAP_CREATE)) return ph__fail_null(PH_EINVAL);
   if (mode & ~0777u) return ph__fail_null(PH_EINVAL); /* never setuid, setgid or sticky */
   if ((flags & PH_MAP_CREATE) && (*size == 0 || *size > SIZE_MAX / 2)) return ph__fail_null(PH_ESIZE);
   bool created = false;
@@ -244,7 +245,7 @@ void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigne
   uint64_t want = err ? 0 : created ? (uint64_t)*size : *size ? (uint64_t)*size : (uint64_t)st.st_size;
   /* An existing file is mapped as it is: it never grows here (see ph_heap_file_grow). */
   if (!err && (want == 0 || want > (uint64_t)SIZE_MAX / 2 || (!created && (uint64_t)st.st_size < want))) err = ph__fail(PH_ESIZE);
-  if (!err && created) err = reserve(fd, 0, want);
+  if (!err && created) err = (flags & PH_MAP_SPARSE) ? (ftruncate(fd, (off_t)want) == 0 ? 0 : ph__fail_os(PH_EIO, errno)) : reserve(fd, 0, want);
   void *p = err ? NULL : map_aligned((size_t)want, fd);
   if (!err && !p) err = ph__fail_os(PH_EIO, errno);
   if (err && created) remove_created(path, fd);

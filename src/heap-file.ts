@@ -39,6 +39,14 @@ export interface OpenOptions {
   create?: boolean;
   /** With `create`: fail with `EIO` when the path exists. */
   exclusive?: boolean;
+  /**
+   * With `create` (default true): reserve the new file's blocks, so a full
+   * file system is `EIO` at open instead of a SIGBUS that kills the process
+   * on a later write. `false` leaves the file sparse: a large heap file in
+   * tmpfs (`/dev/shm`) then costs only the pages it uses, and is created
+   * at once, but a write that finds the file system full ends the process.
+   */
+  reserve?: boolean;
   /** Permission bits of a new file, within 0o777 (default 0o600: the owner only); setuid, setgid and sticky bits are `EINVAL`. */
   mode?: number;
   /** Validate every invariant before use (ph_heap_check: reads all the heap's metadata). */
@@ -144,7 +152,7 @@ function growExisting(path: string, cpath: Uint8Array, want: number): void {
 /** Map `path` (creating it if asked and missing); see {@link OpenOptions}. */
 export function mapHeapFile(path: string, options: OpenOptions, maxSize: number): MappedHeapFile {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", "open", "path must be a non-empty string");
-  const { size, create = false, exclusive = false, mode = 0o600, zeroOnFree = false, lock = false } = options ?? {};
+  const { size, create = false, exclusive = false, reserve = true, mode = 0o600, zeroOnFree = false, lock = false } = options ?? {};
   if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0))
     throw new HeapError("EINVAL", "open", `size must be a positive integer, got ${String(size)}`);
   if (size !== undefined && size > maxSize) throw new HeapError("ESIZE", "open", `${size} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`);
@@ -162,7 +170,8 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   let base: Pointer | null = null;
   if (create) {
     sizeOut[0] = BigInt(want);
-    base = S.ph_region_map_file(cpath, sizeOut, NATIVE_CONSTANTS.PH_MAP_CREATE | NATIVE_CONSTANTS.PH_MAP_EXCL, mode) as Pointer | null;
+    const sparse = reserve ? 0 : NATIVE_CONSTANTS.PH_MAP_SPARSE;
+    base = S.ph_region_map_file(cpath, sizeOut, NATIVE_CONSTANTS.PH_MAP_CREATE | NATIVE_CONSTANTS.PH_MAP_EXCL | sparse, mode) as Pointer | null;
     if (base !== null) created = true;
     else if (exclusive || !existsSync(path)) {
       const link = lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true;

@@ -52,6 +52,20 @@ describe("PrivateHeap.open", () => {
     expect(third.stats().liveCount).toBe(2);
   });
 
+  test("reserve: false leaves a new file sparse (only the pages the heap wrote have blocks), and it works like a reserved one", () => {
+    const path = pathFor();
+    {
+      using heap = PrivateHeap.open(path, { size: 64 * MiB, create: true, reserve: false });
+      heap.setRoot("x", heap.malloc(100));
+    }
+    const st = statSync(path);
+    expect(st.size).toBe(64 * MiB);
+    expect(st.blocks * 512).toBeLessThan(4 * MiB); // the header and first map leaf, not 64 MiB
+    using heap = PrivateHeap.open(path, { check: true });
+    expect(heap.getRoot("x")).toBeGreaterThan(0);
+    expectCode(() => PrivateHeap.open(pathFor(), { size: MiB, reserve: false, create: true, mode: 0o4600 }), "EINVAL");
+  });
+
   test("another process finds what this one wrote, and this one sees what it writes", async () => {
     const path = pathFor();
     makeFile(path);
