@@ -77,7 +77,7 @@ PH_API int ph_last_os_error(void);
 
 /* Layout version of the region format; a region of another version fails
  * ph_heap_attach with PH_EVERSION. */
-#define PH_ABI_VERSION 2u
+#define PH_ABI_VERSION 3u
 
 /* The allocator's page: the unit of large allocations and of the page map.
  * Fixed on every platform, so regions are portable byte for byte. */

@@ -139,7 +139,7 @@ export const STATS_FIELDS = [
 
 /** Constants of csrc/privheap.h that the TypeScript layer relies on (checked by the drift test). */
 export const NATIVE_CONSTANTS = {
-  PH_ABI_VERSION: 2,
+  PH_ABI_VERSION: 3,
   PH_PAGE_SIZE: 4096,
   PH_SMALL_MAX: 14336,
   PH_ROOT_COUNT: 32,

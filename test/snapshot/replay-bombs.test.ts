@@ -24,11 +24,12 @@ async function child(body: string): Promise<{ lines: string[]; maxRSS: number; e
     import { PrivateHeap, Replay, HeapError } from ${JSON.stringify(join(SRC, "index.ts"))};
     import { encodeHeader, fillKeyframe, frameRecord, keyframePayloadBytes, RECORD_KEYFRAME, REPLAY_VERSION } from ${JSON.stringify(join(SRC, "snapshot", "replay-format.ts"))};
     import { readReplayInfo } from ${JSON.stringify(join(SRC, "cli", "replay-info.ts"))};
+    import { NATIVE_CONSTANTS } from ${JSON.stringify(join(SRC, "ffi", "symbols.ts"))};
     import { writeFileSync } from "node:fs";
     const GiB4 = 2 ** 32;
     /** A file of one whole keyframe after tick -1: the given pages, declaring used bytes of a 4 GiB region. */
     function bomb(pages: Uint32Array, data: Uint8Array, used: number): Uint8Array {
-      const head = encodeHeader({ version: REPLAY_VERSION, abi: 2, pageSize: 4096, keyframeEvery: 1, regionBytes: GiB4 });
+      const head = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: 4096, keyframeEvery: 1, regionBytes: GiB4 });
       const rec = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.length), new Uint8Array(0), (p) => fillKeyframe(p, -1, 0, { length: used, pages, data }));
       const out = new Uint8Array(head.length + rec.length);
       out.set(head);
