@@ -14,6 +14,7 @@ import { PrivateHeap } from "../../src/heap.ts";
 import { FIELD, FORMAT_VERSION, GROUP_PAGES, HEADER_BYTES, MAGIC } from "../../src/snapshot/file.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { SRC } from "../support/bun.ts";
+import { encode, isZeroPage, partsOf } from "../support/snapshot-craft.ts";
 import { expectCode } from "../support/expect.ts";
 import { rng, seeds, type Rng } from "../support/random.ts";
 
@@ -89,59 +90,9 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0;
 }
 
-function isZeroPage(image: Uint8Array, p: number): boolean {
-  const w = new Uint32Array(image.buffer, image.byteOffset + p * PAGE, PAGE / 4);
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-  return true;
-}
-
-// ---- an encoder written from docs/snapshot-format.md alone ----------------
-
-/**
- * Encode a used prefix as the format document describes, independently of
- * src/snapshot/file.ts: to check the writer against the document, and to
- * craft files with valid checksums around chosen contents.
- */
+/** A file encoded from docs/snapshot-format.md alone (test/support/snapshot-craft.ts), independently of src/snapshot/file.ts. */
 function encodeFromSpec(image: Uint8Array, regionBytes: number, zstdLevel = 0): Uint8Array {
-  const pages = image.length / PAGE;
-  const map = new Uint8Array(Math.ceil(pages / 8));
-  const stored: number[] = [];
-  for (let p = 0; p < pages; p++)
-    if (!isZeroPage(image, p)) {
-      map[p >> 3]! |= 1 << (p & 7);
-      stored.push(p);
-    }
-  const packed = new Uint8Array(stored.length * PAGE);
-  stored.forEach((p, i) => packed.set(image.subarray(p * PAGE, (p + 1) * PAGE), i * PAGE));
-  const unitHashes: bigint[] = [];
-  for (let i = 0; i < stored.length; ) {
-    let j = i;
-    while (j + 1 < stored.length && stored[j + 1] === stored[j]! + 1 && stored[j + 1]! % 64 !== 0) j++;
-    unitHashes.push(Bun.hash.xxHash3(packed.subarray(i * PAGE, (j + 1) * PAGE)));
-    i = j + 1;
-  }
-  const list = new DataView(new ArrayBuffer(8 * unitHashes.length));
-  unitHashes.forEach((h, i) => list.setBigUint64(8 * i, h, true));
-  const data = zstdLevel > 0 ? Bun.zstdCompressSync(packed, { level: zstdLevel }) : packed;
-  const dataChecksum = zstdLevel > 0 ? Bun.hash.xxHash3(data) : Bun.hash.xxHash3(new Uint8Array(list.buffer));
-  const out = new Uint8Array(80 + map.length + data.length);
-  const v = new DataView(out.buffer);
-  out.set([0x89, 0x50, 0x48, 0x53, 0x4e, 0x41, 0x50, 0x0a], 0);
-  v.setUint16(8, 1, true);
-  v.setUint16(10, zstdLevel > 0 ? 1 : 0, true);
-  v.setUint32(12, 0, true);
-  v.setUint32(16, NATIVE_CONSTANTS.PH_ABI_VERSION, true);
-  v.setUint32(20, 4096, true);
-  v.setBigUint64(24, BigInt(regionBytes), true);
-  v.setBigUint64(32, BigInt(image.length), true);
-  v.setBigUint64(40, BigInt(stored.length), true);
-  v.setBigUint64(48, BigInt(data.length), true);
-  v.setBigUint64(56, Bun.hash.xxHash3(map), true);
-  v.setBigUint64(64, dataChecksum, true);
-  out.set(map, 80);
-  out.set(data, 80 + map.length);
-  reseal(out);
-  return out;
+  return encode(partsOf(image, regionBytes, zstdLevel));
 }
 
 /** Recompute the header checksum, so that only the check under test can reject the file. */

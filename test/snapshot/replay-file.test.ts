@@ -29,6 +29,7 @@ import { join } from "node:path";
 import { HeapError } from "../../src/errors.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Replay } from "../../src/snapshot/replay.ts";
+import { codeOf } from "../support/expect.ts";
 import { canMount, mountTmpfs, remountReadOnly, unmount } from "../support/faults.ts";
 import { heapsClosedAfterEach } from "../support/heaps.ts";
 
@@ -39,15 +40,6 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof HeapError) return e.code;
-    throw e;
-  }
-  return "no error";
-}
 
 /** A step that writes `pages` pages of the heap, so a keyframe after it stores them. */
 function churn(heap: PrivateHeap, t: number, pages: number): void {

@@ -6,13 +6,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HeapError } from "../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import * as F from "../../src/snapshot/replay-format.ts";
 import { encodeHeader, parseHeader, parseRecords, REPLAY_MAGIC, type ReplayHeader } from "../../src/snapshot/replay-format.ts";
 import { Replay } from "../../src/snapshot/replay.ts";
 import { SRC, runScript } from "../support/bun.ts";
+import { codeOf } from "../support/expect.ts";
 import { heapsClosedAfterEach } from "../support/heaps.ts";
 
 const MiB = 1 << 20;
@@ -179,15 +179,6 @@ function header(change: (v: DataView) => void, stale = false): Uint8Array {
   return h;
 }
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof HeapError) return e.code;
-    throw e;
-  }
-  return "(no error)";
-}
 
 // ---- recordings ------------------------------------------------------------
 

@@ -2,6 +2,17 @@ import { expect } from "bun:test";
 import { HeapError } from "../../src/errors.ts";
 import type { PrivateHeap } from "../../src/heap.ts";
 
+/** The code of the HeapError `f` throws, or "(no error)"; anything else it throws is rethrown. */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof HeapError) return e.code;
+    throw e;
+  }
+  return "(no error)";
+}
+
 /** `f` throws a HeapError with `code`; returns it. */
 export function expectCode(f: () => unknown, code: string): HeapError {
   let err: unknown;

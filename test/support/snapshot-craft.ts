@@ -27,7 +27,7 @@ export interface FileParts {
   units: Uint32Array | null;
 }
 
-function isZeroPage(image: Uint8Array, p: number): boolean {
+export function isZeroPage(image: Uint8Array, p: number): boolean {
   const w = new Uint32Array(image.buffer, image.byteOffset + p * PAGE, PAGE / 4);
   for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
   return true;
