@@ -29,7 +29,7 @@ const replayPath = join(dir, "demo.phreplay");
 using world = PrivateHeap.create({ size: 16 << 20 });
 createWorld(world, N);
 
-const ring = new SnapshotRing(world, { capacity: 16 });
+const ring = SnapshotRing.create(world, { capacity: 16 });
 const recorder = Replay.record(replayPath, world, { keyframeEvery: 60 });
 const checksums: bigint[] = [];
 const frameMs: number[] = [];

@@ -39,7 +39,7 @@ function writerScript(path: string, mode: "alloc" | "ring" | "replay", seed: num
       if (live[k]) heap.u8[live[k]] = k;
     };
     const mode = ${JSON.stringify(mode)};
-    const ring = mode === "ring" ? new SnapshotRing(heap, { capacity: 4 }) : null;
+    const ring = mode === "ring" ? SnapshotRing.create(heap, { capacity: 4 }) : null;
     const rec = mode === "replay" ? Replay.record(${JSON.stringify(join(dir, `r${seq++}.phreplay`))}, heap, { keyframeEvery: 3 }) : null;
     // Each step says where it is, holding the lock, then works on (so a
     // kill right after the line lands in the locked work more often).
@@ -139,7 +139,7 @@ const STAGES = [
   { name: "inside malloc, taking a run from the free-run tree", fn: "ph__tree_remove", code: "h.malloc(300 << 10);" },
   { name: "inside malloc, the rest of a split run not yet back in the tree", fn: "ph__tree_insert", code: "h.malloc(300 << 10);" },
   { name: "inside realloc", fn: "ph__realloc", code: "h.realloc(h.getRoot('big'), 3 << 20);" },
-  { name: "inside a ring load, before its page copies", fn: "ph_heap_put_pages", code: "const r = new SnapshotRing(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
+  { name: "inside a ring load, before its page copies", fn: "ph_heap_put_pages", code: "const r = SnapshotRing.create(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
 ] as const;
 
 describe.skipIf(!canStopIn(...new Set(STAGES.map((stage) => stage.fn))))("kill -9 of a lock holder at chosen native functions", () => {

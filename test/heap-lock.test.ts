@@ -191,7 +191,7 @@ describe("locked heaps", () => {
     using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true, lock: true });
     const kept = heap.malloc(100);
     const good = heap.snapshot();
-    const ring = new SnapshotRing(heap, { capacity: 2 });
+    const ring = SnapshotRing.create(heap, { capacity: 2 });
     ring.save(1);
     const breakIt = () => killHolder(path, BREAK_BIN0_LIVE);
     await breakIt();
@@ -447,7 +447,7 @@ describe("checksums, rings and replays of locked heaps", () => {
     test(`a ${mode} ring rolls a locked heap back while another process allocates under its lock`, async () => {
       const path = pathFor();
       using heap = PrivateHeap.open(path, { size: 8 * MiB, create: true, lock: true });
-      const ring = new SnapshotRing(heap, { capacity: 4, mode });
+      const ring = SnapshotRing.create(heap, { capacity: 4, mode });
       const cell = heap.malloc(8);
       heap.setRoot("cell", cell);
       // The child's malloc+free pairs each run under one hold of the lock,

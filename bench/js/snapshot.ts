@@ -139,7 +139,7 @@ for (const usedMiB of [16, 256]) {
       heap.u8[at] = heap.u8[at]! ^ (1 + (i & 0x7f));
     }
   };
-  const ringOf = (mode: "delta" | "full") => new SnapshotRing(heap, { capacity: 8, mode });
+  const ringOf = (mode: "delta" | "full") => SnapshotRing.create(heap, { capacity: 8, mode });
   const measure = (ring: SnapshotRing) => {
     // Steady state, as in a game loop: every slot and page written once.
     for (let i = 0; i < 2 * ring.capacity; i++) {
@@ -180,7 +180,7 @@ for (const usedMiB of [16, 256]) {
   const dir = mkdtempSync(join(process.env.PRIVHEAP_BENCH_DIR ?? tmpdir(), "privheap-bench-ring-"));
   const ringCost = (heap: PrivateHeap) => {
     const at = heap.malloc(MiB);
-    const ring = new SnapshotRing(heap, { capacity: 8 });
+    const ring = SnapshotRing.create(heap, { capacity: 8 });
     let frame = 0;
     ring.save(++frame);
     return saveLoad(ring, () => ++frame, () => void (heap.u8[at + (frame % 256) * PAGE] = frame & 0xff));

@@ -54,7 +54,7 @@ const PAGE = 4096;
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 // ph_heap_stats output, read for the touched mark without making an object.
 
-/** Options of {@link SnapshotRing}. */
+/** Options of {@link SnapshotRing.create}. */
 export interface SnapshotRingOptions {
   /**
    * Frames kept (at least 1): the ring always holds the last `capacity`
@@ -81,7 +81,7 @@ export interface SnapshotRingOptions {
  * ```ts
  * import { PrivateHeap, SnapshotRing } from "privheap";
  * using heap = PrivateHeap.create({ size: 1 << 20 });
- * const ring = new SnapshotRing(heap, { capacity: 8 });
+ using ring = SnapshotRing.create(heap, { capacity: 8 });
  * const hp = heap.malloc(4);
  * for (let frame = 1; frame <= 10; frame++) {
  *   heap.u32[hp >>> 2] = frame * 10; // simulate
@@ -92,8 +92,9 @@ export interface SnapshotRingOptions {
  * console.log(ring.reservedBytes >= ring.storedBytes); // true: its memory
  * ```
  */
-export class SnapshotRing {
+export class SnapshotRing implements Disposable {
   readonly #heap: PrivateHeap;
+  #closed = false;
   readonly #mode: "delta" | "full";
   readonly #capacity: number;
   // Frames, oldest first, in a circular array of capacity slots.
@@ -103,7 +104,7 @@ export class SnapshotRing {
   #count = 0;
   // Buffers grow (see #grown); each is at least as long as what it holds.
   // Full mode: one copy per slot.
-  readonly #copies: Uint8Array[] = [];
+  #copies: Uint8Array[] = [];
   // Delta mode.
   #shadow: Uint8Array = new Uint8Array(0); // at least #extent pages
   #extent = 0; // pages the shadow covers
@@ -120,24 +121,42 @@ export class SnapshotRing {
   #logUsed = 0; // undo pages held, ending at logHead
   readonly #undoCount: Uint32Array; // per slot: undo pages (from this frame to the next)
 
-  constructor(heap: PrivateHeap, options: SnapshotRingOptions) {
-    const capacity = options?.capacity;
-    if (!Number.isSafeInteger(capacity) || capacity < 1)
-      throw new HeapError("EINVAL", "SnapshotRing", `capacity must be a positive integer, got ${String(capacity)}`);
-    const mode = options.mode ?? "delta";
-    if (mode !== "delta" && mode !== "full") throw new HeapError("EINVAL", "SnapshotRing", `mode must be "delta" or "full", got ${String(mode)}`);
-    if (heap.closed) throw new HeapError("ECLOSED", "SnapshotRing");
+  private constructor(heap: PrivateHeap, mode: "delta" | "full", capacity: number, logBytes: number) {
     this.#heap = heap;
     this.#mode = mode;
     this.#capacity = capacity;
     this.#frames = new Float64Array(capacity);
     this.#used = new Float64Array(capacity);
     this.#undoCount = new Uint32Array(capacity);
-    const logBytes = options.logBytes ?? Math.min(Number.MAX_SAFE_INTEGER, Math.max(PAGE, (capacity - 1) * heap.size));
-    if (mode === "delta" && (!Number.isSafeInteger(logBytes) || logBytes < PAGE))
-      throw new HeapError("EINVAL", "SnapshotRing", `logBytes must be an integer of at least ${PAGE}, got ${String(logBytes)}`);
     this.#logLimit = Math.max(1, Math.floor(logBytes / PAGE));
     for (let i = 0; mode === "full" && i < capacity; i++) this.#copies.push(new Uint8Array(0));
+  }
+
+  /**
+   * A ring for `heap`, empty: it takes memory as frames are saved
+   * (`reservedBytes`) and gives it back on `close()`. `EINVAL` for bad
+   * options, `ECLOSED` for a closed heap.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, SnapshotRing } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * using ring = SnapshotRing.create(heap, { capacity: 4, mode: "full" });
+   * ring.save(1);
+   * console.log(ring.has(1)); // true
+   * ```
+   */
+  static create(heap: PrivateHeap, options: SnapshotRingOptions): SnapshotRing {
+    const op = "SnapshotRing.create";
+    const capacity = options?.capacity;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new HeapError("EINVAL", op, `capacity must be a positive integer, got ${String(capacity)}`);
+    const mode = options.mode ?? "delta";
+    if (mode !== "delta" && mode !== "full") throw new HeapError("EINVAL", op, `mode must be "delta" or "full", got ${String(mode)}`);
+    if (heap.closed) throw new HeapError("ECLOSED", op);
+    const logBytes = options.logBytes ?? Math.min(Number.MAX_SAFE_INTEGER, Math.max(PAGE, (capacity - 1) * heap.size));
+    if (mode === "delta" && (!Number.isSafeInteger(logBytes) || logBytes < PAGE))
+      throw new HeapError("EINVAL", op, `logBytes must be an integer of at least ${PAGE}, got ${String(logBytes)}`);
+    return new SnapshotRing(heap, mode, capacity, logBytes);
   }
 
   /** Frames held. */
@@ -162,6 +181,7 @@ export class SnapshotRing {
 
   /** Whether `frame` is held. */
   has(frame: number): boolean {
+    if (this.#closed) throw new HeapError("ECLOSED", "SnapshotRing.has", "the ring was closed");
     return this.#find(frame) >= 0;
   }
 
@@ -196,8 +216,8 @@ export class SnapshotRing {
    * is unchanged then.
    */
   save(frame: number): void {
-    if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "save", `frame must be a safe integer, got ${String(frame)}`);
-    const base = this.#base("save"); // ECLOSED before any lock
+    const base = this.#base("SnapshotRing.save"); // ECLOSED before any lock
+    if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "SnapshotRing.save", `frame must be a safe integer, got ${String(frame)}`);
     if (this.#heap.locked) this.#heap.withLock(() => this.#save(base, frame));
     else this.#save(base, frame);
   }
@@ -208,17 +228,55 @@ export class SnapshotRing {
    * `EINVAL` when the frame is not held; the heap is unchanged then.
    */
   load(frame: number): void {
-    const base = this.#base("load");
+    const base = this.#base("SnapshotRing.load");
     // Also on a heap a holder's death left broken: a load replaces it.
-    if (this.#heap.locked) underRepairLock(this.#heap, "load", () => this.#load(base, frame));
+    if (this.#heap.locked) underRepairLock(this.#heap, "SnapshotRing.load", () => this.#load(base, frame));
     else this.#load(base, frame);
   }
 
   /** Drop every frame (the ring keeps its memory, `reservedBytes`, for the next ones). */
   clear(): void {
+    if (this.#closed) throw new HeapError("ECLOSED", "SnapshotRing.clear", "the ring was closed");
     this.#count = 0;
     this.#first = 0;
     this.#logHead = this.#logUsed = 0;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Drop every frame and give back the ring's memory (`reservedBytes` is 0
+   * after); the heap is untouched. Then every method throws `ECLOSED`; the
+   * getters describe an empty ring. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, SnapshotRing } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const ring = SnapshotRing.create(heap, { capacity: 4 });
+   * ring.save(1);
+   * ring.close();
+   * console.log(ring.reservedBytes, ring.size); // 0 0
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#count = this.#first = 0;
+    this.#logHead = this.#logUsed = this.#logPages = 0;
+    this.#extent = 0;
+    const none = new Uint32Array(0);
+    this.#shadow = this.#log = new Uint8Array(0);
+    this.#diff = this.#slots = this.#pages = this.#identity = this.#logIndex = none;
+    this.#copies = [];
+  }
+
+  /** `using ring = SnapshotRing.create(...)` closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   // ---- internals ----------------------------------------------------------
@@ -234,10 +292,10 @@ export class SnapshotRing {
 
   #load(base: Pointer, frame: number): void {
     const at = this.#find(frame);
-    if (at < 0) throw new HeapError("EINVAL", "load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
+    if (at < 0) throw new HeapError("EINVAL", "SnapshotRing.load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
     if (this.#mode === "full") {
       const slot = this.#slot(at);
-      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "load", `frame ${frame}`);
+      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "SnapshotRing.load", `frame ${frame}`);
       while (this.#count > at + 1) this.#count--;
       return;
     }
@@ -268,7 +326,8 @@ export class SnapshotRing {
   }
 
   #base(op: string): Pointer {
-    if (this.#heap.closed) throw new HeapError("ECLOSED", op);
+    if (this.#closed) throw new HeapError("ECLOSED", op, "the ring was closed");
+    if (this.#heap.closed) throw new HeapError("ECLOSED", op, "the ring's heap was closed");
     return this.#heap.address as Pointer;
   }
 
@@ -283,7 +342,7 @@ export class SnapshotRing {
     try {
       next = make(Math.min(most, Math.max(need, 2 * old.length)));
     } catch (e) {
-      throw new HeapError("ENOMEM", "save", `the ring could not grow a buffer to ${need} units: ${String(e)}`, { cause: e });
+      throw new HeapError("ENOMEM", "SnapshotRing.save", `the ring could not grow a buffer to ${need} units: ${String(e)}`, { cause: e });
     }
     next.set(old);
     return next;
@@ -342,7 +401,7 @@ export class SnapshotRing {
       slots = new Uint32Array(pages);
       list = new Uint32Array(pages);
     } catch (e) {
-      throw new HeapError("ENOMEM", "save", `the ring could not grow its undo log to ${pages * PAGE} bytes: ${String(e)}`, { cause: e });
+      throw new HeapError("ENOMEM", "SnapshotRing.save", `the ring could not grow its undo log to ${pages * PAGE} bytes: ${String(e)}`, { cause: e });
     }
     if (this.#logUsed > 0) {
       // The held pages, oldest first, end at logHead: lay them out from 0.
@@ -382,7 +441,7 @@ export class SnapshotRing {
         if (need > this.#logLimit)
           throw new HeapError(
             "ENOMEM",
-            "save",
+            "SnapshotRing.save",
             `frame ${frame} changes ${n} pages; the ${this.#count} frames held (${this.#describe()}) and it need ` +
               `${need * PAGE} bytes of undo log, more than logBytes (${this.#logLimit * PAGE}); the ring keeps its capacity of ` +
               `${this.#capacity} frames rather than drop one: raise logBytes, or clear() the ring`,

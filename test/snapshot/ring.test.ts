@@ -32,7 +32,7 @@ function step(heap: PrivateHeap, live: number[], r: Rng): void {
 
 /** The live offsets as they were at a frame (restored alongside the heap). */
 function scenario(mode: SnapshotRingOptions["mode"], seed: number, options: Partial<SnapshotRingOptions> = {}, heap = heapOf()): SnapshotRing {
-  const ring = new SnapshotRing(heap, { capacity: 16, mode, ...options });
+  const ring = SnapshotRing.create(heap, { capacity: 16, mode, ...options });
   const r = rng(seed);
   const sums = new Map<number, bigint>();
   const lives = new Map<number, number[]>();
@@ -89,7 +89,7 @@ describe("SnapshotRing", () => {
   test("delta: with a small undo log, each save either keeps every frame or is ENOMEM and changes nothing", () => {
     const seed = 9;
     const heap = heapOf();
-    const ring = new SnapshotRing(heap, { capacity: 16, logBytes: 40 * 4096 });
+    const ring = SnapshotRing.create(heap, { capacity: 16, logBytes: 40 * 4096 });
     const r = rng(seed);
     const sums = new Map<number, bigint>();
     const live: number[] = [];
@@ -121,7 +121,7 @@ describe("SnapshotRing", () => {
   test("capacity 16 on a 4 MiB heap whose state changes 2 MiB per frame keeps 16 frames, each loads", () => {
     const heap = heapOf(4 * MiB);
     const data = heap.malloc(2 * MiB);
-    const ring = new SnapshotRing(heap, { capacity: 16 });
+    const ring = SnapshotRing.create(heap, { capacity: 16 });
     const sums = new Map<number, bigint>();
     for (let f = 1; f <= 40; f++) {
       heap.u8.fill(f, data, data + 2 * MiB);
@@ -144,7 +144,7 @@ describe("SnapshotRing", () => {
   test("a save that would drop a frame inside capacity (logBytes too small) is ENOMEM, and the ring and heap are unchanged", () => {
     const heap = heapOf(4 * MiB);
     const data = heap.malloc(2 * MiB);
-    const ring = new SnapshotRing(heap, { capacity: 16, logBytes: 5 * MiB });
+    const ring = SnapshotRing.create(heap, { capacity: 16, logBytes: 5 * MiB });
     const sums: bigint[] = [];
     for (let f = 1; f <= 3; f++) {
       heap.u8.fill(f, data, data + 2 * MiB);
@@ -167,7 +167,7 @@ describe("SnapshotRing", () => {
   test("a save whose own change is larger than logBytes is ENOMEM and keeps the frames held", () => {
     const heap = heapOf(4 * MiB);
     const data = heap.malloc(2 * MiB);
-    const ring = new SnapshotRing(heap, { capacity: 4, logBytes: 64 * 4096 });
+    const ring = SnapshotRing.create(heap, { capacity: 4, logBytes: 64 * 4096 });
     heap.u8[data] = 1;
     ring.save(1);
     const sum = heap.checksum();
@@ -181,8 +181,8 @@ describe("SnapshotRing", () => {
   test("reservedBytes is the memory the ring holds, and follows what changes, not the heap's size", () => {
     const heap = heapOf(64 * MiB);
     const data = heap.malloc(MiB);
-    const delta = new SnapshotRing(heap, { capacity: 8 });
-    const full = new SnapshotRing(heap, { capacity: 8, mode: "full" });
+    const delta = SnapshotRing.create(heap, { capacity: 8 });
+    const full = SnapshotRing.create(heap, { capacity: 8, mode: "full" });
     expect(delta.reservedBytes).toBeLessThan(MiB);
     expect(full.reservedBytes).toBeLessThan(MiB);
     for (let f = 1; f <= 20; f++) {
@@ -200,7 +200,7 @@ describe("SnapshotRing", () => {
 
   test("oldest, newest, has, size and capacity", () => {
     const heap = heapOf();
-    const ring = new SnapshotRing(heap, { capacity: 3 });
+    const ring = SnapshotRing.create(heap, { capacity: 3 });
     expect(ring.oldest).toBeUndefined();
     expect(ring.newest).toBeUndefined();
     expect(ring.size).toBe(0);
@@ -217,7 +217,7 @@ describe("SnapshotRing", () => {
   test("capacity 1 keeps the newest frame, in both modes", () => {
     for (const mode of ["delta", "full"] as const) {
       const heap = heapOf();
-      const ring = new SnapshotRing(heap, { capacity: 1, mode });
+      const ring = SnapshotRing.create(heap, { capacity: 1, mode });
       const hp = heap.malloc(8);
       for (let f = 1; f <= 3; f++) {
         heap.u8[hp] = f;
@@ -234,7 +234,7 @@ describe("SnapshotRing", () => {
   test("a rewind across heap growth leaves no stale bytes for calloc", () => {
     for (const mode of ["delta", "full"] as const) {
       const heap = heapOf();
-      const ring = new SnapshotRing(heap, { capacity: 4, mode });
+      const ring = SnapshotRing.create(heap, { capacity: 4, mode });
       heap.malloc(100);
       ring.save(1);
       const big = heap.malloc(3 * MiB);
@@ -268,7 +268,7 @@ describe("SnapshotRing", () => {
 
     test("a rewind leaves stale bytes above the used prefix only where calloc clears them", () => {
       using heap = fileHeap(16 * MiB);
-      const ring = new SnapshotRing(heap, { capacity: 4 });
+      const ring = SnapshotRing.create(heap, { capacity: 4 });
       heap.malloc(100);
       ring.save(1);
       const sum1 = heap.checksum();
@@ -285,7 +285,7 @@ describe("SnapshotRing", () => {
 
     test("after a restore lowers the touched mark, the ring zeroes what is above it on a load", () => {
       using heap = fileHeap(16 * MiB);
-      const ring = new SnapshotRing(heap, { capacity: 8 });
+      const ring = SnapshotRing.create(heap, { capacity: 8 });
       const first = heap.malloc(2 * MiB);
       heap.u8.fill(7, first, first + 2 * MiB);
       ring.save(1);
@@ -318,7 +318,7 @@ describe("SnapshotRing", () => {
   test("bad arguments and closed heaps fail with their codes, and change nothing", () => {
     const heap = heapOf();
     heap.malloc(10);
-    const ring = new SnapshotRing(heap, { capacity: 2 });
+    const ring = SnapshotRing.create(heap, { capacity: 2 });
     ring.save(5);
     heap.malloc(20);
     expectUnchanged(heap, () => ring.load(4), "EINVAL");
@@ -326,21 +326,59 @@ describe("SnapshotRing", () => {
     expectUnchanged(heap, () => ring.save(Number.NaN), "EINVAL");
     expect(ring.newest).toBe(5);
     for (const capacity of [0, -1, 1.5, Number.NaN, undefined])
-      expectCode(() => new SnapshotRing(heap, { capacity: capacity as number }), "EINVAL");
-    expectCode(() => new SnapshotRing(heap, { capacity: 2, mode: "fast" as never }), "EINVAL");
-    expectCode(() => new SnapshotRing(heap, { capacity: 2, logBytes: 100 }), "EINVAL");
+      expectCode(() => SnapshotRing.create(heap, { capacity: capacity as number }), "EINVAL");
+    expectCode(() => SnapshotRing.create(heap, { capacity: 2, mode: "fast" as never }), "EINVAL");
+    expectCode(() => SnapshotRing.create(heap, { capacity: 2, logBytes: 100 }), "EINVAL");
     heap.close();
     expectCode(() => ring.save(6), "ECLOSED");
     expectCode(() => ring.load(5), "ECLOSED");
-    expectCode(() => new SnapshotRing(heap, { capacity: 2 }), "ECLOSED");
+    expectCode(() => SnapshotRing.create(heap, { capacity: 2 }), "ECLOSED");
+  });
+
+  test("close gives the memory back and every method after it is ECLOSED", () => {
+    const heap = heapOf();
+    const data = heap.malloc(64 * 1024);
+    for (const mode of ["delta", "full"] as const) {
+      const ring = SnapshotRing.create(heap, { capacity: 4, mode });
+      for (let f = 1; f <= 3; f++) {
+        heap.u8.fill(f, data, data + 64 * 1024);
+        ring.save(f);
+      }
+      expect(ring.reservedBytes).toBeGreaterThan(0);
+      const before = heap.checksum();
+      ring.close();
+      ring.close(); // idempotent
+      expect(ring.closed).toBe(true);
+      expect([ring.reservedBytes, ring.storedBytes, ring.size, ring.oldest, ring.newest]).toEqual([0, 0, 0, undefined, undefined]);
+      expect(heap.checksum()).toBe(before); // the heap is untouched
+      const proto = SnapshotRing.prototype as unknown as Record<string, unknown>;
+      const methods = Object.getOwnPropertyNames(proto).filter(
+        (name) => name !== "constructor" && name !== "close" && typeof Object.getOwnPropertyDescriptor(proto, name)!.value === "function",
+      );
+      expect(methods.sort()).toEqual(["clear", "has", "load", "save"]); // a new method joins this list and the check below
+      for (const name of methods) expectCode(() => (ring as unknown as Record<string, (f: number) => unknown>)[name]!(1), "ECLOSED");
+      expect(heap.check()).toBe(0);
+    }
+    let disposed: SnapshotRing | undefined;
+    {
+      using ring = SnapshotRing.create(heap, { capacity: 2 });
+      ring.save(1);
+      disposed = ring;
+    }
+    expect(disposed.closed).toBe(true);
+    expect(disposed.reservedBytes).toBe(0);
+    // Checked by tsc: create is the only way to make a ring.
+    // @ts-expect-error the constructor is private
+    const typeOnly = () => new SnapshotRing(heap, "delta", 1, 4096);
+    expect(typeof typeOnly).toBe("function");
   });
 
   test("delta mode stores about what changed, full mode a copy per frame", () => {
     const heap = heapOf(16 * MiB);
     const data = heap.malloc(4 * MiB);
     heap.u8.fill(1, data, data + 4 * MiB);
-    const delta = new SnapshotRing(heap, { capacity: 10 });
-    const full = new SnapshotRing(heap, { capacity: 10, mode: "full" });
+    const delta = SnapshotRing.create(heap, { capacity: 10 });
+    const full = SnapshotRing.create(heap, { capacity: 10, mode: "full" });
     for (let f = 1; f <= 10; f++) {
       heap.u8[data + f * 4096 * 7] = f; // one page per frame
       delta.save(f);
