@@ -135,16 +135,16 @@ export class ReplayRecorder implements Disposable {
     this.#keyframeEvery = keyframeEvery;
     this.#previous = new Uint8Array(heap.size);
     this.#zeros = new Uint8Array(heap.size);
-    const file = ReplayFile.create(path, "record");
+    const file = ReplayFile.create(path, "Replay.record");
     try {
       const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
       const first = heap.withLock(() => this.#keyframe(-1));
-      file.append([header, first.record], "record");
+      file.append([header, first.record], "Replay.record");
       first.commit();
-      file.publish("record");
+      file.publish("Replay.record");
     } catch (e) {
       try {
-        file.close("record");
+        file.close("Replay.record");
       } catch {
         // The first failure is the one to report.
       }
@@ -178,9 +178,9 @@ export class ReplayRecorder implements Disposable {
    */
   tick(input: Uint8Array): number {
     const file = this.#file;
-    if (file === null) throw new HeapError("ECLOSED", "tick", "the recorder was closed");
+    if (file === null) throw new HeapError("ECLOSED", "ReplayRecorder.tick", "the recorder was closed");
     if (!(input instanceof Uint8Array) || input.length > MAX_INPUT_BYTES)
-      throw new HeapError("EINVAL", "tick", `input must be a Uint8Array of at most ${MAX_INPUT_BYTES} bytes`);
+      throw new HeapError("EINVAL", "ReplayRecorder.tick", `input must be a Uint8Array of at most ${MAX_INPUT_BYTES} bytes`);
     return this.#heap.locked ? this.#heap.withLock(() => this.#record(file, input)) : this.#record(file, input);
   }
 
@@ -195,11 +195,11 @@ export class ReplayRecorder implements Disposable {
     });
     if (record.buffer !== this.#scratch.buffer) this.#scratch = new Uint8Array(record.length * 2);
     if ((t + 1) % this.#keyframeEvery !== 0) {
-      file.append([record], "tick");
+      file.append([record], "ReplayRecorder.tick");
     } else {
       // The tick and its keyframe are kept together or not at all.
       const keyframe = this.#keyframe(t);
-      file.append([record, keyframe.record], "tick");
+      file.append([record, keyframe.record], "ReplayRecorder.tick");
       keyframe.commit();
     }
     this.#ticks++;
@@ -213,7 +213,7 @@ export class ReplayRecorder implements Disposable {
   close(): void {
     const file = this.#file;
     this.#file = null;
-    file?.close("close");
+    file?.close("ReplayRecorder.close");
   }
 
   [Symbol.dispose](): void {
@@ -274,18 +274,20 @@ export class ReplayRecorder implements Disposable {
  *     rec.tick(input);
  *   }
  * }
- * const replay = Replay.open(path);
+ * using replay = Replay.open(path);
  * using heap = PrivateHeap.create({ size: 1 << 20 });
  * replay.seek(30, heap, step); // keyframe after tick 23, then ticks 24..30
  * console.log(heap.checksum() === replay.checksum(30)); // true
  * console.log(replay.verify(heap, step).ok); // true
  * ```
  */
-export class Replay {
+export class Replay implements Disposable {
   readonly #path: string;
-  readonly #file: Uint8Array;
-  readonly #ticks: TickEntry[];
-  readonly #keyframes: KeyframeEntry[];
+  // Released by close() (emptied), with the decode buffers below.
+  #file: Uint8Array;
+  #ticks: TickEntry[];
+  #keyframes: KeyframeEntry[];
+  #closed = false;
   readonly #torn: TornTail | null;
   readonly #keyframeEvery: number;
   readonly #regionBytes: number;
@@ -298,10 +300,10 @@ export class Replay {
   private constructor(path: string, file: Uint8Array) {
     this.#path = path;
     this.#file = file;
-    const header = parseHeader(file, "open", path);
+    const header = parseHeader(file, "Replay.open", path);
     const parsed = parseRecords(file, header);
     if (parsed.keyframes.length === 0)
-      throw new HeapError("ECORRUPT", "open", `${path}: no readable keyframe${parsed.torn ? ` (${parsed.torn.reason} at byte ${parsed.torn.offset})` : ""}`);
+      throw new HeapError("ECORRUPT", "Replay.open", `${path}: no readable keyframe${parsed.torn ? ` (${parsed.torn.reason} at byte ${parsed.torn.offset})` : ""}`);
     this.#ticks = parsed.ticks;
     this.#keyframes = parsed.keyframes;
     this.#torn = parsed.torn;
@@ -320,11 +322,11 @@ export class Replay {
    * left as it is. `EIO` when the file cannot be written.
    */
   static record(path: string, heap: PrivateHeap, options: RecordOptions = {}): ReplayRecorder {
-    checkPath(path, "record");
-    checkHeap(heap, "record");
+    checkPath(path, "Replay.record");
+    checkHeap(heap, "Replay.record");
     const every = options.keyframeEvery ?? 60;
     if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
-      throw new HeapError("EINVAL", "record", `keyframeEvery must be a positive integer, got ${String(every)}`);
+      throw new HeapError("EINVAL", "Replay.record", `keyframeEvery must be a positive integer, got ${String(every)}`);
     return new ReplayRecorder(path, heap, every);
   }
 
@@ -335,14 +337,14 @@ export class Replay {
    * native ABI or page size, `EIO` when it cannot be read.
    */
   static open(path: string): Replay {
-    checkPath(path, "open");
+    checkPath(path, "Replay.open");
     let file: Uint8Array;
     try {
       // A FIFO or a device would block or never end: only regular files.
-      if (!statSync(path).isFile()) throw new HeapError("EIO", "open", `${path}: not a regular file`);
+      if (!statSync(path).isFile()) throw new HeapError("EIO", "Replay.open", `${path}: not a regular file`);
       file = readFileSync(path);
     } catch (e) {
-      throw fromSystemError(e, "open", path);
+      throw fromSystemError(e, "Replay.open", path);
     }
     return new Replay(path, file);
   }
@@ -352,56 +354,61 @@ export class Replay {
    * say), read as `open` reads a file; the bytes are copied.
    */
   static fromBytes(bytes: Uint8Array): Replay {
-    if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "fromBytes", "bytes must be a Uint8Array");
+    if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "Replay.fromBytes", "bytes must be a Uint8Array");
     return new Replay("(bytes)", bytes.slice());
   }
 
   /** Ticks recorded (complete ones). */
   get ticks(): number {
+    this.#live("Replay.ticks");
     return this.#ticks.length;
   }
 
   /** The ticks after which keyframes were recorded; -1 is the state before tick 0. */
   get keyframes(): number[] {
+    this.#live("Replay.keyframes");
     return this.#keyframes.map((k) => k.after);
   }
 
-  /** Ticks between keyframes, as recorded. */
+  /** Ticks between keyframes, as recorded. Readable after `close()`. */
   get keyframeEvery(): number {
     return this.#keyframeEvery;
   }
 
-  /** Size of the recorded heap: the smallest heap `seek` and `verify` accept. */
+  /** Size of the recorded heap: the smallest heap `seek` and `verify` accept. Readable after `close()`. */
   get regionSize(): number {
     return this.#regionBytes;
   }
 
   /** Where reading stopped before the end of the file (a torn or damaged tail), or null. */
   get torn(): TornTail | null {
+    this.#live("Replay.torn");
     return this.#torn === null ? null : { ...this.#torn };
   }
 
   /** Bytes of the file. */
   get fileBytes(): number {
+    this.#live("Replay.fileBytes");
     return this.#file.length;
   }
 
   /** A copy of tick `tick`'s input. */
   input(tick: number): Uint8Array {
-    const t = this.#tick(tick, "input");
+    const t = this.#tick(tick, "Replay.input");
     return this.#file.slice(t.inputAt, t.inputAt + t.inputBytes);
   }
 
   /** The heap checksum recorded after tick `tick`. */
   checksum(tick: number): bigint {
-    return this.#tick(tick, "checksum").checksum;
+    return this.#tick(tick, "Replay.checksum").checksum;
   }
 
   /** The recorded keyframe after tick `after` (-1: before tick 0), as a snapshot. */
   keyframe(after: number): Snapshot {
+    this.#live("Replay.keyframe");
     const i = this.#keyframes.findIndex((k) => k.after === after);
-    if (i < 0) throw new HeapError("EINVAL", "keyframe", `no keyframe after tick ${String(after)} (keyframes: ${this.keyframes.join(", ")})`);
-    return this.#snapshotOf(i);
+    if (i < 0) throw new HeapError("EINVAL", "Replay.keyframe", `no keyframe after tick ${String(after)} (keyframes: ${this.keyframes.join(", ")})`);
+    return this.#snapshotOf(i, "Replay.keyframe");
   }
 
   /**
@@ -414,12 +421,13 @@ export class Replay {
    * seek holds its lock throughout: no other writer sees a half-done state.
    */
   seek(tick: number, heap: PrivateHeap, step: StepFn): void {
+    this.#live("Replay.seek");
     if (!Number.isSafeInteger(tick) || tick < -1 || tick >= this.ticks)
-      throw new HeapError("EINVAL", "seek", `tick must be an integer from -1 to ${this.ticks - 1}, got ${String(tick)}`);
-    if (typeof step !== "function") throw new HeapError("EINVAL", "seek", "step must be a function");
-    checkHeap(heap, "seek");
+      throw new HeapError("EINVAL", "Replay.seek", `tick must be an integer from -1 to ${this.ticks - 1}, got ${String(tick)}`);
+    if (typeof step !== "function") throw new HeapError("EINVAL", "Replay.seek", "step must be a function");
+    checkHeap(heap, "Replay.seek");
     // Before anything is rebuilt: an image needs a heap of the recorded size.
-    if (heap.size < this.#regionBytes) throw new HeapError("ESIZE", "seek", `the heap has ${heap.size} bytes; the recording needs ${this.#regionBytes}`);
+    if (heap.size < this.#regionBytes) throw new HeapError("ESIZE", "Replay.seek", `the heap has ${heap.size} bytes; the recording needs ${this.#regionBytes}`);
     heap.withLock(() => this.#seek(tick, heap, step));
   }
 
@@ -444,10 +452,11 @@ export class Replay {
    * header, which records it. On a locked heap the whole run holds its lock.
    */
   verify(heap: PrivateHeap, step: StepFn, options: VerifyOptions = {}): VerifyResult {
-    checkHeap(heap, "verify");
+    this.#live("Replay.verify");
+    checkHeap(heap, "Replay.verify");
     if (heap.size !== this.#regionBytes)
-      throw new HeapError("ESIZE", "verify", `the heap has ${heap.size} bytes; checksums cover the header, which records the region size, so verify needs the recorded ${this.#regionBytes}`);
-    if (typeof step !== "function") throw new HeapError("EINVAL", "verify", "step must be a function");
+      throw new HeapError("ESIZE", "Replay.verify", `the heap has ${heap.size} bytes; checksums cover the header, which records the region size, so verify needs the recorded ${this.#regionBytes}`);
+    if (typeof step !== "function") throw new HeapError("EINVAL", "Replay.verify", "step must be a function");
     return heap.withLock(() => this.#verify(heap, step, options));
   }
 
@@ -464,9 +473,58 @@ export class Replay {
     return { ok: true, firstDivergentTick: -1, expected: 0n, actual: 0n, diff: null, diffTick: -1, diffAgainst: "none" };
   }
 
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Give back the memory the replay holds: the file's bytes, its index of
+   * ticks and keyframes, and the image buffer seeks rebuild keyframes in.
+   * Then every method, and every getter but `keyframeEvery`, `regionSize`
+   * and `closed`, throws `ECLOSED`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Replay } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "rp-")), "run.phreplay");
+   * {
+   *   using heap = PrivateHeap.create({ size: 1 << 20 });
+   *   using rec = Replay.record(path, heap);
+   *   rec.tick(new Uint8Array(1));
+   * }
+   * const replay = Replay.open(path);
+   * console.log(replay.ticks); // 1
+   * replay.close();
+   * console.log(replay.closed); // true
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file = this.#work = this.#cachedImage = EMPTY;
+    this.#ticks = [];
+    this.#keyframes = [];
+    this.#cachedIndex = -1;
+    this.#workDirty = 0;
+  }
+
+  /** `using replay = Replay.open(path)` closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   // ---- internals ----------------------------------------------------------
 
+  #live(op: string): void {
+    if (this.#closed) throw new HeapError("ECLOSED", op, "the replay was closed");
+  }
+
   #tick(tick: number, op: string): TickEntry {
+    this.#live(op);
     const t = Number.isSafeInteger(tick) ? this.#ticks[tick] : undefined;
     if (t === undefined) throw new HeapError("EINVAL", op, `tick must be an integer from 0 to ${this.ticks - 1}, got ${String(tick)}`);
     return t;
@@ -481,7 +539,7 @@ export class Replay {
    * comes first: it reads only the metadata the header points at, so a
    * broken or hostile image fails before the checksum reads every page.
    */
-  #imageOf(i: number): Uint8Array {
+  #imageOf(i: number, op: string): Uint8Array {
     if (i === this.#cachedIndex) return this.#cachedImage;
     const keyframes = this.#keyframes;
     let from = i;
@@ -514,33 +572,33 @@ export class Replay {
     const after = keyframes[i]!.after;
     const what = `${this.#path}: keyframe after tick ${after}`;
     try {
-      checkBytes(image, this.#regionBytes, 0, "replay");
+      checkBytes(image, this.#regionBytes, 0, op);
     } catch (e) {
-      if (e instanceof HeapError) throw new HeapError(e.code, "replay", `${what}: ${e.message}`, { cause: e });
+      if (e instanceof HeapError) throw new HeapError(e.code, op, `${what}: ${e.message}`, { cause: e });
       throw e;
     }
-    if (after >= 0 && heapChecksum(image) !== this.#ticks[after]!.checksum) throw new HeapError("ECORRUPT", "replay", `${what} does not match that tick's checksum`);
+    if (after >= 0 && heapChecksum(image) !== this.#ticks[after]!.checksum) throw new HeapError("ECORRUPT", op, `${what} does not match that tick's checksum`);
     this.#cachedIndex = i;
     this.#cachedImage = image;
     return image;
   }
 
   /** Keyframe i as a snapshot of its own (a copy of the checked image). */
-  #snapshotOf(i: number): Snapshot {
-    return Snapshot.fromBytes(this.#imageOf(i));
+  #snapshotOf(i: number, op: string): Snapshot {
+    return Snapshot.fromBytes(this.#imageOf(i, op));
   }
 
   /** Restore keyframe i into heap straight from #work (which #imageOf checked in full). */
   #restore(i: number, heap: PrivateHeap): void {
-    const image = this.#imageOf(i);
-    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`);
+    const image = this.#imageOf(i, "Replay.seek");
+    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "Replay.seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`);
   }
 
   /** The diff part of a failed verify at tick t (see VerifyResult.diff). */
   #explain(t: number, heap: PrivateHeap, step: StepFn): Pick<VerifyResult, "diff" | "diffTick" | "diffAgainst"> {
     const actual = heap.snapshot();
     const exact = this.#keyframes.findIndex((k) => k.after === t);
-    if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact), actual), diffTick: t, diffAgainst: "keyframe" };
+    if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact, "Replay.verify"), actual), diffTick: t, diffAgainst: "keyframe" };
     using again = PrivateHeap.create({ size: heap.size });
     this.seek(t - 1, again, step);
     step(again, this.input(t), t);
@@ -550,6 +608,6 @@ export class Replay {
     if (next < 0) return { diff: rerun, diffTick: t, diffAgainst: "none" };
     const until = this.#keyframes[next]!.after;
     for (let u = t + 1; u <= until; u++) step(heap, this.input(u), u);
-    return { diff: Snapshot.diff(this.#snapshotOf(next), heap.snapshot()), diffTick: until, diffAgainst: "keyframe" };
+    return { diff: Snapshot.diff(this.#snapshotOf(next, "Replay.verify"), heap.snapshot()), diffTick: until, diffAgainst: "keyframe" };
   }
 }

@@ -81,7 +81,7 @@ export interface SnapshotRingOptions {
  * ```ts
  * import { PrivateHeap, SnapshotRing } from "privheap";
  * using heap = PrivateHeap.create({ size: 1 << 20 });
- using ring = SnapshotRing.create(heap, { capacity: 8 });
+ * using ring = SnapshotRing.create(heap, { capacity: 8 });
  * const hp = heap.malloc(4);
  * for (let frame = 1; frame <= 10; frame++) {
  *   heap.u32[hp >>> 2] = frame * 10; // simulate

@@ -187,6 +187,37 @@ describe("Replay: record, open, seek, verify", () => {
   });
 });
 
+describe("Replay: close", () => {
+  test("after close every method and every getter but keyframeEvery and regionSize is ECLOSED", () => {
+    const { path } = record(20, 8);
+    const replay = Replay.open(path);
+    const heap = heapOf();
+    replay.seek(12, heap, step); // the replay now holds a rebuilt image too
+    replay.close();
+    replay.close(); // idempotent
+    expect(replay.closed).toBe(true);
+    expect([replay.keyframeEvery, replay.regionSize]).toEqual([8, 4 * MiB]);
+    const readable = new Set(["constructor", "close", "closed", "keyframeEvery", "regionSize"]);
+    const proto = Object.getOwnPropertyDescriptors(Replay.prototype);
+    const members = Object.keys(proto).filter((name) => !readable.has(name));
+    // A new member joins this list, and the check below.
+    expect(members.sort()).toEqual(["checksum", "fileBytes", "input", "keyframe", "keyframes", "seek", "ticks", "torn", "verify"]);
+    const r = replay as unknown as Record<string, unknown>;
+    for (const name of members) {
+      const use = proto[name]!.get ? () => r[name] : () => (r[name] as (...a: unknown[]) => unknown)(0, heap, step);
+      expectCode(use, "ECLOSED");
+    }
+    expect(heap.check()).toBe(0);
+    let disposed: Replay | undefined;
+    {
+      using again = Replay.open(path);
+      disposed = again;
+    }
+    expect(disposed.closed).toBe(true);
+    expectCode(() => disposed.ticks, "ECLOSED");
+  });
+});
+
 describe("Replay: torn and damaged files", () => {
   test("cut at every byte of the last record: opens with the complete ticks and reports the tail", () => {
     const { path, sums } = record(30, 8);
