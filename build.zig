@@ -17,19 +17,20 @@ const std = @import("std");
 const builtin = @import("builtin");
 
 /// Release targets of `zig build cross`. `dir` is process.platform-process.arch
-/// (plus -musl), which is where the TypeScript loader looks.
-const Platform = struct { dir: []const u8, file: []const u8, query: std.Target.Query };
+/// (plus -musl), which is where the TypeScript loader looks; the file name is
+/// Zig's for the target, which src/platform.mjs mirrors (test/ffi/platform.test.ts).
+const Platform = struct { dir: []const u8, query: std.Target.Query };
 /// Zig 0.17 defaults to macOS 15, newer than many Macs that run Bun; our C
 /// needs nothing past macOS 13, so the dylibs declare that as their minimum.
 const macos13: std.Target.Query.OsVersion = .{ .semver = .{ .major = 13, .minor = 0, .patch = 0 } };
 const platforms = [_]Platform{
-    .{ .dir = "linux-x64", .file = "libprivheap.so", .query = .{ .cpu_arch = .x86_64, .os_tag = .linux, .abi = .gnu } },
-    .{ .dir = "linux-arm64", .file = "libprivheap.so", .query = .{ .cpu_arch = .aarch64, .os_tag = .linux, .abi = .gnu } },
-    .{ .dir = "linux-x64-musl", .file = "libprivheap.so", .query = .{ .cpu_arch = .x86_64, .os_tag = .linux, .abi = .musl } },
-    .{ .dir = "linux-arm64-musl", .file = "libprivheap.so", .query = .{ .cpu_arch = .aarch64, .os_tag = .linux, .abi = .musl } },
-    .{ .dir = "darwin-x64", .file = "libprivheap.dylib", .query = .{ .cpu_arch = .x86_64, .os_tag = .macos, .os_version_min = macos13 } },
-    .{ .dir = "darwin-arm64", .file = "libprivheap.dylib", .query = .{ .cpu_arch = .aarch64, .os_tag = .macos, .os_version_min = macos13 } },
-    .{ .dir = "win32-x64", .file = "privheap.dll", .query = .{ .cpu_arch = .x86_64, .os_tag = .windows, .abi = .gnu } },
+    .{ .dir = "linux-x64", .query = .{ .cpu_arch = .x86_64, .os_tag = .linux, .abi = .gnu } },
+    .{ .dir = "linux-arm64", .query = .{ .cpu_arch = .aarch64, .os_tag = .linux, .abi = .gnu } },
+    .{ .dir = "linux-x64-musl", .query = .{ .cpu_arch = .x86_64, .os_tag = .linux, .abi = .musl } },
+    .{ .dir = "linux-arm64-musl", .query = .{ .cpu_arch = .aarch64, .os_tag = .linux, .abi = .musl } },
+    .{ .dir = "darwin-x64", .query = .{ .cpu_arch = .x86_64, .os_tag = .macos, .os_version_min = macos13 } },
+    .{ .dir = "darwin-arm64", .query = .{ .cpu_arch = .aarch64, .os_tag = .macos, .os_version_min = macos13 } },
+    .{ .dir = "win32-x64", .query = .{ .cpu_arch = .x86_64, .os_tag = .windows, .abi = .gnu } },
 };
 
 pub fn build(b: *std.Build) void {
@@ -51,12 +52,7 @@ pub fn build(b: *std.Build) void {
     const test_optimize = b.option(std.builtin.Optimize, "test-optimize", "Test optimization (default ReleaseSafe: optimized, with safety checks)") orelse .safe;
     const strict = b.option(bool, "strict", "Treat C warnings as errors (CI)") orelse false;
 
-    // Public symbols carry PH_API; everything else stays out of the dynamic
-    // symbol table, so internal ph__ names cannot clash with the host's.
-    const cflags: []const []const u8 = if (strict)
-        &.{ "-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden" }
-    else
-        &.{ "-std=c11", "-Wall", "-Wextra", "-fvisibility=hidden" };
+    const cflags = readCFlags(b, strict);
     const sources = listCFiles(b, "csrc");
     if (sources.len == 0) std.process.fatal("no C sources in csrc/", .{});
 
@@ -100,7 +96,7 @@ pub fn build(b: *std.Build) void {
         // Stripped: prebuilds are downloaded by every user; the exported
         // symbols stay in the dynamic symbol table regardless.
         const cross = addPrivheap(b, .dynamic, b.resolveTargetQuery(query), optimize, true, sources, cflags);
-        copy.addCopyFileToSource(cross.getEmittedBin(), b.fmt("prebuilds/{s}/{s}", .{ p.dir, p.file }));
+        copy.addCopyFileToSource(cross.getEmittedBin(), b.fmt("prebuilds/{s}/{s}", .{ p.dir, cross.out_filename }));
     }
     cross_step.dependOn(&copy.step);
 }
@@ -147,6 +143,27 @@ fn listCFiles(b: *std.Build, sub_path: []const u8) []const []const u8 {
         }
     }.lessThan);
     return names.items;
+}
+
+/// The flags of csrc/cflags.txt (the one list every build of csrc/ uses),
+/// plus -Werror when `strict`.
+fn readCFlags(b: *std.Build, strict: bool) []const []const u8 {
+    const io = b.graph.io;
+    b.dependOnFileContents(b.path("csrc/cflags.txt"));
+    var dir = b.root.openDir(io, "csrc", .{}) catch |err| std.process.fatal("cannot open csrc/: {t}", .{err});
+    defer dir.close(io);
+    var buf: [4096]u8 = undefined;
+    const text = dir.readFile(io, "cflags.txt", &buf) catch |err| std.process.fatal("cannot read csrc/cflags.txt: {t}", .{err});
+    var flags: std.ArrayList([]const u8) = .empty;
+    var lines = std.mem.tokenizeAny(u8, text, "\r\n");
+    while (lines.next()) |raw| {
+        const line = std.mem.trim(u8, raw, " \t");
+        if (line.len == 0 or line[0] == '#') continue;
+        flags.append(b.allocator, b.dupe(line)) catch @panic("OOM");
+    }
+    if (flags.items.len == 0) std.process.fatal("csrc/cflags.txt lists no flags", .{});
+    if (strict) flags.append(b.allocator, "-Werror") catch @panic("OOM");
+    return flags.items;
 }
 
 /// The build API changes between Zig releases, and so does the C compiler

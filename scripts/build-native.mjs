@@ -8,18 +8,19 @@
 // `zig` on PATH, `python3 -m ziglang` (pip install ziglang==<.zig-version>);
 // a Zig of another version is skipped (an explicit $ZIG fails instead).
 // Without a usable Zig, the system C compiler ($CC, cc, gcc, clang) builds
-// the same file with the same flags; without one either, an existing
+// the same library (scripts/cc-build.mjs); without one either, an existing
 // prebuilds/<platform>-<arch>/ library is accepted.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { libraryFileName, platformDir } from "../src/platform.mjs";
+import { ccBuildCommand } from "./cc-build.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wanted = readFileSync(join(root, ".zig-version"), "utf8").trim();
-const file =
-  process.platform === "win32" ? "privheap.dll" : process.platform === "darwin" ? "libprivheap.dylib" : "libprivheap.so";
+const file = libraryFileName();
 const out = join("zig-out", "lib", file); // where build.zig installs it too
 
 /** Runs argv; returns stdout, or null if it could not start or failed. */
@@ -62,17 +63,8 @@ function buildWithCc() {
   const candidates = [process.env.CC?.trim(), "cc", "gcc", "clang"].filter(Boolean);
   const cc = candidates.find((c) => spawnSync(c, ["--version"], { encoding: "utf8" }).status === 0);
   if (!cc) return null;
-  const sources = readdirSync(join(root, "csrc"))
-    .filter((f) => f.endsWith(".c"))
-    .sort()
-    .map((f) => join("csrc", f));
   mkdirSync(join(root, "zig-out", "lib"), { recursive: true });
-  // The flags of `zig build` (-std=c11, hidden visibility, NDEBUG as in
-  // ReleaseFast) at -O2 for this machine's compiler; -fPIC means nothing
-  // to PE/COFF and gcc warns about it there.
-  const pic = process.platform === "win32" ? [] : ["-fPIC"];
-  const flags = ["-std=c11", "-O2", "-DNDEBUG", ...pic, "-shared", "-fvisibility=hidden", "-Icsrc"];
-  return run([cc, ...flags, ...sources, "-o", out]) ? cc : false;
+  return run(ccBuildCommand(cc, out)) ? cc : false;
 }
 
 const zig = findZig();
@@ -91,8 +83,7 @@ if (cc) {
 if (cc === false) fail(`${why}, and the C compiler failed (see above)`);
 
 // No compiler at all: an installed package may still carry a prebuilt library.
-const musl = process.platform === "linux" && !process.report?.getReport().header.glibcVersionRuntime;
-const prebuilt = join("prebuilds", `${process.platform}-${process.arch}${musl ? "-musl" : ""}`, file);
+const prebuilt = join("prebuilds", platformDir(), file);
 if (existsSync(join(root, prebuilt))) {
   console.log(`privheap: no compiler found (${why}); using ${prebuilt}`);
   process.exit(0);

@@ -11,7 +11,8 @@
  *      `win32-x64`, `linux-arm64-musl`, ...).
  *
  * `<file>` is `libprivheap.so` (Linux), `libprivheap.dylib` (macOS) or
- * `privheap.dll` (Windows). When no candidate loads, the error lists every
+ * `privheap.dll` (Windows); names and musl detection come from src/platform.mjs,
+ * which the install script uses too. When no candidate loads, the error lists every
  * path tried with the reason and the command that builds the library.
  */
 import { dlopen } from "bun:ffi";
@@ -19,6 +20,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HeapError } from "../errors.ts";
+import { libraryFileName as platformFileName, platformDir as platformFolder } from "../platform.mjs";
 import { symbols, type NativeSymbols } from "./symbols.ts";
 
 /**
@@ -71,6 +73,7 @@ export interface NativeLibrary {
 
 /**
  * File name of the library on `platform` (node's `process.platform` values).
+ * Shared with the install script through src/platform.mjs.
  *
  * @example
  * ```ts
@@ -78,25 +81,11 @@ export interface NativeLibrary {
  * libraryFileName("darwin"); // "libprivheap.dylib"
  * ```
  */
-export function libraryFileName(platform: string = process.platform): string {
-  if (platform === "win32") return "privheap.dll";
-  if (platform === "darwin") return "libprivheap.dylib";
-  return "libprivheap.so";
-}
-
-/** True when this Linux process runs on musl libc rather than glibc. */
-function isMusl(): boolean {
-  if (process.platform !== "linux") return false;
-  // Node and Bun report the glibc they run on; musl builds report none.
-  const report = (process as { report?: { getReport?: () => { header?: { glibcVersionRuntime?: string } } } }).report;
-  const header = report?.getReport?.().header;
-  if (header !== undefined) return header.glibcVersionRuntime === undefined;
-  const arch = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
-  return existsSync(`/lib/ld-musl-${arch}.so.1`);
-}
+export const libraryFileName: (platform?: string) => string = platformFileName;
 
 /**
  * `<platform>-<arch>[-musl]`, the prebuilds/ folder for this process.
+ * Shared with the install script through src/platform.mjs.
  *
  * @example
  * ```ts
@@ -104,12 +93,10 @@ function isMusl(): boolean {
  * platformDir(); // e.g. "linux-x64", "linux-arm64-musl", "darwin-arm64"
  * ```
  */
-export function platformDir(): string {
-  return `${process.platform}-${process.arch}${isMusl() ? "-musl" : ""}`;
-}
+export const platformDir: () => string = platformFolder;
 
 /**
- * The package root: two levels above this file (src/ffi/ or dist/ffi/).
+ * The package root: two levels above this file (src/ffi/).
  *
  * @example
  * ```ts

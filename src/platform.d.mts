@@ -1,0 +1,6 @@
+/** File name of the library on `platform` (node's `process.platform` values). */
+export function libraryFileName(platform?: string): string;
+/** True when this Linux process runs on musl libc rather than glibc. */
+export function isMusl(): boolean;
+/** `<platform>-<arch>[-musl]`: the prebuilds/ folder for this process. */
+export function platformDir(): string;
