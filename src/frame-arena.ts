@@ -148,8 +148,8 @@ export class FrameArena implements Disposable {
    * ```
    */
   beginFrame(): void {
-    if (this.#closed) throw new HeapError("ECLOSED", "beginFrame");
-    if (this.#inFrame) throw new HeapError("EINVAL", "beginFrame", "a frame is already open: call endFrame() first");
+    if (this.#closed) throw new HeapError("ECLOSED", "FrameArena.beginFrame");
+    if (this.#inFrame) throw new HeapError("EINVAL", "FrameArena.beginFrame", "a frame is already open: call endFrame() first");
     this.#inFrame = true;
   }
 
@@ -169,8 +169,8 @@ export class FrameArena implements Disposable {
    * ```
    */
   endFrame(): void {
-    if (this.#closed) throw new HeapError("ECLOSED", "endFrame");
-    if (!this.#inFrame) throw new HeapError("EINVAL", "endFrame", "no frame is open: call beginFrame() first");
+    if (this.#closed) throw new HeapError("ECLOSED", "FrameArena.endFrame");
+    if (!this.#inFrame) throw new HeapError("EINVAL", "FrameArena.endFrame", "no frame is open: call beginFrame() first");
     this.#inFrame = false;
     this.#noChunk();
     this.#nextChunk = this.#firstChunk;
@@ -243,7 +243,7 @@ export class FrameArena implements Disposable {
         return off;
       }
     }
-    return this.#slowAlloc(size, 16, "alloc");
+    return this.#slowAlloc(size, 16, "FrameArena.alloc");
   }
 
   /**
@@ -258,9 +258,9 @@ export class FrameArena implements Disposable {
    */
   allocAligned(align: number, size: number): number {
     if (typeof align !== "number" || align >>> 0 !== align || align === 0 || (align & (align - 1)) !== 0)
-      throw new HeapError("EINVAL", "allocAligned", `align must be a power of two below 2^32, got ${String(align)}`);
+      throw new HeapError("EINVAL", "FrameArena.allocAligned", `align must be a power of two below 2^32, got ${String(align)}`);
     if (align <= 16) return this.alloc(size);
-    return this.#slowAlloc(size, align, "allocAligned");
+    return this.#slowAlloc(size, align, "FrameArena.allocAligned");
   }
 
   /**
@@ -324,6 +324,8 @@ export class FrameArena implements Disposable {
   }
 
   // ---- heaps and views ----------------------------------------------------------
+  // The views are the current heap's, the same set as PrivateHeap's (a test
+  // compares the two lists).
 
   /**
    * The heap this frame allocates from (alternates with `buffers: 2`).
@@ -336,7 +338,7 @@ export class FrameArena implements Disposable {
    * ```
    */
   get heap(): PrivateHeap {
-    if (this.#closed) throw new HeapError("ECLOSED", "heap");
+    if (this.#closed) throw new HeapError("ECLOSED", "FrameArena.heap");
     return this.#heap;
   }
 
@@ -353,7 +355,7 @@ export class FrameArena implements Disposable {
    * ```
    */
   get previous(): PrivateHeap | undefined {
-    if (this.#closed) throw new HeapError("ECLOSED", "previous");
+    if (this.#closed) throw new HeapError("ECLOSED", "FrameArena.previous");
     return this.#heaps.length === 2 ? this.#heaps[this.#cur ^ 1] : undefined;
   }
 
@@ -395,6 +397,18 @@ export class FrameArena implements Disposable {
   get u8(): Uint8Array {
     return this.heap.u8;
   }
+  /** Int8 view of the current heap. @example `arena.i8[off] = -1;` */
+  get i8(): Int8Array {
+    return this.heap.i8;
+  }
+  /** Uint16 view of the current heap. @example `arena.u16[off >>> 1] = 65535;` */
+  get u16(): Uint16Array {
+    return this.heap.u16;
+  }
+  /** Int16 view of the current heap. @example `arena.i16[off >>> 1] = -2;` */
+  get i16(): Int16Array {
+    return this.heap.i16;
+  }
   /** Int32 view of the current heap. @example `arena.i32[off >>> 2] = -1;` */
   get i32(): Int32Array {
     return this.heap.i32;
@@ -410,6 +424,14 @@ export class FrameArena implements Disposable {
   /** Float64 view of the current heap. @example `arena.f64[off >>> 3] = 0.5;` */
   get f64(): Float64Array {
     return this.heap.f64;
+  }
+  /** BigUint64 view of the current heap. @example `arena.u64[off / 8] = 1n;` */
+  get u64(): BigUint64Array {
+    return this.heap.u64;
+  }
+  /** BigInt64 view of the current heap. @example `arena.i64[off / 8] = -1n;` */
+  get i64(): BigInt64Array {
+    return this.heap.i64;
   }
   /** DataView of the current heap. @example `arena.view.getUint8(off);` */
   get view(): DataView {

@@ -246,6 +246,30 @@ describe("FrameArena", () => {
   }
 });
 
+test("a FrameArena has every view its heap has, and they are the current heap's", () => {
+  const arena = arenaOf({ buffers: 2 });
+  const heapViews = Object.entries(Object.getOwnPropertyDescriptors(PrivateHeap.prototype))
+    .filter(([name, d]) => d.get !== undefined && ArrayBuffer.isView((arena.heap as unknown as Record<string, unknown>)[name]))
+    .map(([name]) => name)
+    .sort();
+  expect(heapViews).toEqual(["f32", "f64", "i16", "i32", "i64", "i8", "u16", "u32", "u64", "u8", "view"]);
+  const views = arena as unknown as Record<string, unknown>;
+  for (let frame = 0; frame < 2; frame++) {
+    arena.frame((a) => {
+      const heap = a.heap as unknown as Record<string, unknown>;
+      for (const name of heapViews) expect(views[name], name).toBe(heap[name]);
+      const off = a.alloc(16);
+      a.i8[off] = -1;
+      a.i16[(off >>> 1) + 1] = -2;
+      a.u16[(off >>> 1) + 2] = 65535;
+      a.i64[off / 8 + 1] = -3n;
+      expect([a.u8[off], a.u16[(off >>> 1) + 1], a.i16[(off >>> 1) + 2], a.u64[off / 8 + 1]]).toEqual([255, 65534, -1, 2n ** 64n - 3n]);
+    });
+  }
+  arena.close();
+  for (const name of heapViews) expectCode(() => views[name], "ECLOSED");
+});
+
 test("a FrameArena's heap is an ordinary PrivateHeap", () => {
   const arena = arenaOf();
   expect(arena.heap).toBeInstanceOf(PrivateHeap);
