@@ -16,8 +16,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 CC=${CC:-gcc}
 out=zig-out/sanitize
+# The flags of every build (csrc/cflags.txt), then this build's own.
 # -fno-sanitize-recover: a UB report must fail the test, not scroll past.
-flags=(-std=c11 -Wall -Wextra -O1 -g -fno-omit-frame-pointer
+mapfile -t flags < <(grep -v '^[[:space:]]*\(#\|$\)' csrc/cflags.txt)
+flags+=(-O1 -g -fno-omit-frame-pointer
   -fsanitize=address,undefined -fno-sanitize-recover=undefined
   -DPH_DEBUG=1 -Icsrc)
 

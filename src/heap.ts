@@ -45,7 +45,7 @@ export const MAX_REGION_SIZE = 2 ** 32;
  * using heap = PrivateHeap.create({ size: 256 * PAGE_SIZE });
  * ```
  */
-export const PAGE_SIZE = 4096;
+export const PAGE_SIZE: number = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
 /**
  * Options of {@link PrivateHeap.create}.

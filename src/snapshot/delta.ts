@@ -8,9 +8,10 @@
  * page pages[i] replaced by data's page i. Every page at or above the
  * base's length is stored, whatever it holds.
  */
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { copyPages, diffPages, sequence } from "./pages.ts";
 
-const PAGE = 4096;
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
 /** Pages of an image that differ from a base image. */
 export interface Delta {

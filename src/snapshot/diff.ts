@@ -8,7 +8,7 @@
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, type RegionRef } from "../introspect.ts";
 
-const PAGE = 4096;
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
 /** An allocation: offset and usable size. */
 export interface DiffAllocation {

@@ -6,6 +6,7 @@
 import { zstdDecompressSync } from "node:zlib";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { MAX_REGION_SIZE } from "../heap.ts";
 import { diffPages } from "./pages.ts";
 
 // ---- the format ------------------------------------------------------------
@@ -44,8 +45,6 @@ export const FIELD = {
 
 export const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 export const ABI = NATIVE_CONSTANTS.PH_ABI_VERSION;
-/** The largest region this ABI makes (heap.ts MAX_REGION_SIZE). */
-const MAX_REGION = 2 ** 32;
 
 /**
  * Options of `snap.save()` / `snap.saveSync()`.
@@ -188,7 +187,7 @@ export function parseHeader(head: Uint8Array, fileSize: number, op: string, path
   const usedBytes = u64(FIELD.usedBytes, "used bytes");
   const storedPages = u64(FIELD.storedPages, "stored pages");
   const dataBytes = u64(FIELD.dataBytes, "data bytes");
-  if (regionBytes === 0 || regionBytes % PAGE !== 0 || regionBytes > MAX_REGION)
+  if (regionBytes === 0 || regionBytes % PAGE !== 0 || regionBytes > MAX_REGION_SIZE)
     throw corrupt(op, path, `region size ${regionBytes} is not a whole number of pages up to 4 GiB`);
   if (usedBytes === 0 || usedBytes % PAGE !== 0 || usedBytes > regionBytes)
     throw corrupt(op, path, `used bytes ${usedBytes} are not a whole number of pages within the ${regionBytes}-byte region`);

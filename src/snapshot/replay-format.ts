@@ -18,6 +18,7 @@
  */
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { MAX_REGION_SIZE } from "../heap.ts";
 import { readStats } from "../introspect.ts";
 import type { Delta } from "./delta.ts";
 
@@ -85,7 +86,7 @@ export function parseHeader(file: Uint8Array, op: string, path: string): ReplayH
   const keyframeEvery = v.getUint32(20, true);
   const regionBytes = Number(v.getBigUint64(24, true));
   if (keyframeEvery < 1) throw bad("keyframe interval 0");
-  if (regionBytes < PAGE || regionBytes > 2 ** 32 || regionBytes % PAGE !== 0) throw bad(`region size ${regionBytes}`);
+  if (regionBytes < PAGE || regionBytes > MAX_REGION_SIZE || regionBytes % PAGE !== 0) throw bad(`region size ${regionBytes}`);
   return { version, abi, pageSize, keyframeEvery, regionBytes };
 }
 

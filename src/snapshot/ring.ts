@@ -50,7 +50,7 @@ import { type PrivateHeap, underRepairLock } from "../heap.ts";
 import { copyPages, diffPages, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
-const PAGE = 4096;
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 // ph_heap_stats output, read for the touched mark without making an object.
 
