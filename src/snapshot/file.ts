@@ -27,26 +27,12 @@
  * pass over the whole snapshot. zstd data is hashed as stored, and checked
  * before the decoder sees it.
  */
-import {
-  closeSync,
-  constants as fsConstants,
-  fstatSync,
-  fsyncSync,
-  lstatSync,
-  openSync,
-  readSync,
-  readvSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-  writevSync,
-  type Stats,
-} from "node:fs";
-import * as fsp from "node:fs/promises";
+import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fromSystemError, HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStats } from "../introspect.ts";
+import { runAsync, runSync, type Handle, type Req, type Steps } from "./file-io.ts";
 import type { Snapshot } from "./snapshot.ts";
 import {
   ABI,
@@ -136,7 +122,8 @@ function checkReplaceable(path: string, op: string): void {
   if (n === 0 || !head.subarray(0, n).every((b, i) => b === MAGIC[i])) throw refuse("a file of another kind");
 }
 
-/** A Node/Bun system error (it has a string `code` such as "ENOENT"). */
+
+/** Appended to temporary file names, so two saves of one process never share one. */
 let tempSeq = 0;
 
 /** A fresh name next to `path` (same directory, so the rename is atomic). */
@@ -147,8 +134,6 @@ function tempPathFor(path: string): string {
 
 /** Opening a FIFO or a device without O_NONBLOCK could wait forever. */
 const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
-/** Reads and writes of one buffer go in pieces of at most this (below Linux's 2 GiB cap per call). */
-const IO_CHUNK = 1 << 30;
 
 function notAFile(op: string, path: string): HeapError {
   return new HeapError("EIO", op, `${path} is not a regular file`);
@@ -161,6 +146,40 @@ function advance(views: Uint8Array[], n: number): Uint8Array[] {
   const rest = views.slice(i);
   if (n > 0) rest[0] = rest[0]!.subarray(n);
   return rest;
+}
+
+/** A write that reports 0 bytes would otherwise loop forever. */
+function noProgress(): Error {
+  return Object.assign(new Error("EIO: the write made no progress"), { code: "EIO" });
+}
+
+/** Write all of `views` at `pos`, however the OS splits the writes. */
+function* writeAll(fd: Handle, views: Uint8Array[], pos: number): Steps<void> {
+  while (views.length > 0) {
+    const n: number = yield { io: "write", fd, views, pos };
+    if (n <= 0) throw noProgress();
+    pos += n;
+    views = advance(views, n);
+  }
+}
+
+/** Fill `views` from the file at `pos`; running out of file means it shrank while being read. */
+function* readFully(fd: Handle, views: Uint8Array[], pos: number, op: string, path: string): Steps<void> {
+  while (views.length > 0) {
+    const n: number = yield { io: "read", fd, views, pos };
+    if (n === 0) throw corrupt(op, path, "truncated while being read");
+    pos += n;
+    views = advance(views, n);
+  }
+}
+
+/** Run a request whose failure changes nothing for the caller (cleanup after a first error). */
+function* quietly(req: Req): Steps<void> {
+  try {
+    yield req;
+  } catch {
+    // The first error is the one to report.
+  }
 }
 
 // ---- saving ----------------------------------------------------------------
@@ -197,54 +216,61 @@ function finishHead(plan: SavePlan, dataChecksum: bigint, dataBytes: number): Ui
   return plan.head;
 }
 
-/** A write that reports 0 bytes would otherwise loop forever. */
-function noProgress(): Error {
-  return Object.assign(new Error("EIO: the write made no progress"), { code: "EIO" });
-}
-
-function writeAllSync(fd: number, views: Uint8Array[], pos: number): void {
-  while (views.length > 0) {
-    const n = views.length === 1 ? writeSync(fd, views[0]!, 0, Math.min(views[0]!.length, IO_CHUNK), pos) : writevSync(fd, views, pos);
-    if (n <= 0) throw noProgress();
-    pos += n;
-    views = advance(views, n);
-  }
-}
-
-async function writeAll(fh: fsp.FileHandle, views: Uint8Array[], pos: number): Promise<void> {
-  while (views.length > 0) {
-    const { bytesWritten: n } =
-      views.length === 1 ? await fh.write(views[0]!, 0, Math.min(views[0]!.length, IO_CHUNK), pos) : await fh.writev(views, pos);
-    if (n <= 0) throw noProgress();
-    pos += n;
-    views = advance(views, n);
-  }
-}
 
 /** The directory entry of a rename reaches the device only when the directory is synced. */
-function syncDirSync(dir: string): void {
-  let fd = -1;
+function* syncDir(dir: string): Steps<void> {
+  let fd: Handle | undefined;
   try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
+    fd = yield { io: "open", path: dir, flags: "r" };
+    yield { io: "sync", fd: fd! };
   } catch {
     // Best effort, by design: Windows cannot open a directory, and some file
     // systems refuse fsync on one. The rename itself already happened.
   } finally {
-    if (fd >= 0) closeSync(fd);
+    if (fd !== undefined) yield { io: "close", fd };
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  let fh: fsp.FileHandle | undefined;
+/**
+ * The save: write the stored pages (each batch hashed just before its
+ * write, which may run while the next batch is hashed), then the header
+ * and map, to a new temporary file; fsync it, rename it over `path`, fsync
+ * the directory. On failure the temporary file is removed.
+ */
+function* saveSteps(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string, batchBytes: number): Steps<void> {
+  const { level, fsync, mode } = settingsOf(path, options, op);
+  checkReplaceable(path, op);
+  const plan = planSave(image, level, op);
+  const dataAt = plan.head.length;
+  const tmp = tempPathFor(path);
+  let fd: Handle | undefined;
   try {
-    fh = await fsp.open(dir, "r");
-    await fh.sync();
-  } catch {
-    // Best effort, as in syncDirSync.
-  } finally {
-    await fh?.close();
+    fd = (yield { io: "open", path: tmp, flags: "wx", mode }) as Handle;
+    let head: Uint8Array;
+    if (level === 0) {
+      const hashes = new UnitHashes(plan.units.length / 2);
+      for (const b of batchesOf(plan.units, batchBytes)) {
+        hashInPlace(plan.units, b, image, hashes);
+        yield { io: "overlap", steps: writeAll(fd, segmentsOf(plan.units, b, image), dataAt + b.at) };
+      }
+      head = finishHead(plan, hashes.digest(), plan.header.storedPages * PAGE);
+    } else {
+      const z: Uint8Array = yield { io: "compress", data: packPages(plan.units, image, plan.header.storedPages), level };
+      yield* writeAll(fd, [z], dataAt);
+      head = finishHead(plan, Bun.hash.xxHash3(z), z.length);
+    }
+    yield* writeAll(fd, [head], 0);
+    if (fsync) yield { io: "sync", fd };
+    const open = fd;
+    fd = undefined;
+    yield { io: "close", fd: open };
+    yield { io: "rename", from: tmp, to: path };
+  } catch (e) {
+    if (fd !== undefined) yield* quietly({ io: "close", fd });
+    yield* quietly({ io: "unlink", path: tmp }); // it may not exist (open failed)
+    throw fromSystemError(e, op, path);
   }
+  if (fsync) yield* syncDir(dirname(path));
 }
 
 /**
@@ -252,83 +278,12 @@ async function syncDir(dir: string): Promise<void> {
  * EINVAL (arguments), EIO (file system, with `cause`).
  */
 export function saveFileSync(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string): void {
-  const { level, fsync, mode } = settingsOf(path, options, op);
-  checkReplaceable(path, op);
-  const plan = planSave(image, level, op);
-  const dataAt = plan.head.length;
-  const tmp = tempPathFor(path);
-  let fd = -1;
-  try {
-    fd = openSync(tmp, "wx", mode);
-    let head: Uint8Array;
-    if (level === 0) {
-      const hashes = new UnitHashes(plan.units.length / 2);
-      for (const b of batchesOf(plan.units, BATCH_BYTES)) {
-        hashInPlace(plan.units, b, image, hashes);
-        writeAllSync(fd, segmentsOf(plan.units, b, image), dataAt + b.at);
-      }
-      head = finishHead(plan, hashes.digest(), plan.header.storedPages * PAGE);
-    } else {
-      const z = Bun.zstdCompressSync(packPages(plan.units, image, plan.header.storedPages), { level });
-      writeAllSync(fd, [z], dataAt);
-      head = finishHead(plan, Bun.hash.xxHash3(z), z.length);
-    }
-    writeAllSync(fd, [head], 0);
-    if (fsync) fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // The temporary file may not exist (open failed); the first error is the one to report.
-    }
-    throw fromSystemError(e, op, path);
-  }
-  if (fsync) syncDirSync(dirname(path));
+  runSync(saveSteps(path, image, options, op, BATCH_BYTES));
 }
 
-/** The async form of {@link saveFileSync}: I/O and zstd run off the JS thread. */
-export async function saveFile(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string): Promise<void> {
-  const { level, fsync, mode } = settingsOf(path, options, op);
-  checkReplaceable(path, op);
-  const plan = planSave(image, level, op);
-  const dataAt = plan.head.length;
-  const tmp = tempPathFor(path);
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(tmp, "wx", mode);
-    let head: Uint8Array;
-    if (level === 0) {
-      // One write in flight while the next batch is hashed on this thread.
-      const hashes = new UnitHashes(plan.units.length / 2);
-      let pending: Promise<void> | undefined;
-      for (const b of batchesOf(plan.units, ASYNC_BATCH_BYTES)) {
-        hashInPlace(plan.units, b, image, hashes);
-        if (pending !== undefined) await pending;
-        pending = writeAll(fh, segmentsOf(plan.units, b, image), dataAt + b.at);
-      }
-      if (pending !== undefined) await pending;
-      head = finishHead(plan, hashes.digest(), plan.header.storedPages * PAGE);
-    } else {
-      const z = await Bun.zstdCompress(packPages(plan.units, image, plan.header.storedPages), { level });
-      await writeAll(fh, [z], dataAt);
-      head = finishHead(plan, Bun.hash.xxHash3(z), z.length);
-    }
-    await writeAll(fh, [head], 0);
-    if (fsync) await fh.sync();
-    const open = fh;
-    fh = undefined;
-    await open.close();
-    await fsp.rename(tmp, path);
-  } catch (e) {
-    if (fh !== undefined) await fh.close().catch(() => undefined); // the first error is the one to report
-    await fsp.unlink(tmp).catch(() => undefined); // it may not exist (open failed)
-    throw fromSystemError(e, op, path);
-  }
-  if (fsync) await syncDir(dirname(path));
+/** The async form of {@link saveFileSync}: I/O and zstd run off the JS thread, and hashing overlaps the writes. */
+export function saveFile(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string): Promise<void> {
+  return runAsync(saveSteps(path, image, options, op, ASYNC_BATCH_BYTES));
 }
 
 // ---- loading ---------------------------------------------------------------
@@ -394,13 +349,6 @@ function checkHeapHeader(plan: LoadPlan, packed: Uint8Array, op: string, path: s
     throw corrupt(op, path, `the heap header inside describes a ${st.usedBytes}-byte used prefix of a ${st.regionBytes}-byte region; the file's header says ${plan.header.usedBytes} of ${plan.header.regionBytes}`);
 }
 
-/** The heap header pages of a raw file, read on their own (they come first in the data). */
-function rawHeaderPagesSync(fd: number, plan: LoadPlan, op: string, path: string): Uint8Array {
-  const packed = new Uint8Array(storedHeaderPages(plan) * PAGE);
-  readFullySync(fd, [packed], plan.dataAt, op, path);
-  return packed;
-}
-
 /** The heap header pages of zstd data (checked as stored), decoding only the frame's first blocks. */
 function zstdHeaderPages(plan: LoadPlan, data: Uint8Array, op: string, path: string): Uint8Array {
   const need = storedHeaderPages(plan) * PAGE;
@@ -439,26 +387,6 @@ function finishLoad(image: Uint8Array, plan: LoadPlan, adopt: Adopt, op: string,
   return snap;
 }
 
-/** Fill `views` from the file at `pos`; running out of file means it shrank while being read. */
-function readFullySync(fd: number, views: Uint8Array[], pos: number, op: string, path: string): void {
-  while (views.length > 0) {
-    const n = views.length === 1 ? readSync(fd, views[0]!, 0, Math.min(views[0]!.length, IO_CHUNK), pos) : readvSync(fd, views, pos);
-    if (n === 0) throw corrupt(op, path, "truncated while being read");
-    pos += n;
-    views = advance(views, n);
-  }
-}
-
-async function readFully(fh: fsp.FileHandle, views: Uint8Array[], pos: number, op: string, path: string): Promise<void> {
-  while (views.length > 0) {
-    const { bytesRead: n } =
-      views.length === 1 ? await fh.read(views[0]!, 0, Math.min(views[0]!.length, IO_CHUNK), pos) : await fh.readv(views, pos);
-    if (n === 0) throw corrupt(op, path, "truncated while being read");
-    pos += n;
-    views = advance(views, n);
-  }
-}
-
 /** The largest used prefix `options` accept (EINVAL for a bad option). */
 function maxBytesOf(options: LoadOptions | undefined, op: string): number {
   if (options !== undefined && (typeof options !== "object" || options === null)) throw new HeapError("EINVAL", op, "options must be an object");
@@ -472,6 +400,65 @@ function checkMaxBytes(header: FileHeader, max: number, op: string, path: string
 }
 
 /**
+ * The load, checks in this order: the header, the page map, the heap
+ * header in the data's first pages, the data's checksum (raw data: each
+ * batch hashed right after its read, which may run while the next batch
+ * is read; zstd data: as stored, before decoding), then `adopt`.
+ */
+function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions | undefined, batchBytes: number): Steps<Snapshot> {
+  if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
+  const maxBytes = maxBytesOf(options, op);
+  let fd: Handle | undefined;
+  let image: Uint8Array;
+  let plan: LoadPlan;
+  try {
+    fd = (yield { io: "open", path, flags: READ_FLAGS }) as Handle;
+    const st: Stats = yield { io: "stat", fd };
+    if (!st.isFile()) throw notAFile(op, path);
+    const head = new Uint8Array(Math.min(st.size, HEADER_BYTES));
+    yield* readFully(fd, [head], 0, op, path);
+    const header = parseHeader(head, st.size, op, path);
+    checkMaxBytes(header, maxBytes, op, path);
+    const map = new Uint8Array(mapBytesFor(header.usedBytes / PAGE));
+    yield* readFully(fd, [map], HEADER_BYTES, op, path);
+    plan = planLoad(header, map, op, path);
+    if (header.codec === CODEC_RAW) {
+      const packed = new Uint8Array(storedHeaderPages(plan) * PAGE);
+      yield* readFully(fd, [packed], plan.dataAt, op, path);
+      checkHeapHeader(plan, packed, op, path);
+      image = new Uint8Array(header.usedBytes);
+      const hashes = new UnitHashes(plan.units.length / 2);
+      let done: Batch | undefined; // read, not yet hashed
+      for (const b of batchesOf(plan.units, batchBytes)) {
+        yield { io: "overlap", steps: readFully(fd, segmentsOf(plan.units, b, image), plan.dataAt + b.at, op, path) };
+        if (done !== undefined) hashInPlace(plan.units, done, image, hashes);
+        done = b;
+      }
+      yield { io: "wait" };
+      if (done !== undefined) hashInPlace(plan.units, done, image, hashes);
+      checkData(plan, hashes.digest(), op, path);
+    } else {
+      const data = new Uint8Array(header.dataBytes);
+      yield* readFully(fd, [data], plan.dataAt, op, path);
+      checkZstd(plan, data, op, path);
+      checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
+      let body: Uint8Array;
+      try {
+        body = yield { io: "decompress", data };
+      } catch (e) {
+        throw zstdFailure(e, op, path);
+      }
+      image = decodedZstd(plan, body, op, path);
+    }
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  } finally {
+    if (fd !== undefined) yield { io: "close", fd };
+  }
+  return finishLoad(image, plan, adopt, op, path);
+}
+
+/**
  * Read the snapshot file at `path`, check it against the format, decode
  * it, and hand the used prefix to `adopt` (the native check). Errors:
  * ECORRUPT (damage, truncation), EVERSION (newer format, other ABI or page
@@ -479,103 +466,10 @@ function checkMaxBytes(header: FileHeader, max: number, op: string, path: string
  * EINVAL (arguments).
  */
 export function loadFileSync(path: string, op: string, adopt: Adopt, options?: LoadOptions): Snapshot {
-  if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
-  const maxBytes = maxBytesOf(options, op);
-  let fd = -1;
-  let image: Uint8Array;
-  let plan: LoadPlan;
-  try {
-    fd = openSync(path, READ_FLAGS);
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw notAFile(op, path);
-    const head = new Uint8Array(Math.min(st.size, HEADER_BYTES));
-    readFullySync(fd, [head], 0, op, path);
-    const header = parseHeader(head, st.size, op, path);
-    checkMaxBytes(header, maxBytes, op, path);
-    const map = new Uint8Array(mapBytesFor(header.usedBytes / PAGE));
-    readFullySync(fd, [map], HEADER_BYTES, op, path);
-    plan = planLoad(header, map, op, path);
-    if (header.codec === CODEC_RAW) {
-      checkHeapHeader(plan, rawHeaderPagesSync(fd, plan, op, path), op, path);
-      image = new Uint8Array(header.usedBytes);
-      const hashes = new UnitHashes(plan.units.length / 2);
-      for (const b of batchesOf(plan.units, BATCH_BYTES)) {
-        readFullySync(fd, segmentsOf(plan.units, b, image), plan.dataAt + b.at, op, path);
-        hashInPlace(plan.units, b, image, hashes);
-      }
-      checkData(plan, hashes.digest(), op, path);
-    } else {
-      const data = new Uint8Array(header.dataBytes);
-      readFullySync(fd, [data], plan.dataAt, op, path);
-      checkZstd(plan, data, op, path);
-      checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
-      let body: Uint8Array;
-      try {
-        body = Bun.zstdDecompressSync(data);
-      } catch (e) {
-        throw zstdFailure(e, op, path);
-      }
-      image = decodedZstd(plan, body, op, path);
-    }
-  } catch (e) {
-    throw fromSystemError(e, op, path);
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-  return finishLoad(image, plan, adopt, op, path);
+  return runSync(loadSteps(path, op, adopt, options, BATCH_BYTES));
 }
 
-/** The async form of {@link loadFileSync}: I/O and zstd run off the JS thread. */
-export async function loadFile(path: string, op: string, adopt: Adopt, options?: LoadOptions): Promise<Snapshot> {
-  if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
-  const maxBytes = maxBytesOf(options, op);
-  let fh: fsp.FileHandle | undefined;
-  let image: Uint8Array;
-  let plan: LoadPlan;
-  try {
-    fh = await fsp.open(path, READ_FLAGS);
-    const st = await fh.stat();
-    if (!st.isFile()) throw notAFile(op, path);
-    const head = new Uint8Array(Math.min(st.size, HEADER_BYTES));
-    await readFully(fh, [head], 0, op, path);
-    const header = parseHeader(head, st.size, op, path);
-    checkMaxBytes(header, maxBytes, op, path);
-    const map = new Uint8Array(mapBytesFor(header.usedBytes / PAGE));
-    await readFully(fh, [map], HEADER_BYTES, op, path);
-    plan = planLoad(header, map, op, path);
-    if (header.codec === CODEC_RAW) {
-      const packed = new Uint8Array(storedHeaderPages(plan) * PAGE);
-      await readFully(fh, [packed], plan.dataAt, op, path);
-      checkHeapHeader(plan, packed, op, path);
-      image = new Uint8Array(header.usedBytes);
-      const hashes = new UnitHashes(plan.units.length / 2);
-      // One read in flight while the previous batch is hashed on this thread.
-      let done: Batch | undefined;
-      for (const b of batchesOf(plan.units, ASYNC_BATCH_BYTES)) {
-        const reading = readFully(fh, segmentsOf(plan.units, b, image), plan.dataAt + b.at, op, path);
-        if (done !== undefined) hashInPlace(plan.units, done, image, hashes);
-        await reading;
-        done = b;
-      }
-      if (done !== undefined) hashInPlace(plan.units, done, image, hashes);
-      checkData(plan, hashes.digest(), op, path);
-    } else {
-      const data = new Uint8Array(header.dataBytes);
-      await readFully(fh, [data], plan.dataAt, op, path);
-      checkZstd(plan, data, op, path);
-      checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
-      let body: Uint8Array;
-      try {
-        body = await Bun.zstdDecompress(data);
-      } catch (e) {
-        throw zstdFailure(e, op, path);
-      }
-      image = decodedZstd(plan, body, op, path);
-    }
-  } catch (e) {
-    throw fromSystemError(e, op, path);
-  } finally {
-    await fh?.close();
-  }
-  return finishLoad(image, plan, adopt, op, path);
+/** The async form of {@link loadFileSync}: I/O and zstd run off the JS thread, and hashing overlaps the reads. */
+export function loadFile(path: string, op: string, adopt: Adopt, options?: LoadOptions): Promise<Snapshot> {
+  return runAsync(loadSteps(path, op, adopt, options, ASYNC_BATCH_BYTES));
 }
