@@ -200,8 +200,8 @@ describe("FrameArena", () => {
     arena.close();
     arena.close();
     expect(arena.closed).toBe(true);
-    expectCode(() => arena.beginFrame(), "ECLOSED");
-    expectCode(() => arena.alloc(8), "ECLOSED");
+    expect(expectCode(() => arena.beginFrame(), "ECLOSED").op).toBe("FrameArena.beginFrame");
+    expect(expectCode(() => arena.alloc(8), "ECLOSED").op).toBe("FrameArena.alloc");
     expectCode(() => arena.heap, "ECLOSED");
     expectCode(() => arena.f32, "ECLOSED");
     let kept: FrameArena;

@@ -285,7 +285,7 @@ export class SnapshotRing implements Disposable {
   // only here, and pages written back leave its lock block alone.
 
   #save(base: Pointer, frame: number): void {
-    while (this.#count > 0 && this.newest! >= frame) this.#dropNewest();
+    while (this.#count > 0 && this.newest! >= frame) this.#dropNewest("SnapshotRing.save");
     if (this.#mode === "full") this.#saveFull(base, frame);
     else this.#saveDelta(base, frame);
   }
@@ -300,7 +300,7 @@ export class SnapshotRing implements Disposable {
       return;
     }
     this.#revertToShadow(base);
-    while (this.#count > at + 1) this.#dropNewest(base);
+    while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", base);
   }
 
   #slot(i: number): number {
@@ -336,13 +336,13 @@ export class SnapshotRing implements Disposable {
    * itself, or a new one of twice its length (at most `most`). A refused
    * allocation is ENOMEM, and nothing has changed then.
    */
-  #grown<T extends Uint8Array | Uint32Array>(old: T, need: number, most: number, make: (n: number) => T): T {
+  #grown<T extends Uint8Array | Uint32Array>(old: T, need: number, most: number, make: (n: number) => T, op: string): T {
     if (old.length >= need) return old;
     let next: T;
     try {
       next = make(Math.min(most, Math.max(need, 2 * old.length)));
     } catch (e) {
-      throw new HeapError("ENOMEM", "SnapshotRing.save", `the ring could not grow a buffer to ${need} units: ${String(e)}`, { cause: e });
+      throw new HeapError("ENOMEM", op, `the ring could not grow a buffer to ${need} units: ${String(e)}`, { cause: e });
     }
     next.set(old);
     return next;
@@ -359,10 +359,10 @@ export class SnapshotRing implements Disposable {
     const at = this.#count === this.#capacity ? 0 : this.#count; // the oldest's slot is reused when full
     const slot = this.#slot(at);
     const used = this.#heap.usedBytes;
-    this.#copies[slot] = this.#grown(this.#copies[slot]!, used, this.#heap.size, (n) => new Uint8Array(n));
+    this.#copies[slot] = this.#grown(this.#copies[slot]!, used, this.#heap.size, (n) => new Uint8Array(n), "SnapshotRing.save");
     this.#growIdentity(used / PAGE);
     if (this.#count === this.#capacity) this.#dropOldest();
-    copyPages(this.#copies[slot]!, base, this.#identity, this.#identity, used / PAGE, "ring");
+    copyPages(this.#copies[slot]!, base, this.#identity, this.#identity, used / PAGE, "SnapshotRing.save");
     this.#used[slot] = used;
     this.#frames[slot] = frame;
     this.#count++;
@@ -374,14 +374,14 @@ export class SnapshotRing implements Disposable {
    * to match. The shadow is all zero past the extent (every write to it
    * is below), so a failed save can take a grown extent back.
    */
-  #growExtent(base: Pointer): void {
+  #growExtent(base: Pointer, op: string): void {
     const pages = this.#heap.size / PAGE;
-    const touched = Math.ceil(readStat(base, "touchedBytes", "ring") / PAGE);
+    const touched = Math.ceil(readStat(base, "touchedBytes", op) / PAGE);
     const whole = this.#wholeRegion && touched >= pages;
-    const need = Math.min(whole ? Math.ceil(readStat(base, "usedBytes", "ring") / PAGE) : touched, pages);
+    const need = Math.min(whole ? Math.ceil(readStat(base, "usedBytes", op) / PAGE) : touched, pages);
     if (need > this.#extent) {
-      const shadow = this.#grown(this.#shadow, need * PAGE, pages * PAGE, (n) => new Uint8Array(n));
-      const diff = this.#grown(this.#diff, need, pages, (n) => new Uint32Array(n));
+      const shadow = this.#grown(this.#shadow, need * PAGE, pages * PAGE, (n) => new Uint8Array(n), op);
+      const diff = this.#grown(this.#diff, need, pages, (n) => new Uint32Array(n), op);
       this.#growIdentity(need);
       this.#shadow = shadow;
       this.#diff = diff;
@@ -421,20 +421,20 @@ export class SnapshotRing implements Disposable {
   }
 
   /** Pages where the region differs from the shadow, into #diff; returns the count. */
-  #changedPages(base: Pointer): number {
-    return diffPages(base, this.#shadow, this.#extent, this.#diff, this.#diff.length, "ring");
+  #changedPages(base: Pointer, op: string): number {
+    return diffPages(base, this.#shadow, this.#extent, this.#diff, this.#diff.length, op);
   }
 
   #saveDelta(base: Pointer, frame: number): void {
     const extent = this.#extent;
     const wholeRegion = this.#wholeRegion;
-    this.#growExtent(base);
+    this.#growExtent(base, "SnapshotRing.save");
     const full = this.#count === this.#capacity;
     if (this.#count - (full ? 1 : 0) === 0) {
       if (full) this.#dropOldest();
-      copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "ring");
+      copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "SnapshotRing.save");
     } else {
-      const n = this.#changedPages(base);
+      const n = this.#changedPages(base, "SnapshotRing.save");
       // Room for n undo pages, with the oldest frame dropped only when the ring is full.
       const need = this.#logUsed - (full ? this.#undoCount[this.#first]! : 0) + n;
       try {
@@ -460,8 +460,8 @@ export class SnapshotRing implements Disposable {
         slots[i] = (this.#logHead + i) % this.#logPages;
         this.#logIndex[slots[i]!] = this.#diff[i]!;
       }
-      copyPages(this.#log, this.#shadow, slots, this.#diff, n, "ring");
-      copyPages(this.#shadow, base, this.#diff, this.#diff, n, "ring");
+      copyPages(this.#log, this.#shadow, slots, this.#diff, n, "SnapshotRing.save");
+      copyPages(this.#shadow, base, this.#diff, this.#diff, n, "SnapshotRing.save");
       this.#logHead = (this.#logHead + n) % this.#logPages;
       this.#logUsed += n;
       this.#undoCount[this.#slot(this.#count - 1)] = n;
@@ -474,16 +474,16 @@ export class SnapshotRing implements Disposable {
 
   /** Region pages that differ from the shadow get the shadow's bytes back. */
   #revertToShadow(base: Pointer): void {
-    this.#growExtent(base);
-    const n = this.#changedPages(base);
-    putPages(base, this.#shadow, this.#diff, this.#diff, n, "ring");
+    this.#growExtent(base, "SnapshotRing.load");
+    const n = this.#changedPages(base, "SnapshotRing.load");
+    putPages(base, this.#shadow, this.#diff, this.#diff, n, "SnapshotRing.load");
   }
 
   /**
    * Drop the newest frame: the shadow (and the region at `region`, if
    * given) goes back to the frame before it by applying that frame's undo log.
    */
-  #dropNewest(region?: Pointer): void {
+  #dropNewest(op: string, region?: Pointer): void {
     if (this.#mode === "full" || this.#count === 1) {
       this.#count--;
       if (this.#count === 0) this.#logHead = this.#logUsed = 0;
@@ -498,8 +498,8 @@ export class SnapshotRing implements Disposable {
       this.#slots[k] = slot;
       this.#pages[k] = this.#logIndex[slot]!;
     }
-    copyPages(this.#shadow, this.#log, this.#pages, this.#slots, n, "ring");
-    if (region !== undefined) putPages(region, this.#log, this.#pages, this.#slots, n, "ring");
+    copyPages(this.#shadow, this.#log, this.#pages, this.#slots, n, op);
+    if (region !== undefined) putPages(region, this.#log, this.#pages, this.#slots, n, op);
     this.#logHead = first;
     this.#logUsed -= n;
     this.#undoCount[prev] = 0;

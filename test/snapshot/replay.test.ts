@@ -205,7 +205,7 @@ describe("Replay: close", () => {
     const r = replay as unknown as Record<string, unknown>;
     for (const name of members) {
       const use = proto[name]!.get ? () => r[name] : () => (r[name] as (...a: unknown[]) => unknown)(0, heap, step);
-      expectCode(use, "ECLOSED");
+      expect(expectCode(use, "ECLOSED").op).toBe(`Replay.${name}`);
     }
     expect(heap.check()).toBe(0);
     let disposed: Replay | undefined;

@@ -356,7 +356,10 @@ describe("SnapshotRing", () => {
         (name) => name !== "constructor" && name !== "close" && typeof Object.getOwnPropertyDescriptor(proto, name)!.value === "function",
       );
       expect(methods.sort()).toEqual(["clear", "has", "load", "save"]); // a new method joins this list and the check below
-      for (const name of methods) expectCode(() => (ring as unknown as Record<string, (f: number) => unknown>)[name]!(1), "ECLOSED");
+      for (const name of methods) {
+        const e = expectCode(() => (ring as unknown as Record<string, (f: number) => unknown>)[name]!(1), "ECLOSED");
+        expect(e.op).toBe(`SnapshotRing.${name}`);
+      }
       expect(heap.check()).toBe(0);
     }
     let disposed: SnapshotRing | undefined;
