@@ -466,7 +466,7 @@ export class Replay implements Disposable {
     for (let t = 0; t < this.ticks; t++) {
       step(heap, this.input(t), t);
       const actual = heap.checksum();
-      const expected = this.#ticks[t]!.checksum;
+      const expected = this.#tick(t, "Replay.verify").checksum; // ECLOSED when step closed the replay
       if (actual !== expected) return { ok: false, firstDivergentTick: t, expected, actual, ...this.#explain(t, heap, step) };
       progress?.(t, this.ticks);
     }

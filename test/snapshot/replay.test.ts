@@ -216,6 +216,20 @@ describe("Replay: close", () => {
     expect(disposed.closed).toBe(true);
     expectCode(() => disposed.ticks, "ECLOSED");
   });
+
+  test("a step that closes the replay stops seek and verify with ECLOSED", () => {
+    const { path } = record(20, 8);
+    for (const run of ["seek", "verify"] as const) {
+      const replay = Replay.open(path);
+      const closing: StepFn = (heap, input, t) => {
+        step(heap, input, t);
+        if (t === 2) replay.close();
+      };
+      const heap = heapOf();
+      expectCode(() => (run === "seek" ? replay.seek(5, heap, closing) : replay.verify(heap, closing)), "ECLOSED");
+      expect(heap.check()).toBe(0);
+    }
+  });
 });
 
 describe("Replay: torn and damaged files", () => {
