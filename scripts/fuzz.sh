@@ -38,6 +38,9 @@ dir=${FUZZ_DIR:-$(mktemp -d)}
 mkdir -p "$dir/corpus_ops" "$dir/corpus_region"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 flags=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -Icsrc)
+# The library's own flags (csrc/cflags.txt, as in every build of csrc/); the
+# harnesses keep their compiler's defaults.
+mapfile -t libflags < <(grep -v '^[[:space:]]*\(#\|$\)' csrc/cflags.txt)
 # The library once, with coverage (the sanitizer runtime stubs it out where
 # libFuzzer is not linked), two files at a time.
 mkdir -p "$dir/obj"
@@ -45,7 +48,7 @@ srcs=(csrc/*.c)
 for ((i = 0; i < ${#srcs[@]}; i += 2)); do
   pids=()
   for src in "${srcs[@]:i:2}"; do
-    "$cc" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$dir/obj/$(basename "${src%.c}").o" &
+    "$cc" "${libflags[@]}" "${flags[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$dir/obj/$(basename "${src%.c}").o" &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done # a failed compile stops the script (set -e)
