@@ -97,6 +97,9 @@ function checkHeap(heap: unknown, op: string): asserts heap is PrivateHeap {
   if (heap.closed) throw new HeapError("ECLOSED", op);
 }
 
+/** Replay.record's way to the recorder's private constructor (set by its static block). */
+let makeRecorder: (path: string, heap: PrivateHeap, keyframeEvery: number) => ReplayRecorder;
+
 /**
  * Appends a simulation's ticks to a replay file. Made by {@link Replay.record}.
  *
@@ -129,8 +132,11 @@ export class ReplayRecorder implements Disposable {
   #scratch = new Uint8Array(4096); // tick records
   #keyframeScratch = new Uint8Array(0); // keyframe records, grown as needed
 
-  /** @internal Use {@link Replay.record}. */
-  constructor(path: string, heap: PrivateHeap, keyframeEvery: number) {
+  static {
+    makeRecorder = (path, heap, keyframeEvery) => new ReplayRecorder(path, heap, keyframeEvery);
+  }
+
+  private constructor(path: string, heap: PrivateHeap, keyframeEvery: number) {
     this.#heap = heap;
     this.#keyframeEvery = keyframeEvery;
     this.#previous = new Uint8Array(heap.size);
@@ -327,7 +333,7 @@ export class Replay implements Disposable {
     const every = options.keyframeEvery ?? 60;
     if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
       throw new HeapError("EINVAL", "Replay.record", `keyframeEvery must be a positive integer, got ${String(every)}`);
-    return new ReplayRecorder(path, heap, every);
+    return makeRecorder(path, heap, every);
   }
 
   /**

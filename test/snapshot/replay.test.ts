@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PrivateHeap } from "../../src/heap.ts";
-import { Replay, type StepFn } from "../../src/snapshot/replay.ts";
+import { Replay, ReplayRecorder, type StepFn } from "../../src/snapshot/replay.ts";
 import { SRC } from "../support/bun.ts";
 import { expectCode } from "../support/expect.ts";
 import { heapsClosedAfterEach } from "../support/heaps.ts";
@@ -179,6 +179,11 @@ describe("Replay: record, open, seek, verify", () => {
     expectCode(() => Replay.record(pathFor(), heap, { keyframeEvery: 0 }), "EINVAL");
     expectCode(() => Replay.record(join(dir, "no-such-dir", "x.phreplay"), heap), "EIO");
     const rec = Replay.record(pathFor(), heap);
+    expect(rec).toBeInstanceOf(ReplayRecorder);
+    // Checked by tsc: Replay.record is the only way to make a recorder.
+    // @ts-expect-error the constructor is private
+    const typeOnly = () => new ReplayRecorder(pathFor(), heap, 1);
+    expect(typeof typeOnly).toBe("function");
     expectCode(() => rec.tick([1, 2] as unknown as Uint8Array), "EINVAL");
     rec.close();
     expectCode(() => rec.tick(new Uint8Array(1)), "ECLOSED");
