@@ -163,12 +163,12 @@ describe("privheap replay info", () => {
     writeFileSync(garbage, Uint8Array.from({ length: 8192 }, () => r0.int(0, 255)));
     const r = cli(["replay", "info", garbage]);
     expect({ seed, exit: r.exit, stdout: r.stdout }).toEqual({ seed, exit: 2, stdout: "" });
-    expect(r.stderr).toStartWith("privheap: open: ECORRUPT: ");
+    expect(r.stderr).toStartWith("privheap: Replay.open: ECORRUPT: ");
     expect(r.stderr).toContain("not a privheap replay (wrong magic)");
     expect(r.stderr).not.toContain("Usage:");
     const missing = cli(["replay", "info", join(dir, "missing.phreplay")]);
     expect({ exit: missing.exit, stdout: missing.stdout }).toEqual({ exit: 2, stdout: "" });
-    expect(missing.stderr).toStartWith("privheap: open: EIO: ");
+    expect(missing.stderr).toStartWith("privheap: Replay.open: EIO: ");
   });
 });
 
@@ -254,7 +254,7 @@ describe("privheap replay verify", () => {
     expect(r.stderr).toStartWith(`privheap: cannot load the step module ${broken}: `);
     const notReplay = cli(["replay", "verify", SIM, "--step", SIM]);
     expect({ exit: notReplay.exit, stdout: notReplay.stdout }).toEqual({ exit: 2, stdout: "" });
-    expect(notReplay.stderr).toStartWith("privheap: open: ECORRUPT: ");
+    expect(notReplay.stderr).toStartWith("privheap: Replay.open: ECORRUPT: ");
   });
 
   test("a torn file verifies its complete ticks and says so on stderr", () => {
