@@ -56,6 +56,10 @@ conformance("frame arena (third frame, double-buffered)", () => {
   arena.beginFrame();
   return {
     alloc: (n) => arena.alloc(n),
+    releaseAll: () => {
+      arena.endFrame();
+      arena.beginFrame();
+    },
     u8: () => arena.u8,
     check: () => arena.heap.check(),
     dispose: () => arena.close(),
