@@ -257,7 +257,7 @@ interface RootState {
   _src: StructSource;
   _heap: PrivateHeap | undefined;
   _gen: number;
-  _chk(): void;
+  _chk(op: string): void;
 }
 
 function bindViews(node: Node, v: Views): void {
@@ -274,7 +274,10 @@ function elem(t: ScalarType, at: string): string {
   return s.shift === 0 ? `this.${s.view}[${at}]` : `this.${s.view}[(${at}) >>> ${s.shift}]`;
 }
 
-const CHECK = "this._r._chk();";
+/** The debug check that generated accessors run first; `op` names the accessor in the error. */
+function staleCheck(debug: boolean, op: string): string {
+  return debug ? `this._r._chk(${JSON.stringify(op)});` : "";
+}
 
 /** Generated constructor of a node type (cached per FieldType object + debug flag). */
 type NodeFactory = (root: RootState | undefined) => Node;
@@ -307,9 +310,9 @@ function baseProto(): object {
 
 function structFactory(layout: StructLayout<any>, debug: boolean): NodeFactory {
   const proto = baseProto() as Record<string, unknown>;
-  const pre = debug ? CHECK : "";
   const children: { name: string; rel: number; make: NodeFactory }[] = [];
   for (const f of layout.fields) {
+    const pre = staleCheck(debug, `StructCursor.${f.name}`);
     if (isScalar(f.type)) {
       const at = `this._o + ${f.offset}`;
       const get = new Function(`${pre}return ${elem(f.type, at)};`) as () => unknown;
@@ -323,7 +326,7 @@ function structFactory(layout: StructLayout<any>, debug: boolean): NodeFactory {
       Object.defineProperty(proto, f.name, {
         get,
         set() {
-          throw new HeapError("EINVAL", "struct", `field ${f.name} is ${Array.isArray(f.type) ? "an array" : "a struct"}: assign its elements or fields`);
+          throw new HeapError("EINVAL", `StructCursor.${f.name}`, `field ${f.name} is ${Array.isArray(f.type) ? "an array" : "a struct"}: assign its elements or fields`);
         },
         enumerable: true,
       });
@@ -348,27 +351,30 @@ function arrayFactory(t: readonly [FieldType, number], debug: boolean): NodeFact
   const [et, n] = t;
   const { size: stride } = sizeAlign(et, "array");
   const proto = baseProto() as Record<string, unknown>;
-  const pre = debug ? CHECK : "";
-  const bound = `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw this._range(i);`;
-  proto._range = (i: unknown) => new HeapError("EINVAL", "struct", `array index must be an integer from 0 to ${n - 1}, got ${String(i)}`);
-  proto.offsetOf = new Function("i", `${bound}return this._o + i * ${stride};`);
+  /** The index check and the debug check of the accessor `method`. */
+  const pre = (method: string) => {
+    const op = `ArrayCursor.${method}`;
+    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw this._range(${JSON.stringify(op)}, i);${staleCheck(debug, op)}`;
+  };
+  proto._range = (op: string, i: unknown) => new HeapError("EINVAL", op, `array index must be an integer from 0 to ${n - 1}, got ${String(i)}`);
+  proto.offsetOf = new Function("i", `${pre("offsetOf")}return this._o + i * ${stride};`);
   Object.defineProperty(proto, "length", { value: n });
   let make: NodeFactory | undefined;
   if (isScalar(et)) {
     const at = `this._o + i * ${stride}`;
-    proto.get = new Function("i", `${bound}${pre}return ${elem(et, at)};`);
-    proto.set = new Function("i", "v", `${bound}${pre}${elem(et, at)} = v;`);
+    proto.get = new Function("i", `${pre("get")}return ${elem(et, at)};`);
+    proto.set = new Function("i", "v", `${pre("set")}${elem(et, at)} = v;`);
     proto.at = () => {
-      throw new HeapError("EINVAL", "struct", "at(i) is for arrays of structs or arrays; use get(i) / set(i, v)");
+      throw new HeapError("EINVAL", "ArrayCursor.at", "at(i) is for arrays of structs or arrays; use get(i) / set(i, v)");
     };
   } else {
     make = nodeFactory(et as StructLayout<any> | readonly [FieldType, number], debug);
-    proto.at = new Function("i", `${bound}${pre}this._e._move(this._o + i * ${stride}); return this._e;`);
-    const wrong = () => {
-      throw new HeapError("EINVAL", "struct", "get/set are for arrays of scalars; use at(i) for arrays of structs or arrays");
+    proto.at = new Function("i", `${pre("at")}this._e._move(this._o + i * ${stride}); return this._e;`);
+    const wrong = (method: string) => () => {
+      throw new HeapError("EINVAL", `ArrayCursor.${method}`, "get/set are for arrays of scalars; use at(i) for arrays of structs or arrays");
     };
-    proto.get = wrong;
-    proto.set = wrong;
+    proto.get = wrong("get");
+    proto.set = wrong("set");
   }
   return (root) => {
     const node = Object.create(proto) as Node;
@@ -382,6 +388,9 @@ function arrayFactory(t: readonly [FieldType, number], debug: boolean): NodeFact
 }
 
 // ---- layouts -----------------------------------------------------------------------
+
+/** Only {@link struct} constructs layouts: it also gives the generated cursor type its root members. */
+const MAKE_LAYOUT: unique symbol = Symbol("privheap.StructLayout");
 
 /**
  * A struct layout: field offsets, size and alignment in the C layout, and a
@@ -406,8 +415,9 @@ export class StructLayout<F extends Fields> {
   /** True when accesses check for stale cursors. */
   readonly debug: boolean;
 
-  /** @internal use {@link struct}. */
-  constructor(spec: F, debug: boolean) {
+  /** @internal Use {@link struct}. */
+  constructor(token: typeof MAKE_LAYOUT, spec: F, debug: boolean) {
+    if (token !== MAKE_LAYOUT) throw new HeapError("EINVAL", "StructLayout.constructor", "use struct({ ... }) to make a layout");
     if (spec === null || typeof spec !== "object" || Object.keys(spec).length === 0)
       throw new HeapError("EINVAL", "struct", "a struct needs at least one field");
     const fields: FieldInfo[] = [];
@@ -442,7 +452,7 @@ export class StructLayout<F extends Fields> {
    */
   offsetOf(name: keyof F & string): number {
     const o = (this.offsets as Record<string, number>)[name];
-    if (o === undefined) throw new HeapError("EINVAL", "struct", `no field ${JSON.stringify(name)}`);
+    if (o === undefined) throw new HeapError("EINVAL", "StructLayout.offsetOf", `no field ${JSON.stringify(name)}`);
     return o;
   }
 
@@ -463,7 +473,7 @@ export class StructLayout<F extends Fields> {
    */
   cursor(source: StructSource, off = 0): StructCursor<F> {
     if (!(source instanceof PrivateHeap) && !(source instanceof FrameArena))
-      throw new HeapError("EINVAL", "struct", "cursor source must be a PrivateHeap or a FrameArena");
+      throw new HeapError("EINVAL", "StructLayout.cursor", "cursor source must be a PrivateHeap or a FrameArena");
     const node = nodeFactory(this, this.debug)(undefined) as Node & RootState;
     node._src = source;
     node._heap = undefined;
@@ -489,7 +499,7 @@ export class StructLayout<F extends Fields> {
    */
   alloc(source: StructSource, count = 1): number {
     if (!Number.isSafeInteger(count) || count < 0)
-      throw new HeapError("EINVAL", "struct", `count must be a non-negative integer, got ${String(count)}`);
+      throw new HeapError("EINVAL", "StructLayout.alloc", `count must be a non-negative integer, got ${String(count)}`);
     const bytes = this.size * count;
     if (source instanceof FrameArena) {
       const off = this.align > 16 ? source.allocAligned(this.align, bytes) : source.alloc(bytes);
@@ -506,7 +516,9 @@ export class StructLayout<F extends Fields> {
 
   /**
    * Copy the struct at `off` into a plain object (arrays as JS arrays). For
-   * tests, logs and saves, not for hot paths: it allocates.
+   * tests, logs and saves, not for hot paths: it allocates. `off` must be a
+   * multiple of the layout's `align` with the whole struct inside the
+   * region (`EINVAL` otherwise).
    *
    * @example
    * ```ts
@@ -518,12 +530,15 @@ export class StructLayout<F extends Fields> {
    * ```
    */
   read(source: StructSource, off: number): StructValue<F> {
-    const heap = heapOf(source);
+    const heap = heapOf(source, "StructLayout.read");
+    checkPlace(this, heap, off, "StructLayout.read");
     return readValue(this, viewsOf(heap), off) as StructValue<F>;
   }
 
   /**
-   * Store the fields present in `value` at `off` (missing fields keep their bytes).
+   * Store the fields present in `value` at `off` (missing fields keep their
+   * bytes). `off` must be a multiple of the layout's `align` with the whole
+   * struct inside the region (`EINVAL` otherwise, and no byte is written).
    *
    * @example
    * ```ts
@@ -536,14 +551,26 @@ export class StructLayout<F extends Fields> {
    * ```
    */
   write(source: StructSource, off: number, value: Partial<StructValue<F>>): void {
-    writeValue(this, viewsOf(heapOf(source)), off, value);
+    const heap = heapOf(source, "StructLayout.write");
+    checkPlace(this, heap, off, "StructLayout.write");
+    writeValue(this, viewsOf(heap), off, value);
   }
 }
 
-function heapOf(source: StructSource): PrivateHeap {
+function heapOf(source: StructSource, op: string): PrivateHeap {
   if (source instanceof FrameArena) return source.heap;
   if (source instanceof PrivateHeap) return source;
-  throw new HeapError("EINVAL", "struct", "source must be a PrivateHeap or a FrameArena");
+  throw new HeapError("EINVAL", op, "source must be a PrivateHeap or a FrameArena");
+}
+
+/**
+ * A struct of `layout` may sit at `off` of `heap`: an integer offset, a
+ * multiple of the alignment (so every field's index into its typed view is
+ * whole), with all `layout.size` bytes inside the region.
+ */
+function checkPlace(layout: StructLayout<any>, heap: PrivateHeap, off: number, op: string): void {
+  if (!Number.isSafeInteger(off) || off < 0 || off % layout.align !== 0 || off + layout.size > heap.u8.length)
+    throw new HeapError("EINVAL", op, `offset must be a multiple of ${layout.align} from 0 to ${heap.u8.length - layout.size}, got ${String(off)}`);
 }
 
 function readScalar(t: ScalarType, v: Views, off: number): number | bigint {
@@ -585,8 +612,10 @@ function writeValue(t: FieldType, v: Views, off: number, value: unknown): void {
 // Root-cursor members, added to every generated struct prototype on first use as a root.
 const rootMembers = {
   at(this: Node & RootState, off: number) {
-    if (typeof off !== "number" || off >>> 0 !== off) throw new HeapError("EINVAL", "struct", `offset must be an integer from 0 to 2^32 - 1, got ${String(off)}`);
-    if ((this._r as unknown) !== this) throw new HeapError("EINVAL", "struct", "this is a nested cursor: move the outer cursor instead");
+    // A misaligned offset would make every field's view index fractional: its reads would truncate to another field.
+    if (typeof off !== "number" || off >>> 0 !== off || (off & ((this._align as number) - 1)) !== 0)
+      throw new HeapError("EINVAL", "StructCursor.at", `offset must be a multiple of ${String(this._align)} from 0 to 2^32 - 1, got ${String(off)}`);
+    if ((this._r as unknown) !== this) throw new HeapError("EINVAL", "StructCursor.at", "this is a nested cursor: move the outer cursor instead");
     const src = this._src;
     const heap = src instanceof FrameArena ? src.heap : src;
     if (heap !== this._heap) {
@@ -600,11 +629,11 @@ const rootMembers = {
   index(this: Node & RootState & { at(o: number): unknown }, base: number, i: number) {
     return this.at(base + i * (this._size as number));
   },
-  _chk(this: Node & RootState) {
+  _chk(this: Node & RootState, op: string) {
     const heap = this._heap!;
-    if (heap.closed) throw new HeapError("ECLOSED", "struct");
+    if (heap.closed) throw new HeapError("ECLOSED", op);
     if (heap.generation !== this._gen)
-      throw new HeapError("ESTALE", "struct", `the cursor was positioned in generation ${this._gen}; the heap is at ${heap.generation}`);
+      throw new HeapError("ESTALE", op, `the cursor was positioned in generation ${this._gen}; the heap is at ${heap.generation}`);
   },
 };
 
@@ -629,7 +658,7 @@ const rootReady = new WeakSet<object>();
  */
 export function struct<const F extends Fields>(fields: F, options: StructOptions = {}): StructLayout<F> {
   const debug = options.debug ?? process.env.PRIVHEAP_DEBUG === "1";
-  const layout = new StructLayout(fields, debug);
+  const layout = new StructLayout(MAKE_LAYOUT, fields, debug);
   // Give the generated root prototype its cursor members once.
   const probe = nodeFactory(layout, debug)(undefined);
   const proto = Object.getPrototypeOf(probe) as Record<string, unknown>;
@@ -637,6 +666,7 @@ export function struct<const F extends Fields>(fields: F, options: StructOptions
     rootReady.add(proto);
     Object.assign(proto, rootMembers);
     proto._size = layout.size;
+    proto._align = layout.align;
     proto._debugRoot = debug;
     Object.defineProperty(proto, "offset", {
       get(this: Node) {

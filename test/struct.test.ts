@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FrameArena } from "../src/frame-arena.ts";
 import { PrivateHeap } from "../src/heap.ts";
-import { struct } from "../src/struct.ts";
-import { expectCode } from "./support/expect.ts";
+import { struct, StructLayout } from "../src/struct.ts";
+import { expectCode, expectUnchanged } from "./support/expect.ts";
 
 const MiB = 1 << 20;
 const open: { close(): void }[] = [];
@@ -135,6 +135,14 @@ describe("struct layout", () => {
     expectCode(() => struct({ "a-b": "u8" }), "EINVAL");
     expectCode(() => Vec3.offsetOf("w" as "x"), "EINVAL");
   });
+
+  test("struct() is the one way to a layout: the constructor refuses other callers (EINVAL)", () => {
+    const Ctor = StructLayout as unknown as new (...args: unknown[]) => unknown;
+    expect(expectCode(() => new Ctor({ x: "f32" }, false), "EINVAL").op).toBe("StructLayout.constructor");
+    expect(expectCode(() => new Ctor(Symbol("privheap.StructLayout"), { x: "f32" }, false), "EINVAL").op).toBe("StructLayout.constructor");
+    // @ts-expect-error the constructor takes struct()'s private token first
+    expectCode(() => new StructLayout({ x: "f32" }, false), "EINVAL");
+  });
 });
 
 describe("struct cursors", () => {
@@ -206,8 +214,8 @@ describe("struct cursors", () => {
   test("array indexes are checked; get/set vs at misuse is EINVAL; nested cursors cannot move alone", () => {
     const heap = heapOf();
     const m = Mixed.cursor(heap, Mixed.alloc(heap));
-    for (const bad of [-1, 3, 1.5, Number.NaN, "1"]) expectCode(() => m.d.get(bad as number), "EINVAL");
-    expectCode(() => m.d.set(3, 1), "EINVAL");
+    for (const bad of [-1, 3, 1.5, Number.NaN, "1"]) expect(expectCode(() => m.d.get(bad as number), "EINVAL").op).toBe("ArrayCursor.get");
+    expect(expectCode(() => m.d.set(3, 1), "EINVAL").op).toBe("ArrayCursor.set");
     expectCode(() => m.m.at(2), "EINVAL");
     expectCode(() => m.parts.get(0 as never), "EINVAL");
     expectCode(() => m.d.at(0 as never), "EINVAL");
@@ -233,6 +241,35 @@ describe("struct cursors", () => {
       [0, 0, 0],
       [0, 0, 0],
     ]);
+  });
+
+  test("read, write and at() at an offset that is not a multiple of the alignment are EINVAL and change no byte", () => {
+    const heap = heapOf();
+    const off = Mixed.alloc(heap);
+    Mixed.write(heap, off, { a: 7, b: 1.5, g: 9n });
+    expect(Mixed.align).toBe(8);
+    for (const bad of [off + 1, off + 4, off + 7, off + 0.5]) {
+      expectUnchanged(heap, () => Mixed.write(heap, bad, { b: 2.5, g: 3n }), "EINVAL");
+      expect(expectCode(() => Mixed.read(heap, bad), "EINVAL").op).toBe("StructLayout.read");
+      expect(expectCode(() => Mixed.cursor(heap, bad), "EINVAL").op).toBe("StructCursor.at");
+    }
+    expect(expectCode(() => Mixed.write(heap, off + 2, { a: 1 }), "EINVAL").op).toBe("StructLayout.write");
+    const two = struct({ h: "u16" });
+    const t = two.cursor(heap, off);
+    expectCode(() => t.at(off + 1), "EINVAL");
+    expect(t.offset).toBe(off); // the failed move left the cursor where it was
+    expect(Mixed.read(heap, off)).toMatchObject({ a: 7, b: 1.5, g: 9n });
+  });
+
+  test("read and write of a struct that does not fit inside the region are EINVAL and change no byte", () => {
+    const heap = heapOf();
+    const end = heap.u8.length;
+    const S = struct({ x: "f64", y: "f64" });
+    for (const bad of [end - 8, end, -16, 2 ** 53]) {
+      expectUnchanged(heap, () => S.write(heap, bad, { x: 1 }), "EINVAL");
+      expectCode(() => S.read(heap, bad), "EINVAL");
+    }
+    expect(S.read(heap, end - 16)).toEqual({ x: 0, y: 0 });
   });
 
   test("alloc zeroes and aligns, from heaps and frame arenas", () => {
@@ -266,11 +303,14 @@ describe("stale cursors (debug mode)", () => {
     const D = struct({ x: "f32", arr: ["u32", 2], v: Vec3 }, { debug: true });
     const c = D.cursor(heap, D.alloc(heap));
     c.x = 1;
+    const arr = c.arr;
     heap.reset();
     expectCode(() => c.x, "ESTALE");
     expectCode(() => (c.x = 2), "ESTALE");
-    expectCode(() => c.arr.get(0), "ESTALE");
-    expectCode(() => c.v.y, "ESTALE");
+    expect(expectCode(() => c.arr.get(0), "ESTALE").op).toBe("StructCursor.arr");
+    expect(expectCode(() => arr.get(0), "ESTALE").op).toBe("ArrayCursor.get");
+    expect(expectCode(() => c.v.y, "ESTALE").op).toBe("StructCursor.v");
+    expect(expectCode(() => c.x, "ESTALE").op).toBe("StructCursor.x");
     c.at(D.alloc(heap));
     expect(c.x).toBe(0);
   });
