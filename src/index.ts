@@ -9,8 +9,9 @@
  * - {@link FrameArena}: per-frame scratch over private heaps, reset in O(1).
  * - {@link struct}: C-layout structs with generated, allocation-free cursors.
  * - {@link HeapError}: the one error class, with a stable string `code`.
- * - Native library: {@link loadNative} and {@link libraryCandidates} tell
- *   where the library was found or looked for.
+ * - Native library: {@link libraryCandidates} tells where the library is
+ *   looked for. The raw bindings (`loadNative`) are unsafe and live at the
+ *   subpath `privheap/native` (src/native.ts).
  *
  * @example
  * ```ts
@@ -48,5 +49,5 @@ export type {
 } from "./struct.ts";
 export { HeapError, codeFromNative, nativeFromCode } from "./errors.ts";
 export type { HeapErrorCode } from "./errors.ts";
-export { loadNative, libraryCandidates, libraryFileName, platformDir, BUILD_COMMAND } from "./ffi/loader.ts";
-export type { LibraryCandidate, NativeLibrary } from "./ffi/loader.ts";
+export { libraryCandidates, libraryFileName, platformDir, BUILD_COMMAND } from "./ffi/loader.ts";
+export type { LibraryCandidate } from "./ffi/loader.ts";

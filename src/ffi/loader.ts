@@ -51,11 +51,12 @@ export interface LibraryCandidate {
 }
 
 /**
- * The loaded library: where it came from and its bound symbols.
+ * The loaded library: where it came from and its bound symbols, which
+ * skip every check of the main entry (see src/native.ts).
  *
  * @example
  * ```ts
- * import { loadNative, type NativeLibrary } from "privheap";
+ * import { loadNative, type NativeLibrary } from "privheap/native";
  * const lib: NativeLibrary = loadNative();
  * console.log(lib.source, lib.path);
  * ```
@@ -133,10 +134,12 @@ let loaded: NativeLibrary | undefined;
 /**
  * Open the library (first call) or return the one already open.
  * Throws a {@link HeapError} with code `ENOLIB` listing every path tried.
+ * Public only through `privheap/native`: its symbols take raw addresses
+ * and page indices unchecked, and can corrupt a heap or crash the process.
  *
  * @example
  * ```ts
- * import { loadNative } from "privheap";
+ * import { loadNative } from "privheap/native";
  * const lib = loadNative();
  * console.log("privheap native library:", lib.path);
  * ```
@@ -162,5 +165,5 @@ export function loadNative(): NativeLibrary {
   const detail =
     `no usable ${libraryFileName()} for ${platformDir()}. Tried, in order:\n${tried.join("\n")}\n` +
     `Build it with: ${BUILD_COMMAND}   (or set PRIVHEAP_LIB=/path/to/${libraryFileName()})`;
-  throw new HeapError("ENOLIB", "load", detail);
+  throw new HeapError("ENOLIB", "loadNative", detail);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BUILD_COMMAND, libraryCandidates, libraryFileName, loadNative, packageRoot, platformDir } from "../../src/ffi/loader.ts";
@@ -36,6 +36,17 @@ describe("native library loader", () => {
     expect(lib.symbols.ph_last_error()).toBeLessThanOrEqual(0);
   });
 
+  test("the raw bindings are public only at the subpath privheap/native, not from the main entry", async () => {
+    const main = await import("privheap");
+    const native = await import("privheap/native");
+    expect("loadNative" in main).toBe(false);
+    expect(native.loadNative).toBe(loadNative);
+    expect(Object.keys(native)).toEqual(["loadNative"]);
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    expect(pkg.exports).toEqual({ ".": "./src/index.ts", "./native": "./src/native.ts" });
+    expect(readFileSync(join(SRC, "native.ts"), "utf8")).toContain("UNSAFE");
+  });
+
   test("a missing PRIVHEAP_LIB fails with ENOLIB naming the path and the build command", async () => {
     const r = await runScript(
       `import { PrivateHeap } from ${JSON.stringify(join(SRC, "index.ts"))};
@@ -56,7 +67,7 @@ describe("native library loader", () => {
     const bogus = join(dir, "libprivheap.so");
     writeFileSync(bogus, "this is not an ELF file\n");
     const r = await runScript(
-      `import { loadNative } from ${JSON.stringify(join(SRC, "index.ts"))};
+      `import { loadNative } from ${JSON.stringify(join(SRC, "native.ts"))};
        try { loadNative(); console.log("LOADED"); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
       { PRIVHEAP_LIB: bogus },
     );
@@ -71,7 +82,7 @@ describe("native library loader", () => {
     const pkg = mkdtempSync(join(tmpdir(), "privheap-nolib-"));
     cpSync(SRC, join(pkg, "src"), { recursive: true });
     const r = await runScript(
-      `import { loadNative } from ${JSON.stringify(join(pkg, "src", "index.ts"))};
+      `import { loadNative } from ${JSON.stringify(join(pkg, "src", "native.ts"))};
        try { loadNative(); console.log("LOADED"); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
       { PRIVHEAP_LIB: "" },
     );
