@@ -2,30 +2,20 @@
  * errors.ts - the one error class of privheap and the one function that maps
  * the C core's PH_E* codes to stable string codes.
  *
- * Codes from the C core (csrc/privheap.h, section 1):
+ * Codes from the C core (csrc/privheap.h, section 1): `ENOMEM` (PH_ENOMEM,
+ * -1), `EINVAL` (-2), `EBADPTR` (-3), `EDOUBLEFREE` (-4), `ECORRUPT` (-5),
+ * `EVERSION` (-6), `ESIZE` (-7), `EIO` (-8), `ENOSPC` (-9), `EBUSY` (-10).
+ * Their texts are the C core's own (`ph_strerror`), read from the library
+ * once, the first time an error needs one.
  *
- * | C code            | `code`        | meaning                                              |
- * | ----------------- | ------------- | ---------------------------------------------------- |
- * | PH_ENOMEM (-1)    | `ENOMEM`      | the region has no room for the request               |
- * | PH_EINVAL (-2)    | `EINVAL`      | an argument is out of range                          |
- * | PH_EBADPTR (-3)   | `EBADPTR`     | not the start of a live allocation of this heap      |
- * | PH_EDOUBLEFREE(-4)| `EDOUBLEFREE` | the allocation was already freed                     |
- * | PH_ECORRUPT (-5)  | `ECORRUPT`    | the bytes are not a consistent privheap region       |
- * | PH_EVERSION (-6)  | `EVERSION`    | a privheap region of an incompatible version         |
- * | PH_ESIZE (-7)     | `ESIZE`       | region too small or too large                        |
- * | PH_EIO (-8)       | `EIO`         | the operating system refused a mapping or file op    |
- * | PH_ENOSPC (-9)    | `ENOSPC`      | no free named-root slot                              |
- * | PH_EBUSY (-10)    | `EBUSY`       | another process has the file mapped or locked        |
+ * Codes raised by the TypeScript layer only, with their texts in
+ * TS_DESCRIPTIONS below: `ECLOSED`, `ESTALE`, `ENOLIB`, and `EUNKNOWN` (a
+ * negative C code this version does not know).
  *
- * Codes raised by the TypeScript layer only:
- *
- * | `code`     | meaning                                                          |
- * | ---------- | ---------------------------------------------------------------- |
- * | `ECLOSED`  | the heap (or arena) was closed                                   |
- * | `ESTALE`   | debug mode: a struct cursor outlived the frame or reset it was made in; a delta snapshot's base was overwritten |
- * | `ENOLIB`   | the native library could not be found or loaded                  |
- * | `EUNKNOWN` | a negative C code this version does not know                     |
+ * The loader imports this module and this module the loader; neither uses
+ * the other until a function runs.
  */
+import { loadNative } from "./ffi/loader.ts";
 
 /**
  * Every `code` a {@link HeapError} can carry.
@@ -66,22 +56,36 @@ const NATIVE_CODES: readonly HeapErrorCode[] = [
   "EBUSY",
 ];
 
-const DESCRIPTIONS: Readonly<Record<HeapErrorCode, string>> = {
-  ENOMEM: "the region has no room for the request",
-  EINVAL: "an argument is out of range",
-  EBADPTR: "not the start of a live allocation of this heap",
-  EDOUBLEFREE: "the allocation was already freed",
-  ECORRUPT: "the bytes are not a consistent privheap region",
-  EVERSION: "a privheap region of an incompatible version",
-  ESIZE: "region too small, too large, or smaller than its header says",
-  EIO: "the operating system refused a mapping or file operation",
-  ENOSPC: "no free named-root slot",
-  EBUSY: "another process has the file mapped or locked",
+/** Texts of the codes the C core does not have. */
+const TS_DESCRIPTIONS: Readonly<Partial<Record<HeapErrorCode, string>>> = {
   ECLOSED: "the heap was closed",
   ESTALE: "the struct cursor outlived the frame or reset it was created in, or a delta's base was overwritten",
   ENOLIB: "the native library could not be loaded",
   EUNKNOWN: "unknown error",
 };
+
+/** ph_strerror of each C code, in NATIVE_CODES order; read once. */
+let nativeTexts: readonly string[] | undefined;
+
+/**
+ * The description of `code`: the C core's ph_strerror text for a C code,
+ * else the TypeScript layer's. Without the native library (`ENOLIB`), a C
+ * code's message carries the code and the detail only.
+ */
+function describe(code: HeapErrorCode): string | undefined {
+  const i = NATIVE_CODES.indexOf(code);
+  if (i < 0) return TS_DESCRIPTIONS[code];
+  if (nativeTexts === undefined) {
+    let strerror: (rc: number) => unknown;
+    try {
+      strerror = loadNative().symbols.ph_strerror;
+    } catch {
+      return undefined; // the loader's own ENOLIB says why; an error about something else must still be built
+    }
+    nativeTexts = NATIVE_CODES.map((_, j) => String(strerror(-(j + 1))));
+  }
+  return nativeTexts[i];
+}
 
 /**
  * Map a negative PH_E* code from the C core to its stable string code. This is
@@ -142,8 +146,8 @@ export class HeapError extends Error {
   readonly op: string;
 
   constructor(code: HeapErrorCode, op: string, detail?: string, options?: { cause?: unknown }) {
-    const text = detail === undefined ? DESCRIPTIONS[code] : `${DESCRIPTIONS[code]}: ${detail}`;
-    super(`${op}: ${code}: ${text}`, options);
+    const text = [describe(code), detail].filter((t) => t !== undefined).join(": ");
+    super(text === "" ? `${op}: ${code}` : `${op}: ${code}: ${text}`, options);
     this.name = "HeapError";
     this.code = code;
     this.nativeCode = nativeFromCode(code);

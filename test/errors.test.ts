@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { HeapError, codeFromNative, nativeFromCode } from "../src/errors.ts";
 import { loadNative } from "../src/ffi/loader.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SRC, runScript } from "./support/bun.ts";
 import { headerConstants } from "./support/header.ts";
 
 const defs = headerConstants();
@@ -36,6 +39,27 @@ describe("HeapError codes", () => {
     const unknown = String(symbols.ph_strerror(defs.PH_ECODE_MIN! - 1));
     expect(unknown).toBe("unknown error");
     for (const [, value] of headerCodes) expect(String(symbols.ph_strerror(value))).not.toBe(unknown);
+  });
+
+  test("each PH_E* code's message carries the C core's ph_strerror text, and no TypeScript copy of it", () => {
+    const { symbols } = loadNative();
+    for (const [name, value] of headerCodes) {
+      const text = String(symbols.ph_strerror(value));
+      expect(HeapError.fromNative(value, "Op.call").message).toBe(`Op.call: ${name.slice(3)}: ${text}`);
+      expect(new HeapError(codeFromNative(value), "Op.call", "detail").message).toBe(`Op.call: ${name.slice(3)}: ${text}: detail`);
+    }
+    const source = readFileSync(join(import.meta.dir, "..", "src", "errors.ts"), "utf8");
+    for (const [, value] of headerCodes) expect(source).not.toContain(String(symbols.ph_strerror(value)));
+  });
+
+  test("without the native library a HeapError still builds, naming the code and the detail", async () => {
+    const r = await runScript(
+      `import { HeapError } from ${JSON.stringify(join(SRC, "errors.ts"))};
+       console.log(JSON.stringify([new HeapError("EINVAL", "Op.call", "detail").message, new HeapError("ECORRUPT", "Op.call").message, new HeapError("ECLOSED", "Op.call").message]));`,
+      { PRIVHEAP_LIB: "/nonexistent/libprivheap.so" },
+    );
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toEqual(["Op.call: EINVAL: detail", "Op.call: ECORRUPT", "Op.call: ECLOSED: the heap was closed"]);
   });
 
   test("HeapError carries code, op, nativeCode, cause and a message naming all of them", () => {
