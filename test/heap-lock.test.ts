@@ -358,8 +358,7 @@ describe("lock words from files", () => {
       const e = expectCode(() => PrivateHeap.open(path, { check }), "EBUSY");
       const took = performance.now() - t0;
       expect(e.message).toContain(`its lock stayed held for ${WAIT_MS} ms`);
-      expect(took).toBeGreaterThanOrEqual(WAIT_MS * 0.95);
-      expect(took).toBeLessThan(WAIT_MS + 1500);
+      expect(took).toBeGreaterThanOrEqual(WAIT_MS * 0.95); // it waited; the test's timeout bounds the wait
     }
   }
 

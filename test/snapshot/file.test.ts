@@ -799,9 +799,8 @@ describe("load: damaged files", () => {
     const fhd = bomb[4]!;
     expect(fhd >>> 6).toBe(2); // the writer's frames carry a 4-byte content size
     bomb[4] = fhd | 0xc0; // an 8-byte size field instead
-    const t0 = performance.now();
-    await expectBytesRejected(withData(bomb), ["ECORRUPT"]);
-    expect(performance.now() - t0).toBeLessThan(2000);
+    // Refused by the declared size, so no decoder ran.
+    expect((await expectBytesRejected(withData(bomb), ["ECORRUPT"])).message).toContain("the zstd frame declares");
     // A frame that needs a dictionary, and one that does not declare its size.
     const dict = frame.slice();
     dict[4] = fhd | 0x01;

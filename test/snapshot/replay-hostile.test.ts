@@ -47,7 +47,6 @@ describe("hostile replay files", () => {
         expect(seen[outcome] ?? 0, `outcome "${outcome}" (seed ${seed})`).toBeGreaterThan(0);
       // Nothing a 1 MiB recording can declare costs more than a few images.
       expect(r.maxRssBytes - before).toBeLessThan(256 << 20);
-      expect(r.maxCaseMs).toBeLessThan(2000);
     }, 60_000);
   }
 });
