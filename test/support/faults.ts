@@ -208,6 +208,9 @@ export function killInFunction(fn: string, args: string[]): boolean {
   const r = Bun.spawnSync(
     [
       "gdb", "-q", "-batch",
+      // Without debug information (a library built by the C compiler) gdb
+      // would print ph__pages_format demangled, as ph.pages_format.
+      "-ex", "set print demangle off",
       "-ex", "set breakpoint pending on",
       // Signals Bun's runtime uses for itself go straight to it.
       "-ex", "handle SIGSEGV SIGBUS SIGUSR1 SIGUSR2 SIGPWR SIGXCPU nostop noprint pass",
