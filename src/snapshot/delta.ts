@@ -29,15 +29,15 @@ function commonPages(length: number, base: Uint8Array): { pages: number; common:
   return { pages, common: Math.min(pages, Math.floor(base.length / PAGE)) };
 }
 
-/** The pages of image[0, length) that differ from base. */
-export function makeDelta(image: Uint8Array, length: number, base: Uint8Array): Delta {
+/** The pages of image[0, length) that differ from base. `op` names the caller in errors. */
+export function makeDelta(image: Uint8Array, length: number, base: Uint8Array, op: string): Delta {
   const { pages, common } = commonPages(length, base);
   const changed = new Uint32Array(pages);
-  let n = diffPages(image, base, common, changed, common, "snapshot");
+  let n = diffPages(image, base, common, changed, common, op);
   for (let p = common; p < pages; p++) changed[n++] = p;
   const stored = changed.slice(0, n);
   const data = new Uint8Array(n * PAGE);
-  copyPages(data, image, sequence(n), stored, n, "snapshot");
+  copyPages(data, image, sequence(n), stored, n, op);
   return { length, pages: stored, data };
 }
 
@@ -46,9 +46,9 @@ export function makeDelta(image: Uint8Array, length: number, base: Uint8Array): 
  * the differing pages of the common part, and every page past base's end.
  * Counts without copying anything.
  */
-export function countDelta(image: Uint8Array, length: number, base: Uint8Array): number {
+export function countDelta(image: Uint8Array, length: number, base: Uint8Array, op: string): number {
   const { pages, common } = commonPages(length, base);
-  return diffPages(image, base, common, null, 0, "snapshot") + pages - common;
+  return diffPages(image, base, common, null, 0, op) + pages - common;
 }
 
 /**
@@ -57,15 +57,15 @@ export function countDelta(image: Uint8Array, length: number, base: Uint8Array):
  * Bytes past the base's end need not be anything: a delta stores every
  * page there.
  */
-export function overlay(delta: Delta, buffer: Uint8Array): Uint8Array {
+export function overlay(delta: Delta, buffer: Uint8Array, op: string): Uint8Array {
   const out = buffer.subarray(0, delta.length);
-  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length, "snapshot");
+  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length, op);
   return out;
 }
 
 /** The whole image a delta describes, in new memory. */
-export function applyDelta(delta: Delta, base: Uint8Array): Uint8Array {
+export function applyDelta(delta: Delta, base: Uint8Array, op: string): Uint8Array {
   const out = new Uint8Array(delta.length);
   out.set(base.subarray(0, Math.min(delta.length, base.length)));
-  return overlay(delta, out);
+  return overlay(delta, out, op);
 }

@@ -59,7 +59,7 @@ interface Side {
 }
 
 function side(region: RegionRef): Side {
-  return { allocs: listAllocations(region, "diff"), roots: readRoots(region) };
+  return { allocs: listAllocations(region, "Snapshot.diff"), roots: readRoots(region) };
 }
 
 /** Index i (even) of the pair containing off, or -1. */

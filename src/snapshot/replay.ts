@@ -232,21 +232,22 @@ export class ReplayRecorder implements Disposable {
    * record is in the file.
    */
   #keyframe(after: number): { record: Uint8Array; commit: () => void } {
+    const op = after < 0 ? "Replay.record" : "ReplayRecorder.tick";
     const heap = this.#heap;
     const used = heap.usedBytes;
     // Whole (zero pages left out) or the pages that differ from the last
     // keyframe, whichever stores fewer; count first, copy only the one kept.
     const previous = this.#previous.subarray(0, this.#previousLength);
     let kind = KEYFRAME_FULL;
-    if (this.#keyframes % FULL_EVERY !== 0 && countDelta(heap.u8, used, previous) < countDelta(heap.u8, used, this.#zeros)) kind = KEYFRAME_DELTA;
-    const pages = makeDelta(heap.u8, used, kind === KEYFRAME_FULL ? this.#zeros : previous);
+    if (this.#keyframes % FULL_EVERY !== 0 && countDelta(heap.u8, used, previous, op) < countDelta(heap.u8, used, this.#zeros, op)) kind = KEYFRAME_DELTA;
+    const pages = makeDelta(heap.u8, used, kind === KEYFRAME_FULL ? this.#zeros : previous, op);
     const bytes = keyframePayloadBytes(pages.pages.length) + 16;
     if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
     const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), this.#keyframeScratch, (payload) => fillKeyframe(payload, after, kind, pages));
     const commit = () => {
       // Past #previousDirty the buffer is still fresh zeroed memory: no need to write it.
       if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty));
-      overlay(pages, this.#previous);
+      overlay(pages, this.#previous, op);
       this.#previousDirty = Math.max(this.#previousDirty, used);
       this.#previousLength = used;
       this.#keyframes++;
@@ -572,7 +573,7 @@ export class Replay implements Disposable {
     let image = carried;
     for (; m <= i; m++) {
       const delta = keyframes[m]!.delta;
-      image = overlay(delta, this.#work);
+      image = overlay(delta, this.#work, op);
       if (delta.pages.length > 0) this.#workDirty = Math.max(this.#workDirty, (delta.pages[delta.pages.length - 1]! + 1) * PAGE);
     }
     const after = keyframes[i]!.after;

@@ -10,7 +10,9 @@
  * The one way a snapshot's bytes change is `heap.snapshot({ into })`, which
  * bumps its generation; a delta records its base's generation and refuses
  * (`ESTALE`) to rebuild over a base that has changed since, so a rebuilt
- * image is always the one that was taken.
+ * image is always the one that was taken. What is read from an image once
+ * (its stats and roots) is kept until `into` replaces the bytes, and is
+ * handed out only after the same staleness check.
  */
 import type { Pointer } from "bun:ffi";
 import { heapChecksum } from "../checksum.ts";
@@ -32,7 +34,7 @@ const INTERNAL: unique symbol = Symbol("privheap.Snapshot");
 let copyInto: (region: Uint8Array, used: number, into: Snapshot) => Snapshot;
 
 /** The bytes behind a snapshot, for this directory's modules only (set by the class). */
-export let snapshotBytes: (s: Snapshot, op?: string) => Uint8Array;
+export let snapshotBytes: (s: Snapshot, op: string) => Uint8Array;
 
 /**
  * A heap's state at one moment: the bytes `heap.snapshot()` copied. Restore
@@ -66,10 +68,15 @@ export class Snapshot {
   #checked = false;
   /** Async saves in flight: while any is, `snapshot({ into: this })` takes new memory. */
   #saving = 0;
+  /** The image's stats and roots, read once per content (a delta would rebuild its whole image for each). */
+  #facts: { stats: HeapStats; roots: Record<string, number> } | null = null;
 
-  /** @internal Use `heap.snapshot()` or `Snapshot.fromBytes()`. */
+  /**
+   * @internal Use `heap.snapshot()`, `Snapshot.fromBytes()` or `Snapshot.load()`:
+   * a snapshot's bytes are trusted, so only this module makes one.
+   */
   constructor(token: typeof INTERNAL, bytes: Uint8Array | null, delta?: { base: Snapshot; delta: Delta }, checked = false) {
-    if (token !== INTERNAL) throw new HeapError("EINVAL", "Snapshot", "use heap.snapshot() or Snapshot.fromBytes()");
+    if (token !== INTERNAL) throw new HeapError("EINVAL", "Snapshot.constructor", "use heap.snapshot(), Snapshot.fromBytes() or Snapshot.load()");
     this.#bytes = bytes;
     this.#storage = bytes ?? new Uint8Array(0);
     this.#checked = checked;
@@ -89,17 +96,33 @@ export class Snapshot {
       into.#delta = into.#base = null;
       into.#generation++;
       into.#checked = false;
+      into.#facts = null;
       return into;
     };
   }
 
-  /** The whole image: the bytes, or a delta rebuilt over its base (new memory). */
-  #image(op = "snapshot"): Uint8Array {
+  /** Throws ESTALE when a base down this delta's chain was overwritten since the delta was taken. */
+  #checkFresh(op: string): void {
+    for (let s: Snapshot = this; s.#bytes === null; s = s.#base!)
+      if (s.#base!.#generation !== s.#baseGeneration)
+        throw new HeapError("ESTALE", op, "the base of this delta was overwritten by heap.snapshot({ into }) after the delta was taken");
+  }
+
+  /** The whole image: the bytes, or a delta rebuilt over its base (new memory each time). */
+  #image(op: string): Uint8Array {
     if (this.#bytes !== null) return this.#bytes;
-    const base = this.#base!;
-    if (base.#generation !== this.#baseGeneration)
-      throw new HeapError("ESTALE", op, "the base of this delta was overwritten by heap.snapshot({ into }) after the delta was taken");
-    return applyDelta(this.#delta!, base.#image(op));
+    this.#checkFresh(op);
+    return applyDelta(this.#delta!, this.#base!.#image(op), op);
+  }
+
+  /** The stats and roots of the image, read on first use. */
+  #factsOf(op: string): { stats: HeapStats; roots: Record<string, number> } {
+    this.#checkFresh(op);
+    if (this.#facts === null) {
+      const image = this.#image(op);
+      this.#facts = { stats: readStats(image, op), roots: readRoots(image) };
+    }
+    return this.#facts;
   }
 
   /**
@@ -142,8 +165,8 @@ export class Snapshot {
    * ```
    */
   static diff(a: Snapshot, b: Snapshot, options?: DiffOptions): SnapshotDiff {
-    if (!(a instanceof Snapshot) || !(b instanceof Snapshot)) throw new HeapError("EINVAL", "diff", "expected two Snapshots");
-    return diffImages(a.#image(), b.#image(), options);
+    if (!(a instanceof Snapshot) || !(b instanceof Snapshot)) throw new HeapError("EINVAL", "Snapshot.diff", "expected two Snapshots");
+    return diffImages(a.#image("Snapshot.diff"), b.#image("Snapshot.diff"), options);
   }
 
   /**
@@ -160,9 +183,9 @@ export class Snapshot {
    * ```
    */
   static fromBytes(bytes: Uint8Array): Snapshot {
-    if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "fromBytes", "bytes must be a Uint8Array");
+    if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "Snapshot.fromBytes", "bytes must be a Uint8Array");
     const own = bytes.slice();
-    checkBytes(own, ANY_SIZE, 0, "fromBytes");
+    checkBytes(own, ANY_SIZE, 0, "Snapshot.fromBytes");
     return new Snapshot(INTERNAL, own, undefined, true);
   }
 
@@ -181,37 +204,46 @@ export class Snapshot {
     return this.#base ?? undefined;
   }
 
-  /** A copy of the image's bytes (a delta's are rebuilt over its base; the snapshot cannot be changed). */
+  /**
+   * A copy of the image's bytes (a delta's are rebuilt over its base, in
+   * new memory at every call; the snapshot cannot be changed).
+   */
   get bytes(): Uint8Array {
-    return this.#bytes?.slice() ?? this.#image();
+    return this.#bytes?.slice() ?? this.#image("Snapshot.bytes");
   }
 
   /** Size of the heap it was taken from: the smallest heap it restores into. */
   get regionSize(): number {
-    return this.stats().regionBytes;
+    return this.#factsOf("Snapshot.regionSize").stats.regionBytes;
   }
 
-  /** The heap's counters at the moment it was taken. */
+  /**
+   * The heap's counters at the moment it was taken. Read once: a delta
+   * rebuilds its image for the first call only (`ESTALE` once its base was
+   * overwritten, as for every use of the delta).
+   */
   stats(): HeapStats {
-    return readStats(this.#image(), "stats");
+    return { ...this.#factsOf("Snapshot.stats").stats };
   }
 
-  /** The heap's named roots at the moment it was taken. */
+  /** The heap's named roots at the moment it was taken. Read once, as `stats()`. */
   roots(): Record<string, number> {
-    return readRoots(this.#image());
+    return { ...this.#factsOf("Snapshot.roots").roots };
   }
 
   /**
    * 64-bit xxHash3 of the bytes; equal to `heap.checksum()` of the heap it
    * was taken from at that moment, and stable across runs and machines.
+   * A delta rebuilds its image for each call (a copy of its base and its
+   * pages): keep the result rather than asking twice.
    */
   checksum(): bigint {
-    return heapChecksum(this.#image());
+    return heapChecksum(this.#image("Snapshot.checksum"));
   }
 
-  /** Live allocations as (offset, size) pairs in address order. */
+  /** Live allocations as (offset, size) pairs in address order. A delta rebuilds its image for each call. */
   allocations(): Float64Array {
-    return listAllocations(this.#image(), "allocations");
+    return listAllocations(this.#image("Snapshot.allocations"), "Snapshot.allocations");
   }
 
   /**
@@ -238,10 +270,10 @@ export class Snapshot {
    * ```
    */
   async save(path: string, options?: SaveOptions): Promise<void> {
-    const image = this.#loadable("save");
+    const image = this.#loadable("Snapshot.save");
     this.#saving++;
     try {
-      await saveFile(path, image, options, "save");
+      await saveFile(path, image, options, "Snapshot.save");
     } finally {
       this.#saving--;
     }
@@ -262,7 +294,7 @@ export class Snapshot {
    * ```
    */
   saveSync(path: string, options?: SaveOptions): void {
-    saveFileSync(path, this.#loadable("saveSync"), options, "saveSync");
+    saveFileSync(path, this.#loadable("Snapshot.saveSync"), options, "Snapshot.saveSync");
   }
 
   /**
@@ -293,9 +325,9 @@ export class Snapshot {
   static async load(path: string, options?: LoadOptions): Promise<Snapshot> {
     return loadFile(
       path,
-      "load",
+      "Snapshot.load",
       (image) => {
-        checkBytes(image, ANY_SIZE, 0, "load");
+        checkBytes(image, ANY_SIZE, 0, "Snapshot.load");
         return new Snapshot(INTERNAL, image, undefined, true);
       },
       options,
@@ -319,9 +351,9 @@ export class Snapshot {
   static loadSync(path: string, options?: LoadOptions): Snapshot {
     return loadFileSync(
       path,
-      "loadSync",
+      "Snapshot.loadSync",
       (image) => {
-        checkBytes(image, ANY_SIZE, 0, "loadSync");
+        checkBytes(image, ANY_SIZE, 0, "Snapshot.loadSync");
         return new Snapshot(INTERNAL, image, undefined, true);
       },
       options,
@@ -368,14 +400,14 @@ const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
 export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot, base?: Snapshot): Snapshot {
   const prefix = region.subarray(0, usedBytes);
   const rc = loadNative().symbols.ph_snapshot_check(prefix, prefix.length, ANY_SIZE, TRUSTED);
-  if (rc !== 0) throw HeapError.fromNative(rc, "snapshot", headerDamage(prefix, rc));
+  if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.snapshot", headerDamage(prefix, rc));
   if (base !== undefined) {
-    if (!(base instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "base must be a Snapshot");
-    if (into !== undefined) throw new HeapError("EINVAL", "snapshot", "into and base cannot be combined");
-    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base, "snapshot")) });
+    if (!(base instanceof Snapshot)) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "base must be a Snapshot");
+    if (into !== undefined) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "into and base cannot be combined");
+    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base, "PrivateHeap.snapshot"), "PrivateHeap.snapshot") });
   }
   if (into === undefined) return new Snapshot(INTERNAL, region.slice(0, usedBytes));
-  if (!(into instanceof Snapshot)) throw new HeapError("EINVAL", "snapshot", "into must be a Snapshot");
+  if (!(into instanceof Snapshot)) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "into must be a Snapshot");
   return copyInto(region, usedBytes, into);
 }
 

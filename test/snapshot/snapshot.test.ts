@@ -1,7 +1,8 @@
 // In-memory snapshots: heap.snapshot(), heap.restore(), heap.checksum(),
 // Snapshot.fromBytes() and what a Snapshot tells about its heap.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { PrivateHeap } from "../../src/heap.ts";
+import * as deltaModule from "../../src/snapshot/delta.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { expectCode, expectUnchanged } from "../support/expect.ts";
 import { rng } from "../support/random.ts";
@@ -154,11 +155,27 @@ describe("heap.snapshot / heap.restore", () => {
     const snap = heap.snapshot();
     expectUnchanged(heap, () => heap.restore({} as Snapshot), "EINVAL");
     expectUnchanged(heap, () => heap.restore(null as unknown as Snapshot), "EINVAL");
-    expectCode(() => new (Snapshot as unknown as new (t: symbol, b: Uint8Array) => Snapshot)(Symbol("x"), new Uint8Array(8)), "EINVAL");
     heap.close();
     expectCode(() => heap.snapshot(), "ECLOSED");
     expectCode(() => heap.restore(snap), "ECLOSED");
     expectCode(() => heap.checksum(), "ECLOSED");
+  });
+});
+
+describe("Snapshot's constructor", () => {
+  test("refuses (EINVAL) every caller but the snapshot module, so no Snapshot holds bytes that skipped validation", () => {
+    const heap = heapOf();
+    const good = heap.snapshot().bytes;
+    const Ctor = Snapshot as unknown as new (...args: unknown[]) => Snapshot;
+    const forged = Symbol("privheap.Snapshot"); // the same description is not the same symbol
+    for (const args of [[forged, good], [undefined, good], [good], [forged, new Uint8Array(8), undefined, true]]) {
+      const e = expectCode(() => new Ctor(...args), "EINVAL");
+      expect(e.op).toBe("Snapshot.constructor");
+      expect(e.message).toContain("Snapshot.fromBytes()");
+    }
+    // @ts-expect-error the constructor takes the snapshot module's private token first
+    expectCode(() => new Snapshot(good), "EINVAL");
+    expect(heap.check()).toBe(0);
   });
 });
 
@@ -357,6 +374,49 @@ describe("heap.snapshot({ base }) (deltas)", () => {
     heap.snapshot({ into: s0 });
     expectCode(() => heap.restore(d2), "ESTALE");
     expect(heap.check()).toBe(0);
+  });
+
+  test("stats(), roots() and regionSize rebuild a delta's image once, and are ESTALE once its base is overwritten", () => {
+    const heap = heapOf(16 * MiB);
+    busy(heap);
+    const base = heap.snapshot();
+    heap.setRoot("late", heap.malloc(3 * MiB));
+    const delta = heap.snapshot({ base });
+    const expected = { stats: heap.stats(), roots: heap.roots() };
+    const rebuilds = spyOn(deltaModule, "applyDelta");
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect(delta.stats()).toEqual(expected.stats);
+        expect(delta.roots()).toEqual(expected.roots);
+        expect(delta.regionSize).toBe(heap.size);
+      }
+      expect(rebuilds).toHaveBeenCalledTimes(1);
+      delta.checksum();
+      expect(rebuilds).toHaveBeenCalledTimes(2); // the other readers rebuild: their TSDoc says so
+      // What the caller gets is a copy: changing it changes nothing kept.
+      delta.stats().liveCount = -1;
+      delete delta.roots().late;
+      expect(delta.stats()).toEqual(expected.stats);
+      expect(delta.roots()).toEqual(expected.roots);
+      heap.snapshot({ into: base });
+      for (const use of [() => delta.stats(), () => delta.roots(), () => delta.regionSize]) expectCode(use, "ESTALE");
+      expect(expectCode(() => delta.roots(), "ESTALE").op).toBe("Snapshot.roots");
+    } finally {
+      rebuilds.mockRestore();
+    }
+  });
+
+  test("a snapshot reused by snapshot({ into }) reports the stats and roots of its new bytes", () => {
+    const heap = heapOf();
+    heap.setRoot("first", heap.malloc(100));
+    const s = heap.snapshot();
+    expect(Object.keys(s.roots())).toEqual(["first"]);
+    const used = s.stats().usedBytes;
+    heap.setRoot("second", heap.malloc(200_000));
+    heap.snapshot({ into: s });
+    expect(Object.keys(s.roots()).sort()).toEqual(["first", "second"]);
+    expect(s.stats()).toEqual(heap.stats());
+    expect(s.stats().usedBytes).toBeGreaterThan(used);
   });
 
   test("a base that is not a Snapshot, or base with into, is EINVAL", () => {
