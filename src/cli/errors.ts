@@ -12,7 +12,11 @@
  * @example
  * ```ts
  * import { UsageError } from "./errors.ts";
- * throw new UsageError("replay info: missing FILE");
+ * function fileArgument(args: string[]): string {
+ *   if (args[0] === undefined) throw new UsageError("replay info: missing FILE");
+ *   return args[0];
+ * }
+ * console.log(fileArgument(["run.phreplay"]));
  * ```
  */
 export class UsageError extends Error {
@@ -28,8 +32,10 @@ export class UsageError extends Error {
  *
  * @example
  * ```ts
+ * import { existsSync } from "node:fs";
  * import { CommandError } from "./errors.ts";
- * throw new CommandError("cannot load the step module sim.ts: not found");
+ * const stepModule = "examples/sim.ts";
+ * if (!existsSync(stepModule)) throw new CommandError(`cannot load the step module ${stepModule}: not found`);
  * ```
  */
 export class CommandError extends Error {

@@ -35,7 +35,7 @@ export interface VerifyCommandOptions {
  * @example
  * ```ts
  * import { loadStep } from "./replay-verify.ts";
- * const step = await loadStep("/work/game/examples/sim.ts");
+ * const step = await loadStep(`${process.cwd()}/examples/sim.ts`);
  * ```
  */
 export async function loadStep(modulePath: string): Promise<StepFn> {
