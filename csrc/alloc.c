@@ -12,12 +12,6 @@
  */
 #include "internal.h"
 
-/* Record code for ph_last_error and return the null offset. */
-static inline uint64_t fail0(int code) {
-  ph__fail(code);
-  return 0;
-}
-
 static inline bool is_large_size(size_t size) {
   return size > PH_SMALL_MAX || ph__classes[ph__size2class(size)].run_pages == 0;
 }
@@ -29,21 +23,23 @@ static inline uint32_t pages_for(const ph_heap_t *h, size_t size) {
   return (size > ((uint64_t)h->npages << PH_LG_PAGE)) ? 0 : n ? (uint32_t)n : 1u;
 }
 
-static uint64_t large_alloc(ph_heap_t *h, size_t size, uint32_t align_pages, bool *zeroed) {
+/* Offset of a new large run, or PH_ENOMEM / PH_ECORRUPT. */
+static int64_t large_alloc(ph_heap_t *h, size_t size, uint32_t align_pages, bool *zeroed) {
   uint32_t n = pages_for(h, size);
-  if (n == 0) return fail0(PH_ENOMEM);
-  uint32_t p = ph__pages_alloc(h, n, align_pages, zeroed);
-  if (p == 0) return 0; /* ENOMEM or ECORRUPT, recorded */
+  if (n == 0) return PH_ENOMEM;
+  int64_t got = ph__pages_alloc(h, n, align_pages, zeroed);
+  if (got < 0) return got;
+  uint32_t p = (uint32_t)got;
   ph_page *e = ph__page(h, p);
   e->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
   e->size = n;
   h->large_count++;
   h->large_pages += n;
-  return (uint64_t)p << PH_LG_PAGE;
+  return (int64_t)p << PH_LG_PAGE;
 }
 
 /* Requests above PH_LOOKUP_MAX: the upper small classes, or a page run. */
-uint64_t ph__malloc_slow(ph_heap_t *h, size_t size) {
+int64_t ph__off_malloc_slow(ph_heap_t *h, size_t size) {
   if (size <= PH_SMALL_MAX) {
     unsigned c = ph__size2class(size);
     if (ph__classes[c].run_pages) return ph__small_alloc(h, c);
@@ -52,26 +48,20 @@ uint64_t ph__malloc_slow(ph_heap_t *h, size_t size) {
   return large_alloc(h, size, 1, &zeroed);
 }
 
-uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size) {
+int64_t ph__off_calloc(ph_heap_t *h, size_t n, size_t size) {
   size_t total;
-  if (__builtin_mul_overflow(n, size, &total)) return fail0(PH_ENOMEM);
+  if (__builtin_mul_overflow(n, size, &total)) return PH_ENOMEM;
   bool zeroed = (h->flags & PH_ZERO_ON_FREE) != 0;
-  uint64_t off;
-  if (!is_large_size(total)) {
-    off = ph__small_alloc(h, ph__size2class(total));
-    if (off == 0) return 0;
-  } else {
-    off = large_alloc(h, total, 1, &zeroed);
-    if (off == 0) return 0;
-  }
+  int64_t off = is_large_size(total) ? large_alloc(h, total, 1, &zeroed) : ph__small_alloc(h, ph__size2class(total));
+  if (off < 0) return off;
   if (!zeroed) memset(ph__base(h) + off, 0, total);
   return off;
 }
 
-uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size) {
-  if (align == 0 || (align & (align - 1)) != 0) return fail0(PH_EINVAL);
-  if (align <= 8) return ph__malloc(h, size);
-  if (align > ((uint64_t)h->npages << PH_LG_PAGE)) return fail0(PH_ENOMEM);
+int64_t ph__off_aligned(ph_heap_t *h, size_t align, size_t size) {
+  if (align == 0 || (align & (align - 1)) != 0) return PH_EINVAL;
+  if (align <= 8) return ph__off_malloc(h, size);
+  if (align > ((uint64_t)h->npages << PH_LG_PAGE)) return PH_ENOMEM;
   if (align <= PH_PAGE_SIZE && size <= PH_SMALL_MAX) {
     /* The smallest class that holds size and is aligned enough. */
     for (unsigned c = ph__size2class(size); c < PH_NCLASSES; c++) {
@@ -142,17 +132,17 @@ static int large_free(ph_heap_t *h, uint32_t p) {
   return ph__pages_free(h, p, n);
 }
 
-/* Everything ph__free's inline fast path (a small run's region) leaves. */
-int ph__free_slow(ph_heap_t *h, uint64_t off) {
+/* Everything ph__off_free's inline fast path (a small run's region) leaves. */
+int ph__off_free_slow(ph_heap_t *h, uint64_t off) {
   uint32_t run;
   long region;
   int err = classify(h, off, &run, &region);
-  if (err) return ph__fail(err);
+  if (err) return err;
   if (region >= 0) return ph__small_free(h, run, ph__page(h, run), off);
   return large_free(h, run);
 }
 
-int64_t ph__usable(const ph_heap_t *h, uint64_t off) {
+int64_t ph__off_usable(const ph_heap_t *h, uint64_t off) {
   uint32_t run;
   long region;
   int err = classify(h, off, &run, &region);
@@ -162,51 +152,57 @@ int64_t ph__usable(const ph_heap_t *h, uint64_t off) {
   return (int64_t)e->size << PH_LG_PAGE;
 }
 
-uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size) {
-  if (off == 0) return ph__malloc(h, size);
+int64_t ph__off_realloc(ph_heap_t *h, uint64_t off, size_t size) {
+  if (off == 0) return ph__off_malloc(h, size);
   uint32_t run;
   long region;
   int err = classify(h, off, &run, &region);
-  if (err) return fail0(err);
+  if (err) return err;
   ph_page *e = ph__page(h, run);
   size_t old;
   if (region >= 0) {
     unsigned c = PH_INFO_CLASS(e->info);
     old = ph__classes[c].size;
-    if (!is_large_size(size) && ph__size2class(size) == c) return off;
+    if (!is_large_size(size) && ph__size2class(size) == c) return (int64_t)off;
   } else {
     uint32_t n = e->size, m = pages_for(h, size);
     old = (size_t)n << PH_LG_PAGE;
     if (m != 0 && is_large_size(size)) {
-      if (m == n) return off;
+      if (m == n) return (int64_t)off;
       if (m < n) {
         if (h->flags & PH_ZERO_ON_FREE)
           memset(ph__base(h) + off + ((uint64_t)m << PH_LG_PAGE), 0, (size_t)(n - m) << PH_LG_PAGE);
-        if (ph__pages_shrink(h, run, n, m) != 0) return 0;
+        err = ph__pages_shrink(h, run, n, m);
+        if (err) return err;
         e = ph__page(h, run);
         e->size = m;
         h->large_pages -= n - m;
-        return off;
+        return (int64_t)off;
       }
       int grown = ph__pages_grow(h, run, n, m);
-      if (grown < 0) return 0;
+      if (grown < 0) return grown;
       if (grown) {
         e->size = m;
         h->large_pages += m - n;
-        return off;
+        return (int64_t)off;
       }
     }
   }
-  uint64_t moved = ph__malloc(h, size);
-  if (moved == 0) return 0;
+  int64_t moved = ph__off_malloc(h, size);
+  if (moved < 0) return moved;
   memcpy(ph__base(h) + moved, ph__base(h) + off, old < size ? old : size);
-  if (ph__free(h, off) != 0) return 0; /* damage found on the way (recorded): moved stays allocated */
+  err = ph__off_free(h, off);
+  if (err) return err; /* damage found on the way: moved stays allocated */
   return moved;
 }
 
 /* ---- pointer API -------------------------------------------------------- */
 
-static inline void *to_ptr(ph_heap_t *h, uint64_t off) { return off ? ph__base(h) + off : NULL; }
+/* A pointer API result: the allocation at offset r, or NULL with r's code
+ * recorded. */
+static inline void *ptr_result(ph_heap_t *h, int64_t r) {
+  return PH_LIKELY(r >= 0) ? ph__base(h) + r : ph__fail_null((int)r);
+}
 
 /* Offset of p in h, or 1 (never an allocation: not 8-aligned) when p is
  * outside the region or is its base (offset 0 would read as NULL). */
@@ -217,33 +213,36 @@ static inline uint64_t to_off(const ph_heap_t *h, const void *p) {
 
 void *ph_heap_malloc(ph_heap_t *h, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return to_ptr(h, ph__malloc(h, size));
+  return ptr_result(h, ph__off_malloc(h, size));
 }
 
 void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return to_ptr(h, ph__calloc(h, n, size));
+  return ptr_result(h, ph__off_calloc(h, n, size));
 }
 
 void *ph_heap_aligned_alloc(ph_heap_t *h, size_t align, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return to_ptr(h, ph__aligned(h, align, size));
+  return ptr_result(h, ph__off_aligned(h, align, size));
 }
 
 void *ph_heap_realloc(ph_heap_t *h, void *p, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return to_ptr(h, ph__realloc(h, p ? to_off(h, p) : 0, size));
+  return ptr_result(h, ph__off_realloc(h, p ? to_off(h, p) : 0, size));
 }
 
 int ph_heap_free(ph_heap_t *h, void *p) {
   if (!h) return ph__fail(PH_EINVAL);
   if (!p) return 0;
-  return ph__free(h, to_off(h, p));
+  int err = ph__off_free(h, to_off(h, p));
+  return PH_LIKELY(err == 0) ? 0 : ph__fail(err);
 }
 
 size_t ph_heap_usable_size(const ph_heap_t *h, const void *p) {
-  if (!h) return (size_t)fail0(PH_EINVAL);
-  int64_t r = ph__usable(h, p ? to_off(h, p) : 1u);
-  if (r < 0) return (size_t)fail0((int)r);
+  int64_t r = h ? ph__off_usable(h, p ? to_off(h, p) : 1u) : PH_EINVAL;
+  if (r < 0) {
+    ph__fail((int)r);
+    return 0;
+  }
   return (size_t)r;
 }

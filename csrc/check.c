@@ -326,7 +326,7 @@ static int check_untouched_entries(const ph_heap_t *h) {
 int ph_heap_check(const void *base, size_t len) {
   const ph_heap_t *h = (const ph_heap_t *)base;
   int err = ph__check_header(h, len);
-  if (err) return err;
+  if (err) return ph__fail(err); /* unusable: a failure; a count of broken invariants is a verdict */
   tally t;
   memset(&t, 0, sizeof t);
   bool complete;
@@ -367,10 +367,17 @@ int ph_heap_check(const void *base, size_t len) {
   return broken;
 }
 
+static int walk_damaged(bool *damaged) {
+  *damaged = true;
+  return PH_ECORRUPT;
+}
+
 /* Visit every live allocation at an offset >= from, in address order, until
- * visit returns non-zero (returned). 0 at the end, PH_ECORRUPT on a broken
- * map. Seeking to `from` walks back at most one run. */
-static int walk_from(const ph_heap_t *h, uint64_t from, ph_walk_fn visit, void *arg) {
+ * visit returns non-zero (returned). 0 at the end; PH_ECORRUPT, with
+ * *damaged set, on a broken map. Seeking to `from` walks back at most one
+ * run. */
+static int walk_from(const ph_heap_t *h, uint64_t from, ph_walk_fn visit, void *arg, bool *damaged) {
+  *damaged = false;
   uint64_t first = from >> PH_LG_PAGE;
   uint32_t p = h->base_pages;
   if (first >= h->hwm) p = h->hwm;
@@ -382,13 +389,13 @@ static int walk_from(const ph_heap_t *h, uint64_t from, ph_walk_fn visit, void *
     const ph_class *cl = NULL;
     if (k == PH_PK_SMALL) {
       unsigned c = PH_INFO_CLASS(e->info);
-      if (c >= PH_NCLASSES) return ph__fail(PH_ECORRUPT);
+      if (c >= PH_NCLASSES) return walk_damaged(damaged);
       cl = &ph__classes[c];
       n = cl->run_pages;
     } else if (k != PH_PK_LARGE && k != PH_PK_FREE && k != PH_PK_META && k != PH_PK_SCRATCH) {
-      return ph__fail(PH_ECORRUPT);
+      return walk_damaged(damaged);
     }
-    if (n == 0 || (uint64_t)p + n > h->hwm) return ph__fail(PH_ECORRUPT);
+    if (n == 0 || (uint64_t)p + n > h->hwm) return walk_damaged(damaged);
     uint64_t start = (uint64_t)p << PH_LG_PAGE;
     if (cl) {
       for (long i = 0; i < cl->nregs; i++) {
@@ -408,7 +415,9 @@ static int walk_from(const ph_heap_t *h, uint64_t from, ph_walk_fn visit, void *
 
 int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg) {
   if (!h || !fn) return ph__fail(PH_EINVAL);
-  return walk_from(h, 0, fn, arg);
+  bool damaged;
+  int rc = walk_from(h, 0, fn, arg, &damaged);
+  return damaged ? ph__fail(rc) : rc; /* else what fn returned, which is no code of ours */
 }
 
 typedef struct batch {
@@ -426,6 +435,7 @@ static int batch_visit(void *arg, uint64_t off, uint64_t size) {
 int ph_off_walk(const ph_heap_t *h, double from, double *out, int max) {
   if (!h || !out || max <= 0 || !(from >= 0.0 && from <= 9007199254740992.0)) return ph__fail(PH_EINVAL);
   batch b = {out, max, 0};
-  int rc = walk_from(h, (uint64_t)from, batch_visit, &b);
-  return rc < 0 ? rc : b.n;
+  bool damaged;
+  int rc = walk_from(h, (uint64_t)from, batch_visit, &b, &damaged);
+  return damaged ? ph__fail(rc) : b.n;
 }

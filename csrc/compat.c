@@ -40,17 +40,27 @@ void ph_free(void *p) {
   else if (p) ph__fail(PH_EINVAL);
 }
 
+/* The errno value for a PH_E* code, as posix_memalign reports it. */
+static int as_errno(int code) { return code == PH_EINVAL ? EINVAL : ENOMEM; }
+
 int ph_posix_memalign(void **out, size_t align, size_t size) {
-  if (!out || align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-  if (!default_heap) return ENOMEM;
-  void *p = ph_heap_aligned_alloc(default_heap, align, size);
-  if (!p) return ph_last_error() == PH_EINVAL ? EINVAL : ENOMEM;
-  *out = p;
+  if (!out || align < sizeof(void *) || (align & (align - 1))) return as_errno(ph__fail(PH_EINVAL));
+  if (!default_heap) {
+    ph__fail(PH_EINVAL); /* as ph_malloc records it; the errno value says no memory, as it always has */
+    return ENOMEM;
+  }
+  int64_t r = ph__off_aligned(default_heap, align, size);
+  if (r < 0) return as_errno(ph__fail((int)r));
+  *out = (char *)default_heap + r;
   return 0;
 }
 
 size_t ph_malloc_usable_size(void *p) {
-  if (!default_heap || !p) return 0;
+  if (!p) return 0;
+  if (!default_heap) {
+    ph__fail(PH_EINVAL);
+    return 0;
+  }
   return ph_heap_usable_size(default_heap, p);
 }
 

@@ -20,47 +20,47 @@ static inline bool exact(double d, uint64_t *out) {
   return true;
 }
 
-/* An offset result: the offset, or the code the failing call recorded. */
-static inline double result(uint64_t off) { return off ? (double)off : (double)ph_last_error(); }
+/* An offset API result: the offset, or r's code, recorded. */
+static inline double result(int64_t r) { return PH_LIKELY(r >= 0) ? (double)r : (double)ph__fail((int)r); }
 
 double ph_off_malloc(ph_heap_t *h, double size) {
   uint64_t n;
   if (!h || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__malloc(h, (size_t)n));
+  return result(ph__off_malloc(h, (size_t)n));
 }
 
 double ph_off_calloc(ph_heap_t *h, double count, double size) {
   uint64_t c, n;
   if (!h || !exact(count, &c) || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__calloc(h, (size_t)c, (size_t)n));
+  return result(ph__off_calloc(h, (size_t)c, (size_t)n));
 }
 
 double ph_off_realloc(ph_heap_t *h, double off, double size) {
   uint64_t o, n;
   if (!h || !exact(off, &o) || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__realloc(h, o, (size_t)n));
+  return result(ph__off_realloc(h, o, (size_t)n));
 }
 
 double ph_off_aligned_alloc(ph_heap_t *h, double align, double size) {
   uint64_t a, n;
   if (!h || !exact(align, &a) || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__aligned(h, (size_t)a, (size_t)n));
+  return result(ph__off_aligned(h, (size_t)a, (size_t)n));
 }
 
 int ph_off_free(ph_heap_t *h, double off) {
   uint64_t o;
   if (!h || !exact(off, &o)) return ph__fail(PH_EINVAL);
-  return o ? ph__free(h, o) : 0;
+  int err = o ? ph__off_free(h, o) : 0;
+  return PH_LIKELY(err == 0) ? 0 : ph__fail(err);
 }
 
 double ph_off_usable_size(const ph_heap_t *h, double off) {
   uint64_t o;
   if (!h || !exact(off, &o)) return ph__fail(PH_EINVAL);
-  int64_t r = ph__usable(h, o);
-  return r < 0 ? ph__fail((int)r) : (double)r;
+  return result(ph__off_usable(h, o));
 }
 
-double ph_off_used_bytes(const ph_heap_t *h) { return h ? (double)ph_heap_used_bytes(h) : 0.0; }
+double ph_off_used_bytes(const ph_heap_t *h) { return h ? (double)ph_heap_used_bytes(h) : ph__fail(PH_EINVAL); }
 
 int ph_off_set_root(ph_heap_t *h, const char *name, double off) {
   uint64_t o;
@@ -68,4 +68,8 @@ int ph_off_set_root(ph_heap_t *h, const char *name, double off) {
   return ph_heap_set_root(h, name, o);
 }
 
-double ph_off_get_root(const ph_heap_t *h, const char *name) { return (double)ph_heap_get_root(h, name); }
+double ph_off_get_root(const ph_heap_t *h, const char *name) {
+  uint64_t off;
+  int err = ph__get_root(h, name, &off);
+  return err ? ph__fail(err) : (double)off;
+}

@@ -129,11 +129,21 @@ int ph_heap_reset(ph_heap_t *h) {
   return 0;
 }
 
-size_t ph_heap_used_bytes(const ph_heap_t *h) { return h ? (size_t)h->hwm << PH_LG_PAGE : 0; }
+/* Getters given a NULL heap fail like every other call: 0, with PH_EINVAL
+ * recorded. */
+static bool null_heap(const ph_heap_t *h) {
+  if (h) return false;
+  ph__fail(PH_EINVAL);
+  return true;
+}
 
-uint64_t ph_heap_generation(const ph_heap_t *h) { return h ? h->generation : 0; }
+size_t ph_heap_used_bytes(const ph_heap_t *h) { return null_heap(h) ? 0 : (size_t)h->hwm << PH_LG_PAGE; }
 
-unsigned ph_heap_flags(const ph_heap_t *h) { return h ? h->flags | (h->lock_enabled ? PH_LOCKED : 0u) : 0; }
+uint64_t ph_heap_generation(const ph_heap_t *h) { return null_heap(h) ? 0 : h->generation; }
+
+unsigned ph_heap_flags(const ph_heap_t *h) {
+  return null_heap(h) ? 0 : h->flags | (h->lock_enabled ? PH_LOCKED : 0u);
+}
 
 /* O(size classes): small counts are kept per bin, off the header's hot lines. */
 int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out) {
@@ -201,15 +211,29 @@ int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off) {
   return 0;
 }
 
-uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name) {
+int ph__get_root(const ph_heap_t *h, const char *name, uint64_t *off) {
   size_t len = name_len(name);
-  if (!h || len == 0) return 0;
+  if (!h || len == 0) return PH_EINVAL;
   int i = find_root(h, name, len);
-  return i < 0 ? 0 : h->roots[i].off;
+  *off = i < 0 ? 0 : h->roots[i].off;
+  return 0;
+}
+
+uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name) {
+  uint64_t off;
+  int err = ph__get_root(h, name, &off);
+  if (err) {
+    ph__fail(err);
+    return 0;
+  }
+  return off;
 }
 
 uint64_t ph_heap_root_at(const ph_heap_t *h, unsigned i, char *buf) {
-  if (!h || i >= PH_ROOT_COUNT) return 0;
+  if (!h || i >= PH_ROOT_COUNT) {
+    ph__fail(PH_EINVAL);
+    return 0;
+  }
   bool used = root_in_use(h, i);
   if (buf) {
     if (used) memcpy(buf, h->roots[i].name, PH_ROOT_NAME_MAX + 1);

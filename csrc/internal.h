@@ -183,7 +183,7 @@ struct ph_heap {
   uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
   uint32_t lock;         /* reserved (the lock is lock_word, at the end) */
   uint32_t newest_class; /* class of the latest bump allocation, at newest_off: */
-  uint64_t newest_off;   /* a hint for ph__free, checked against that bin before use */
+  uint64_t newest_off;   /* a hint for ph__off_free, checked against that bin before use */
   uint32_t roots_used;   /* bit i: roots[i] holds a name (reset clears this word only) */
   uint64_t generation;
   uint64_t region_size;  /* bytes given to init (or attach, when larger) */
@@ -261,6 +261,12 @@ static inline bool ph__list_unlink(ph_heap_t *h, uint32_t *head, uint32_t *tail,
 }
 
 /* ---- errors (error.c) ---------------------------------------------------- */
+/* Results. A ph__ function that can fail says so in its result: a negative
+ * PH_E* code, or (an offset or page index, which is never negative) the
+ * thing it made. It records nothing: each public entry point records the
+ * code of its own failure, once, where it returns (ph__fail), so the
+ * thread's last error is always the failing call's and never a stale one. */
+
 /* Record code for ph_last_error and return it (or NULL). Cold: failures are
  * rare, and keeping them out of line keeps the fast paths short. */
 __attribute__((cold)) int ph__fail(int code);
@@ -271,8 +277,8 @@ __attribute__((cold)) int ph__fail_os(int code, int os_error);
 /* ---- the free-run tree (runtree.c) -------------------------------------- */
 /* AVL tree keyed by (pages, index); p's size must not change while in it.
  * Every node reached is checked (a FREE head in the heap) and the depth is
- * bounded, so a damaged tree gives PH_ECORRUPT (recorded), never a fault or
- * a loop. insert and remove return 0 or PH_ECORRUPT. */
+ * bounded, so a damaged tree gives PH_ECORRUPT, never a fault or a loop.
+ * insert and remove return 0 or PH_ECORRUPT. */
 int ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p);
 int ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p);
 /* *best = the smallest run of at least `pages` pages, lowest first (0 if
@@ -281,15 +287,15 @@ int ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages, uint
 
 /* ---- page runs (pages.c) ------------------------------------------------- */
 /* Allocate n pages whose index is a multiple of align_pages (a power of two).
- * Returns the first page, or 0 with PH_ENOMEM or PH_ECORRUPT recorded.
- * *zeroed says whether all bytes are known 0. */
-uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align_pages, bool *zeroed);
+ * Returns the first page, or PH_ENOMEM / PH_ECORRUPT. *zeroed (set on
+ * success) says whether all bytes are known 0. */
+int64_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align_pages, bool *zeroed);
 /* Return run [p, p + n) (inside [base_pages, hwm)) to the free space (its
- * head entry is overwritten). 0, or PH_ECORRUPT (recorded) when a neighbour's
- * entries are damaged. */
+ * head entry is overwritten). 0, or PH_ECORRUPT when a neighbour's entries
+ * are damaged. */
 int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n);
 /* Grow the run [p, p + n) in place to m pages, if the pages after it are
- * free: 1 grown, 0 not, or PH_ECORRUPT (recorded). */
+ * free: 1 grown, 0 not, or PH_ECORRUPT. */
 int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
 /* Shrink the run [p, p + n) in place to m pages (0 < m < n): 0 or PH_ECORRUPT. */
 int ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
@@ -300,11 +306,12 @@ uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p);
 void ph__pages_format(ph_heap_t *h);
 
 /* ---- small size classes (small.c) --------------------------------------- */
-/* Offset of a new region of class c from anywhere but cur's fresh part, or 0
- * on exhaustion. ph__small_alloc below is the inlined common case. */
-uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
+/* Offset of a new region of class c from anywhere but cur's fresh part, or
+ * PH_ENOMEM / PH_ECORRUPT. ph__small_alloc below is the inlined common case. */
+int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
 /* Free the region at off inside small run `run` (a page of the heap), whose
- * head entry is e; the entry is validated first (PH_ECORRUPT, recorded). */
+ * head entry is e; the entry is validated first. 0, PH_EBADPTR,
+ * PH_EDOUBLEFREE or PH_ECORRUPT. */
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off);
 /* Whether run is the head of a small run that lies inside the heap. */
 bool ph__small_run_ok(const ph_heap_t *h, uint32_t run);
@@ -312,8 +319,8 @@ bool ph__small_run_ok(const ph_heap_t *h, uint32_t run);
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off);
 /* Whether region i of run is allocated. */
 bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i);
-/* Offset of a new region of class c, or 0 on exhaustion. */
-static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
+/* Offset of a new region of class c, or PH_ENOMEM / PH_ECORRUPT. */
+static inline int64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   if (PH_LIKELY(bin->freed == 0 && bin->fresh != 0)) {
     const ph_class *cl = &ph__classes[c];
@@ -322,7 +329,7 @@ static inline uint64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
     uint64_t off = ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
     h->newest_class = c;
     h->newest_off = off;
-    return off;
+    return (int64_t)off;
   }
   return ph__small_alloc_slow(h, c);
 }
@@ -338,19 +345,34 @@ static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t r
 uint64_t ph__scratch_chunk_bytes(uint32_t nth);
 
 /* ---- allocation entry points (alloc.c) ---------------------------------- */
-/* Offset-level operations shared by the pointer, offset and seed APIs. On
- * failure they return 0 (or a negative code) with the code recorded. */
-uint64_t ph__malloc_slow(ph_heap_t *h, size_t size);
-static inline uint64_t ph__malloc(ph_heap_t *h, size_t size) {
+/* The operations of ph_off_* (section 4 of privheap.h) on a non-NULL heap,
+ * shared by the pointer, offset and seed APIs: an offset (> 0), or PH_ENOMEM,
+ * PH_EINVAL, PH_EBADPTR, PH_EDOUBLEFREE or PH_ECORRUPT, recorded by the
+ * entry point. */
+int64_t ph__off_malloc_slow(ph_heap_t *h, size_t size);
+static inline int64_t ph__off_malloc(ph_heap_t *h, size_t size) {
   if (PH_LIKELY(size <= PH_LOOKUP_MAX)) return ph__small_alloc(h, ph__lookup[(size + 7) >> 3]);
-  return ph__malloc_slow(h, size);
+  return ph__off_malloc_slow(h, size);
 }
-uint64_t ph__calloc(ph_heap_t *h, size_t n, size_t size);
-uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size);
-uint64_t ph__realloc(ph_heap_t *h, uint64_t off, size_t size);
-int ph__free_slow(ph_heap_t *h, uint64_t off);
-/* Free the allocation at off: 0, PH_EBADPTR or PH_EDOUBLEFREE (recorded). */
-static inline int ph__free(ph_heap_t *h, uint64_t off) {
+int64_t ph__off_calloc(ph_heap_t *h, size_t n, size_t size);
+int64_t ph__off_aligned(ph_heap_t *h, size_t align, size_t size);
+int64_t ph__off_realloc(ph_heap_t *h, uint64_t off, size_t size);
+/* For an entry point that takes offset 0 as failure: result r as an
+ * offset, or 0 with its code recorded. */
+static inline uint64_t ph__off_or_fail0(int64_t r) {
+  if (PH_UNLIKELY(r < 0)) {
+    ph__fail((int)r);
+    return 0;
+  }
+  return (uint64_t)r;
+}
+static inline uint64_t ph__malloc(ph_heap_t *h, size_t size) { return ph__off_or_fail0(ph__off_malloc(h, size)); }
+static inline uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size) {
+  return ph__off_or_fail0(ph__off_aligned(h, align, size));
+}
+int ph__off_free_slow(ph_heap_t *h, uint64_t off);
+/* Free the allocation at off: 0, PH_EBADPTR, PH_EDOUBLEFREE or PH_ECORRUPT. */
+static inline int ph__off_free(ph_heap_t *h, uint64_t off) {
   /* Stack-like use: off is the newest region of the bin that bumped last.
    * The hint is only trusted once that bin confirms it: with no freed regions
    * in its run, every region below the bump is live, so off is live. */
@@ -384,10 +406,10 @@ static inline int ph__free(ph_heap_t *h, uint64_t off) {
       return ph__small_free(h, run, ph__page(h, run), off);
     }
   }
-  return ph__free_slow(h, off);
+  return ph__off_free_slow(h, off);
 }
 /* Usable size of the live allocation at off, or a negative PH_E* code. */
-int64_t ph__usable(const ph_heap_t *h, uint64_t off);
+int64_t ph__off_usable(const ph_heap_t *h, uint64_t off);
 
 /* ---- lifecycle (heap.c) -------------------------------------------------- */
 /* Grow a validated heap's page count to a region of `size` bytes (capped by
@@ -395,6 +417,9 @@ int64_t ph__usable(const ph_heap_t *h, uint64_t off);
 void ph__adopt_size(ph_heap_t *h, size_t size);
 
 /* ---- the shared lock (lock.c) ------------------------------------------- */
+/* The offset of root `name` in *off (0 when it is not set): 0, or
+ * PH_EINVAL for a NULL heap or a name that no root can have. */
+int ph__get_root(const ph_heap_t *h, const char *name, uint64_t *off);
 /* A spinning waiter's pause: lets the other hyperthread run, saves power. */
 #if defined(__x86_64__) || defined(__i386__)
 #define ph__cpu_relax() __builtin_ia32_pause()

@@ -23,12 +23,6 @@ static inline void clear_entry(ph_heap_t *h, uint32_t p) {
   memset(ph__page(h, p), 0, sizeof(ph_page));
 }
 
-/* The null page with PH_ECORRUPT recorded. */
-static uint32_t corrupt0(void) {
-  ph__fail(PH_ECORRUPT);
-  return 0;
-}
-
 /* Pages of the free run whose head is p, or 0 when p is not the head of a
  * free run inside the heap (a FREE entry, its tail matching, below hwm). */
 static uint32_t free_run_at(const ph_heap_t *h, uint64_t p) {
@@ -68,16 +62,16 @@ static int free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
 }
 
 /* Take free run p off its list or out of the tree; its head and tail
- * entries become NONE. Returns its pages, or 0 (PH_ECORRUPT recorded) when
- * p is not a sound free run. */
-static uint32_t free_run_remove(ph_heap_t *h, uint32_t p) {
+ * entries become NONE. Returns its pages, or PH_ECORRUPT when p is not a
+ * sound free run. */
+static int64_t free_run_remove(ph_heap_t *h, uint32_t p) {
   uint32_t n = free_run_at(h, p);
-  if (n == 0) return corrupt0();
+  if (n == 0) return PH_ECORRUPT;
   if (n <= PH_FREE_LISTS) {
-    if (!ph__list_unlink(h, &h->free_list[n], NULL, p)) return corrupt0();
+    if (!ph__list_unlink(h, &h->free_list[n], NULL, p)) return PH_ECORRUPT;
     if (h->free_list[n] == 0) h->free_mask &= ~(1u << (n - 1));
   } else if (ph__tree_remove(h, &h->free_root, p) != 0) {
-    return 0;
+    return PH_ECORRUPT;
   }
   h->free_pages -= n;
   h->free_runs--;
@@ -107,19 +101,16 @@ static inline void zero_pages(ph_heap_t *h, uint32_t from, uint32_t to) {
 /*
  * Move hwm up to hold n pages at an index that is a multiple of align,
  * creating the map leaves the new pages need at the old hwm first. Returns
- * the run's first page, or 0 with PH_ENOMEM recorded when the region is full.
+ * the run's first page, PH_ENOMEM when the region is full, or PH_ECORRUPT.
  */
-static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
+static int64_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   uint32_t lg = h->lg_chunk, leaf = ph__leaf_pages(lg);
   uint32_t old = h->hwm, pos = old, nleaves = h->nleaves;
   uint64_t start;
   for (;;) {
     start = align_up(pos, align);
     uint64_t end = start + n;
-    if (end > h->npages || (end > ((uint64_t)nleaves << lg) && nleaves == PH_DIR_CAP)) {
-      ph__fail(PH_ENOMEM);
-      return 0;
-    }
+    if (end > h->npages || (end > ((uint64_t)nleaves << lg) && nleaves == PH_DIR_CAP)) return PH_ENOMEM;
     if (end <= ((uint64_t)nleaves << lg)) break;
     pos += leaf; /* the next chunk's leaf goes here */
     nleaves++;
@@ -140,12 +131,12 @@ static uint32_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   }
   h->hwm = new_hwm;
   if (new_hwm > touched) h->touched = new_hwm;
-  if (start > pos && free_run_insert(h, pos, (uint32_t)start - pos) != 0) return 0; /* alignment gap */
+  if (start > pos && free_run_insert(h, pos, (uint32_t)start - pos) != 0) return PH_ECORRUPT; /* alignment gap */
   *zeroed = (h->flags & PH_ZERO_ON_FREE) || start >= touched;
-  return (uint32_t)start;
+  return (int64_t)start;
 }
 
-uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
+int64_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   ph_assert(n > 0 && (align & (align - 1)) == 0 && "whole pages, power-of-two alignment");
   uint64_t want = (uint64_t)n + align - 1; /* any run this long holds an aligned fit */
   uint32_t p = 0;
@@ -153,15 +144,15 @@ uint32_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed)
     uint32_t sizes = h->free_mask & ~((1u << (want - 1)) - 1u); /* lists of >= want pages */
     if (sizes) p = h->free_list[__builtin_ctz(sizes) + 1];
   }
-  if (p == 0 && want <= UINT32_MAX && ph__tree_lower_bound(h, h->free_root, (uint32_t)want, &p) != 0) return 0;
+  if (p == 0 && want <= UINT32_MAX && ph__tree_lower_bound(h, h->free_root, (uint32_t)want, &p) != 0) return PH_ECORRUPT;
   if (p == 0) return extend(h, n, align, zeroed);
-  if (free_run_at(h, p) < want) return corrupt0(); /* a list or the tree lied */
-  uint32_t size = free_run_remove(h, p);
-  if (size == 0) return 0;
+  if (free_run_at(h, p) < want) return PH_ECORRUPT; /* a list or the tree lied */
+  int64_t size = free_run_remove(h, p);
+  if (size < 0) return size;
   uint32_t start = (uint32_t)align_up(p, align);
-  if (start > p && free_run_insert(h, p, start - p) != 0) return 0;
-  uint32_t tail = p + size - (start + n);
-  if (tail && free_run_insert(h, start + n, tail) != 0) return 0;
+  if (start > p && free_run_insert(h, p, start - p) != 0) return PH_ECORRUPT;
+  uint32_t tail = p + (uint32_t)size - (start + n);
+  if (tail && free_run_insert(h, start + n, tail) != 0) return PH_ECORRUPT;
   *zeroed = (h->flags & PH_ZERO_ON_FREE) != 0;
   return start;
 }
@@ -173,24 +164,24 @@ int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
   const ph_page *l = ph__page(h, p - 1);
   uint32_t lk = ph__kind(l), left = 0, right = 0;
   if (lk == PH_PK_FREE_TAIL || (lk == PH_PK_FREE && l->size == 1)) {
-    if (l->size > p || free_run_at(h, p - l->size) != l->size) return ph__fail(PH_ECORRUPT);
+    if (l->size > p || free_run_at(h, p - l->size) != l->size) return PH_ECORRUPT;
     left = l->size;
   }
   if (end < h->hwm && ph__kind(ph__page(h, end)) == PH_PK_FREE) {
     right = free_run_at(h, end);
-    if (right == 0) return ph__fail(PH_ECORRUPT);
+    if (right == 0) return PH_ECORRUPT;
   }
   clear_entry(h, p);
   if (left) {
     start = p - left;
-    if (free_run_remove(h, start) == 0) return PH_ECORRUPT;
+    if (free_run_remove(h, start) < 0) return PH_ECORRUPT;
   }
   if (end == h->hwm) { /* the top run: give the pages back above hwm */
     h->hwm = start;
     return 0;
   }
   if (right) {
-    if (free_run_remove(h, end) == 0) return PH_ECORRUPT;
+    if (free_run_remove(h, end) < 0) return PH_ECORRUPT;
     end += right;
   }
   return free_run_insert(h, start, end - start);
@@ -210,10 +201,10 @@ int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
   }
   const ph_page *r = ph__page(h, end);
   if (ph__kind(r) != PH_PK_FREE || r->size < extra) return 0;
-  uint32_t size = free_run_remove(h, end);
-  if (size == 0) return PH_ECORRUPT;
-  if (size < extra) return ph__fail(PH_ECORRUPT); /* free_run_remove read it again */
-  if (size > extra && free_run_insert(h, end + extra, size - extra) != 0) return PH_ECORRUPT;
+  int64_t size = free_run_remove(h, end);
+  if (size < 0) return PH_ECORRUPT;
+  if (size < extra) return PH_ECORRUPT; /* free_run_remove read it again */
+  if (size > extra && free_run_insert(h, end + extra, (uint32_t)size - extra) != 0) return PH_ECORRUPT;
   return 1;
 }
 

@@ -46,9 +46,12 @@ extern "C" {
 /*
  * Functions that return int return 0 (or a count) on success and a negative
  * PH_E* code on failure. Functions that return a pointer return NULL on
- * failure and record the code for ph_last_error(). Offset functions (section
- * 4) return a non-negative offset or a negative PH_E* code. A failing call
- * changes no byte of the region.
+ * failure. Offset functions (section 4) return a non-negative offset or a
+ * negative PH_E* code. Getters that return a size, a count or an offset
+ * (ph_heap_used_bytes, ph_heap_generation, ph_heap_flags, roots) return 0
+ * for a NULL heap, and their double forms PH_EINVAL. Every call that fails
+ * records its code for ph_last_error(), whatever it returns, and changes
+ * no byte of the region.
  */
 #define PH_OK 0
 #define PH_ENOMEM (-1)      /* the region has no room for the request */
@@ -239,7 +242,8 @@ PH_API double ph_off_used_bytes(const ph_heap_t *h);
  * offset into the region. They are stored in the header, so they survive
  * snapshots, restores and sharing. Setting offset 0 removes the name.
  * set: 0, PH_EINVAL (bad name or offset outside the region) or PH_ENOSPC.
- * get: the offset, or 0 when the name is not set.
+ * get: the offset, or 0 when the name is not set; a NULL heap or a bad
+ * name is PH_EINVAL (ph_heap_get_root: 0 with the code recorded).
  */
 PH_API int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off);
 PH_API uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name);
@@ -247,7 +251,8 @@ PH_API int ph_off_set_root(ph_heap_t *h, const char *name, double off);
 PH_API double ph_off_get_root(const ph_heap_t *h, const char *name);
 
 /* Name of root slot `i` (0..PH_ROOT_COUNT-1) into buf (at least 32 bytes);
- * returns its offset, or 0 for an empty slot. */
+ * returns its offset, or 0 for an empty slot (and, with PH_EINVAL
+ * recorded, for a NULL heap or an `i` out of range). */
 PH_API uint64_t ph_heap_root_at(const ph_heap_t *h, unsigned i, char *buf);
 
 /* ------------------------------------------------------------------------ */

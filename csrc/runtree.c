@@ -122,7 +122,7 @@ int ph__tree_insert(ph_heap_t *h, uint32_t *root, uint32_t p) {
   tree t = {.h = h, .lo = h->base_pages, .hi = h->hwm};
   uint64_t key = key_of(&t, p);
   uint32_t r = insert_at(&t, *root, p, key, 0);
-  if (t.broken) return ph__fail(PH_ECORRUPT);
+  if (t.broken) return PH_ECORRUPT;
   *root = r;
   return 0;
 }
@@ -172,7 +172,7 @@ int ph__tree_remove(ph_heap_t *h, uint32_t *root, uint32_t p) {
   tree t = {.h = h, .lo = h->base_pages, .hi = h->hwm};
   uint64_t key = key_of(&t, p);
   uint32_t r = remove_at(&t, *root, key, 0);
-  if (t.broken) return ph__fail(PH_ECORRUPT);
+  if (t.broken) return PH_ECORRUPT;
   *root = r;
   return 0;
 }
@@ -182,9 +182,9 @@ int ph__tree_lower_bound(const ph_heap_t *h, uint32_t root, uint32_t pages, uint
   *best = 0;
   int depth = 0;
   for (uint32_t n = root; n; depth++) {
-    if (depth > TREE_DEPTH_MAX || !ph__in_heap(h, n)) return ph__fail(PH_ECORRUPT);
+    if (depth > TREE_DEPTH_MAX || !ph__in_heap(h, n)) return PH_ECORRUPT;
     const ph_page *e = ph__page(h, n);
-    if (ph__kind(e) != PH_PK_FREE) return ph__fail(PH_ECORRUPT);
+    if (ph__kind(e) != PH_PK_FREE) return PH_ECORRUPT;
     if ((((uint64_t)e->size << 32) | n) >= want) {
       *best = n;
       n = e->left;

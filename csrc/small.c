@@ -72,9 +72,9 @@ static void list_push_back(ph_heap_t *h, ph_bin *bin, uint32_t run) {
   bin->tail = run;
 }
 
-/* Replace bin c's full cur by a run with room; false when the region is
- * full (PH_ENOMEM) or the bin's list is damaged (PH_ECORRUPT), recorded. */
-static bool refill(ph_heap_t *h, unsigned c) {
+/* Replace bin c's full cur by a run with room: 0, PH_ENOMEM when the
+ * region is full, or PH_ECORRUPT when the bin's list is damaged. */
+static int refill(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   uint32_t run = bin->head;
   if (run) { /* its free regions are all in its bitmap */
@@ -82,23 +82,22 @@ static bool refill(ph_heap_t *h, unsigned c) {
     uint32_t nfree = e ? PH_INFO_NFREE(e->info) : 0;
     /* a run of this class with 1..nregs free regions, linked both ways */
     if (!e || PH_INFO_CLASS(e->info) != c || nfree == 0 || nfree > ph__classes[c].nregs ||
-        !ph__list_unlink(h, &bin->head, &bin->tail, run)) {
-      ph__fail(PH_ECORRUPT);
-      return false;
-    }
+        !ph__list_unlink(h, &bin->head, &bin->tail, run))
+      return PH_ECORRUPT;
     bin->freed = (uint16_t)nfree;
     bin->fresh = 0;
     e->info &= 0xFFFFu; /* a cur run's counts live in the bin */
   } else {
     bool zeroed;
-    run = ph__pages_alloc(h, ph__classes[c].run_pages, 1, &zeroed);
-    if (run == 0) return false; /* the code is recorded */
+    int64_t got = ph__pages_alloc(h, ph__classes[c].run_pages, 1, &zeroed);
+    if (got < 0) return (int)got;
+    run = (uint32_t)got;
     run_init(h, run, c);
     bin->freed = 0;
     bin->fresh = ph__classes[c].nregs;
   }
   bin->cur = run; /* the old cur is full: nfree 0 in its entry, in no list */
-  return true;
+  return 0;
 }
 
 /* Take the lowest set bit of run's bitmap (bin->freed says one is set):
@@ -121,27 +120,25 @@ static long take_freed(ph_heap_t *h, uint32_t run, ph_page *e, const ph_class *c
   return reg;
 }
 
-uint64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
+int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   const ph_class *cl = &ph__classes[c];
   if (bin->freed == 0 && bin->fresh == 0) {
-    if (!refill(h, c)) return 0;
+    int err = refill(h, c);
+    if (err) return err;
     if (bin->freed == 0) return ph__small_alloc(h, c); /* a new run: fresh */
   }
   uint32_t reg;
   if (bin->freed) {
     long got = take_freed(h, bin->cur, ph__page(h, bin->cur), cl);
-    if (got < 0) {
-      ph__fail(PH_ECORRUPT);
-      return 0;
-    }
+    if (got < 0) return PH_ECORRUPT;
     reg = (uint32_t)got;
     bin->freed--;
   } else {
     reg = cl->nregs - bin->fresh--;
   }
   bin->live++;
-  return ((uint64_t)bin->cur << PH_LG_PAGE) + (uint64_t)reg * cl->size;
+  return ((int64_t)bin->cur << PH_LG_PAGE) + (int64_t)reg * cl->size;
 }
 
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off) {
@@ -173,7 +170,7 @@ bool ph__small_is_live(const ph_heap_t *h, uint32_t run, long i) {
 __attribute__((noinline)) static int run_changed_state(ph_heap_t *h, ph_bin *bin, uint32_t run, const ph_class *cl,
                                                        uint32_t nfree) {
   if (nfree == cl->nregs) { /* empty: it was waiting on the list */
-    if (!ph__list_unlink(h, &bin->head, &bin->tail, run)) return ph__fail(PH_ECORRUPT);
+    if (!ph__list_unlink(h, &bin->head, &bin->tail, run)) return PH_ECORRUPT;
     return run_release(h, run, cl);
   }
   list_push_back(h, bin, run); /* was full: it joins the non-full runs */
@@ -184,26 +181,26 @@ int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   unsigned c = PH_INFO_CLASS(e->info);
   /* The entry is untrusted: a small head of a real class, its run in the
    * heap (a page-run class has nregs 0: every offset is EBADPTR below). */
-  if (PH_UNLIKELY(ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES)) return ph__fail(PH_ECORRUPT);
+  if (PH_UNLIKELY(ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES)) return PH_ECORRUPT;
   const ph_class *cl = &ph__classes[c];
-  if (PH_UNLIKELY(run + cl->run_pages > h->hwm)) return ph__fail(PH_ECORRUPT);
+  if (PH_UNLIKELY(run + cl->run_pages > h->hwm)) return PH_ECORRUPT;
   ph_bin *bin = &h->bins[c];
   uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
   uint64_t reg = (diff * cl->div_magic) >> 32;
-  if (reg * cl->size != diff || reg >= cl->nregs) return ph__fail(PH_EBADPTR);
+  if (reg * cl->size != diff || reg >= cl->nregs) return PH_EBADPTR;
   bool is_cur = run == bin->cur;
   uint32_t first_fresh = is_cur ? cl->nregs - bin->fresh : cl->nregs;
-  if (reg >= first_fresh) return ph__fail(PH_EDOUBLEFREE); /* never handed out */
+  if (reg >= first_fresh) return PH_EDOUBLEFREE; /* never handed out */
   bool newest = is_cur && reg + 1 == first_fresh;
   if (cl->bm_words == 0) {
     uint32_t bit = 1u << reg;
-    if (e->size & bit) return ph__fail(PH_EDOUBLEFREE);
+    if (e->size & bit) return PH_EDOUBLEFREE;
     if (!newest) e->size |= bit;
   } else {
     uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
     uint32_t w = (uint32_t)(reg >> 6);
     uint64_t bit = 1ull << (reg & 63);
-    if (bm[w] & bit) return ph__fail(PH_EDOUBLEFREE);
+    if (bm[w] & bit) return PH_EDOUBLEFREE;
     if (!newest) {
       bm[w] |= bit;
       if (w < e->size) e->size = w;

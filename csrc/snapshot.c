@@ -9,7 +9,8 @@
  */
 #include "internal.h"
 
-int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned flags) {
+/* ph_snapshot_check's verdict: 0 or a code. */
+static int snapshot_verdict(const void *src, size_t len, size_t dst_size, unsigned flags) {
   const struct ph_heap *h = src;
   int err = ph__check_header(h, len);
   if (err) return err == PH_ESIZE ? PH_ECORRUPT : err; /* shorter than its header says: truncated */
@@ -20,6 +21,11 @@ int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned fla
     if (broken != 0) return broken < 0 ? broken : PH_ECORRUPT;
   }
   return 0;
+}
+
+int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned flags) {
+  int err = snapshot_verdict(src, len, dst_size, flags);
+  return err ? ph__fail(err) : 0;
 }
 
 /* Copy bytes [at, at + len) of src to the same offsets of the region dst,
@@ -38,9 +44,11 @@ static void copy_around_lock_block(void *dst, const void *src, size_t at, size_t
 
 ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags) {
   if (!dst || ((uintptr_t)dst & (PH_PAGE_SIZE - 1)) != 0 || !src) return ph__fail_null(PH_EINVAL);
-  const char *d = dst, *s = src;
-  if (s < d + dst_size && d < s + len) return ph__fail_null(PH_EINVAL); /* overlapping copies */
-  int err = ph_snapshot_check(src, len, dst_size, flags);
+  /* Overlapping copies. Addresses, not pointers: these are two objects,
+   * which C does not let `<` compare. */
+  uintptr_t d = (uintptr_t)dst, s = (uintptr_t)src;
+  if (s < d + dst_size && d < s + len) return ph__fail_null(PH_EINVAL);
+  int err = snapshot_verdict(src, len, dst_size, flags);
   if (err) return ph__fail_null(err);
   /* Pages [0, dirty) of dst may hold non-zero bytes: up to the old heap's
    * touched mark when dst holds a heap, anywhere otherwise. */

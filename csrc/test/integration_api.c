@@ -793,6 +793,68 @@ TEST(every_entry_point_refuses_a_null_heap) {
   EXPECT(ph_region_map_file(NULL, NULL, 0, 0) == NULL);
 }
 
+/* Leave a failure's code (PH_ESIZE) as the thread's last error, for the
+ * next failing call to replace with its own. */
+static void leave_a_stale_code(void) {
+  EXPECT(ph_heap_init((void *)(uintptr_t)PH_PAGE_SIZE, 0, 0) == NULL && ph_last_error() == PH_ESIZE);
+}
+
+#define FAILS_WITH(call_ok, code)                        \
+  do {                                                   \
+    leave_a_stale_code();                                \
+    EXPECT((call_ok) && ph_last_error() == (code));      \
+  } while (0)
+
+TEST(getters_given_a_null_heap_fail_like_every_call) {
+  char buf[32];
+  FAILS_WITH(ph_heap_used_bytes(NULL) == 0, PH_EINVAL);
+  FAILS_WITH(ph_heap_generation(NULL) == 0, PH_EINVAL);
+  FAILS_WITH(ph_heap_flags(NULL) == 0, PH_EINVAL);
+  FAILS_WITH(ph_heap_get_root(NULL, "a") == 0, PH_EINVAL);
+  FAILS_WITH(ph_heap_root_at(NULL, 0, buf) == 0, PH_EINVAL);
+  FAILS_WITH(ph_off_used_bytes(NULL) == PH_EINVAL, PH_EINVAL);
+  FAILS_WITH(ph_off_get_root(NULL, "a") == PH_EINVAL, PH_EINVAL);
+  size_t size = 4 * MiB;
+  void *base = ph_region_map_anon(size);
+  ph_heap_t *h = base ? ph_heap_init(base, size, 0) : NULL;
+  REQUIRE(h);
+  FAILS_WITH(ph_heap_get_root(h, NULL) == 0, PH_EINVAL);
+  FAILS_WITH(ph_heap_get_root(h, "") == 0, PH_EINVAL);
+  FAILS_WITH(ph_off_get_root(h, "a name longer than thirty-one bytes") == PH_EINVAL, PH_EINVAL);
+  FAILS_WITH(ph_heap_root_at(h, PH_ROOT_COUNT, buf) == 0, PH_EINVAL);
+  EXPECT(ph_heap_get_root(h, "unset") == 0 && ph_off_get_root(h, "unset") == 0); /* not set: no failure */
+  EXPECT_EQ(ph_off_used_bytes(h), ph_heap_overhead(size));
+  EXPECT_EQ(ph_region_unmap(base, size), 0);
+}
+
+TEST(a_failure_records_its_own_code_not_a_stale_one) {
+  size_t size = 4 * MiB;
+  void *base = ph_region_map_anon(size);
+  ph_heap_t *h = base ? ph_heap_init(base, size, 0) : NULL;
+  REQUIRE(h);
+  FAILS_WITH(ph_off_malloc(h, (double)size) == PH_ENOMEM, PH_ENOMEM);
+  FAILS_WITH(ph_heap_malloc(h, size) == NULL, PH_ENOMEM);
+  FAILS_WITH(ph_heap_calloc(h, SIZE_MAX, 2) == NULL, PH_ENOMEM);
+  FAILS_WITH(ph_off_aligned_alloc(h, 3, 8) == PH_EINVAL, PH_EINVAL);
+  FAILS_WITH(ph_off_free(h, 8) == PH_EBADPTR, PH_EBADPTR);
+  double a = ph_off_malloc(h, 64);
+  REQUIRE(a > 0);
+  EXPECT_EQ(ph_off_free(h, a), 0);
+  FAILS_WITH(ph_off_free(h, a) == PH_EDOUBLEFREE, PH_EDOUBLEFREE);
+  FAILS_WITH(ph_off_usable_size(h, a) == PH_EDOUBLEFREE, PH_EDOUBLEFREE);
+  FAILS_WITH(ph_off_realloc(h, a, 128) == PH_EDOUBLEFREE, PH_EDOUBLEFREE);
+  FAILS_WITH(ph_heap_usable_size(h, (char *)h + 8) == 0, PH_EBADPTR);
+  FAILS_WITH(ph_heap_realloc(h, (char *)h + 8, 16) == NULL, PH_EBADPTR);
+  FAILS_WITH(ph_heap_free(h, (char *)h + 8) == PH_EBADPTR, PH_EBADPTR);
+  /* failures that returned their code without recording it */
+  FAILS_WITH(ph_snapshot_check(NULL, 0, size, 0) == PH_ECORRUPT, PH_ECORRUPT);
+  FAILS_WITH(ph_heap_check(NULL, size) == PH_ECORRUPT, PH_ECORRUPT);
+  void *p = NULL;
+  FAILS_WITH(ph_posix_memalign(&p, 3, 8) == EINVAL, PH_EINVAL);
+  EXPECT(ph_heap_check(h, size) == 0);
+  EXPECT_EQ(ph_region_unmap(base, size), 0);
+}
+
 TEST(strerror_names_every_code) {
   for (int c = PH_ECODE_MIN; c <= 0; c++) EXPECT(strcmp(ph_strerror(c), "unknown error") != 0);
   EXPECT(strcmp(ph_strerror(PH_ECODE_MIN - 1), "unknown error") == 0);

@@ -7,14 +7,15 @@ static ph_heap_t *make(size_t size) {
   return base ? ph_heap_init(base, size, PH_REGION_ZEROED) : NULL;
 }
 
+/* The first page of a new large run of n pages, or 0 when none fits. */
 static uint32_t take(ph_heap_t *h, uint32_t n, uint32_t align) {
   bool z;
-  uint32_t p = ph__pages_alloc(h, n, align, &z);
-  if (p) {
-    ph__page(h, p)->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
-    ph__page(h, p)->size = n;
-    h->large_count++, h->large_pages += n;
-  }
+  int64_t got = ph__pages_alloc(h, n, align, &z);
+  if (got < 0) return 0;
+  uint32_t p = (uint32_t)got;
+  ph__page(h, p)->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
+  ph__page(h, p)->size = n;
+  h->large_count++, h->large_pages += n;
   return p;
 }
 
@@ -154,6 +155,23 @@ TEST(grow_and_shrink_in_place) {
   EXPECT_EQ(h->free_pages, 2);
   EXPECT(b > a);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(failures_are_results_that_record_nothing) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  EXPECT_EQ(ph_heap_grow(h, 0), PH_ESIZE); /* the last error, which nothing below may change */
+  bool z;
+  EXPECT_EQ(ph__pages_alloc(h, h->npages, 1, &z), PH_ENOMEM);
+  uint32_t a = take(h, 40, 1), b = take(h, 1, 1);
+  REQUIRE(a && b);
+  give(h, a); /* a 40-page free run: the tree's root */
+  ph__page(h, a)->info = PH_INFO(PH_PK_LARGE, 0, 0, 0); /* damage: the root is no free run */
+  EXPECT_EQ(ph__pages_alloc(h, 35, 1, &z), PH_ECORRUPT);
+  uint32_t got = 1;
+  EXPECT_EQ(ph__tree_lower_bound(h, h->free_root, 35, &got), PH_ECORRUPT);
+  EXPECT_EQ(ph__tree_remove(h, &h->free_root, a), PH_ECORRUPT);
+  EXPECT_EQ(ph_last_error(), PH_ESIZE);
 }
 
 TEST_MAIN()

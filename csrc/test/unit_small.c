@@ -14,7 +14,7 @@ TEST(regions_fill_runs_in_address_order) {
   const ph_class *cl = &ph__classes[c];
   uint64_t prev = 0;
   for (unsigned i = 0; i < cl->nregs * 3u; i++) {
-    uint64_t off = ph__malloc(h, 48);
+    uint64_t off = ph__off_malloc(h, 48);
     EXPECT(off > prev);
     prev = off;
   }
@@ -27,16 +27,16 @@ TEST(cur_fills_first_then_runs_in_the_order_they_gained_room) {
   REQUIRE(h);
   unsigned c = ph__size2class(64);
   const ph_class *cl = &ph__classes[c];
-  uint64_t run1 = ph__malloc(h, 64), last = 0;
-  for (unsigned i = 1; i < cl->nregs * 2u + 1; i++) last = ph__malloc(h, 64); /* runs 1, 2 full; run 3 is cur */
+  uint64_t run1 = ph__off_malloc(h, 64), last = 0;
+  for (unsigned i = 1; i < cl->nregs * 2u + 1; i++) last = ph__off_malloc(h, 64); /* runs 1, 2 full; run 3 is cur */
   uint64_t run2 = run1 + (uint64_t)cl->run_pages * PH_PAGE_SIZE;
-  EXPECT_EQ(ph__free(h, run2 + 3 * 64), 0); /* run 2 gains room first */
-  EXPECT_EQ(ph__free(h, run1 + 5 * 64), 0);
+  EXPECT_EQ(ph__off_free(h, run2 + 3 * 64), 0); /* run 2 gains room first */
+  EXPECT_EQ(ph__off_free(h, run1 + 5 * 64), 0);
   EXPECT(h->bins[c].head == (uint32_t)(run2 >> PH_LG_PAGE) && h->bins[c].tail == (uint32_t)(run1 >> PH_LG_PAGE));
-  for (unsigned i = 1; i < cl->nregs; i++) EXPECT_EQ(ph__malloc(h, 64), last + i * 64u); /* cur first */
-  EXPECT_EQ(ph__malloc(h, 64), run2 + 3 * 64);
-  EXPECT_EQ(ph__malloc(h, 64), run1 + 5 * 64);
-  uint64_t fresh = ph__malloc(h, 64); /* nothing below has room: a new run */
+  for (unsigned i = 1; i < cl->nregs; i++) EXPECT_EQ(ph__off_malloc(h, 64), last + i * 64u); /* cur first */
+  EXPECT_EQ(ph__off_malloc(h, 64), run2 + 3 * 64);
+  EXPECT_EQ(ph__off_malloc(h, 64), run1 + 5 * 64);
+  uint64_t fresh = ph__off_malloc(h, 64); /* nothing below has room: a new run */
   uint64_t run3 = run2 + (uint64_t)cl->run_pages * PH_PAGE_SIZE;
   EXPECT_EQ(last, run3);
   EXPECT_EQ(fresh, run3 + (uint64_t)cl->run_pages * PH_PAGE_SIZE);
@@ -50,19 +50,19 @@ TEST(empty_runs_go_back_but_cur_stays) {
   const ph_class *cl = &ph__classes[c];
   uint64_t offs[64];
   unsigned n = cl->nregs * 3u;
-  for (unsigned i = 0; i < n; i++) offs[i] = ph__malloc(h, 1024);
+  for (unsigned i = 0; i < n; i++) offs[i] = ph__off_malloc(h, 1024);
   EXPECT_EQ(h->small_run_pages, 3u * cl->run_pages);
   uint32_t run3 = (uint32_t)(offs[n - 1] >> PH_LG_PAGE);
   EXPECT_EQ(h->bins[c].cur, run3);
-  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__free(h, offs[i]), 0); /* run 1 empties */
+  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__off_free(h, offs[i]), 0); /* run 1 empties */
   EXPECT_EQ(h->small_run_pages, 2u * cl->run_pages);
-  for (unsigned i = cl->nregs * 2u; i < n; i++) EXPECT_EQ(ph__free(h, offs[i]), 0); /* cur empties */
+  for (unsigned i = cl->nregs * 2u; i < n; i++) EXPECT_EQ(ph__off_free(h, offs[i]), 0); /* cur empties */
   EXPECT_EQ(h->small_run_pages, 2u * cl->run_pages);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
-  for (unsigned i = cl->nregs; i < cl->nregs * 2u; i++) EXPECT_EQ(ph__free(h, offs[i]), 0);
+  for (unsigned i = cl->nregs; i < cl->nregs * 2u; i++) EXPECT_EQ(ph__off_free(h, offs[i]), 0);
   EXPECT_EQ(h->small_run_pages, 1u * cl->run_pages);
   EXPECT_EQ(h->bins[c].live, 0);
-  EXPECT_EQ(ph__malloc(h, 1024), (uint64_t)run3 << PH_LG_PAGE); /* cur serves again from its start */
+  EXPECT_EQ(ph__off_malloc(h, 1024), (uint64_t)run3 << PH_LG_PAGE); /* cur serves again from its start */
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
@@ -72,13 +72,13 @@ TEST(double_free_and_interior_are_rejected_for_every_class) {
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_class *cl = &ph__classes[c];
     if (!cl->run_pages) continue;
-    uint64_t a = ph__malloc(h, cl->size), b = ph__malloc(h, cl->size);
+    uint64_t a = ph__off_malloc(h, cl->size), b = ph__off_malloc(h, cl->size);
     REQUIRE(a && b);
-    EXPECT_EQ(ph__free(h, a + (cl->size > 8 ? 8 : 4)), PH_EBADPTR);
-    EXPECT_EQ(ph__free(h, a), 0);
-    EXPECT_EQ(ph__free(h, a), PH_EDOUBLEFREE);
-    EXPECT_EQ(ph__usable(h, b), cl->size);
-    EXPECT_EQ(ph__free(h, b), 0);
+    EXPECT_EQ(ph__off_free(h, a + (cl->size > 8 ? 8 : 4)), PH_EBADPTR);
+    EXPECT_EQ(ph__off_free(h, a), 0);
+    EXPECT_EQ(ph__off_free(h, a), PH_EDOUBLEFREE);
+    EXPECT_EQ(ph__off_usable(h, b), cl->size);
+    EXPECT_EQ(ph__off_free(h, b), 0);
   }
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
 }
@@ -88,15 +88,15 @@ TEST(lifo_frees_move_the_bump_back) {
   REQUIRE(h);
   unsigned c = ph__size2class(64);
   uint64_t o[10];
-  for (int i = 0; i < 10; i++) o[i] = ph__malloc(h, 64);
+  for (int i = 0; i < 10; i++) o[i] = ph__off_malloc(h, 64);
   uint16_t fresh = h->bins[c].fresh;
-  EXPECT_EQ(ph__free(h, o[9]), 0); /* newest: un-bump through the shortcut */
-  EXPECT_EQ(ph__free(h, o[8]), 0); /* newest again: un-bump through the map */
+  EXPECT_EQ(ph__off_free(h, o[9]), 0); /* newest: un-bump through the shortcut */
+  EXPECT_EQ(ph__off_free(h, o[8]), 0); /* newest again: un-bump through the map */
   EXPECT_EQ(h->bins[c].fresh, fresh + 2);
   EXPECT_EQ(h->bins[c].freed, 0);
-  EXPECT_EQ(ph__free(h, o[9]), PH_EDOUBLEFREE); /* never handed out now */
-  EXPECT_EQ(ph__malloc(h, 64), o[8]);
-  EXPECT_EQ(ph__malloc(h, 64), o[9]);
+  EXPECT_EQ(ph__off_free(h, o[9]), PH_EDOUBLEFREE); /* never handed out now */
+  EXPECT_EQ(ph__off_malloc(h, 64), o[8]);
+  EXPECT_EQ(ph__off_malloc(h, 64), o[9]);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
@@ -105,15 +105,15 @@ TEST(a_bitmap_freed_region_below_the_bump_is_not_freed_twice) {
   REQUIRE(h);
   unsigned c = ph__size2class(64);
   uint64_t o[10];
-  for (int i = 0; i < 10; i++) o[i] = ph__malloc(h, 64);
-  EXPECT_EQ(ph__free(h, o[8]), 0); /* not the newest: into the bitmap */
+  for (int i = 0; i < 10; i++) o[i] = ph__off_malloc(h, 64);
+  EXPECT_EQ(ph__off_free(h, o[8]), 0); /* not the newest: into the bitmap */
   EXPECT_EQ(h->bins[c].freed, 1);
-  EXPECT_EQ(ph__free(h, o[9]), 0); /* the newest: un-bump; o[8] is now just below the bump */
-  EXPECT_EQ(ph__free(h, o[8]), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph__off_free(h, o[9]), 0); /* the newest: un-bump; o[8] is now just below the bump */
+  EXPECT_EQ(ph__off_free(h, o[8]), PH_EDOUBLEFREE);
   EXPECT_EQ(h->bins[c].freed, 1);
   EXPECT_EQ(h->bins[c].live, 8);
-  EXPECT_EQ(ph__malloc(h, 64), o[8]); /* freed regions go first, lowest first */
-  EXPECT_EQ(ph__malloc(h, 64), o[9]);
+  EXPECT_EQ(ph__off_malloc(h, 64), o[8]); /* freed regions go first, lowest first */
+  EXPECT_EQ(ph__off_malloc(h, 64), o[9]);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
@@ -128,26 +128,55 @@ TEST(a_run_that_straddles_two_map_leaves_works) {
    * (its leaf is made first, below it), kept from the top by one more page,
    * then freed. A 5-page block takes the free run's first pages, so the next
    * 7-page run starts 3 pages before the boundary. */
-  REQUIRE(ph__malloc(h, (size_t)(chunk - 10 - h->hwm) * PH_PAGE_SIZE) != 0);
-  uint64_t span = ph__malloc(h, 20 * PH_PAGE_SIZE);
-  REQUIRE(span != 0 && ph__malloc(h, PH_PAGE_SIZE) != 0);
+  REQUIRE(ph__off_malloc(h, (size_t)(chunk - 10 - h->hwm) * PH_PAGE_SIZE) != 0);
+  uint64_t span = ph__off_malloc(h, 20 * PH_PAGE_SIZE);
+  REQUIRE(span != 0 && ph__off_malloc(h, PH_PAGE_SIZE) != 0);
   REQUIRE(span >> PH_LG_PAGE < chunk && (span >> PH_LG_PAGE) + 20 > chunk);
-  EXPECT_EQ(ph__free(h, span), 0);
-  REQUIRE(ph__malloc(h, 5 * PH_PAGE_SIZE) == span);
+  EXPECT_EQ(ph__off_free(h, span), 0);
+  REQUIRE(ph__off_malloc(h, 5 * PH_PAGE_SIZE) == (int64_t)span);
   uint64_t regs[16];
-  for (unsigned i = 0; i < cl->nregs; i++) regs[i] = ph__malloc(h, 3584);
+  for (unsigned i = 0; i < cl->nregs; i++) regs[i] = ph__off_malloc(h, 3584);
   uint32_t run = (uint32_t)(regs[0] >> PH_LG_PAGE);
   REQUIRE(run < chunk && run + (uint32_t)cl->run_pages > chunk); /* it straddles */
   REQUIRE(h->nleaves >= 2);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
-  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__usable(h, regs[i]), 3584);
-  EXPECT_EQ(ph__free(h, regs[cl->nregs - 2]), 0); /* a region in the second leaf */
-  EXPECT_EQ(ph__free(h, regs[cl->nregs - 2]), PH_EDOUBLEFREE);
-  EXPECT_EQ(ph__free(h, regs[cl->nregs - 2] + 8), PH_EBADPTR);
+  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__off_usable(h, regs[i]), 3584);
+  EXPECT_EQ(ph__off_free(h, regs[cl->nregs - 2]), 0); /* a region in the second leaf */
+  EXPECT_EQ(ph__off_free(h, regs[cl->nregs - 2]), PH_EDOUBLEFREE);
+  EXPECT_EQ(ph__off_free(h, regs[cl->nregs - 2] + 8), PH_EBADPTR);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
   for (unsigned i = 0; i < cl->nregs; i++)
-    if (i != cl->nregs - 2u) EXPECT_EQ(ph__free(h, regs[i]), 0);
+    if (i != cl->nregs - 2u) EXPECT_EQ(ph__off_free(h, regs[i]), 0);
   EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(failures_are_results_that_record_nothing) {
+  ph_heap_t *h = make(8u << 20);
+  REQUIRE(h);
+  EXPECT_EQ(ph_heap_grow(h, 0), PH_ESIZE); /* the last error, which no internal call may change */
+  EXPECT_EQ(ph__off_malloc(h, (size_t)1 << 40), PH_ENOMEM);
+  EXPECT_EQ(ph__off_calloc(h, SIZE_MAX, 2), PH_ENOMEM);
+  EXPECT_EQ(ph__off_aligned(h, 3, 8), PH_EINVAL);
+  EXPECT_EQ(ph__off_free(h, 8), PH_EBADPTR);
+  EXPECT_EQ(ph__off_usable(h, 8), PH_EBADPTR);
+  EXPECT_EQ(ph__off_realloc(h, 8, 16), PH_EBADPTR);
+  /* a bin whose list names a run that is no small run of its class */
+  unsigned c = ph__size2class(64);
+  const ph_class *cl = &ph__classes[c];
+  for (unsigned i = 0; i < cl->nregs; i++) REQUIRE(ph__off_malloc(h, 64) > 0);
+  REQUIRE(h->bins[c].fresh == 0 && h->bins[c].freed == 0); /* the next one needs another run */
+  int64_t large = ph__off_malloc(h, 4 * PH_PAGE_SIZE);
+  REQUIRE(large > 0);
+  h->bins[c].head = h->bins[c].tail = (uint32_t)(large >> PH_LG_PAGE);
+  EXPECT_EQ(ph__off_malloc(h, 64), PH_ECORRUPT);
+  EXPECT_EQ(ph_last_error(), PH_ESIZE);
+  /* the entry point records the code of its own failure */
+  EXPECT_EQ(ph_off_malloc(h, 64), PH_ECORRUPT);
+  EXPECT_EQ(ph_last_error(), PH_ECORRUPT);
+  EXPECT_EQ(ph_heap_grow(h, 0), PH_ESIZE);
+  EXPECT(ph_heap_malloc(h, 64) == NULL && ph_last_error() == PH_ECORRUPT);
+  h->bins[c].head = h->bins[c].tail = 0;
+  EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
 TEST_MAIN()
