@@ -10,6 +10,7 @@
 
 #if defined(__linux__)
 #include "harness.h"
+#include "fixture.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,16 +19,6 @@
 #include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
-
-static char dir[] = "/tmp/privheap-heap-file-XXXXXX";
-static char path_buf[256];
-static int seq;
-
-/* A fresh path in the test directory. */
-static const char *fresh(void) {
-  snprintf(path_buf, sizeof path_buf, "%s/f%d", dir, seq++);
-  return path_buf;
-}
 
 /* A heap file of `size` bytes at `path`, formatted and unmapped. */
 static int make_heap(const char *path, size_t size) {
@@ -39,7 +30,7 @@ static int make_heap(const char *path, size_t size) {
 
 TEST(new_files_are_reserved_owner_only_and_never_made_through_a_link) {
   char path[256];
-  snprintf(path, sizeof path, "%s", fresh());
+  snprintf(path, sizeof path, "%s", fixture_path());
   size_t n = 4 * MiB;
   void *p = ph_region_map_file(path, &n, PH_MAP_CREATE | PH_MAP_EXCL, 0);
   REQUIRE(p);
@@ -51,15 +42,16 @@ TEST(new_files_are_reserved_owner_only_and_never_made_through_a_link) {
 
   for (unsigned mode = 01000; mode <= 06000; mode += 01000) { /* sticky, setgid, setuid */
     n = MiB;
-    EXPECT(ph_region_map_file(fresh(), &n, PH_MAP_CREATE, mode | 0600) == NULL && ph_last_error() == PH_EINVAL);
-    EXPECT(access(path_buf, F_OK) != 0);
+    const char *refused = fixture_path();
+    EXPECT(ph_region_map_file(refused, &n, PH_MAP_CREATE, mode | 0600) == NULL && ph_last_error() == PH_EINVAL);
+    EXPECT(access(refused, F_OK) != 0);
   }
   n = MiB;
-  EXPECT(ph_region_map_file(fresh(), &n, PH_MAP_EXCL, 0) == NULL && ph_last_error() == PH_EINVAL); /* EXCL needs CREATE */
+  EXPECT(ph_region_map_file(fixture_path(), &n, PH_MAP_EXCL, 0) == NULL && ph_last_error() == PH_EINVAL); /* EXCL needs CREATE */
 
   char target[256], link[256];
-  snprintf(target, sizeof target, "%s", fresh());
-  snprintf(link, sizeof link, "%s", fresh());
+  snprintf(target, sizeof target, "%s", fixture_path());
+  snprintf(link, sizeof link, "%s", fixture_path());
   REQUIRE(symlink(target, link) == 0); /* dangling */
   n = MiB;
   EXPECT(ph_region_map_file(link, &n, PH_MAP_CREATE, 0) == NULL && ph_last_error() == PH_EIO);
@@ -72,7 +64,7 @@ TEST(new_files_are_reserved_owner_only_and_never_made_through_a_link) {
 
 TEST(an_existing_file_is_mapped_as_it_is_and_never_grown) {
   char path[256];
-  snprintf(path, sizeof path, "%s", fresh());
+  snprintf(path, sizeof path, "%s", fixture_path());
   REQUIRE(make_heap(path, 2 * MiB) == 0);
   size_t n = 4 * MiB;
   EXPECT(ph_region_map_file(path, &n, 0, 0) == NULL && ph_last_error() == PH_ESIZE);
@@ -88,12 +80,12 @@ TEST(an_existing_file_is_mapped_as_it_is_and_never_grown) {
   EXPECT(ph_heap_attach(p, n) == p);
   ph_region_unmap(p, n);
   n = 0;
-  EXPECT(ph_region_map_file(dir, &n, 0, 0) == NULL && ph_last_error() == PH_EIO && ph_last_os_error() == EISDIR);
+  EXPECT(ph_region_map_file(fixture_dir(), &n, 0, 0) == NULL && ph_last_error() == PH_EIO && ph_last_os_error() == EISDIR);
 }
 
 TEST(a_heap_file_grows_only_while_no_mapping_of_it_exists) {
   char path[256];
-  snprintf(path, sizeof path, "%s", fresh());
+  snprintf(path, sizeof path, "%s", fixture_path());
   REQUIRE(make_heap(path, 2 * MiB) == 0);
   size_t n = 0;
   void *p = ph_region_map_file(path, &n, 0, 0); /* its descriptor is closed: the mapping holds the lock */
@@ -139,7 +131,7 @@ TEST(a_heap_file_grows_only_while_no_mapping_of_it_exists) {
 
 TEST(growing_validates_first_and_changes_nothing_it_refuses) {
   char path[256];
-  snprintf(path, sizeof path, "%s", fresh());
+  snprintf(path, sizeof path, "%s", fixture_path());
   int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
   REQUIRE(fd >= 0);
   char junk[8192];
@@ -154,7 +146,7 @@ TEST(growing_validates_first_and_changes_nothing_it_refuses) {
   EXPECT_EQ(st.st_size, sizeof junk);
   EXPECT(st.st_mtim.tv_sec == before.st_mtim.tv_sec && st.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
   char locked[256];
-  snprintf(locked, sizeof locked, "%s", fresh());
+  snprintf(locked, sizeof locked, "%s", fixture_path());
   size_t n = 2 * MiB;
   void *p = ph_region_map_file(locked, &n, PH_MAP_CREATE | PH_MAP_EXCL, 0);
   REQUIRE(p && ph_heap_init(p, n, PH_LOCKED));
@@ -162,18 +154,11 @@ TEST(growing_validates_first_and_changes_nothing_it_refuses) {
   EXPECT_EQ(ph_heap_file_grow(locked, 4 * MiB), PH_EINVAL); /* a locked heap keeps its size */
   REQUIRE(stat(locked, &st) == 0);
   EXPECT_EQ(st.st_size, 2 * MiB);
-  EXPECT_EQ(ph_heap_file_grow(fresh(), 4 * MiB), PH_EIO); /* missing */
+  EXPECT_EQ(ph_heap_file_grow(fixture_path(), 4 * MiB), PH_EIO); /* missing */
   EXPECT_EQ(ph_last_os_error(), ENOENT);
 }
 
-int main(void) {
-  if (!mkdtemp(dir)) return 2;
-  int rc = test_run_all();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) rc = rc ? rc : 3;
-  return rc;
-}
+TEST_MAIN()
 #else
 #include <stdio.h>
 /* Heap files grow only where a mapping's lock can be proven (Linux); the

@@ -14,6 +14,7 @@
 #define _DEFAULT_SOURCE 1
 #include "internal.h"
 #include "harness.h"
+#include "fixture.h"
 #include <errno.h>
 
 #if !defined(_WIN32)
@@ -25,17 +26,12 @@
 #define MiB ((size_t)1 << 20)
 #define SIZE (16 * MiB)
 
-static ph_heap_t *fresh(size_t size, void **base) {
-  *base = ph_region_map_anon(size);
-  return *base ? ph_heap_init(*base, size, PH_REGION_ZEROED) : NULL;
-}
-
 /* A heap with something in every structure the header reaches: free runs on
  * the lists and in the tree, bins with a current run and non-full runs on
  * their lists (inline and trailing bitmaps, multi-page runs), a scratch
  * cursor, a root. */
 static ph_heap_t *populated(void **base) {
-  ph_heap_t *h = fresh(SIZE, base);
+  ph_heap_t *h = fixture_heap(SIZE, 0, base);
   if (!h) return NULL;
   static void *small[3000];
   size_t sizes[] = {8, 48, 100, 160, 320, 1000, 1500};
@@ -140,7 +136,7 @@ static int survives(case_fn fn) {
 
 TEST(check_rejects_a_directory_that_names_one_leaf_twice) {
   void *base;
-  ph_heap_t *h = fresh(SIZE, &base);
+  ph_heap_t *h = fixture_heap(SIZE, 0, &base);
   REQUIRE(h);
   /* One page run over chunks 1 and 2: both their leaves hold only NONE
    * entries, so a directory naming leaf 1 twice reads consistently. */
@@ -157,7 +153,7 @@ TEST(check_rejects_a_directory_that_names_one_leaf_twice) {
 
 TEST(check_rejects_leaves_out_of_order_or_overlapping) {
   void *base;
-  ph_heap_t *h = fresh(SIZE, &base);
+  ph_heap_t *h = fixture_heap(SIZE, 0, &base);
   REQUIRE(h);
   REQUIRE(ph_heap_malloc(h, 500 << PH_LG_PAGE));
   REQUIRE(ph_heap_malloc(h, 1000 << PH_LG_PAGE));
@@ -480,7 +476,7 @@ static int count_visit(void *arg, uint64_t off, uint64_t size) {
 
 TEST(scratch_chunks_are_not_allocations_free_realloc_usable_refuse_them) {
   void *base;
-  ph_heap_t *h = fresh(SIZE, &base);
+  ph_heap_t *h = fixture_heap(SIZE, 0, &base);
   REQUIRE(h);
   char *s = ph_scratch_alloc(h, 64);
   REQUIRE(s);
@@ -511,7 +507,7 @@ TEST(scratch_chunks_are_not_allocations_free_realloc_usable_refuse_them) {
 
 TEST(check_validates_the_scratch_chunk_mark) {
   void *base;
-  ph_heap_t *h = fresh(SIZE, &base);
+  ph_heap_t *h = fixture_heap(SIZE, 0, &base);
   REQUIRE(h);
   char *big = ph_heap_malloc(h, 20 << PH_LG_PAGE);
   char *s = ph_scratch_alloc(h, 64);
@@ -534,7 +530,7 @@ TEST(check_validates_the_scratch_chunk_mark) {
 
 TEST(aligned_alloc_of_zero_bytes_is_a_minimal_allocation_at_any_alignment) {
   void *base;
-  ph_heap_t *h = fresh(SIZE, &base);
+  ph_heap_t *h = fixture_heap(SIZE, 0, &base);
   REQUIRE(h);
   for (size_t align = 1; align <= ((size_t)1 << 20); align <<= 1) {
     void *p = ph_heap_aligned_alloc(h, align, 0);

@@ -7,6 +7,7 @@
  */
 #define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS, kill */
 #include "harness.h"
+#include "fixture.h"
 #include "privheap.h"
 
 #include <stdint.h>
@@ -15,9 +16,8 @@
 
 TEST(the_lock_is_recursive_and_only_its_owner_unlocks_it) {
   size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL); /* not held */
   EXPECT_EQ(ph_heap_lock(h), 0);
@@ -35,9 +35,8 @@ TEST(the_lock_is_recursive_and_only_its_owner_unlocks_it) {
 
 TEST(offset_calls_take_the_lock_themselves) {
   size_t size = 8 * MiB;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  ph_heap_t *plain = ph_heap_init(base, size, 0);
+  void *base;
+  ph_heap_t *plain = fixture_heap(size, 0, &base);
   REQUIRE(plain);
   EXPECT_EQ(ph_off_malloc_locked(plain, 16), PH_EINVAL); /* no lock to take */
   EXPECT_EQ(ph_off_free_locked(plain, 4096), PH_EINVAL);
@@ -65,10 +64,9 @@ TEST(offset_calls_take_the_lock_themselves) {
 
 TEST(restore_keeps_the_destinations_lock) {
   size_t size = 8 * MiB;
-  void *a = ph_region_map_anon(size), *b = ph_region_map_anon(size);
-  REQUIRE(a && b);
-  ph_heap_t *locked = ph_heap_init(a, size, PH_LOCKED);
-  ph_heap_t *plain = ph_heap_init(b, size, 0);
+  void *a, *b;
+  ph_heap_t *locked = fixture_heap(size, PH_LOCKED, &a);
+  ph_heap_t *plain = fixture_heap(size, 0, &b);
   REQUIRE(locked && plain);
   REQUIRE(ph_heap_malloc(plain, 100));
   /* Into a locked heap, under its lock: still locked, still held. */
@@ -106,12 +104,6 @@ TEST(restore_keeps_the_destinations_lock) {
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A region shared with child processes (MAP_SHARED, not a file). */
-static void *shared_region(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
-}
-
 typedef struct worker_arg {
   ph_heap_t *h;
   unsigned seed;
@@ -147,9 +139,8 @@ static void *worker(void *p) {
 
 TEST(threads_allocating_at_once_under_the_lock_keep_the_heap_consistent) {
   size_t size = 64 * MiB;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   pthread_t t[4];
   worker_arg args[4];
@@ -169,9 +160,8 @@ TEST(threads_allocating_at_once_under_the_lock_keep_the_heap_consistent) {
 
 TEST(a_holder_killed_with_sigkill_is_taken_over_and_the_heap_checked) {
   size_t size = 8 * MiB;
-  void *base = shared_region(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_shared_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   REQUIRE(ph_heap_malloc(h, 1000));
   int ready[2];
@@ -246,9 +236,8 @@ static void *offset_worker(void *p) {
 
 TEST(offset_calls_from_threads_and_a_dead_holder) {
   size_t size = 8 * MiB;
-  void *base = shared_region(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_shared_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   double a = ph_off_malloc_locked(h, 100);
   REQUIRE(a > 0);
@@ -337,9 +326,8 @@ static int refused_every_time(ph_heap_t *h, double live_off) {
 
 TEST(a_failed_takeover_is_refused_by_every_process_until_a_restore_or_reset) {
   size_t size = 8 * MiB;
-  void *base = shared_region(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_shared_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   double live = ph_off_malloc_locked(h, 1000);
   REQUIRE(live > 0);
@@ -436,10 +424,10 @@ static int survivor(ph_heap_t *h, size_t size, int broken) {
 
 TEST(a_holder_killed_at_random_points_leaves_every_survivor_a_consistent_heap_or_ecorrupt) {
   size_t size = 64 * MiB;
-  void *base = shared_region(size);
-  uint64_t *progress = shared_region(4096);
-  REQUIRE(base && progress);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_shared_heap(size, PH_LOCKED, &base);
+  uint64_t *progress = fixture_shared_region(4096);
+  REQUIRE(progress);
   REQUIRE(h);
   test_seed = 0x5eed1234u;
   unsigned s = (unsigned)test_seed;

@@ -9,6 +9,7 @@
  */
 #define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS */
 #include "harness.h"
+#include "fixture.h"
 #include "privheap.h"
 
 #if defined(__linux__) /* the only system that tells private mappings from shared ones (see privheap.h) */
@@ -35,11 +36,6 @@ static void wait_for_a_waiter(void *base, pid_t child) {
     if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == child) return;
     sched_yield();
   }
-}
-
-static void *shared_region(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
 }
 
 /* A thread that takes the lock, optionally breaks the heap, says so, and
@@ -86,9 +82,8 @@ static int child_takes_over(ph_heap_t *h, int want) {
 
 static void private_copy_case(int breaks) {
   size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size); /* private: a child gets a copy */
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base; /* private: a child gets a copy */
+  ph_heap_t *h = fixture_heap(size, PH_LOCKED, &base);
   REQUIRE(h && ph_heap_malloc(h, 1000));
   holder a = {h, breaks, 0, 0, 0};
   pthread_t t = start_holder(&a);
@@ -122,9 +117,8 @@ static int child_waits(ph_heap_t *h) {
 
 TEST(a_child_sharing_the_heap_waits_for_the_parent_threads_release) {
   size_t size = 4 * MiB;
-  void *base = shared_region(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_shared_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   holder a = {h, 0, 0, 0, 0};
   pthread_t t = start_holder(&a);
@@ -178,9 +172,8 @@ static int child_after_handlers(ph_heap_t *h) {
 
 TEST(the_usual_atfork_handlers_leave_a_private_copy_unlocked_in_the_child) {
   size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_heap(size, PH_LOCKED, &base);
   REQUIRE(h && ph_heap_malloc(h, 100));
   atfork_heap = h;
   handlers_on = 1;
@@ -211,8 +204,8 @@ static int grandchild_after_late_handlers(ph_heap_t *h) {
 static int register_late_then_fork(void *arg) {
   (void)arg;
   size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size);
-  ph_heap_t *h = base ? ph_heap_init(base, size, PH_LOCKED) : NULL;
+  void *base;
+  ph_heap_t *h = fixture_heap(size, PH_LOCKED, &base);
   if (!h || ph_heap_lock(h) != 0 || ph_heap_unlock(h) != 0) return 10;
   late_heap = h;
   pthread_atfork(late_prepare, late_parent, late_child);
@@ -236,9 +229,8 @@ static int child_sharing_after_handlers(ph_heap_t *h) {
 
 TEST(the_usual_atfork_handlers_never_release_a_shared_heaps_lock_from_the_child) {
   size_t size = 4 * MiB;
-  void *base = shared_region(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, PH_LOCKED);
+  void *base;
+  ph_heap_t *h = fixture_shared_heap(size, PH_LOCKED, &base);
   REQUIRE(h);
   atfork_heap = h;
   REQUIRE(ph_heap_lock(h) == 0); /* held across the fork: the parent handler's unlock leaves this hold */

@@ -4,6 +4,7 @@
  * is refused with its code before a byte of the target changes.
  */
 #include "harness.h"
+#include "fixture.h"
 #include "privheap.h"
 
 #include <stdint.h>
@@ -18,9 +19,10 @@ static uint64_t rng(void) { /* splitmix64 */
   return z ^ (z >> 31);
 }
 
-/* A heap with a mix of small and large allocations, some freed, and roots. */
-static ph_heap_t *populated(void *base, size_t size, uint64_t seed, void **live, int nlive) {
-  ph_heap_t *h = ph_heap_init(base, size, PH_REGION_ZEROED); /* fresh anonymous memory */
+/* A heap in a new region (*base) with a mix of small and large
+ * allocations, some freed, and roots. */
+static ph_heap_t *populated(void **base, size_t size, uint64_t seed, void **live, int nlive) {
+  ph_heap_t *h = fixture_heap(size, 0, base);
   if (!h) return NULL;
   rng_state = seed;
   for (int i = 0; i < nlive; i++) live[i] = NULL;
@@ -31,7 +33,7 @@ static ph_heap_t *populated(void *base, size_t size, uint64_t seed, void **live,
     live[k] = ph_heap_malloc(h, n);
     if (live[k]) memset(live[k], (int)(k & 0xff), n < 16 ? n : 16);
   }
-  ph_heap_set_root(h, "world", (uint64_t)((char *)live[0] - (char *)base));
+  ph_heap_set_root(h, "world", (uint64_t)((char *)live[0] - (char *)h));
   return h;
 }
 
@@ -49,10 +51,10 @@ static unsigned char *copy_of(const void *p, size_t n) {
 
 TEST(restore_gives_back_the_same_heap_at_another_address) {
   size_t size = 8 * MiB;
-  void *a = region(size), *b = region(size);
-  REQUIRE(a && b);
+  void *a, *b = region(size);
+  REQUIRE(b);
   void *live[300];
-  ph_heap_t *h = populated(a, size, 1, live, 300);
+  ph_heap_t *h = populated(&a, size, 1, live, 300);
   REQUIRE(h);
   size_t used = ph_heap_used_bytes(h);
   unsigned char *snap = copy_of(a, used);
@@ -84,10 +86,10 @@ TEST(restore_gives_back_the_same_heap_at_another_address) {
 
 TEST(restore_into_a_larger_region_frees_the_extra_pages) {
   size_t small = 4 * MiB, big = 32 * MiB;
-  void *a = region(small), *b = region(big);
-  REQUIRE(a && b);
+  void *a, *b = region(big);
+  REQUIRE(b);
   void *live[100];
-  ph_heap_t *h = populated(a, small, 2, live, 100);
+  ph_heap_t *h = populated(&a, small, 2, live, 100);
   REQUIRE(h);
   size_t used = ph_heap_used_bytes(h);
   ph_heap_t *r = ph_heap_restore(b, big, a, used, 0);
@@ -111,17 +113,16 @@ TEST(restore_into_a_larger_region_frees_the_extra_pages) {
 
 TEST(restore_over_a_dirty_region_still_zeroes_calloc) {
   size_t size = 8 * MiB;
-  void *a = region(size), *b = region(size);
-  REQUIRE(a && b);
+  void *a, *b;
   /* b holds a bigger heap whose pages are full of 0xAB. */
-  ph_heap_t *hb = ph_heap_init(b, size, 0);
+  ph_heap_t *hb = fixture_heap(size, 0, &b);
   REQUIRE(hb);
   for (int i = 0; i < 200; i++) {
     void *p = ph_heap_malloc(hb, 20000);
     REQUIRE(p);
     memset(p, 0xAB, 20000);
   }
-  ph_heap_t *ha = ph_heap_init(a, size, PH_REGION_ZEROED);
+  ph_heap_t *ha = fixture_heap(size, 0, &a);
   REQUIRE(ha && ph_heap_malloc(ha, 64));
   ph_heap_t *r = ph_heap_restore(b, size, a, ph_heap_used_bytes(ha), 0);
   REQUIRE(r);
@@ -139,10 +140,9 @@ TEST(restore_over_a_dirty_region_still_zeroes_calloc) {
 
 TEST(rollback_in_place_gives_the_snapshot_bytes_back_exactly) {
   size_t size = 16 * MiB;
-  void *a = region(size);
-  REQUIRE(a);
+  void *a;
   void *live[200];
-  ph_heap_t *h = populated(a, size, 5, live, 200);
+  ph_heap_t *h = populated(&a, size, 5, live, 200);
   REQUIRE(h);
   size_t used = ph_heap_used_bytes(h);
   unsigned char *snap = copy_of(a, used);
@@ -180,11 +180,10 @@ static void expect_refused(void *b, size_t size, const unsigned char *before, co
 
 TEST(damaged_snapshots_are_refused_and_the_target_is_untouched) {
   size_t size = 4 * MiB;
-  void *a = region(size), *b = region(size);
-  REQUIRE(a && b);
+  void *a, *b;
   void *live[200];
-  REQUIRE(populated(a, size, 3, live, 200));
-  REQUIRE(populated(b, size, 4, live, 200));
+  REQUIRE(populated(&a, size, 3, live, 200));
+  REQUIRE(populated(&b, size, 4, live, 200));
   size_t used = ph_heap_used_bytes(a);
   unsigned char *good = copy_of(a, used), *bad = copy_of(a, used + 4096), *before = copy_of(b, size);
   REQUIRE(good && bad && before);
@@ -276,9 +275,8 @@ TEST(pages_copy_gathers_and_scatters_pages) {
 
 TEST(put_pages_copies_into_a_heap_around_its_lock_block) {
   size_t size = (size_t)4 << 20;
-  void *base = ph_region_map_anon(size);
-  REQUIRE(base);
-  ph_heap_t *h = ph_heap_init(base, size, 0);
+  void *base;
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h && ph_heap_malloc(h, 100000));
   size_t used = ph_heap_used_bytes(h);
   unsigned char *copy = malloc(used);
