@@ -77,7 +77,7 @@ world.restore(saved);
 const restored = `snapshot of ${saved.byteLength} bytes; played 60 more frames (checksum changed: ${playedOn !== savedSum}); restored: checksum back: ${world.checksum() === savedSum}`;
 
 // The replay: seek, verify, and catch a nondeterministic frame.
-const replay = Replay.open(replayPath);
+const replay = await Replay.open(replayPath);
 using other = PrivateHeap.create({ size: world.size });
 const back = Math.floor(FRAMES / 3);
 const t4 = Bun.nanoseconds();

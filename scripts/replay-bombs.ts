@@ -6,7 +6,7 @@
  *   DIR/header-less.phreplay  88 bytes: a whole keyframe of 4 GiB with no pages
  *   DIR/no-metadata.phreplay  a real heap header declaring 4 GiB used, and nothing else
  *   DIR/sparse.phreplay       a valid recording of a 4 GiB heap with 4 GiB used, almost all zero
- * Then time `privheap replay info DIR/x.phreplay`, or Replay.open + keyframe(-1)
+ * Then time `privheap replay info DIR/x.phreplay`, or Replay.openSync + keyframe(-1)
  * + seek(-1) (bun scripts/replay-bombs.ts --load FILE), under /usr/bin/time -v.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";

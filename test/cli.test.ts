@@ -124,7 +124,7 @@ describe("privheap replay info", () => {
     expect(48 + records.tick + records.keyframe).toBe(size); // the framing walk saw every byte
     let inputs = 0;
     for (let t = 0; t < TICKS; t++) inputs += inputFor(t).length;
-    const last = Replay.open(RECORDING).keyframe(119);
+    const last = Replay.openSync(RECORDING).keyframe(119);
     const lines = r.stdout.split("\n");
     expect(lines[0]).toBe(`file: ${RECORDING}`);
     expect(lines[1]).toMatch(/^format version: 1 \(native ABI \d+, page size 4096\)$/);
@@ -193,7 +193,7 @@ describe("privheap replay verify", () => {
       }`,
     );
     const changed = (await import(path)).step as StepFn;
-    const replay = Replay.open(RECORDING);
+    const replay = Replay.openSync(RECORDING);
     const heap = heapOf();
     replay.seek(69, heap, simStep);
     changed(heap, replay.input(70), 70);

@@ -512,7 +512,7 @@ describe("checksums, rings and replays of locked heaps", () => {
         rec.tick(input);
       }
     }
-    const replay = Replay.open(file);
+    const replay = Replay.openSync(file);
     using plain = PrivateHeap.create({ size: 4 * MiB });
     expect(replay.verify(plain, step).ok).toBe(true);
     using locked = PrivateHeap.open(pathFor(), { size: 4 * MiB, create: true, lock: true });

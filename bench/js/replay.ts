@@ -227,7 +227,7 @@ function seek(sim: Sim): void {
       rec.tick(i);
     }
   }
-  const replay = Replay.open(path);
+  const replay = Replay.openSync(path);
   rmSync(path);
   const at = 15 * K - 1; // the 16th keyframe: 15 deltas after the full one before tick 0
   const last = at + K - 1;
@@ -293,7 +293,7 @@ function size(): (string | number)[][] {
   const file = new Uint8Array(readFileSync(path));
   rmSync(path);
   sim.heap.close();
-  const parsed = parseRecords(file, parseHeader(file, "bench", path));
+  const parsed = parseRecords(file, parseHeader(file, "bench", path), "bench");
   if (parsed.torn !== null || parsed.ticks.length !== DEMO_TICKS) throw new Error("the recording did not read back whole");
   const frame = RECORD_HEAD_BYTES + RECORD_TAIL_BYTES;
   const tickBytes = parsed.ticks.reduce((n, t) => n + frame + 16 + t.inputBytes, 0);

@@ -114,11 +114,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         io.out(USAGE);
         return 0;
       case "info":
-        return replayInfo(resolve(io.cwd, cmd.file!), io);
+        return await replayInfo(resolve(io.cwd, cmd.file!), io);
       case "verify": {
         // The module first: a usage error (no step function) is found before the file is read.
         const step = await loadStep(resolve(io.cwd, cmd.step!));
-        return replayVerify(resolve(io.cwd, cmd.file!), step, { quiet: cmd.quiet }, io);
+        return await replayVerify(resolve(io.cwd, cmd.file!), step, { quiet: cmd.quiet }, io);
       }
     }
   } catch (e) {

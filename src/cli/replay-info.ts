@@ -46,9 +46,9 @@ function readHeader(path: string): ReplayHeader {
       closeSync(fd);
     }
   } catch (e) {
-    throw new HeapError("EIO", "info", `${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new HeapError("EIO", "replay info", `${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  return parseHeader(bytes.subarray(0, got), "info", path);
+  return parseHeader(bytes.subarray(0, got), "replay info", path);
 }
 
 /**
@@ -58,12 +58,12 @@ function readHeader(path: string): ReplayHeader {
  * @example
  * ```ts
  * import { readReplayInfo } from "./replay-info.ts";
- * const info = readReplayInfo("run.phreplay");
+ * const info = await readReplayInfo("run.phreplay");
  * console.log(info.ticks, info.keyframeRecordBytes / info.keyframes.length);
  * ```
  */
-export function readReplayInfo(path: string): ReplayInfo {
-  const replay = Replay.open(path);
+export async function readReplayInfo(path: string): Promise<ReplayInfo> {
+  using replay = await Replay.open(path);
   const header = readHeader(path);
   let inputBytes = 0;
   for (let t = 0; t < replay.ticks; t++) inputBytes += replay.input(t).length;
@@ -111,7 +111,7 @@ function keyframeList(after: number[]): string {
  * @example
  * ```ts
  * import { formatReplayInfo, readReplayInfo } from "./replay-info.ts";
- * console.log(formatReplayInfo(readReplayInfo("run.phreplay")).join("\n"));
+ * console.log(formatReplayInfo(await readReplayInfo("run.phreplay")).join("\n"));
  * ```
  */
 export function formatReplayInfo(info: ReplayInfo): string[] {
@@ -145,10 +145,10 @@ export function formatReplayInfo(info: ReplayInfo): string[] {
  * ```ts
  * import { processIo } from "./io.ts";
  * import { replayInfo } from "./replay-info.ts";
- * process.exitCode = replayInfo("run.phreplay", processIo());
+ * process.exitCode = await replayInfo("run.phreplay", processIo());
  * ```
  */
-export function replayInfo(path: string, io: Io): number {
-  io.out(`${formatReplayInfo(readReplayInfo(path)).join("\n")}\n`);
+export async function replayInfo(path: string, io: Io): Promise<number> {
+  io.out(`${formatReplayInfo(await readReplayInfo(path)).join("\n")}\n`);
   return 0;
 }

@@ -128,11 +128,11 @@ export function formatDivergence(r: VerifyResult, ticks: number): string[] {
  * import { processIo } from "./io.ts";
  * import { loadStep, replayVerify } from "./replay-verify.ts";
  * const step = await loadStep(`${process.cwd()}/examples/sim.ts`);
- * process.exitCode = replayVerify("run.phreplay", step, {}, processIo());
+ * process.exitCode = await replayVerify("run.phreplay", step, {}, processIo());
  * ```
  */
-export function replayVerify(path: string, step: StepFn, options: VerifyCommandOptions, io: Io): number {
-  const replay = Replay.open(path);
+export async function replayVerify(path: string, step: StepFn, options: VerifyCommandOptions, io: Io): Promise<number> {
+  using replay = await Replay.open(path);
   const torn = replay.torn;
   if (torn !== null)
     io.err(`privheap: torn tail: ${torn.bytes} bytes at offset ${torn.offset}: ${torn.reason}; verifying the ${plural(replay.ticks, "complete tick")} before it\n`);

@@ -1,6 +1,6 @@
 /**
  * replay-file.ts - the file a replay recorder appends to, under privheap's
- * file policy.
+ * file policy, and the read of a whole replay file for `Replay.open`.
  *
  * Invariants:
  * - `path` only ever names a complete start of a recording. The first
@@ -16,10 +16,43 @@
  *   reported, and then the file takes no more appends: a recording with a
  *   hole in its ticks would not replay.
  */
-import { closeSync, fsyncSync, ftruncateSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fsyncSync, ftruncateSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fromSystemError, HeapError } from "../errors.ts";
+import type { Handle, Steps } from "./file-io.ts";
 import { REPLAY_MAGIC } from "./replay-format.ts";
+
+/** Opening a FIFO or a device without O_NONBLOCK could wait forever. */
+const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+
+/**
+ * Read the whole replay file at `path`, as steps for file-io.ts's runSync
+ * or runAsync (`Replay.openSync` and `Replay.open`). Only a regular file is
+ * read (`EIO` otherwise, as for every file system error). It is read up to
+ * the length it had when opened: bytes a recorder appends meanwhile are
+ * left for a later open, and a file cut shorter meanwhile gives what it
+ * still holds (its records say whether the tail is torn).
+ */
+export function* readReplayFile(path: string, op: string): Steps<Uint8Array> {
+  let fd: Handle | undefined;
+  try {
+    fd = (yield { io: "open", path, flags: READ_FLAGS }) as Handle;
+    const st: Stats = yield { io: "stat", fd };
+    if (!st.isFile()) throw new HeapError("EIO", op, `${path}: not a regular file`);
+    const file = new Uint8Array(st.size);
+    let got = 0;
+    while (got < file.length) {
+      const n: number = yield { io: "read", fd, views: [file.subarray(got)], pos: got };
+      if (n === 0) break;
+      got += n;
+    }
+    return got === file.length ? file : file.slice(0, got);
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  } finally {
+    if (fd !== undefined) yield { io: "close", fd };
+  }
+}
 
 let tempCount = 0;
 

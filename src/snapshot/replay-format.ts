@@ -157,7 +157,7 @@ export interface ParsedReplay {
  * record that is cut short, fails its checksum, or does not follow the one
  * before; the ones before it are returned.
  */
-export function parseRecords(file: Uint8Array, header: ReplayHeader): ParsedReplay {
+export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string): ParsedReplay {
   const ticks: TickEntry[] = [];
   const keyframes: KeyframeEntry[] = [];
   const view = new DataView(file.buffer, file.byteOffset, file.length);
@@ -184,7 +184,7 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader): ParsedRepl
       break;
     }
     const p = at + RECORD_HEAD_BYTES;
-    const why = type === RECORD_TICK ? readTick(view, p, len, ticks, keyframes) : type === RECORD_KEYFRAME ? readKeyframe(file, view, p, len, header, ticks, keyframes, heapHeader) : `unknown record type ${type}`;
+    const why = type === RECORD_TICK ? readTick(view, p, len, ticks, keyframes) : type === RECORD_KEYFRAME ? readKeyframe(file, view, p, len, header, ticks, keyframes, heapHeader, op) : `unknown record type ${type}`;
     if (why !== null) {
       stop(why);
       break;
@@ -214,6 +214,7 @@ function readKeyframe(
   ticks: TickEntry[],
   keyframes: KeyframeEntry[],
   heapHeader: Uint8Array,
+  op: string,
 ): string | null {
   if (len < KEYFRAME_FIXED_BYTES) return "a keyframe record too short";
   const after = view.getInt32(p, true);
@@ -235,7 +236,7 @@ function readKeyframe(
   const dataAt = p + KEYFRAME_FIXED_BYTES + Math.ceil((n * 4) / 8) * 8;
   const delta: Delta = { length: used, pages, data: file.subarray(dataAt, dataAt + n * PAGE) };
   if (kind === KEYFRAME_FULL && (n === 0 || pages[0] !== 0)) return "a whole keyframe without its heap header page";
-  const why = heapHeaderProblem(delta, kind, header, heapHeader);
+  const why = heapHeaderProblem(delta, kind, header, heapHeader, op);
   if (why !== null) return why;
   keyframes.push({ after, kind, delta });
   return null;
@@ -252,11 +253,11 @@ const HEAP_HEADER_PAGES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE);
  * for anything but this comparison; the full check comes when the image is
  * used.
  */
-function heapHeaderProblem(delta: Delta, kind: number, header: ReplayHeader, heapHeader: Uint8Array): string | null {
+function heapHeaderProblem(delta: Delta, kind: number, header: ReplayHeader, heapHeader: Uint8Array, op: string): string | null {
   if (kind === KEYFRAME_FULL) heapHeader.fill(0);
   for (let i = 0; i < delta.pages.length && delta.pages[i]! < HEAP_HEADER_PAGES; i++)
     heapHeader.set(delta.data.subarray(i * PAGE, (i + 1) * PAGE), delta.pages[i]! * PAGE);
-  const declared = readStats(heapHeader, "open");
+  const declared = readStats(heapHeader, op);
   if (declared.usedBytes !== delta.length || declared.regionBytes < delta.length || declared.regionBytes > header.regionBytes)
     return `a keyframe of ${delta.length} bytes whose heap header declares ${declared.usedBytes} used of ${declared.regionBytes}`;
   return null;

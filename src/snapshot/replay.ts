@@ -12,10 +12,10 @@
  * Ticks count from 0; "the state after tick t" is what the heap held when
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
-import { readFileSync, statSync } from "node:fs";
-import { ReplayFile } from "./replay-file.ts";
+import { runAsync, runSync } from "./file-io.ts";
+import { readReplayFile, ReplayFile } from "./replay-file.ts";
 import { heapChecksum } from "../checksum.ts";
-import { fromSystemError, HeapError } from "../errors.ts";
+import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
@@ -281,7 +281,7 @@ export class ReplayRecorder implements Disposable {
  *     rec.tick(input);
  *   }
  * }
- * using replay = Replay.open(path);
+ * using replay = await Replay.open(path);
  * using heap = PrivateHeap.create({ size: 1 << 20 });
  * replay.seek(30, heap, step); // keyframe after tick 23, then ticks 24..30
  * console.log(heap.checksum() === replay.checksum(30)); // true
@@ -304,13 +304,13 @@ export class Replay implements Disposable {
   #cachedIndex = -1; // the keyframe #cachedImage (a view of #work) holds
   #cachedImage: Uint8Array = EMPTY; // checked in full by the native checker
 
-  private constructor(path: string, file: Uint8Array) {
+  private constructor(path: string, file: Uint8Array, op: string) {
     this.#path = path;
     this.#file = file;
-    const header = parseHeader(file, "Replay.open", path);
-    const parsed = parseRecords(file, header);
+    const header = parseHeader(file, op, path);
+    const parsed = parseRecords(file, header, op);
     if (parsed.keyframes.length === 0)
-      throw new HeapError("ECORRUPT", "Replay.open", `${path}: no readable keyframe${parsed.torn ? ` (${parsed.torn.reason} at byte ${parsed.torn.offset})` : ""}`);
+      throw new HeapError("ECORRUPT", op, `${path}: no readable keyframe${parsed.torn ? ` (${parsed.torn.reason} at byte ${parsed.torn.offset})` : ""}`);
     this.#ticks = parsed.ticks;
     this.#keyframes = parsed.keyframes;
     this.#torn = parsed.torn;
@@ -338,22 +338,50 @@ export class Replay implements Disposable {
   }
 
   /**
-   * Read a replay file. A file cut short or damaged after some records
-   * opens with those records (see `torn`); `ECORRUPT` when not even the
-   * first keyframe is readable, `EVERSION` for a newer format, another
-   * native ABI or page size, `EIO` when it cannot be read.
+   * Read a replay file, whole (the reads run off the JS thread). A file cut
+   * short or damaged after some records opens with those records (see
+   * `torn`). Rejects with `ECORRUPT` when not even the first keyframe is
+   * readable, `EVERSION` for a newer format, another native ABI or page
+   * size, `EIO` when it cannot be read or is not a regular file.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Replay } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "rp-")), "run.phreplay");
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * Replay.record(path, heap).close();
+   * using replay = await Replay.open(path);
+   * console.log(replay.ticks); // 0
+   * ```
    */
-  static open(path: string): Replay {
+  static async open(path: string): Promise<Replay> {
     checkPath(path, "Replay.open");
-    let file: Uint8Array;
-    try {
-      // A FIFO or a device would block or never end: only regular files.
-      if (!statSync(path).isFile()) throw new HeapError("EIO", "Replay.open", `${path}: not a regular file`);
-      file = readFileSync(path);
-    } catch (e) {
-      throw fromSystemError(e, "Replay.open", path);
-    }
-    return new Replay(path, file);
+    return new Replay(path, await runAsync(readReplayFile(path, "Replay.open")), "Replay.open");
+  }
+
+  /**
+   * The synchronous form of {@link Replay.open}: the same reads and checks,
+   * on the calling thread.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Replay } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "rp-")), "run.phreplay");
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * Replay.record(path, heap).close();
+   * using replay = Replay.openSync(path);
+   * console.log(replay.keyframes); // [-1]
+   * ```
+   */
+  static openSync(path: string): Replay {
+    checkPath(path, "Replay.openSync");
+    return new Replay(path, runSync(readReplayFile(path, "Replay.openSync")), "Replay.openSync");
   }
 
   /**
@@ -362,7 +390,7 @@ export class Replay implements Disposable {
    */
   static fromBytes(bytes: Uint8Array): Replay {
     if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "Replay.fromBytes", "bytes must be a Uint8Array");
-    return new Replay("(bytes)", bytes.slice());
+    return new Replay("(bytes)", bytes.slice(), "Replay.fromBytes");
   }
 
   /** Ticks recorded (complete ones). */
@@ -503,7 +531,7 @@ export class Replay implements Disposable {
    *   using rec = Replay.record(path, heap);
    *   rec.tick(new Uint8Array(1));
    * }
-   * const replay = Replay.open(path);
+   * const replay = await Replay.open(path);
    * console.log(replay.ticks); // 1
    * replay.close();
    * console.log(replay.closed); // true
@@ -519,7 +547,7 @@ export class Replay implements Disposable {
     this.#workDirty = 0;
   }
 
-  /** `using replay = Replay.open(path)` closes it at the end of the scope. */
+  /** `using replay = await Replay.open(path)` closes it at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
   }

@@ -39,6 +39,9 @@ async function child(body: string): Promise<{ lines: string[]; maxRSS: number; e
     const codeOf = (f: () => unknown) => {
       try { f(); return "ok"; } catch (e) { if (e instanceof HeapError) return e.code; throw e; }
     };
+    const codeOfAsync = async (f: () => Promise<unknown>) => {
+      try { await f(); return "ok"; } catch (e) { if (e instanceof HeapError) return e.code; throw e; }
+    };
     ${body}
     `,
   );
@@ -55,8 +58,8 @@ describe("replay files that declare more than they hold", () => {
       console.log(bytes.length);
       console.log(codeOf(() => Replay.fromBytes(bytes)));
       writeFileSync("bomb.phreplay", bytes);
-      console.log(codeOf(() => Replay.open("bomb.phreplay")));
-      console.log(codeOf(() => readReplayInfo("bomb.phreplay")));
+      console.log(codeOf(() => Replay.openSync("bomb.phreplay")));
+      console.log(await codeOfAsync(() => readReplayInfo("bomb.phreplay")));
     `);
     expect({ exit: r.exitCode, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
     expect(r.lines).toEqual(["88", "ECORRUPT", "ECORRUPT", "ECORRUPT"]);
@@ -109,7 +112,7 @@ describe("replay files that declare more than they hold", () => {
       console.log(codeOf(() => replay.keyframe(-1)));
       console.log(codeOf(() => { using small = PrivateHeap.create({ size: 1 << 20 }); replay.seek(-1, small, () => {}); }));
       writeFileSync("bomb.phreplay", bytes);
-      console.log(codeOf(() => readReplayInfo("bomb.phreplay")));
+      console.log(await codeOfAsync(() => readReplayInfo("bomb.phreplay")));
     `);
     expect({ exit: r.exitCode, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
     expect(r.lines).toEqual(["true", "ECORRUPT", "ESIZE", "ECORRUPT"]);

@@ -108,10 +108,10 @@ describe("replay files follow the file policy", () => {
     first.close();
     const second = Replay.record(path, heap);
     // Before any tick the path already holds a readable recording of 0 ticks.
-    expect(Replay.open(path).ticks).toBe(0);
+    expect(Replay.openSync(path).ticks).toBe(0);
     second.tick(Uint8Array.of(9));
     second.close();
-    expect(Replay.open(path).ticks).toBe(1);
+    expect(Replay.openSync(path).ticks).toBe(1);
     expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
   });
 
@@ -154,7 +154,7 @@ function expectCutBackAndRefused(mnt: string, path: string, rec: ReturnType<type
   expect(failure.message).toContain("ENOSPC");
   expect(rec.ticks).toBe(at);
   const size = statSync(path).size;
-  const replay = Replay.open(path);
+  const replay = Replay.openSync(path);
   expect(replay.ticks).toBe(at);
   expect(replay.torn).toBeNull(); // the half-written record was cut off
   expect(size).toBe(replay.fileBytes);
@@ -163,7 +163,7 @@ function expectCutBackAndRefused(mnt: string, path: string, rec: ReturnType<type
   expect(rec.ticks).toBe(at);
   rec.close();
   expect(statSync(path).size).toBe(size);
-  const after = Replay.open(path);
+  const after = Replay.openSync(path);
   expect(after.ticks).toBe(at);
   // Every kept tick replays: the recording is whole up to the failure.
   expect(after.verify(heapOf(heap.size), (h, _input, t) => churn(h, t, pages)).ok).toBe(true);
@@ -238,7 +238,7 @@ describe.skipIf(!canMount())("replay recording on a read-only file system", () =
       expect((e as HeapError).message).toContain("EROFS");
       expect(codeOf(() => Replay.record(path, heap))).toBe("EIO"); // replacing the existing one too
       expect(readdirSync(mnt)).toEqual(["ro.phreplay"]);
-      expect(Replay.open(path).ticks).toBe(1);
+      expect(Replay.openSync(path).ticks).toBe(1);
       expect(existsSync(join(mnt, "new.phreplay"))).toBe(false);
     } finally {
       unmount(mnt);

@@ -315,7 +315,7 @@ describe("docs/replay-format.md: layout", () => {
       }
     }
     const file = new Uint8Array(readFileSync(path));
-    const kinds = parseRecords(file, parseHeader(file, "test", path)).keyframes.map((k) => k.kind);
+    const kinds = parseRecords(file, parseHeader(file, "test", path), "test").keyframes.map((k) => k.kind);
     expect(kinds.length).toBe(41);
     expect(kinds).toEqual(kinds.map((_, i) => (i % full! === 0 ? F.KEYFRAME_FULL : F.KEYFRAME_DELTA)));
     expect(section("## Keyframe images")).toContain(`**full when \`i % ${full} == 0\`**`);
@@ -427,7 +427,7 @@ describe("docs/replay-format.md: reading", () => {
       const [file, at] = build();
       const reason = /^`(.+)`$/.exec(rows[i]![2]!)![1]!;
       const pattern = new RegExp(`^${reason.replace(/[.*+?^${}()[\]\\]/g, "\\$&").replaceAll("<n>", "-?\\d+")}$`);
-      const parsed = parseRecords(file, parseHeader(file, "test", `case ${i + 1}`));
+      const parsed = parseRecords(file, parseHeader(file, "test", `case ${i + 1}`), "test");
       expect(parsed.torn, `row ${i + 1}`).not.toBeNull();
       expect(parsed.torn!.reason, `row ${i + 1}`).toMatch(pattern);
       expect(parsed.torn!.offset, `row ${i + 1}`).toBe(at);
@@ -471,7 +471,7 @@ describe("docs/replay-format.md: the example", () => {
 
     expect(bytes.length).toBe(Number(/The file is (\d+) bytes/.exec(text)![1]));
     // The table of records.
-    const parsed = parseRecords(bytes, parseHeader(bytes, "test", "example"));
+    const parsed = parseRecords(bytes, parseHeader(bytes, "test", "example"), "test");
     expect(parsed.torn).toBeNull();
     const described: string[][] = [["0", String(F.REPLAY_HEADER_BYTES), "header"]];
     let ticks = 0;

@@ -94,7 +94,7 @@ describe("a recorder killed with SIGKILL", () => {
           expect(ready, what).toBe(false); // no recording only when record() never returned
           continue;
         }
-        const replay = Replay.open(path);
+        const replay = Replay.openSync(path);
         expect(replay.ticks, what).toBeGreaterThanOrEqual(acked);
         expect(replay.ticks, what).toBeLessThanOrEqual(acked + 1);
         if (replay.torn !== null) torn++;

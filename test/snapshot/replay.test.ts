@@ -61,7 +61,7 @@ function record(ticks: number, keyframeEvery: number, seed = 1): { path: string;
 describe("Replay: record, open, seek, verify", () => {
   test("round trip: ticks, keyframes, inputs and checksums as recorded", () => {
     const { path, sums, inputs } = record(100, 16);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     expect(replay.ticks).toBe(100);
     expect(replay.keyframeEvery).toBe(16);
     expect(replay.keyframes).toEqual([-1, 15, 31, 47, 63, 79, 95]);
@@ -75,7 +75,7 @@ describe("Replay: record, open, seek, verify", () => {
 
   test("seek to every tick gives the live run's state", () => {
     const { path, sums } = record(70, 8);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     const heap = heapOf();
     for (let t = 69; t >= -1; t--) {
       replay.seek(t, heap, step);
@@ -97,7 +97,7 @@ describe("Replay: record, open, seek, verify", () => {
 
   test("seek runs at most keyframeEvery - 1 steps after one restore", () => {
     const { path } = record(50, 10);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     const heap = heapOf();
     for (const t of [-1, 0, 9, 10, 19, 27, 49]) {
       let steps = 0;
@@ -112,7 +112,7 @@ describe("Replay: record, open, seek, verify", () => {
 
   test("verify passes for the same step; it needs a heap of the recorded size (checksums cover the header)", () => {
     const { path } = record(90, 20);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     const seen: number[] = [];
     expect(replay.verify(heapOf(), step, { onProgress: (t) => seen.push(t) })).toEqual({ ok: true, firstDivergentTick: -1, expected: 0n, actual: 0n, diff: null, diffTick: -1, diffAgainst: "none" });
     expect(seen).toEqual(Array.from({ length: 90 }, (_, t) => t));
@@ -127,7 +127,7 @@ describe("Replay: record, open, seek, verify", () => {
   for (const [where, at] of [["the first", 0], ["a middle", 45], ["the last", 89]] as const) {
     test(`a nondeterministic write at ${where} tick is found at exactly that tick, and the diff names its allocation and root`, () => {
       const { path } = record(90, 20);
-      const replay = Replay.open(path);
+      const replay = Replay.openSync(path);
       const heap = heapOf();
       const flaky: StepFn = (h, input, t) => {
         step(h, input, t);
@@ -149,7 +149,7 @@ describe("Replay: record, open, seek, verify", () => {
 
   test("a deterministic change of behaviour is found, and diffed against the next keyframe", () => {
     const { path } = record(60, 20);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     const changed: StepFn = (h, input, t) => {
       step(h, input, t);
       if (t === 25) h.u32[(h.getRoot("table") >>> 2) + 7]! += 1;
@@ -164,7 +164,7 @@ describe("Replay: record, open, seek, verify", () => {
 
   test("bad arguments, closed recorders, missing files and small heaps fail with their codes", () => {
     const { path } = record(10, 4);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     const heap = heapOf();
     expectCode(() => replay.seek(10, heap, step), "EINVAL");
     expectCode(() => replay.seek(-2, heap, step), "EINVAL");
@@ -174,8 +174,8 @@ describe("Replay: record, open, seek, verify", () => {
     expectCode(() => replay.checksum(-1), "EINVAL");
     expectCode(() => replay.keyframe(2), "EINVAL");
     expectCode(() => replay.seek(3, heapOf(1 * MiB), step), "ESIZE");
-    expectCode(() => Replay.open(join(dir, "missing.phreplay")), "EIO");
-    expectCode(() => Replay.open(""), "EINVAL");
+    expectCode(() => Replay.openSync(join(dir, "missing.phreplay")), "EIO");
+    expectCode(() => Replay.openSync(""), "EINVAL");
     expectCode(() => Replay.record(pathFor(), heap, { keyframeEvery: 0 }), "EINVAL");
     expectCode(() => Replay.record(join(dir, "no-such-dir", "x.phreplay"), heap), "EIO");
     const rec = Replay.record(pathFor(), heap);
@@ -195,7 +195,7 @@ describe("Replay: record, open, seek, verify", () => {
 describe("Replay: close", () => {
   test("after close every method and every getter but keyframeEvery and regionSize is ECLOSED", () => {
     const { path } = record(20, 8);
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     const heap = heapOf();
     replay.seek(12, heap, step); // the replay now holds a rebuilt image too
     replay.close();
@@ -215,7 +215,7 @@ describe("Replay: close", () => {
     expect(heap.check()).toBe(0);
     let disposed: Replay | undefined;
     {
-      using again = Replay.open(path);
+      using again = Replay.openSync(path);
       disposed = again;
     }
     expect(disposed.closed).toBe(true);
@@ -225,7 +225,7 @@ describe("Replay: close", () => {
   test("a step that closes the replay stops seek and verify with ECLOSED", () => {
     const { path } = record(20, 8);
     for (const run of ["seek", "verify"] as const) {
-      const replay = Replay.open(path);
+      const replay = Replay.openSync(path);
       const closing: StepFn = (heap, input, t) => {
         step(heap, input, t);
         if (t === 2) replay.close();
@@ -241,7 +241,7 @@ describe("Replay: torn and damaged files", () => {
   test("cut at every byte of the last record: opens with the complete ticks and reports the tail", () => {
     const { path, sums } = record(30, 8);
     const whole = readFileSync(path);
-    const full = Replay.open(path);
+    const full = Replay.openSync(path);
     expect(full.ticks).toBe(30);
     // The last record is tick 29's (30 % 8 != 0: no keyframe after it).
     const lastLen = 8 + 16 + full.input(29).length + 8;
@@ -249,7 +249,7 @@ describe("Replay: torn and damaged files", () => {
     for (let cut = whole.length - lastLen; cut < whole.length; cut++) {
       const p = pathFor();
       writeFileSync(p, whole.subarray(0, cut));
-      const r = Replay.open(p);
+      const r = Replay.openSync(p);
       expect(r.ticks, `cut at ${cut}`).toBe(29);
       if (cut === whole.length - lastLen) expect(r.torn).toBeNull();
       else expect(r.torn).toEqual({ offset: whole.length - lastLen, bytes: cut - (whole.length - lastLen), reason: "a record cut short" });
@@ -266,7 +266,7 @@ describe("Replay: torn and damaged files", () => {
     for (const cut of [0, 10, 47, 48, 60, 5000]) {
       const p = pathFor();
       writeFileSync(p, whole.subarray(0, cut));
-      expectCode(() => Replay.open(p), "ECORRUPT");
+      expectCode(() => Replay.openSync(p), "ECORRUPT");
     }
   });
 
@@ -327,7 +327,7 @@ describe("Replay: torn and damaged files", () => {
     expectCode(() => replay.seek(15, heap, step), "ECORRUPT");
     replay.seek(30, heap, step); // the next keyframe stores that page again, so its image is sound
     expect(heap.checksum()).toBe(replay.checksum(30));
-    expectCode(() => Replay.open(dir), "EIO"); // not a regular file
+    expectCode(() => Replay.openSync(dir), "EIO"); // not a regular file
   });
 
   test("a newer format version is EVERSION; a wrong magic is ECORRUPT", () => {
@@ -336,11 +336,11 @@ describe("Replay: torn and damaged files", () => {
     const newer = new Uint8Array(whole);
     newer[8] = 2;
     writeFileSync(join(dir, "newer.phreplay"), newer);
-    expectCode(() => Replay.open(join(dir, "newer.phreplay")), "EVERSION");
+    expectCode(() => Replay.openSync(join(dir, "newer.phreplay")), "EVERSION");
     const magic = new Uint8Array(whole);
     magic[1] = 0;
     writeFileSync(join(dir, "magic.phreplay"), magic);
-    expectCode(() => Replay.open(join(dir, "magic.phreplay")), "ECORRUPT");
+    expectCode(() => Replay.openSync(join(dir, "magic.phreplay")), "ECORRUPT");
   });
 
   test("a recorder killed mid-run leaves a file whose complete ticks replay", async () => {
@@ -363,12 +363,78 @@ describe("Replay: torn and damaged files", () => {
     await reader.read(); // "ready": at least 51 ticks are on disk
     child.kill("SIGKILL");
     await child.exited;
-    const replay = Replay.open(path);
+    const replay = Replay.openSync(path);
     expect(replay.ticks).toBeGreaterThan(50);
     const v = replay.verify(heapOf(), (h, _input, t) => {
       const n = h.getRoot("n") >>> 3;
       h.f64[n] = h.f64[n]! + t;
     });
     expect(v.ok).toBe(true);
+  });
+});
+
+describe("Replay.open (async) and Replay.openSync read the same way", () => {
+  /** What a reader exposes about its file, for comparing two readers. */
+  function observe(r: Replay) {
+    return { ticks: r.ticks, keyframes: r.keyframes, fileBytes: r.fileBytes, regionSize: r.regionSize, torn: r.torn, sums: Array.from({ length: r.ticks }, (_, t) => r.checksum(t)) };
+  }
+
+  test("open returns a Promise of a reader equal to openSync's, which seeks to the recorded state", async () => {
+    const { path, sums } = record(25, 6);
+    const pending = Replay.open(path);
+    expect(pending).toBeInstanceOf(Promise);
+    using a = await pending;
+    using b = Replay.openSync(path);
+    expect(observe(a)).toEqual(observe(b));
+    expect(observe(a).sums).toEqual(sums);
+    const heap = heapOf();
+    a.seek(17, heap, step);
+    expect(heap.checksum()).toBe(sums[17]!);
+    expect(heap.check()).toBe(0);
+  });
+
+  test("a torn tail is read the same both ways", async () => {
+    const { path } = record(12, 4);
+    const whole = readFileSync(path);
+    const cut = join(dir, "cut-both.phreplay");
+    writeFileSync(cut, whole.subarray(0, whole.length - 7));
+    using a = await Replay.open(cut);
+    using b = Replay.openSync(cut);
+    expect(a.torn).not.toBeNull();
+    expect(observe(a)).toEqual(observe(b));
+  });
+
+  test("each failure has the same code both ways: open rejects, openSync throws, each naming itself", async () => {
+    const { path } = record(3, 4);
+    const whole = readFileSync(path);
+    const newer = new Uint8Array(whole);
+    newer[8] = 2;
+    writeFileSync(join(dir, "newer-both.phreplay"), newer);
+    const magic = new Uint8Array(whole);
+    magic[1] = 0;
+    writeFileSync(join(dir, "magic-both.phreplay"), magic);
+    writeFileSync(join(dir, "header-only.phreplay"), whole.subarray(0, 48));
+    const cases: [string, string][] = [
+      [join(dir, "missing.phreplay"), "EIO"],
+      ["", "EINVAL"],
+      [dir, "EIO"], // not a regular file
+      [join(dir, "newer-both.phreplay"), "EVERSION"],
+      [join(dir, "magic-both.phreplay"), "ECORRUPT"],
+      [join(dir, "header-only.phreplay"), "ECORRUPT"], // no readable keyframe
+    ];
+    for (const [p, code] of cases) {
+      expect({ p, op: expectCode(() => Replay.openSync(p), code).op }).toEqual({ p, op: "Replay.openSync" });
+      let rejected: unknown;
+      const pending = Replay.open(p); // never throws synchronously
+      await pending.catch((e) => (rejected = e));
+      expect({ p, code: (rejected as { code?: string })?.code, op: (rejected as { op?: string })?.op }).toEqual({ p, code, op: "Replay.open" });
+    }
+  });
+
+  test("a FIFO is refused (EIO) without waiting for a writer, both ways", async () => {
+    const fifo = join(dir, "fifo.phreplay");
+    if (Bun.spawnSync(["mkfifo", fifo]).exitCode !== 0) throw new Error("mkfifo failed");
+    expectCode(() => Replay.openSync(fifo), "EIO");
+    expect(await Replay.open(fifo).catch((e) => e.code)).toBe("EIO");
   });
 });

@@ -101,7 +101,7 @@ function captureIo(cwd: string): Io & { text: () => string } {
 export async function exerciseCli(path: string): Promise<string> {
   let info: string;
   try {
-    readReplayInfo(path);
+    await readReplayInfo(path);
     info = "info ok";
   } catch (e) {
     info = `info ${codeOf(e, "replay info")}`;
