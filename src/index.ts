@@ -28,7 +28,7 @@ export { Snapshot } from "./snapshot/snapshot.ts";
 export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";
 export type { DiffAllocation, DiffOptions, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
-export type { LoadOptions, SaveOptions } from "./snapshot/file.ts";
+export type { LoadOptions, SaveOptions } from "./snapshot/file-format.ts";
 export { Replay, ReplayRecorder } from "./snapshot/replay.ts";
 export type { RecordOptions, StepFn, VerifyOptions, VerifyResult } from "./snapshot/replay.ts";
 export type { TornTail } from "./snapshot/replay-format.ts";

@@ -64,8 +64,6 @@ import {
   type LoadOptions,
   type SaveOptions,
 } from "./file-format.ts";
-export { DEFAULT_ZSTD_LEVEL, FIELD, FORMAT_VERSION, GROUP_PAGES, HEADER_BYTES, MAGIC, CODEC_RAW, CODEC_ZSTD } from "./file-format.ts";
-export type { LoadOptions, SaveOptions } from "./file-format.ts";
 
 // ---- file system -------------------------------------------------------------
 

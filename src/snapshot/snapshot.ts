@@ -20,7 +20,8 @@ import { HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
-import { loadFile, loadFileSync, saveFile, saveFileSync, type LoadOptions, type SaveOptions } from "./file.ts";
+import { loadFile, loadFileSync, saveFile, saveFileSync } from "./file.ts";
+import type { LoadOptions, SaveOptions } from "./file-format.ts";
 import { applyDelta, makeDelta, type Delta } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
 
@@ -33,8 +34,8 @@ const INTERNAL: unique symbol = Symbol("privheap.Snapshot");
 /** Copy a used prefix into an existing snapshot's memory (set by the class). */
 let copyInto: (region: Uint8Array, used: number, into: Snapshot) => Snapshot;
 
-/** The bytes behind a snapshot, for this directory's modules only (set by the class). */
-export let snapshotBytes: (s: Snapshot, op: string) => Uint8Array;
+/** The bytes behind a snapshot, for this module's functions (set by the class). */
+let snapshotBytes: (s: Snapshot, op: string) => Uint8Array;
 
 /**
  * A heap's state at one moment: the bytes `heap.snapshot()` copied. Restore

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { HeapError } from "../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
 import { PrivateHeap } from "../../src/heap.ts";
-import { FIELD, FORMAT_VERSION, GROUP_PAGES, HEADER_BYTES, MAGIC } from "../../src/snapshot/file.ts";
+import { FIELD, FORMAT_VERSION, GROUP_PAGES, HEADER_BYTES, MAGIC } from "../../src/snapshot/file-format.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { SRC } from "../support/bun.ts";
 import { encode, isZeroPage, partsOf } from "../support/snapshot-craft.ts";
