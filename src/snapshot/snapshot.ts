@@ -16,7 +16,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import { heapChecksum } from "../checksum.ts";
-import { HeapError, nativeFromCode } from "../errors.ts";
+import { codeFromNative, HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
@@ -385,7 +385,7 @@ function headerDamage(bytes: Uint8Array, rc: number): string {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const abi = v.getUint32(8, true);
   if (abi !== NATIVE_CONSTANTS.PH_ABI_VERSION) return `the heap header's ABI field at offset 8 reads ${abi}: it was overwritten (a write through offset 0, the null offset?)`;
-  return `a field of the heap header (offsets 12 to ${NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET}: sizes, marks, leaf directory) is out of range (${HeapError.fromNative(rc, "").code}): it was overwritten (a write through offset 0, the null offset?)`;
+  return `a field of the heap header (offsets 12 to ${NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET}: sizes, marks, leaf directory) is out of range (${codeFromNative(rc)}): it was overwritten (a write through offset 0, the null offset?)`;
 }
 
 /** The first 8 bytes of every heap: "PRIVHEAP". */
