@@ -179,6 +179,38 @@ describe("Snapshot's constructor", () => {
   });
 });
 
+describe("Snapshot errors name the call", () => {
+  test("each failing Snapshot call reports itself as its op (Class.method)", async () => {
+    const heap = heapOf();
+    const snap = heap.snapshot();
+    const opOf = async (f: () => unknown) => {
+      try {
+        await f();
+      } catch (e) {
+        return `${(e as { code?: string }).code} ${(e as { op?: string }).op}`;
+      }
+      return "(no error)";
+    };
+    expect({
+      load: await opOf(() => Snapshot.load("")),
+      loadSync: await opOf(() => Snapshot.loadSync("")),
+      save: await opOf(() => snap.save("")),
+      saveSync: await opOf(() => snap.saveSync("")),
+      fromBytes: await opOf(() => Snapshot.fromBytes(new Uint8Array(8))),
+      diff: await opOf(() => Snapshot.diff(snap, {} as Snapshot)),
+      take: await opOf(() => heap.snapshot({ base: {} as Snapshot })),
+    }).toEqual({
+      load: "EINVAL Snapshot.load",
+      loadSync: "EINVAL Snapshot.loadSync",
+      save: "EINVAL Snapshot.save",
+      saveSync: "EINVAL Snapshot.saveSync",
+      fromBytes: "ECORRUPT Snapshot.fromBytes",
+      diff: "EINVAL Snapshot.diff",
+      take: "EINVAL PrivateHeap.snapshot",
+    });
+  });
+});
+
 describe("Snapshot.fromBytes (untrusted bytes)", () => {
   function goodBytes(): Uint8Array {
     const heap = heapOf();
