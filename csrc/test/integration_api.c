@@ -3,21 +3,16 @@
  * nothing, reset, roots, attach, check on damaged bytes, determinism,
  * region helpers and the seed-compatible API.
  */
-#define _DEFAULT_SOURCE 1 /* mkstemp, MAP_ANONYMOUS under -std=c11 */
+#define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS under -std=c11 */
 #define _DARWIN_C_SOURCE 1
 #include "privheap.h"
 #include "harness.h"
+#include "fixture.h"
 #include <stdint.h>
 #include <errno.h>
 #include <unistd.h>
 
 #define MiB ((size_t)1 << 20)
-
-static ph_heap_t *fresh(size_t size, unsigned flags, void **base) {
-  *base = ph_region_map_anon(size);
-  if (!*base) return NULL;
-  return ph_heap_init(*base, size, flags | PH_REGION_ZEROED);
-}
 
 static uint64_t off_of(ph_heap_t *h, void *p) { return (uint64_t)((char *)p - (char *)h); }
 
@@ -44,7 +39,7 @@ TEST(init_rejects_bad_regions) {
 
 TEST(malloc_free_basics_and_alignment) {
   void *base;
-  ph_heap_t *h = fresh(16 * MiB, 0, &base);
+  ph_heap_t *h = fixture_heap(16 * MiB, 0, &base);
   REQUIRE(h);
   EXPECT(ph_heap_check(h, 16 * MiB) == 0);
   size_t sizes[] = {0, 1, 7, 8, 9, 16, 24, 48, 64, 100, 128, 129, 1000, 3584, 3585, 4096, 4097,
@@ -81,7 +76,7 @@ TEST(malloc_free_basics_and_alignment) {
 
 TEST(every_size_up_to_20k_is_served_and_classes_are_tight) {
   void *base;
-  ph_heap_t *h = fresh(64 * MiB, 0, &base);
+  ph_heap_t *h = fixture_heap(64 * MiB, 0, &base);
   REQUIRE(h);
   for (size_t n = 1; n <= 20000; n++) {
     void *p = ph_heap_malloc(h, n);
@@ -102,7 +97,7 @@ TEST(every_size_up_to_20k_is_served_and_classes_are_tight) {
 TEST(bad_frees_change_nothing) {
   size_t size = 8 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   char *small = ph_heap_malloc(h, 48);
   char *small2 = ph_heap_malloc(h, 48);
@@ -149,7 +144,7 @@ TEST(bad_frees_change_nothing) {
 TEST(exhaustion_is_enomem_and_heap_intact) {
   size_t size = 2 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   EXPECT(ph_heap_malloc(h, size) == NULL && ph_last_error() == PH_ENOMEM);
   EXPECT(ph_heap_calloc(h, SIZE_MAX / 2, 4) == NULL && ph_last_error() == PH_ENOMEM);
@@ -169,7 +164,7 @@ TEST(exhaustion_is_enomem_and_heap_intact) {
 TEST(whole_region_allocation) {
   size_t size = 8 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   size_t room = ph_heap_max_alloc(size);
   EXPECT(ph_heap_malloc(h, room + 1) == NULL && ph_last_error() == PH_ENOMEM);
@@ -191,7 +186,7 @@ TEST(whole_region_allocation) {
 TEST(allocations_span_map_chunks) {
   size_t size = 64 * MiB; /* leaves of 2 MiB chunks: runs must cross them */
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   void *a = ph_heap_malloc(h, 5 * MiB);
   void *b = ph_heap_malloc(h, 100);
@@ -210,7 +205,7 @@ TEST(allocations_span_map_chunks) {
 TEST(realloc_grows_in_place_and_keeps_contents) {
   size_t size = 32 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   char *p = ph_heap_malloc(h, 20000);
   REQUIRE(p);
@@ -246,7 +241,7 @@ TEST(realloc_grows_in_place_and_keeps_contents) {
 TEST(aligned_alloc_up_to_and_beyond_64k) {
   size_t size = 64 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   for (size_t a = 1; a <= ((size_t)1 << 21); a <<= 1) {
     size_t sizes[] = {1, 24, 100, a, 3 * a + 5, 20000};
@@ -267,7 +262,7 @@ TEST(aligned_alloc_up_to_and_beyond_64k) {
 TEST(calloc_zeroes_reused_memory) {
   size_t size = 8 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   size_t sizes[] = {40, 3000, 50000};
   for (int i = 0; i < 3; i++) {
@@ -302,7 +297,7 @@ static int count_walk(void *arg, uint64_t off, uint64_t size) {
 TEST(reset_is_complete_and_bumps_generation) {
   size_t size = 64 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   void *first = ph_heap_malloc(h, 64);
   for (int i = 0; i < 100000; i++) ph_heap_malloc(h, (size_t)(i % 300) + 1);
@@ -330,7 +325,7 @@ TEST(reset_is_complete_and_bumps_generation) {
 TEST(walk_and_stats_agree) {
   size_t size = 64 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   uint64_t want_count = 0, want_bytes = 0, want_x = 0;
   for (int i = 0; i < 3000; i++) {
@@ -372,7 +367,7 @@ static int collect(void *arg, uint64_t off, uint64_t size) {
 TEST(batch_walk_matches_the_callback_walk_from_any_offset) {
   size_t size = 64 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   uint64_t seed = 31;
   for (int i = 0; i < 4000; i++) {
@@ -420,7 +415,7 @@ TEST(batch_walk_matches_the_callback_walk_from_any_offset) {
 
 TEST(named_roots) {
   void *base;
-  ph_heap_t *h = fresh(4 * MiB, 0, &base);
+  ph_heap_t *h = fixture_heap(4 * MiB, 0, &base);
   REQUIRE(h);
   EXPECT_EQ(ph_heap_set_root(h, "", 4096), PH_EINVAL);
   EXPECT_EQ(ph_heap_set_root(h, NULL, 4096), PH_EINVAL);
@@ -462,7 +457,7 @@ TEST(named_roots) {
 TEST(attach_validates_and_works_at_another_address) {
   size_t size = 8 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   char *p = ph_heap_malloc(h, 100);
   strcpy(p, "hello");
@@ -510,7 +505,7 @@ TEST(attach_validates_and_works_at_another_address) {
 TEST(check_survives_random_damage) {
   size_t size = 4 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   uint64_t seed = 0x5eed0001;
   test_seed = seed;
@@ -545,7 +540,7 @@ TEST(check_survives_random_damage) {
 TEST(zero_on_free_leaves_free_space_zero) {
   size_t size = 8 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, PH_ZERO_ON_FREE, &base);
+  ph_heap_t *h = fixture_heap(size, PH_ZERO_ON_FREE, &base);
   REQUIRE(h);
   EXPECT_EQ(ph_heap_flags(h), PH_ZERO_ON_FREE);
   uint64_t seed = 42;
@@ -577,7 +572,7 @@ TEST(zero_on_free_leaves_free_space_zero) {
 TEST(determinism_two_heaps_identical_bytes) {
   size_t size = 16 * MiB;
   void *b1, *b2;
-  ph_heap_t *h1 = fresh(size, 0, &b1), *h2 = fresh(size, 0, &b2);
+  ph_heap_t *h1 = fixture_heap(size, 0, &b1), *h2 = fixture_heap(size, 0, &b2);
   REQUIRE(h1 && h2);
   ph_heap_t *hs[2] = {h1, h2};
   for (int k = 0; k < 2; k++) {
@@ -607,11 +602,7 @@ TEST(determinism_two_heaps_identical_bytes) {
 }
 
 TEST(file_region_is_shared_between_mappings) {
-  char path[] = "/tmp/privheap-test-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  unlink(path);
+  const char *path = fixture_path();
   size_t size = 8 * MiB;
   void *a = ph_region_map_file(path, &size, PH_MAP_CREATE | PH_MAP_EXCL, 0);
   REQUIRE(a);
@@ -636,7 +627,6 @@ TEST(file_region_is_shared_between_mappings) {
   EXPECT(ph_region_map_file("/nonexistent-dir/x", &zero, 0, 0) == NULL && ph_last_error() == PH_EIO);
   EXPECT_EQ(ph_region_unmap(b, size2), 0);
   EXPECT_EQ(ph_region_unmap(a, size), 0);
-  unlink(path);
 }
 
 TEST(seed_api_config_allocate_reset_allocate) {
@@ -672,7 +662,7 @@ TEST(seed_api_config_allocate_reset_allocate) {
 
 TEST(offset_api_validates_doubles) {
   void *base;
-  ph_heap_t *h = fresh(4 * MiB, 0, &base);
+  ph_heap_t *h = fixture_heap(4 * MiB, 0, &base);
   REQUIRE(h);
   double off = ph_off_malloc(h, 100);
   EXPECT(off > 0);
@@ -703,7 +693,7 @@ TEST(offset_api_validates_doubles) {
 TEST(frame_scratch_bumps_until_reset) {
   size_t size = 64 * MiB;
   void *base;
-  ph_heap_t *h = fresh(size, 0, &base);
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   uint64_t seed = 9;
   test_seed = seed;
@@ -815,8 +805,8 @@ TEST(getters_given_a_null_heap_fail_like_every_call) {
   FAILS_WITH(ph_off_used_bytes(NULL) == PH_EINVAL, PH_EINVAL);
   FAILS_WITH(ph_off_get_root(NULL, "a") == PH_EINVAL, PH_EINVAL);
   size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size);
-  ph_heap_t *h = base ? ph_heap_init(base, size, 0) : NULL;
+  void *base;
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   FAILS_WITH(ph_heap_get_root(h, NULL) == 0, PH_EINVAL);
   FAILS_WITH(ph_heap_get_root(h, "") == 0, PH_EINVAL);
@@ -829,8 +819,8 @@ TEST(getters_given_a_null_heap_fail_like_every_call) {
 
 TEST(a_failure_records_its_own_code_not_a_stale_one) {
   size_t size = 4 * MiB;
-  void *base = ph_region_map_anon(size);
-  ph_heap_t *h = base ? ph_heap_init(base, size, 0) : NULL;
+  void *base;
+  ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   FAILS_WITH(ph_off_malloc(h, (double)size) == PH_ENOMEM, PH_ENOMEM);
   FAILS_WITH(ph_heap_malloc(h, size) == NULL, PH_ENOMEM);
