@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
-import { expectCode } from "../support/expect.ts";
+import { codeOfRejection, expectCode } from "../support/expect.ts";
 
 let dir = "";
 let heap: PrivateHeap;
@@ -39,15 +39,6 @@ const saves = [
   ["save", (p: string, o?: object) => snap.save(p, o)],
 ] as const;
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return (e as { code?: string }).code ?? String(e);
-  }
-  return "no error";
-}
-
 describe("snapshot file modes", () => {
   for (const [name, save] of saves) {
     test(`${name}: a new file is 0600 whatever the umask allows`, async () => {
@@ -77,7 +68,7 @@ describe("snapshot file modes", () => {
     test(`${name}: a mode with setuid, setgid or sticky bits, or out of range, is EINVAL and creates nothing`, async () => {
       const d = fresh();
       for (const mode of [0o4600, 0o2600, 0o1600, 0o6777, -1, 0o1000, 1.5, "0600"])
-        expect(await codeOf(save(join(d, "a.phsnap"), { mode }))).toBe("EINVAL");
+        expect(await codeOfRejection(save(join(d, "a.phsnap"), { mode }))).toBe("EINVAL");
       expect(readdirSync(d)).toEqual([]);
     });
   }
@@ -114,7 +105,7 @@ describe("an existing file that is not a snapshot file is never replaced", () =>
       const d = fresh();
       const p = join(d, "notes.txt");
       writeFileSync(p, "my notes, not a snapshot");
-      expect(await codeOf(save(p))).toBe("EINVAL");
+      expect(await codeOfRejection(save(p))).toBe("EINVAL");
       expect(readFileSync(p, "utf8")).toBe("my notes, not a snapshot");
       expect(readdirSync(d)).toEqual(["notes.txt"]);
     });

@@ -6,6 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { HeapError } from "../../src/errors.ts";
+import { expectCode } from "./expect.ts";
 
 /** What the suite needs from an allocator surface. */
 export interface Target {
@@ -32,17 +33,6 @@ export function edgeSizes(): number[] {
   const s = new Set<number>([0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000, 1024, 1025]);
   for (const p of [4096, 8192, 12288, 14336, 16384, 65536]) for (const d of [-1, 0, 1]) s.add(p + d);
   return [...s];
-}
-
-function expectCode(f: () => unknown, code: string): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(HeapError);
-  expect((err as HeapError).code).toBe(code as never);
 }
 
 /** Fill [off, off+n) with a byte pattern derived from `tag`, and verify it. */

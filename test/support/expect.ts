@@ -13,6 +13,17 @@ export function codeOf(f: () => unknown): string {
   return "(no error)";
 }
 
+/** The code of the HeapError `p` rejects with, or "(no error)"; any other rejection is rethrown. */
+export async function codeOfRejection(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof HeapError) return e.code;
+    throw e;
+  }
+  return "(no error)";
+}
+
 /** `f` throws a HeapError with `code`; returns it. */
 export function expectCode(f: () => unknown, code: string): HeapError {
   let err: unknown;
