@@ -54,19 +54,8 @@ static int check_header_links(const struct ph_heap *h) {
     if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c) return PH_ECORRUPT;
   }
   if (h->newest_class >= PH_NCLASSES) return PH_ECORRUPT;
-  /* The inline scratch allocation trusts the cursor: [next, end) is inside
-   * the newest chunk, past its first 16 bytes. */
-  uint64_t next = h->scratch_next, end = h->scratch_end;
-  if (next == 0 && end == 0 && h->scratch_chunks == 0) return 0;
-  if (h->scratch_chunks == 0 || next > end || (next & 15u) || (end & (PH_PAGE_SIZE - 1)) ||
-      end > ((uint64_t)h->hwm << PH_LG_PAGE))
-    return PH_ECORRUPT;
-  uint64_t bytes = ph__scratch_chunk_bytes(h->scratch_chunks - 1);
-  if (end < bytes || end - bytes < ((uint64_t)h->base_pages << PH_LG_PAGE) || next < end - bytes + 16)
-    return PH_ECORRUPT;
-  const ph_page *e = ph__page(h, (uint32_t)((end - bytes) >> PH_LG_PAGE));
-  if (ph__kind(e) != PH_PK_SCRATCH || ((uint64_t)e->size << PH_LG_PAGE) != bytes) return PH_ECORRUPT;
-  return 0;
+  /* The inline scratch allocation (C's and FrameArena's) trusts the cursor. */
+  return ph__scratch_cursor_check(h);
 }
 
 int ph__check_header(const struct ph_heap *h, size_t len) {

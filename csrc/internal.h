@@ -340,9 +340,11 @@ static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t r
 }
 
 /* ---- frame scratch (scratch.c) ------------------------------------------ */
-/* Bytes of the nth scratch chunk since a reset (n from 0): the current one is
- * nth = scratch_chunks - 1. */
-uint64_t ph__scratch_chunk_bytes(uint32_t nth);
+/* 0 when the scratch cursor is empty or lies in its chunk (the newest
+ * SCRATCH run, past its first 16 bytes), else PH_ECORRUPT. O(1): at most
+ * PH_SCRATCH_CHUNK_MAX / PH_PAGE_SIZE map entries. Needs a header that
+ * ph__check_header has bounded up to the scratch cursor. */
+int ph__scratch_cursor_check(const ph_heap_t *h);
 
 /* ---- allocation entry points (alloc.c) ---------------------------------- */
 /* The operations of ph_off_* (section 4 of privheap.h) on a non-NULL heap,
@@ -357,19 +359,6 @@ static inline int64_t ph__off_malloc(ph_heap_t *h, size_t size) {
 int64_t ph__off_calloc(ph_heap_t *h, size_t n, size_t size);
 int64_t ph__off_aligned(ph_heap_t *h, size_t align, size_t size);
 int64_t ph__off_realloc(ph_heap_t *h, uint64_t off, size_t size);
-/* For an entry point that takes offset 0 as failure: result r as an
- * offset, or 0 with its code recorded. */
-static inline uint64_t ph__off_or_fail0(int64_t r) {
-  if (PH_UNLIKELY(r < 0)) {
-    ph__fail((int)r);
-    return 0;
-  }
-  return (uint64_t)r;
-}
-static inline uint64_t ph__malloc(ph_heap_t *h, size_t size) { return ph__off_or_fail0(ph__off_malloc(h, size)); }
-static inline uint64_t ph__aligned(ph_heap_t *h, size_t align, size_t size) {
-  return ph__off_or_fail0(ph__off_aligned(h, align, size));
-}
 int ph__off_free_slow(ph_heap_t *h, uint64_t off);
 /* Free the allocation at off: 0, PH_EBADPTR, PH_EDOUBLEFREE or PH_ECORRUPT. */
 static inline int ph__off_free(ph_heap_t *h, uint64_t off) {

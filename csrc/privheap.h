@@ -381,23 +381,39 @@ PH_API ph_heap_t *ph_default_heap(void);
 
 /*
  * Scratch memory for allocations that all die at the next ph_heap_reset (a
- * frame's temporaries): a bump allocator over chunks the heap allocates, of
- * PH_SCRATCH_CHUNK bytes doubling up to 16 times that. Its cursor is kept in
- * the header at byte PH_SCRATCH_CURSOR (two offsets: next, end), so it is
- * part of every snapshot and every reset empties it; the common case is
- * inline, a compare and an add. Memory is 16-byte aligned and cannot be
- * freed on its own: a chunk is marked in the page map as scratch, not as an
- * allocation, so ph_heap_free, ph_heap_realloc and ph_heap_usable_size of a
- * chunk or of any pointer into it are PH_EBADPTR and ph_heap_walk skips it;
- * requests above a quarter of the current chunk are allocations of their
- * own (walked, and freeable). NULL + PH_ENOMEM / PH_EINVAL (PH_ECORRUPT on
- * a damaged heap).
+ * frame's temporaries): a bump allocator over chunks the heap allocates.
+ * Its cursor is kept in the header at byte PH_SCRATCH_CURSOR (two offsets:
+ * next, end), so it is part of every snapshot and every reset empties it;
+ * the common case is inline, a compare and an add (FrameArena does the same
+ * in JavaScript over the same two words). Memory is 16-byte aligned and
+ * cannot be freed on its own: a chunk is marked in the page map as scratch,
+ * not as an allocation, so ph_heap_free, ph_heap_realloc and
+ * ph_heap_usable_size of a chunk or of any pointer into it are PH_EBADPTR
+ * and ph_heap_walk skips it.
+ *
+ * One rule for every caller: a request that fits under the cursor is
+ * carved there; otherwise a request above `big` bytes is an allocation of
+ * its own (walked, and freeable), and a smaller one takes a new chunk of
+ * first_chunk << (chunks taken since the reset) bytes, at most
+ * PH_SCRATCH_CHUNK_MAX, rounded up to whole pages and to at least what the
+ * request needs (just that much when the region has no room for more).
+ * ph_scratch_alloc uses first_chunk PH_SCRATCH_CHUNK and big PH_SCRATCH_BIG.
+ * NULL + PH_ENOMEM / PH_EINVAL, or PH_ECORRUPT for a cursor outside its
+ * chunk (checked before a refill bumps it; the inline part trusts it, as
+ * attach and restore have checked it).
  */
-#define PH_SCRATCH_CHUNK ((size_t)64 << 10)
 #define PH_SCRATCH_CURSOR 16u
+#define PH_SCRATCH_CHUNK 65536u       /* first chunk of ph_scratch_alloc */
+#define PH_SCRATCH_CHUNK_MAX 1048576u /* chunks double up to this */
+#define PH_SCRATCH_BIG 16384u         /* ph_scratch_alloc's `big` */
 
-/* The out-of-line part of ph_scratch_alloc: a new chunk, or a big request. */
+/* The out-of-line part of ph_scratch_alloc: bump the cursor, a new chunk,
+ * or a big request. */
 PH_API void *ph_scratch_refill(ph_heap_t *h, size_t size);
+
+/* The same with the caller's first_chunk (1..PH_SCRATCH_CHUNK_MAX) and big
+ * (at most PH_SCRATCH_CHUNK_MAX - 16); PH_EINVAL outside those. */
+PH_API void *ph_scratch_refill_with(ph_heap_t *h, size_t size, size_t first_chunk, size_t big);
 
 static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
   if (h) {

@@ -2,29 +2,32 @@
  * frame-arena.ts - FrameArena: per-tick scratch memory over private heaps,
  * discarded in O(1) at the end of every frame.
  *
- * How it allocates. Small requests are carved from chunks that the arena
- * takes from its heap with one `malloc` each; the chunk's cursor (the next
- * free offset and the chunk's end, two f64s) is stored in the chunk's first
- * 16 bytes, inside the region, so the allocation state stays in the region
- * like every other allocator state (DESIGN.md, invariant 1). The arena keeps
- * a copy of the cursor in two fields and writes `next` through to the region
- * on every allocation (reading it back from the typed array would double the
- * cost of a small `alloc`, measured: ~2.9 vs ~1.4 ns), so a small `alloc` is
- * a comparison and one typed-array store, with no FFI call. Requests above
- * `bumpMax` bytes, or aligned beyond 16, are heap allocations of their own.
- * Ending a frame is one `ph_heap_reset` (O(1) whatever the frame held).
+ * How it allocates. The arena is C's frame scratch (csrc/scratch.c) with
+ * its inline part written in JavaScript: small requests are bumped from the
+ * scratch cursor in the heap's header (two u64 offsets at PH_SCRATCH_CURSOR,
+ * next and end, the words ph_scratch_alloc bumps and ph_heap_check
+ * validates), with no FFI call. When the cursor has no room the arena calls
+ * ph_scratch_refill_with, which applies the one rule for every caller: a
+ * new chunk, or above `bumpMax` bytes an allocation of its own. Ending a
+ * frame is one `ph_heap_reset`, which empties the cursor (O(1) whatever the
+ * frame held).
  *
- * A reset the arena did not make (`arena.heap.reset()` inside a frame)
- * frees the chunk under the cursor, and the heap hands its pages out again.
- * So the fast path also compares the heap's generation (read from the
- * region header, where every reset increments it) with the one the chunk
- * was taken in: after any reset the next `alloc` takes a new chunk.
+ * What the fast path trusts. It keeps a copy of the cursor (`#next`, `#end`)
+ * that C set or checked, and bumps only while the header's `next` still
+ * equals the copy: a reset (cursor 0, 0), a restore (the snapshot's cursor)
+ * or damage changes it, and the next `alloc` goes to C, which checks the
+ * cursor before it bumps it (ECORRUPT when it lies outside its chunk). So
+ * the arena never hands out bytes outside a chunk C has shown to be one.
+ * Reading the copy instead of both header words keeps `alloc` at one
+ * typed-array read and one store.
  *
  * Double buffering (`buffers: 2`) alternates two heaps: the frame that just
  * ended stays readable through `previous` for one more frame, and its heap is
  * reset when the frame after it ends.
  */
-import { HeapError } from "./errors.ts";
+import { ptr, type Pointer } from "bun:ffi";
+import { HeapError, nativeFromCode } from "./errors.ts";
+import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import { PrivateHeap } from "./heap.ts";
 
@@ -43,19 +46,20 @@ export interface FrameArenaOptions {
   size: number;
   /** 1 (default): one heap, reset at every frame end. 2: two heaps alternating, so the previous frame stays readable. */
   buffers?: 1 | 2;
-  /** First chunk size for small allocations, in bytes (default 64 KiB); chunks double up to 1 MiB. */
+  /** First chunk size for small allocations, in bytes (default 64 KiB); chunks double up to 1 MiB, and are whole pages of at least 16 KiB. */
   chunkSize?: number;
   /** Requests up to this many bytes are carved from chunks (default 4096); larger ones are heap allocations. */
   bumpMax?: number;
 }
 
-const MAX_CHUNK = 1 << 20;
-/** Where the cursor is written when there is no chunk (never, in fact: see #next). */
-const NO_CHUNK = new Float64Array(2);
-/** Index of the low 32 bits of the header's generation in a Uint32Array over the region. */
-const GENERATION_WORD = NATIVE_CONSTANTS.PH_GENERATION_OFFSET >>> 2;
+const MAX_CHUNK = NATIVE_CONSTANTS.PH_SCRATCH_CHUNK_MAX;
+/** Indexes of the cursor's u32 words in the region: next (low word), end (low, high). next's high word is 0 while end's is. */
+const NEXT = NATIVE_CONSTANTS.PH_SCRATCH_CURSOR >>> 2;
+const END = NEXT + 2;
+const END_HIGH = NEXT + 3;
 /** Stands for the header while there is no chunk (the fast path never reads it then). */
-const NO_HEADER = new Uint32Array(GENERATION_WORD + 2);
+const NO_HEADER = new Uint32Array(END_HIGH + 1);
+const CORRUPT = nativeFromCode("ECORRUPT");
 
 /**
  * Per-frame scratch memory: allocate by offset during a frame, and every
@@ -76,31 +80,27 @@ const NO_HEADER = new Uint32Array(GENERATION_WORD + 2);
 export class FrameArena implements Disposable {
   // Hot fields first (the fast path of alloc reads only these), so they sit
   // in the object's inline storage.
-  /** Copy of the cursor: next free offset and chunk end. Without a chunk, next (1) > end (0), so every request takes the slow path. */
+  /** Copy of the header's cursor as C last set or checked it. Without one, next (1) > end (0), so every request takes the slow path. */
   #next = 1;
   #end = 0;
-  /** f64 view holding the current chunk cursor, or NO_CHUNK. */
-  #cursor: Float64Array = NO_CHUNK;
-  /** Index of the cursor's `next` word in #cursor (`end` follows it). */
-  #ci = 0;
-  /** u32 view of the chunk's heap, and the low word of its generation when the chunk was taken. */
+  /** u32 view of the current heap (its header holds the cursor), or NO_HEADER. */
   #header: Uint32Array = NO_HEADER;
-  #chunkGeneration = 0;
   readonly #bumpMax: number;
+  readonly #firstChunk: number;
   readonly #heaps: PrivateHeap[];
+  /** Region address of each heap, the handle ph_scratch_refill_with takes. */
+  readonly #bases: Pointer[];
   #cur = 0;
   #heap: PrivateHeap;
   #inFrame = false;
   #generation = 1;
   #closed = false;
-  #nextChunk: number;
-  readonly #firstChunk: number;
 
   private constructor(heaps: PrivateHeap[], chunkSize: number, bumpMax: number) {
     this.#heaps = heaps;
+    this.#bases = heaps.map((h) => ptr(h.u8));
     this.#heap = heaps[0]!;
     this.#firstChunk = chunkSize;
-    this.#nextChunk = chunkSize;
     this.#bumpMax = bumpMax;
   }
 
@@ -117,7 +117,7 @@ export class FrameArena implements Disposable {
   static create(options: FrameArenaOptions): FrameArena {
     const buffers = options?.buffers ?? 1;
     if (buffers !== 1 && buffers !== 2) throw new HeapError("EINVAL", "FrameArena.create", `buffers must be 1 or 2, got ${String(buffers)}`);
-    const chunkSize = options.chunkSize ?? 64 * 1024;
+    const chunkSize = options.chunkSize ?? NATIVE_CONSTANTS.PH_SCRATCH_CHUNK;
     if (!Number.isSafeInteger(chunkSize) || chunkSize < 64 || chunkSize > MAX_CHUNK)
       throw new HeapError("EINVAL", "FrameArena.create", `chunkSize must be an integer from 64 to ${MAX_CHUNK}, got ${String(chunkSize)}`);
     const bumpMax = options.bumpMax ?? 4096;
@@ -173,7 +173,6 @@ export class FrameArena implements Disposable {
     if (!this.#inFrame) throw new HeapError("EINVAL", "FrameArena.endFrame", "no frame is open: call beginFrame() first");
     this.#inFrame = false;
     this.#noChunk();
-    this.#nextChunk = this.#firstChunk;
     if (this.#heaps.length === 2) {
       this.#cur ^= 1;
       this.#heap = this.#heaps[this.#cur]!;
@@ -230,16 +229,19 @@ export class FrameArena implements Disposable {
    */
   alloc(size: number): number {
     // Kept small so the JIT inlines it; every check failure goes to #slowAlloc.
-    // Any request that fits the current chunk is carved from it; bumpMax only
-    // decides, in #slowAlloc, between a new chunk and an allocation of its own.
+    // Any request that fits the current chunk is carved from it (as in C's
+    // ph_scratch_alloc); bumpMax only decides, in C, between a new chunk and
+    // an allocation of its own.
     if (typeof size === "number" && size >>> 0 === size) {
       const off = this.#next;
       // Round up to 16 (a `& ~15` would go negative for sizes of 2^31 and more).
       const next = off + (size === 0 ? 16 : size + 15 - ((size + 15) & 15));
-      // The chunk is still the heap's only while no reset came in between.
-      if (next <= this.#end && this.#header[GENERATION_WORD] === this.#chunkGeneration) {
+      // Strictly below end, so next fits the low word (a region ends at 2^32
+      // at most); the header's next still being the copy means nothing else
+      // moved the cursor.
+      if (next < this.#end && this.#header[NEXT] === off) {
         this.#next = next;
-        this.#cursor[this.#ci] = next;
+        this.#header[NEXT] = next;
         return off;
       }
     }
@@ -280,9 +282,7 @@ export class FrameArena implements Disposable {
   }
 
   #noChunk(): void {
-    this.#cursor = NO_CHUNK;
     this.#header = NO_HEADER;
-    this.#ci = 0;
     this.#next = 1;
     this.#end = 0;
   }
@@ -292,35 +292,32 @@ export class FrameArena implements Disposable {
     if (this.#closed) throw new HeapError("ECLOSED", op);
     if (!this.#inFrame) throw new HeapError("EINVAL", op, "allocation outside a frame: call beginFrame() or frame(fn) first");
     const heap = this.#heap;
-    if (size > this.#bumpMax || align > 16) return align > 16 ? heap.alignedAlloc(align, size) : heap.malloc(size);
-    // A new chunk; the rest of the old one is left unused until the reset.
-    const need = (size === 0 ? 16 : (size + 15) & ~15) + 16;
-    let bytes = this.#nextChunk > need ? this.#nextChunk : need;
-    let chunk: number;
-    try {
-      chunk = heap.malloc(bytes) >>> 0;
-    } catch (e) {
-      if (!(e instanceof HeapError) || e.code !== "ENOMEM" || bytes === need) throw e;
-      bytes = need; // the region is nearly full: try a chunk just big enough
-      chunk = heap.malloc(bytes) >>> 0;
+    if (align > 16) return heap.alignedAlloc(align, size);
+    const S = loadNative().symbols;
+    const base = this.#bases[this.#cur]!;
+    const words = heap.u32;
+    const before = words[NEXT];
+    const p = S.ph_scratch_refill_with(base, size, this.#firstChunk, this.#bumpMax);
+    if (p === null) {
+      const rc = S.ph_last_error();
+      throw HeapError.fromNative(rc, op, rc === CORRUPT ? "the scratch cursor or the page map in the heap is damaged (check() reports it)" : `${size} bytes of scratch`);
     }
-    this.#nextChunk = bytes * 2 < MAX_CHUNK ? bytes * 2 : MAX_CHUNK;
-    const f64 = heap.f64;
-    this.#header = heap.u32;
-    this.#chunkGeneration = this.#header[GENERATION_WORD]!;
-    // `>>> 0` above and `>>> 3` here keep offsets int-typed for the JIT (an
-    // FFI f64 return is a double even when integral; doubles in the cursor
-    // fields measured twice as slow).
-    const i = chunk >>> 3;
-    const off = chunk + 16;
-    f64[i] = off + need - 16;
-    f64[i + 1] = chunk + bytes;
-    this.#cursor = f64;
-    this.#ci = i;
-    // The values just stored, computed again rather than read back (they stay ints).
-    this.#next = off + need - 16;
-    this.#end = chunk + bytes;
-    return off;
+    // C moves next only when it bumped a cursor it checked or took a new
+    // chunk; a big request leaves the cursor as it was, unchecked, and the
+    // copy stays empty (the next request asks C again).
+    if (words[NEXT] === before) {
+      this.#noChunk();
+    } else {
+      // Copied from the low words so that offsets below 2^31 stay ints for
+      // the JIT (an FFI return is a double even when integral; doubles in
+      // #next and #end, or as the offsets callers compute with, measured
+      // twice as slow). A chunk that ends at 2^32 (the top of a 4 GiB
+      // region) is left to C: end 0 is never room.
+      this.#header = words;
+      this.#next = words[NEXT]!;
+      this.#end = words[END_HIGH] === 0 ? words[END]! : 0;
+    }
+    return (Number(p) - base) >>> 0;
   }
 
   // ---- heaps and views ----------------------------------------------------------

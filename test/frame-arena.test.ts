@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { NATIVE_CONSTANTS } from "../src/ffi/symbols.ts";
 import { FrameArena } from "../src/frame-arena.ts";
 import { PrivateHeap } from "../src/heap.ts";
 import { fill, intact } from "./support/conformance.ts";
@@ -6,6 +7,9 @@ import { expectCode } from "./support/expect.ts";
 import { rng, seeds } from "./support/random.ts";
 
 const MiB = 1 << 20;
+/** The scratch cursor's low words in a u32 view of the region. */
+const NEXT = NATIVE_CONSTANTS.PH_SCRATCH_CURSOR >>> 2;
+const END = NEXT + 2;
 const open: FrameArena[] = [];
 function arenaOf(opts: Partial<Parameters<typeof FrameArena.create>[0]> = {}): FrameArena {
   const a = FrameArena.create({ size: 8 * MiB, ...opts });
@@ -25,7 +29,7 @@ describe("FrameArena", () => {
     expectCode(() => FrameArena.create({ size: 2 ** 33 }), "ESIZE");
   });
 
-  test("allocations within a frame are 16-aligned, distinct, non-overlapping, and inside the heap's live allocations", () => {
+  test("allocations within a frame are 16-aligned, distinct, non-overlapping, and the heap hands none of their bytes out", () => {
     const arena = arenaOf();
     arena.beginFrame();
     const got: [number, number][] = [];
@@ -40,10 +44,17 @@ describe("FrameArena", () => {
     got.forEach(([off, size], i) => {
       if (i < 5000) expect({ i, ok: intact(arena.u8, off, size, i) }).toEqual({ i, ok: true });
     });
-    // Every arena allocation lies inside some live heap allocation (a chunk, or its own).
-    const live: [number, number][] = [];
-    arena.heap.walk((o, n) => void live.push([o, n]));
-    for (const [off, size] of got) expect(live.some(([o, n]) => off >= o && off + size <= o + n)).toBe(true);
+    // They lie in scratch chunks, or in allocations of their own; the heap
+    // hands out none of their bytes again.
+    for (const [off, size] of got) expect(off + size <= arena.heap.usedBytes).toBe(true);
+    for (let i = 0; i < 200; i++) {
+      const size = 16 + ((i * 37) % 20_000);
+      const block = arena.heap.malloc(size);
+      for (const [off, n] of got) if (off < block + size && block < off + n) throw new Error(`malloc ${block}+${size} overlaps scratch ${off}+${n}`);
+    }
+    got.forEach(([off, size], i) => {
+      if (i < 5000) expect({ i, ok: intact(arena.u8, off, size, i) }).toEqual({ i, ok: true });
+    });
     expect(arena.heap.check()).toBe(0);
     arena.endFrame();
   });
@@ -55,7 +66,7 @@ describe("FrameArena", () => {
     for (let f = 0; f < 5; f++) {
       arena.frame((a) => {
         for (let i = 0; i < 10_000; i++) a.alloc(48);
-        expect(a.heap.stats().liveCount).toBeGreaterThan(0);
+        expect(a.heap.usedBytes).toBeGreaterThan(empty + 10_000 * 48);
       });
       expect(arena.heap.stats().liveCount).toBe(0);
       expect(arena.heap.usedBytes).toBe(empty);
@@ -98,6 +109,7 @@ describe("FrameArena", () => {
 
   test("buffers: 2 keeps the previous frame readable for exactly one more frame", () => {
     const arena = arenaOf({ buffers: 2 });
+    const empty = arena.heap.usedBytes;
     expect(arena.buffers).toBe(2);
     const off = arena.frame((a) => {
       const o = a.alloc(4);
@@ -109,11 +121,11 @@ describe("FrameArena", () => {
       expect(a.previous).toBe(first);
       expect(a.heap).not.toBe(first);
       expect(a.previous!.u32[off >>> 2]).toBe(0xc0ffee);
-      expect(a.previous!.stats().liveCount).toBeGreaterThan(0);
+      expect(a.previous!.usedBytes).toBeGreaterThan(empty);
       a.alloc(4);
     });
     // Two frames later the first heap has been reset and is current again.
-    expect(first.stats().liveCount).toBe(0);
+    expect(first.usedBytes).toBe(empty);
     expect(arena.heap).toBe(first);
   });
 
@@ -216,6 +228,84 @@ describe("FrameArena", () => {
     const arena = FrameArena.create({ size: MiB });
     arena.frame((a) => a.close());
     expect(arena.closed).toBe(true);
+  });
+
+  test("the arena bumps the heap's scratch cursor, the one check() validates", () => {
+    const arena = arenaOf();
+    arena.frame((a) => {
+      const w = a.u32;
+      expect([w[NEXT], w[END]]).toEqual([0, 0]);
+      const x = a.alloc(40);
+      expect(w[NEXT]).toBe(x + 48);
+      const y = a.alloc(16);
+      expect(y).toBe(x + 48);
+      expect(w[NEXT]).toBe(y + 16);
+      expect(w[END]! > y + 16).toBe(true);
+      expect(a.heap.check()).toBe(0);
+    });
+    expect([arena.u32[NEXT], arena.u32[END]]).toEqual([0, 0]); // endFrame's reset empties it
+  });
+
+  test("a damaged scratch cursor: check() reports it, alloc is ECORRUPT and hands out nothing, the cursor stays as it was", () => {
+    const arena = arenaOf();
+    arena.beginFrame();
+    const w = arena.u32;
+    arena.alloc(64);
+    const block = arena.heap.malloc(4096);
+    fill(arena.u8, block, 4096, 3);
+    const [next, end] = [w[NEXT]!, w[END]!];
+    const damage: [number, number][] = [
+      [block, block + 4096], // a cursor over a live block
+      [64, end], // next in the header
+      [block + 16, end], // next past end, in a live block
+    ];
+    for (const [n, e] of damage) {
+      w[NEXT] = n;
+      w[END] = e;
+      expectCode(() => arena.heap.check(), "ECORRUPT");
+      expect(expectCode(() => arena.alloc(16), "ECORRUPT").op).toBe("FrameArena.alloc");
+      expect([w[NEXT], w[END]]).toEqual([n, e]);
+    }
+    // Too little room for a big request: C makes it an allocation of its own
+    // without checking the cursor, and the arena does not adopt the cursor.
+    w[NEXT] = 64;
+    w[END] = 96;
+    expect(arena.heap.usableSize(arena.alloc(5000))).toBeGreaterThanOrEqual(5000);
+    expect(expectCode(() => arena.alloc(16), "ECORRUPT").op).toBe("FrameArena.alloc");
+    expect(intact(arena.u8, block, 4096, 3)).toBe(true);
+    w[NEXT] = next;
+    w[END] = end;
+    expect(arena.heap.check()).toBe(0);
+    expect(arena.alloc(16)).toBe(next);
+    arena.endFrame();
+  });
+
+  test("a restore brings the scratch cursor back with the heap: the arena repeats the allocations made after the snapshot", () => {
+    for (const buffers of [1, 2] as const) {
+      const arena = arenaOf({ buffers });
+      arena.frame((a) => {
+        for (let i = 0; i < 10; i++) a.alloc(100);
+        const snap = a.heap.snapshot();
+        const after = () => Array.from({ length: 300 }, (_, i) => a.alloc(1000 + i)); // crosses chunks
+        const first = after();
+        a.heap.restore(snap);
+        expect({ buffers, offsets: after() }).toEqual({ buffers, offsets: first });
+        expect(a.heap.check()).toBe(0);
+      });
+    }
+  });
+
+  test("one rule with C: past bumpMax a request that does not fit the cursor is an allocation of its own; one that fits is carved", () => {
+    const arena = arenaOf({ bumpMax: 1000 });
+    arena.frame((a) => {
+      const own = a.alloc(1001); // no chunk yet
+      expect(a.heap.usableSize(own)).toBeGreaterThanOrEqual(1001);
+      const carved = a.alloc(1000);
+      expectCode(() => a.heap.usableSize(carved), "EBADPTR");
+      expect(a.alloc(2000)).toBe(carved + 1008);
+      a.heap.free(own);
+      expect(a.heap.check()).toBe(0);
+    });
   });
 
   for (const seed of seeds(3)) {

@@ -76,8 +76,9 @@ export const symbols = {
   ph_region_unmap: { args: ["ptr", "usize"], returns: "i32" },
   ph_heap_file_grow: { args: ["ptr", "usize"], returns: "i32" },
 
-  // 9. Frame scratch (the out-of-line part; FrameArena keeps its own cursor)
+  // 9. Frame scratch (the out-of-line part: FrameArena bumps the header's cursor itself)
   ph_scratch_refill: { args: ["ptr", "usize"], returns: "ptr" },
+  ph_scratch_refill_with: { args: ["ptr", "usize", "usize", "usize"], returns: "ptr" },
 
   // 10. Snapshots (sources cross as typed arrays, which `ptr` accepts)
   ph_snapshot_check: { args: ["ptr", "usize", "usize", "u32"], returns: "i32" },
@@ -152,6 +153,9 @@ export const NATIVE_CONSTANTS = {
   PH_SNAPSHOT_TRUSTED: 1,
   PH_LOCKED: 4,
   PH_GENERATION_OFFSET: 232,
+  PH_SCRATCH_CURSOR: 16,
+  PH_SCRATCH_CHUNK: 65536,
+  PH_SCRATCH_CHUNK_MAX: 1048576,
   PH_LOCK_BLOCK_OFFSET: 6480,
   PH_LOCK_BLOCK_END: 6504,
   PH_ATTACH_WAIT_MS: 2000,
