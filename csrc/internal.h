@@ -469,9 +469,6 @@ typedef struct ph__lock_self {
 /* In a forked child (an atfork handler): the thread gets a new word; the
  * holds it had are its own again only in a private copy (see adopt_carried). */
 void ph__lock_self_forked(ph__lock_self *self);
-/* Whether the memory at addr is mapped private to this process (a fork's
- * copy-on-write copy): 1, 0 when shared, -1 when this system cannot say. */
-int ph__region_is_private(const void *addr);
 
 /* ---- validation (check.c) ----------------------------------------------- */
 /* O(1) header validation for attach and check; 0 or a PH_E* code. len is the

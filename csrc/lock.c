@@ -1,7 +1,8 @@
 /*
  * lock.c - the process-shared lock of PH_LOCKED heaps: one 64-bit word in
  * the header, so every process that maps the heap sees the same lock. This
- * is the Linux lock (a futex); elsewhere the waiting is lock_portable.c's.
+ * is the futex lock (where prim.h has PH_PRIM_FUTEX: Linux); elsewhere the
+ * waiting is lock_portable.c's.
  * Both share the verdict below: what a takeover found stays in the region.
  *
  * Owns: the lock block of the header (`lock_word` to `lock_enabled`).
@@ -18,21 +19,9 @@
  * over too, and one that names a live thread is waited on without bound
  * only by ph_heap_lock (attach waits PH_ATTACH_WAIT_MS).
  */
-#define _GNU_SOURCE 1 /* syscall, kill under -std=c11 */
-#include "internal.h"
+#include "prim.h"
 
-#if defined(__linux__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/futex.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
+#if PH_PRIM_FUTEX
 #define WAITERS 0x80000000u
 #define OWNER 0x7FFFFFFFu
 #define SPINS 100           /* tries before sleeping: a lock is held briefly */
@@ -40,39 +29,19 @@
 
 bool ph__lock_supported(void) { return true; }
 
-/* Low 32 bits of thread `id`'s start time (field 22 of /proc/<id>/stat),
- * or 0 when it cannot be read (the thread is gone, or /proc is missing). */
-static uint32_t start_time(uint32_t id) {
-  char path[48], buf[512];
-  snprintf(path, sizeof path, "/proc/%u/stat", id);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
-  if (!p) return 0;
-  /* After ") ": field 3 (state) onwards; starttime is field 22. */
-  int field = 2;
-  for (char *q = p + 1; *q; q++)
-    if (*q == ' ' && ++field == 22) return (uint32_t)strtoull(q + 1, NULL, 10);
-  return 0;
-}
-
 /* The calling thread, as the lock knows it (see lock_fork.c for a forked
  * child: it gets a new word, and `forked_from` names the old one). */
-static __thread ph__lock_self self;
+static _Thread_local ph__lock_self self;
 
 static void forget_self_in_child(void) { ph__lock_self_forked(&self); }
 /* At load, before any handler a user registers: theirs then run with this
  * thread's new identity in a child. */
-__attribute__((constructor(101))) static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_self_in_child); }
+__attribute__((constructor(101))) static void install_fork_hook(void) { ph__prim_on_fork_child(forget_self_in_child); }
 
 static uint64_t self_word(void) {
   if (PH_UNLIKELY(self.word == 0)) {
-    uint32_t id = (uint32_t)syscall(SYS_gettid) & OWNER;
-    self.word = (uint64_t)id | (uint64_t)start_time(id) << 32;
+    uint32_t id = ph__prim_thread_id() & OWNER;
+    self.word = (uint64_t)id | (uint64_t)ph__prim_thread_start(id) << 32;
   }
   return self.word;
 }
@@ -81,15 +50,9 @@ static uint64_t self_word(void) {
  * use, and by the same thread (same start time, when both are known). */
 static bool alive(uint64_t word) {
   uint32_t id = (uint32_t)word & OWNER, started = (uint32_t)(word >> 32);
-  if (id == 0) return false; /* no thread has id 0 (and kill(0) means the process group) */
-  if (kill((pid_t)id, 0) != 0 && errno != EPERM) return false;
-  uint32_t now = start_time(id);
+  if (!ph__prim_thread_exists(id)) return false;
+  uint32_t now = ph__prim_thread_start(id);
   return started == 0 || now == 0 || now == started;
-}
-
-/* Whether thread `word` names a thread of this process. */
-static bool in_this_process(uint64_t word) {
-  return syscall(SYS_tgkill, getpid(), (pid_t)((uint32_t)word & OWNER), 0) == 0;
 }
 
 /* Whether the owner named by `word` (not this thread's word, or this
@@ -98,32 +61,18 @@ static bool in_this_process(uint64_t word) {
 static bool orphaned(ph_heap_t *h, uint64_t word, uint64_t me, int *priv) {
   uint64_t owner = word & ~(uint64_t)WAITERS;
   if (owner == me || !alive(owner)) return true; /* stale or forged, or gone */
-  if (in_this_process(owner)) return false;
-  if (*priv < 0) *priv = ph__region_is_private(h);
+  if (ph__prim_thread_in_this_process((uint32_t)owner & OWNER)) return false;
+  if (*priv < 0) *priv = ph__prim_region_is_private(h);
   return *priv == 1; /* a fork's copy: that thread releases its own copy, not this one */
 }
 
 /* The futex is the word's low half (little-endian: its first 4 bytes). */
 static uint32_t *futex_of(ph_heap_t *h) { return (uint32_t *)&h->lock_word; }
 
-/* Sleep while the low half == val, for at most WAIT_NS; false when it timed out. */
-static bool wait_on(uint32_t *futex, uint32_t val) {
-  struct timespec ts = {0, WAIT_NS};
-  return syscall(SYS_futex, futex, FUTEX_WAIT, val, &ts, NULL, 0) == 0 || errno != ETIMEDOUT;
-}
-
-static void wake_one(uint32_t *futex) { syscall(SYS_futex, futex, FUTEX_WAKE, 1, NULL, NULL, 0); }
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* In a forked child: a word naming this thread as it was in the parent is
  * this thread's own hold, carried into its private copy: made its own. */
 static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
-  if (self.forked_from == 0 || (cur & ~(uint64_t)WAITERS) != self.forked_from || ph__region_is_private(h) != 1) return false;
+  if (self.forked_from == 0 || (cur & ~(uint64_t)WAITERS) != self.forked_from || ph__prim_region_is_private(h) != 1) return false;
   /* No one else can see a private copy: no waiters, no race. */
   __atomic_store_n(&h->lock_word, me, __ATOMIC_RELAXED);
   self.holds += h->lock_depth + 1;
@@ -137,7 +86,7 @@ static int acquire(ph_heap_t *h, int64_t limit_ns);
 __attribute__((noinline)) static int acquire_slow(ph_heap_t *h, int64_t limit_ns, uint64_t me, uint64_t cur) {
   uint64_t *word = &h->lock_word;
   if (PH_UNLIKELY(adopt_carried(h, cur, me))) return acquire(h, limit_ns);
-  int64_t deadline = limit_ns > 0 ? now_ns() + limit_ns : 0;
+  int64_t deadline = limit_ns > 0 ? ph__prim_now_ns() + limit_ns : 0;
   int priv = -1;
   uint64_t keep = 0; /* WAITERS once we have slept: others may be asleep too */
   int spins = 0;
@@ -161,14 +110,14 @@ __attribute__((noinline)) static int acquire_slow(ph_heap_t *h, int64_t limit_ns
       cur |= WAITERS;
     }
     keep = WAITERS;
-    if (!wait_on(futex_of(h), (uint32_t)cur) && orphaned(h, cur, me, &priv)) {
+    if (!ph__prim_futex_wait(futex_of(h), (uint32_t)cur, WAIT_NS) && orphaned(h, cur, me, &priv)) {
       /* Asleep for WAIT_NS with the same owner, which cannot release it: take over. */
       if (__atomic_compare_exchange_n(word, &cur, me | WAITERS, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         self.holds++;
         return ph__lock_taken_over(h);
       }
     }
-    if (deadline && now_ns() >= deadline) return PH_EBUSY;
+    if (deadline && ph__prim_now_ns() >= deadline) return PH_EBUSY;
     spins = 0; /* woken: spin again before the next sleep */
   }
 }
@@ -187,26 +136,25 @@ static inline int acquire(ph_heap_t *h, int64_t limit_ns) {
 static inline int release(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
-  if (PH_UNLIKELY(self.holds == 0)) { /* nothing to release, unless a fork carried a hold here */
-    uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+  uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
+  if (PH_UNLIKELY(self.holds == 0)) /* nothing to release, unless a fork carried a hold here */
     return adopt_carried(h, cur, me) ? release(h) : PH_EINVAL;
-  }
-  if (h->lock_depth > 0) { /* only its owner writes it: ours if we own the lock */
-    if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
+  /* Ownership first: lock_depth is the owner's, read by anyone else it races with the owner's writes. */
+  if ((cur & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
+  if (h->lock_depth > 0) {
     h->lock_depth--;
     self.holds--;
     return 0;
   }
-  /* Ours with no one waiting: one atomic. */
-  uint64_t cur = me;
-  if (__atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+  /* No one waiting: one atomic. Else (or if a waiter just set the bit) still ours:
+   * only waiters change the word, setting the bit. */
+  if (cur == me && __atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
     self.holds--;
     return 0;
   }
-  if ((cur & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
-  __atomic_exchange_n(word, 0, __ATOMIC_RELEASE); /* ours, and waited on: only waiters change it, setting the bit */
+  __atomic_exchange_n(word, 0, __ATOMIC_RELEASE);
   self.holds--;
-  wake_one(futex_of(h));
+  ph__prim_futex_wake_one(futex_of(h));
   return 0;
 }
 
@@ -214,7 +162,7 @@ static bool held_here(const ph_heap_t *h) {
   return self.holds != 0 && (__atomic_load_n(&h->lock_word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) == self_word();
 }
 
-#else /* no futex: lock_portable.c */
+#else /* lock_portable.c */
 
 bool ph__lock_supported(void) { return true; }
 

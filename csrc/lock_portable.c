@@ -21,9 +21,7 @@
  * process ends (macOS hands pids out in order, so that takes a wrap of the
  * pid space; Windows reuses them sooner).
  */
-#define _DEFAULT_SOURCE 1  /* kill, nanosleep under -std=c11 */
-#define _DARWIN_C_SOURCE 1 /* the same on macOS */
-#include "internal.h"
+#include "prim.h"
 
 #define SPINS 100         /* tries before yielding: a lock is held briefly */
 #define YIELDS 10         /* then gives of the CPU before sleeping */
@@ -31,67 +29,21 @@
 #define SLEEP_MAX_US 1000
 #define WAIT_US 20000     /* waiting this long on one owner: is it alive? */
 
-/* ---- what differs between systems: process ids, liveness, sleeping ---- */
-#if defined(_WIN32)
-#define WIN32_LEAN_AND_MEAN
-#include <windows.h>
-
-static uint32_t process_id(void) { return (uint32_t)GetCurrentProcessId(); }
-
-/* Whether process `pid` runs (access denied: it does, someone else's). */
-static bool process_alive(uint32_t pid) {
-  if (pid == 0) return false; /* the idle process: never a lock owner */
-  HANDLE p = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)pid);
-  if (!p) return GetLastError() == ERROR_ACCESS_DENIED;
-  DWORD state = WaitForSingleObject(p, 0);
-  CloseHandle(p);
-  return state == WAIT_TIMEOUT;
-}
-
-static void yield_cpu(void) { SwitchToThread(); }
-static void sleep_us(unsigned us) { Sleep(us < 1000 ? 1 : us / 1000); } /* whole milliseconds */
-
-#else
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
-#include <time.h>
-#include <unistd.h>
-
-static uint32_t process_id(void) { return (uint32_t)getpid(); }
-
-/* Whether process `pid` exists (EPERM: it does, someone else's). pid 0
- * names none (kill(0) would mean this process group). */
-static bool process_alive(uint32_t pid) { return pid != 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM); }
-
-static void yield_cpu(void) { sched_yield(); }
-
-static void sleep_us(unsigned us) {
-  struct timespec ts = {0, (long)us * 1000L};
-  nanosleep(&ts, NULL);
-}
-#endif
-
-/* ---- the lock ----------------------------------------------------------- */
-
 /* The calling thread (a forked child gets a new word: another process id). */
 static _Thread_local ph__lock_self self;
 static uint32_t next_thread; /* numbers given to this process's threads */
 
-#if !defined(_WIN32)
 static void forget_self_in_child(void) {
   ph__lock_self_forked(&self);
   next_thread = 0;
 }
 /* At load, before any handler a user registers (see lock.c). */
-__attribute__((constructor(101))) static void install_fork_hook(void) { pthread_atfork(NULL, NULL, forget_self_in_child); }
-#endif
+__attribute__((constructor(101))) static void install_fork_hook(void) { ph__prim_on_fork_child(forget_self_in_child); }
 
 static uint64_t self_word(void) {
   if (PH_UNLIKELY(self.word == 0)) {
     uint32_t n = __atomic_add_fetch(&next_thread, 1, __ATOMIC_RELAXED);
-    self.word = (uint64_t)(process_id() & 0x7FFFFFFFu) | (uint64_t)n << 32;
+    self.word = (uint64_t)(ph__prim_process_id() & 0x7FFFFFFFu) | (uint64_t)n << 32;
   }
   return self.word;
 }
@@ -103,16 +55,16 @@ static uint32_t owner_pid(uint64_t word) { return (uint32_t)word & 0x7FFFFFFFu; 
  * process while the region is private to this one. *priv caches the
  * region's answer (-1: not asked). */
 static bool orphaned(ph_heap_t *h, uint64_t word, uint64_t me, int *priv) {
-  if (word == me || !process_alive(owner_pid(word))) return true;
-  if (owner_pid(word) == (process_id() & 0x7FFFFFFFu)) return false;
-  if (*priv < 0) *priv = ph__region_is_private(h);
+  if (word == me || !ph__prim_process_alive(owner_pid(word))) return true;
+  if (owner_pid(word) == (ph__prim_process_id() & 0x7FFFFFFFu)) return false;
+  if (*priv < 0) *priv = ph__prim_region_is_private(h);
   return *priv == 1;
 }
 
 /* In a forked child: this thread's hold from the parent, in its private
  * copy, made its own (see lock.c). */
 static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
-  if (self.forked_from == 0 || cur != self.forked_from || ph__region_is_private(h) != 1) return false;
+  if (self.forked_from == 0 || cur != self.forked_from || ph__prim_region_is_private(h) != 1) return false;
   __atomic_store_n(&h->lock_word, me, __ATOMIC_RELAXED);
   self.holds += h->lock_depth + 1;
   return true;
@@ -147,7 +99,7 @@ int ph__portable_lock(ph_heap_t *h, int64_t limit_ns) {
     }
     if (tries < SPINS + YIELDS) {
       tries++;
-      yield_cpu();
+      ph__prim_yield();
       continue;
     }
     if (cur != owner) { /* another owner: its own WAIT_US before any verdict */
@@ -163,7 +115,7 @@ int ph__portable_lock(ph_heap_t *h, int64_t limit_ns) {
       if (limit_ns > 0 && slept_ns >= limit_ns) return PH_EBUSY;
       continue;
     }
-    sleep_us(pause);
+    ph__prim_sleep_us(pause);
     waited += pause;
     slept_ns += (int64_t)pause * 1000;
     if (pause < SLEEP_MAX_US) pause = pause * 2 < SLEEP_MAX_US ? pause * 2 : SLEEP_MAX_US;
@@ -184,7 +136,6 @@ int ph__portable_unlock(ph_heap_t *h) {
   __atomic_store_n(word, 0, __ATOMIC_RELEASE); /* no one writes a held word but its owner */
   return 0;
 }
-
 
 bool ph__portable_held(const ph_heap_t *h) {
   return self.holds != 0 && __atomic_load_n(&h->lock_word, __ATOMIC_RELAXED) == self_word();

@@ -3,11 +3,12 @@
  * that is in use, but by a thread that started at another time (the dead
  * owner's id was reused), is taken over; a waiter's bit survives a restore
  * and a ring's page copy; the header check refuses a lock block or flags
- * no version of this layout writes.
+ * no version of this layout writes; an unlock by a thread that does not own
+ * the lock is refused without reading the owner's recursion.
  */
 #define _DEFAULT_SOURCE 1 /* getppid */
 #include "harness.h"
-#include "internal.h"
+#include "prim.h"
 
 #define MiB ((size_t)1 << 20)
 
@@ -63,7 +64,7 @@ TEST(a_restore_into_a_fresh_region_leaves_no_lock) {
   ph_region_unmap(b, size);
 }
 
-#if defined(__linux__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if PH_PRIM_FUTEX
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -189,6 +190,53 @@ TEST(restores_and_page_copies_leave_a_held_and_awaited_lock_alone) {
   free(copy);
   ph_region_unmap(base, size);
 }
+/* A thread holding another heap's lock, so its unlock of h gets past the
+ * "holds nothing" check: every try must be PH_EINVAL, and must not read the
+ * owner's recursion count while the owner changes it (ThreadSanitizer
+ * reports such a read as a data race). */
+typedef struct stranger_arg {
+  ph_heap_t *h, *other;
+  int ready, stop, wrong;
+} stranger_arg;
+
+static void *stranger(void *p) {
+  stranger_arg *a = p;
+  if (ph_heap_lock(a->other) != 0) a->wrong = -1000000;
+  __atomic_store_n(&a->ready, 1, __ATOMIC_RELEASE);
+  while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
+    if (ph_heap_unlock(a->h) != PH_EINVAL) a->wrong++;
+  if (ph_heap_unlock(a->other) != 0) a->wrong++;
+  return NULL;
+}
+
+TEST(an_unlock_by_a_thread_that_holds_another_lock_is_einval_and_leaves_the_owners_recursion) {
+  size_t size = (size_t)4 << 20;
+  void *a_base = ph_region_map_anon(size), *b_base = ph_region_map_anon(size);
+  REQUIRE(a_base && b_base);
+  ph_heap_t *h = ph_heap_init(a_base, size, PH_LOCKED), *other = ph_heap_init(b_base, size, PH_LOCKED);
+  REQUIRE(h && other);
+  REQUIRE(ph_heap_lock(h) == 0);
+  REQUIRE(ph_heap_lock(h) == 0); /* recursion 1 */
+  stranger_arg a = {h, other, 0, 0, 0};
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, stranger, &a) == 0);
+  while (!__atomic_load_n(&a.ready, __ATOMIC_ACQUIRE)) sched_yield();
+  int wrong = 0;
+  for (int i = 0; i < 20000; i++) /* recursion 1 -> 2 -> 1 while the stranger tries */
+    if (ph_heap_lock(h) != 0 || ph_heap_unlock(h) != 0) wrong++;
+  __atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
+  REQUIRE(pthread_join(t, NULL) == 0);
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(a.wrong, 0);
+  EXPECT_EQ(h->lock_depth, 1);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), 0);
+  EXPECT_EQ(ph_heap_unlock(h), PH_EINVAL);
+  EXPECT_EQ(__atomic_load_n(&h->lock_word, __ATOMIC_ACQUIRE), 0);
+  ph_region_unmap(a_base, size);
+  ph_region_unmap(b_base, size);
+}
+
 /* ---- lock words from untrusted bytes ------------------------------------ */
 #include "watchdog.h"
 #include <sys/mman.h>

@@ -1,0 +1,113 @@
+/*
+ * prim.h - the operating system as privheap uses it: memory, files,
+ * processes and threads. Each platform implements this interface in one
+ * file (prim_posix.c for Linux, macOS and the BSDs; prim_windows.c), so the
+ * concept files (region.c, the locks) name no platform and a port touches
+ * one file. A file for another platform compiles to nothing.
+ *
+ * Results: a function returning int returns 0, a positive OS error number
+ * (errno, GetLastError: an I/O failure for that reason, which the public
+ * call reports as PH_EIO with ph_last_os_error), or a negative PH_E* code.
+ * One returning a pointer returns NULL when it failed (PH_EIO). Nothing
+ * here records an error: the public call does, where it returns.
+ */
+#ifndef PH_PRIM_H
+#define PH_PRIM_H
+#include "internal.h"
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Whether waiters can sleep on a 32-bit word that other processes wake
+ * (a futex) and threads have ids unique across processes: the lock in
+ * lock.c uses both, and the low half of a little-endian word. Without
+ * them the lock is lock_portable.c's. */
+#if defined(__linux__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PH_PRIM_FUTEX 1
+#else
+#define PH_PRIM_FUTEX 0
+#endif
+
+/* ---- memory ---------------------------------------------------------------- */
+/* `size` bytes of zeroed read-write memory at an `align`-aligned address
+ * (a power of two, at least the page size), private to this process and
+ * committed as it is touched; NULL when there is no room. */
+void *ph__prim_map_anon(size_t size, size_t align);
+/* Give back a mapping made here (anonymous or of a file). */
+int ph__prim_unmap(void *base, size_t size);
+/* Write a file mapping's dirty pages to its file, and wait for it. */
+int ph__prim_flush(void *base, size_t size);
+
+/* ---- files ----------------------------------------------------------------- */
+/* An open file: a descriptor or a handle. */
+typedef intptr_t ph__prim_file;
+
+/* Open the file at `path` for reading and writing. With `create`, a missing
+ * file is created with permission bits `mode` (0600 when 0; where the
+ * system has them), never through a symbolic link at `path`; with `excl`
+ * too, an existing one is an error. *created tells which happened. */
+int ph__prim_file_open(const char *path, bool create, bool excl, unsigned mode, ph__prim_file *f, bool *created);
+void ph__prim_file_close(ph__prim_file f);
+/* After a failure: remove the file that this open created at `path`, if
+ * the path still names it and the system allows it. */
+void ph__prim_file_remove_created(const char *path, ph__prim_file f);
+/* The size of a regular file (anything else is an error). */
+int ph__prim_file_size(ph__prim_file f, uint64_t *size);
+/* Make the file `to` bytes long with real blocks for [from, to), so a full
+ * file system is an error here and never a fault on a later write through
+ * a mapping. */
+int ph__prim_file_reserve(ph__prim_file f, uint64_t from, uint64_t to);
+/* Set the file's size without reserving blocks for new bytes. */
+int ph__prim_file_resize(ph__prim_file f, uint64_t size);
+/* Map the file's first `size` bytes shared, read-write, at an `align`-
+ * aligned address (*at). The mapping outlives the file's closing. */
+int ph__prim_file_map(ph__prim_file f, size_t size, size_t align, void **at);
+
+/* The lock every mapping holds on its file, shared, waiting a bounded
+ * time for an exclusive holder (PH_EBUSY after it); where the file system
+ * has no such locks the file is used unlocked. */
+int ph__prim_file_lock_shared(ph__prim_file f);
+/* The exclusive lock, without waiting: PH_EBUSY while anyone holds it. */
+int ph__prim_file_lock_exclusive(ph__prim_file f);
+/* Whether the shared lock lives as long as the mapping (not only as long
+ * as the open file): only then does the exclusive lock prove that no
+ * process maps the file. */
+extern const bool ph__prim_mapping_holds_lock;
+
+/* ---- processes ------------------------------------------------------------- */
+uint32_t ph__prim_process_id(void);
+/* Whether process `pid` exists (someone else's counts; pid 0 never does). */
+bool ph__prim_process_alive(uint32_t pid);
+/* Give the CPU to another thread. */
+void ph__prim_yield(void);
+/* Sleep at least about `us` microseconds (the system may round up). */
+void ph__prim_sleep_us(unsigned us);
+/* Call `fn` in the child after every fork() (nothing where there is none). */
+void ph__prim_on_fork_child(void (*fn)(void));
+/* Whether the memory at addr is mapped private to this process (a fork's
+ * copy-on-write copy): 1, 0 when shared, -1 when this system cannot say. */
+int ph__prim_region_is_private(const void *addr);
+
+#if PH_PRIM_FUTEX
+/* ---- what the futex lock needs ----------------------------------------------- */
+/* This thread's id, unique among the threads of all processes. */
+uint32_t ph__prim_thread_id(void);
+/* Low 32 bits of thread `id`'s start time, or 0 when it cannot be read. */
+uint32_t ph__prim_thread_start(uint32_t id);
+/* Whether a thread (of any process) has id `id` (never id 0). */
+bool ph__prim_thread_exists(uint32_t id);
+/* Whether thread `id` belongs to this process. */
+bool ph__prim_thread_in_this_process(uint32_t id);
+/* Sleep while *word == val, for at most `timeout_ns`: false when it timed out. */
+bool ph__prim_futex_wait(uint32_t *word, uint32_t val, long timeout_ns);
+/* Wake one thread sleeping on `word`, in any process. */
+void ph__prim_futex_wake_one(uint32_t *word);
+/* A monotonic clock in nanoseconds. */
+int64_t ph__prim_now_ns(void);
+#endif
+
+#if defined(__GNUC__) && !defined(_WIN32)
+#pragma GCC visibility pop
+#endif
+#endif
