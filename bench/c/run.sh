@@ -13,13 +13,16 @@
 #   ONLY=a,b         only these workloads: footprint churn frame realloc reset
 #   PRIVHEAP_LIB=p   use this libprivheap.so (e.g. zig-out/lib/libprivheap.so)
 #                    instead of building csrc/*.c
-#   CC, CFLAGS       compiler and flags (default gcc, -O2)
+#   CC, CFLAGS       compiler and flags (default gcc, -O2); privheap also
+#                    gets the flags of csrc/cflags.txt, as every build does
 #   BUILD_DIR=d      where binaries and raw samples go (default bench/c/build)
 #   NO_INSTALL=1     do not apt-get the jemalloc / mimalloc headers
 #
 # What it does: installs libjemalloc-dev and libmimalloc-dev with apt-get
 # when missing (this script's job, not CI's); builds privheap as a shared
-# library from csrc/*.c with $CC $CFLAGS -fPIC -fvisibility=hidden (as it ships); builds
+# library from csrc/*.c with $CC, the flags of csrc/cflags.txt (the flags
+# every build of csrc/ shares: hidden visibility, as it ships), $CFLAGS and
+# -fPIC; builds
 # the driver three times, one binary per backend group (groups.c says why);
 # runs the binaries in alternating rounds, collecting raw samples in
 # $BUILD_DIR/raw.txt; prints the report (also saved as $BUILD_DIR/report.txt).
@@ -92,8 +95,9 @@ else
   [ ${#srcs[@]} -gt 0 ] || { say "no csrc/*.c to build (set PRIVHEAP_LIB?)"; exit 1; }
   phlib=$build/libprivheap.so
   say "building privheap from ${#srcs[@]} files in csrc/"
+  mapfile -t shared < <(grep -v '^[[:space:]]*\(#\|$\)' "$root/csrc/cflags.txt")
   # shellcheck disable=SC2086
-  "$CC" $CFLAGS -fPIC -shared -fvisibility=hidden -I"$root/csrc" "${srcs[@]}" -o "$phlib"
+  "$CC" "${shared[@]}" $CFLAGS -fPIC -shared -I"$root/csrc" "${srcs[@]}" -o "$phlib"
   rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "no commit")
   dirty=$(git -C "$root" status --porcelain -- csrc 2>/dev/null | head -n1)
   phsrc="csrc/*.c (${#srcs[@]} files) at $rev${dirty:+ + working tree}, built as a shared library"
@@ -132,7 +136,7 @@ raw=$build/raw.txt
 args=(--reps "$REPS" --warmup "$WARMUP")
 [ "$QUICK" = 1 ] && args+=(--quick)
 {
-  echo "I build $CC $CFLAGS ($cc_ver); privheap -fPIC -fvisibility=hidden shared, driver linked to it"
+  echo "I build $CC $CFLAGS ($cc_ver); privheap with csrc/cflags.txt, -fPIC, shared; driver linked to it"
   echo "I privheap_src $phsrc"
   echo "I rounds $ROUNDS rounds x ${#groups[@]} binaries, $REPS timed + $WARMUP warmup passes per process"
 } >"$raw"
