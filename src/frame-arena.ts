@@ -48,7 +48,7 @@ export interface FrameArenaOptions {
   buffers?: 1 | 2;
   /** First chunk size for small allocations, in bytes (default 64 KiB); chunks double up to 1 MiB, and are whole pages of at least 16 KiB. */
   chunkSize?: number;
-  /** Requests up to this many bytes are carved from chunks (default 4096); larger ones are heap allocations. */
+  /** Requests above this many bytes (default 4096) that do not fit the current chunk are heap allocations of their own; the rest are carved from chunks. */
   bumpMax?: number;
 }
 
