@@ -18,7 +18,9 @@ const builtin = @import("builtin");
 
 /// Release targets of `zig build cross`. `dir` is process.platform-process.arch
 /// (plus -musl), which is where the TypeScript loader looks; the file name is
-/// Zig's for the target, which src/platform.mjs mirrors (test/ffi/platform.test.ts).
+/// Zig's for the target. src/platform.mjs names both: test/ffi/platform.test.ts
+/// checks each `dir` against its platformDirOf for the entry's query, and the
+/// header of each library built against its folder.
 const Platform = struct { dir: []const u8, query: std.Target.Query };
 /// Zig 0.17 defaults to macOS 15, newer than many Macs that run Bun; our C
 /// needs nothing past macOS 13, so the dylibs declare that as their minimum.

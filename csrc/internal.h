@@ -217,17 +217,29 @@ _Static_assert(offsetof(struct ph_heap, scratch_end) == PH_SCRATCH_CURSOR + 8, "
 _Static_assert(offsetof(struct ph_heap, generation) == PH_GENERATION_OFFSET, "privheap.h names the generation");
 _Static_assert(sizeof(ph_page) == 16, "page entries are 16 bytes");
 
-static inline char *ph__base(const ph_heap_t *h) { return (char *)h; }
+/* Pointers into the region are as writable as the handle they come from:
+ * ph__base, ph__page and ph__small_trailing_bitmap of a const heap are
+ * const (one name for both, chosen by _Generic, so no caller casts). */
+#define PH__CONST_OR_NOT(h, const_fn, fn) _Generic((h), const ph_heap_t *: const_fn, ph_heap_t *: fn)
+
+static inline const char *ph__base_const(const ph_heap_t *h) { return (const char *)h; }
+static inline char *ph__base_mut(ph_heap_t *h) { return (char *)h; }
+#define ph__base(h) PH__CONST_OR_NOT(h, ph__base_const, ph__base_mut)(h)
 
 static inline uint32_t ph__leaf_pages(uint32_t lg_chunk) {
   return (uint32_t)(((uint64_t)sizeof(ph_page) << lg_chunk) >> PH_LG_PAGE);
 }
 
 /* Entry of page p. p must be below nleaves << lg_chunk. */
-static inline ph_page *ph__page(const ph_heap_t *h, uint32_t p) {
-  uint32_t leaf = h->dir[p >> h->lg_chunk];
-  return (ph_page *)(ph__base(h) + ((uint64_t)leaf << PH_LG_PAGE)) + (p & ((1u << h->lg_chunk) - 1u));
+static inline uint64_t ph__page_at(const ph_heap_t *h, uint32_t p) {
+  uint64_t leaf = h->dir[p >> h->lg_chunk];
+  return (leaf << PH_LG_PAGE) + (uint64_t)(p & ((1u << h->lg_chunk) - 1u)) * sizeof(ph_page);
 }
+static inline const ph_page *ph__page_const(const ph_heap_t *h, uint32_t p) {
+  return (const ph_page *)(ph__base_const(h) + ph__page_at(h, p));
+}
+static inline ph_page *ph__page_mut(ph_heap_t *h, uint32_t p) { return (ph_page *)(ph__base_mut(h) + ph__page_at(h, p)); }
+#define ph__page(h, p) PH__CONST_OR_NOT(h, ph__page_const, ph__page_mut)(h, p)
 
 static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info); }
 
@@ -335,9 +347,14 @@ static inline int64_t ph__small_alloc(ph_heap_t *h, unsigned c) {
 }
 
 /* Pointer to the first bitmap word of a run with a trailing bitmap. */
-static inline uint64_t *ph__small_trailing_bitmap(const ph_heap_t *h, uint32_t run, const ph_class *cl) {
-  return (uint64_t *)(ph__base(h) + ((uint64_t)run << PH_LG_PAGE) + cl->bm_off);
+static inline const uint64_t *ph__small_trailing_bitmap_const(const ph_heap_t *h, uint32_t run, const ph_class *cl) {
+  return (const uint64_t *)(ph__base_const(h) + ((uint64_t)run << PH_LG_PAGE) + cl->bm_off);
 }
+static inline uint64_t *ph__small_trailing_bitmap_mut(ph_heap_t *h, uint32_t run, const ph_class *cl) {
+  return (uint64_t *)(ph__base_mut(h) + ((uint64_t)run << PH_LG_PAGE) + cl->bm_off);
+}
+#define ph__small_trailing_bitmap(h, run, cl) \
+  PH__CONST_OR_NOT(h, ph__small_trailing_bitmap_const, ph__small_trailing_bitmap_mut)(h, run, cl)
 
 /* ---- frame scratch (scratch.c) ------------------------------------------ */
 /* 0 when the scratch cursor is empty or lies in its chunk (the newest
@@ -404,11 +421,11 @@ int64_t ph__off_usable(const ph_heap_t *h, uint64_t off);
 /* Grow a validated heap's page count to a region of `size` bytes (capped by
  * its map directory; never shrinks): the extra pages become free space. */
 void ph__adopt_size(ph_heap_t *h, size_t size);
-
-/* ---- the shared lock (lock.c) ------------------------------------------- */
 /* The offset of root `name` in *off (0 when it is not set): 0, or
  * PH_EINVAL for a NULL heap or a name that no root can have. */
 int ph__get_root(const ph_heap_t *h, const char *name, uint64_t *off);
+
+/* ---- the shared lock (lock.c) ------------------------------------------- */
 /* A spinning waiter's pause: lets the other hyperthread run, saves power. */
 #if defined(__x86_64__) || defined(__i386__)
 #define ph__cpu_relax() __builtin_ia32_pause()

@@ -39,6 +39,38 @@ extern "C" {
 #define PH_API __attribute__((visibility("default")))
 #endif
 
+/*
+ * Attributes that let GCC and Clang check the caller; nothing where the
+ * compiler lacks them (MSVC). PH_NODISCARD: ignoring the result loses
+ * memory, a failure or a verdict (not on the frees, resets and unmaps,
+ * whose failures change nothing, as with free()). PH_MALLOC: the result is
+ * fresh memory that aliases nothing (not realloc, which may return its
+ * argument, nor init, attach and restore, which return the base they were
+ * given). PH_ALLOC_SIZE(i[, j]): the result holds argument i (times j)
+ * bytes. No alloc_align: alignment is relative to the region's base.
+ */
+#if defined(__has_attribute)
+#define PH__HAS_ATTRIBUTE(x) __has_attribute(x)
+#else
+#define PH__HAS_ATTRIBUTE(x) 0
+#endif
+#if PH__HAS_ATTRIBUTE(warn_unused_result)
+#define PH_NODISCARD __attribute__((warn_unused_result))
+#else
+#define PH_NODISCARD
+#endif
+#if PH__HAS_ATTRIBUTE(malloc)
+#define PH_MALLOC __attribute__((malloc))
+#else
+#define PH_MALLOC
+#endif
+#if PH__HAS_ATTRIBUTE(alloc_size)
+#define PH_ALLOC_SIZE(...) __attribute__((alloc_size(__VA_ARGS__)))
+#else
+#define PH_ALLOC_SIZE(...)
+#endif
+#undef PH__HAS_ATTRIBUTE
+
 /* ------------------------------------------------------------------------ */
 /* 1. Conventions and error codes                                           */
 /* ------------------------------------------------------------------------ */
@@ -129,7 +161,7 @@ typedef struct ph_heap ph_heap_t;
  * written; the rest of the region is untouched.
  * Returns the handle (== base), or NULL with PH_EINVAL / PH_ESIZE.
  */
-PH_API ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags);
+PH_NODISCARD PH_API ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags);
 
 /*
  * Adopt a region formatted earlier, possibly by another process or at
@@ -148,7 +180,7 @@ PH_API ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags);
  * records a failed takeover attaches, and its locks say PH_ECORRUPT until
  * it is restored or reset (section 11).
  */
-PH_API ph_heap_t *ph_heap_attach(void *base, size_t size);
+PH_NODISCARD PH_API ph_heap_t *ph_heap_attach(void *base, size_t size);
 
 /*
  * Let the heap use `size` bytes: the pages above its recorded size, up to
@@ -158,7 +190,7 @@ PH_API ph_heap_t *ph_heap_attach(void *base, size_t size);
  * (NULL, or a PH_LOCKED heap, which keeps its size) or PH_ESIZE (smaller
  * than now, or more pages than the heap's page map can index).
  */
-PH_API int ph_heap_grow(ph_heap_t *h, size_t size);
+PH_NODISCARD PH_API int ph_heap_grow(ph_heap_t *h, size_t size);
 
 /* Discard every allocation and named root in O(1), whatever the heap holds.
  * The generation counter increments. Returns 0 or PH_EINVAL (NULL heap). */
@@ -192,10 +224,10 @@ PH_API unsigned ph_heap_flags(const ph_heap_t *h);
 /* ------------------------------------------------------------------------ */
 
 /* malloc(0) returns a unique minimal allocation. NULL + PH_ENOMEM on exhaustion. */
-PH_API void *ph_heap_malloc(ph_heap_t *h, size_t size);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(2) PH_API void *ph_heap_malloc(ph_heap_t *h, size_t size);
 
 /* Zeroed; NULL + PH_ENOMEM on overflow of n * size or exhaustion. */
-PH_API void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(2, 3) PH_API void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size);
 
 /*
  * realloc(NULL, n) is malloc(n); realloc(p, 0) keeps a minimal allocation.
@@ -203,10 +235,10 @@ PH_API void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size);
  * shrink in place. On failure returns NULL, records PH_ENOMEM or PH_EBADPTR /
  * PH_EDOUBLEFREE, and leaves `p` untouched.
  */
-PH_API void *ph_heap_realloc(ph_heap_t *h, void *p, size_t size);
+PH_NODISCARD PH_ALLOC_SIZE(3) PH_API void *ph_heap_realloc(ph_heap_t *h, void *p, size_t size);
 
 /* `align` must be a power of two (PH_EINVAL otherwise); any size is allowed. */
-PH_API void *ph_heap_aligned_alloc(ph_heap_t *h, size_t align, size_t size);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(3) PH_API void *ph_heap_aligned_alloc(ph_heap_t *h, size_t align, size_t size);
 
 /* Free NULL: no-op, 0. Otherwise 0, PH_EBADPTR or PH_EDOUBLEFREE; on error
  * nothing changes. */
@@ -225,10 +257,10 @@ PH_API size_t ph_heap_usable_size(const ph_heap_t *h, const void *p);
  * pass. A size or offset that is negative, NaN, not an integer or too large
  * is PH_EINVAL. Offset 0 is the header, so it means "no allocation".
  */
-PH_API double ph_off_malloc(ph_heap_t *h, double size);
-PH_API double ph_off_calloc(ph_heap_t *h, double n, double size);
-PH_API double ph_off_realloc(ph_heap_t *h, double off, double size);
-PH_API double ph_off_aligned_alloc(ph_heap_t *h, double align, double size);
+PH_NODISCARD PH_API double ph_off_malloc(ph_heap_t *h, double size);
+PH_NODISCARD PH_API double ph_off_calloc(ph_heap_t *h, double n, double size);
+PH_NODISCARD PH_API double ph_off_realloc(ph_heap_t *h, double off, double size);
+PH_NODISCARD PH_API double ph_off_aligned_alloc(ph_heap_t *h, double align, double size);
 PH_API int ph_off_free(ph_heap_t *h, double off);
 PH_API double ph_off_usable_size(const ph_heap_t *h, double off);
 PH_API double ph_off_used_bytes(const ph_heap_t *h);
@@ -245,9 +277,9 @@ PH_API double ph_off_used_bytes(const ph_heap_t *h);
  * get: the offset, or 0 when the name is not set; a NULL heap or a bad
  * name is PH_EINVAL (ph_heap_get_root: 0 with the code recorded).
  */
-PH_API int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off);
+PH_NODISCARD PH_API int ph_heap_set_root(ph_heap_t *h, const char *name, uint64_t off);
 PH_API uint64_t ph_heap_get_root(const ph_heap_t *h, const char *name);
-PH_API int ph_off_set_root(ph_heap_t *h, const char *name, double off);
+PH_NODISCARD PH_API int ph_off_set_root(ph_heap_t *h, const char *name, double off);
 PH_API double ph_off_get_root(const ph_heap_t *h, const char *name);
 
 /* Name of root slot `i` (0..PH_ROOT_COUNT-1) into buf (at least 32 bytes);
@@ -266,7 +298,7 @@ PH_API uint64_t ph_heap_root_at(const ph_heap_t *h, unsigned i, char *buf);
  * PH_ECORRUPT / PH_EVERSION / PH_ESIZE when the header itself is unusable.
  * Never reads outside [base, base + len), never loops, on any input.
  */
-PH_API int ph_heap_check(const void *base, size_t len);
+PH_NODISCARD PH_API int ph_heap_check(const void *base, size_t len);
 
 typedef struct ph_stats {
   uint64_t region_bytes;    /* pages the heap manages, in bytes */
@@ -287,7 +319,7 @@ typedef struct ph_stats {
 
 /* Counters kept in the region (small-class counts per bin, summed here:
  * constant time whatever the heap holds). 0 or PH_EINVAL. */
-PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
+PH_NODISCARD PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
 
 /* Calls fn(arg, offset, usable_size) for every live allocation in address
  * order. A non-zero return from fn stops the walk and is returned; otherwise
@@ -295,14 +327,14 @@ PH_API int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out);
  * (section 9) are not allocations: the walk skips them, as do the stats'
  * live and large counts (their pages count in used_bytes only). */
 typedef int (*ph_walk_fn)(void *arg, uint64_t off, uint64_t size);
-PH_API int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg);
+PH_NODISCARD PH_API int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *arg);
 
 /* The same walk in batches, for FFI callers (no callback per allocation):
  * writes up to `max` (offset, usable size) pairs of the live allocations at
  * offsets >= `from` into out[0 .. 2 * max), in address order, and returns
  * how many (0 when there are no more), or PH_EINVAL / PH_ECORRUPT. To go on,
  * call again with `from` = the last offset + 1. */
-PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out, int max);
+PH_NODISCARD PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out, int max);
 
 /* ------------------------------------------------------------------------ */
 /* 7. Region helpers                                                        */
@@ -310,7 +342,7 @@ PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out, int max);
 
 /* Map `size` bytes of zeroed anonymous memory, 2 MiB aligned, committed
  * lazily. NULL + PH_EIO / PH_EINVAL. */
-PH_API void *ph_region_map_anon(size_t size);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(1) PH_API void *ph_region_map_anon(size_t size);
 
 /* Region file flags. */
 #define PH_MAP_CREATE 1u /* create the file if missing: *size bytes, all reserved */
@@ -335,7 +367,7 @@ PH_API void *ph_region_map_anon(size_t size);
  * 2 s, then fails with PH_EBUSY. NULL + PH_EIO / PH_ESIZE / PH_EINVAL /
  * PH_EBUSY.
  */
-PH_API void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode);
+PH_NODISCARD PH_MALLOC PH_API void *ph_region_map_file(const char *path, size_t *size, unsigned flags, unsigned mode);
 
 /*
  * Grow the heap file at `path` to `size` bytes. The file must hold a heap
@@ -346,10 +378,10 @@ PH_API void *ph_region_map_file(const char *path, size_t *size, unsigned flags, 
  * the heap's size is raised (ph_heap_grow). A file already that large is
  * left alone. On failure the file is as it was. 0 or PH_E*.
  */
-PH_API int ph_heap_file_grow(const char *path, size_t size);
+PH_NODISCARD PH_API int ph_heap_file_grow(const char *path, size_t size);
 
 /* Write a file-backed region's dirty pages to the file (msync). 0 or PH_EIO. */
-PH_API int ph_region_flush(void *base, size_t size);
+PH_NODISCARD PH_API int ph_region_flush(void *base, size_t size);
 
 /* Unmap a region from either helper. 0, PH_EINVAL or PH_EIO. */
 PH_API int ph_region_unmap(void *base, size_t size);
@@ -365,12 +397,12 @@ PH_API int ph_region_unmap(void *base, size_t size);
  * Errors follow the C library: NULL, or an errno value from
  * ph_posix_memalign; ph_last_error() has the PH_E* code.
  */
-PH_API int ph_config_private_heap(void *base, size_t size); /* 0 or PH_E* */
-PH_API void *ph_malloc(size_t size);
-PH_API void *ph_calloc(size_t n, size_t size);
-PH_API void *ph_realloc(void *p, size_t size);
+PH_NODISCARD PH_API int ph_config_private_heap(void *base, size_t size); /* 0 or PH_E* */
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(1) PH_API void *ph_malloc(size_t size);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(1, 2) PH_API void *ph_calloc(size_t n, size_t size);
+PH_NODISCARD PH_ALLOC_SIZE(2) PH_API void *ph_realloc(void *p, size_t size);
 PH_API void ph_free(void *p);
-PH_API int ph_posix_memalign(void **out, size_t align, size_t size);
+PH_NODISCARD PH_API int ph_posix_memalign(void **out, size_t align, size_t size);
 PH_API size_t ph_malloc_usable_size(void *p);
 PH_API void ph_malloc_reset(void); /* keeps the default heap configured */
 PH_API ph_heap_t *ph_default_heap(void);
@@ -409,13 +441,13 @@ PH_API ph_heap_t *ph_default_heap(void);
 
 /* The out-of-line part of ph_scratch_alloc: bump the cursor, a new chunk,
  * or a big request. */
-PH_API void *ph_scratch_refill(ph_heap_t *h, size_t size);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(2) PH_API void *ph_scratch_refill(ph_heap_t *h, size_t size);
 
 /* The same with the caller's first_chunk (1..PH_SCRATCH_CHUNK_MAX) and big
  * (at most PH_SCRATCH_CHUNK_MAX - 16); PH_EINVAL outside those. */
-PH_API void *ph_scratch_refill_with(ph_heap_t *h, size_t size, size_t first_chunk, size_t big);
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(2) PH_API void *ph_scratch_refill_with(ph_heap_t *h, size_t size, size_t first_chunk, size_t big);
 
-static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
+PH_NODISCARD PH_ALLOC_SIZE(2) static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
   if (h) {
     uint64_t *cursor = (uint64_t *)((char *)h + PH_SCRATCH_CURSOR);
     uint64_t next = cursor[0], need = ((uint64_t)size + 15u) & ~(uint64_t)15u;
@@ -449,7 +481,7 @@ static inline void *ph_scratch_alloc(ph_heap_t *h, size_t size) {
  * larger region than dst_size). Reads only [src, src + len); with
  * PH_SNAPSHOT_TRUSTED the O(n) ph_heap_check pass is skipped.
  */
-PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned flags);
+PH_NODISCARD PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsigned flags);
 
 /*
  * Replace the heap in the region [dst, dst + dst_size) by the snapshot at
@@ -468,7 +500,7 @@ PH_API int ph_snapshot_check(const void *src, size_t len, size_t dst_size, unsig
  * for a NULL or unaligned dst, or a src that overlaps the region) and dst
  * is untouched.
  */
-PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags);
+PH_NODISCARD PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t len, unsigned flags);
 
 /*
  * The indices of the pages [0, npages) whose bytes differ between a and b
@@ -478,7 +510,7 @@ PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, s
  * only the pages that changed. PH_EINVAL for a NULL a or b, a NULL out
  * with a non-zero cap, or npages above INT32_MAX.
  */
-PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, uint32_t cap);
+PH_NODISCARD PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, uint32_t cap);
 
 /*
  * Copy n 4096-byte pages: page src_pages[i] of src to page dst_pages[i] of
@@ -495,7 +527,7 @@ PH_API int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, 
  * arguments with n > 0, n above INT32_MAX, or a destination page at or
  * above the heap's page count (then nothing is copied).
  */
-PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
+PH_NODISCARD PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
 
 /* ------------------------------------------------------------------------ */
 /* 11. Locking                                                              */
@@ -562,12 +594,12 @@ PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_
  * invariants (the lock is held then too: restore, reset or unlock it).
  * PH_EINVAL for a NULL heap or one without PH_LOCKED.
  */
-PH_API int ph_heap_lock(ph_heap_t *h);
+PH_NODISCARD PH_API int ph_heap_lock(ph_heap_t *h);
 
 /* ph_heap_lock waiting at most about wait_ms (never less than one look at
  * the owner, 20 ms) for an owner that can still release the lock: then
  * PH_EBUSY, not held. */
-PH_API int ph_heap_lock_timeout(ph_heap_t *h, unsigned wait_ms);
+PH_NODISCARD PH_API int ph_heap_lock_timeout(ph_heap_t *h, unsigned wait_ms);
 
 /* Release it (once per ph_heap_lock). 0, or PH_EINVAL when the calling
  * thread does not hold it. */
@@ -582,7 +614,7 @@ PH_API int ph_heap_lock_recoveries(const ph_heap_t *h, int *last_check);
  * lock's verdict (0 lifts a failed takeover's PH_ECORRUPT; broken
  * invariants refuse the heap as a failed takeover does). Returns the
  * result; PH_EINVAL when the calling thread does not hold the lock. */
-PH_API int ph_heap_lock_recheck(ph_heap_t *h);
+PH_NODISCARD PH_API int ph_heap_lock_recheck(ph_heap_t *h);
 
 /*
  * The offset API of section 4, each call under the heap's lock: lock, call,
@@ -593,10 +625,10 @@ PH_API int ph_heap_lock_recheck(ph_heap_t *h);
  * verdict says the heap is broken (see above). Recursive
  * like ph_heap_lock: callable while this thread holds the lock.
  */
-PH_API double ph_off_malloc_locked(ph_heap_t *h, double size);
-PH_API double ph_off_calloc_locked(ph_heap_t *h, double n, double size);
-PH_API double ph_off_realloc_locked(ph_heap_t *h, double off, double size);
-PH_API double ph_off_aligned_alloc_locked(ph_heap_t *h, double align, double size);
+PH_NODISCARD PH_API double ph_off_malloc_locked(ph_heap_t *h, double size);
+PH_NODISCARD PH_API double ph_off_calloc_locked(ph_heap_t *h, double n, double size);
+PH_NODISCARD PH_API double ph_off_realloc_locked(ph_heap_t *h, double off, double size);
+PH_NODISCARD PH_API double ph_off_aligned_alloc_locked(ph_heap_t *h, double align, double size);
 PH_API int ph_off_free_locked(ph_heap_t *h, double off);
 PH_API double ph_off_usable_size_locked(ph_heap_t *h, double off);
 

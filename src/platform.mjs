@@ -2,8 +2,9 @@
 // (scripts/build-native.mjs, run by plain node before bun may exist) and the
 // TypeScript loader (src/ffi/loader.ts). Plain JavaScript for that reason;
 // the types are in platform.d.mts. build.zig keeps its own table of release
-// targets (Zig cannot read this file); test/ffi/platform.test.ts checks that
-// table against these names.
+// targets (Zig cannot read this file); test/ffi/platform.test.ts checks each
+// of its folder names against platformDirOf for the entry's target, and the
+// libraries a cross build writes against their folders.
 
 import { existsSync } from "node:fs";
 
@@ -32,9 +33,21 @@ export function isMusl() {
 }
 
 /**
- * `<platform>-<arch>[-musl]`: the prebuilds/ folder for this process.
+ * `<platform>-<arch>[-musl]`: the prebuilds/ folder for a platform and
+ * architecture (node's `process.platform` and `process.arch` values).
+ * @param {string} platform
+ * @param {string} arch
+ * @param {boolean} musl
+ * @returns {string}
+ */
+export function platformDirOf(platform, arch, musl) {
+  return `${platform}-${arch}${musl ? "-musl" : ""}`;
+}
+
+/**
+ * The prebuilds/ folder for this process.
  * @returns {string}
  */
 export function platformDir() {
-  return `${process.platform}-${process.arch}${isMusl() ? "-musl" : ""}`;
+  return platformDirOf(process.platform, process.arch, isMusl());
 }

@@ -42,7 +42,10 @@ static void loop(ph_heap_t *h, pthread_mutex_t *mutex, long pairs, int work) {
   volatile double sink = 0;
   for (long i = 0; i < pairs; i++) {
     if (mutex) pthread_mutex_lock(mutex);
-    else ph_heap_lock(h);
+    else if (ph_heap_lock(h) < 0) {
+      fprintf(stderr, "lock: %s\n", ph_strerror(ph_last_error()));
+      exit(1);
+    }
     ph_heap_free(h, ph_heap_malloc(h, 64));
     if (mutex) pthread_mutex_unlock(mutex);
     else ph_heap_unlock(h);

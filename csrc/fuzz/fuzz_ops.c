@@ -58,9 +58,9 @@ static void build(int k) {
   void *l[10];
   for (int i = 0; i < 10; i++) l[i] = ph_heap_malloc(h, (size_t)(i * 17 % 70 + 1) << PH_LG_PAGE);
   for (int i = 0; i < 10; i += 2) ph_heap_free(h, l[i]);
-  ph_heap_malloc(h, (size_t)700 << PH_LG_PAGE);
-  ph_heap_set_root(h, "root", 4096 * 9);
-  for (int i = 0; i < 300; i++) ph_scratch_alloc(h, (size_t)i * 29);
+  if (!ph_heap_malloc(h, (size_t)700 << PH_LG_PAGE) || ph_heap_set_root(h, "root", 4096 * 9) != 0) abort();
+  for (int i = 0; i < 300; i++)
+    if (!ph_scratch_alloc(h, (size_t)i * 29)) abort();
   if (ph_heap_check(h, IMAGE) != 0) abort();
   pristine_used[k] = ph_heap_used_bytes(h);
   for (uint32_t p = h->base_pages; p < h->hwm && nheads[k] < 4096; p++) {
@@ -119,7 +119,7 @@ static void damage(ph_heap_t *h, int k, const uint8_t *d) {
     const ph_heap_t *image = (const ph_heap_t *)(const void *)pristine[k]; /* h's header may be damaged already */
     uint32_t p = heads[k][raw % nheads[k]] + (which >> 6) % 3;
     if (p >= image->hwm) return;
-    ph_page *e = (ph_page *)(void *)(work + ((char *)ph__page(image, p) - (char *)pristine[k]));
+    ph_page *e = (ph_page *)(void *)(work + ((const char *)ph__page(image, p) - (const char *)pristine[k]));
     uint32_t *f[4] = {&e->info, &e->size, &e->left, &e->right};
     field = f[which & 3];
     raw >>= 12; /* the low bits chose the page */
@@ -266,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memset(live, 0, sizeof live);
       } else {
         ph_stats_t st;
-        ph_heap_stats(h, &st);
+        if (ph_heap_stats(h, &st) != 0) abort(); /* fails only for NULL arguments */
       }
       break;
     }

@@ -45,8 +45,9 @@ static void build_image(void) {
     else ph_heap_free(h, p);
   }
   for (int i = 0; i < 64; i += 4) ph_heap_free(h, keep[i]);
-  ph_heap_set_root(h, "root", 4096 * 8);
-  for (int i = 0; i < 100; i++) ph_scratch_alloc(h, (size_t)i * 40); /* a scratch cursor to damage too */
+  if (ph_heap_set_root(h, "root", 4096 * 8) != 0) abort();
+  for (int i = 0; i < 100; i++) /* a scratch cursor to damage too */
+    if (!ph_scratch_alloc(h, (size_t)i * 40)) abort();
   pristine_used = ph_heap_used_bytes(h);
   pristine_fd = memfd_create("fuzz_region", 0);
   if (pristine_fd < 0 || write(pristine_fd, pristine, IMAGE) != (ssize_t)IMAGE) abort();

@@ -14,6 +14,13 @@
 
 #define MiB ((size_t)1 << 20)
 
+/* n, where the compiler cannot see it: a size no allocation can have,
+ * passed on purpose, would otherwise be a warning (PH_ALLOC_SIZE). */
+static size_t unknown_to_the_compiler(size_t n) {
+  volatile size_t v = n;
+  return v;
+}
+
 static uint64_t off_of(ph_heap_t *h, void *p) { return (uint64_t)((char *)p - (char *)h); }
 
 /* xorshift64*: deterministic randomness for tests */
@@ -147,7 +154,7 @@ TEST(exhaustion_is_enomem_and_heap_intact) {
   ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   EXPECT(ph_heap_malloc(h, size) == NULL && ph_last_error() == PH_ENOMEM);
-  EXPECT(ph_heap_calloc(h, SIZE_MAX / 2, 4) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_heap_calloc(h, unknown_to_the_compiler(SIZE_MAX / 2), 4) == NULL && ph_last_error() == PH_ENOMEM);
   size_t n = 0;
   while (ph_heap_malloc(h, 1000)) n++;
   EXPECT(ph_last_error() == PH_ENOMEM);
@@ -300,8 +307,8 @@ TEST(reset_is_complete_and_bumps_generation) {
   ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   void *first = ph_heap_malloc(h, 64);
-  for (int i = 0; i < 100000; i++) ph_heap_malloc(h, (size_t)(i % 300) + 1);
-  ph_heap_malloc(h, 10 * MiB);
+  for (int i = 0; i < 100000; i++) REQUIRE(ph_heap_malloc(h, (size_t)(i % 300) + 1) != NULL);
+  REQUIRE(ph_heap_malloc(h, 10 * MiB) != NULL);
   EXPECT_EQ(ph_heap_set_root(h, "world", off_of(h, first)), 0);
   uint64_t g = ph_heap_generation(h);
   EXPECT_EQ(ph_heap_reset(h), 0);
@@ -309,7 +316,7 @@ TEST(reset_is_complete_and_bumps_generation) {
   EXPECT_EQ(ph_heap_used_bytes(h), ph_heap_overhead(size));
   EXPECT_EQ(ph_heap_get_root(h, "world"), 0);
   ph_stats_t st;
-  ph_heap_stats(h, &st);
+  REQUIRE(ph_heap_stats(h, &st) == 0);
   EXPECT_EQ(st.live_count, 0);
   EXPECT_EQ(st.malloc_count, 0);
   uint64_t acc[3] = {0, 0, 0};
@@ -346,7 +353,7 @@ TEST(walk_and_stats_agree) {
   EXPECT_EQ(acc[1], want_bytes);
   EXPECT_EQ(acc[2], want_x);
   ph_stats_t st;
-  ph_heap_stats(h, &st);
+  REQUIRE(ph_heap_stats(h, &st) == 0);
   EXPECT_EQ(st.live_count, want_count);
   EXPECT_EQ(st.live_bytes, want_bytes);
   EXPECT_EQ(st.used_bytes, ph_heap_used_bytes(h));
@@ -460,8 +467,9 @@ TEST(attach_validates_and_works_at_another_address) {
   ph_heap_t *h = fixture_heap(size, 0, &base);
   REQUIRE(h);
   char *p = ph_heap_malloc(h, 100);
+  REQUIRE(p);
   strcpy(p, "hello");
-  ph_heap_set_root(h, "greeting", off_of(h, p));
+  EXPECT_EQ(ph_heap_set_root(h, "greeting", off_of(h, p)), 0);
   void *other = ph_region_map_anon(2 * size);
   REQUIRE(other);
   memcpy(other, h, ph_heap_used_bytes(h)); /* a snapshot is the used prefix */
@@ -559,7 +567,7 @@ TEST(zero_on_free_leaves_free_space_zero) {
   for (int i = 0; i < n; i++) ph_heap_free(h, live[i]);
   EXPECT(ph_heap_check(h, size) == 0);
   ph_stats_t st;
-  ph_heap_stats(h, &st);
+  REQUIRE(ph_heap_stats(h, &st) == 0);
   EXPECT_EQ(st.live_count, 0);
   /* count 0xEE bytes anywhere in the used prefix: freed payload must be gone */
   size_t used = ph_heap_used_bytes(h), ee = 0;
@@ -609,8 +617,9 @@ TEST(file_region_is_shared_between_mappings) {
   ph_heap_t *h = ph_heap_init(a, size, PH_REGION_ZEROED);
   REQUIRE(h);
   char *p = ph_heap_malloc(h, 32);
+  REQUIRE(p);
   strcpy(p, "shared");
-  ph_heap_set_root(h, "msg", off_of(h, p));
+  EXPECT_EQ(ph_heap_set_root(h, "msg", off_of(h, p)), 0);
   EXPECT_EQ(ph_region_flush(a, size), 0);
   size_t size2 = 0; /* the file's own size */
   void *b = ph_region_map_file(path, &size2, 0, 0);
@@ -824,7 +833,7 @@ TEST(a_failure_records_its_own_code_not_a_stale_one) {
   REQUIRE(h);
   FAILS_WITH(ph_off_malloc(h, (double)size) == PH_ENOMEM, PH_ENOMEM);
   FAILS_WITH(ph_heap_malloc(h, size) == NULL, PH_ENOMEM);
-  FAILS_WITH(ph_heap_calloc(h, SIZE_MAX, 2) == NULL, PH_ENOMEM);
+  FAILS_WITH(ph_heap_calloc(h, unknown_to_the_compiler(SIZE_MAX), 2) == NULL, PH_ENOMEM);
   FAILS_WITH(ph_off_aligned_alloc(h, 3, 8) == PH_EINVAL, PH_EINVAL);
   FAILS_WITH(ph_off_free(h, 8) == PH_EBADPTR, PH_EBADPTR);
   double a = ph_off_malloc(h, 64);
@@ -842,6 +851,26 @@ TEST(a_failure_records_its_own_code_not_a_stale_one) {
   void *p = NULL;
   FAILS_WITH(ph_posix_memalign(&p, 3, 8) == EINVAL, PH_EINVAL);
   EXPECT(ph_heap_check(h, size) == 0);
+  EXPECT_EQ(ph_region_unmap(base, size), 0);
+}
+
+/* The prototypes tell an optimising GCC or Clang how large an allocation
+ * is (PH_ALLOC_SIZE), which object-size checks (_FORTIFY_SOURCE) use.
+ * Every build of these tests optimises; at -O0 the sizes are unknown. */
+TEST(allocation_prototypes_tell_the_compiler_the_size) {
+  size_t size = 4 * MiB;
+  char *base = ph_region_map_anon(size);
+  ph_heap_t *h = base ? ph_heap_init(base, size, 0) : NULL;
+  REQUIRE(h);
+  EXPECT_EQ(__builtin_object_size(base, 0), size);
+  char *m = ph_heap_malloc(h, 24), *c = ph_heap_calloc(h, 3, 8), *a = ph_heap_aligned_alloc(h, 64, 40);
+  REQUIRE(m && c && a);
+  EXPECT_EQ(__builtin_object_size(m, 0), 24);
+  EXPECT_EQ(__builtin_object_size(c, 0), 24);
+  EXPECT_EQ(__builtin_object_size(a, 0), 40);
+  char *r = ph_heap_realloc(h, m, 100);
+  REQUIRE(r);
+  EXPECT_EQ(__builtin_object_size(r, 0), 100);
   EXPECT_EQ(ph_region_unmap(base, size), 0);
 }
 

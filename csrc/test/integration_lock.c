@@ -169,15 +169,16 @@ TEST(a_holder_killed_with_sigkill_is_taken_over_and_the_heap_checked) {
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    ph_heap_lock(h);
-    ph_heap_malloc(h, 5000); /* a finished call: the heap is consistent */
-    if (write(ready[1], "x", 1) != 1) _exit(3);
+    /* 'x' once it holds the lock after a finished call (the heap is consistent) */
+    char done = ph_heap_lock(h) == 0 && ph_heap_malloc(h, 5000) ? 'x' : 'e';
+    if (write(ready[1], &done, 1) != 1) _exit(3);
     for (;;) pause(); /* hold the lock until killed */
   }
   char c;
   REQUIRE(read(ready[0], &c, 1) == 1);
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);
+  EXPECT_EQ(c, 'x');
   EXPECT_EQ(ph_heap_lock(h), 1); /* taken over, consistent */
   int last = -1;
   EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 1);
@@ -191,16 +192,17 @@ TEST(a_holder_killed_with_sigkill_is_taken_over_and_the_heap_checked) {
   child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    ph_heap_lock(h);
+    char held = ph_heap_lock(h) == 0 ? 'x' : 'e';
     /* Die halfway through a change: bin 4 (40-byte regions, unused here)
      * gets a count of fresh regions but no run. Header layout: internal.h. */
     ((unsigned char *)base)[304 + 4 * 20 + 16] = 5;
-    if (write(ready[1], "x", 1) != 1) _exit(3);
+    if (write(ready[1], &held, 1) != 1) _exit(3);
     for (;;) pause();
   }
   REQUIRE(read(ready[0], &c, 1) == 1);
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);
+  EXPECT_EQ(c, 'x');
   EXPECT_EQ(ph_heap_lock(h), PH_ECORRUPT);
   EXPECT_EQ(ph_heap_lock_recoveries(h, &last), 2);
   EXPECT(last != 0); /* broken invariants, or a broken header (PH_ECORRUPT) */
@@ -262,15 +264,16 @@ TEST(offset_calls_from_threads_and_a_dead_holder) {
   pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    ph_heap_lock(h);
+    char held = ph_heap_lock(h) == 0 ? 'x' : 'e';
     ((unsigned char *)base)[304 + 4 * 20 + 16] = 5; /* as in the test above */
-    if (write(ready[1], "x", 1) != 1) _exit(3);
+    if (write(ready[1], &held, 1) != 1) _exit(3);
     for (;;) pause();
   }
   char ch;
   REQUIRE(read(ready[0], &ch, 1) == 1);
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);
+  EXPECT_EQ(ch, 'x');
   EXPECT_EQ(ph_off_malloc_locked(h, 64), PH_ECORRUPT);
   REQUIRE(ph_heap_stats(h, &st) == 0);
   EXPECT_EQ(st.live_count, 0);
@@ -293,13 +296,13 @@ static int kill_a_breaking_holder(ph_heap_t *h) {
   pid_t child = fork();
   if (child < 0) return -1;
   if (child == 0) {
-    ph_heap_lock(h);
+    char held = ph_heap_lock(h) == 0 ? 'x' : 'e';
     ((unsigned char *)h)[304 + 4 * 20 + 16] = 5;
-    if (write(ready[1], "x", 1) != 1) _exit(3);
+    if (write(ready[1], &held, 1) != 1) _exit(3);
     for (;;) pause();
   }
   char c;
-  int ok = read(ready[0], &c, 1) == 1;
+  int ok = read(ready[0], &c, 1) == 1 && c == 'x';
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);
   close(ready[0]);

@@ -144,10 +144,11 @@ TEST(a_child_sharing_the_heap_waits_for_the_parent_threads_release) {
 static ph_heap_t *atfork_heap;
 static int child_unlock_rc = 1; /* what the child's handler got (the child's copy) */
 static int parent_unlock_rc = 1;
+static int prepare_lock_rc = 1;
 static int handlers_on; /* the handlers act only inside these cases */
 
 static void prepare(void) {
-  if (handlers_on) ph_heap_lock(atfork_heap);
+  if (handlers_on) prepare_lock_rc = ph_heap_lock(atfork_heap);
 }
 static void in_parent(void) {
   if (handlers_on) parent_unlock_rc = ph_heap_unlock(atfork_heap);
@@ -182,6 +183,7 @@ TEST(the_usual_atfork_handlers_leave_a_private_copy_unlocked_in_the_child) {
   handlers_on = 0;
   REQUIRE(child >= 0);
   if (child == 0) _exit(child_after_handlers(h));
+  EXPECT_EQ(prepare_lock_rc, 0);
   EXPECT_EQ(parent_unlock_rc, 0);
   EXPECT_EQ(watchdog_wait(child, 10), 0);
   EXPECT_EQ(lock_word_of(base), 0);
@@ -191,12 +193,13 @@ TEST(the_usual_atfork_handlers_leave_a_private_copy_unlocked_in_the_child) {
 /* The same handlers registered only after this process took a lock. */
 static ph_heap_t *late_heap;
 static int late_child_rc = 1;
-static void late_prepare(void) { ph_heap_lock(late_heap); }
+static int late_prepare_rc = 1;
+static void late_prepare(void) { late_prepare_rc = ph_heap_lock(late_heap); }
 static void late_parent(void) { ph_heap_unlock(late_heap); }
 static void late_child(void) { late_child_rc = ph_heap_unlock(late_heap); }
 
 static int grandchild_after_late_handlers(ph_heap_t *h) {
-  if (late_child_rc != 0) return 1;
+  if (late_prepare_rc != 0 || late_child_rc != 0) return 1;
   if (ph_heap_lock(h) != 0) return 2;
   return ph_heap_unlock(h) == 0 ? 0 : 3;
 }
@@ -240,6 +243,7 @@ TEST(the_usual_atfork_handlers_never_release_a_shared_heaps_lock_from_the_child)
   handlers_on = 0;
   REQUIRE(child >= 0);
   if (child == 0) _exit(child_sharing_after_handlers(h));
+  EXPECT_EQ(prepare_lock_rc, 0);
   EXPECT_EQ(parent_unlock_rc, 0);
   /* Still ours while the child runs its handler and then waits. */
   wait_for_a_waiter(base, child);

@@ -33,7 +33,7 @@ static ph_heap_t *populated(void **base, size_t size, uint64_t seed, void **live
     live[k] = ph_heap_malloc(h, n);
     if (live[k]) memset(live[k], (int)(k & 0xff), n < 16 ? n : 16);
   }
-  ph_heap_set_root(h, "world", (uint64_t)((char *)live[0] - (char *)h));
+  if (live[0] && ph_heap_set_root(h, "world", (uint64_t)((char *)live[0] - (char *)h)) != 0) return NULL;
   return h;
 }
 

@@ -177,10 +177,9 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
     }
     if (ok && step % 20000 == 0) {
       ph_stats_t st;
-      ph_heap_stats(h, &st);
       /* scratch chunks are not allocations: stats and walk see the model's, and big scratch requests */
       uint64_t walked[2] = {0, 0}, want = (uint64_t)n + (uint64_t)nbig;
-      if (st.live_count != want || ph_heap_walk(h, count_live, walked) != 0 || walked[0] != want ||
+      if (ph_heap_stats(h, &st) != 0 || st.live_count != want || ph_heap_walk(h, count_live, walked) != 0 || walked[0] != want ||
           walked[1] != st.live_bytes)
         ok = 0;
       for (int i = 0; i < n && ok; i++) ok = contents_ok(h, &live[i]);

@@ -35,8 +35,9 @@ int main(void) {
   printf("second free -> %s\n", ph_strerror(ph_heap_free(h, simd)));
 
   /* named roots survive snapshots: they hold offsets, not pointers */
-  ph_heap_set_root(h, "particles", (uint64_t)((char *)ps - (char *)h));
-  ph_heap_set_root(h, "name", (uint64_t)(name - (char *)h));
+  if (ph_heap_set_root(h, "particles", (uint64_t)((char *)ps - (char *)h)) != 0 ||
+      ph_heap_set_root(h, "name", (uint64_t)(name - (char *)h)) != 0)
+    return printf("set_root: %s\n", ph_strerror(ph_last_error())), 1;
 
   /* a snapshot is a copy of the used prefix; it works at another address */
   size_t used = ph_heap_used_bytes(h);
@@ -56,7 +57,7 @@ int main(void) {
 
   /* introspection */
   ph_stats_t st;
-  ph_heap_stats(h, &st);
+  if (ph_heap_stats(h, &st) != 0) return printf("stats: %s\n", ph_strerror(ph_last_error())), 1;
   printf("live: %llu allocations, %llu bytes; used %llu bytes; generation %llu\n",
          (unsigned long long)st.live_count, (unsigned long long)st.live_bytes,
          (unsigned long long)st.used_bytes, (unsigned long long)st.generation);
@@ -67,7 +68,7 @@ int main(void) {
          (unsigned long long)ph_heap_generation(h), (unsigned long long)ph_heap_get_root(h, "name"));
 
   /* the seed-compatible API: one default heap, the fork's names */
-  ph_config_private_heap(copy, size);
+  if (ph_config_private_heap(copy, size) != 0) return printf("config: %s\n", ph_strerror(ph_last_error())), 1;
   void *p = ph_malloc(100);
   ph_malloc_reset();
   printf("seed API: malloc then reset gives the same block again: %s\n", ph_malloc(100) == p ? "yes" : "no");
