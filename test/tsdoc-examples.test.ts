@@ -5,7 +5,7 @@
 //
 // Examples run in a folder that holds what the command-line examples name:
 // run.phreplay (a recording of examples/sim.ts) and examples/ (a link to the
-// repository's). A one-line example on a member (@example `heap.i8[off] = -1;`)
+// repository's); it is also their tmpdir(), so the files they save stay in it. A one-line example on a member (@example `heap.i8[off] = -1;`)
 // runs after a prelude that defines the names such lines use: `heap` or
 // `arena`, and `off`, a 64-byte block of it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -111,7 +111,7 @@ describe("TSDoc examples", () => {
   for (const e of examples) {
     const where = `${relative(SRC, e.file)}:${e.line}`;
     test.skipIf(e.code.trim() === "")(where, async () => {
-      const r = await runScript(resolveImports(e.code, e.file), {}, cwd);
+      const r = await runScript(resolveImports(e.code, e.file), { TMPDIR: cwd }, cwd);
       expect({ exit: r.exitCode, stderr: writesStderr(e.code) ? "" : r.stderr }).toEqual({ exit: 0, stderr: "" });
     });
   }
