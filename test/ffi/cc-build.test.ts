@@ -70,5 +70,5 @@ describe("the build without Zig", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // a whole library compiled at -O2: seconds, more on a busy machine
 });
