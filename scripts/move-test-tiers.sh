@@ -51,6 +51,7 @@ while read -r old new; do
   mkdir -p "$(dirname "$new")"
   git mv "$old" "$new"
 done <"$moves"
+find test -mindepth 1 -type d -empty -delete # the old test/ffi/ and test/snapshot/
 
 python3 - "$moves" "$self" <<'EOF'
 import os, re, subprocess, sys
