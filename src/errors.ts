@@ -121,7 +121,8 @@ export function nativeFromCode(code: HeapErrorCode): number {
 
 /**
  * The one error class of privheap. `code` is stable and meant for programs;
- * `message` is for people. `op` names the operation that failed, and
+ * `message` is for people. `op` names the call that failed, as
+ * `Class.method` (`"PrivateHeap.free"`, `"SnapshotRing.load"`), and
  * `nativeCode` holds the C code (0 for errors raised by the TypeScript layer).
  *
  * @example
@@ -142,7 +143,7 @@ export class HeapError extends Error {
   readonly code: HeapErrorCode;
   /** The negative PH_E* value, or 0 for TypeScript-only codes. */
   readonly nativeCode: number;
-  /** The operation that failed, e.g. `"malloc"`. */
+  /** The call that failed, as `Class.method`, e.g. `"PrivateHeap.malloc"`. */
   readonly op: string;
 
   constructor(code: HeapErrorCode, op: string, detail?: string, options?: { cause?: unknown }) {
@@ -160,7 +161,7 @@ export class HeapError extends Error {
    * @example
    * ```ts
    * import { HeapError } from "privheap";
-   * const e = HeapError.fromNative(-1, "malloc", "4096 bytes");
+   * const e = HeapError.fromNative(-1, "PrivateHeap.malloc", "4096 bytes");
    * e.code; // "ENOMEM"
    * ```
    */

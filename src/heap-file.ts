@@ -99,14 +99,14 @@ export function throwIfCut(path: string, file: FileIdentity | null, size: number
   if (!st || st.dev !== file!.dev || st.ino !== file!.ino || st.size >= BigInt(size)) return;
   throw new HeapError(
     "EIO",
-    "flush",
+    "PrivateHeap.flush",
     `${path}: the file was cut to ${st.size} bytes while mapped (the heap has ${size}); the pages past its end are lost, and touching them ends the process with SIGBUS`,
   );
 }
 
 function pathBytes(path: string): Uint8Array {
   const bytes = new TextEncoder().encode(`${path}\0`);
-  if (bytes.indexOf(0) !== bytes.length - 1) throw new HeapError("EINVAL", "open", "path contains a NUL character");
+  if (bytes.indexOf(0) !== bytes.length - 1) throw new HeapError("EINVAL", "PrivateHeap.open", "path contains a NUL character");
   return bytes;
 }
 
@@ -122,7 +122,7 @@ function nativeFailure(path: string, what: string): HeapError {
   const S = loadNative().symbols;
   const rc = S.ph_last_error();
   const os = S.ph_last_os_error();
-  return HeapError.fromNative(rc, "open", `${path}: ${what}${os ? ` (${osErrorName(os)})` : ""}`);
+  return HeapError.fromNative(rc, "PrivateHeap.open", `${path}: ${what}${os ? ` (${osErrorName(os)})` : ""}`);
 }
 
 /** Why an existing file is not a heap, in words, for a failed attach or grow. */
@@ -151,14 +151,14 @@ function growExisting(path: string, cpath: Uint8Array, want: number): void {
 
 /** Map `path` (creating it if asked and missing); see {@link OpenOptions}. */
 export function mapHeapFile(path: string, options: OpenOptions, maxSize: number): MappedHeapFile {
-  if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", "open", "path must be a non-empty string");
+  if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", "PrivateHeap.open", "path must be a non-empty string");
   const { size, create = false, exclusive = false, reserve = true, mode = 0o600, zeroOnFree = false, lock = false } = options ?? {};
   if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0))
-    throw new HeapError("EINVAL", "open", `size must be a positive integer, got ${String(size)}`);
-  if (size !== undefined && size > maxSize) throw new HeapError("ESIZE", "open", `${size} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`);
+    throw new HeapError("EINVAL", "PrivateHeap.open", `size must be a positive integer, got ${String(size)}`);
+  if (size !== undefined && size > maxSize) throw new HeapError("ESIZE", "PrivateHeap.open", `${size} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`);
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777)
-    throw new HeapError("EINVAL", "open", `mode must be permission bits within 0o777 (no setuid, setgid or sticky bit), got ${String(mode)}`);
-  if (create && size === undefined) throw new HeapError("EINVAL", "open", "create needs a size");
+    throw new HeapError("EINVAL", "PrivateHeap.open", `mode must be permission bits within 0o777 (no setuid, setgid or sticky bit), got ${String(mode)}`);
+  if (create && size === undefined) throw new HeapError("EINVAL", "PrivateHeap.open", "create needs a size");
   const S = loadNative().symbols;
   const cpath = pathBytes(path);
   const pageSize = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -207,17 +207,17 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     const flags = (zeroOnFree ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | (lock ? NATIVE_CONSTANTS.PH_LOCKED : 0);
     const h = S.ph_heap_init(base, mapped, flags);
     if (h === null) {
-      fail(HeapError.fromNative(S.ph_last_error(), "open", `${path}: formatting ${mapped} bytes`));
+      fail(HeapError.fromNative(S.ph_last_error(), "PrivateHeap.open", `${path}: formatting ${mapped} bytes`));
     }
   } else {
     if (S.ph_heap_attach(base, mapped) === null) {
       const rc = S.ph_last_error();
       // Attach's EBUSY: the lock word names a live owner (maybe forged) that kept it for the whole wait.
       const why = rc === nativeFromCode("EBUSY") ? `its lock stayed held for ${NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS} ms by a live process or thread (or its lock word names one that never releases it)` : refusal(rc, mapped >= 8 && read.u64(base, 0) === 0n);
-      fail(HeapError.fromNative(rc, "open", `${path}: ${why}`));
+      fail(HeapError.fromNative(rc, "PrivateHeap.open", `${path}: ${why}`));
     }
     if (lock && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0)
-      fail(new HeapError("EINVAL", "open", `${path}: the heap was created without lock; others may be using it unlocked`));
+      fail(new HeapError("EINVAL", "PrivateHeap.open", `${path}: the heap was created without lock; others may be using it unlocked`));
     // Map only the heap: a longer file (extended by someone else) does not make it larger.
     const heapBytes = regionBytes(base);
     if (heapBytes < mapped) {
@@ -226,9 +226,9 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
       mapped = heapBytes;
     }
   }
-  if (mapped > maxSize) fail(new HeapError("ESIZE", "open", `${path}: ${mapped} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`));
+  if (mapped > maxSize) fail(new HeapError("ESIZE", "PrivateHeap.open", `${path}: ${mapped} bytes is above the ${maxSize}-byte limit of one ArrayBuffer in this runtime`));
   if (size !== undefined && !create && mapped !== want)
-    fail(new HeapError("ESIZE", "open", `${path}: the heap has ${mapped} bytes, ${want} were asked (pass create to grow it)`));
+    fail(new HeapError("ESIZE", "PrivateHeap.open", `${path}: the heap has ${mapped} bytes, ${want} were asked (pass create to grow it)`));
   return { base, size: mapped, created, file: identity(path) };
 }
 

@@ -13,6 +13,13 @@
  * view of a heap that was never closed. Detaching empties every view first,
  * so a view kept past `close()` reads `undefined` and ignores writes (a
  * DataView throws a TypeError) instead of touching unmapped memory.
+ *
+ * Locking. On a locked heap (PH_LOCKED) every call that reads or changes
+ * allocator state holds the lock in the region's header: the allocation
+ * calls through the C *_locked twins (taken inside the one FFI crossing),
+ * every other such method between #enter and #leave, and rings and replays
+ * through underHeapLock, the same pair. Views, fields and one-word header
+ * reads are exempt; test/heap-lock-policy.test.ts holds each member's class.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { heapChecksum } from "./checksum.ts";
@@ -47,16 +54,6 @@ export const MAX_REGION_SIZE = 2 ** 32;
  */
 export const PAGE_SIZE: number = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
-/**
- * Options of {@link PrivateHeap.create}.
- *
- * @example
- * ```ts
- * import { PrivateHeap, type HeapOptions } from "privheap";
- * const opts: HeapOptions = { size: 32 << 20, zeroOnFree: true };
- * using heap = PrivateHeap.create(opts);
- * ```
- */
 export type { HeapStats } from "./introspect.ts";
 export type { OpenOptions } from "./heap-file.ts";
 
@@ -72,6 +69,16 @@ export interface SnapshotOptions {
   base?: Snapshot;
 }
 
+/**
+ * Options of {@link PrivateHeap.create}.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, type HeapOptions } from "privheap";
+ * const opts: HeapOptions = { size: 32 << 20, zeroOnFree: true };
+ * using heap = PrivateHeap.create(opts);
+ * ```
+ */
 export interface HeapOptions {
   /** Region size in bytes: an integer from the minimum heap size (a few pages) up to 4 GiB; rounded down to whole pages. */
   size: number;
@@ -110,6 +117,13 @@ interface AllocCalls {
 }
 let plainCalls: AllocCalls;
 let lockedCalls: AllocCalls;
+/**
+ * An own property of every locked heap object, so locked and unlocked heaps
+ * have different object shapes and the engine keeps each kind's allocation
+ * calls monomorphic. With one shape for both kinds, a process that used
+ * both ran locked malloc+free pairs 20-35% slower.
+ */
+const LOCKED_SHAPE = Symbol("privheap.lockedShape");
 
 function bind(): void {
   if (S !== undefined) return;
@@ -127,35 +141,32 @@ function bind(): void {
   unmapAddress = lib.addresses.ph_region_unmap;
 }
 
-/**
- * The other methods a locked heap runs under its lock, taken from JS
- * (everything else that reads or changes allocator structures); the
- * allocation calls take it in C (AllocCalls). A heap whose lock records a
- * failed takeover refuses them all (ECORRUPT), but for REPAIR_METHODS.
- */
-const LOCKED_METHODS = ["setRoot", "getRoot", "roots", "stats", "walk", "checksum", "snapshot"] as const;
-/** The locked methods that run on a heap a takeover found broken: they replace it, or check it again. */
-const REPAIR_METHODS = ["reset", "restore", "check"] as const;
 /** ph_heap_lock's PH_ECORRUPT: a takeover found the heap inconsistent (now or earlier); the lock is held. */
 const LOCK_TAKEN_OVER_BROKEN = nativeFromCode("ECORRUPT");
 const BROKEN_HEAP = "a process or thread died holding the heap's lock halfway through a change, and check() found the heap inconsistent; every process is refused until the heap is restored or reset (lockRecoveries)";
-/** How a method takes the lock: refused on a heap a takeover found broken, or not (it repairs). */
+/**
+ * How a call takes a locked heap's lock: STRICT calls are refused
+ * (ECORRUPT) while the lock's verdict says a takeover found the heap
+ * broken; REPAIR calls run then, since they replace the state or check it
+ * again (reset, restore, check, a ring's load).
+ */
 const STRICT = false;
 const REPAIR = true;
 
 /**
- * Internal (not exported by index.ts): run `fn` under a locked heap's lock
- * even when a takeover found the heap broken, for a call that replaces the
- * heap's state (a ring's load). The lock's verdict is then decided again by
- * a full check, unless `fn` lifted it (ph_heap_restore does).
+ * Internal (index.ts does not export it): run `fn` as one call on `heap`,
+ * holding its lock when it is a locked heap (ECLOSED when it is closed), the
+ * way the heap's own methods do. The one way code outside PrivateHeap (a
+ * ring, a replay) touches a heap's state under its policy. With `repair`,
+ * `fn` also runs on a heap a takeover found broken; it is meant to replace
+ * the state, so the lock's verdict is then decided again by a full check,
+ * unless `fn` lifted it (ph_heap_restore does).
  */
-export let underRepairLock: <T>(heap: PrivateHeap, op: string, fn: () => T) => T;
+export let underHeapLock: <T>(heap: PrivateHeap, op: string, fn: () => T, repair?: boolean) => T;
 
 // Scratch shared by every heap (one thread; none of these calls re-enter).
 const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
-
-
 
 function describe(v: unknown): string {
   return typeof v === "number" ? String(v) : `${typeof v} ${String(v)}`;
@@ -214,11 +225,13 @@ export class PrivateHeap implements Disposable {
   #path: string | null = null;
   /** Which file #path named when it was mapped (flush checks that it was not cut). */
   #file: FileIdentity | null = null;
-  /** A PH_LOCKED heap: calls take the lock in its header (see LOCKED_METHODS). */
+  /**
+   * A PH_LOCKED heap: every call that reads or changes allocator state takes
+   * the lock in its header, the allocation calls inside C (AllocCalls), the
+   * others between #enter and #leave.
+   */
   readonly #locked: boolean;
-  /** The base, for unlocking (close() is refused while the lock is held, so it stays mapped). */
-  readonly #lockedBase: Pointer;
-  /** Locks this thread holds on the heap through this object. */
+  /** Locks this thread holds on the heap through this object (close() is refused while it is not 0). */
   #lockDepth = 0;
   // The allocation calls (see AllocCalls), one field each: a direct load on the hot path.
   readonly #offMalloc: AllocCalls["malloc"];
@@ -247,7 +260,6 @@ export class PrivateHeap implements Disposable {
     this.#i64 = new BigInt64Array(buf);
     this.#view = new DataView(buf);
     this.#locked = (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
-    this.#lockedBase = base;
     const calls = this.#locked ? lockedCalls : plainCalls;
     this.#offMalloc = calls.malloc;
     this.#offCalloc = calls.calloc;
@@ -255,25 +267,7 @@ export class PrivateHeap implements Disposable {
     this.#offAlignedAlloc = calls.alignedAlloc;
     this.#offFree = calls.free;
     this.#offUsableSize = calls.usableSize;
-    if (this.#locked) {
-      // Each method that reads or changes the allocator's structures runs
-      // under the lock: wrapped here, per heap, so unlocked heaps keep the
-      // plain methods on their hot path.
-      // (At most three arguments, passed on as they are: no array or closure per call.)
-      for (const name of [...LOCKED_METHODS, ...REPAIR_METHODS]) {
-        const method = PrivateHeap.prototype[name] as (a: unknown, b: unknown, c: unknown) => unknown;
-        const repair = (REPAIR_METHODS as readonly string[]).includes(name);
-        const value = (a: unknown, b: unknown, c: unknown): unknown => {
-          this.#lock(name, repair);
-          try {
-            return method.call(this, a, b, c);
-          } finally {
-            this.#unlock();
-          }
-        };
-        Object.defineProperty(this, name, { value });
-      }
-    }
+    if (this.#locked) Object.defineProperty(this, LOCKED_SHAPE, { value: true });
   }
 
   /**
@@ -291,19 +285,19 @@ export class PrivateHeap implements Disposable {
   static create(options: HeapOptions): PrivateHeap {
     const size = options?.size;
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size <= 0)
-      throw new HeapError("EINVAL", "create", `size must be a positive integer, got ${describe(size)}`);
+      throw new HeapError("EINVAL", "PrivateHeap.create", `size must be a positive integer, got ${describe(size)}`);
     if (size > MAX_REGION_SIZE)
       throw new HeapError(
         "ESIZE",
-        "create",
+        "PrivateHeap.create",
         `${size} bytes is above the 4 GiB limit of one ArrayBuffer in this runtime (windowed views for larger regions do not exist yet)`,
       );
     bind();
     const mapSize = size - (size % PAGE_SIZE);
     const min = Number(S.ph_heap_min_size());
-    if (mapSize < min) throw new HeapError("ESIZE", "create", `${size} bytes is below the minimum heap size of ${min} bytes`);
+    if (mapSize < min) throw new HeapError("ESIZE", "PrivateHeap.create", `${size} bytes is below the minimum heap size of ${min} bytes`);
     const base = S.ph_region_map_anon(mapSize);
-    if (base === null) throw HeapError.fromNative(S.ph_last_error(), "create", `mapping ${mapSize} bytes`);
+    if (base === null) throw HeapError.fromNative(S.ph_last_error(), "PrivateHeap.create", `mapping ${mapSize} bytes`);
     // A fresh anonymous mapping reads as zero: PH_REGION_ZEROED lets the
     // allocator skip clearing pages it never used.
     const flags = (options.zeroOnFree === true ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | NATIVE_CONSTANTS.PH_REGION_ZEROED;
@@ -311,7 +305,7 @@ export class PrivateHeap implements Disposable {
     if (h === null) {
       const rc = S.ph_last_error();
       S.ph_region_unmap(base, mapSize);
-      throw HeapError.fromNative(rc, "create", `formatting ${mapSize} bytes`);
+      throw HeapError.fromNative(rc, "PrivateHeap.create", `formatting ${mapSize} bytes`);
     }
     return new PrivateHeap(base as Pointer, mapSize);
   }
@@ -333,9 +327,12 @@ export class PrivateHeap implements Disposable {
    * a larger `size` with `create` grows it only while no process maps it
    * (`EBUSY`). A file cut shorter while mapped cannot be refused by the
    * system: touching its lost pages ends the process with SIGBUS (`flush`
-   * reports the cut). One process may allocate and free at a time; the
-   * others only read (see the README's "Shared heaps"). A locked heap is
-   * validated under its lock, waited on for at most 2 s
+   * reports the cut). A heap created with `lock: true` takes the lock in
+   * its header for every call that reads or changes allocator state, so
+   * any number of processes and threads may use it at once; without it,
+   * one process may allocate and free at a time while the others only read
+   * (see the README's "Shared heaps"). A locked heap is validated under
+   * its lock, waited on for at most 2 s
    * (`PH_ATTACH_WAIT_MS`) when a live process or thread holds it (or its
    * lock word names one): then `EBUSY`.
    *
@@ -375,14 +372,19 @@ export class PrivateHeap implements Disposable {
   #checkOpened(path: string): void {
     let broken: number;
     try {
-      broken = this.#locked ? this.#underLock("open", () => this.#checkNow(), REPAIR, NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS) : this.check();
+      this.#enter("PrivateHeap.open", REPAIR, NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS);
+      try {
+        broken = this.#checkNow("PrivateHeap.open");
+      } finally {
+        this.#leave();
+      }
     } catch (e) {
       this.close();
-      throw e instanceof HeapError ? new HeapError(e.code, "open", `${path}: ${e.message}`, { cause: e }) : e;
+      throw e instanceof HeapError ? new HeapError(e.code, "PrivateHeap.open", `${path}: ${e.message}`, { cause: e }) : e;
     }
     if (broken !== 0) {
       this.close();
-      throw new HeapError("ECORRUPT", "open", `${path}: ${broken} broken invariant(s)`);
+      throw new HeapError("ECORRUPT", "PrivateHeap.open", `${path}: ${broken} broken invariant(s)`);
     }
   }
 
@@ -406,11 +408,11 @@ export class PrivateHeap implements Disposable {
    */
   flush(): void {
     const h = this.#h;
-    if (h === 0) throw this.#closed("flush");
+    if (h === 0) throw this.#closed("PrivateHeap.flush");
     if (this.#path === null) return;
     throwIfCut(this.#path, this.#file, this.#size);
     const rc = S.ph_region_flush(h, this.#size);
-    if (rc !== 0) throw HeapError.fromNative(rc, "flush", this.#path);
+    if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.flush", this.#path);
   }
 
   /** The file of a heap from {@link PrivateHeap.open}, else null (an anonymous heap). */
@@ -437,12 +439,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   malloc(size: number): number {
-    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("malloc", "size", size);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("PrivateHeap.malloc", "size", size);
     const h = this.#h;
-    if (h === 0) throw this.#closed("malloc");
+    if (h === 0) throw this.#closed("PrivateHeap.malloc");
     const off = this.#offMalloc(h, size);
     if (off > 0) return off;
-    throw this.#error(off, "malloc", `${size} bytes`);
+    throw this.#error(off, "PrivateHeap.malloc", `${size} bytes`);
   }
 
   /**
@@ -458,13 +460,13 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   calloc(n: number, size: number): number {
-    if (typeof n !== "number" || n >>> 0 !== n) throw invalid("calloc", "n", n);
-    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("calloc", "size", size);
+    if (typeof n !== "number" || n >>> 0 !== n) throw invalid("PrivateHeap.calloc", "n", n);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("PrivateHeap.calloc", "size", size);
     const h = this.#h;
-    if (h === 0) throw this.#closed("calloc");
+    if (h === 0) throw this.#closed("PrivateHeap.calloc");
     const off = this.#offCalloc(h, n, size);
     if (off > 0) return off;
-    throw this.#error(off, "calloc", `${n} x ${size} bytes`);
+    throw this.#error(off, "PrivateHeap.calloc", `${n} x ${size} bytes`);
   }
 
   /**
@@ -483,13 +485,13 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   realloc(off: number, size: number): number {
-    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("realloc", off);
-    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("realloc", "size", size);
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("PrivateHeap.realloc", off);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("PrivateHeap.realloc", "size", size);
     const h = this.#h;
-    if (h === 0) throw this.#closed("realloc");
+    if (h === 0) throw this.#closed("PrivateHeap.realloc");
     const r = this.#offRealloc(h, off, size);
     if (r > 0) return r;
-    throw this.#error(r, "realloc", `offset ${off} to ${size} bytes`);
+    throw this.#error(r, "PrivateHeap.realloc", `offset ${off} to ${size} bytes`);
   }
 
   /**
@@ -507,13 +509,13 @@ export class PrivateHeap implements Disposable {
    */
   alignedAlloc(align: number, size: number): number {
     if (typeof align !== "number" || align >>> 0 !== align || align === 0 || (align & (align - 1)) !== 0)
-      throw new HeapError("EINVAL", "alignedAlloc", `align must be a power of two below 2^32, got ${describe(align)}`);
-    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("alignedAlloc", "size", size);
+      throw new HeapError("EINVAL", "PrivateHeap.alignedAlloc", `align must be a power of two below 2^32, got ${describe(align)}`);
+    if (typeof size !== "number" || size >>> 0 !== size) throw invalid("PrivateHeap.alignedAlloc", "size", size);
     const h = this.#h;
-    if (h === 0) throw this.#closed("alignedAlloc");
+    if (h === 0) throw this.#closed("PrivateHeap.alignedAlloc");
     const off = this.#offAlignedAlloc(h, align, size);
     if (off > 0) return off;
-    throw this.#error(off, "alignedAlloc", `${size} bytes aligned to ${align}`);
+    throw this.#error(off, "PrivateHeap.alignedAlloc", `${size} bytes aligned to ${align}`);
   }
 
   /**
@@ -529,11 +531,11 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   free(off: number): void {
-    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("free", off);
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("PrivateHeap.free", off);
     const h = this.#h;
-    if (h === 0) throw this.#closed("free");
+    if (h === 0) throw this.#closed("PrivateHeap.free");
     const rc = this.#offFree(h, off);
-    if (rc !== 0) throw this.#error(rc, "free", `offset ${off}`);
+    if (rc !== 0) throw this.#error(rc, "PrivateHeap.free", `offset ${off}`);
   }
 
   /**
@@ -547,12 +549,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   usableSize(off: number): number {
-    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("usableSize", off);
+    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("PrivateHeap.usableSize", off);
     const h = this.#h;
-    if (h === 0) throw this.#closed("usableSize");
+    if (h === 0) throw this.#closed("PrivateHeap.usableSize");
     const n = this.#offUsableSize(h, off);
     if (n > 0) return n;
-    throw this.#error(n, "usableSize", `offset ${off}`);
+    throw this.#error(n, "PrivateHeap.usableSize", `offset ${off}`);
   }
 
   /**
@@ -569,10 +571,13 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   reset(): void {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("reset");
-    const rc = S.ph_heap_reset(h);
-    if (rc !== 0) throw HeapError.fromNative(rc, "reset");
+    const h = this.#enter("PrivateHeap.reset", REPAIR);
+    try {
+      const rc = S.ph_heap_reset(h);
+      if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.reset");
+    } finally {
+      this.#leave();
+    }
   }
 
   // ---- named roots --------------------------------------------------------
@@ -591,11 +596,14 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   setRoot(name: string, off: number): void {
-    if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("setRoot", off);
-    const h = this.#h;
-    if (h === 0) throw this.#closed("setRoot");
-    const rc = S.ph_off_set_root(h, encodeName("setRoot", name), off);
-    if (rc !== 0) throw HeapError.fromNative(rc, "setRoot", JSON.stringify(name));
+    const h = this.#enter("PrivateHeap.setRoot");
+    try {
+      if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("PrivateHeap.setRoot", off);
+      const rc = S.ph_off_set_root(h, encodeName("PrivateHeap.setRoot", name), off);
+      if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.setRoot", JSON.stringify(name));
+    } finally {
+      this.#leave();
+    }
   }
 
   /**
@@ -609,11 +617,14 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   getRoot(name: string): number {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("getRoot");
-    const r = S.ph_off_get_root(h, encodeName("getRoot", name));
-    if (r < 0) throw HeapError.fromNative(r, "getRoot", JSON.stringify(name));
-    return r;
+    const h = this.#enter("PrivateHeap.getRoot");
+    try {
+      const r = S.ph_off_get_root(h, encodeName("PrivateHeap.getRoot", name));
+      if (r < 0) throw HeapError.fromNative(r, "PrivateHeap.getRoot", JSON.stringify(name));
+      return r;
+    } finally {
+      this.#leave();
+    }
   }
 
   /**
@@ -628,9 +639,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   roots(): Record<string, number> {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("roots");
-    return readRoots(h);
+    const h = this.#enter("PrivateHeap.roots");
+    try {
+      return readRoots(h);
+    } finally {
+      this.#leave();
+    }
   }
 
   // ---- introspection ------------------------------------------------------
@@ -648,9 +662,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   stats(): HeapStats {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("stats");
-    return readStats(h, "stats");
+    const h = this.#enter("PrivateHeap.stats");
+    try {
+      return readStats(h, "PrivateHeap.stats");
+    } finally {
+      this.#leave();
+    }
   }
 
   /**
@@ -667,15 +684,19 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   check(): number {
-    if (this.#h === 0) throw this.#closed("check");
-    return this.#checkNow();
+    this.#enter("PrivateHeap.check", REPAIR);
+    try {
+      return this.#checkNow("PrivateHeap.check");
+    } finally {
+      this.#leave();
+    }
   }
 
-  /** check(): on a locked heap (held) the result becomes the lock's verdict (0 lifts a failed takeover's). */
-  #checkNow(): number {
+  /** check(), between #enter and #leave: on a locked heap the result becomes the lock's verdict (0 lifts a failed takeover's). */
+  #checkNow(op: string): number {
     const h = this.#h;
     const n = this.#locked ? S.ph_heap_lock_recheck(h) : S.ph_heap_check(h, this.#size);
-    if (n < 0) throw HeapError.fromNative(n, "check");
+    if (n < 0) throw HeapError.fromNative(n, op);
     return n;
   }
 
@@ -694,19 +715,21 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   walk(fn: WalkFn): number {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("walk");
-    if (typeof fn !== "function") throw new HeapError("EINVAL", "walk", "fn must be a function");
-    // Collected first, so fn may allocate or free without disturbing the walk.
-    const list = listAllocations(h, "walk");
-    let seen = 0;
-    for (let i = 0; i < list.length; i += 2) {
-      seen++;
-      if (fn(list[i]!, list[i + 1]!) === false) break;
+    const h = this.#enter("PrivateHeap.walk");
+    try {
+      if (typeof fn !== "function") throw new HeapError("EINVAL", "PrivateHeap.walk", "fn must be a function");
+      // Collected first, so fn may allocate or free without disturbing the walk.
+      const list = listAllocations(h, "PrivateHeap.walk");
+      let seen = 0;
+      for (let i = 0; i < list.length; i += 2) {
+        seen++;
+        if (fn(list[i]!, list[i + 1]!) === false) break;
+      }
+      return seen;
+    } finally {
+      this.#leave();
     }
-    return seen;
   }
-
 
   // ---- snapshots ----------------------------------------------------------
 
@@ -731,8 +754,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   snapshot(options?: SnapshotOptions): Snapshot {
-    if (this.#h === 0) throw this.#closed("snapshot");
-    return takeSnapshot(this.#u8, S.ph_off_used_bytes(this.#h), options?.into, options?.base);
+    const h = this.#enter("PrivateHeap.snapshot");
+    try {
+      return takeSnapshot(this.#u8, S.ph_off_used_bytes(h), options?.into, options?.base);
+    } finally {
+      this.#leave();
+    }
   }
 
   /**
@@ -753,9 +780,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   restore(snap: Snapshot): void {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("restore");
-    restoreSnapshot(h, this.#size, snap, "restore");
+    const h = this.#enter("PrivateHeap.restore", REPAIR);
+    try {
+      restoreSnapshot(h, this.#size, snap, "PrivateHeap.restore");
+    } finally {
+      this.#leave();
+    }
   }
 
   /**
@@ -773,9 +803,12 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   checksum(): bigint {
-    const h = this.#h;
-    if (h === 0) throw this.#closed("checksum");
-    return heapChecksum(this.#u8.subarray(0, S.ph_off_used_bytes(h)));
+    const h = this.#enter("PrivateHeap.checksum");
+    try {
+      return heapChecksum(this.#u8.subarray(0, S.ph_off_used_bytes(h)));
+    } finally {
+      this.#leave();
+    }
   }
 
   // ---- sizes --------------------------------------------------------------
@@ -807,7 +840,7 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   get maxAlloc(): number {
-    if (this.#h === 0) throw this.#closed("maxAlloc");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.maxAlloc");
     return Number(S.ph_heap_max_alloc(this.#size));
   }
 
@@ -825,7 +858,7 @@ export class PrivateHeap implements Disposable {
    */
   get usedBytes(): number {
     const h = this.#h;
-    if (h === 0) throw this.#closed("usedBytes");
+    if (h === 0) throw this.#closed("PrivateHeap.usedBytes");
     return S.ph_off_used_bytes(h);
   }
 
@@ -842,7 +875,7 @@ export class PrivateHeap implements Disposable {
    */
   get generation(): number {
     const h = this.#h;
-    if (h === 0) throw this.#closed("generation");
+    if (h === 0) throw this.#closed("PrivateHeap.generation");
     return Number(S.ph_heap_generation(h));
   }
 
@@ -858,7 +891,7 @@ export class PrivateHeap implements Disposable {
    */
   get zeroOnFree(): boolean {
     const h = this.#h;
-    if (h === 0) throw this.#closed("zeroOnFree");
+    if (h === 0) throw this.#closed("PrivateHeap.zeroOnFree");
     return (S.ph_heap_flags(h) & NATIVE_CONSTANTS.PH_ZERO_ON_FREE) !== 0;
   }
 
@@ -894,52 +927,52 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   get u8(): Uint8Array {
-    if (this.#h === 0) throw this.#closed("u8");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.u8");
     return this.#u8;
   }
   /** Int8 view: `heap.i8[off]`. @example `heap.i8[off] = -1;` */
   get i8(): Int8Array {
-    if (this.#h === 0) throw this.#closed("i8");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.i8");
     return this.#i8;
   }
   /** Uint16 view: `heap.u16[off >>> 1]`. @example `heap.u16[off >>> 1] = 65535;` */
   get u16(): Uint16Array {
-    if (this.#h === 0) throw this.#closed("u16");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.u16");
     return this.#u16;
   }
   /** Int16 view: `heap.i16[off >>> 1]`. @example `heap.i16[off >>> 1] = -2;` */
   get i16(): Int16Array {
-    if (this.#h === 0) throw this.#closed("i16");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.i16");
     return this.#i16;
   }
   /** Uint32 view: `heap.u32[off >>> 2]`. @example `heap.u32[off >>> 2] = 0xdeadbeef;` */
   get u32(): Uint32Array {
-    if (this.#h === 0) throw this.#closed("u32");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.u32");
     return this.#u32;
   }
   /** Int32 view: `heap.i32[off >>> 2]`. @example `heap.i32[off >>> 2] = -7;` */
   get i32(): Int32Array {
-    if (this.#h === 0) throw this.#closed("i32");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.i32");
     return this.#i32;
   }
   /** Float32 view: `heap.f32[off >>> 2]`. @example `heap.f32[off >>> 2] = 0.5;` */
   get f32(): Float32Array {
-    if (this.#h === 0) throw this.#closed("f32");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.f32");
     return this.#f32;
   }
   /** Float64 view: `heap.f64[off >>> 3]`. @example `heap.f64[off >>> 3] = Math.PI;` */
   get f64(): Float64Array {
-    if (this.#h === 0) throw this.#closed("f64");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.f64");
     return this.#f64;
   }
   /** BigUint64 view: `heap.u64[off / 8]` (offsets of 8-aligned data). @example `heap.u64[off / 8] = 1n << 63n;` */
   get u64(): BigUint64Array {
-    if (this.#h === 0) throw this.#closed("u64");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.u64");
     return this.#u64;
   }
   /** BigInt64 view: `heap.i64[off / 8]`. @example `heap.i64[off / 8] = -1n;` */
   get i64(): BigInt64Array {
-    if (this.#h === 0) throw this.#closed("i64");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.i64");
     return this.#i64;
   }
   /**
@@ -954,7 +987,7 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   get view(): DataView {
-    if (this.#h === 0) throw this.#closed("view");
+    if (this.#h === 0) throw this.#closed("PrivateHeap.view");
     return this.#view;
   }
 
@@ -991,12 +1024,12 @@ export class PrivateHeap implements Disposable {
    */
   close(): void {
     if (this.#h === 0) return;
-    if (this.#lockDepth > 0) throw new HeapError("EINVAL", "close", "the heap's lock is held (inside withLock): close it after");
+    if (this.#lockDepth > 0) throw new HeapError("EINVAL", "PrivateHeap.close", "the heap's lock is held (inside withLock): close it after");
     this.#h = 0 as Pointer;
     // Detaching frees the buffer's memory, which runs ph_region_unmap.
     const buf = this.#buffer;
     this.#buffer = buf.transfer(0);
-    if (!buf.detached) throw new HeapError("EIO", "close", "the runtime did not detach the region's ArrayBuffer; the region stays mapped");
+    if (!buf.detached) throw new HeapError("EIO", "PrivateHeap.close", "the runtime did not detach the region's ArrayBuffer; the region stays mapped");
   }
 
   /** `using heap = PrivateHeap.create(...)` closes the heap at the end of the scope. */
@@ -1024,15 +1057,16 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   withLock<T>(fn: (heap: PrivateHeap) => T): T {
-    if (typeof fn !== "function") throw new HeapError("EINVAL", "withLock", "fn must be a function");
-    if (!this.#locked) {
-      if (this.#h === 0) throw this.#closed("withLock");
+    if (typeof fn !== "function") throw new HeapError("EINVAL", "PrivateHeap.withLock", "fn must be a function");
+    this.#enter("PrivateHeap.withLock");
+    try {
       return fn(this);
+    } finally {
+      this.#leave();
     }
-    return this.#underLock("withLock", () => fn(this));
   }
 
-  /** True for a heap created with `lock: true` (every call takes the lock in its header). */
+  /** True for a heap created with `lock: true` (every call that reads or changes allocator state takes the lock in its header). */
   get locked(): boolean {
     return this.#locked;
   }
@@ -1045,59 +1079,58 @@ export class PrivateHeap implements Disposable {
    */
   get lockRecoveries(): { count: number; lastCheck: number } {
     const h = this.#h;
-    if (h === 0) throw this.#closed("lockRecoveries");
+    if (h === 0) throw this.#closed("PrivateHeap.lockRecoveries");
     const last = new Int32Array(1);
     const count = S.ph_heap_lock_recoveries(h, last);
     return { count, lastCheck: last[0]! };
   }
 
-  #underLock<T>(op: string, fn: () => T, repair = STRICT, waitMs = -1): T {
-    this.#lock(op, repair, waitMs);
-    try {
-      return fn();
-    } finally {
-      this.#unlock();
-    }
-  }
-
   static {
-    underRepairLock = <T>(heap: PrivateHeap, op: string, fn: () => T): T =>
-      heap.#underLock(
-        op,
-        () => {
-          const r = fn();
+    underHeapLock = <T>(heap: PrivateHeap, op: string, fn: () => T, repair = STRICT): T => {
+      const h = heap.#enter(op, repair);
+      try {
+        const r = fn();
+        if (repair && heap.#locked) {
           const last = new Int32Array(1);
-          S.ph_heap_lock_recoveries(heap.#h, last);
-          if (last[0] !== 0) S.ph_heap_lock_recheck(heap.#h); // still marked: fn replaced the state without lifting it
-          return r;
-        },
-        REPAIR,
-      );
-  }
-
-  #unlock(): void {
-    this.#lockDepth--;
-    S.ph_heap_unlock(this.#lockedBase);
+          S.ph_heap_lock_recoveries(h, last);
+          if (last[0] !== 0) S.ph_heap_lock_recheck(h); // still marked: fn replaced the state without lifting it
+        }
+        return r;
+      } finally {
+        heap.#leave();
+      }
+    };
   }
 
   /**
-   * Take the lock. On a heap a takeover found broken it is ECORRUPT
-   * (released), unless `repair`; waiting at most `waitMs` when >= 0 (then
-   * EBUSY).
+   * The start of every call that reads or changes the heap's state outside
+   * the allocation calls: ECLOSED on a closed heap, then on a locked heap
+   * take its lock, refused (ECORRUPT, released) on a heap a takeover found
+   * broken unless `repair`, waiting at most `waitMs` when >= 0 (then
+   * EBUSY). Returns the region's base; every #enter that returns is
+   * followed by one #leave (try/finally).
    */
-  #lock(op: string, repair = STRICT, waitMs = -1): void {
+  #enter(op: string, repair = STRICT, waitMs = -1): Pointer {
     const h = this.#h;
     if (h === 0) throw this.#closed(op);
+    if (!this.#locked) return h;
     const rc = waitMs >= 0 ? S.ph_heap_lock_timeout(h, waitMs) : S.ph_heap_lock(h);
     if (rc >= 0 || (repair && rc === LOCK_TAKEN_OVER_BROKEN)) {
       this.#lockDepth++;
-      return;
+      return h;
     }
     if (rc === nativeFromCode("EBUSY"))
       throw new HeapError("EBUSY", op, `the heap's lock stayed held by a live process or thread for ${waitMs} ms (or its lock word names one)`);
     if (rc !== LOCK_TAKEN_OVER_BROKEN) throw HeapError.fromNative(rc, op);
     S.ph_heap_unlock(h);
     throw new HeapError("ECORRUPT", op, BROKEN_HEAP);
+  }
+
+  /** The end of a call #enter started: release the lock it took. (close() is refused while it is held, so #h is still the base.) */
+  #leave(): void {
+    if (!this.#locked) return;
+    this.#lockDepth--;
+    S.ph_heap_unlock(this.#h);
   }
 
   // ---- errors ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { HeapError, codeFromNative, nativeFromCode } from "../src/errors.ts";
 import { loadNative } from "../src/ffi/loader.ts";
+import { PrivateHeap } from "../src/heap.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SRC, runScript } from "./support/bun.ts";
@@ -64,15 +65,15 @@ describe("HeapError codes", () => {
 
   test("HeapError carries code, op, nativeCode, cause and a message naming all of them", () => {
     const cause = new Error("root cause");
-    const e = new HeapError("EBADPTR", "free", "offset 24", { cause });
+    const e = new HeapError("EBADPTR", "PrivateHeap.free", "offset 24", { cause });
     expect(e).toBeInstanceOf(Error);
     expect(e).toBeInstanceOf(HeapError);
     expect(e.name).toBe("HeapError");
     expect(e.code).toBe("EBADPTR");
-    expect(e.op).toBe("free");
+    expect(e.op).toBe("PrivateHeap.free");
     expect(e.nativeCode).toBe(defs.PH_EBADPTR!);
     expect(e.cause).toBe(cause);
-    expect(e.message).toContain("free");
+    expect(e.message).toContain("PrivateHeap.free");
     expect(e.message).toContain("EBADPTR");
     expect(e.message).toContain("offset 24");
   });
@@ -82,5 +83,52 @@ describe("HeapError codes", () => {
     expect(e.code).toBe("EUNKNOWN");
     expect(e.nativeCode).toBe(-77);
     expect(HeapError.fromNative(defs.PH_ENOMEM!, "malloc").code).toBe("ENOMEM");
+  });
+});
+
+describe("op: the call that failed, as Class.method", () => {
+  /** The op of the HeapError `f` throws. */
+  const opOf = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof HeapError) return e.op;
+      throw e;
+    }
+    return "(no error)";
+  };
+
+  test("every member of a closed heap that refuses names itself PrivateHeap.<member>", () => {
+    const heap = PrivateHeap.create({ size: 1 << 20 });
+    heap.close();
+    // Readable after close (and close itself, which is idempotent).
+    const answers = new Set(["size", "address", "closed", "locked", "path", "close"]);
+    const args: Record<string, unknown[]> = { walk: [() => {}], withLock: [() => 1], setRoot: ["a", 0], getRoot: ["a"], restore: [undefined] };
+    const members = Object.getOwnPropertyNames(PrivateHeap.prototype).filter((k) => k !== "constructor" && !answers.has(k));
+    expect(members.length).toBeGreaterThan(30);
+    for (const name of members) {
+      const d = Object.getOwnPropertyDescriptor(PrivateHeap.prototype, name)!;
+      const use = d.get ? () => d.get!.call(heap) : () => (d.value as (...a: unknown[]) => unknown).apply(heap, args[name] ?? [1, 1]);
+      expect({ name, op: opOf(use) }).toEqual({ name, op: `PrivateHeap.${name}` });
+    }
+  });
+
+  test("argument, allocator and file errors of a heap name PrivateHeap.<call>", () => {
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    const off = heap.malloc(64);
+    heap.free(off);
+    expect(opOf(() => heap.free(off))).toBe("PrivateHeap.free"); // EDOUBLEFREE, from C
+    expect(opOf(() => heap.free(off + 8))).toBe("PrivateHeap.free"); // EBADPTR
+    expect(opOf(() => heap.malloc(-1))).toBe("PrivateHeap.malloc"); // EINVAL, in TypeScript
+    expect(opOf(() => heap.malloc(heap.size))).toBe("PrivateHeap.malloc"); // ENOMEM
+    expect(opOf(() => heap.realloc(heap.size, 8))).toBe("PrivateHeap.realloc");
+    expect(opOf(() => heap.setRoot("", 0))).toBe("PrivateHeap.setRoot");
+    expect(opOf(() => heap.restore(null as never))).toBe("PrivateHeap.restore");
+    expect(opOf(() => heap.snapshot({ into: {} as never }))).toBe("PrivateHeap.snapshot");
+    expect(opOf(() => heap.walk(null as never))).toBe("PrivateHeap.walk");
+    expect(opOf(() => PrivateHeap.create({ size: -1 }))).toBe("PrivateHeap.create");
+    expect(opOf(() => PrivateHeap.create({ size: 2 ** 33 }))).toBe("PrivateHeap.create");
+    expect(opOf(() => PrivateHeap.open(""))).toBe("PrivateHeap.open");
+    expect(opOf(() => PrivateHeap.open(join(SRC, "no such dir", "x.phheap")))).toBe("PrivateHeap.open");
   });
 });

@@ -17,7 +17,7 @@ import { readReplayFile, ReplayFile } from "./replay-file.ts";
 import { heapChecksum } from "../checksum.ts";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
-import { PrivateHeap } from "../heap.ts";
+import { PrivateHeap, underHeapLock } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
 import { countDelta, makeDelta, overlay } from "./delta.ts";
 import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
@@ -144,7 +144,7 @@ export class ReplayRecorder implements Disposable {
     const file = ReplayFile.create(path, "Replay.record");
     try {
       const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
-      const first = heap.withLock(() => this.#keyframe(-1));
+      const first = underHeapLock(heap, "Replay.record", () => this.#keyframe(-1));
       file.append([header, first.record], "Replay.record");
       first.commit();
       file.publish("Replay.record");
@@ -187,7 +187,7 @@ export class ReplayRecorder implements Disposable {
     if (file === null) throw new HeapError("ECLOSED", "ReplayRecorder.tick", "the recorder was closed");
     if (!(input instanceof Uint8Array) || input.length > MAX_INPUT_BYTES)
       throw new HeapError("EINVAL", "ReplayRecorder.tick", `input must be a Uint8Array of at most ${MAX_INPUT_BYTES} bytes`);
-    return this.#heap.locked ? this.#heap.withLock(() => this.#record(file, input)) : this.#record(file, input);
+    return underHeapLock(this.#heap, "ReplayRecorder.tick", () => this.#record(file, input));
   }
 
   #record(file: ReplayFile, input: Uint8Array): number {
@@ -463,7 +463,7 @@ export class Replay implements Disposable {
     checkHeap(heap, "Replay.seek");
     // Before anything is rebuilt: an image needs a heap of the recorded size.
     if (heap.size < this.#regionBytes) throw new HeapError("ESIZE", "Replay.seek", `the heap has ${heap.size} bytes; the recording needs ${this.#regionBytes}`);
-    heap.withLock(() => this.#seek(tick, heap, step));
+    underHeapLock(heap, "Replay.seek", () => this.#seek(tick, heap, step));
   }
 
   #seek(tick: number, heap: PrivateHeap, step: StepFn): void {
@@ -492,7 +492,7 @@ export class Replay implements Disposable {
     if (heap.size !== this.#regionBytes)
       throw new HeapError("ESIZE", "Replay.verify", `the heap has ${heap.size} bytes; checksums cover the header, which records the region size, so verify needs the recorded ${this.#regionBytes}`);
     if (typeof step !== "function") throw new HeapError("EINVAL", "Replay.verify", "step must be a function");
-    return heap.withLock(() => this.#verify(heap, step, options));
+    return underHeapLock(heap, "Replay.verify", () => this.#verify(heap, step, options));
   }
 
   #verify(heap: PrivateHeap, step: StepFn, options: VerifyOptions): VerifyResult {

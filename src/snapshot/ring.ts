@@ -46,7 +46,7 @@ import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
-import { type PrivateHeap, underRepairLock } from "../heap.ts";
+import { type PrivateHeap, underHeapLock } from "../heap.ts";
 import { copyPages, diffPages, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
@@ -218,8 +218,7 @@ export class SnapshotRing implements Disposable {
   save(frame: number): void {
     const base = this.#base("SnapshotRing.save"); // ECLOSED before any lock
     if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "SnapshotRing.save", `frame must be a safe integer, got ${String(frame)}`);
-    if (this.#heap.locked) this.#heap.withLock(() => this.#save(base, frame));
-    else this.#save(base, frame);
+    underHeapLock(this.#heap, "SnapshotRing.save", () => this.#save(base, frame));
   }
 
   /**
@@ -230,8 +229,7 @@ export class SnapshotRing implements Disposable {
   load(frame: number): void {
     const base = this.#base("SnapshotRing.load");
     // Also on a heap a holder's death left broken: a load replaces it.
-    if (this.#heap.locked) underRepairLock(this.#heap, "SnapshotRing.load", () => this.#load(base, frame));
-    else this.#load(base, frame);
+    underHeapLock(this.#heap, "SnapshotRing.load", () => this.#load(base, frame), true);
   }
 
   /** Drop every frame (the ring keeps its memory, `reservedBytes`, for the next ones). */
