@@ -138,7 +138,7 @@ const STAGES = [
   { name: "inside free, a run given back but not yet in the free-run tree", fn: "ph__tree_insert", code: "const a = h.malloc(1 << 20); h.malloc(64); h.free(a);" },
   { name: "inside malloc, taking a run from the free-run tree", fn: "ph__tree_remove", code: "h.malloc(300 << 10);" },
   { name: "inside malloc, the rest of a split run not yet back in the tree", fn: "ph__tree_insert", code: "h.malloc(300 << 10);" },
-  { name: "inside realloc", fn: "ph__realloc", code: "h.realloc(h.getRoot('big'), 3 << 20);" },
+  { name: "inside realloc", fn: "ph__off_realloc", code: "h.realloc(h.getRoot('big'), 3 << 20);" },
   { name: "inside a ring load, before its page copies", fn: "ph_heap_put_pages", code: "const r = SnapshotRing.create(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
 ] as const;
 
