@@ -5,6 +5,7 @@ import { PrivateHeap } from "../src/heap.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SRC, runScript } from "./support/bun.ts";
+import { opOf } from "./support/expect.ts";
 import { headerConstants } from "./support/header.ts";
 
 const defs = headerConstants();
@@ -87,17 +88,6 @@ describe("HeapError codes", () => {
 });
 
 describe("op: the call that failed, as Class.method", () => {
-  /** The op of the HeapError `f` throws. */
-  const opOf = (f: () => unknown): string => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof HeapError) return e.op;
-      throw e;
-    }
-    return "(no error)";
-  };
-
   test("every member of a closed heap that refuses names itself PrivateHeap.<member>", () => {
     const heap = PrivateHeap.create({ size: 1 << 20 });
     heap.close();

@@ -4,7 +4,7 @@ import { describe, expect, spyOn, test } from "bun:test";
 import { PrivateHeap } from "../../src/heap.ts";
 import * as deltaModule from "../../src/snapshot/delta.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
-import { expectCode, expectUnchanged } from "../support/expect.ts";
+import { expectCode, expectUnchanged, failureOf } from "../support/expect.ts";
 import { rng } from "../support/random.ts";
 import { heapsClosedAfterEach } from "../support/heaps.ts";
 
@@ -183,22 +183,14 @@ describe("Snapshot errors name the call", () => {
   test("each failing Snapshot call reports itself as its op (Class.method)", async () => {
     const heap = heapOf();
     const snap = heap.snapshot();
-    const opOf = async (f: () => unknown) => {
-      try {
-        await f();
-      } catch (e) {
-        return `${(e as { code?: string }).code} ${(e as { op?: string }).op}`;
-      }
-      return "(no error)";
-    };
     expect({
-      load: await opOf(() => Snapshot.load("")),
-      loadSync: await opOf(() => Snapshot.loadSync("")),
-      save: await opOf(() => snap.save("")),
-      saveSync: await opOf(() => snap.saveSync("")),
-      fromBytes: await opOf(() => Snapshot.fromBytes(new Uint8Array(8))),
-      diff: await opOf(() => Snapshot.diff(snap, {} as Snapshot)),
-      take: await opOf(() => heap.snapshot({ base: {} as Snapshot })),
+      load: await failureOf(() => Snapshot.load("")),
+      loadSync: await failureOf(() => Snapshot.loadSync("")),
+      save: await failureOf(() => snap.save("")),
+      saveSync: await failureOf(() => snap.saveSync("")),
+      fromBytes: await failureOf(() => Snapshot.fromBytes(new Uint8Array(8))),
+      diff: await failureOf(() => Snapshot.diff(snap, {} as Snapshot)),
+      take: await failureOf(() => heap.snapshot({ base: {} as Snapshot })),
     }).toEqual({
       load: "EINVAL Snapshot.load",
       loadSync: "EINVAL Snapshot.loadSync",

@@ -13,6 +13,31 @@ export function codeOf(f: () => unknown): string {
   return "(no error)";
 }
 
+/** The op ("Class.method") of the HeapError `f` throws, or "(no error)"; anything else it throws is rethrown. */
+export function opOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof HeapError) return e.op;
+    throw e;
+  }
+  return "(no error)";
+}
+
+/**
+ * "CODE Class.method" of the HeapError `f` throws or its promise rejects
+ * with, or "(no error)"; anything else is rethrown.
+ */
+export async function failureOf(f: () => unknown): Promise<string> {
+  try {
+    await f();
+  } catch (e) {
+    if (e instanceof HeapError) return `${e.code} ${e.op}`;
+    throw e;
+  }
+  return "(no error)";
+}
+
 /** The code of the HeapError `p` rejects with, or "(no error)"; any other rejection is rethrown. */
 export async function codeOfRejection(p: Promise<unknown>): Promise<string> {
   try {
