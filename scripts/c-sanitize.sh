@@ -4,8 +4,8 @@
 # Usage: scripts/c-sanitize.sh [--build-only]
 #
 # Builds every csrc/test/*.c against all of csrc/*.c into zig-out/sanitize/
-# and runs each one (unless --build-only: .ci/run runs them itself so it can
-# count results per program). gcc rather than zig: its ASan runtime is the
+# and runs each one (unless --build-only: scripts/test.sh runs them itself so
+# it can count results per program). gcc rather than zig: its ASan runtime is the
 # reference one and catches what Zig's UBSan-only safe builds cannot
 # (overflows, use after free, leaks). Exits non-zero if a build or a test fails.
 set -euo pipefail

@@ -4,7 +4,7 @@
  * A test file defines cases with TEST(name) { ... } and ends with
  * TEST_MAIN() (or TEST_MAIN_OR(child), to be its own helper process). Each case prints "ok - name" or "not ok - name"; the program
  * ends with the line "# N passed, M failed" and exits non-zero on any
- * failure, which .ci/run adds up across suites. EXPECT records a failure and
+ * failure, which scripts/test.sh adds up across suites. EXPECT records a failure and
  * goes on; REQUIRE ends the case. Seeds are printed with failures.
  */
 #ifndef PH_TEST_HARNESS_H
