@@ -13,13 +13,15 @@
  * frame held).
  *
  * What the fast path trusts. It keeps a copy of the cursor (`#next`, `#end`)
- * that C set or checked, and bumps only while the header's `next` still
- * equals the copy: a reset (cursor 0, 0), a restore (the snapshot's cursor)
- * or damage changes it, and the next `alloc` goes to C, which checks the
- * cursor before it bumps it (ECORRUPT when it lies outside its chunk). So
- * the arena never hands out bytes outside a chunk C has shown to be one.
- * Reading the copy instead of both header words keeps `alloc` at one
- * typed-array read and one store.
+ * that C set or checked, and bumps only while the header's `next` and
+ * `end` still equal the copy: a reset (cursor 0, 0), a restore (the
+ * snapshot's cursor, which may share `next` with the copy over a shorter
+ * chunk) or damage changes them, and the next `alloc` goes to C, which
+ * checks the cursor before it bumps it (ECORRUPT when it lies outside its
+ * chunk). So the arena never hands out bytes outside a chunk C has shown to
+ * be one. Only the low words are compared, so the copy's values stay small
+ * integers for the JIT (a region ends at 2^32 at most: the copy is taken
+ * only from a cursor whose high words are 0).
  *
  * Double buffering (`buffers: 2`) alternates two heaps: the frame that just
  * ended stays readable through `previous` for one more frame, and its heap is
@@ -237,11 +239,12 @@ export class FrameArena implements Disposable {
       // Round up to 16 (a `& ~15` would go negative for sizes of 2^31 and more).
       const next = off + (size === 0 ? 16 : size + 15 - ((size + 15) & 15));
       // Strictly below end, so next fits the low word (a region ends at 2^32
-      // at most); the header's next still being the copy means nothing else
-      // moved the cursor.
-      if (next < this.#end && this.#header[NEXT] === off) {
+      // at most); the header's next and end still being the copy means
+      // nothing else moved the cursor.
+      const header = this.#header;
+      if (next < this.#end && header[NEXT] === off && header[END] === this.#end) {
         this.#next = next;
-        this.#header[NEXT] = next;
+        header[NEXT] = next;
         return off;
       }
     }

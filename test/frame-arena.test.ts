@@ -280,6 +280,20 @@ describe("FrameArena", () => {
     arena.endFrame();
   });
 
+  test("the arena bumps only up to the header's end: a cursor whose end moved under it (a restore of a shorter chunk at the same next) sends the request to C", () => {
+    const arena = arenaOf();
+    arena.beginFrame();
+    const w = arena.u32;
+    arena.alloc(64);
+    const next = w[NEXT]!;
+    w[END] = next + 32; // the same next, 32 bytes of room left
+    const off = arena.alloc(64);
+    expect(off).not.toBe(next); // it did not fit below the header's end
+    expect(arena.heap.check()).toBe(0);
+    expect(off + 64).toBeLessThanOrEqual(w[END]!);
+    arena.endFrame();
+  });
+
   test("a restore brings the scratch cursor back with the heap: the arena repeats the allocations made after the snapshot", () => {
     for (const buffers of [1, 2] as const) {
       const arena = arenaOf({ buffers });
