@@ -54,7 +54,7 @@ static ph_heap_t *populated(void **base) {
 /* Whether p is NULL or lies in the heap's pages (a result the caller may use). */
 static int in_region(const ph_heap_t *h, const void *p, size_t n) {
   if (!p) return 1;
-  const char *b = (const char *)h, *q = p;
+  uintptr_t b = (uintptr_t)h, q = (uintptr_t)p; /* addresses: p may point into another object */
   return q >= b + PH_PAGE_SIZE && q + n <= b + ((size_t)h->npages << PH_LG_PAGE);
 }
 
