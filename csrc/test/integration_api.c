@@ -743,7 +743,7 @@ TEST(frame_scratch_bumps_until_reset) {
     EXPECT_EQ(ph_heap_used_bytes(h), ph_heap_overhead(size)); /* reset took every chunk */
   }
   EXPECT(ph_scratch_alloc(h, 0) != NULL);
-  EXPECT(ph_scratch_alloc(h, SIZE_MAX) == NULL && ph_last_error() == PH_ENOMEM);
+  EXPECT(ph_scratch_alloc(h, unknown_to_the_compiler(SIZE_MAX)) == NULL && ph_last_error() == PH_ENOMEM);
   EXPECT(ph_scratch_alloc(h, size) == NULL && ph_last_error() == PH_ENOMEM);
   EXPECT(ph_scratch_refill(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
   EXPECT(ph_scratch_alloc(NULL, 8) == NULL && ph_last_error() == PH_EINVAL);
