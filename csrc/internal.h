@@ -438,6 +438,15 @@ int ph__get_root(const ph_heap_t *h, const char *name, uint64_t *off);
 #define ph__cpu_relax() ((void)0)
 #endif
 
+/* lock_depth, the owner's recursion: only the owner writes it, but an
+ * unlock reads it before it knows whether its caller owns the lock, so
+ * every access is a relaxed atomic (a plain load or store on the targets
+ * we build), never a data race. */
+static inline uint32_t ph__lock_depth(const ph_heap_t *h) { return __atomic_load_n(&h->lock_depth, __ATOMIC_RELAXED); }
+static inline void ph__lock_set_depth(ph_heap_t *h, uint32_t depth) {
+  __atomic_store_n(&h->lock_depth, depth, __ATOMIC_RELAXED);
+}
+
 /* The first try of both locks: a free word taken with one CAS and no read
  * before it (a read, then a write, of a line another core last wrote moves
  * the line twice), or one more recursive hold by its owner `me` (compared
@@ -447,11 +456,11 @@ int ph__get_root(const ph_heap_t *h, const char *name, uint64_t *off);
 static inline bool ph__lock_first_try(ph_heap_t *h, uint64_t me, uint64_t owner_mask, bool holding, uint64_t *seen) {
   uint64_t cur = 0;
   if (__atomic_compare_exchange_n(&h->lock_word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-    h->lock_depth = 0;
+    ph__lock_set_depth(h, 0);
     return true;
   }
   if (holding && (cur & owner_mask) == me) {
-    h->lock_depth++;
+    ph__lock_set_depth(h, ph__lock_depth(h) + 1);
     return true;
   }
   *seen = cur;

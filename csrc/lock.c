@@ -14,6 +14,7 @@
  * waking on release or every WAIT_NS to ask whether the owner can still
  * release it; a waiter that finds it cannot (see `orphaned`) takes the lock
  * over, counts it, and checks the heap. Only the owner writes lock_depth
+ * (relaxed atomics: an unlock reads it before it knows it owns the lock)
  * and lock_check. A lock word is bytes from a file like any other: one
  * that names no thread, or this thread while it holds no lock, is taken
  * over too, and one that names a live thread is waited on without bound
@@ -75,7 +76,7 @@ static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
   if (self.forked_from == 0 || (cur & ~(uint64_t)WAITERS) != self.forked_from || ph__prim_region_is_private(h) != 1) return false;
   /* No one else can see a private copy: no waiters, no race. */
   __atomic_store_n(&h->lock_word, me, __ATOMIC_RELAXED);
-  self.holds += h->lock_depth + 1;
+  self.holds += ph__lock_depth(h) + 1;
   return true;
 }
 
@@ -94,7 +95,7 @@ __attribute__((noinline)) static int acquire_slow(ph_heap_t *h, int64_t limit_ns
     cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (cur == 0) {
       if (__atomic_compare_exchange_n(word, &cur, me | keep, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-        h->lock_depth = 0;
+        ph__lock_set_depth(h, 0);
         self.holds++;
         return 0;
       }
@@ -136,23 +137,25 @@ static inline int acquire(ph_heap_t *h, int64_t limit_ns) {
 static inline int release(ph_heap_t *h) {
   uint64_t *word = &h->lock_word;
   uint64_t me = self_word();
-  uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
-  if (PH_UNLIKELY(self.holds == 0)) /* nothing to release, unless a fork carried a hold here */
+  if (PH_UNLIKELY(self.holds == 0)) { /* nothing to release, unless a fork carried a hold here */
+    uint64_t cur = __atomic_load_n(word, __ATOMIC_RELAXED);
     return adopt_carried(h, cur, me) ? release(h) : PH_EINVAL;
-  /* Ownership first: lock_depth is the owner's, read by anyone else it races with the owner's writes. */
+  }
+  uint32_t depth = ph__lock_depth(h); /* the owner's value only if we own the lock */
+  if (depth > 0) {
+    if ((__atomic_load_n(word, __ATOMIC_RELAXED) & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
+    ph__lock_set_depth(h, depth - 1);
+    self.holds--;
+    return 0;
+  }
+  /* Ours with no one waiting: one atomic. */
+  uint64_t cur = me;
+  if (__atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    self.holds--;
+    return 0;
+  }
   if ((cur & ~(uint64_t)WAITERS) != me) return PH_EINVAL;
-  if (h->lock_depth > 0) {
-    h->lock_depth--;
-    self.holds--;
-    return 0;
-  }
-  /* No one waiting: one atomic. Else (or if a waiter just set the bit) still ours:
-   * only waiters change the word, setting the bit. */
-  if (cur == me && __atomic_compare_exchange_n(word, &cur, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-    self.holds--;
-    return 0;
-  }
-  __atomic_exchange_n(word, 0, __ATOMIC_RELEASE);
+  __atomic_exchange_n(word, 0, __ATOMIC_RELEASE); /* ours, and waited on: only waiters change it, setting the bit */
   self.holds--;
   ph__prim_futex_wake_one(futex_of(h));
   return 0;
@@ -198,7 +201,7 @@ int ph_heap_unlock(ph_heap_t *h) {
 
 /* The lock is ours after its owner died: count it and check the heap. */
 int ph__lock_taken_over(ph_heap_t *h) {
-  h->lock_depth = 0;
+  ph__lock_set_depth(h, 0);
   if (h->lock_recoveries < INT32_MAX) h->lock_recoveries++; /* a count from a file may be anything */
   h->lock_check = ph_heap_check(h, (size_t)h->npages << PH_LG_PAGE);
   return 1;

@@ -66,7 +66,7 @@ static bool orphaned(ph_heap_t *h, uint64_t word, uint64_t me, int *priv) {
 static bool adopt_carried(ph_heap_t *h, uint64_t cur, uint64_t me) {
   if (self.forked_from == 0 || cur != self.forked_from || ph__prim_region_is_private(h) != 1) return false;
   __atomic_store_n(&h->lock_word, me, __ATOMIC_RELAXED);
-  self.holds += h->lock_depth + 1;
+  self.holds += ph__lock_depth(h) + 1;
   return true;
 }
 
@@ -86,7 +86,7 @@ int ph__portable_lock(ph_heap_t *h, int64_t limit_ns) {
     cur = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     if (cur == 0) {
       if (__atomic_compare_exchange_n(word, &cur, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-        h->lock_depth = 0;
+        ph__lock_set_depth(h, 0);
         self.holds++;
         return 0;
       }
@@ -129,8 +129,9 @@ int ph__portable_unlock(ph_heap_t *h) {
   if (cur != me && !adopt_carried(h, cur, me)) return PH_EINVAL;
   if (self.holds == 0) return PH_EINVAL; /* a word naming this thread that it never took */
   self.holds--;
-  if (h->lock_depth > 0) {
-    h->lock_depth--;
+  uint32_t depth = ph__lock_depth(h);
+  if (depth > 0) {
+    ph__lock_set_depth(h, depth - 1);
     return 0;
   }
   __atomic_store_n(word, 0, __ATOMIC_RELEASE); /* no one writes a held word but its owner */

@@ -4,7 +4,7 @@
  * owner's id was reused), is taken over; a waiter's bit survives a restore
  * and a ring's page copy; the header check refuses a lock block or flags
  * no version of this layout writes; an unlock by a thread that does not own
- * the lock is refused without reading the owner's recursion.
+ * the lock is refused, without a data race on the owner's recursion.
  */
 #define _DEFAULT_SOURCE 1 /* getppid */
 #include "harness.h"
@@ -191,9 +191,9 @@ TEST(restores_and_page_copies_leave_a_held_and_awaited_lock_alone) {
   ph_region_unmap(base, size);
 }
 /* A thread holding another heap's lock, so its unlock of h gets past the
- * "holds nothing" check: every try must be PH_EINVAL, and must not read the
- * owner's recursion count while the owner changes it (ThreadSanitizer
- * reports such a read as a data race). */
+ * "holds nothing" check: every try must be PH_EINVAL, and its reads of the
+ * owner's recursion count must not race with the owner's writes
+ * (ThreadSanitizer reports a plain read there as a data race). */
 typedef struct stranger_arg {
   ph_heap_t *h, *other;
   int ready, stop, wrong;
