@@ -18,7 +18,7 @@ const builtin = @import("builtin");
 
 /// Release targets of `zig build cross`. `dir` is process.platform-process.arch
 /// (plus -musl), which is where the TypeScript loader looks; the file name is
-/// Zig's for the target. src/platform.mjs names both: test/ffi/platform.test.ts
+/// Zig's for the target. src/platform.mjs names both: test/system/ffi/platform.test.ts
 /// checks each `dir` against its platformDirOf for the entry's query, and the
 /// header of each library built against its folder.
 const Platform = struct { dir: []const u8, query: std.Target.Query };

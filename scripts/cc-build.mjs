@@ -1,6 +1,6 @@
 // cc-build.mjs - the command that builds the host library with the system C
 // compiler when Zig is missing (scripts/build-native.mjs runs it;
-// test/ffi/cc-build.test.ts compares its exported symbols with zig build's).
+// test/system/ffi/cc-build.test.ts compares its exported symbols with zig build's).
 // Plain node, like the install script. Paths are relative to the package root,
 // which is the working directory the command must run in.
 

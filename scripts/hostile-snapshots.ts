@@ -3,7 +3,7 @@
  * snapshot files and images (test/support/snapshot-hostile.ts: mutations
  * of every field of the file format and of the heap image inside, with the
  * file's checksums recomputed). Not part of CI; the CI suite is
- * test/snapshot/snapshot-hostile.test.ts.
+ * test/system/snapshot/snapshot-hostile.test.ts.
  *
  * Usage: bun scripts/hostile-snapshots.ts [--cases N] [--seed S] [--chunk C] [--jobs J]
  *   --cases  crafted inputs in total (default 100000)

@@ -19,7 +19,7 @@
  * calls through the C *_locked twins (taken inside the one FFI crossing),
  * every other such method between #enter and #leave, and rings and replays
  * through underHeapLock, the same pair. Views, fields and one-word header
- * reads are exempt; test/heap-lock-policy.test.ts holds each member's class.
+ * reads are exempt; test/system/heap-lock-policy.test.ts holds each member's class.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { heapChecksum } from "./checksum.ts";

@@ -2,7 +2,7 @@
 // (scripts/build-native.mjs, run by plain node before bun may exist) and the
 // TypeScript loader (src/ffi/loader.ts). Plain JavaScript for that reason;
 // the types are in platform.d.mts. build.zig keeps its own table of release
-// targets (Zig cannot read this file); test/ffi/platform.test.ts checks each
+// targets (Zig cannot read this file); test/system/ffi/platform.test.ts checks each
 // of its folder names against platformDirOf for the entry's target, and the
 // libraries a cross build writes against their folders.
 

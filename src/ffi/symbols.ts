@@ -1,6 +1,6 @@
 /**
  * symbols.ts - the one FFI declaration of the C core, in the order and groups
- * of csrc/privheap.h. test/ffi/symbols.test.ts parses the header's PH_API
+ * of csrc/privheap.h. test/unit/ffi/symbols.test.ts parses the header's PH_API
  * prototypes and fails when a name or a type here drifts from it.
  *
  * Types are chosen by measurement on Bun 1.4.4 (bench/js/ffi-types.ts):

@@ -1,7 +1,7 @@
 /**
  * The one allocator contract every surface meets (STYLE.md: "one conformance
  * suite run against a fresh heap, a frame arena and a heap restored ..."):
- * run by test/conformance.test.ts against a fresh heap, a frame arena (in a
+ * run by test/unit/conformance.test.ts against a fresh heap, a frame arena (in a
  * frame, after earlier frames) and a heap after reset.
  */
 import { describe, expect, test } from "bun:test";

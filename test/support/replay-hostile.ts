@@ -1,5 +1,5 @@
 // The hostile-input campaign for replay files, shared by the CI test
-// (test/snapshot/replay-hostile.test.ts) and the long run
+// (test/system/snapshot/replay-hostile.test.ts) and the long run
 // (scripts/hostile-replays.ts): seeded structure-aware mutations of real
 // recordings, each driven through every reader (Replay.fromBytes, the
 // accessors, keyframe, seek, verify, and the command line's info and

@@ -1,5 +1,5 @@
 // A process that saves one snapshot file, for the fault suite
-// (test/snapshot/save-faults.test.ts), which kills it, starves it of space
+// (test/system/snapshot/save-faults.test.ts), which kills it, starves it of space
 // or of permissions while it does.
 // Usage: bun save-child.ts <path> <tag> <sync|async|zstd> [MiB]; prints the
 // snapshot's checksum, or the error's code and message as JSON.

@@ -1,0 +1,394 @@
+// SnapshotRing: save every frame, load any frame held, in both modes,
+// against checksums recorded when each frame was saved.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PrivateHeap } from "../../../src/heap.ts";
+import { SnapshotRing, type SnapshotRingOptions } from "../../../src/snapshot/ring.ts";
+import { expectCode, expectUnchanged } from "../../support/expect.ts";
+import { rng, type Rng } from "../../support/random.ts";
+import { heapsClosedAfterEach } from "../../support/heaps.ts";
+
+const MiB = 1 << 20;
+const heapOf = heapsClosedAfterEach(8 * MiB);
+
+/** One simulated frame: allocate, free and write a few random places. */
+function step(heap: PrivateHeap, live: number[], r: Rng): void {
+  for (let k = r.int(0, 6); k > 0; k--) {
+    if (live.length > 0 && r.int(0, 2) === 0) heap.free(live.splice(r.int(0, live.length - 1), 1)[0]!);
+    else {
+      const n = r.int(0, 8) === 0 ? r.int(5000, 200_000) : r.int(1, 900);
+      const off = heap.malloc(n);
+      heap.u8.fill(r.int(1, 255), off, off + Math.min(n, 64));
+      live.push(off);
+    }
+  }
+  if (live.length > 0) {
+    const off = live[r.int(0, live.length - 1)]!;
+    heap.u8[off] = r.int(0, 255);
+  }
+}
+
+/** The live offsets as they were at a frame (restored alongside the heap). */
+function scenario(mode: SnapshotRingOptions["mode"], seed: number, options: Partial<SnapshotRingOptions> = {}, heap = heapOf()): SnapshotRing {
+  const ring = SnapshotRing.create(heap, { capacity: 16, mode, ...options });
+  const r = rng(seed);
+  const sums = new Map<number, bigint>();
+  const lives = new Map<number, number[]>();
+  let live: number[] = [];
+  let frame = 0;
+  for (let i = 0; i < 400; i++) {
+    step(heap, live, r);
+    frame++;
+    ring.save(frame);
+    sums.set(frame, heap.checksum());
+    lives.set(frame, live.slice());
+    expect(ring.newest).toBe(frame);
+    if (r.int(0, 9) === 0 && ring.size > 1) {
+      // Change some more without saving, then rewind to a held frame.
+      step(heap, live, r);
+      const oldest = ring.oldest!;
+      const back = r.int(oldest, frame);
+      ring.load(back);
+      expect(heap.checksum(), `seed ${seed} step ${i}: load(${back})`).toBe(sums.get(back)!);
+      expect(heap.check()).toBe(0);
+      expect(ring.newest).toBe(back);
+      expect(ring.oldest).toBe(oldest);
+      if (back < frame) expect(ring.has(back + 1)).toBe(false);
+      frame = back;
+      live = lives.get(back)!.slice();
+    }
+  }
+  // Everything still held loads correctly, newest first.
+  for (let f = ring.newest!; f >= ring.oldest!; f--) {
+    ring.load(f);
+    expect(heap.checksum(), `seed ${seed}: final load(${f})`).toBe(sums.get(f)!);
+  }
+  expect(heap.check()).toBe(0);
+  // And the heap goes on working from there.
+  for (const off of lives.get(ring.newest!)!) heap.free(off);
+  expect(heap.stats().liveCount).toBe(0);
+  return ring;
+}
+
+/** calloc of `n` bytes returns zeros (no stale bytes above a restored touched mark). */
+function expectCallocZero(heap: PrivateHeap, n: number, what: string): void {
+  const z = heap.calloc(1, n);
+  expect(heap.u8.subarray(z, z + n).every((b) => b === 0), what).toBe(true);
+  heap.free(z);
+}
+
+describe("SnapshotRing", () => {
+  for (const mode of ["delta", "full"] as const) {
+    test(`${mode}: seeded simulation, random rewinds, every load gives the saved checksum`, () => {
+      for (const seed of [1, 2, 3]) scenario(mode, seed);
+    });
+  }
+
+  test("delta: with a small undo log, each save either keeps every frame or is ENOMEM and changes nothing", () => {
+    const seed = 9;
+    const heap = heapOf();
+    const ring = SnapshotRing.create(heap, { capacity: 16, logBytes: 40 * 4096 });
+    const r = rng(seed);
+    const sums = new Map<number, bigint>();
+    const live: number[] = [];
+    let refused = 0;
+    for (let frame = 1; frame <= 300; frame++) {
+      step(heap, live, r);
+      const before = [ring.size, ring.oldest, ring.newest, ring.storedBytes];
+      try {
+        ring.save(frame);
+        sums.set(frame, heap.checksum());
+        expect(ring.size, `seed ${seed} frame ${frame}`).toBe(Math.min(before[0]! + 1, 16));
+      } catch (e) {
+        expect((e as { code?: string }).code, `seed ${seed} frame ${frame}`).toBe("ENOMEM");
+        expect([ring.size, ring.oldest, ring.newest, ring.storedBytes]).toEqual(before);
+        refused++;
+        ring.clear(); // start over from here
+        ring.save(frame);
+        sums.set(frame, heap.checksum());
+      }
+    }
+    expect(refused).toBeGreaterThan(0); // the log is small enough to matter
+    for (let f = ring.newest!; f >= ring.oldest!; f--) {
+      ring.load(f);
+      expect(heap.checksum(), `seed ${seed}: load(${f})`).toBe(sums.get(f)!);
+    }
+    expect(heap.check()).toBe(0);
+  });
+
+  test("capacity 16 on a 4 MiB heap whose state changes 2 MiB per frame keeps 16 frames, each loads", () => {
+    const heap = heapOf(4 * MiB);
+    const data = heap.malloc(2 * MiB);
+    const ring = SnapshotRing.create(heap, { capacity: 16 });
+    const sums = new Map<number, bigint>();
+    for (let f = 1; f <= 40; f++) {
+      heap.u8.fill(f, data, data + 2 * MiB);
+      ring.save(f);
+      sums.set(f, heap.checksum());
+      expect(ring.size).toBe(Math.min(f, 16));
+    }
+    expect([ring.oldest, ring.newest]).toEqual([25, 40]);
+    for (let f = 40; f >= 25; f--) {
+      ring.load(f);
+      expect(heap.checksum(), `load(${f})`).toBe(sums.get(f)!);
+      expect(heap.u8[data + 12345]).toBe(f);
+    }
+    expect(heap.check()).toBe(0);
+    // Its memory is what 15 frames of 2 MiB changes and the shadow need, and says so.
+    expect(ring.reservedBytes).toBeGreaterThanOrEqual(15 * 2 * MiB);
+    expect(ring.reservedBytes).toBeLessThan(2 * (15 * 2 * MiB + heap.usedBytes));
+  });
+
+  test("a save that would drop a frame inside capacity (logBytes too small) is ENOMEM, and the ring and heap are unchanged", () => {
+    const heap = heapOf(4 * MiB);
+    const data = heap.malloc(2 * MiB);
+    const ring = SnapshotRing.create(heap, { capacity: 16, logBytes: 5 * MiB });
+    const sums: bigint[] = [];
+    for (let f = 1; f <= 3; f++) {
+      heap.u8.fill(f, data, data + 2 * MiB);
+      ring.save(f);
+      sums.push(heap.checksum());
+    }
+    heap.u8.fill(4, data, data + 2 * MiB);
+    const before = heap.u8.slice(0, heap.usedBytes);
+    const e = expectCode(() => ring.save(4), "ENOMEM");
+    expect(e.message).toContain("logBytes");
+    expect(Buffer.compare(Buffer.from(heap.u8.subarray(0, heap.usedBytes)), Buffer.from(before))).toBe(0);
+    expect([ring.size, ring.oldest, ring.newest]).toEqual([3, 1, 3]);
+    for (let f = 3; f >= 1; f--) {
+      ring.load(f);
+      expect(heap.checksum()).toBe(sums[f - 1]!);
+    }
+    expect(heap.check()).toBe(0);
+  });
+
+  test("a save whose own change is larger than logBytes is ENOMEM and keeps the frames held", () => {
+    const heap = heapOf(4 * MiB);
+    const data = heap.malloc(2 * MiB);
+    const ring = SnapshotRing.create(heap, { capacity: 4, logBytes: 64 * 4096 });
+    heap.u8[data] = 1;
+    ring.save(1);
+    const sum = heap.checksum();
+    heap.u8.fill(2, data, data + 2 * MiB);
+    expectCode(() => ring.save(2), "ENOMEM");
+    expect([ring.size, ring.newest]).toEqual([1, 1]);
+    ring.load(1);
+    expect(heap.checksum()).toBe(sum);
+  });
+
+  test("reservedBytes is the memory the ring holds, and follows what changes, not the heap's size", () => {
+    const heap = heapOf(64 * MiB);
+    const data = heap.malloc(MiB);
+    const delta = SnapshotRing.create(heap, { capacity: 8 });
+    const full = SnapshotRing.create(heap, { capacity: 8, mode: "full" });
+    expect(delta.reservedBytes).toBeLessThan(MiB);
+    expect(full.reservedBytes).toBeLessThan(MiB);
+    for (let f = 1; f <= 20; f++) {
+      heap.u8[data + (f % 8) * 4096] = f; // one page per frame
+      delta.save(f);
+      full.save(f);
+      expect(delta.storedBytes).toBeLessThanOrEqual(delta.reservedBytes);
+      expect(full.storedBytes).toBeLessThanOrEqual(full.reservedBytes);
+    }
+    // Delta: the shadow of the used prefix and a few undo pages; full: 8 copies of it.
+    expect(delta.reservedBytes).toBeLessThan(2 * heap.usedBytes + 64 * 4096);
+    expect(full.reservedBytes).toBeGreaterThanOrEqual(8 * heap.usedBytes);
+    expect(full.reservedBytes).toBeLessThan(8 * 2 * heap.usedBytes + 64 * 4096);
+  });
+
+  test("oldest, newest, has, size and capacity", () => {
+    const heap = heapOf();
+    const ring = SnapshotRing.create(heap, { capacity: 3 });
+    expect(ring.oldest).toBeUndefined();
+    expect(ring.newest).toBeUndefined();
+    expect(ring.size).toBe(0);
+    expect(ring.capacity).toBe(3);
+    for (const f of [10, 11, 12, 13]) ring.save(f);
+    expect([ring.oldest, ring.newest, ring.size]).toEqual([11, 13, 3]);
+    expect([ring.has(10), ring.has(11), ring.has(13), ring.has(14)]).toEqual([false, true, true, false]);
+    ring.save(12); // replaces 12 and 13 (a new timeline from 12)
+    expect([ring.oldest, ring.newest, ring.size]).toEqual([11, 12, 2]);
+    ring.clear();
+    expect(ring.size).toBe(0);
+  });
+
+  test("capacity 1 keeps the newest frame, in both modes", () => {
+    for (const mode of ["delta", "full"] as const) {
+      const heap = heapOf();
+      const ring = SnapshotRing.create(heap, { capacity: 1, mode });
+      const hp = heap.malloc(8);
+      for (let f = 1; f <= 3; f++) {
+        heap.u8[hp] = f;
+        ring.save(f);
+      }
+      heap.u8[hp] = 9;
+      expect([ring.size, ring.oldest]).toEqual([1, 3]);
+      ring.load(3);
+      expect(heap.u8[hp]).toBe(3);
+      expect(heap.check()).toBe(0);
+    }
+  });
+
+  test("a rewind across heap growth leaves no stale bytes for calloc", () => {
+    for (const mode of ["delta", "full"] as const) {
+      const heap = heapOf();
+      const ring = SnapshotRing.create(heap, { capacity: 4, mode });
+      heap.malloc(100);
+      ring.save(1);
+      const big = heap.malloc(3 * MiB);
+      heap.u8.fill(0xee, big, big + 3 * MiB);
+      heap.free(big);
+      ring.save(2);
+      const bigger = heap.malloc(4 * MiB);
+      heap.u8.fill(0xdd, bigger, bigger + 4 * MiB);
+      ring.load(1);
+      const z = heap.calloc(1, 5 * MiB);
+      expect(heap.u8.subarray(z, z + 5 * MiB).every((b) => b === 0), mode).toBe(true);
+      expect(heap.check()).toBe(0);
+    }
+  });
+
+  describe("heap files (every page counts as touched)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "privheap-ring-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    let seq = 0;
+    const fileHeap = (size: number) => PrivateHeap.open(join(dir, `r${seq++}.phheap`), { size, create: true });
+
+    test("delta: loads give the saved checksums, and the ring holds the used prefix, not the file", () => {
+      for (const seed of [4, 5]) {
+        using heap = fileHeap(64 * MiB);
+        expect(heap.stats().touchedBytes).toBe(heap.size);
+        const ring = scenario("delta", seed, {}, heap);
+        // The shadow and undo pages: a few MiB of used prefix, not the 64 MiB file.
+        expect(ring.storedBytes).toBeLessThan(heap.size / 4);
+      }
+    });
+
+    test("a rewind leaves stale bytes above the used prefix only where calloc clears them", () => {
+      using heap = fileHeap(16 * MiB);
+      const ring = SnapshotRing.create(heap, { capacity: 4 });
+      heap.malloc(100);
+      ring.save(1);
+      const sum1 = heap.checksum();
+      const big = heap.malloc(3 * MiB);
+      heap.u8.fill(0xee, big, big + 3 * MiB);
+      ring.save(2);
+      const bigger = heap.malloc(4 * MiB);
+      heap.u8.fill(0xdd, bigger, bigger + 4 * MiB);
+      ring.load(1);
+      expect(heap.checksum()).toBe(sum1);
+      expect(heap.check()).toBe(0);
+      expectCallocZero(heap, 10 * MiB, "after load(1)");
+    });
+
+    test("after a restore lowers the touched mark, the ring zeroes what is above it on a load", () => {
+      using heap = fileHeap(16 * MiB);
+      const ring = SnapshotRing.create(heap, { capacity: 8 });
+      const first = heap.malloc(2 * MiB);
+      heap.u8.fill(7, first, first + 2 * MiB);
+      ring.save(1);
+      const sum1 = heap.checksum();
+      using small = PrivateHeap.create({ size: 16 * MiB });
+      small.setRoot("x", small.malloc(64));
+      heap.restore(small.snapshot()); // the touched mark is now the small heap's
+      expect(heap.stats().touchedBytes).toBeLessThan(heap.size);
+      ring.save(2);
+      const sum2 = heap.checksum();
+      const big = heap.malloc(6 * MiB);
+      heap.u8.fill(0xdd, big, big + 6 * MiB);
+      heap.free(big);
+      ring.save(3);
+      const unsaved = heap.malloc(8 * MiB); // changes above the mark, never saved
+      heap.u8.fill(0xcc, unsaved, unsaved + 8 * MiB);
+      ring.load(2);
+      expect(heap.checksum()).toBe(sum2);
+      expect(heap.check()).toBe(0);
+      expect(heap.stats().touchedBytes).toBeLessThan(heap.size);
+      // Above the touched mark the header promises zeros, and calloc trusts it.
+      expectCallocZero(heap, 12 * MiB, "after load(2)");
+      ring.load(1);
+      expect(heap.checksum()).toBe(sum1);
+      expect(heap.check()).toBe(0);
+      expectCallocZero(heap, 8 * MiB, "after load(1)");
+    });
+  });
+
+  test("bad arguments and closed heaps fail with their codes, and change nothing", () => {
+    const heap = heapOf();
+    heap.malloc(10);
+    const ring = SnapshotRing.create(heap, { capacity: 2 });
+    ring.save(5);
+    heap.malloc(20);
+    expectUnchanged(heap, () => ring.load(4), "EINVAL");
+    expectUnchanged(heap, () => ring.save(1.5), "EINVAL");
+    expectUnchanged(heap, () => ring.save(Number.NaN), "EINVAL");
+    expect(ring.newest).toBe(5);
+    for (const capacity of [0, -1, 1.5, Number.NaN, undefined])
+      expectCode(() => SnapshotRing.create(heap, { capacity: capacity as number }), "EINVAL");
+    expectCode(() => SnapshotRing.create(heap, { capacity: 2, mode: "fast" as never }), "EINVAL");
+    expectCode(() => SnapshotRing.create(heap, { capacity: 2, logBytes: 100 }), "EINVAL");
+    heap.close();
+    expectCode(() => ring.save(6), "ECLOSED");
+    expectCode(() => ring.load(5), "ECLOSED");
+    expectCode(() => SnapshotRing.create(heap, { capacity: 2 }), "ECLOSED");
+  });
+
+  test("close gives the memory back and every method after it is ECLOSED", () => {
+    const heap = heapOf();
+    const data = heap.malloc(64 * 1024);
+    for (const mode of ["delta", "full"] as const) {
+      const ring = SnapshotRing.create(heap, { capacity: 4, mode });
+      for (let f = 1; f <= 3; f++) {
+        heap.u8.fill(f, data, data + 64 * 1024);
+        ring.save(f);
+      }
+      expect(ring.reservedBytes).toBeGreaterThan(0);
+      const before = heap.checksum();
+      ring.close();
+      ring.close(); // idempotent
+      expect(ring.closed).toBe(true);
+      expect([ring.reservedBytes, ring.storedBytes, ring.size, ring.oldest, ring.newest]).toEqual([0, 0, 0, undefined, undefined]);
+      expect(heap.checksum()).toBe(before); // the heap is untouched
+      const proto = SnapshotRing.prototype as unknown as Record<string, unknown>;
+      const methods = Object.getOwnPropertyNames(proto).filter(
+        (name) => name !== "constructor" && name !== "close" && typeof Object.getOwnPropertyDescriptor(proto, name)!.value === "function",
+      );
+      expect(methods.sort()).toEqual(["clear", "has", "load", "save"]); // a new method joins this list and the check below
+      for (const name of methods) {
+        const e = expectCode(() => (ring as unknown as Record<string, (f: number) => unknown>)[name]!(1), "ECLOSED");
+        expect(e.op).toBe(`SnapshotRing.${name}`);
+      }
+      expect(heap.check()).toBe(0);
+    }
+    let disposed: SnapshotRing | undefined;
+    {
+      using ring = SnapshotRing.create(heap, { capacity: 2 });
+      ring.save(1);
+      disposed = ring;
+    }
+    expect(disposed.closed).toBe(true);
+    expect(disposed.reservedBytes).toBe(0);
+    // Checked by tsc: create is the only way to make a ring.
+    // @ts-expect-error the constructor is private
+    const typeOnly = () => new SnapshotRing(heap, "delta", 1, 4096);
+    expect(typeof typeOnly).toBe("function");
+  });
+
+  test("delta mode stores about what changed, full mode a copy per frame", () => {
+    const heap = heapOf(16 * MiB);
+    const data = heap.malloc(4 * MiB);
+    heap.u8.fill(1, data, data + 4 * MiB);
+    const delta = SnapshotRing.create(heap, { capacity: 10 });
+    const full = SnapshotRing.create(heap, { capacity: 10, mode: "full" });
+    for (let f = 1; f <= 10; f++) {
+      heap.u8[data + f * 4096 * 7] = f; // one page per frame
+      delta.save(f);
+      full.save(f);
+    }
+    // Shadow (the used prefix) plus one undo page per older frame.
+    expect(delta.storedBytes).toBe(Math.ceil(heap.stats().touchedBytes / 4096) * 4096 + 9 * 4096);
+    expect(full.storedBytes).toBe(10 * heap.usedBytes);
+  });
+});
