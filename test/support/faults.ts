@@ -105,9 +105,20 @@ export function unmount(at: string): void {
 
 const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 
-/** Whether a process can be run as user nobody (uid and gid 65534, no groups) here: root and setpriv. */
+/** Files a child as nobody loads: the package's source, the native library and the test support scripts. */
+const NOBODY_READS = [join(import.meta.dir, "..", "..", "src", "index.ts"), join(import.meta.dir, "save-child.ts")];
+
+/**
+ * Whether a process can be run as user nobody (uid and gid 65534, no
+ * groups) here: root and setpriv, and a project folder nobody may read (a
+ * checkout under a 0700 directory, such as mktemp -d's, is not).
+ */
 export function canRunAsNobody(): boolean {
-  return can("a process as user nobody", () => (process.getuid?.() !== 0 ? "not root" : failureOf([...NOBODY, "true"])));
+  return can("a process as user nobody", () => {
+    if (process.getuid?.() !== 0) return "not root";
+    const unreadable = [...NOBODY_READS, loadNative().path].filter((f) => failureOf([...NOBODY, "test", "-r", f]) !== null);
+    return failureOf([...NOBODY, "true"]) ?? (unreadable.length === 0 ? null : `user nobody cannot read ${unreadable.join(", ")}`);
+  });
 }
 
 /**
