@@ -89,6 +89,33 @@ void ph__prim_on_fork_child(void (*fn)(void));
  * copy-on-write copy): 1, 0 when shared, -1 when this system cannot say. */
 int ph__prim_region_is_private(const void *addr);
 
+/* ---- written pages ------------------------------------------------------------ */
+/* Which pages of a mapping were written since the last look, from the
+ * system instead of a comparison of bytes. On Linux (6.7+): userfaultfd
+ * write protection in asynchronous mode (the kernel resolves each first
+ * write itself: no handler thread, no signal), read and re-protected by
+ * the PAGEMAP_SCAN ioctl. Elsewhere, and where the kernel refuses, there is
+ * no tracker, and the caller compares bytes instead. Process-local: a
+ * tracker is not valid in a fork's child, and sees only writes through
+ * this process's mapping. */
+typedef struct ph__prim_tracker ph__prim_tracker;
+/* Track writes to the `pages` system pages at `base` (a mapping made here,
+ * page-aligned): from now on every page counts as unwritten. 0, or a
+ * positive OS error number: ENOSYS (ERROR_CALL_NOT_IMPLEMENTED on Windows)
+ * where there is no tracker, the kernel's reason where it refuses. */
+int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out);
+/* The indexes of the pages in [from, to) written since the start or since
+ * the take that last reported them, ascending, at most `max` of them, into
+ * `out`; each page reported is unwritten again, atomically with reading
+ * it, and a page not reported keeps its state. The count (below `max`: no
+ * more in [from, to)), or PH_EINVAL (a bad range, or a fork's child), or
+ * PH_EIO (the kernel refused: the tracker is lost). */
+int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max);
+/* Stop tracking (the pages stay as they are) and free the tracker. */
+void ph__prim_track_stop(ph__prim_tracker *t);
+/* The system page size the tracker counts in. */
+uint64_t ph__prim_track_page_size(void);
+
 #if PH_PRIM_FUTEX
 /* ---- what the futex lock needs ----------------------------------------------- */
 /* This thread's id, unique among the threads of all processes. */

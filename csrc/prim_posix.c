@@ -284,4 +284,153 @@ int64_t ph__prim_now_ns(void) {
 }
 #endif
 
+/* ---- written pages ------------------------------------------------------------ */
+#if defined(__linux__)
+#include <sys/ioctl.h>
+
+/* The kernel's interface (linux/userfaultfd.h, linux/fs.h), declared here
+ * under our own names: older system headers (Debian 12's) lack the 6.7
+ * additions, and the numbers are the kernel's ABI. */
+struct ph__uffd_api { uint64_t api, features, ioctls; };
+struct ph__uffd_range { uint64_t start, len; };
+struct ph__uffd_register { struct ph__uffd_range range; uint64_t mode, ioctls; };
+struct ph__uffd_wp { struct ph__uffd_range range; uint64_t mode; };
+struct ph__page_region { uint64_t start, end, categories; };
+struct ph__pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PH__UFFD_API 0xAAull
+#define PH__UFFD_FEATURE_WP_UNPOPULATED (1ull << 13)
+#define PH__UFFD_FEATURE_WP_ASYNC (1ull << 15)
+#define PH__UFFDIO_API _IOWR(0xAA, 0x3F, struct ph__uffd_api)
+#define PH__UFFDIO_REGISTER _IOWR(0xAA, 0x00, struct ph__uffd_register)
+#define PH__UFFDIO_WRITEPROTECT _IOWR(0xAA, 0x06, struct ph__uffd_wp)
+#define PH__UFFDIO_REGISTER_MODE_WP (1ull << 1)
+#define PH__UFFDIO_WRITEPROTECT_MODE_WP (1ull << 0)
+#define PH__UFFD_USER_MODE_ONLY 1
+#define PH__USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#define PH__PAGE_IS_WRITTEN (1ull << 1)
+#define PH__PM_SCAN_WP_MATCHING (1ull << 0)
+#define PH__PM_SCAN_CHECK_WPASYNC (1ull << 1)
+#define PH__PAGEMAP_SCAN _IOWR('f', 16, struct ph__pm_scan_arg)
+
+struct ph__prim_tracker {
+  int uffd;        /* owns the registration */
+  int pagemap;     /* /proc/self/pagemap, for PAGEMAP_SCAN */
+  uint32_t pid;    /* the process that registered: a fork's child may not scan */
+  uintptr_t base;
+  uint64_t pages;
+};
+
+uint64_t ph__prim_track_page_size(void) { return (uint64_t)sysconf(_SC_PAGESIZE); }
+
+/* A userfaultfd: the device first (allowed by its permissions where the
+ * syscall is restricted), then the syscall, then the syscall for user-mode
+ * faults only (all this tracker needs; allowed unprivileged even with
+ * vm.unprivileged_userfaultfd = 0). */
+static int ph__uffd_open(void) {
+  int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (dev >= 0) {
+    int fd = ioctl(dev, PH__USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+    close(dev);
+    if (fd >= 0) return fd;
+  }
+#if defined(SYS_userfaultfd)
+  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+  if (fd >= 0) return fd;
+  return (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | PH__UFFD_USER_MODE_ONLY);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
+  *out = NULL;
+  uint64_t ps = ph__prim_track_page_size();
+  if (pages == 0 || (uintptr_t)base % ps != 0 || pages > UINT32_MAX) return EINVAL;
+  ph__prim_tracker *t = calloc(1, sizeof *t);
+  if (!t) return ENOMEM;
+  t->uffd = t->pagemap = -1;
+  t->pid = ph__prim_process_id();
+  t->base = (uintptr_t)base;
+  t->pages = pages;
+  int err = 0;
+  struct ph__uffd_api api = {PH__UFFD_API, PH__UFFD_FEATURE_WP_ASYNC | PH__UFFD_FEATURE_WP_UNPOPULATED, 0};
+  struct ph__uffd_range range = {t->base, pages * ps};
+  struct ph__uffd_register reg = {range, PH__UFFDIO_REGISTER_MODE_WP, 0};
+  struct ph__uffd_wp wp = {range, PH__UFFDIO_WRITEPROTECT_MODE_WP};
+  /* Each step's failure is the kernel's reason: no userfaultfd, no
+   * asynchronous write protection (before 6.7), a mapping it cannot track. */
+  if ((t->uffd = ph__uffd_open()) < 0 || ioctl(t->uffd, PH__UFFDIO_API, &api) != 0 ||
+      ioctl(t->uffd, PH__UFFDIO_REGISTER, &reg) != 0 || ioctl(t->uffd, PH__UFFDIO_WRITEPROTECT, &wp) != 0 ||
+      (t->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
+    err = errno ? errno : EIO;
+  if (err == 0) {
+    /* A scan proves the pair works: PAGEMAP_SCAN exists (6.7+) and sees
+     * the registration; nothing was written yet, so it reports nothing. */
+    uint32_t none;
+    int64_t n = ph__prim_track_take(t, 0, pages, &none, 1);
+    if (n != 0) err = n < 0 ? (errno ? errno : EIO) : EIO;
+  }
+  if (err != 0) {
+    ph__prim_track_stop(t);
+    return err;
+  }
+  *out = t;
+  return 0;
+}
+
+int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  if (!t || from > to || to > t->pages || (max != 0 && !out)) return PH_EINVAL;
+  /* The descriptors a child inherits name the parent's memory. */
+  if (t->pid != ph__prim_process_id()) return PH_EINVAL;
+  uint64_t ps = ph__prim_track_page_size(), count = 0, at = from;
+  struct ph__page_region vec[64];
+  while (at < to && count < max) {
+    /* max_pages bounds what is reported and so what is re-protected: a
+     * page past it keeps its written state for the next take. */
+    struct ph__pm_scan_arg arg = {
+        .size = sizeof arg,
+        .flags = PH__PM_SCAN_WP_MATCHING | PH__PM_SCAN_CHECK_WPASYNC,
+        .start = t->base + at * ps,
+        .end = t->base + to * ps,
+        .vec = (uint64_t)(uintptr_t)vec,
+        .vec_len = sizeof vec / sizeof vec[0],
+        .max_pages = max - count,
+        .category_mask = PH__PAGE_IS_WRITTEN,
+        .return_mask = PH__PAGE_IS_WRITTEN,
+    };
+    long n = ioctl(t->pagemap, PH__PAGEMAP_SCAN, &arg);
+    if (n < 0) return PH_EIO;
+    for (long i = 0; i < n; i++)
+      for (uint64_t a = vec[i].start; a < vec[i].end && count < max; a += ps) out[count++] = (uint32_t)((a - t->base) / ps);
+    uint64_t walked = (arg.walk_end - t->base) / ps;
+    if (walked <= at) break; /* no progress: the kernel stopped short */
+    at = walked;
+  }
+  return (int64_t)count;
+}
+
+void ph__prim_track_stop(ph__prim_tracker *t) {
+  if (!t) return;
+  if (t->pagemap >= 0) close(t->pagemap);
+  if (t->uffd >= 0) close(t->uffd); /* drops the registration and the protection */
+  free(t);
+}
+#else
+uint64_t ph__prim_track_page_size(void) { return (uint64_t)sysconf(_SC_PAGESIZE); }
+int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
+  (void)base, (void)pages;
+  *out = NULL;
+  return ENOSYS;
+}
+int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  (void)t, (void)from, (void)to, (void)out, (void)max;
+  return PH_EINVAL;
+}
+void ph__prim_track_stop(ph__prim_tracker *t) { (void)t; }
+#endif
+
 #endif /* !_WIN32 */

@@ -150,4 +150,22 @@ int ph__prim_region_is_private(const void *addr) {
   return -1;
 }
 
+/* ---- written pages ------------------------------------------------------------ */
+/* No tracker yet: GetWriteWatch needs regions reserved with MEM_WRITE_WATCH. */
+uint64_t ph__prim_track_page_size(void) {
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  return si.dwPageSize;
+}
+int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
+  (void)base, (void)pages;
+  *out = NULL;
+  return ERROR_CALL_NOT_IMPLEMENTED;
+}
+int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  (void)t, (void)from, (void)to, (void)out, (void)max;
+  return PH_EINVAL;
+}
+void ph__prim_track_stop(ph__prim_tracker *t) { (void)t; }
+
 #endif /* _WIN32 */

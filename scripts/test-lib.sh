@@ -39,27 +39,33 @@ step() {
 
 # c_suite NAME EXE: runs a harness.h program (through "${c_runner[@]}"
 # when set: wine for Windows programs) and counts its
-# "# N passed, M failed" line. A crash, a timeout or a missing count line
-# is one more failure, so a dying program never reads as a pass.
+# "# N passed, M failed[, K skipped]" line (skipped cases are listed, not
+# counted as passed). A crash, a timeout or a missing count line is one
+# more failure, so a dying program never reads as a pass.
 c_runner=()
 c_suite() {
-  local name=$1 exe=$2 rc line p=0 f=0
+  local name=$1 exe=$2 rc line p=0 f=0 s=0
   banner "$name"
   timeout "${TEST_TIMEOUT:-900}" "${c_runner[@]}" "$exe" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   sed -i 's/\r$//' "$log" # Windows programs end their lines with CR LF
-  line=$(grep -E '^# [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-  if [[ $line =~ ^#\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-    p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
+  line=$(grep -E '^# [0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
+  if [[ $line =~ ^#\ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
+    p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[4]:-0}
     if ((rc != 0 && f == 0)); then
       echo "!! $name exited with status $rc"
       f=1
     fi
   else # died mid-run: count the cases it reported, plus the one it died in
-    p=$(grep -c '^ok - ' "$log") f=$(($(grep -c '^not ok - ' "$log") + 1))
+    p=$(grep '^ok - ' "$log" | grep -vc ' # SKIP ') f=$(($(grep -c '^not ok - ' "$log") + 1))
+    s=$(grep -c '^ok - .* # SKIP ' "$log")
     echo "!! $name exited with status $rc before its summary line"
   fi
-  record "$name" "$p" "$f"
+  if ((s > 0)); then
+    record "$name" "$p" "$f" "$(printf '%d passed, %d failed, %d skipped: %s' "$p" "$f" "$s" "$(grep '^ok - .* # SKIP ' "$log" | sed 's/^ok - //' | paste -sd ';' -)")"
+  else
+    record "$name" "$p" "$f"
+  fi
 }
 
 # c_suites PREFIX DIR: c_suite for every program in DIR (none is a failure:

@@ -6,6 +6,9 @@
  * ends with the line "# N passed, M failed" and exits non-zero on any
  * failure, which scripts/test.sh adds up across suites. EXPECT records a failure and
  * goes on; REQUIRE ends the case. Seeds are printed with failures.
+ * TEST_SKIP(reason) ends a case that cannot run on this machine: it prints
+ * "ok - name # SKIP reason", is counted as skipped, never as passed, and
+ * the last line becomes "# N passed, M failed, K skipped".
  */
 #ifndef PH_TEST_HARNESS_H
 #define PH_TEST_HARNESS_H
@@ -27,6 +30,7 @@ static test_case test_cases[TEST_MAX];
 static int test_count;
 static int test_dropped; /* cases registered past TEST_MAX */
 static int test_failed_now;
+static const char *test_skipped_now; /* the reason, when the case skipped */
 static unsigned long long test_seed; /* set by randomized cases, printed on failure */
 
 #define TEST(name)                                                        \
@@ -64,11 +68,18 @@ static unsigned long long test_seed; /* set by randomized cases, printed on fail
     }                                                                     \
   } while (0)
 
+#define TEST_SKIP(reason)                                                 \
+  do {                                                                    \
+    test_skipped_now = (reason);                                          \
+    return;                                                               \
+  } while (0)
+
 /* Runs every case; the program's exit status. */
 static int test_run_all(void) {
-  int passed = 0, failed = 0;
+  int passed = 0, failed = 0, skipped = 0;
   for (int i = 0; i < test_count; i++) {
     test_failed_now = 0;
+    test_skipped_now = NULL;
     test_seed = 0;
     test_cases[i].fn();
     if (test_failed_now) {
@@ -76,6 +87,9 @@ static int test_run_all(void) {
       printf("not ok - %s", test_cases[i].name);
       if (test_seed) printf(" (seed %llu)", test_seed);
       printf("\n");
+    } else if (test_skipped_now) {
+      skipped++;
+      printf("ok - %s # SKIP %s\n", test_cases[i].name, test_skipped_now);
     } else {
       passed++;
       printf("ok - %s\n", test_cases[i].name);
@@ -86,7 +100,8 @@ static int test_run_all(void) {
     failed++;
     printf("not ok - %d more cases than TEST_MAX (%d) were not run\n", test_dropped, TEST_MAX);
   }
-  printf("# %d passed, %d failed\n", passed, failed);
+  if (skipped) printf("# %d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  else printf("# %d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
 

@@ -1,0 +1,156 @@
+/*
+ * unit_track.c - the written-page tracker of prim.h: it reports exactly the
+ * pages written since the last take (each once, ascending), no page only
+ * read, honours `max` and the [from, to) window without losing the pages
+ * it did not report, and refuses a fork's child. Where the system has no
+ * tracker, starting one is an OS error and nothing is tracked; where the
+ * kernel refuses it at run time (a container's seccomp filter, a kernel
+ * before 6.7), the Linux cases are skipped with the kernel's reason.
+ */
+#define _DEFAULT_SOURCE 1
+#include "harness.h"
+#include "prim.h"
+
+#include <errno.h>
+#include <stdint.h>
+#if !defined(_WIN32)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+#define PAGES 512u
+
+typedef struct {
+  unsigned char *base;
+  uint64_t ps;
+  ph__prim_tracker *t;
+} tracked;
+
+/* Why the last track_new failed (it outlives the case, for TEST_SKIP). */
+static char refusal[96];
+
+/* A fresh anonymous mapping of PAGES pages with a tracker, or false and the refusal. */
+static bool track_new(tracked *m) {
+  m->ps = ph__prim_track_page_size();
+  m->base = ph__prim_map_anon(PAGES * m->ps, m->ps);
+  m->t = NULL;
+  if (!m->base) {
+    snprintf(refusal, sizeof refusal, "no memory for the mapping");
+    return false;
+  }
+  int err = ph__prim_track_start(m->base, PAGES, &m->t);
+  if (err != 0) snprintf(refusal, sizeof refusal, "the system refused the tracker (error %d)", err);
+  return err == 0;
+}
+
+static void track_free(tracked *m) {
+  ph__prim_track_stop(m->t);
+  if (m->base) (void)ph__prim_unmap(m->base, PAGES * m->ps);
+}
+
+#if defined(__linux__)
+/* xorshift64*: seeded, printed with a failure. */
+static uint64_t rng_state;
+static uint64_t next_random(void) {
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+#define START_OR_SKIP(m) \
+  tracked m;             \
+  if (!track_new(&m)) {  \
+    track_free(&m);      \
+    TEST_SKIP(refusal);  \
+  }
+
+TEST(a_take_reports_exactly_the_pages_written_since_the_last_one) {
+  START_OR_SKIP(m);
+  uint32_t got[PAGES];
+  EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES, got, PAGES), 0); /* nothing written yet */
+  rng_state = test_seed = 0x7ac4e2ull ^ (uint64_t)ph__prim_now_ns();
+  for (int round = 0; round < 50; round++) {
+    bool written[PAGES] = {false};
+    unsigned writes = (unsigned)(next_random() % 40);
+    for (unsigned i = 0; i < writes; i++) {
+      uint32_t p = (uint32_t)(next_random() % PAGES);
+      written[p] = true;
+      m.base[p * m.ps + next_random() % m.ps] = (unsigned char)round; /* anywhere in the page */
+    }
+    /* Reads mark nothing. */
+    volatile unsigned char sink = 0;
+    for (unsigned i = 0; i < 20; i++) sink ^= m.base[(next_random() % PAGES) * m.ps];
+    (void)sink;
+    int64_t n = ph__prim_track_take(m.t, 0, PAGES, got, PAGES);
+    int64_t want = 0;
+    for (uint32_t p = 0; p < PAGES; p++) want += written[p];
+    REQUIRE(n == want);
+    for (int64_t i = 0; i < n; i++) {
+      REQUIRE(got[i] < PAGES && written[got[i]]);
+      if (i > 0) REQUIRE(got[i] > got[i - 1]);
+    }
+    EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES, got, PAGES), 0); /* each page once */
+  }
+  track_free(&m);
+}
+
+TEST(max_and_the_window_bound_a_take_and_the_rest_stay_written) {
+  START_OR_SKIP(m);
+  uint32_t got[PAGES];
+  const uint32_t pages[] = {3, 4, 5, 100, 101, 300, 301, 302, 400, 511};
+  for (unsigned i = 0; i < sizeof pages / sizeof pages[0]; i++) memset(m.base + pages[i] * m.ps, 1, 8);
+  /* The window [100, 302): 100, 101, 300, 301 in it. */
+  REQUIRE(ph__prim_track_take(m.t, 100, 302, got, PAGES) == 4);
+  EXPECT_EQ(got[0], 100);
+  EXPECT_EQ(got[3], 301);
+  /* max 3 of the rest: 3, 4, 5; then the others, then none. */
+  REQUIRE(ph__prim_track_take(m.t, 0, PAGES, got, 3) == 3);
+  EXPECT_EQ(got[0], 3);
+  EXPECT_EQ(got[2], 5);
+  REQUIRE(ph__prim_track_take(m.t, 0, PAGES, got, PAGES) == 3);
+  EXPECT_EQ(got[0], 302);
+  EXPECT_EQ(got[1], 400);
+  EXPECT_EQ(got[2], 511);
+  EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES, got, PAGES), 0);
+  track_free(&m);
+}
+
+TEST(a_write_spanning_many_pages_reports_each_of_them) {
+  START_OR_SKIP(m);
+  uint32_t got[PAGES];
+  memset(m.base + 10 * m.ps + 7, 0xAB, 200 * m.ps); /* pages 10 to 210 */
+  REQUIRE(ph__prim_track_take(m.t, 0, PAGES, got, PAGES) == 201);
+  for (uint32_t i = 0; i < 201; i++) EXPECT_EQ(got[i], 10 + i);
+  track_free(&m);
+}
+
+TEST(bad_ranges_and_a_forks_child_are_einval) {
+  START_OR_SKIP(m);
+  uint32_t got[4];
+  EXPECT_EQ(ph__prim_track_take(m.t, 5, 4, got, 4), PH_EINVAL);
+  EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES + 1, got, 4), PH_EINVAL);
+  EXPECT_EQ(ph__prim_track_take(NULL, 0, 1, got, 4), PH_EINVAL);
+  m.base[0] = 1;
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) _exit(ph__prim_track_take(m.t, 0, PAGES, got, 4) == PH_EINVAL ? 0 : 1);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  /* The child's refusal left the parent's page written. */
+  EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES, got, 4), 1);
+  track_free(&m);
+}
+#else
+TEST(without_a_tracker_starting_one_is_an_os_error_and_tracks_nothing) {
+  tracked m;
+  EXPECT(!track_new(&m));
+  EXPECT(m.t == NULL);
+  uint32_t got[1];
+  EXPECT_EQ(ph__prim_track_take(NULL, 0, 1, got, 1), PH_EINVAL);
+  track_free(&m);
+}
+#endif
+
+TEST_MAIN()
