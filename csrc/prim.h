@@ -100,14 +100,18 @@ int ph__prim_region_is_private(const void *addr);
  * this process's mapping. */
 typedef struct ph__prim_tracker ph__prim_tracker;
 /* Track writes to the `pages` system pages at `base` (a mapping made here,
- * page-aligned): from now on every page counts as unwritten. 0, or a
- * positive OS error number: ENOSYS (ERROR_CALL_NOT_IMPLEMENTED on Windows)
- * where there is no tracker, the kernel's reason where it refuses. */
+ * page-aligned), in O(1) whatever their number. Every page written from
+ * now on is reported by the next take that covers it; a page no take has
+ * covered yet may be reported though unwritten (on Linux it is: the first
+ * take over a page is what protects it). 0, or a positive OS error
+ * number: ENOSYS (ERROR_CALL_NOT_IMPLEMENTED on Windows) where there is no
+ * tracker, the kernel's reason where it refuses. */
 int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out);
 /* The indexes of the pages in [from, to) written since the start or since
- * the take that last reported them, ascending, at most `max` of them, into
- * `out`; each page reported is unwritten again, atomically with reading
- * it, and a page not reported keeps its state. The count (below `max`: no
+ * the take that last reported them (and maybe pages no take covered
+ * before), ascending, at most `max` of them, into `out`; each page
+ * reported is unwritten again, atomically with reading it, and a page not
+ * reported keeps its state. The count (below `max`: no
  * more in [from, to)), or PH_EINVAL (a bad range, or a fork's child), or
  * PH_EIO (the kernel refused: the tracker is lost). */
 int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max);

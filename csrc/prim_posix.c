@@ -294,7 +294,6 @@ int64_t ph__prim_now_ns(void) {
 struct ph__uffd_api { uint64_t api, features, ioctls; };
 struct ph__uffd_range { uint64_t start, len; };
 struct ph__uffd_register { struct ph__uffd_range range; uint64_t mode, ioctls; };
-struct ph__uffd_wp { struct ph__uffd_range range; uint64_t mode; };
 struct ph__page_region { uint64_t start, end, categories; };
 struct ph__pm_scan_arg {
   uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
@@ -305,9 +304,7 @@ struct ph__pm_scan_arg {
 #define PH__UFFD_FEATURE_WP_ASYNC (1ull << 15)
 #define PH__UFFDIO_API _IOWR(0xAA, 0x3F, struct ph__uffd_api)
 #define PH__UFFDIO_REGISTER _IOWR(0xAA, 0x00, struct ph__uffd_register)
-#define PH__UFFDIO_WRITEPROTECT _IOWR(0xAA, 0x06, struct ph__uffd_wp)
 #define PH__UFFDIO_REGISTER_MODE_WP (1ull << 1)
-#define PH__UFFDIO_WRITEPROTECT_MODE_WP (1ull << 0)
 #define PH__UFFD_USER_MODE_ONLY 1
 #define PH__USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
 #define PH__PAGE_IS_WRITTEN (1ull << 1)
@@ -360,19 +357,20 @@ int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
   struct ph__uffd_api api = {PH__UFFD_API, PH__UFFD_FEATURE_WP_ASYNC | PH__UFFD_FEATURE_WP_UNPOPULATED, 0};
   struct ph__uffd_range range = {t->base, pages * ps};
   struct ph__uffd_register reg = {range, PH__UFFDIO_REGISTER_MODE_WP, 0};
-  struct ph__uffd_wp wp = {range, PH__UFFDIO_WRITEPROTECT_MODE_WP};
   /* Each step's failure is the kernel's reason: no userfaultfd, no
    * asynchronous write protection (before 6.7), a mapping it cannot track. */
   if ((t->uffd = ph__uffd_open()) < 0 || ioctl(t->uffd, PH__UFFDIO_API, &api) != 0 ||
-      ioctl(t->uffd, PH__UFFDIO_REGISTER, &reg) != 0 || ioctl(t->uffd, PH__UFFDIO_WRITEPROTECT, &wp) != 0 ||
+      ioctl(t->uffd, PH__UFFDIO_REGISTER, &reg) != 0 ||
       (t->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
     err = errno ? errno : EIO;
   if (err == 0) {
-    /* A scan proves the pair works: PAGEMAP_SCAN exists (6.7+) and sees
-     * the registration; nothing was written yet, so it reports nothing. */
-    uint32_t none;
-    int64_t n = ph__prim_track_take(t, 0, pages, &none, 1);
-    if (n != 0) err = n < 0 ? (errno ? errno : EIO) : EIO;
+    /* A scan of one page proves the pair works: PAGEMAP_SCAN exists
+     * (6.7+) and sees the registration. Registering protects nothing: the
+     * first take over a page write-protects it (PM_SCAN_WP_MATCHING also
+     * protects pages never touched), so only the pages a caller looks at
+     * get page tables, never the whole of a large lazy region. */
+    uint32_t first;
+    if (ph__prim_track_take(t, 0, 1, &first, 1) < 0) err = errno ? errno : EIO;
   }
   if (err != 0) {
     ph__prim_track_stop(t);

@@ -44,6 +44,7 @@ int main(void) {
     printf("the system refused the tracker (error %d): nothing to measure\n", err);
     return 1;
   }
+  if (ph__prim_track_take(t, 0, pages, out, (uint32_t)pages) < 0) return 1; /* the first take protects every page */
   const int shares[] = {0, 1, 5, 10, 100};
   printf("%-16s %10s %18s %12s\n", "pages written", "pages", "first write us/pg", "take us");
   for (unsigned s = 0; s < sizeof shares / sizeof shares[0]; s++) {

@@ -1,8 +1,9 @@
 /*
- * unit_track.c - the written-page tracker of prim.h: it reports exactly the
- * pages written since the last take (each once, ascending), no page only
- * read, honours `max` and the [from, to) window without losing the pages
- * it did not report, and refuses a fork's child. Where the system has no
+ * unit_track.c - the written-page tracker of prim.h: once a take has
+ * covered a page, it reports exactly the pages written since the last take
+ * (each once, ascending), no page only read, honours `max` and the
+ * [from, to) window without losing the pages it did not report, and
+ * refuses a fork's child. Where the system has no
  * tracker, starting one is an OS error and nothing is tracked; where the
  * kernel refuses it at run time (a container's seccomp filter, a kernel
  * before 6.7), the Linux cases are skipped with the kernel's reason.
@@ -65,10 +66,36 @@ static uint64_t next_random(void) {
     TEST_SKIP(refusal);  \
   }
 
+/* One take over every page: from then on a take reports exactly the writes. */
+static void cover(tracked *m) {
+  static uint32_t all[PAGES];
+  (void)ph__prim_track_take(m->t, 0, PAGES, all, PAGES);
+}
+
+TEST(pages_no_take_covered_are_reported_until_one_does_and_start_protects_nothing) {
+  START_OR_SKIP(m);
+  uint32_t got[PAGES];
+  memset(m.base + 7 * m.ps, 1, m.ps); /* before any take: reported */
+  int64_t n = ph__prim_track_take(m.t, 0, 64, got, PAGES);
+  REQUIRE(n >= 1 && n <= 64);
+  bool seven = false;
+  for (int64_t i = 0; i < n; i++) seven |= got[i] == 7;
+  EXPECT(seven);
+  EXPECT_EQ(ph__prim_track_take(m.t, 0, 64, got, PAGES), 0); /* covered now */
+  /* Pages past the window were never covered: a write there stays reported, never lost. */
+  m.base[300 * m.ps] = 1;
+  n = ph__prim_track_take(m.t, 64, PAGES, got, PAGES);
+  seven = false;
+  for (int64_t i = 0; i < n; i++) seven |= got[i] == 300;
+  EXPECT(seven);
+  track_free(&m);
+}
+
 TEST(a_take_reports_exactly_the_pages_written_since_the_last_one) {
   START_OR_SKIP(m);
   uint32_t got[PAGES];
-  EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES, got, PAGES), 0); /* nothing written yet */
+  cover(&m);
+  EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES, got, PAGES), 0); /* nothing written since */
   rng_state = test_seed = 0x7ac4e2ull ^ (uint64_t)ph__prim_now_ns();
   for (int round = 0; round < 50; round++) {
     bool written[PAGES] = {false};
@@ -98,6 +125,7 @@ TEST(a_take_reports_exactly_the_pages_written_since_the_last_one) {
 TEST(max_and_the_window_bound_a_take_and_the_rest_stay_written) {
   START_OR_SKIP(m);
   uint32_t got[PAGES];
+  cover(&m);
   const uint32_t pages[] = {3, 4, 5, 100, 101, 300, 301, 302, 400, 511};
   for (unsigned i = 0; i < sizeof pages / sizeof pages[0]; i++) memset(m.base + pages[i] * m.ps, 1, 8);
   /* The window [100, 302): 100, 101, 300, 301 in it. */
@@ -119,6 +147,7 @@ TEST(max_and_the_window_bound_a_take_and_the_rest_stay_written) {
 TEST(a_write_spanning_many_pages_reports_each_of_them) {
   START_OR_SKIP(m);
   uint32_t got[PAGES];
+  cover(&m);
   memset(m.base + 10 * m.ps + 7, 0xAB, 200 * m.ps); /* pages 10 to 210 */
   REQUIRE(ph__prim_track_take(m.t, 0, PAGES, got, PAGES) == 201);
   for (uint32_t i = 0; i < 201; i++) EXPECT_EQ(got[i], 10 + i);
@@ -131,6 +160,7 @@ TEST(bad_ranges_and_a_forks_child_are_einval) {
   EXPECT_EQ(ph__prim_track_take(m.t, 5, 4, got, 4), PH_EINVAL);
   EXPECT_EQ(ph__prim_track_take(m.t, 0, PAGES + 1, got, 4), PH_EINVAL);
   EXPECT_EQ(ph__prim_track_take(NULL, 0, 1, got, 4), PH_EINVAL);
+  cover(&m);
   m.base[0] = 1;
   pid_t pid = fork();
   REQUIRE(pid >= 0);
