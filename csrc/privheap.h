@@ -513,6 +513,15 @@ PH_NODISCARD PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const
 PH_NODISCARD PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, uint32_t cap);
 
 /*
+ * Of the n pages listed in `pages` (indices of 4096-byte pages of a and b),
+ * the ones whose bytes differ between a and b, in the list's order, into
+ * out (which may be `pages` itself): the exact subset of pages a tracker
+ * reported as written. Returns their count, or PH_EINVAL for NULL
+ * arguments with n > 0 or n above INT32_MAX.
+ */
+PH_NODISCARD PH_API int ph_pages_diff_list(const void *a, const void *b, const uint32_t *pages, uint32_t n, uint32_t *out);
+
+/*
  * Copy n 4096-byte pages: page src_pages[i] of src to page dst_pages[i] of
  * dst (dst_pages may be src_pages). The pages must not overlap. Returns n,
  * or PH_EINVAL for NULL arguments with n > 0 or n above INT32_MAX.
@@ -631,6 +640,56 @@ PH_NODISCARD PH_API double ph_off_realloc_locked(ph_heap_t *h, double off, doubl
 PH_NODISCARD PH_API double ph_off_aligned_alloc_locked(ph_heap_t *h, double align, double size);
 PH_API int ph_off_free_locked(ph_heap_t *h, double off);
 PH_API double ph_off_usable_size_locked(ph_heap_t *h, double off);
+
+/* ------------------------------------------------------------------------ */
+/* 12. Written pages                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Which pages of a region were written since the last look, from the
+ * operating system rather than a comparison of bytes, so rollback rings,
+ * deltas, checksums and replays cost what changed. On Linux 6.7+ it is
+ * userfaultfd write protection in asynchronous mode read by PAGEMAP_SCAN
+ * (PH_TRACK_USERFAULTFD); on Windows, the write watch of an anonymous
+ * region mapped by ph_region_map_anon (PH_TRACK_WRITE_WATCH). Elsewhere,
+ * or where the kernel refuses (a seccomp filter, an older kernel, a file
+ * mapping on Windows), ph_tracker_start fails and the caller compares bytes.
+ *
+ * A tracker sees the writes made through this process's mapping of the
+ * region, by any of its threads; not those of another process sharing a
+ * file, nor write(2) into the file. It is process-local: in a fork's child
+ * every take is PH_EINVAL. Stop it before unmapping the region.
+ */
+typedef struct ph_tracker ph_tracker_t;
+#define PH_TRACK_USERFAULTFD 1
+#define PH_TRACK_WRITE_WATCH 2
+
+/* Track writes to the region of `size` bytes at `base` (page-aligned, a
+ * mapping made by ph_region_map_anon), in O(1) whatever its size. NULL when
+ * there is no tracker here: PH_EIO with the system's reason in
+ * ph_last_os_error (ENOSYS where none exists), PH_EINVAL for a bad base. */
+PH_NODISCARD PH_API ph_tracker_t *ph_tracker_start(void *base, size_t size);
+
+/* PH_TRACK_USERFAULTFD or PH_TRACK_WRITE_WATCH; PH_EINVAL for NULL. */
+PH_API int ph_tracker_kind(const ph_tracker_t *t);
+
+/*
+ * The 4096-byte pages of [from, to) written since the take that last
+ * reported them (or since the start), ascending, at most `max` of them,
+ * into out; each reported page counts as unwritten again, atomically with
+ * reading it, and a page not reported keeps its state, so a take that
+ * returns `max` is followed by another from the page after the last one.
+ * A page no take covered before may be reported though unwritten (the
+ * first take over a page is what starts watching it). Returns the count;
+ * PH_EINVAL for a bad range, a NULL out with max > 0, a `max` below the
+ * pages of one system page (on systems with pages larger than 4096
+ * bytes), or a fork's child; PH_EIO when the system refused the scan (the
+ * tracker is lost: stop it and compare bytes).
+ */
+PH_NODISCARD PH_API int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t to, uint32_t *out, uint32_t max);
+
+/* Stop tracking and free the tracker (NULL is allowed). */
+PH_API void ph_tracker_stop(ph_tracker_t *t);
 
 #ifdef __cplusplus
 }

@@ -84,6 +84,7 @@ export const symbols = {
   ph_snapshot_check: { args: ["ptr", "usize", "usize", "u32"], returns: "i32" },
   ph_heap_restore: { args: ["ptr", "usize", "ptr", "usize", "u32"], returns: "ptr" },
   ph_pages_diff: { args: ["ptr", "ptr", "u32", "ptr", "u32"], returns: "i32" },
+  ph_pages_diff_list: { args: ["ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
   ph_pages_copy: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
   ph_heap_put_pages: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
 
@@ -99,6 +100,12 @@ export const symbols = {
   ph_off_aligned_alloc_locked: { args: ["ptr", "f64", "f64"], returns: "f64" },
   ph_off_free_locked: { args: ["ptr", "f64"], returns: "i32" },
   ph_off_usable_size_locked: { args: ["ptr", "f64"], returns: "f64" },
+
+  // 12. Written pages
+  ph_tracker_start: { args: ["ptr", "usize"], returns: "ptr" },
+  ph_tracker_kind: { args: ["ptr"], returns: "i32" },
+  ph_tracker_take: { args: ["ptr", "u32", "u32", "ptr", "u32"], returns: "i32" },
+  ph_tracker_stop: { args: ["ptr"], returns: "void" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**
@@ -159,4 +166,6 @@ export const NATIVE_CONSTANTS = {
   PH_LOCK_BLOCK_OFFSET: 6480,
   PH_LOCK_BLOCK_END: 6504,
   PH_ATTACH_WAIT_MS: 2000,
+  PH_TRACK_USERFAULTFD: 1,
+  PH_TRACK_WRITE_WATCH: 2,
 } as const;

@@ -14,6 +14,7 @@ const ARG_TYPES: Record<string, string[]> = {
   uint64_t: ["u64", "usize"],
   "void *": ["ptr"],
   "ph_heap_t *": ["ptr"],
+  "ph_tracker_t *": ["ptr"],
   "char *": ["ptr", "cstring", "buffer"],
   "size_t *": ["ptr"],
   "double *": ["ptr", "buffer"],
@@ -33,6 +34,7 @@ const RETURN_TYPES: Record<string, string[]> = {
   uint64_t: ["u64", "u64_fast"],
   "void *": ["ptr"],
   "ph_heap_t *": ["ptr"],
+  "ph_tracker_t *": ["ptr"],
   "char *": ["cstring", "ptr"],
 };
 
