@@ -27,6 +27,7 @@ import { HeapError, nativeFromCode } from "./errors.ts";
 import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
+import { type ChangeSet, PageTracker, type Tracking } from "./tracking.ts";
 import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
@@ -84,6 +85,13 @@ export interface HeapOptions {
   size: number;
   /** Zero memory when it is freed (PH_ZERO_ON_FREE), so every byte below `usedBytes` that is not live data is 0. */
   zeroOnFree?: boolean;
+  /**
+   * How rings, deltas, checksums and replays learn which pages changed
+   * (see `heap.tracking`): "auto" (default) asks the system, and compares
+   * pages where it cannot; "compare" never asks it. Results are the same
+   * either way; only the cost differs.
+   */
+  tracking?: "auto" | "compare";
 }
 
 /**
@@ -164,6 +172,15 @@ const REPAIR = true;
  */
 export let underHeapLock: <T>(heap: PrivateHeap, op: string, fn: () => T, repair?: boolean) => T;
 
+/**
+ * Internal: a change set of `heap`'s pages (see tracking.ts), from the
+ * heap's one tracker, made on first use. ECLOSED when the heap is closed.
+ */
+export let changesOf: (heap: PrivateHeap, op: string) => ChangeSet;
+
+/** Native trackers of heaps collected without close(): stopped then (the region is unmapped by its buffer's own deallocator). */
+const trackerCleanup = new FinalizationRegistry<Pointer>((t) => loadNative().symbols.ph_tracker_stop(t));
+
 // Scratch shared by every heap (one thread; none of these calls re-enter).
 const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
@@ -240,6 +257,10 @@ export class PrivateHeap implements Disposable {
   readonly #offAlignedAlloc: AllocCalls["alignedAlloc"];
   readonly #offFree: AllocCalls["free"];
   readonly #offUsableSize: AllocCalls["usableSize"];
+  /** Why this heap never asks the system which pages changed ("" when it may). */
+  #compareOnly = "";
+  /** The written-page tracker, made on first use (changesOf, tracking). */
+  #tracker: PageTracker | null = null;
 
   private constructor(base: Pointer, size: number) {
     this.#h = base;
@@ -307,7 +328,14 @@ export class PrivateHeap implements Disposable {
       S.ph_region_unmap(base, mapSize);
       throw HeapError.fromNative(rc, "PrivateHeap.create", `formatting ${mapSize} bytes`);
     }
-    return new PrivateHeap(base as Pointer, mapSize);
+    const heap = new PrivateHeap(base as Pointer, mapSize);
+    const tracking = options.tracking ?? "auto";
+    if (tracking !== "auto" && tracking !== "compare") {
+      heap.close();
+      throw new HeapError("EINVAL", "PrivateHeap.create", `tracking must be "auto" or "compare", got ${describe(tracking)}`);
+    }
+    if (tracking === "compare") heap.#compareOnly = 'the heap was created with tracking: "compare"';
+    return heap;
   }
 
   /**
@@ -360,6 +388,9 @@ export class PrivateHeap implements Disposable {
     const heap = new PrivateHeap(base, size);
     heap.#path = path;
     heap.#file = file;
+    // Another process's writes to the file are invisible to a tracker, and
+    // tracking a file mapping costs 10-170 us per first write to a page.
+    heap.#compareOnly = "a heap file: other processes' writes to it are invisible to the system's tracker";
     if (options?.check && !created) heap.#checkOpened(path);
     return heap;
   }
@@ -1026,6 +1057,8 @@ export class PrivateHeap implements Disposable {
     if (this.#h === 0) return;
     if (this.#lockDepth > 0) throw new HeapError("EINVAL", "PrivateHeap.close", "the heap's lock is held (inside withLock): close it after");
     this.#h = 0 as Pointer;
+    if (this.#tracker?.native) trackerCleanup.unregister(this);
+    this.#tracker?.stop();
     // Detaching frees the buffer's memory, which runs ph_region_unmap.
     const buf = this.#buffer;
     this.#buffer = buf.transfer(0);
@@ -1085,7 +1118,44 @@ export class PrivateHeap implements Disposable {
     return { count, lastCheck: last[0]! };
   }
 
+  /**
+   * How rings, deltas, `checksum()` and replay recording learn which pages
+   * changed since they last looked: "userfaultfd" (Linux 6.7+: the kernel
+   * write-protects the used pages and notes each first write, for about
+   * 1 us per page written per look), "write-watch" (Windows), or "compare"
+   * (a comparison with the last copy, or a full pass: heap files, heaps
+   * created with `tracking: "compare"`, other systems, or where the kernel
+   * refuses). Results are identical whichever is used. Reading it starts
+   * the tracker if nothing has yet. ECLOSED on a closed heap.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(["userfaultfd", "write-watch", "compare"].includes(heap.tracking)); // true
+   * ```
+   */
+  get tracking(): Tracking {
+    return this.#pageTracker("PrivateHeap.tracking").kind;
+  }
+
+  /** Why `tracking` is "compare" ("" when it is not). ECLOSED on a closed heap. */
+  get trackingReason(): string {
+    return this.#pageTracker("PrivateHeap.trackingReason").reason;
+  }
+
+  #pageTracker(op: string): PageTracker {
+    if (this.#h === 0) throw this.#closed(op);
+    let t = this.#tracker;
+    if (t === null) {
+      t = this.#tracker = new PageTracker(this.#h, this.#size, this.#compareOnly === "", this.#compareOnly);
+      if (t.native !== null) trackerCleanup.register(this, t.native, this);
+    }
+    return t;
+  }
+
   static {
+    changesOf = (heap, op) => heap.#pageTracker(op).subscribe();
     underHeapLock = <T>(heap: PrivateHeap, op: string, fn: () => T, repair = STRICT): T => {
       const h = heap.#enter(op, repair);
       try {

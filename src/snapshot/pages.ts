@@ -21,6 +21,18 @@ export function diffPages(a: PageSource, b: PageSource, npages: number, out: Uin
   return n;
 }
 
+/**
+ * Of the n pages listed (indices into a and b), the ones whose bytes
+ * differ, into out (may be `list` itself), in the list's order; returns
+ * their count. Turns a tracker's written pages into the changed ones.
+ */
+export function diffListed(a: PageSource, b: PageSource, list: Uint32Array, n: number, out: Uint32Array, op: string): number {
+  if (n === 0) return 0;
+  const k = loadNative().symbols.ph_pages_diff_list(a as Pointer, b as Pointer, list, n, out);
+  if (k < 0) throw HeapError.fromNative(k, op);
+  return k;
+}
+
 /** Page src[i] of `from` to page dst[i] of `to`, for i < n. */
 export function copyPages(to: PageSource, from: PageSource, dst: Uint32Array, src: Uint32Array, n: number, op: string): void {
   if (n === 0) return;

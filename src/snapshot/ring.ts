@@ -15,20 +15,19 @@
  * - "delta" (default): a shadow copy of the newest saved frame plus, for
  *   every older frame, the pages that differ from the frame after it, with
  *   their old contents (an undo log). Memory follows what changes per frame.
- *   save = find the pages that differ from the shadow (one memcmp pass,
- *   ph_pages_diff), move their old contents into the undo log, update the
- *   shadow; load = put the shadow's contents back where the heap differs
- *   (the same pass), then apply undo logs newest first.
+ *   save = find the pages that differ from the shadow, move their old
+ *   contents into the undo log, update the shadow; load = put the shadow's
+ *   contents back where the heap differs, then apply undo logs newest
+ *   first. The pages that differ are the ones the heap's tracker reports
+ *   written since the ring last looked, kept where their bytes differ
+ *   (ph_pages_diff_list), so both cost what changed; with "compare"
+ *   tracking (heap.tracking) they come from one memcmp pass over the
+ *   shadow's pages (ph_pages_diff). The result is the same.
  * - "full": every frame is a full copy of the used prefix, restored with
  *   ph_heap_restore. Memory is capacity x the largest used prefix.
  *
- * Why a memcmp pass, not dirty-page tracking: measured on this project's
- * Linux machines (kernel without CONFIG_MEM_SOFT_DIRTY), soft-dirty bits are
- * never set; write-protecting pages and catching the faults costs about 4 us
- * per first write to a page and crashes Bun when the fault comes from inside
- * an FFI call. A hashing pass would read half the bytes, but a collision
- * would silently roll back to a wrong state. The memcmp pass is exact and
- * runs at memory speed. See README ("Rollback ring") for the figures.
+ * Why not hashes: a hashing pass would read half the bytes a memcmp pass
+ * reads, but a collision would silently roll back to a wrong state.
  *
  * Invariant (delta mode): the shadow holds the bytes of the region's pages
  * [0, extent) as they were at the newest saved frame. A page at or above
@@ -46,8 +45,9 @@ import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
-import { type PrivateHeap, underHeapLock } from "../heap.ts";
-import { copyPages, diffPages, putPages, sequence } from "./pages.ts";
+import { changesOf, type PrivateHeap, underHeapLock } from "../heap.ts";
+import { type ChangeSet, UNKNOWN } from "../tracking.ts";
+import { copyPages, diffListed, diffPages, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -120,6 +120,7 @@ export class SnapshotRing implements Disposable {
   #logHead = 0; // next free undo page (mod logPages)
   #logUsed = 0; // undo pages held, ending at logHead
   readonly #undoCount: Uint32Array; // per slot: undo pages (from this frame to the next)
+  #changes: ChangeSet | null = null; // delta mode: pages written since the ring last looked
 
   private constructor(heap: PrivateHeap, mode: "delta" | "full", capacity: number, logBytes: number) {
     this.#heap = heap;
@@ -130,6 +131,7 @@ export class SnapshotRing implements Disposable {
     this.#undoCount = new Uint32Array(capacity);
     this.#logLimit = Math.max(1, Math.floor(logBytes / PAGE));
     for (let i = 0; mode === "full" && i < capacity; i++) this.#copies.push(new Uint8Array(0));
+    if (mode === "delta") this.#changes = changesOf(heap, "SnapshotRing.create");
   }
 
   /**
@@ -270,6 +272,8 @@ export class SnapshotRing implements Disposable {
     this.#shadow = this.#log = new Uint8Array(0);
     this.#diff = this.#slots = this.#pages = this.#identity = this.#logIndex = none;
     this.#copies = [];
+    this.#changes?.release();
+    this.#changes = null;
   }
 
   /** `using ring = SnapshotRing.create(...)` closes it at the end of the scope. */
@@ -299,6 +303,8 @@ export class SnapshotRing implements Disposable {
     }
     this.#revertToShadow(base);
     while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", base);
+    // The region equals the shadow now: what the undo logs wrote is no change.
+    this.#changes!.collect(this.#extent);
   }
 
   #slot(i: number): number {
@@ -418,9 +424,20 @@ export class SnapshotRing implements Disposable {
     this.#logHead = this.#logUsed % pages;
   }
 
-  /** Pages where the region differs from the shadow, into #diff; returns the count. */
+  /**
+   * Pages where the region differs from the shadow, into #diff; returns
+   * the count. Exact either way: the tracker's written pages are compared.
+   */
   #changedPages(base: Pointer, op: string): number {
-    return diffPages(base, this.#shadow, this.#extent, this.#diff, this.#diff.length, op);
+    const changes = this.#changes!;
+    const n = changes.collect(this.#extent);
+    try {
+      if (n === UNKNOWN) return diffPages(base, this.#shadow, this.#extent, this.#diff, this.#diff.length, op);
+      return diffListed(base, this.#shadow, changes.pages, n, this.#diff, op);
+    } catch (e) {
+      changes.forget(); // what it reported was not used: compare everything next time
+      throw e;
+    }
   }
 
   #saveDelta(base: Pointer, frame: number): void {
@@ -430,6 +447,7 @@ export class SnapshotRing implements Disposable {
     const full = this.#count === this.#capacity;
     if (this.#count - (full ? 1 : 0) === 0) {
       if (full) this.#dropOldest();
+      this.#changes!.collect(this.#extent); // the shadow is the moment to compare with from now on
       copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "SnapshotRing.save");
     } else {
       const n = this.#changedPages(base, "SnapshotRing.save");
@@ -449,6 +467,7 @@ export class SnapshotRing implements Disposable {
         // Nothing changed but the extent, whose new shadow pages are still zero: take it back.
         this.#extent = extent;
         this.#wholeRegion = wholeRegion;
+        this.#changes!.forget(); // the pages found stay changed: compare everything next time
         throw e;
       }
       if (full) this.#dropOldest();

@@ -1,0 +1,262 @@
+/**
+ * tracking.ts - which pages of a heap changed since a consumer last
+ * looked, from the system (ph_tracker_*) rather than a comparison of bytes,
+ * so a ring save, a delta, a checksum or a replay tick costs what changed.
+ *
+ * One PageTracker per heap owns the system's tracker (only one may watch a
+ * region). Each consumer (a ring, a recorder, the checksum, a snapshot used
+ * as a base) holds a ChangeSet: every take the tracker makes, for whichever
+ * consumer asks, is delivered to every live set, and a set hands its pages
+ * to its consumer at `collect`. So consumers look at their own moments and
+ * never lose each other's reports.
+ *
+ * Invariant: an exact set holds every page below its last collect's limit
+ * written since that collect (and maybe more: a page written with the same
+ * bytes, or reported before a take first covered it). A set is exact from
+ * its second collect while the system's tracker lives; otherwise `collect`
+ * returns UNKNOWN and the consumer compares bytes (the "compare" tracking,
+ * which is what a heap without a system tracker always uses).
+ */
+import type { Pointer } from "bun:ffi";
+import { loadNative } from "./ffi/loader.ts";
+import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
+
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+
+/**
+ * How a heap learns which pages changed: "userfaultfd" (Linux 6.7+: the
+ * kernel's write protection, read by PAGEMAP_SCAN), "write-watch"
+ * (Windows), or "compare" (pages are compared with the last copy: heap
+ * files, other systems, or where the kernel refuses).
+ */
+export type Tracking = "userfaultfd" | "write-watch" | "compare";
+
+/** What `collect` returns when the set cannot say: every page may have changed. */
+export const UNKNOWN = -1;
+
+/** Pages asked of the system per take call (a take past it goes on from there). */
+const TAKE_BATCH = 4096;
+
+/** The system tracker of one heap and the change sets it feeds. */
+export class PageTracker {
+  #native: Pointer | null = null;
+  #kind: Tracking = "compare";
+  readonly #pages: number;
+  /** Pages [0, covered) have been covered by a take: past it, the system's reports mean nothing yet. */
+  #covered = 0;
+  readonly #out = new Uint32Array(TAKE_BATCH);
+  readonly #sets: WeakRef<ChangeSet>[] = [];
+  /** Why the system refused, for `trackingReason`. */
+  #reason = "";
+
+  /** A tracker over the region of `size` bytes at `base`; `system` false: compare only. */
+  constructor(base: Pointer, size: number, system: boolean, why: string) {
+    this.#pages = Math.floor(size / PAGE);
+    if (!system) {
+      this.#reason = why;
+      return;
+    }
+    const S = loadNative().symbols;
+    const t = S.ph_tracker_start(base, size);
+    if (t === null) {
+      this.#reason = `the system refused a tracker (${loadNative().symbols.ph_strerror(S.ph_last_error())}, system error ${S.ph_last_os_error()})`;
+      return;
+    }
+    this.#native = t as Pointer;
+    this.#kind = S.ph_tracker_kind(t) === NATIVE_CONSTANTS.PH_TRACK_WRITE_WATCH ? "write-watch" : "userfaultfd";
+  }
+
+  get kind(): Tracking {
+    return this.#kind;
+  }
+
+  /** Why the tracking is "compare" ("" otherwise). */
+  get reason(): string {
+    return this.#reason;
+  }
+
+  /** The native tracker, for stopping it when the heap object is collected unclosed. */
+  get native(): Pointer | null {
+    return this.#native;
+  }
+
+  /** A new change set; its first collect is UNKNOWN (it has no moment to compare with yet). */
+  subscribe(): ChangeSet {
+    const set = new ChangeSet(this, this.#pages);
+    this.#sets.push(new WeakRef(set));
+    return set;
+  }
+
+  /** Stop watching: every set is UNKNOWN from now on. Idempotent. */
+  stop(why = "the heap was closed"): void {
+    if (this.#native === null) return;
+    loadNative().symbols.ph_tracker_stop(this.#native);
+    this.#native = null;
+    this.#kind = "compare";
+    this.#reason = why;
+  }
+
+  /** Whether sets can be exact. */
+  get live(): boolean {
+    return this.#native !== null;
+  }
+
+  /** Drop a set: it gets no more reports. */
+  unsubscribe(set: ChangeSet): void {
+    const i = this.#sets.findIndex((r) => r.deref() === set);
+    if (i >= 0) this.#sets.splice(i, 1);
+  }
+
+  /**
+   * Ask the system for the pages of [0, limit) written since its last
+   * report and give them to every set; pages above what a take covered
+   * before are given whole (the system has said nothing about them yet).
+   */
+  take(limit: number): void {
+    const t = this.#native;
+    if (t === null) return;
+    const to = Math.min(limit, this.#pages);
+    const S = loadNative().symbols;
+    const out = this.#out;
+    const covered = this.#covered;
+    const sets = this.#liveSets();
+    for (let from = 0; from < to; ) {
+      const n = S.ph_tracker_take(t, from, to, out, out.length);
+      if (n < 0) {
+        this.stop(`the system stopped tracking (${S.ph_strerror(n)})`);
+        return;
+      }
+      let below = 0; // reports of covered pages (ascending: a prefix of out)
+      while (below < n && out[below]! < covered) below++;
+      for (const s of sets) s.addList(out, below);
+      if (n < out.length) break;
+      from = out[n - 1]! + 1;
+    }
+    if (to > covered) {
+      for (const s of sets) s.addRange(covered, to);
+      this.#covered = to;
+    }
+  }
+
+  #liveSets(): ChangeSet[] {
+    const live: ChangeSet[] = [];
+    for (let i = 0; i < this.#sets.length; ) {
+      const s = this.#sets[i]!.deref();
+      if (s === undefined) {
+        this.#sets[i] = this.#sets[this.#sets.length - 1]!;
+        this.#sets.pop();
+      } else {
+        live.push(s);
+        i++;
+      }
+    }
+    return live;
+  }
+}
+
+/**
+ * The pages of a heap that changed since its consumer last collected. Made
+ * by {@link PageTracker.subscribe}.
+ */
+export class ChangeSet {
+  readonly #tracker: PageTracker;
+  /** Pages reported since the last collect, each once (#marked). */
+  #acc: Uint32Array = new Uint32Array(64);
+  #accCount = 0;
+  readonly #marked: Uint8Array;
+  /** What the last collect returned. */
+  #out: Uint32Array = new Uint32Array(64);
+  #exact = false;
+  #limit = 0;
+
+  constructor(tracker: PageTracker, pages: number) {
+    this.#tracker = tracker;
+    this.#marked = new Uint8Array(pages);
+  }
+
+  /** Pages reported: list[0, n) (below covered), ascending. */
+  addList(list: Uint32Array, n: number): void {
+    const marked = this.#marked;
+    for (let i = 0; i < n; i++) {
+      const p = list[i]!;
+      if (marked[p] === 0) this.#push(p);
+    }
+  }
+
+  /** Pages [from, to), all reported. */
+  addRange(from: number, to: number): void {
+    const marked = this.#marked;
+    for (let p = from; p < to; p++) if (marked[p] === 0) this.#push(p);
+  }
+
+  #push(p: number): void {
+    if (this.#accCount === this.#acc.length) {
+      const grown = new Uint32Array(Math.min(this.#marked.length, 2 * this.#acc.length));
+      grown.set(this.#acc);
+      this.#acc = grown;
+    }
+    this.#marked[p] = 1;
+    this.#acc[this.#accCount++] = p;
+  }
+
+  /**
+   * The pages below `limit` that changed since the last collect, in
+   * `pages` (valid until the next collect), and their count; or UNKNOWN
+   * (every page may have changed: compare bytes). Pages at or above the
+   * previous collect's limit count as changed. With `keep`, the set is
+   * not emptied: the next collect still reports since the one before.
+   * Ascending with `sorted`.
+   */
+  collect(limit: number, keep = false, sorted = false): number {
+    const tracker = this.#tracker;
+    tracker.take(limit);
+    if (!this.#exact || !tracker.live) {
+      this.#clear();
+      this.#exact = tracker.live;
+      this.#limit = limit;
+      return UNKNOWN;
+    }
+    if (limit > this.#limit) this.addRange(this.#limit, Math.min(limit, this.#marked.length));
+    if (this.#out.length < this.#accCount) this.#out = new Uint32Array(this.#acc.length);
+    const out = this.#out;
+    const acc = this.#acc;
+    let n = 0;
+    for (let i = 0; i < this.#accCount; i++) {
+      const p = acc[i]!;
+      if (p < limit) out[n++] = p;
+    }
+    if (!keep) {
+      this.#clear();
+      this.#limit = limit;
+    }
+    if (sorted) out.subarray(0, n).sort();
+    return n;
+  }
+
+  /**
+   * The next collect is UNKNOWN: for a consumer that collected but could
+   * not use the pages (a failed save), so none of them is lost.
+   */
+  forget(): void {
+    this.#exact = false;
+  }
+
+  /** The pages of the last collect (the first `count` entries). */
+  get pages(): Uint32Array {
+    return this.#out;
+  }
+
+  /** Report nothing more and let go of the tracker. */
+  release(): void {
+    this.#tracker.unsubscribe(this);
+    this.#clear();
+    this.#exact = false;
+  }
+
+  #clear(): void {
+    const marked = this.#marked;
+    const acc = this.#acc;
+    for (let i = 0; i < this.#accCount; i++) marked[acc[i]!] = 0;
+    this.#accCount = 0;
+  }
+}
