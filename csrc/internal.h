@@ -499,6 +499,20 @@ typedef struct ph__lock_self {
  * holds it had are its own again only in a private copy (see adopt_carried). */
 void ph__lock_self_forked(ph__lock_self *self);
 
+/* ---- the heap checksum (checksum.c) -------------------------------------- */
+/* Page-hash kernels: the plain C one, and the fastest this CPU runs (the
+ * one ph_checksum and ph_checksum_update use). Every kernel gives the same
+ * hashes; the tests compare them. */
+#define PH__CHECKSUM_PORTABLE 0
+#define PH__CHECKSUM_BEST 1
+/* H(i), the hash of page i of region (see checksum.c), by that kernel. */
+uint64_t ph__page_hash(const void *region, uint64_t i, int kernel);
+/* "avx2" or "portable": what that kernel is on this CPU. */
+const char *ph__checksum_kernel_name(int kernel);
+/* The 128-bit product's fold (low ^ high) from 32-bit halves: what targets
+ * without a 128-bit integer type use. */
+uint64_t ph__fold_halves(uint64_t a, uint64_t b);
+
 /* ---- validation (check.c) ----------------------------------------------- */
 /* O(1) header validation for attach and check; 0 or a PH_E* code. len is the
  * number of readable bytes (the used prefix is enough). */

@@ -18,6 +18,7 @@
  *   9. Frame scratch: bump allocation until the next reset
  *  10. Snapshots: restoring a heap from a copy of its used prefix
  *  11. Locking: several writers on one heap (PH_LOCKED)
+ *  13. The heap checksum: a sum of page hashes, kept up to date page by page
  *
  * Threads: a heap is used by one thread at a time; different heaps are
  * independent. Nothing here keeps allocator state outside the region, and
@@ -690,6 +691,40 @@ PH_NODISCARD PH_API int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t
 
 /* Stop tracking and free the tracker (NULL is allowed). */
 PH_API void ph_tracker_stop(ph_tracker_t *t);
+
+/* ------------------------------------------------------------------------ */
+/* 13. The heap checksum                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A 64-bit checksum of a heap's used prefix (docs/checksum.md; the
+ * definition heads csrc/checksum.c): the keyed hashes of its 4096-byte
+ * pages, added up, mixed with the prefix's length. The lock block reads as
+ * zero, so holders of a shared heap's lock agree on it. The same on every
+ * platform, and equal for a live heap and a copy of its used prefix.
+ */
+
+/* The checksum of the `used` bytes at `bytes` into *out. 0, or PH_EINVAL
+ * for a NULL out, a NULL bytes with used > 0, or a used that is not a
+ * multiple of PH_PAGE_SIZE. */
+PH_NODISCARD PH_API int ph_checksum(const void *bytes, size_t used, uint64_t *out);
+
+/*
+ * Keep the checksum of a changing region up to date. hashes[i] caches the
+ * hash of page i (room for `capacity` pages); state[0] is the running sum,
+ * state[1] how many pages it covers, state[2] receives the checksum (start
+ * from all zeros). Pages between state[1] and used / PH_PAGE_SIZE are
+ * added (the prefix grew) or taken out (it shrank); then each listed page
+ * below both is hashed again. Every page that changed since the last call
+ * must be listed or outside the old prefix; then state[2] equals
+ * ph_checksum of the region's used bytes. `pages` may be NULL when n is 0;
+ * a page may be listed twice. 0, or PH_EINVAL, with nothing written, for
+ * a NULL state, region (with used > 0), hashes (with capacity > 0) or pages
+ * (with n > 0), a used that is not whole pages or has more than `capacity`
+ * pages, a state[1] above capacity, or a listed page at or above capacity.
+ */
+PH_NODISCARD PH_API int ph_checksum_update(const void *region, size_t used, uint64_t *hashes, size_t capacity, uint64_t *state,
+                                           const uint32_t *pages, uint32_t n);
 
 #ifdef __cplusplus
 }

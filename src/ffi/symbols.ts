@@ -106,6 +106,10 @@ export const symbols = {
   ph_tracker_kind: { args: ["ptr"], returns: "i32" },
   ph_tracker_take: { args: ["ptr", "u32", "u32", "ptr", "u32"], returns: "i32" },
   ph_tracker_stop: { args: ["ptr"], returns: "void" },
+
+  // 13. The heap checksum
+  ph_checksum: { args: ["ptr", "usize", "ptr"], returns: "i32" },
+  ph_checksum_update: { args: ["ptr", "usize", "ptr", "usize", "ptr", "ptr", "u32"], returns: "i32" },
 } as const satisfies Record<string, FFIFunction>;
 
 /**

@@ -19,6 +19,7 @@ const ARG_TYPES: Record<string, string[]> = {
   "size_t *": ["ptr"],
   "double *": ["ptr", "buffer"],
   "uint32_t *": ["ptr", "buffer"],
+  "uint64_t *": ["ptr", "buffer"],
   uint32_t: ["u32"],
   "int *": ["ptr", "buffer"],
   "ph_stats_t *": ["ptr", "buffer"],
