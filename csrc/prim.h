@@ -115,6 +115,10 @@ int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out);
  * more in [from, to)), or PH_EINVAL (a bad range, or a fork's child), or
  * PH_EIO (the kernel refused: the tracker is lost). */
 int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max);
+/* take, except that the pages reported keep their written state: they
+ * are reported again by the next look, and writes to them cost nothing
+ * (for a caller that expects most pages written before it looks again). */
+int64_t ph__prim_track_peek(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max);
 /* Stop tracking (the pages stay as they are) and free the tracker. */
 void ph__prim_track_stop(ph__prim_tracker *t);
 /* The system page size the tracker counts in. */

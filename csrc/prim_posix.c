@@ -380,7 +380,8 @@ int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
   return 0;
 }
 
-int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+/* A scan of [from, to): with `protect`, each page reported is protected again. */
+static int64_t ph__track_scan(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max, bool protect) {
   if (!t || from > to || to > t->pages || (max != 0 && !out)) return PH_EINVAL;
   /* The descriptors a child inherits name the parent's memory. */
   if (t->pid != ph__prim_process_id()) return PH_EINVAL;
@@ -391,7 +392,7 @@ int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uin
      * page past it keeps its written state for the next take. */
     struct ph__pm_scan_arg arg = {
         .size = sizeof arg,
-        .flags = PH__PM_SCAN_WP_MATCHING | PH__PM_SCAN_CHECK_WPASYNC,
+        .flags = (protect ? PH__PM_SCAN_WP_MATCHING : 0) | PH__PM_SCAN_CHECK_WPASYNC,
         .start = t->base + at * ps,
         .end = t->base + to * ps,
         .vec = (uint64_t)(uintptr_t)vec,
@@ -411,6 +412,14 @@ int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uin
   return (int64_t)count;
 }
 
+int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  return ph__track_scan(t, from, to, out, max, true);
+}
+
+int64_t ph__prim_track_peek(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  return ph__track_scan(t, from, to, out, max, false);
+}
+
 void ph__prim_track_stop(ph__prim_tracker *t) {
   if (!t) return;
   if (t->pagemap >= 0) close(t->pagemap);
@@ -427,6 +436,9 @@ int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
 int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
   (void)t, (void)from, (void)to, (void)out, (void)max;
   return PH_EINVAL;
+}
+int64_t ph__prim_track_peek(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  return ph__prim_track_take(t, from, to, out, max);
 }
 void ph__prim_track_stop(ph__prim_tracker *t) { (void)t; }
 #endif

@@ -514,13 +514,15 @@ PH_NODISCARD PH_API ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const
 PH_NODISCARD PH_API int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, uint32_t cap);
 
 /*
- * Of the n pages listed in `pages` (indices of 4096-byte pages of a and b),
- * the ones whose bytes differ between a and b, in the list's order, into
- * out (which may be `pages` itself): the exact subset of pages a tracker
- * reported as written. Returns their count, or PH_EINVAL for NULL
- * arguments with n > 0 or n above INT32_MAX.
+ * Of the n pairs (page a_pages[i] of a, page b_pages[i] of b) of 4096-byte
+ * pages, the ones whose bytes differ: their a_pages[i], in the list's
+ * order, into out (which may be a_pages itself). For turning a tracker's
+ * report of written pages into exactly the changed ones, against a copy
+ * laid out page for page (a_pages == b_pages) or kept in slots (a ring's
+ * pool). Returns the count, or PH_EINVAL for NULL arguments with n > 0 or
+ * n above INT32_MAX.
  */
-PH_NODISCARD PH_API int ph_pages_diff_list(const void *a, const void *b, const uint32_t *pages, uint32_t n, uint32_t *out);
+PH_NODISCARD PH_API int ph_pages_diff_pairs(const void *a, const void *b, const uint32_t *a_pages, const uint32_t *b_pages, uint32_t n, uint32_t *out);
 
 /*
  * Copy n 4096-byte pages: page src_pages[i] of src to page dst_pages[i] of
@@ -680,6 +682,7 @@ PH_API int ph_tracker_kind(const ph_tracker_t *t);
  * into out; each reported page counts as unwritten again, atomically with
  * reading it, and a page not reported keeps its state, so a take that
  * returns `max` is followed by another from the page after the last one.
+ * `flags` is 0 or PH_TAKE_KEEP (below).
  * A page no take covered before may be reported though unwritten (the
  * first take over a page is what starts watching it). Returns the count;
  * PH_EINVAL for a bad range, a NULL out with max > 0, a `max` below the
@@ -687,7 +690,12 @@ PH_API int ph_tracker_kind(const ph_tracker_t *t);
  * bytes), or a fork's child; PH_EIO when the system refused the scan (the
  * tracker is lost: stop it and compare bytes).
  */
-PH_NODISCARD PH_API int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t to, uint32_t *out, uint32_t max);
+PH_NODISCARD PH_API int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t to, uint32_t *out, uint32_t max, unsigned flags);
+/* A take's flag: the pages reported keep their written state (reported
+ * again by the next take, and written again at no cost): for a caller that
+ * expects most pages to be written before it looks again, where watching
+ * each page's first write would cost more than comparing it. */
+#define PH_TAKE_KEEP 1u
 
 /* Stop tracking and free the tracker (NULL is allowed). */
 PH_API void ph_tracker_stop(ph_tracker_t *t);

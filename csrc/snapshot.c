@@ -90,14 +90,13 @@ int ph_pages_diff(const void *a, const void *b, uint32_t npages, uint32_t *out, 
   return (int)n;
 }
 
-int ph_pages_diff_list(const void *a, const void *b, const uint32_t *pages, uint32_t n, uint32_t *out) {
-  if (n > INT32_MAX || (n && (!a || !b || !pages || !out))) return ph__fail(PH_EINVAL);
+int ph_pages_diff_pairs(const void *a, const void *b, const uint32_t *a_pages, const uint32_t *b_pages, uint32_t n, uint32_t *out) {
+  if (n > INT32_MAX || (n && (!a || !b || !a_pages || !b_pages || !out))) return ph__fail(PH_EINVAL);
   const char *pa = a, *pb = b;
   uint32_t kept = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t p = pages[i]; /* read before out[kept] may overwrite it (kept <= i) */
-    size_t at = (size_t)p << PH_LG_PAGE;
-    if (memcmp(pa + at, pb + at, PH_PAGE_SIZE) != 0) out[kept++] = p;
+    uint32_t p = a_pages[i]; /* read before out[kept] may overwrite it (kept <= i) */
+    if (memcmp(pa + ((size_t)p << PH_LG_PAGE), pb + ((size_t)b_pages[i] << PH_LG_PAGE), PH_PAGE_SIZE) != 0) out[kept++] = p;
   }
   return (int)kept;
 }

@@ -47,15 +47,17 @@ ph_tracker_t *ph_tracker_start(void *base, size_t size) {
 
 int ph_tracker_kind(const ph_tracker_t *t) { return t ? t->kind : ph__fail(PH_EINVAL); }
 
-int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t to, uint32_t *out, uint32_t max) {
-  if (!t || from > to || to > t->pages || (max && !out) || max > INT32_MAX) return ph__fail(PH_EINVAL);
+int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t to, uint32_t *out, uint32_t max, unsigned flags) {
+  if (!t || from > to || to > t->pages || (max && !out) || max > INT32_MAX || (flags & ~PH_TAKE_KEEP)) return ph__fail(PH_EINVAL);
+  int64_t (*scan)(ph__prim_tracker *, uint64_t, uint64_t, uint32_t *, uint32_t) =
+      (flags & PH_TAKE_KEEP) ? ph__prim_track_peek : ph__prim_track_take;
   uint64_t sp = t->sys_page;
   if (sp <= PH_PAGE_SIZE) {
     /* k system pages per heap page: reports of one heap page are adjacent
      * (ascending), so keeping the first of each run dedups them. At most
      * `max` system pages are taken, so at most `max` heap pages result. */
     uint64_t k = PH_PAGE_SIZE / sp;
-    int64_t n = ph__prim_track_take(t->prim, (uint64_t)from * k, (uint64_t)to * k, out, max);
+    int64_t n = scan(t->prim, (uint64_t)from * k, (uint64_t)to * k, out, max);
     if (n < 0) return ph__fail((int)n);
     uint32_t kept = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -70,7 +72,7 @@ int ph_tracker_take(ph_tracker_t *t, uint32_t from, uint32_t to, uint32_t *out, 
   uint64_t k = sp / PH_PAGE_SIZE;
   if (max < k) return ph__fail(PH_EINVAL);
   uint64_t sys_from = from / k, sys_to = (to + k - 1) / k;
-  int64_t n = ph__prim_track_take(t->prim, sys_from, sys_to, out, (uint32_t)(max / k));
+  int64_t n = scan(t->prim, sys_from, sys_to, out, (uint32_t)(max / k));
   if (n < 0) return ph__fail((int)n);
   uint64_t total = 0;
   for (int64_t i = 0; i < n; i++) {

@@ -10,6 +10,16 @@
  * to its consumer at `collect`. So consumers look at their own moments and
  * never lose each other's reports.
  *
+ * Watching costs a fault (about 1 us) at the first write to each page
+ * after a look; comparing a page that did not change costs about as much.
+ * So when a take finds most pages written (a simulation that touches the
+ * whole state every tick), the tracker stops watching for a while: its
+ * takes keep the pages written (PH_TAKE_KEEP), writes cost nothing, and
+ * consumers compare what is reported, as "compare" tracking would. It
+ * watches again after a number of takes that doubles each time it finds
+ * the writes still dense (up to MAX_KEEP), and stays once a few takes in a
+ * row find them sparse.
+ *
  * Invariant: an exact set holds every page below its last collect's limit
  * written since that collect (and maybe more: a page written with the same
  * bytes, or reported before a take first covered it). A set is exact from
@@ -22,6 +32,7 @@ import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+const KEEP = NATIVE_CONSTANTS.PH_TAKE_KEEP;
 
 /**
  * How a heap learns which pages changed: "userfaultfd" (Linux 6.7+: the
@@ -36,6 +47,15 @@ export const UNKNOWN = -1;
 
 /** Pages asked of the system per take call (a take past it goes on from there). */
 const TAKE_BATCH = 4096;
+/** A take that finds at least this share of its range written finds the writes dense. */
+const DENSE = 0.5;
+/** Takes without watching after dense writes: the first time, and the most. */
+const MIN_KEEP = 8;
+const MAX_KEEP = 1024;
+/** Watching takes that must all find sparse writes before the tracker keeps watching. */
+const PROBE_TAKES = 4;
+/** Ranges this small are always watched (the policy is for large states). */
+const MIN_DENSE_PAGES = 256;
 
 /** The system tracker of one heap and the change sets it feeds. */
 export class PageTracker {
@@ -48,6 +68,13 @@ export class PageTracker {
   readonly #sets: WeakRef<ChangeSet>[] = [];
   /** Why the system refused, for `trackingReason`. */
   #reason = "";
+  /** Takes left that keep pages written (dense writes); then one take protects every page again. */
+  #keeping = 0;
+  #keepNext = MIN_KEEP;
+  /** Watching takes left before sparse writes are believed (a dense one then keeps twice as long). */
+  #probing = 0;
+  /** The next take protects the pages kept written. */
+  #rearming = false;
 
   /** A tracker over the region of `size` bytes at `base`; `system` false: compare only. */
   constructor(base: Pointer, size: number, system: boolean, why: string) {
@@ -120,8 +147,10 @@ export class PageTracker {
     const out = this.#out;
     const covered = this.#covered;
     const sets = this.#liveSets();
+    const keep = this.#keeping > 0;
+    let written = 0;
     for (let from = 0; from < to; ) {
-      const n = S.ph_tracker_take(t, from, to, out, out.length);
+      const n = S.ph_tracker_take(t, from, to, out, out.length, keep ? KEEP : 0);
       if (n < 0) {
         this.stop(`the system stopped tracking (${S.ph_strerror(n)})`);
         return;
@@ -129,13 +158,42 @@ export class PageTracker {
       let below = 0; // reports of covered pages (ascending: a prefix of out)
       while (below < n && out[below]! < covered) below++;
       for (const s of sets) s.addList(out, below);
+      written += below;
       if (n < out.length) break;
       from = out[n - 1]! + 1;
     }
+    this.#adapt(keep, written, Math.min(covered, to));
     if (to > covered) {
       for (const s of sets) s.addRange(covered, to);
       this.#covered = to;
     }
+  }
+
+  /** The watching policy (see the module comment), after a take that found `written` of `range` pages written. */
+  #adapt(kept: boolean, written: number, range: number): void {
+    if (kept) {
+      this.#keeping--;
+      if (this.#keeping === 0) this.#rearming = true;
+      return;
+    }
+    if (this.#rearming) {
+      // This take protected every page kept written: its count says nothing.
+      this.#rearming = false;
+      this.#probing = PROBE_TAKES;
+      return;
+    }
+    if (range >= MIN_DENSE_PAGES && written >= DENSE * range) {
+      this.#keepNext = this.#probing > 0 ? Math.min(MAX_KEEP, 2 * this.#keepNext) : MIN_KEEP;
+      this.#keeping = this.#keepNext;
+      this.#probing = 0;
+    } else if (this.#probing > 0) {
+      this.#probing--;
+    }
+  }
+
+  /** Whether takes now keep pages written (the writes were dense): for tests and benchmarks. */
+  get keeping(): boolean {
+    return this.#keeping > 0;
   }
 
   #liveSets(): ChangeSet[] {

@@ -84,7 +84,7 @@ export const symbols = {
   ph_snapshot_check: { args: ["ptr", "usize", "usize", "u32"], returns: "i32" },
   ph_heap_restore: { args: ["ptr", "usize", "ptr", "usize", "u32"], returns: "ptr" },
   ph_pages_diff: { args: ["ptr", "ptr", "u32", "ptr", "u32"], returns: "i32" },
-  ph_pages_diff_list: { args: ["ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
+  ph_pages_diff_pairs: { args: ["ptr", "ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
   ph_pages_copy: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
   ph_heap_put_pages: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
 
@@ -104,7 +104,7 @@ export const symbols = {
   // 12. Written pages
   ph_tracker_start: { args: ["ptr", "usize"], returns: "ptr" },
   ph_tracker_kind: { args: ["ptr"], returns: "i32" },
-  ph_tracker_take: { args: ["ptr", "u32", "u32", "ptr", "u32"], returns: "i32" },
+  ph_tracker_take: { args: ["ptr", "u32", "u32", "ptr", "u32", "u32"], returns: "i32" },
   ph_tracker_stop: { args: ["ptr"], returns: "void" },
 
   // 13. The heap checksum
@@ -172,4 +172,5 @@ export const NATIVE_CONSTANTS = {
   PH_ATTACH_WAIT_MS: 2000,
   PH_TRACK_USERFAULTFD: 1,
   PH_TRACK_WRITE_WATCH: 2,
+  PH_TAKE_KEEP: 1,
 } as const;

@@ -27,8 +27,17 @@ export function diffPages(a: PageSource, b: PageSource, npages: number, out: Uin
  * their count. Turns a tracker's written pages into the changed ones.
  */
 export function diffListed(a: PageSource, b: PageSource, list: Uint32Array, n: number, out: Uint32Array, op: string): number {
+  return diffPairs(a, b, list, list, n, out, op);
+}
+
+/**
+ * Of the n pairs (page aPages[i] of a, page bPages[i] of b), the ones
+ * whose bytes differ: their aPages[i] into out (may be aPages), in order;
+ * returns their count.
+ */
+export function diffPairs(a: PageSource, b: PageSource, aPages: Uint32Array, bPages: Uint32Array, n: number, out: Uint32Array, op: string): number {
   if (n === 0) return 0;
-  const k = loadNative().symbols.ph_pages_diff_list(a as Pointer, b as Pointer, list, n, out);
+  const k = loadNative().symbols.ph_pages_diff_pairs(a as Pointer, b as Pointer, aPages, bPages, n, out);
   if (k < 0) throw HeapError.fromNative(k, op);
   return k;
 }

@@ -15,10 +15,14 @@
  * - "delta" (default): a shadow copy of the newest saved frame plus, for
  *   every older frame, the pages that differ from the frame after it, with
  *   their old contents (an undo log). Memory follows what changes per frame.
- *   save = find the pages that differ from the shadow, move their old
- *   contents into the undo log, update the shadow; load = put the shadow's
- *   contents back where the heap differs, then apply undo logs newest
- *   first. The pages that differ are the ones the heap's tracker reports
+ *   Pages live in slots of one pool: the shadow maps each page to a slot
+ *   (zero pages share slot 0, which stays zero), an undo entry is a page
+ *   and the slot of its old contents. So save = find the pages that differ
+ *   from the shadow, copy each into a new slot and hand its old slot to the
+ *   undo log (one copy per changed page); load = put the shadow's slots
+ *   back where the heap differs, then apply undo logs newest first (one
+ *   copy per page, the slots move back to the shadow). The pages that
+ *   differ are the ones the heap's tracker reports
  *   written since the ring last looked, kept where their bytes differ
  *   (ph_pages_diff_list), so both cost what changed; with "compare"
  *   tracking (heap.tracking) they come from one memcmp pass over the
@@ -29,8 +33,9 @@
  * Why not hashes: a hashing pass would read half the bytes a memcmp pass
  * reads, but a collision would silently roll back to a wrong state.
  *
- * Invariant (delta mode): the shadow holds the bytes of the region's pages
- * [0, extent) as they were at the newest saved frame. A page at or above
+ * Invariant (delta mode): the shadow's slots hold the bytes of the region's
+ * pages [0, extent) as they were at the newest saved frame; every slot but
+ * 0 belongs to the shadow, to one undo entry, or to the free list. A page at or above
  * `extent` need not be restored: at every saved frame it was either zero
  * (above the heap's touched mark, which extent follows), or, while no
  * frame had its touched mark below the top of the region ("whole-region
@@ -47,7 +52,7 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
 import { changesOf, type PrivateHeap, underHeapLock } from "../heap.ts";
 import { type ChangeSet, UNKNOWN } from "../tracking.ts";
-import { copyPages, diffListed, diffPages, putPages, sequence } from "./pages.ts";
+import { copyPages, diffPairs, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -106,19 +111,22 @@ export class SnapshotRing implements Disposable {
   // Full mode: one copy per slot.
   #copies: Uint8Array[] = [];
   // Delta mode.
-  #shadow: Uint8Array = new Uint8Array(0); // at least #extent pages
+  #pool: Uint8Array = new Uint8Array(0); // page slots; slot 0 is a zero page, never written
+  #free: Uint32Array = new Uint32Array(0); // free slots, a stack of #freeCount
+  #freeCount = 0;
+  #shadow: Uint32Array = new Uint32Array(0); // page -> slot of the newest frame's bytes, for pages < #extent
   #extent = 0; // pages the shadow covers
   #wholeRegion = true; // every frame so far had its touched mark at the top (see the invariant)
-  #diff: Uint32Array = new Uint32Array(0); // scratch for ph_pages_diff: at least #extent entries
-  #slots: Uint32Array = new Uint32Array(0); // scratch: undo-log slots of one frame (logPages entries)
-  #pages: Uint32Array = new Uint32Array(0); // scratch: their page indices (logPages entries)
+  #diff: Uint32Array = new Uint32Array(0); // scratch: changed pages (at least #extent entries)
+  #pairs: Uint32Array = new Uint32Array(0); // scratch: slots paired with pages (at least #extent entries)
   #identity: Uint32Array = new Uint32Array(0); // page i is i: the list for copying a whole prefix
-  #log: Uint8Array = new Uint8Array(0); // undo pages, a circular buffer of logPages pages
-  #logIndex: Uint32Array = new Uint32Array(0); // page index of each undo page
+  #skip: Uint8Array = new Uint8Array(0); // scratch of a load: 1 for the pages its undo entries write (all 0 between loads)
+  #logPage: Uint32Array = new Uint32Array(0); // undo entries, a circular buffer of logPages: the page
+  #logSlot: Uint32Array = new Uint32Array(0); // and the slot of its old contents
   #logPages = 0;
   readonly #logLimit: number; // the most pages the log may grow to
-  #logHead = 0; // next free undo page (mod logPages)
-  #logUsed = 0; // undo pages held, ending at logHead
+  #logHead = 0; // next free undo entry (mod logPages)
+  #logUsed = 0; // undo entries held, ending at logHead
   readonly #undoCount: Uint32Array; // per slot: undo pages (from this frame to the next)
   #changes: ChangeSet | null = null; // delta mode: pages written since the ring last looked
 
@@ -202,8 +210,8 @@ export class SnapshotRing implements Disposable {
    * never shrinks (`clear()` keeps it for the next frames).
    */
   get reservedBytes(): number {
-    let n = this.#shadow.byteLength + this.#diff.byteLength + this.#identity.byteLength;
-    n += this.#log.byteLength + this.#logIndex.byteLength + this.#slots.byteLength + this.#pages.byteLength;
+    let n = this.#pool.byteLength + this.#free.byteLength + this.#shadow.byteLength + this.#diff.byteLength + this.#pairs.byteLength;
+    n += this.#identity.byteLength + this.#skip.byteLength + this.#logPage.byteLength + this.#logSlot.byteLength;
     for (const c of this.#copies) n += c.byteLength;
     return n;
   }
@@ -237,6 +245,7 @@ export class SnapshotRing implements Disposable {
   /** Drop every frame (the ring keeps its memory, `reservedBytes`, for the next ones). */
   clear(): void {
     if (this.#closed) throw new HeapError("ECLOSED", "SnapshotRing.clear", "the ring was closed");
+    if (this.#mode === "delta") this.#freeUndo(this.#logUsed);
     this.#count = 0;
     this.#first = 0;
     this.#logHead = this.#logUsed = 0;
@@ -269,8 +278,9 @@ export class SnapshotRing implements Disposable {
     this.#logHead = this.#logUsed = this.#logPages = 0;
     this.#extent = 0;
     const none = new Uint32Array(0);
-    this.#shadow = this.#log = new Uint8Array(0);
-    this.#diff = this.#slots = this.#pages = this.#identity = this.#logIndex = none;
+    this.#pool = this.#skip = new Uint8Array(0);
+    this.#freeCount = 0;
+    this.#free = this.#shadow = this.#diff = this.#pairs = this.#identity = this.#logPage = this.#logSlot = none;
     this.#copies = [];
     this.#changes?.release();
     this.#changes = null;
@@ -301,7 +311,9 @@ export class SnapshotRing implements Disposable {
       while (this.#count > at + 1) this.#count--;
       return;
     }
-    this.#revertToShadow(base);
+    let undone = 0; // undo entries the load applies: those of the frames after `at`
+    for (let i = at; i < this.#count - 1; i++) undone += this.#undoCount[this.#slot(i)]!;
+    this.#revertToShadow(base, undone);
     while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", base);
     // The region equals the shadow now: what the undo logs wrote is no change.
     this.#changes!.collect(this.#extent);
@@ -374,9 +386,9 @@ export class SnapshotRing implements Disposable {
 
   /**
    * Pages to compare: the shadow's, grown to the heap's touched mark (or
-   * used prefix, see the invariant), with the shadow and page lists grown
-   * to match. The shadow is all zero past the extent (every write to it
-   * is below), so a failed save can take a grown extent back.
+   * used prefix, see the invariant), with the page lists grown to match.
+   * New shadow pages map to slot 0 (zero), so a failed save can take a
+   * grown extent back.
    */
   #growExtent(base: Pointer, op: string): void {
     const pages = this.#heap.size / PAGE;
@@ -384,56 +396,103 @@ export class SnapshotRing implements Disposable {
     const whole = this.#wholeRegion && touched >= pages;
     const need = Math.min(whole ? Math.ceil(readStat(base, "usedBytes", op) / PAGE) : touched, pages);
     if (need > this.#extent) {
-      const shadow = this.#grown(this.#shadow, need * PAGE, pages * PAGE, (n) => new Uint8Array(n), op);
+      const shadow = this.#grown(this.#shadow, need, pages, (n) => new Uint32Array(n), op);
       const diff = this.#grown(this.#diff, need, pages, (n) => new Uint32Array(n), op);
+      const pairs = this.#grown(this.#pairs, need, pages, (n) => new Uint32Array(n), op);
       this.#growIdentity(need);
+      shadow.fill(0, this.#extent, need);
       this.#shadow = shadow;
       this.#diff = diff;
+      this.#pairs = pairs;
       this.#extent = need;
     }
     this.#wholeRegion = whole;
   }
 
-  /** The undo log holds `need` pages (in order, from slot 0 when it moves), or ENOMEM. */
+  /**
+   * At least `need` free slots, the pool grown (by half, moved whole)
+   * when short; ENOMEM, with nothing changed, when the memory is refused.
+   */
+  #growPool(need: number, op: string): void {
+    if (this.#freeCount >= need) return;
+    const old = this.#pool.length / PAGE;
+    const most = 1 + this.#heap.size / PAGE + this.#logLimit; // the zero page, a shadow of every page, a full log
+    const least = Math.max(old, 1) + need - this.#freeCount; // slot 0 is never free
+    const slots = Math.max(least, Math.min(most, Math.max(Math.ceil(1.5 * old), 16)));
+    let pool: Uint8Array, free: Uint32Array;
+    try {
+      pool = new Uint8Array(slots * PAGE);
+      free = new Uint32Array(slots);
+    } catch (e) {
+      throw new HeapError("ENOMEM", op, `the ring could not grow its page pool to ${slots * PAGE} bytes: ${String(e)}`, { cause: e });
+    }
+    pool.set(this.#pool);
+    free.set(this.#free.subarray(0, this.#freeCount));
+    let n = this.#freeCount;
+    for (let s = slots - 1; s >= Math.max(old, 1); s--) free[n++] = s; // slot 0 is the zero page
+    this.#pool = pool;
+    this.#free = free;
+    this.#freeCount = n;
+  }
+
+  /** Give the slots of the oldest `n` undo entries back to the free list. */
+  #freeUndo(n: number): void {
+    const first = (this.#logHead - this.#logUsed + this.#logPages) % Math.max(1, this.#logPages);
+    for (let k = 0; k < n; k++) this.#release(this.#logSlot[(first + k) % this.#logPages]!);
+  }
+
+  #release(slot: number): void {
+    if (slot !== 0) this.#free[this.#freeCount++] = slot;
+  }
+
+  /** The undo log holds `need` entries (in order, from 0 when it moves), or ENOMEM. */
   #growLog(need: number): void {
     if (need <= this.#logPages) return;
-    const pages = Math.min(this.#logLimit, Math.max(need, 2 * this.#logPages, 16));
-    let log: Uint8Array, index: Uint32Array, slots: Uint32Array, list: Uint32Array;
+    const entries = Math.min(this.#logLimit, Math.max(need, 2 * this.#logPages, 16));
+    let page: Uint32Array, slot: Uint32Array;
     try {
-      log = new Uint8Array(pages * PAGE);
-      index = new Uint32Array(pages);
-      slots = new Uint32Array(pages);
-      list = new Uint32Array(pages);
+      page = new Uint32Array(entries);
+      slot = new Uint32Array(entries);
     } catch (e) {
-      throw new HeapError("ENOMEM", "SnapshotRing.save", `the ring could not grow its undo log to ${pages * PAGE} bytes: ${String(e)}`, { cause: e });
+      throw new HeapError("ENOMEM", "SnapshotRing.save", `the ring could not grow its undo log to ${entries} entries: ${String(e)}`, { cause: e });
     }
     if (this.#logUsed > 0) {
-      // The held pages, oldest first, end at logHead: lay them out from 0.
+      // The held entries, oldest first, end at logHead: lay them out from 0.
       const first = (this.#logHead - this.#logUsed + this.#logPages) % this.#logPages;
       const wrap = Math.min(this.#logUsed, this.#logPages - first);
-      log.set(this.#log.subarray(first * PAGE, (first + wrap) * PAGE), 0);
-      log.set(this.#log.subarray(0, (this.#logUsed - wrap) * PAGE), wrap * PAGE);
-      index.set(this.#logIndex.subarray(first, first + wrap), 0);
-      index.set(this.#logIndex.subarray(0, this.#logUsed - wrap), wrap);
+      page.set(this.#logPage.subarray(first, first + wrap), 0);
+      page.set(this.#logPage.subarray(0, this.#logUsed - wrap), wrap);
+      slot.set(this.#logSlot.subarray(first, first + wrap), 0);
+      slot.set(this.#logSlot.subarray(0, this.#logUsed - wrap), wrap);
     }
-    this.#slots = slots;
-    this.#pages = list;
-    this.#log = log;
-    this.#logIndex = index;
-    this.#logPages = pages;
-    this.#logHead = this.#logUsed % pages;
+    this.#logPage = page;
+    this.#logSlot = slot;
+    this.#logPages = entries;
+    this.#logHead = this.#logUsed % entries;
   }
 
   /**
    * Pages where the region differs from the shadow, into #diff; returns
    * the count. Exact either way: the tracker's written pages are compared.
+   * Pages marked in `skip` are left out (a load overwrites them anyway).
    */
-  #changedPages(base: Pointer, op: string): number {
+  #changedPages(base: Pointer, op: string, skip: Uint8Array | null = null): number {
     const changes = this.#changes!;
     const n = changes.collect(this.#extent);
     try {
-      if (n === UNKNOWN) return diffPages(base, this.#shadow, this.#extent, this.#diff, this.#diff.length, op);
-      return diffListed(base, this.#shadow, changes.pages, n, this.#diff, op);
+      const all = n === UNKNOWN;
+      if (all && skip === null) return diffPairs(base, this.#pool, this.#identity, this.#shadow, this.#extent, this.#diff, op);
+      const listed = all ? this.#identity : changes.pages;
+      const pages = this.#diff;
+      const pairs = this.#pairs;
+      let k = 0;
+      for (let i = 0, end = all ? this.#extent : n; i < end; i++) {
+        const p = listed[i]!;
+        if (skip !== null && skip[p] !== 0) continue;
+        pages[k] = p;
+        pairs[k++] = this.#shadow[p]!;
+      }
+      return diffPairs(base, this.#pool, pages, pairs, k, pages, op);
     } catch (e) {
       changes.forget(); // what it reported was not used: compare everything next time
       throw e;
@@ -441,44 +500,54 @@ export class SnapshotRing implements Disposable {
   }
 
   #saveDelta(base: Pointer, frame: number): void {
+    const op = "SnapshotRing.save";
     const extent = this.#extent;
     const wholeRegion = this.#wholeRegion;
-    this.#growExtent(base, "SnapshotRing.save");
+    this.#growExtent(base, op);
     const full = this.#count === this.#capacity;
-    if (this.#count - (full ? 1 : 0) === 0) {
-      if (full) this.#dropOldest();
-      this.#changes!.collect(this.#extent); // the shadow is the moment to compare with from now on
-      copyPages(this.#shadow, base, this.#identity, this.#identity, this.#extent, "SnapshotRing.save");
-    } else {
-      const n = this.#changedPages(base, "SnapshotRing.save");
-      // Room for n undo pages, with the oldest frame dropped only when the ring is full.
-      const need = this.#logUsed - (full ? this.#undoCount[this.#first]! : 0) + n;
-      try {
-        if (need > this.#logLimit)
-          throw new HeapError(
-            "ENOMEM",
-            "SnapshotRing.save",
-            `frame ${frame} changes ${n} pages; the ${this.#count} frames held (${this.#describe()}) and it need ` +
-              `${need * PAGE} bytes of undo log, more than logBytes (${this.#logLimit * PAGE}); the ring keeps its capacity of ` +
-              `${this.#capacity} frames rather than drop one: raise logBytes, or clear() the ring`,
-          );
-        this.#growLog(Math.max(need, 1));
-      } catch (e) {
-        // Nothing changed but the extent, whose new shadow pages are still zero: take it back.
-        this.#extent = extent;
-        this.#wholeRegion = wholeRegion;
-        this.#changes!.forget(); // the pages found stay changed: compare everything next time
-        throw e;
+    // The first frame kept (nothing older to undo to) logs nothing.
+    const logging = this.#count - (full ? 1 : 0) > 0;
+    const n = this.#changedPages(base, op);
+    const diff = this.#diff;
+    // Room for n undo entries, with the oldest frame dropped only when the ring is full.
+    const dropped = full ? this.#undoCount[this.#first]! : 0;
+    const need = logging ? this.#logUsed - dropped + n : 0;
+    try {
+      if (need > this.#logLimit)
+        throw new HeapError(
+          "ENOMEM",
+          op,
+          `frame ${frame} changes ${n} pages; the ${this.#count} frames held (${this.#describe()}) and it need ` +
+            `${need * PAGE} bytes of undo log, more than logBytes (${this.#logLimit * PAGE}); the ring keeps its capacity of ` +
+            `${this.#capacity} frames rather than drop one: raise logBytes, or clear() the ring`,
+        );
+      if (logging) this.#growLog(Math.max(need, 1));
+      this.#growPool(n, op); // before any slot is freed: a failure changes nothing
+    } catch (e) {
+      // Nothing changed but the extent, whose new shadow pages still map to the zero slot: take it back.
+      this.#extent = extent;
+      this.#wholeRegion = wholeRegion;
+      this.#changes!.forget(); // the pages found stay changed: compare everything next time
+      throw e;
+    }
+    if (full) this.#dropOldest();
+    // Each changed page gets a new slot with its bytes; the old slot goes to the undo log (or back to the free list).
+    const slots = this.#pairs;
+    for (let i = 0; i < n; i++) slots[i] = this.#free[--this.#freeCount]!;
+    copyPages(this.#pool, base, slots, diff, n, op);
+    for (let i = 0; i < n; i++) {
+      const p = diff[i]!;
+      const old = this.#shadow[p]!;
+      this.#shadow[p] = slots[i]!;
+      if (!logging) {
+        this.#release(old);
+        continue;
       }
-      if (full) this.#dropOldest();
-      // Old contents of the changed pages go to the log, new ones to the shadow.
-      const slots = this.#slots;
-      for (let i = 0; i < n; i++) {
-        slots[i] = (this.#logHead + i) % this.#logPages;
-        this.#logIndex[slots[i]!] = this.#diff[i]!;
-      }
-      copyPages(this.#log, this.#shadow, slots, this.#diff, n, "SnapshotRing.save");
-      copyPages(this.#shadow, base, this.#diff, this.#diff, n, "SnapshotRing.save");
+      const at = (this.#logHead + i) % this.#logPages;
+      this.#logPage[at] = p;
+      this.#logSlot[at] = old;
+    }
+    if (logging) {
       this.#logHead = (this.#logHead + n) % this.#logPages;
       this.#logUsed += n;
       this.#undoCount[this.#slot(this.#count - 1)] = n;
@@ -489,34 +558,61 @@ export class SnapshotRing implements Disposable {
     this.#count++;
   }
 
-  /** Region pages that differ from the shadow get the shadow's bytes back. */
-  #revertToShadow(base: Pointer): void {
-    this.#growExtent(base, "SnapshotRing.load");
-    const n = this.#changedPages(base, "SnapshotRing.load");
-    putPages(base, this.#shadow, this.#diff, this.#diff, n, "SnapshotRing.load");
+  /**
+   * Region pages that differ from the shadow get the shadow's bytes back,
+   * except the pages of the newest `undone` undo entries, which the load
+   * writes anyway (so a load after a frame that changed every page costs
+   * one copy per page, not a comparison too).
+   */
+  #revertToShadow(base: Pointer, undone: number): void {
+    const op = "SnapshotRing.load";
+    this.#growExtent(base, op);
+    let skip: Uint8Array | null = null;
+    if (undone > 0) {
+      if (this.#skip.length < this.#extent) this.#skip = this.#grown(this.#skip, this.#extent, this.#heap.size / PAGE, (k) => new Uint8Array(k), op);
+      skip = this.#skip;
+      const first = (this.#logHead - undone + this.#logPages) % this.#logPages;
+      for (let k = 0; k < undone; k++) skip[this.#logPage[(first + k) % this.#logPages]!] = 1;
+    }
+    try {
+      const n = this.#changedPages(base, op, skip);
+      const pairs = this.#pairs;
+      for (let i = 0; i < n; i++) pairs[i] = this.#shadow[this.#diff[i]!]!;
+      putPages(base, this.#pool, this.#diff, pairs, n, op);
+    } finally {
+      if (skip !== null) skip.fill(0, 0, this.#extent);
+    }
   }
 
   /**
    * Drop the newest frame: the shadow (and the region at `region`, if
-   * given) goes back to the frame before it by applying that frame's undo log.
+   * given) goes back to the frame before it by applying that frame's undo
+   * log; the slots it replaces are free again.
    */
   #dropNewest(op: string, region?: Pointer): void {
     if (this.#mode === "full" || this.#count === 1) {
       this.#count--;
-      if (this.#count === 0) this.#logHead = this.#logUsed = 0;
+      if (this.#count === 0) {
+        if (this.#mode === "delta") this.#freeUndo(this.#logUsed);
+        this.#logHead = this.#logUsed = 0;
+      }
       return;
     }
     const prev = this.#slot(this.#count - 2);
     const n = this.#undoCount[prev]!;
-    // Its pages are the newest n of the log, ending at logHead.
+    // Its entries are the newest n of the log, ending at logHead.
     const first = (this.#logHead - n + this.#logPages) % this.#logPages;
+    const pages = this.#diff;
+    const slots = this.#pairs;
     for (let k = 0; k < n; k++) {
-      const slot = (first + k) % this.#logPages;
-      this.#slots[k] = slot;
-      this.#pages[k] = this.#logIndex[slot]!;
+      const at = (first + k) % this.#logPages;
+      const p = this.#logPage[at]!;
+      pages[k] = p;
+      slots[k] = this.#logSlot[at]!;
+      this.#release(this.#shadow[p]!);
+      this.#shadow[p] = slots[k]!;
     }
-    copyPages(this.#shadow, this.#log, this.#pages, this.#slots, n, op);
-    if (region !== undefined) putPages(region, this.#log, this.#pages, this.#slots, n, op);
+    if (region !== undefined) putPages(region, this.#pool, pages, slots, n, op);
     this.#logHead = first;
     this.#logUsed -= n;
     this.#undoCount[prev] = 0;
@@ -526,7 +622,11 @@ export class SnapshotRing implements Disposable {
   /** Drop the oldest frame; its undo log is the oldest in the log. */
   #dropOldest(): void {
     if (this.#count === 0) return;
-    if (this.#mode === "delta") this.#logUsed -= this.#undoCount[this.#first]!;
+    if (this.#mode === "delta") {
+      const n = this.#undoCount[this.#first]!;
+      this.#freeUndo(n);
+      this.#logUsed -= n;
+    }
     this.#first = (this.#first + 1) % this.#capacity;
     this.#count--;
   }
