@@ -94,7 +94,9 @@ int ph__prim_region_is_private(const void *addr);
  * system instead of a comparison of bytes. On Linux (6.7+): userfaultfd
  * write protection in asynchronous mode (the kernel resolves each first
  * write itself: no handler thread, no signal), read and re-protected by
- * the PAGEMAP_SCAN ioctl. Elsewhere, and where the kernel refuses, there is
+ * the PAGEMAP_SCAN ioctl. On Windows: write watching (GetWriteWatch),
+ * which every anonymous mapping made here is reserved with and no view of
+ * a file has. Elsewhere, and where the kernel refuses, there is
  * no tracker, and the caller compares bytes instead. Process-local: a
  * tracker is not valid in a fork's child, and sees only writes through
  * this process's mapping. */

@@ -1,14 +1,16 @@
 /*
  * prim_windows.c - prim.h on Windows: VirtualAlloc, file mappings,
- * OpenProcess. Regions go at a 2 MiB-aligned address found free just
- * before (retried if another thread takes it). There is no fork, and no
- * file lock that lives as long as a view, so heap files are used unlocked
- * and keep their size.
+ * OpenProcess, write watches. Regions go at a 2 MiB-aligned address found
+ * free just before (retried if another thread takes it). There is no fork,
+ * and no file lock that lives as long as a view, so heap files are used
+ * unlocked and keep their size.
  */
 #if defined(_WIN32)
 #include "prim.h"
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
+
+#include <stdlib.h>
 
 /* ---- memory ---------------------------------------------------------------- */
 
@@ -26,11 +28,14 @@ static void *free_aligned_address(size_t size, size_t align) {
 
 #define ALIGNED_TRIES 16
 
+/* Reserved with write watching (only a reservation can be given it), for
+ * the written-page tracker below: it costs the kernel a bit per page, and
+ * a write a fault only on a page's first write after a tracker reset it. */
 void *ph__prim_map_anon(size_t size, size_t align) {
   for (int i = 0; i < ALIGNED_TRIES; i++) {
     void *at = free_aligned_address(size, align);
     if (!at) break;
-    void *p = VirtualAlloc(at, size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    void *p = VirtualAlloc(at, size, MEM_RESERVE | MEM_COMMIT | MEM_WRITE_WATCH, PAGE_READWRITE);
     if (p) return p;
   }
   return NULL;
@@ -151,21 +156,92 @@ int ph__prim_region_is_private(const void *addr) {
 }
 
 /* ---- written pages ------------------------------------------------------------ */
-/* No tracker yet: GetWriteWatch needs regions reserved with MEM_WRITE_WATCH. */
+/* Write watching: the kernel keeps a bit per page of a region reserved
+ * with MEM_WRITE_WATCH (every anonymous mapping made here) and sets it on
+ * the page's first write after a reset. File views cannot have it: starting
+ * a tracker on one fails with GetWriteWatch's error.
+ *
+ * A take is GetWriteWatch with WRITE_WATCH_FLAG_RESET, never a query then
+ * ResetWriteWatch: a write between those two calls would be reset unseen,
+ * as ResetWriteWatch's documentation warns. With the flag the kernel reads
+ * and clears each page's bit together, in address order, and returns as
+ * soon as the address array is full, so the pages after the last one
+ * reported keep their bits (NtGetWriteWatch clears bit by bit for that
+ * reason in the Windows Research Kernel's wrtwatch.c; Wine resets only up
+ * to the last page it looked at). Bounding the array by what `max` still
+ * allows therefore bounds what is reset.
+ *
+ * Starting resets nothing: pages written before it are reported by the
+ * first take over them (the contract allows a page no take has covered to
+ * be reported), and start stays O(1) instead of clearing every page. Two
+ * trackers over one region would take each other's pages: one per region.
+ * There is no fork, so a tracker is never copied into another process. */
+struct ph__prim_tracker {
+  char *base;
+  uint64_t pages;
+};
+
 uint64_t ph__prim_track_page_size(void) {
   SYSTEM_INFO si;
   GetSystemInfo(&si);
   return si.dwPageSize;
 }
+
 int ph__prim_track_start(void *base, uint64_t pages, ph__prim_tracker **out) {
-  (void)base, (void)pages;
   *out = NULL;
-  return ERROR_CALL_NOT_IMPLEMENTED;
+  uint64_t ps = ph__prim_track_page_size();
+  if (!base || pages == 0 || (uintptr_t)base % ps != 0 || pages > UINT32_MAX || pages > SIZE_MAX / ps)
+    return ERROR_INVALID_PARAMETER;
+  /* One allocation holds the whole range (write watching belongs to an
+   * allocation), and it has write watching: GetWriteWatch on its first
+   * page succeeds, without reset. Both O(1). */
+  MEMORY_BASIC_INFORMATION first, last;
+  if (!VirtualQuery(base, &first, sizeof first) || !VirtualQuery((char *)base + (pages - 1) * ps, &last, sizeof last))
+    return os_error();
+  if (first.AllocationBase != last.AllocationBase) return ERROR_INVALID_ADDRESS;
+  void *seen;
+  ULONG_PTR count = 1;
+  DWORD granularity = 0;
+  if (GetWriteWatch(0, base, (SIZE_T)ps, &seen, &count, &granularity) != 0) return os_error();
+  if (granularity != ps) return ERROR_NOT_SUPPORTED; /* reports would not be in our pages */
+  ph__prim_tracker *t = calloc(1, sizeof *t);
+  if (!t) return ERROR_NOT_ENOUGH_MEMORY;
+  t->base = base;
+  t->pages = pages;
+  *out = t;
+  return 0;
 }
+
+/* A look at [from, to): with WRITE_WATCH_FLAG_RESET in `flags`, each page
+ * reported is unwritten again. */
+static int64_t track_look(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max, DWORD flags) {
+  if (!t || from > to || to > t->pages || (max != 0 && !out)) return PH_EINVAL;
+  uint64_t ps = ph__prim_track_page_size(), count = 0, at = from;
+  void *seen[256];
+  /* Each call asks for at most the addresses still wanted, so it resets no
+   * page it does not report; a full array means there may be more after
+   * the last one. (A count or a size of 0 is an error to GetWriteWatch.) */
+  while (at < to && count < max) {
+    ULONG_PTR want = max - count < 256 ? max - count : 256, got = want;
+    DWORD granularity;
+    if (GetWriteWatch(flags, t->base + at * ps, (SIZE_T)((to - at) * ps), seen, &got, &granularity) != 0) return PH_EIO;
+    for (ULONG_PTR i = 0; i < got; i++) out[count++] = (uint32_t)(((char *)seen[i] - t->base) / ps);
+    if (got < want) break; /* no more written pages in [at, to) */
+    at = out[count - 1] + 1ull;
+  }
+  return (int64_t)count;
+}
+
 int64_t ph__prim_track_take(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
-  (void)t, (void)from, (void)to, (void)out, (void)max;
-  return PH_EINVAL;
+  return track_look(t, from, to, out, max, WRITE_WATCH_FLAG_RESET);
 }
-void ph__prim_track_stop(ph__prim_tracker *t) { (void)t; }
+
+/* Without the reset a page keeps its bit and its writable entry: writes to
+ * it cost nothing until a take resets it. */
+int64_t ph__prim_track_peek(ph__prim_tracker *t, uint64_t from, uint64_t to, uint32_t *out, uint32_t max) {
+  return track_look(t, from, to, out, max, 0);
+}
+
+void ph__prim_track_stop(ph__prim_tracker *t) { free(t); } /* the region keeps its write watching */
 
 #endif /* _WIN32 */

@@ -178,6 +178,9 @@ export let underHeapLock: <T>(heap: PrivateHeap, op: string, fn: () => T, repair
  */
 export let changesOf: (heap: PrivateHeap, op: string) => ChangeSet;
 
+/** Internal: the heap's tracker itself (made on first use), for tests and benchmarks of its policy. */
+export let pageTrackerOf: (heap: PrivateHeap) => PageTracker;
+
 /** Native trackers of heaps collected without close(): stopped then (the region is unmapped by its buffer's own deallocator). */
 const trackerCleanup = new FinalizationRegistry<Pointer>((t) => loadNative().symbols.ph_tracker_stop(t));
 
@@ -1156,6 +1159,7 @@ export class PrivateHeap implements Disposable {
 
   static {
     changesOf = (heap, op) => heap.#pageTracker(op).subscribe();
+    pageTrackerOf = (heap) => heap.#pageTracker("pageTrackerOf");
     underHeapLock = <T>(heap: PrivateHeap, op: string, fn: () => T, repair = STRICT): T => {
       const h = heap.#enter(op, repair);
       try {
