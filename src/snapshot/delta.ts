@@ -9,7 +9,8 @@
  * base's length is stored, whatever it holds.
  */
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
-import { copyPages, diffPages, sequence } from "./pages.ts";
+import { UNKNOWN } from "../tracking.ts";
+import { copyPages, diffListed, diffPages, type PageSource, sequence } from "./pages.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
@@ -42,13 +43,17 @@ export function makeDelta(image: Uint8Array, length: number, base: Uint8Array, o
 }
 
 /**
- * How many pages a delta of image[0, length) against base would store:
- * the differing pages of the common part, and every page past base's end.
- * Counts without copying anything.
+ * The pages of [0, common) where `image` differs from `base`, ascending,
+ * into `out` (at least `common` long); returns their count. `listed` is
+ * what a change set's collect returned since `base` was the image: with
+ * a count, only those pages (`list`, ascending) are compared; with
+ * UNKNOWN, every page is.
  */
-export function countDelta(image: Uint8Array, length: number, base: Uint8Array, op: string): number {
-  const { pages, common } = commonPages(length, base);
-  return diffPages(image, base, common, null, 0, op) + pages - common;
+export function changedPages(image: PageSource, base: PageSource, common: number, listed: number, list: Uint32Array, out: Uint32Array, op: string): number {
+  if (listed === UNKNOWN) return diffPages(image, base, common, out, common, op);
+  let k = 0;
+  while (k < listed && list[k]! < common) k++;
+  return diffListed(image, base, list, k, out, op);
 }
 
 /**

@@ -109,17 +109,25 @@ export function keyframePayloadBytes(pages: number): number {
 
 /** Write a keyframe payload (see KEYFRAME_FIXED_BYTES). */
 export function fillKeyframe(payload: Uint8Array, after: number, kind: number, delta: Delta): void {
+  fillKeyframePages(payload, after, kind, delta.length, delta.pages, delta.pages.length, (data) => data.set(delta.data));
+}
+
+/**
+ * Write a keyframe payload of an image of `length` bytes storing pages
+ * list[0, n) (ascending): `copy` writes their bytes into `data`, page i
+ * for list[i], so a recorder copies them straight from the heap.
+ */
+export function fillKeyframePages(payload: Uint8Array, after: number, kind: number, length: number, list: Uint32Array, n: number, copy: (data: Uint8Array) => void): void {
   const v = new DataView(payload.buffer, payload.byteOffset, payload.length);
-  const n = delta.pages.length;
   v.setInt32(0, after, true);
   v.setUint32(4, kind, true);
-  v.setBigUint64(8, BigInt(delta.length), true);
+  v.setBigUint64(8, BigInt(length), true);
   v.setUint32(16, n, true);
   v.setUint32(20, 0, true);
   const indexBytes = Math.ceil((n * 4) / 8) * 8;
-  for (let i = 0; i < n; i++) v.setUint32(KEYFRAME_FIXED_BYTES + 4 * i, delta.pages[i]!, true);
+  for (let i = 0; i < n; i++) v.setUint32(KEYFRAME_FIXED_BYTES + 4 * i, list[i]!, true);
   for (let i = n * 4; i < indexBytes; i++) payload[KEYFRAME_FIXED_BYTES + i] = 0;
-  payload.set(delta.data, KEYFRAME_FIXED_BYTES + indexBytes);
+  copy(payload.subarray(KEYFRAME_FIXED_BYTES + indexBytes, KEYFRAME_FIXED_BYTES + indexBytes + n * PAGE));
 }
 
 /** A tick record as read: where its input lies in the file, and the heap checksum after it. */

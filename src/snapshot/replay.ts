@@ -9,6 +9,11 @@
  * smaller (every FULL_EVERY-th keyframe is whole, so a seek rebuilds at most
  * that many). The file format is in docs/replay-format.md.
  *
+ * A keyframe costs what changed since the previous one: the recorder keeps
+ * that keyframe's image and which of its pages are all zero, and compares
+ * only the pages the heap's tracker reports written since (every page with
+ * "compare" tracking, heap.tracking). The file is the same either way.
+ *
  * Ticks count from 0; "the state after tick t" is what the heap held when
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
@@ -17,14 +22,16 @@ import { readReplayFile, ReplayFile } from "./replay-file.ts";
 import { heapChecksum } from "../checksum.ts";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
-import { PrivateHeap, underHeapLock } from "../heap.ts";
+import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
-import { countDelta, makeDelta, overlay } from "./delta.ts";
+import type { ChangeSet } from "../tracking.ts";
+import { changedPages, overlay } from "./delta.ts";
+import { copyPages, diffListed, sequence } from "./pages.ts";
 import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
 import type { SnapshotDiff } from "./diff.ts";
 import {
   encodeHeader,
-  fillKeyframe,
+  fillKeyframePages,
   frameRecord,
   keyframePayloadBytes,
   KEYFRAME_DELTA,
@@ -125,10 +132,24 @@ export class ReplayRecorder implements Disposable {
   #file: ReplayFile | null;
   #ticks = 0;
   #keyframes = 0;
-  readonly #previous: Uint8Array; // image of the last keyframe
+  // Invariant: #previous[0, #previousLength) is the image of the last
+  // keyframe, #nonzero[p] is 1 where its page p is not all zero (0 at and
+  // past its end), and #nonzeroPages counts those pages.
+  readonly #previous: Uint8Array;
   #previousLength = 0;
   #previousDirty = 0; // bytes of #previous ever written
-  readonly #zeros: Uint8Array; // never written: the base of whole keyframes (zero pages left out)
+  readonly #nonzero: Uint8Array;
+  #nonzeroPages = 0;
+  readonly #zeros: Uint8Array; // never written: what non-zero pages are found against
+  /** The heap's pages written since the last keyframe; released by close. */
+  readonly #changes: ChangeSet;
+  // Page lists, as long as the heap has pages: what a delta would store
+  // (#candidates), the non-zero ones among them, what a whole keyframe
+  // stores, and 0, 1, 2, ...
+  readonly #candidates: Uint32Array;
+  readonly #nonzeroCandidates: Uint32Array;
+  readonly #whole: Uint32Array;
+  readonly #identity: Uint32Array;
   #scratch = new Uint8Array(4096); // tick records
   #keyframeScratch = new Uint8Array(0); // keyframe records, grown as needed
 
@@ -141,7 +162,14 @@ export class ReplayRecorder implements Disposable {
     this.#keyframeEvery = keyframeEvery;
     this.#previous = new Uint8Array(heap.size);
     this.#zeros = new Uint8Array(heap.size);
+    const pages = heap.size / PAGE;
+    this.#nonzero = new Uint8Array(pages);
+    this.#candidates = new Uint32Array(pages);
+    this.#nonzeroCandidates = new Uint32Array(pages);
+    this.#whole = new Uint32Array(pages);
+    this.#identity = sequence(pages);
     const file = ReplayFile.create(path, "Replay.record");
+    this.#changes = changesOf(heap, "Replay.record");
     try {
       const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
       const first = underHeapLock(heap, "Replay.record", () => this.#keyframe(-1));
@@ -149,6 +177,7 @@ export class ReplayRecorder implements Disposable {
       first.commit();
       file.publish("Replay.record");
     } catch (e) {
+      this.#changes.release();
       try {
         file.close("Replay.record");
       } catch {
@@ -205,7 +234,12 @@ export class ReplayRecorder implements Disposable {
     } else {
       // The tick and its keyframe are kept together or not at all.
       const keyframe = this.#keyframe(t);
-      file.append([record, keyframe.record], "ReplayRecorder.tick");
+      try {
+        file.append([record, keyframe.record], "ReplayRecorder.tick");
+      } catch (e) {
+        this.#changes.forget(); // the pages found went nowhere
+        throw e;
+      }
       keyframe.commit();
     }
     this.#ticks++;
@@ -218,8 +252,10 @@ export class ReplayRecorder implements Disposable {
    */
   close(): void {
     const file = this.#file;
+    if (file === null) return;
     this.#file = null;
-    file?.close("ReplayRecorder.close");
+    this.#changes.release();
+    file.close("ReplayRecorder.close");
   }
 
   [Symbol.dispose](): void {
@@ -233,26 +269,84 @@ export class ReplayRecorder implements Disposable {
    */
   #keyframe(after: number): { record: Uint8Array; commit: () => void } {
     const op = after < 0 ? "Replay.record" : "ReplayRecorder.tick";
-    const heap = this.#heap;
-    const used = heap.usedBytes;
-    // Whole (zero pages left out) or the pages that differ from the last
-    // keyframe, whichever stores fewer; count first, copy only the one kept.
-    const previous = this.#previous.subarray(0, this.#previousLength);
-    let kind = KEYFRAME_FULL;
-    if (this.#keyframes % FULL_EVERY !== 0 && countDelta(heap.u8, used, previous, op) < countDelta(heap.u8, used, this.#zeros, op)) kind = KEYFRAME_DELTA;
-    const pages = makeDelta(heap.u8, used, kind === KEYFRAME_FULL ? this.#zeros : previous, op);
-    const bytes = keyframePayloadBytes(pages.pages.length) + 16;
+    const image = this.#heap.u8;
+    const used = this.#heap.usedBytes;
+    const pages = used / PAGE;
+    const previousPages = this.#previousLength / PAGE;
+    const common = Math.min(pages, previousPages);
+    const nonzero = this.#nonzero;
+    const candidates = this.#candidates;
+    const nonzeroCandidates = this.#nonzeroCandidates;
+    const listed = this.#changes.collect(pages, false, true);
+    let count: number, found: number, nonzeroPages: number;
+    try {
+      // A delta stores the pages of the common part that differ, and every page past it.
+      const changed = changedPages(image, this.#previous, common, listed, this.#changes.pages, candidates, op);
+      count = changed;
+      for (let p = common; p < pages; p++) candidates[count++] = p;
+      // A whole keyframe stores the non-zero pages: the last image's, less
+      // those that changed or left, plus the candidates that are non-zero now.
+      found = diffListed(image, this.#zeros, candidates, count, nonzeroCandidates, op);
+      nonzeroPages = this.#nonzeroPages + found;
+      for (let i = 0; i < changed; i++) nonzeroPages -= nonzero[candidates[i]!]!;
+      for (let p = pages; p < previousPages; p++) nonzeroPages -= nonzero[p]!;
+    } catch (e) {
+      this.#changes.forget(); // what it reported was not used: compare everything next time
+      throw e;
+    }
+    const delta = this.#keyframes % FULL_EVERY !== 0 && count < nonzeroPages;
+    const kind = delta ? KEYFRAME_DELTA : KEYFRAME_FULL;
+    const stored = delta ? candidates : this.#whole;
+    const n = delta ? count : this.#wholePages(pages, count, found);
+    const bytes = keyframePayloadBytes(n) + 16;
     if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
-    const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(pages.pages.length), this.#keyframeScratch, (payload) => fillKeyframe(payload, after, kind, pages));
+    let data: Uint8Array = EMPTY;
+    const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
+      fillKeyframePages(payload, after, kind, used, stored, n, (into) => {
+        copyPages(into, image, this.#identity, stored, n, op);
+        data = into;
+      }),
+    );
     const commit = () => {
-      // Past #previousDirty the buffer is still fresh zeroed memory: no need to write it.
-      if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty));
-      overlay(pages, this.#previous, op);
+      // The image's pages come from the record (a locked heap may have changed since).
+      if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty)); // past #previousDirty: still fresh zeroed memory
+      copyPages(this.#previous, data, stored, this.#identity, n, op);
+      for (let i = 0; i < count; i++) nonzero[candidates[i]!] = 0;
+      for (let i = 0; i < found; i++) nonzero[nonzeroCandidates[i]!] = 1;
+      nonzero.fill(0, pages, Math.max(pages, previousPages));
+      this.#nonzeroPages = nonzeroPages;
       this.#previousDirty = Math.max(this.#previousDirty, used);
       this.#previousLength = used;
       this.#keyframes++;
     };
     return { record, commit };
+  }
+
+  /**
+   * The non-zero pages of the heap's [0, pages) now, ascending, into
+   * #whole; returns their count. The `count` candidates (ascending) hold
+   * every page that is not as in the last image, and `found` of them are
+   * non-zero now (#nonzeroCandidates, ascending); any other page is as
+   * #nonzero says.
+   */
+  #wholePages(pages: number, count: number, found: number): number {
+    const nonzero = this.#nonzero;
+    const candidates = this.#candidates;
+    const nonzeroCandidates = this.#nonzeroCandidates;
+    const out = this.#whole;
+    let n = 0;
+    let c = 0;
+    let z = 0;
+    for (let p = 0; p < pages; p++) {
+      if (c < count && candidates[c] === p) {
+        c++;
+        if (z < found && nonzeroCandidates[z] === p) {
+          z++;
+          out[n++] = p;
+        }
+      } else if (nonzero[p] === 1) out[n++] = p;
+    }
+    return n;
   }
 }
 
