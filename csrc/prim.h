@@ -38,6 +38,21 @@ void *ph__prim_map_anon(size_t size, size_t align);
 int ph__prim_unmap(void *base, size_t size);
 /* Write a file mapping's dirty pages to its file, and wait for it. */
 int ph__prim_flush(void *base, size_t size);
+/* Bulk memory: mappings written whole right after they are made (snapshot
+ * images), in the largest pages the system gives on request (Linux: 2 MiB
+ * transparent huge pages), so the first writes cost few page faults. The
+ * length of the mapping that holds `size` bytes (rounded up: sizes with
+ * one length can share a mapping), or 0 when it overflows. */
+size_t ph__prim_bulk_length(size_t size);
+/* A zeroed read-write mapping of `len` bytes (a bulk length), committed up
+ * front: where the system counts commitments, no room is NULL here, never
+ * a fault on a later write. */
+void *ph__prim_map_bulk(size_t len);
+int ph__prim_unmap_bulk(void *base, size_t len);
+/* The bytes are no longer needed: the system may take the pages back while
+ * memory is short (they then read as zero); a write keeps them again,
+ * without a fault while the system has not taken them. */
+void ph__prim_bulk_idle(void *base, size_t len);
 
 /* ---- files ----------------------------------------------------------------- */
 /* An open file: a descriptor or a handle. */

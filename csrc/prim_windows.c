@@ -49,6 +49,26 @@ int ph__prim_unmap(void *base, size_t size) {
 
 int ph__prim_flush(void *base, size_t size) { return FlushViewOfFile(base, size) ? 0 : PH_EIO; }
 
+/* Whole 64 KiB (the allocation granularity), committed at once (a charge
+ * against the commit limit, so no room is NULL here); pages are zeroed as
+ * they are first touched. Large pages would need a privilege most
+ * accounts lack. */
+#define BULK_UNIT ((size_t)64 << 10)
+
+size_t ph__prim_bulk_length(size_t size) {
+  return size == 0 || size > SIZE_MAX - BULK_UNIT ? 0 : (size + BULK_UNIT - 1) & ~(BULK_UNIT - 1);
+}
+
+void *ph__prim_map_bulk(size_t len) { return len ? VirtualAlloc(NULL, len, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE) : NULL; }
+
+int ph__prim_unmap_bulk(void *base, size_t len) {
+  (void)len;
+  return VirtualFree(base, 0, MEM_RELEASE) ? 0 : PH_EIO;
+}
+
+/* MEM_RESET: the system may drop the pages instead of paging them out. */
+void ph__prim_bulk_idle(void *base, size_t len) { (void)VirtualAlloc(base, len, MEM_RESET, PAGE_READWRITE); }
+
 /* ---- files ----------------------------------------------------------------- */
 
 /* The reason for the failure just seen (never 0: that would read as success). */

@@ -541,6 +541,36 @@ PH_API int ph_pages_copy(void *dst, const void *src, const uint32_t *dst_pages, 
  */
 PH_NODISCARD PH_API int ph_heap_put_pages(ph_heap_t *h, const void *src, const uint32_t *dst_pages, const uint32_t *src_pages, uint32_t n);
 
+/*
+ * Memory for a snapshot image: `size` bytes, read-write, to be filled at
+ * once (a copy of a used prefix, a file read into it). New memory costs a
+ * page fault and a clear per 4 KiB page on first write, several times the
+ * copy itself. This memory comes in 2 MiB pages where the system gives
+ * them on request (Linux transparent huge pages), and images given back
+ * are kept (bounded: at most 16 mappings and 1 GiB, which the system may
+ * take back while memory is short) for the next image of about the same
+ * size, so a copy into it runs at about memcpy speed. A reused image holds
+ * an earlier image's bytes; PH_IMAGE_ZERO clears them. NULL + PH_EINVAL
+ * (size 0, unknown flags) or PH_ENOMEM.
+ */
+#define PH_IMAGE_ZERO 1u /* the bytes read as zero */
+PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(1) PH_API void *ph_image_alloc(size_t size, unsigned flags);
+
+/*
+ * Give back memory from ph_image_alloc, with the size it was asked for.
+ * Callable from any thread; records no error. Its arguments fit a
+ * JavaScriptCore ArrayBuffer deallocator (bytes, context) whose context is
+ * the size, so an ArrayBuffer made over the memory can own it.
+ */
+PH_API void ph_image_free(void *image, size_t size);
+
+/* Bytes of images from ph_image_alloc not yet given back, in this process. */
+PH_API uint64_t ph_image_live_bytes(void);
+/* Bytes of mappings given back and kept for reuse. */
+PH_API uint64_t ph_image_pooled_bytes(void);
+/* Unmap every mapping kept for reuse; returns their bytes. */
+PH_API uint64_t ph_image_trim(void);
+
 /* ------------------------------------------------------------------------ */
 /* 11. Locking                                                              */
 /* ------------------------------------------------------------------------ */

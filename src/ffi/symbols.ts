@@ -87,6 +87,11 @@ export const symbols = {
   ph_pages_diff_pairs: { args: ["ptr", "ptr", "ptr", "ptr", "u32", "ptr"], returns: "i32" },
   ph_pages_copy: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
   ph_heap_put_pages: { args: ["ptr", "ptr", "ptr", "ptr", "u32"], returns: "i32" },
+  ph_image_alloc: { args: ["usize", "u32"], returns: "ptr" },
+  ph_image_free: { args: ["ptr", "usize"], returns: "void" },
+  ph_image_live_bytes: { args: [], returns: u64_fast },
+  ph_image_pooled_bytes: { args: [], returns: u64_fast },
+  ph_image_trim: { args: [], returns: u64_fast },
 
   // 11. Locking (PH_LOCKED heaps)
   ph_heap_lock: { args: ["ptr"], returns: "i32" },
@@ -162,6 +167,7 @@ export const NATIVE_CONSTANTS = {
   PH_MAP_EXCL: 2,
   PH_MAP_SPARSE: 4,
   PH_SNAPSHOT_TRUSTED: 1,
+  PH_IMAGE_ZERO: 1,
   PH_LOCKED: 4,
   PH_GENERATION_OFFSET: 232,
   PH_SCRATCH_CURSOR: 16,
