@@ -27,6 +27,7 @@ import { HeapError, nativeFromCode } from "./errors.ts";
 import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
+import { tookFull, writtenSince } from "./snapshot/delta-base.ts";
 import { type ChangeSet, PageTracker, type Tracking } from "./tracking.ts";
 import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
@@ -66,6 +67,10 @@ export interface SnapshotOptions {
    * Store only the pages that differ from this snapshot (a delta); the
    * snapshot keeps `base` alive, and restoring it rebuilds the image over it.
    * Once `base` is reused as `into`, the delta is `ESTALE` everywhere.
+   * Cost: once the heap has taken a delta, its latest full snapshot is
+   * tracked, so a delta against it compares only the pages written since
+   * (with a tracker, `heap.tracking`); against any other snapshot, every
+   * page of the used prefix.
    */
   base?: Snapshot;
 }
@@ -790,7 +795,10 @@ export class PrivateHeap implements Disposable {
   snapshot(options?: SnapshotOptions): Snapshot {
     const h = this.#enter("PrivateHeap.snapshot");
     try {
-      return takeSnapshot(this.#u8, S.ph_off_used_bytes(h), options?.into, options?.base);
+      const used = S.ph_off_used_bytes(h);
+      const base = options?.base;
+      if (base !== undefined) return takeSnapshot(this.#u8, used, options?.into, base, writtenSince(this, base, used));
+      return tookFull(this, takeSnapshot(this.#u8, used, options?.into), used);
     } finally {
       this.#leave();
     }

@@ -9,6 +9,7 @@
  * base's length is stored, whatever it holds.
  */
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { newImage } from "./image-memory.ts";
 import { UNKNOWN } from "../tracking.ts";
 import { copyPages, diffListed, diffPages, type PageSource, sequence } from "./pages.ts";
 
@@ -30,11 +31,26 @@ function commonPages(length: number, base: Uint8Array): { pages: number; common:
   return { pages, common: Math.min(pages, Math.floor(base.length / PAGE)) };
 }
 
-/** The pages of image[0, length) that differ from base. `op` names the caller in errors. */
-export function makeDelta(image: Uint8Array, length: number, base: Uint8Array, op: string): Delta {
+/**
+ * Pages that may have been written since a base image was taken: `count`
+ * of them in `pages` (ascending), or a count of UNKNOWN (any page may).
+ */
+export interface Written {
+  count: number;
+  pages: Uint32Array;
+}
+
+const ANY_PAGE: Written = { count: UNKNOWN, pages: new Uint32Array(0) };
+
+/**
+ * The pages of image[0, length) that differ from base: of the pages
+ * `written` lists since base was the image, or of every page. `op` names
+ * the caller in errors.
+ */
+export function makeDelta(image: Uint8Array, length: number, base: Uint8Array, op: string, written: Written = ANY_PAGE): Delta {
   const { pages, common } = commonPages(length, base);
   const changed = new Uint32Array(pages);
-  let n = diffPages(image, base, common, changed, common, op);
+  let n = changedPages(image, base, common, written.count, written.pages, changed, op);
   for (let p = common; p < pages; p++) changed[n++] = p;
   const stored = changed.slice(0, n);
   const data = new Uint8Array(n * PAGE);
@@ -70,7 +86,7 @@ export function overlay(delta: Delta, buffer: Uint8Array, op: string): Uint8Arra
 
 /** The whole image a delta describes, in new memory. */
 export function applyDelta(delta: Delta, base: Uint8Array, op: string): Uint8Array {
-  const out = new Uint8Array(delta.length);
+  const out = newImage(delta.length, false, op);
   out.set(base.subarray(0, Math.min(delta.length, base.length)));
   return overlay(delta, out, op);
 }

@@ -33,6 +33,7 @@ import { fromSystemError, HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStats } from "../introspect.ts";
 import { runAsync, runSync, type Handle, type Req, type Steps } from "./file-io.ts";
+import { newImage } from "./image-memory.ts";
 import type { Snapshot } from "./snapshot.ts";
 import {
   ABI,
@@ -424,7 +425,7 @@ function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions
       const packed = new Uint8Array(storedHeaderPages(plan) * PAGE);
       yield* readFully(fd, [packed], plan.dataAt, op, path);
       checkHeapHeader(plan, packed, op, path);
-      image = new Uint8Array(header.usedBytes);
+      image = newImage(header.usedBytes, true, op); // pages of zeros are not in the file
       const hashes = new UnitHashes(plan.units.length / 2);
       let done: Batch | undefined; // read, not yet hashed
       for (const b of batchesOf(plan.units, batchBytes)) {

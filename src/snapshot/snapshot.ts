@@ -22,8 +22,9 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
 import { loadFile, loadFileSync, saveFile, saveFileSync } from "./file.ts";
 import type { LoadOptions, SaveOptions } from "./file-format.ts";
-import { applyDelta, makeDelta, type Delta } from "./delta.ts";
+import { applyDelta, makeDelta, type Delta, type Written } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
+import { copyOfImage, newImage } from "./image-memory.ts";
 
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 /** Passed as a target size when only the snapshot itself is checked. */
@@ -91,7 +92,7 @@ export class Snapshot {
   static {
     snapshotBytes = (s, op) => s.#image(op);
     copyInto = (region, used, into) => {
-      if (into.#saving > 0 || into.#storage.length < used) into.#storage = new Uint8Array(used);
+      if (into.#saving > 0 || into.#storage.length < used) into.#storage = newImage(used, false, "PrivateHeap.snapshot");
       into.#storage.set(region.subarray(0, used));
       into.#bytes = into.#storage.subarray(0, used);
       into.#delta = into.#base = null;
@@ -185,7 +186,7 @@ export class Snapshot {
    */
   static fromBytes(bytes: Uint8Array): Snapshot {
     if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "Snapshot.fromBytes", "bytes must be a Uint8Array");
-    const own = bytes.slice();
+    const own = copyOfImage(bytes, "Snapshot.fromBytes");
     checkBytes(own, ANY_SIZE, 0, "Snapshot.fromBytes");
     return new Snapshot(INTERNAL, own, undefined, true);
   }
@@ -210,7 +211,7 @@ export class Snapshot {
    * new memory at every call; the snapshot cannot be changed).
    */
   get bytes(): Uint8Array {
-    return this.#bytes?.slice() ?? this.#image("Snapshot.bytes");
+    return this.#bytes !== null ? copyOfImage(this.#bytes, "Snapshot.bytes") : this.#image("Snapshot.bytes");
   }
 
   /** Size of the heap it was taken from: the smallest heap it restores into. */
@@ -396,18 +397,19 @@ const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
  * copied into `into`'s memory when given (grown if too small), else into
  * fresh memory. The header is checked first (O(1), what a restore of the
  * snapshot checks), so a damaged header is `ECORRUPT` here rather than
- * when the snapshot is restored or loaded.
+ * when the snapshot is restored or loaded. A delta against `base`
+ * compares the pages `written` lists since base was taken, or every page.
  */
-export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot, base?: Snapshot): Snapshot {
+export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot, base?: Snapshot, written?: Written): Snapshot {
   const prefix = region.subarray(0, usedBytes);
   const rc = loadNative().symbols.ph_snapshot_check(prefix, prefix.length, ANY_SIZE, TRUSTED);
   if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.snapshot", headerDamage(prefix, rc));
   if (base !== undefined) {
     if (!(base instanceof Snapshot)) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "base must be a Snapshot");
     if (into !== undefined) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "into and base cannot be combined");
-    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base, "PrivateHeap.snapshot"), "PrivateHeap.snapshot") });
+    return new Snapshot(INTERNAL, null, { base, delta: makeDelta(region, usedBytes, snapshotBytes(base, "PrivateHeap.snapshot"), "PrivateHeap.snapshot", written) });
   }
-  if (into === undefined) return new Snapshot(INTERNAL, region.slice(0, usedBytes));
+  if (into === undefined) return new Snapshot(INTERNAL, copyOfImage(prefix, "PrivateHeap.snapshot"));
   if (!(into instanceof Snapshot)) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "into must be a Snapshot");
   return copyInto(region, usedBytes, into);
 }
