@@ -107,15 +107,16 @@ static inline uint64_t mix(uint64_t x) {
   return x;
 }
 
-/* ---- page kernels: the lane sums of one page ---------------------------- */
+/* ---- page kernels: the sum s of one page ---------------------------------- */
+/* Each kernel computes the lane sums P_l and W_l of a page and returns s,
+ * their folds added up. */
 
-struct lanes {
-  uint64_t p[LANES]; /* P_l */
-  uint64_t w[LANES]; /* W_l */
-};
+static inline uint64_t fold_lane(uint64_t p, uint64_t w, unsigned l) {
+  return fold(p ^ ((l + 1) * K_P), w ^ ((l + 1) * K_W));
+}
 
 /* Plain C, for every target; compilers may vectorise it. */
-static void lanes_portable(const unsigned char *page, struct lanes *out) {
+static uint64_t page_sum_portable(const unsigned char *page) {
   uint64_t p[LANES] = {0}, w[LANES] = {0}, key[LANES];
   for (unsigned l = 0; l < LANES; l++) key[l] = (l + 1) * K_WORD;
   for (size_t at = 0; at < PH_PAGE_SIZE; at += 8 * LANES) {
@@ -126,20 +127,39 @@ static void lanes_portable(const unsigned char *page, struct lanes *out) {
       key[l] += LANES * K_WORD;
     }
   }
-  memcpy(out->p, p, sizeof p);
-  memcpy(out->w, w, sizeof w);
+  uint64_t s = 0;
+  for (unsigned l = 0; l < LANES; l++) s += fold_lane(p[l], w[l], l);
+  return s;
 }
 
-/* x86-64 with AVX2: lanes 0-3 and 4-7 in two vectors, 64 bytes a step.
- * Built for any x86-64 (the library's baseline CPU) and chosen at run time
- * when the CPU and the OS support AVX2. An instruction set, not a platform:
- * the same on every x86-64 system. */
+/*
+ * x86-64 kernels, built for any x86-64 (the library's baseline CPU) and
+ * chosen at run time by what the CPU and the OS support. An instruction
+ * set, not a platform: the same on every x86-64 system. AVX-512 does a
+ * whole row of eight lanes per instruction: 4 MiB in cache measured 78 us
+ * against 100 us with AVX2 (and 75 us for xxHash3) on this project's AMD
+ * EPYC. The lanes leave the vector registers by extraction, not through
+ * memory, whose reload cost about 10 ns a page.
+ */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define PH_CHECKSUM_AVX2 1
+#define PH_CHECKSUM_X86 1
 #include <cpuid.h>
 #include <immintrin.h>
 
-__attribute__((target("avx2"))) static void lanes_avx2(const unsigned char *page, struct lanes *out) {
+/* The folds of lanes 0-3 (p, w) and 4-7 (q, v). */
+__attribute__((target("avx2"))) static inline uint64_t fold_vectors(__m256i p, __m256i w, __m256i q, __m256i v) {
+  return fold_lane((uint64_t)_mm256_extract_epi64(p, 0), (uint64_t)_mm256_extract_epi64(w, 0), 0) +
+         fold_lane((uint64_t)_mm256_extract_epi64(p, 1), (uint64_t)_mm256_extract_epi64(w, 1), 1) +
+         fold_lane((uint64_t)_mm256_extract_epi64(p, 2), (uint64_t)_mm256_extract_epi64(w, 2), 2) +
+         fold_lane((uint64_t)_mm256_extract_epi64(p, 3), (uint64_t)_mm256_extract_epi64(w, 3), 3) +
+         fold_lane((uint64_t)_mm256_extract_epi64(q, 0), (uint64_t)_mm256_extract_epi64(v, 0), 4) +
+         fold_lane((uint64_t)_mm256_extract_epi64(q, 1), (uint64_t)_mm256_extract_epi64(v, 1), 5) +
+         fold_lane((uint64_t)_mm256_extract_epi64(q, 2), (uint64_t)_mm256_extract_epi64(v, 2), 6) +
+         fold_lane((uint64_t)_mm256_extract_epi64(q, 3), (uint64_t)_mm256_extract_epi64(v, 3), 7);
+}
+
+/* Lanes 0-3 and 4-7 in two vectors, 64 bytes a step. */
+__attribute__((target("avx2"))) static uint64_t page_sum_avx2(const unsigned char *page) {
   __m256i p0 = _mm256_setzero_si256(), p1 = p0, w0 = p0, w1 = p0;
   __m256i k0 = _mm256_setr_epi64x((long long)(1 * K_WORD), (long long)(2 * K_WORD), (long long)(3 * K_WORD), (long long)(4 * K_WORD));
   __m256i k1 = _mm256_setr_epi64x((long long)(5 * K_WORD), (long long)(6 * K_WORD), (long long)(7 * K_WORD), (long long)(8 * K_WORD));
@@ -155,68 +175,99 @@ __attribute__((target("avx2"))) static void lanes_avx2(const unsigned char *page
     k0 = _mm256_add_epi64(k0, step);
     k1 = _mm256_add_epi64(k1, step);
   }
-  _mm256_storeu_si256((__m256i *)(void *)out->p, p0);
-  _mm256_storeu_si256((__m256i *)(void *)(out->p + 4), p1);
-  _mm256_storeu_si256((__m256i *)(void *)out->w, w0);
-  _mm256_storeu_si256((__m256i *)(void *)(out->w + 4), w1);
+  return fold_vectors(p0, w0, p1, w1);
 }
 
-/* AVX2 in the CPU, and its registers saved by the OS (XCR0 bits 1 and 2). */
-static bool cpu_has_avx2(void) {
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX)) return false;
-  unsigned xcr0_lo, xcr0_hi;
-  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-  (void)xcr0_hi;
-  if ((xcr0_lo & 6u) != 6u) return false;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  return (b & bit_AVX2) != 0;
-}
-#endif
-
-typedef void (*lanes_fn)(const unsigned char *page, struct lanes *out);
-
-/* The kernel ph__checksum_kernel(kernel) names. Looked up once per process
- * (cpuid can cost microseconds in a virtual machine); a race only repeats
- * the look-up. */
-static lanes_fn kernel_of(int kernel) {
-#if PH_CHECKSUM_AVX2
-  if (kernel == PH__CHECKSUM_BEST) {
-    static int avx2 = -1; /* -1: not looked up yet */
-    int known = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-    if (known < 0) {
-      known = cpu_has_avx2();
-      __atomic_store_n(&avx2, known, __ATOMIC_RELAXED);
-    }
-    if (known) return lanes_avx2;
+/* The eight lanes in one vector; two rows (128 bytes) a step, summed at the end. */
+__attribute__((target("avx512f,avx2"))) static uint64_t page_sum_avx512(const unsigned char *page) {
+  __m512i p0 = _mm512_setzero_si512(), p1 = p0, w0 = p0, w1 = p0;
+  __m512i k0 = _mm512_setr_epi64((long long)(1 * K_WORD), (long long)(2 * K_WORD), (long long)(3 * K_WORD), (long long)(4 * K_WORD),
+                                 (long long)(5 * K_WORD), (long long)(6 * K_WORD), (long long)(7 * K_WORD), (long long)(8 * K_WORD));
+  const __m512i step = _mm512_set1_epi64((long long)(2 * LANES * K_WORD));
+  __m512i k1 = _mm512_add_epi64(k0, _mm512_set1_epi64((long long)(LANES * K_WORD)));
+  for (size_t at = 0; at < PH_PAGE_SIZE; at += 128) {
+    __m512i v0 = _mm512_loadu_si512((const void *)(page + at));
+    __m512i v1 = _mm512_loadu_si512((const void *)(page + at + 64));
+    __m512i x0 = _mm512_xor_si512(v0, k0), x1 = _mm512_xor_si512(v1, k1);
+    p0 = _mm512_add_epi64(p0, _mm512_mul_epu32(x0, _mm512_srli_epi64(x0, 32)));
+    p1 = _mm512_add_epi64(p1, _mm512_mul_epu32(x1, _mm512_srli_epi64(x1, 32)));
+    w0 = _mm512_add_epi64(w0, v0);
+    w1 = _mm512_add_epi64(w1, v1);
+    k0 = _mm512_add_epi64(k0, step);
+    k1 = _mm512_add_epi64(k1, step);
   }
-#endif
-  (void)kernel;
-  return lanes_portable;
+  __m512i p = _mm512_add_epi64(p0, p1), w = _mm512_add_epi64(w0, w1);
+  return fold_vectors(_mm512_castsi512_si256(p), _mm512_castsi512_si256(w), _mm512_extracti64x4_epi64(p, 1), _mm512_extracti64x4_epi64(w, 1));
 }
 
-const char *ph__checksum_kernel_name(int kernel) {
-#if PH_CHECKSUM_AVX2
-  if (kernel_of(kernel) == lanes_avx2) return "avx2";
+/* The best kernel the CPU runs and the OS saves the registers of (XCR0:
+ * bits 1-2 for AVX, also 5-7 for AVX-512): PH__CHECKSUM_PORTABLE,
+ * PH__CHECKSUM_AVX2 or PH__CHECKSUM_AVX512. */
+static int cpu_kernel(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_AVX)) return PH__CHECKSUM_PORTABLE;
+  unsigned xcr0, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0));
+  (void)xcr0_hi;
+  if ((xcr0 & 0x6u) != 0x6u || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & bit_AVX2)) return PH__CHECKSUM_PORTABLE;
+  if ((xcr0 & 0xe6u) == 0xe6u && (b & bit_AVX512F)) return PH__CHECKSUM_AVX512;
+  return PH__CHECKSUM_AVX2;
+}
+#else
+static int cpu_kernel(void) { return PH__CHECKSUM_PORTABLE; }
 #endif
-  (void)kernel;
-  return "portable";
+
+typedef uint64_t (*page_sum_fn)(const unsigned char *page);
+
+/* What PH__CHECKSUM_BEST is here. Looked up once per process (cpuid can
+ * cost microseconds in a virtual machine); a race only repeats it. */
+static int best_kernel(void) {
+  static int best = -1; /* -1: not looked up yet */
+  int known = __atomic_load_n(&best, __ATOMIC_RELAXED);
+  if (known < 0) {
+    known = cpu_kernel();
+    __atomic_store_n(&best, known, __ATOMIC_RELAXED);
+  }
+  return known;
+}
+
+bool ph__checksum_kernel_runs(int kernel) {
+  return kernel == PH__CHECKSUM_BEST || kernel == PH__CHECKSUM_PORTABLE || (kernel <= best_kernel() && kernel >= 0);
+}
+
+/* The kernel `kernel` names, when it runs here (the portable one otherwise). */
+static page_sum_fn kernel_of(int kernel) {
+  if (kernel == PH__CHECKSUM_BEST) kernel = best_kernel();
+  if (!ph__checksum_kernel_runs(kernel)) kernel = PH__CHECKSUM_PORTABLE;
+#if PH_CHECKSUM_X86
+  if (kernel == PH__CHECKSUM_AVX512) return page_sum_avx512;
+  if (kernel == PH__CHECKSUM_AVX2) return page_sum_avx2;
+#endif
+  return page_sum_portable;
+}
+
+const char *ph__checksum_kernel_name(void) {
+  switch (best_kernel()) {
+  case PH__CHECKSUM_AVX512: return "avx512";
+  case PH__CHECKSUM_AVX2: return "avx2";
+  default: return "portable";
+  }
 }
 
 /* ---- page hash and checksum --------------------------------------------- */
 
-static uint64_t page_hash_with(lanes_fn lanes_of, const unsigned char *region, uint64_t i) {
-  const unsigned char *page = region + i * PH_PAGE_SIZE;
+/* The lock page with its lock block zeroed, hashed from a copy (out of
+ * line: its 4 KiB buffer stays off the common path's stack). */
+__attribute__((noinline)) static uint64_t lock_page_sum(page_sum_fn page_sum, const unsigned char *page) {
   unsigned char masked[PH_PAGE_SIZE];
-  if (PH_UNLIKELY(i == LOCK_PAGE)) {
-    memcpy(masked, page, PH_PAGE_SIZE);
-    memset(masked + (PH_LOCK_BLOCK_OFFSET - LOCK_PAGE * PH_PAGE_SIZE), 0, PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET);
-    page = masked;
-  }
-  struct lanes ln;
-  lanes_of(page, &ln);
-  uint64_t s = 0;
-  for (unsigned l = 0; l < LANES; l++) s += fold(ln.p[l] ^ ((l + 1) * K_P), ln.w[l] ^ ((l + 1) * K_W));
+  memcpy(masked, page, PH_PAGE_SIZE);
+  memset(masked + (PH_LOCK_BLOCK_OFFSET - LOCK_PAGE * PH_PAGE_SIZE), 0, PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET);
+  return page_sum(masked);
+}
+
+static inline uint64_t page_hash_with(page_sum_fn page_sum, const unsigned char *region, uint64_t i) {
+  const unsigned char *page = region + i * PH_PAGE_SIZE;
+  uint64_t s = PH_UNLIKELY(i == LOCK_PAGE) ? lock_page_sum(page_sum, page) : page_sum(page);
   return mix(s ^ ((i + 1) * K_INDEX));
 }
 
@@ -230,9 +281,9 @@ static uint64_t checksum_of_sum(uint64_t sum, uint64_t used) {
 
 int ph_checksum(const void *bytes, size_t used, uint64_t *out) {
   if (!out || used % PH_PAGE_SIZE != 0 || (!bytes && used > 0)) return ph__fail(PH_EINVAL);
-  lanes_fn lanes_of = kernel_of(PH__CHECKSUM_BEST);
+  page_sum_fn page_sum = kernel_of(PH__CHECKSUM_BEST);
   uint64_t sum = 0, n = used / PH_PAGE_SIZE;
-  for (uint64_t i = 0; i < n; i++) sum += page_hash_with(lanes_of, bytes, i);
+  for (uint64_t i = 0; i < n; i++) sum += page_hash_with(page_sum, bytes, i);
   *out = checksum_of_sum(sum, used);
   return 0;
 }
@@ -247,10 +298,10 @@ int ph_checksum_update(const void *region, size_t used, uint64_t *hashes, size_t
   for (uint32_t k = 0; k < n; k++)
     if (pages[k] >= capacity) return ph__fail(PH_EINVAL);
 
-  lanes_fn lanes_of = kernel_of(PH__CHECKSUM_BEST);
+  page_sum_fn page_sum = kernel_of(PH__CHECKSUM_BEST);
   uint64_t sum = state[0];
   for (uint64_t i = before; i < now; i++) { /* the prefix grew: pages new to it */
-    hashes[i] = page_hash_with(lanes_of, region, i);
+    hashes[i] = page_hash_with(page_sum, region, i);
     sum += hashes[i];
   }
   for (uint64_t i = now; i < before; i++) sum -= hashes[i]; /* it shrank */
@@ -258,7 +309,7 @@ int ph_checksum_update(const void *region, size_t used, uint64_t *hashes, size_t
     uint64_t p = pages[k];
     if (p >= now || p >= before) continue; /* outside the prefix, or hashed just now */
     sum -= hashes[p];
-    hashes[p] = page_hash_with(lanes_of, region, p);
+    hashes[p] = page_hash_with(page_sum, region, p);
     sum += hashes[p];
   }
   state[0] = sum;

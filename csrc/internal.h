@@ -500,15 +500,20 @@ typedef struct ph__lock_self {
 void ph__lock_self_forked(ph__lock_self *self);
 
 /* ---- the heap checksum (checksum.c) -------------------------------------- */
-/* Page-hash kernels: the plain C one, and the fastest this CPU runs (the
- * one ph_checksum and ph_checksum_update use). Every kernel gives the same
- * hashes; the tests compare them. */
+/* Page-hash kernels: the plain C one, the x86-64 vector ones, and the
+ * best this CPU runs (the one ph_checksum and ph_checksum_update use).
+ * Every kernel gives the same hashes; the tests compare them. */
 #define PH__CHECKSUM_PORTABLE 0
-#define PH__CHECKSUM_BEST 1
-/* H(i), the hash of page i of region (see checksum.c), by that kernel. */
+#define PH__CHECKSUM_AVX2 1
+#define PH__CHECKSUM_AVX512 2
+#define PH__CHECKSUM_BEST 3
+/* Whether this CPU runs that kernel (PORTABLE and BEST always do). */
+bool ph__checksum_kernel_runs(int kernel);
+/* H(i), the hash of page i of region (see checksum.c), by that kernel
+ * (the portable one when this CPU does not run it). */
 uint64_t ph__page_hash(const void *region, uint64_t i, int kernel);
-/* "avx2" or "portable": what that kernel is on this CPU. */
-const char *ph__checksum_kernel_name(int kernel);
+/* "avx512", "avx2" or "portable": the kernel PH__CHECKSUM_BEST is here. */
+const char *ph__checksum_kernel_name(void);
 /* The 128-bit product's fold (low ^ high) from 32-bit halves: what targets
  * without a 128-bit integer type use. */
 uint64_t ph__fold_halves(uint64_t a, uint64_t b);
