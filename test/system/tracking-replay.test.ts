@@ -147,7 +147,7 @@ describe("replay recording with the written-page tracker", () => {
       try {
         using rec = Replay.record(pathFor(), heap, { keyframeEvery: 5 });
         for (let t = 0; t < 50; t++) {
-          heap.u8[state + ((t * 37) % 1024) * PAGE] ^= 1; // one page per tick
+          heap.u8[state + ((t * 37) % 1024) * PAGE]! ^= 1; // one page per tick
           rec.tick(Uint8Array.of(t));
         }
         // Calls after the first keyframe's (the recorder's first look at the heap compares it whole).
