@@ -22,7 +22,7 @@
  * reads are exempt; test/system/heap-lock-policy.test.ts holds each member's class.
  */
 import { toArrayBuffer, type Pointer } from "bun:ffi";
-import { heapChecksum } from "./checksum.ts";
+import { PageHashes } from "./checksum.ts";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
@@ -269,6 +269,8 @@ export class PrivateHeap implements Disposable {
   #compareOnly = "";
   /** The written-page tracker, made on first use (changesOf, tracking). */
   #tracker: PageTracker | null = null;
+  /** checksum()'s page hashes, made on first use. */
+  #pageHashes: PageHashes | null = null;
 
   private constructor(base: Pointer, size: number) {
     this.#h = base;
@@ -831,10 +833,11 @@ export class PrivateHeap implements Disposable {
   }
 
   /**
-   * 64-bit xxHash3 of the used prefix, less the header's lock block (see
-   * checksum.ts): equal for two heaps (or a heap and a snapshot) holding the
-   * same bytes, whoever holds a shared heap's lock, and stable across runs
-   * and machines. With
+   * 64-bit checksum of the used prefix (docs/checksum.md): a sum of keyed
+   * hashes of its pages, with the header's lock block read as zero. Equal
+   * for two heaps (or a heap and a snapshot) holding the same bytes,
+   * whoever holds a shared heap's lock, and stable across runs and
+   * machines. With
    * `zeroOnFree`, freed memory is zero, so equal live data gives equal sums.
    *
    * @example
@@ -847,7 +850,7 @@ export class PrivateHeap implements Disposable {
   checksum(): bigint {
     const h = this.#enter("PrivateHeap.checksum");
     try {
-      return heapChecksum(this.#u8.subarray(0, S.ph_off_used_bytes(h)));
+      return (this.#pageHashes ??= new PageHashes()).update(h, S.ph_off_used_bytes(h), null, 0, "PrivateHeap.checksum");
     } finally {
       this.#leave();
     }

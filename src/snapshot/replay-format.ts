@@ -26,7 +26,9 @@ const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
 /** `\x89PHREPL\n`: a high byte first and a line feed last, like PNG. */
 export const REPLAY_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x50, 0x48, 0x52, 0x45, 0x50, 0x4c, 0x0a);
-export const REPLAY_VERSION = 1;
+export const REPLAY_VERSION = 2;
+/** The last version whose tick records hold heap checksums of an earlier definition (xxHash3 of the used prefix). */
+const OLD_CHECKSUM_VERSION = 1;
 export const REPLAY_HEADER_BYTES = 48;
 /** Record framing: type u8, 3 reserved bytes, payload length u32; then the payload; then its checksum u64. */
 export const RECORD_HEAD_BYTES = 8;
@@ -57,7 +59,7 @@ export function encodeHeader(h: ReplayHeader): Uint8Array {
   const v = new DataView(out.buffer);
   out.set(REPLAY_MAGIC, 0);
   v.setUint16(8, h.version, true);
-  v.setUint16(10, 0, true); // flags: none in version 1
+  v.setUint16(10, 0, true); // flags: none defined
   v.setUint32(12, h.abi, true);
   v.setUint32(16, h.pageSize, true);
   v.setUint32(20, h.keyframeEvery, true);
@@ -78,6 +80,11 @@ export function parseHeader(file: Uint8Array, op: string, path: string): ReplayH
   if (version > REPLAY_VERSION) throw bad(`format version ${version}; this reader knows up to ${REPLAY_VERSION}`, "EVERSION");
   if (v.getBigUint64(40, true) !== Bun.hash.xxHash3(file.subarray(0, 40))) throw bad("header checksum mismatch");
   if (version === 0) throw bad("format version 0");
+  if (version <= OLD_CHECKSUM_VERSION)
+    throw bad(
+      `format version ${version} stores heap checksums of an earlier definition (xxHash3 of the used prefix; version ${REPLAY_VERSION} stores sums of page hashes, docs/checksum.md), so no state can be checked against them: record it again with this version of privheap`,
+      "EVERSION",
+    );
   if (v.getUint16(10, true) !== 0) throw bad("unknown header flags", "EVERSION");
   const abi = v.getUint32(12, true);
   const pageSize = v.getUint32(16, true);

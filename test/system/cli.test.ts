@@ -127,7 +127,7 @@ describe("privheap replay info", () => {
     const last = Replay.openSync(RECORDING).keyframe(119);
     const lines = r.stdout.split("\n");
     expect(lines[0]).toBe(`file: ${RECORDING}`);
-    expect(lines[1]).toMatch(/^format version: 1 \(native ABI \d+, page size 4096\)$/);
+    expect(lines[1]).toMatch(/^format version: 2 \(native ABI \d+, page size 4096\)$/);
     expect(lines.slice(2)).toEqual([
       `ticks: ${TICKS}`,
       `keyframes: 3, every ${EVERY} ticks (after ticks -1, 59, 119)`,
@@ -136,7 +136,7 @@ describe("privheap replay info", () => {
       `tick records: ${records.tick} bytes, ${(records.tick / TICKS).toFixed(1)} bytes per tick on average (${(inputs / TICKS).toFixed(1)} of them input)`,
       `keyframe records: ${records.keyframe} bytes, ${(records.keyframe / 3).toFixed(1)} bytes per keyframe on average`,
       `last keyframe: after tick 119, ${last.byteLength} bytes of heap used (${(last.byteLength / 1024).toFixed(2)} KiB), roots: entities, game`,
-      "compression: none (format version 1 stores keyframe pages raw)",
+      "compression: none (format version 2 stores keyframe pages raw)",
       "torn tail: none",
       "",
     ]);

@@ -14,6 +14,7 @@ import { Replay } from "../../../src/snapshot/replay.ts";
 import { SRC, runScript } from "../../support/bun.ts";
 import { codeOf } from "../../support/expect.ts";
 import { heapsClosedAfterEach } from "../../support/heaps.ts";
+import { referenceChecksum } from "../../support/checksum-reference.ts";
 
 const MiB = 1 << 20;
 const PAGE = 4096;
@@ -343,9 +344,9 @@ describe("docs/replay-format.md: ticks, keyframes and images", () => {
     }
   });
 
-  // The heap checksum as the Checksums section defines it, from the bounds it gives.
+  // The heap checksum as docs/checksum.md defines it (the reference implementation), and the lock block the Checksums section names.
   const [, lockFrom, lockTo] = /lock\s+block, bytes \[(\d+), (\d+)\)/.exec(DOC)!.map(Number);
-  const documentedChecksum = (u: Uint8Array) => Bun.hash.xxHash3(u.subarray(lockTo!), Bun.hash.xxHash3(u.subarray(0, lockFrom!)));
+  const documentedChecksum = (u: Uint8Array) => referenceChecksum(u);
 
   test("the lock block the Checksums section names is the header's", () => {
     expect([lockFrom, lockTo]).toEqual([NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET, NATIVE_CONSTANTS.PH_LOCK_BLOCK_END]);
@@ -373,9 +374,10 @@ describe("docs/replay-format.md: reading", () => {
   const headerCases: [string, () => Uint8Array][] = [
     ["short", () => start().subarray(0, F.REPLAY_HEADER_BYTES - 1)],
     ["magic", () => concat(header((v) => v.setUint8(1, 0x51)), start().subarray(48))],
-    ["newer version, stale checksum", () => concat(header((v) => v.setUint16(8, 2, true), true), start().subarray(48))],
+    ["newer version, stale checksum", () => concat(header((v) => v.setUint16(8, F.REPLAY_VERSION + 1, true), true), start().subarray(48))],
     ["checksum", () => concat(header((v) => v.setUint8(33, 1), true), start().subarray(48))],
     ["version 0", () => concat(header((v) => v.setUint16(8, 0, true)), start().subarray(48))],
+    ["version 1", () => concat(header((v) => v.setUint16(8, 1, true)), start().subarray(48))],
     ["flags", () => concat(header((v) => v.setUint16(10, 1, true)), start().subarray(48))],
     ["abi", () => concat(header((v) => v.setUint32(12, ABI + 1, true)), start().subarray(48))],
     ["page size", () => concat(header((v) => v.setUint32(16, 2 * PAGE, true)), start().subarray(48))],
@@ -391,6 +393,22 @@ describe("docs/replay-format.md: reading", () => {
     // Region sizes at the documented bounds.
     const region = (bytes: number) => codeOf(() => parseHeader(header((v) => v.setBigUint64(24, BigInt(bytes), true)), "test", "region"));
     expect([region(PAGE), region(2 ** 32), region(2 ** 32 + PAGE), region(0)]).toEqual(["(no error)", "(no error)", "ECORRUPT", "ECORRUPT"]);
+  });
+
+  test("a version-1 file is refused with EVERSION, saying that its heap checksums have another definition and to record it again", () => {
+    const v1 = concat(header((v) => v.setUint16(8, 1, true)), start().subarray(48));
+    let message = "";
+    try {
+      Replay.fromBytes(v1);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(codeOf(() => Replay.fromBytes(v1))).toBe("EVERSION");
+    expect(message).toContain("format version 1");
+    expect(message).toContain("heap checksums of an earlier definition");
+    expect(message).toContain("record it again with this version");
+    expect(F.REPLAY_VERSION).toBe(2);
+    expect(section("## Versioning")).toContain("A version-1 file is refused with `EVERSION`");
   });
 
   // One file per row of the record checks table, in its order: [file, offset of the bad record].

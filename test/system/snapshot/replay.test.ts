@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PrivateHeap } from "../../../src/heap.ts";
+import { REPLAY_VERSION } from "../../../src/snapshot/replay-format.ts";
 import { Replay, ReplayRecorder, type StepFn } from "../../../src/snapshot/replay.ts";
 import { SRC } from "../../support/bun.ts";
 import { expectCode } from "../../support/expect.ts";
@@ -334,7 +335,7 @@ describe("Replay: torn and damaged files", () => {
     const { path } = record(3, 4);
     const whole = readFileSync(path);
     const newer = new Uint8Array(whole);
-    newer[8] = 2;
+    newer[8] = REPLAY_VERSION + 1;
     writeFileSync(join(dir, "newer.phreplay"), newer);
     expectCode(() => Replay.openSync(join(dir, "newer.phreplay")), "EVERSION");
     const magic = new Uint8Array(whole);
@@ -408,7 +409,7 @@ describe("Replay.open (async) and Replay.openSync read the same way", () => {
     const { path } = record(3, 4);
     const whole = readFileSync(path);
     const newer = new Uint8Array(whole);
-    newer[8] = 2;
+    newer[8] = REPLAY_VERSION + 1;
     writeFileSync(join(dir, "newer-both.phreplay"), newer);
     const magic = new Uint8Array(whole);
     magic[1] = 0;
