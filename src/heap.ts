@@ -28,7 +28,7 @@ import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { tookFull, writtenSince } from "./snapshot/delta-base.ts";
-import { type ChangeSet, PageTracker, type Tracking } from "./tracking.ts";
+import { type ChangeSet, PageTracker, type Tracking, UNKNOWN } from "./tracking.ts";
 import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
@@ -269,8 +269,9 @@ export class PrivateHeap implements Disposable {
   #compareOnly = "";
   /** The written-page tracker, made on first use (changesOf, tracking). */
   #tracker: PageTracker | null = null;
-  /** checksum()'s page hashes, made on first use. */
+  /** checksum()'s page hashes and the pages written since it last looked, made on first use. */
   #pageHashes: PageHashes | null = null;
+  #checksumChanges: ChangeSet | null = null;
 
   private constructor(base: Pointer, size: number) {
     this.#h = base;
@@ -778,8 +779,12 @@ export class PrivateHeap implements Disposable {
    * Copy the used prefix (`usedBytes`, not the region): the whole heap at
    * this moment, allocations, roots and counters included. With `{ into }`
    * the copy goes into that snapshot's memory (its old contents are
-   * replaced) and it is returned: fresh memory costs page faults, several
-   * times the copy itself, so reuse one when snapshotting every frame.
+   * replaced) and it is returned: the cheapest way to snapshot every frame.
+   * Without it, an image of 2 MiB or more gets native memory (huge pages
+   * where the system gives them, recycled from snapshots already
+   * collected), and once the images held have grown 256 MiB since the last
+   * collection, taking one runs a full garbage collection (`Bun.gc(true)`)
+   * so that dropped snapshots give their memory back for reuse.
    * With `{ base }` only the pages that differ from `base` are stored.
    * The heap header is checked first (O(1), as a restore checks it): one
    * damaged by a write through offset 0 (the null offset) is `ECORRUPT`,
@@ -850,7 +855,17 @@ export class PrivateHeap implements Disposable {
   checksum(): bigint {
     const h = this.#enter("PrivateHeap.checksum");
     try {
-      return (this.#pageHashes ??= new PageHashes()).update(h, S.ph_off_used_bytes(h), null, 0, "PrivateHeap.checksum");
+      const used = S.ph_off_used_bytes(h);
+      const sums = (this.#pageHashes ??= new PageHashes());
+      // The pages written since the last checksum are hashed again; without a list (the first call, "compare" tracking), all are.
+      const changes = (this.#checksumChanges ??= this.#pageTracker("PrivateHeap.checksum").subscribe());
+      const n = changes.collect(Math.ceil(used / PAGE_SIZE));
+      try {
+        return sums.update(h, used, n === UNKNOWN ? null : changes.pages, Math.max(n, 0), "PrivateHeap.checksum");
+      } catch (e) {
+        changes.forget();
+        throw e;
+      }
     } finally {
       this.#leave();
     }
