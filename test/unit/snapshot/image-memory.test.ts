@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { PrivateHeap } from "../../../src/heap.ts";
 import { copyOfImage, imageMemory, NATIVE_MIN, newImage, trimImageMemory } from "../../../src/snapshot/image-memory.ts";
-import type { Snapshot } from "../../../src/snapshot/snapshot.ts";
+import { Snapshot } from "../../../src/snapshot/snapshot.ts";
 import { expectCode } from "../../support/expect.ts";
 import { heapsClosedAfterEach } from "../../support/heaps.ts";
 
@@ -52,6 +52,25 @@ describe("snapshot image memory", () => {
     for (let k = 0; k < 4; k++) newImage(8 * MiB, false, "test").fill(0xee);
     expect([keep[0], keep[4096], keep[2 * 4096]]).toEqual([5, 6, 7]);
     expect(keep.length).toBe(2 * 4096 + 1);
+  });
+
+  test("snap.bytes is its own image: a subarray of it outlives the snapshot, and a transfer moves it whole", () => {
+    const heap = heapOf();
+    filled(heap, 8 * MiB, 6);
+    const at = heap.usedBytes - 8192;
+    const before = collectDownTo(0);
+    const sub = (() => {
+      const bytes = heap.snapshot().bytes;
+      return bytes.subarray(at, at + 4096);
+    })();
+    collectDownTo(before + heap.usedBytes);
+    for (let k = 0; k < 4; k++) newImage(heap.usedBytes, false, "test").fill(0xee);
+    expect(sub.every((b) => b === 6)).toBe(true);
+
+    const bytes = heap.snapshot().bytes;
+    const moved = new Uint8Array(bytes.buffer.transfer());
+    expect(bytes.length).toBe(0); // detached: no view reads the memory through it
+    expect(Snapshot.fromBytes(moved).checksum()).toBe(heap.checksum());
   });
 
   test("a delta's base stays alive through the delta when every other reference is gone", () => {
