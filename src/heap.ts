@@ -842,8 +842,11 @@ export class PrivateHeap implements Disposable {
    * hashes of its pages, with the header's lock block read as zero. Equal
    * for two heaps (or a heap and a snapshot) holding the same bytes,
    * whoever holds a shared heap's lock, and stable across runs and
-   * machines. With
-   * `zeroOnFree`, freed memory is zero, so equal live data gives equal sums.
+   * machines. With `zeroOnFree`, freed memory is zero, so equal live data
+   * gives equal sums. It costs what changed since the last call: the
+   * pages the heap's tracker reports written are hashed again (see
+   * `tracking`); the first call, and every call with "compare" tracking,
+   * hashes the whole prefix.
    *
    * @example
    * ```ts

@@ -51,7 +51,7 @@ const TAKE_BATCH = 4096;
 const DENSE = 0.5;
 /** Takes without watching after dense writes: the first time, and the most. */
 const MIN_KEEP = 8;
-const MAX_KEEP = 1024;
+const MAX_KEEP = 64;
 /** Watching takes that must all find sparse writes before the tracker keeps watching. */
 const PROBE_TAKES = 4;
 /** Ranges this small are always watched (the policy is for large states). */

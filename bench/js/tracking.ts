@@ -104,16 +104,20 @@ const ms = (x: number) => x.toFixed(3);
 const rows: (string | number)[][] = [];
 const verdicts: string[] = [];
 const targets: Record<string, number> = { "1%": 0.05, "5%": 0.2, "100%": 1.2 };
-const tracked = filled("auto");
+// Each tracked row gets a heap of its own: the tracker adapts to the writes it sees (see tracking.ts), and a row measures its own steady state.
 const compared = filled("compare");
-console.log(`tracking: ${tracked.tracking}${tracked.tracking === "compare" ? ` (${tracked.trackingReason})` : ""}; baseline heap: ${compared.tracking}\n`);
+const probe = filled("auto");
+console.log(`tracking: ${probe.tracking}${probe.tracking === "compare" ? ` (${probe.trackingReason})` : ""}; baseline heap: ${compared.tracking}\n`);
+probe.close();
 
 for (const [label, share] of [["1%", 0.01], ["5%", 0.05], ["100%", 1]] as const) {
   const costs: Record<string, Cost> = {};
-  for (const [name, heap, mode] of [["tracker", tracked, "delta"], ["compare", compared, "delta"], ["full ring", compared, "full"]] as const) {
+  for (const [name, mode] of [["tracker", "delta"], ["compare", "delta"], ["full ring", "full"]] as const) {
+    const heap = name === "tracker" ? filled("auto") : compared;
     const { ring, work } = ringWork(heap, mode);
     costs[name] = frames(toucher(heap, share), work);
     ring.close();
+    if (heap !== compared) heap.close();
   }
   const full = costs["full ring"]!.work;
   for (const name of ["tracker", "compare", "full ring"]) {
@@ -129,7 +133,11 @@ for (const [label, share] of [["1%", 0.01], ["5%", 0.05], ["100%", 1]] as const)
 
 for (const [label, share] of [["1%", 0.01], ["5%", 0.05], ["100%", 1]] as const) {
   const costs: Record<string, Cost> = {};
-  for (const [name, heap] of [["tracker", tracked], ["compare", compared]] as const) costs[name] = frames(toucher(heap, share), () => heap.checksum());
+  for (const name of ["tracker", "compare"] as const) {
+    const heap = name === "tracker" ? filled("auto") : compared;
+    costs[name] = frames(toucher(heap, share), () => heap.checksum());
+    if (heap !== compared) heap.close();
+  }
   const prefix = compared.u8.subarray(0, compared.usedBytes);
   const xx = frames(toucher(compared, share), () => Bun.hash.xxHash3(prefix));
   for (const [name, c] of [...Object.entries(costs), ["xxHash3 of the prefix", xx] as const])
@@ -144,5 +152,41 @@ for (const [label, share] of [["1%", 0.01], ["5%", 0.05], ["100%", 1]] as const)
 table(["frame", "step ms", "work ms", "work vs baseline", "step+work vs compare"], rows);
 console.log("");
 for (const v of verdicts) console.log(v);
-tracked.close();
 compared.close();
+
+// ---- delta snapshots ----------------------------------------------------------
+// heap.snapshot({ base }) against the heap's latest full snapshot, 1% of the
+// pages changed since it: the tracker compares the pages written since the
+// base; "compare" compares every page. A frame: a full snapshot into a kept
+// one (the base, not timed), the step, the delta.
+{
+  const deltaRows: (string | number)[][] = [];
+  const costs: Record<string, Cost> = {};
+  for (const tracking of ["auto", "compare"] as const) {
+    const heap = filled(tracking);
+    const base = heap.snapshot();
+    heap.snapshot({ base }); // a heap tracks its latest full snapshot once it has taken a delta
+    const step = toucher(heap, 0.01);
+    const s: number[] = [];
+    const w: number[] = [];
+    for (let r = 0; r < RUNS + 2; r++) {
+      heap.snapshot({ into: base });
+      const t0 = Bun.nanoseconds();
+      step();
+      const t1 = Bun.nanoseconds();
+      const delta = heap.snapshot({ base });
+      const t2 = Bun.nanoseconds();
+      if (delta.storedBytes > 0.02 * heap.usedBytes) throw new Error(`a 1% delta stored ${delta.storedBytes} bytes`);
+      if (r >= 2) {
+        s.push((t1 - t0) / 1e6);
+        w.push((t2 - t1) / 1e6);
+      }
+    }
+    costs[tracking === "auto" ? `tracker (${heap.tracking})` : "compare"] = { step: median(s), work: median(w) };
+    heap.close();
+  }
+  const compare = costs["compare"]!;
+  for (const [name, c] of Object.entries(costs)) deltaRows.push([`delta snapshot 1%, ${name}`, ms(c.step), ms(c.work), `${(c.work / compare.work).toFixed(3)}x`, `${((c.step + c.work) / (compare.step + compare.work)).toFixed(2)}x`]);
+  console.log("");
+  table(["frame", "step ms", "delta ms", "delta vs compare", "step+delta vs compare"], deltaRows);
+}
