@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { changesOf, pageTrackerOf, PrivateHeap } from "../../src/heap.ts";
 import { SnapshotRing } from "../../src/snapshot/ring.ts";
 import { UNKNOWN } from "../../src/tracking.ts";
+import { heapChecksum } from "../../src/checksum.ts";
 import { rng, type Rng } from "../support/random.ts";
 
 const PAGE = 4096;
@@ -197,6 +198,35 @@ describe("the rollback ring gives the same results with either tracker", () => {
       }
       for (const ring of rings) ring.close();
       for (const heap of heaps) heap.close();
+    }
+  });
+});
+
+describe("checksum() follows the tracker and always equals a full recomputation", () => {
+  test("random writes, dense frames, restores, resets, growth", { timeout: 60_000 }, () => {
+    for (const seed of [21, 22, 23]) {
+      const r = rng(seed);
+      using heap = PrivateHeap.create({ size: 8 * MiB });
+      using other = PrivateHeap.create({ size: 8 * MiB, tracking: "compare" });
+      const live: number[] = [];
+      let snap = heap.snapshot();
+      for (let step = 0; step < 150; step++) {
+        const k = r.int(0, 19);
+        if (k < 14) scribble(heap, r, live, k === 13);
+        else if (k < 16) snap = heap.snapshot();
+        else if (k < 18) {
+          heap.restore(snap);
+          live.length = 0;
+        } else if (k === 18) {
+          heap.reset();
+          live.length = 0;
+        } else if (live.length > 0) heap.u8[r.pick(live) + 1]! ^= 0xff;
+        const what = `seed ${seed} step ${step} (op ${k})`;
+        const full = heapChecksum(heap.u8.subarray(0, heap.usedBytes));
+        expect(heap.checksum(), what).toBe(full);
+        other.restore(heap.snapshot());
+        expect(other.checksum(), what).toBe(full);
+      }
     }
   });
 });
