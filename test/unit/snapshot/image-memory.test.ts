@@ -68,7 +68,7 @@ describe("snapshot image memory", () => {
     expect(sub.every((b) => b === 6)).toBe(true);
 
     const bytes = heap.snapshot().bytes;
-    const moved = new Uint8Array(bytes.buffer.transfer());
+    const moved = new Uint8Array((bytes.buffer as ArrayBuffer).transfer());
     expect(bytes.length).toBe(0); // detached: no view reads the memory through it
     expect(Snapshot.fromBytes(moved).checksum()).toBe(heap.checksum());
   });
