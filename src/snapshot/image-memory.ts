@@ -39,6 +39,9 @@ const ownedBuffer = toArrayBuffer as unknown as (p: Pointer, offset: number, len
 
 let freeAddress: number | undefined;
 
+/** The buffers whose memory is native image memory (only these may be detached to give it back). */
+const nativeBuffers = new WeakSet<ArrayBuffer>();
+
 /**
  * Images held may grow this much past what the last collection left
  * before the next image forces one (Bun.gc(true)). The collector alone
@@ -71,7 +74,23 @@ export function newImage(length: number, zero: boolean, op: string): Uint8Array 
   const p = S.ph_image_alloc(length, zero ? NATIVE_CONSTANTS.PH_IMAGE_ZERO : 0);
   if (p === null) throw HeapError.fromNative(S.ph_last_error(), op, `no memory for a ${length}-byte snapshot image`);
   freeAddress ??= (S.ph_image_free as unknown as { ptr: number }).ptr;
-  return new Uint8Array(ownedBuffer(p as Pointer, 0, length, length, freeAddress));
+  const buffer = ownedBuffer(p as Pointer, 0, length, length, freeAddress);
+  nativeBuffers.add(buffer);
+  return new Uint8Array(buffer);
+}
+
+/**
+ * Give an image's memory back now rather than when it is collected: a
+ * native image's buffer is detached (every view of it reads as empty from
+ * then on, so none can reach the memory), which frees it into the pool for
+ * the next image. Other arrays are left to the collector. The caller must
+ * hold the only views of the image that are still in use.
+ */
+export function releaseImage(image: Uint8Array): void {
+  const buffer = image.buffer as ArrayBuffer;
+  if (!nativeBuffers.has(buffer)) return;
+  nativeBuffers.delete(buffer);
+  buffer.transfer(0);
 }
 
 /** A copy of `bytes` in new image memory. */

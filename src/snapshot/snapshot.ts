@@ -24,7 +24,7 @@ import { loadFile, loadFileSync, saveFile, saveFileSync } from "./file.ts";
 import type { LoadOptions, SaveOptions } from "./file-format.ts";
 import { applyDelta, makeDelta, type Delta, type Written } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
-import { copyOfImage, newImage } from "./image-memory.ts";
+import { copyOfImage, newImage, releaseImage } from "./image-memory.ts";
 
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 /** Passed as a target size when only the snapshot itself is checked. */
@@ -70,6 +70,8 @@ export class Snapshot {
   #checked = false;
   /** Async saves in flight: while any is, `snapshot({ into: this })` takes new memory. */
   #saving = 0;
+  /** After close(): the bytes are given back and every use is ECLOSED. */
+  #closed = false;
   /** The image's stats and roots, read once per content (a delta would rebuild its whole image for each). */
   #facts: { stats: HeapStats; roots: Record<string, number> } | null = null;
 
@@ -92,6 +94,7 @@ export class Snapshot {
   static {
     snapshotBytes = (s, op) => s.#image(op);
     copyInto = (region, used, into) => {
+      if (into.#closed) throw new HeapError("ECLOSED", "PrivateHeap.snapshot", "into was closed");
       if (into.#saving > 0 || into.#storage.length < used) into.#storage = newImage(used, false, "PrivateHeap.snapshot");
       into.#storage.set(region.subarray(0, used));
       into.#bytes = into.#storage.subarray(0, used);
@@ -103,17 +106,23 @@ export class Snapshot {
     };
   }
 
-  /** Throws ESTALE when a base down this delta's chain was overwritten since the delta was taken. */
+  /**
+   * Throws ECLOSED when this snapshot or a base down its delta chain was
+   * closed, ESTALE when a base was overwritten since the delta was taken.
+   */
   #checkFresh(op: string): void {
-    for (let s: Snapshot = this; s.#bytes === null; s = s.#base!)
+    for (let s: Snapshot = this; ; s = s.#base!) {
+      if (s.#closed) throw new HeapError("ECLOSED", op, s === this ? "the snapshot was closed" : "the base of this delta was closed");
+      if (s.#bytes !== null) return;
       if (s.#base!.#generation !== s.#baseGeneration)
         throw new HeapError("ESTALE", op, "the base of this delta was overwritten by heap.snapshot({ into }) after the delta was taken");
+    }
   }
 
   /** The whole image: the bytes, or a delta rebuilt over its base (new memory each time). */
   #image(op: string): Uint8Array {
     if (this.#bytes !== null) return this.#bytes;
-    this.#checkFresh(op);
+    this.#checkFresh(op); // ECLOSED after close(), whose #bytes is null
     return applyDelta(this.#delta!, this.#base!.#image(op), op);
   }
 
@@ -191,14 +200,58 @@ export class Snapshot {
     return new Snapshot(INTERNAL, own, undefined, true);
   }
 
-  /** Bytes of the image: the heap's `usedBytes` when it was taken. */
+  /** Bytes of the image: the heap's `usedBytes` when it was taken (0 once closed). */
   get byteLength(): number {
+    if (this.#closed) return 0;
     return this.#bytes?.length ?? this.#delta!.length;
   }
 
-  /** Bytes this snapshot holds itself: byteLength, or for a delta its changed pages. */
+  /** Bytes this snapshot holds itself: byteLength, or for a delta its changed pages (0 once closed). */
   get storedBytes(): number {
+    if (this.#closed) return 0;
     return this.#bytes?.length ?? this.#delta!.data.length;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Give the snapshot's memory back now, for the next snapshot to reuse,
+   * rather than when the collector finds it unreachable: a program that
+   * takes large snapshots often (autosaves, bug reports) closes each once
+   * it is done. Then every use of it, and of a delta taken against it, is
+   * `ECLOSED`; `byteLength` and `storedBytes` read 0. During an async
+   * `save` the memory is left to the collector (the save still reads it).
+   * Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 16 << 20 });
+   * heap.malloc(8 << 20);
+   * {
+   *   using autosave = heap.snapshot(); // given back at the end of the block
+   *   console.log(autosave.byteLength > 0); // true
+   * }
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const storage = this.#storage;
+    this.#bytes = null;
+    this.#storage = new Uint8Array(0);
+    this.#delta = null;
+    this.#base = null;
+    this.#facts = null;
+    if (this.#saving === 0) releaseImage(storage);
+  }
+
+  /** `using snap = heap.snapshot()` closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** The snapshot a delta was taken against (`heap.snapshot({ base })`), else undefined. */

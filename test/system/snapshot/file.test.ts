@@ -878,3 +878,19 @@ describe("docs/snapshot-format.md", () => {
     expect(bytes.length).toBe(12369);
   });
 });
+
+describe("close during a save", () => {
+  test("closing a snapshot while its async save runs leaves the save whole; the snapshot is ECLOSED", async () => {
+    using heap = PrivateHeap.create({ size: 32 * MiB });
+    const data = heap.malloc(12 * MiB);
+    heap.u8.fill(9, data, data + 12 * MiB);
+    const snap = heap.snapshot();
+    const sum = snap.checksum();
+    const path = join(dir, `closing-${fileSeq++}.phsnap`);
+    const saving = snap.save(path, { fsync: false });
+    snap.close();
+    await saving;
+    expect(Snapshot.loadSync(path).checksum()).toBe(sum);
+    expectCode(() => snap.checksum(), "ECLOSED");
+  });
+});

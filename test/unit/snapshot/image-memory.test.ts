@@ -135,3 +135,46 @@ describe("snapshot image memory", () => {
     expect(imageMemory().live).toBeLessThanOrEqual(before); // the attempt may have run a collection
   });
 });
+
+describe("Snapshot.close", () => {
+  test("gives a large image's memory back at once, and every use of the snapshot or a delta on it is ECLOSED", () => {
+    const heap = heapOf();
+    filled(heap, 8 * MiB, 5);
+    const snap = heap.snapshot();
+    const delta = heap.snapshot({ base: snap });
+    const live = imageMemory().live;
+    const pooled = imageMemory().pooled;
+    const size = snap.byteLength;
+    snap.close();
+    expect(imageMemory().live).toBe(live - size); // no collection needed
+    expect(imageMemory().pooled).toBeGreaterThanOrEqual(Math.min(pooled + size, 1 << 30) - 4 * MiB);
+    expect([snap.closed, snap.byteLength, snap.storedBytes]).toEqual([true, 0, 0]);
+    expectCode(() => snap.bytes, "ECLOSED");
+    expectCode(() => snap.checksum(), "ECLOSED");
+    expectCode(() => snap.stats(), "ECLOSED");
+    expectCode(() => snap.allocations(), "ECLOSED");
+    expectCode(() => heap.restore(snap), "ECLOSED");
+    expectCode(() => heap.snapshot({ into: snap }), "ECLOSED");
+    expectCode(() => heap.snapshot({ base: snap }), "ECLOSED");
+    expectCode(() => Snapshot.diff(snap, snap), "ECLOSED");
+    expectCode(() => delta.checksum(), "ECLOSED");
+    expectCode(() => heap.restore(delta), "ECLOSED");
+    snap.close(); // idempotent
+    expect(heap.check()).toBe(0);
+  });
+
+  test("a small snapshot closes too, and `using` closes at the end of the scope", () => {
+    const heap = heapOf();
+    heap.malloc(100);
+    let kept: Snapshot;
+    {
+      using snap = heap.snapshot();
+      kept = snap;
+      expect(snap.byteLength).toBeLessThan(NATIVE_MIN);
+      expect(snap.checksum()).toBe(heap.checksum());
+    }
+    expect(kept.closed).toBe(true);
+    expectCode(() => kept.checksum(), "ECLOSED");
+  });
+});
+
