@@ -168,8 +168,14 @@ export class ReplayRecorder implements Disposable {
     this.#nonzeroCandidates = new Uint32Array(pages);
     this.#whole = new Uint32Array(pages);
     this.#identity = sequence(pages);
-    const file = ReplayFile.create(path, "Replay.record");
     this.#changes = changesOf(heap, "Replay.record");
+    let file: ReplayFile;
+    try {
+      file = ReplayFile.create(path, "Replay.record");
+    } catch (e) {
+      this.#changes.release();
+      throw e;
+    }
     try {
       const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
       const first = underHeapLock(heap, "Replay.record", () => this.#keyframe(-1));
@@ -268,32 +274,36 @@ export class ReplayRecorder implements Disposable {
    * record is in the file.
    */
   #keyframe(after: number): { record: Uint8Array; commit: () => void } {
+    const used = this.#heap.usedBytes;
+    const listed = this.#changes.collect(used / PAGE, false, true);
+    try {
+      return this.#keyframeOf(after, used, listed);
+    } catch (e) {
+      this.#changes.forget(); // the pages it reported went nowhere: compare every page next time
+      throw e;
+    }
+  }
+
+  /** #keyframe's record of a used prefix of `used` bytes, `listed` pages (#changes) written since the last keyframe. */
+  #keyframeOf(after: number, used: number, listed: number): { record: Uint8Array; commit: () => void } {
     const op = after < 0 ? "Replay.record" : "ReplayRecorder.tick";
     const image = this.#heap.u8;
-    const used = this.#heap.usedBytes;
     const pages = used / PAGE;
     const previousPages = this.#previousLength / PAGE;
     const common = Math.min(pages, previousPages);
     const nonzero = this.#nonzero;
     const candidates = this.#candidates;
     const nonzeroCandidates = this.#nonzeroCandidates;
-    const listed = this.#changes.collect(pages, false, true);
-    let count: number, found: number, nonzeroPages: number;
-    try {
-      // A delta stores the pages of the common part that differ, and every page past it.
-      const changed = changedPages(image, this.#previous, common, listed, this.#changes.pages, candidates, op);
-      count = changed;
-      for (let p = common; p < pages; p++) candidates[count++] = p;
-      // A whole keyframe stores the non-zero pages: the last image's, less
-      // those that changed or left, plus the candidates that are non-zero now.
-      found = diffListed(image, this.#zeros, candidates, count, nonzeroCandidates, op);
-      nonzeroPages = this.#nonzeroPages + found;
-      for (let i = 0; i < changed; i++) nonzeroPages -= nonzero[candidates[i]!]!;
-      for (let p = pages; p < previousPages; p++) nonzeroPages -= nonzero[p]!;
-    } catch (e) {
-      this.#changes.forget(); // what it reported was not used: compare everything next time
-      throw e;
-    }
+    // A delta stores the pages of the common part that differ, and every page past it.
+    const changed = changedPages(image, this.#previous, common, listed, this.#changes.pages, candidates, op);
+    let count = changed;
+    for (let p = common; p < pages; p++) candidates[count++] = p;
+    // A whole keyframe stores the non-zero pages: the last image's, less
+    // those that changed or left, plus the candidates that are non-zero now.
+    const found = diffListed(image, this.#zeros, candidates, count, nonzeroCandidates, op);
+    let nonzeroPages = this.#nonzeroPages + found;
+    for (let i = 0; i < changed; i++) nonzeroPages -= nonzero[candidates[i]!]!;
+    for (let p = pages; p < previousPages; p++) nonzeroPages -= nonzero[p]!;
     const delta = this.#keyframes % FULL_EVERY !== 0 && count < nonzeroPages;
     const kind = delta ? KEYFRAME_DELTA : KEYFRAME_FULL;
     const stored = delta ? candidates : this.#whole;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { PrivateHeap } from "../../src/heap.ts";
 import * as pagesModule from "../../src/snapshot/pages.ts";
 import { Replay } from "../../src/snapshot/replay.ts";
+import { ReplayFile } from "../../src/snapshot/replay-file.ts";
 import { KEYFRAME_DELTA, KEYFRAME_FULL, parseHeader, parseRecords } from "../../src/snapshot/replay-format.ts";
 import type { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { rng } from "../support/random.ts";
@@ -166,4 +167,37 @@ describe("replay recording with the written-page tracker", () => {
     expect(c.whole.length).toBe(10);
     for (const n of c.whole) expect(n).toBeGreaterThan(1024);
   });
+
+  for (const [what, fail] of [
+    ["its pages cannot be compared", () => spyOn(pagesModule, "diffListed").mockImplementationOnce(() => { throw new Error("injected"); })],
+    ["its write fails", () => spyOn(ReplayFile.prototype, "append").mockImplementationOnce(() => { throw new Error("injected"); })],
+  ] as const) {
+    test(`a keyframe that fails after looking at the heap (${what}) loses no page: the next one stores it`, () => {
+      using heap = PrivateHeap.create({ size: 8 * MiB });
+      const state = heap.malloc(64 * PAGE);
+      heap.u8.fill(1, state, state + 64 * PAGE);
+      const path = pathFor();
+      const images = new Map<number, Uint8Array>();
+      {
+        using rec = Replay.record(path, heap, { keyframeEvery: 4 });
+        for (let t = 0; t < 16; t++) {
+          heap.u8[state + t * 3 * PAGE]! ^= 0x5a; // written before the failing keyframe's look
+          if (t === 7) {
+            const spy = fail();
+            try {
+              expect(() => rec.tick(Uint8Array.of(t))).toThrow("injected");
+            } finally {
+              spy.mockRestore();
+            }
+            heap.u8[state + 63 * PAGE]! ^= 1; // and after it
+          }
+          rec.tick(Uint8Array.of(t));
+          if ((t + 1) % 4 === 0) images.set(t, heap.u8.slice(0, heap.usedBytes));
+        }
+      }
+      using replay = Replay.openSync(path);
+      expect(replay.ticks).toBe(16);
+      for (const [t, image] of images) expect(Buffer.from(replay.keyframe(t).bytes).equals(Buffer.from(image)), `keyframe after tick ${t}`).toBe(true);
+    });
+  }
 });
