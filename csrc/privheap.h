@@ -18,6 +18,7 @@
  *   9. Frame scratch: bump allocation until the next reset
  *  10. Snapshots: restoring a heap from a copy of its used prefix
  *  11. Locking: several writers on one heap (PH_LOCKED)
+ *  12. Written pages: which pages changed, as the operating system saw it
  *  13. The heap checksum: a sum of page hashes, kept up to date page by page
  *
  * Threads: a heap is used by one thread at a time; different heaps are
