@@ -1,0 +1,369 @@
+/**
+ * HeapMirror: a heap file kept equal to a live heap by syncs that write the
+ * changed pages. The file's used prefix equals the heap's after every sync
+ * (bytes and checksum) through random workloads, growth, restores and
+ * resets, with the kernel's tracker and with "compare" tracking; a process
+ * killed at any system call of a sync leaves a file that is the old state,
+ * the new one, or refused until recovery makes it the new one; write
+ * failures leave the last completed sync; bad arguments and closed handles
+ * fail with their codes; files follow the project's file policy.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HeapError } from "../../src/errors.ts";
+import { HeapMirror, journalPathOf } from "../../src/heap-mirror.ts";
+import { PAGE_SIZE, PrivateHeap } from "../../src/heap.ts";
+import { Snapshot } from "../../src/snapshot/snapshot.ts";
+import { codeOf } from "../support/expect.ts";
+import { canMount, canTrace, killAtSyscall, mountTmpfs, syscallsOf, unmount } from "../support/faults.ts";
+import { buildA, toB } from "../support/mirror-child.ts";
+import { rng, seeds } from "../support/random.ts";
+
+const root = mkdtempSync(join(tmpdir(), "privheap-mirror-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let seq = 0;
+const fresh = (): string => {
+  const d = join(root, `d${seq++}`);
+  mkdirSync(d);
+  return d;
+};
+
+/** The first 8 bytes of a file a sync is writing: "PHMIRSYN". */
+const MARK = new TextEncoder().encode("PHMIRSYN");
+const isMarked = (bytes: Uint8Array): boolean => MARK.every((b, i) => bytes[i] === b);
+
+/** The file holds the heap's used prefix, byte for byte, and its checksum; it is as long as the heap. */
+function expectMirrored(heap: PrivateHeap, path: string, why: string): void {
+  const file = new Uint8Array(readFileSync(path));
+  const used = heap.usedBytes;
+  expect(file.length, why).toBe(heap.size);
+  expect(Buffer.compare(file.subarray(0, used), heap.u8.subarray(0, used)), why).toBe(0);
+  expect(Snapshot.fromBytes(file.subarray(0, used)).checksum(), why).toBe(heap.checksum());
+}
+
+/** Byte offset of the header's touched mark: attaching a heap file sets it to the whole region (its pages above the used prefix are unknown). */
+const TOUCHED_AT = 60;
+
+describe("a mirror follows its heap", () => {
+  for (const tracking of ["auto", "compare"] as const) {
+    for (const seed of seeds(2)) {
+      test(`tracking ${tracking}: after every sync of a random workload (allocations, writes, frees, growth, restores, resets) the file equals the heap (seed ${seed})`, () => {
+        const r = rng(seed);
+        const path = join(fresh(), "world.phheap");
+        using heap = PrivateHeap.create({ size: 8 << 20, tracking });
+        const mirror = HeapMirror.create(heap, path, { fsync: false });
+        expectMirrored(heap, path, "after create");
+        const live: number[] = [];
+        const saved: Snapshot[] = [];
+        let syncs = 0;
+        for (let step = 0; step < 80; step++) {
+          const op = r.int(0, 11);
+          if (op <= 3) {
+            const size = r.pick([16, 100, 3000, 20_000, 150_000]);
+            try {
+              const off = heap.malloc(size);
+              heap.u8.fill(r.int(1, 255), off, off + size);
+              live.push(off);
+            } catch (e) {
+              if ((e as HeapError).code !== "ENOMEM") throw e;
+            }
+          } else if (op <= 5 && live.length > 0) {
+            const off = live[r.int(0, live.length - 1)]!;
+            const n = Math.min(heap.usableSize(off), 64);
+            for (let i = 0; i < n; i++) heap.u8[off + r.int(0, n - 1)] = r.int(0, 255);
+          } else if (op === 6 && live.length > 0) {
+            heap.free(live.splice(r.int(0, live.length - 1), 1)[0]!);
+          } else if (op === 7) {
+            saved.push(heap.snapshot());
+          } else if (op === 8 && saved.length > 0) {
+            heap.restore(saved[r.int(0, saved.length - 1)]!);
+            live.length = 0;
+          } else if (op === 9 && r.next() < 0.3) {
+            heap.reset();
+            live.length = 0;
+          } else if (op === 10) {
+            heap.setRoot(`r${r.int(0, 5)}`, live.length > 0 ? live[0]! : 0);
+          }
+          if (r.next() < 0.5) {
+            mirror.sync();
+            syncs++;
+            expectMirrored(heap, path, `seed ${seed}, step ${step}`);
+          }
+        }
+        mirror.sync();
+        expect(mirror.sync(), "a sync after a sync writes nothing").toBe(0);
+        expectMirrored(heap, path, "at the end");
+        expect(syncs).toBeGreaterThan(10);
+        mirror.close();
+        using opened = PrivateHeap.open(path, { check: true });
+        expect(opened.roots()).toEqual(heap.roots());
+        const a = opened.u8.subarray(0, heap.usedBytes);
+        const b = heap.u8.subarray(0, heap.usedBytes);
+        const diff: number[] = [];
+        for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff.push(i);
+        expect(diff.every((i) => i >= TOUCHED_AT && i < TOUCHED_AT + 4)).toBe(true);
+      });
+    }
+  }
+
+  test("a sync writes only the changed pages: one page changed is that page and the header page", () => {
+    const path = join(fresh(), "w.phheap");
+    using heap = PrivateHeap.create({ size: 8 << 20 });
+    const off = heap.malloc(1 << 20);
+    using mirror = HeapMirror.create(heap, path, { fsync: false });
+    expect(mirror.sync()).toBe(0);
+    heap.u8[off + 5 * PAGE_SIZE + 7] = 42;
+    expect(mirror.sync()).toBe(2);
+    expectMirrored(heap, path, "one page");
+    heap.u8[off + 5 * PAGE_SIZE + 7] = 42; // the same byte again: the page's bytes did not change
+    expect(mirror.sync()).toBe(0);
+    heap.u8.fill(1, off, off + (1 << 20));
+    expect(mirror.sync()).toBe(256 + 1);
+    expectMirrored(heap, path, "every page of the block");
+  });
+
+  test("the restart path: HeapMirror.open gives the heap back, and restore puts it in a fresh live heap", () => {
+    const path = join(fresh(), "w.phheap");
+    using heap = PrivateHeap.create({ size: 4 << 20 });
+    buildA(heap);
+    HeapMirror.create(heap, path).close();
+    using live = PrivateHeap.create({ size: 4 << 20 });
+    {
+      using saved = HeapMirror.open(path);
+      live.restore(saved.snapshot());
+    }
+    expect(live.roots()).toEqual(heap.roots());
+    expect(live.check()).toBe(0);
+    const a = heap.getRoot("a");
+    expect(Buffer.compare(live.u8.subarray(a, a + 300_000), heap.u8.subarray(a, a + 300_000))).toBe(0);
+    // And mirroring it again replaces the file with the live heap's state.
+    using again = HeapMirror.create(live, path);
+    live.setRoot("z", live.malloc(8));
+    again.sync();
+    expectMirrored(live, path, "after the restart");
+  });
+});
+
+describe("file policy and errors", () => {
+  test("the file and its journal are mode 0o600 unless mode says otherwise", () => {
+    const d = fresh();
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    HeapMirror.create(heap, join(d, "a"), { fsync: false }).close();
+    expect(statSync(join(d, "a")).mode & 0o777).toBe(0o600);
+    expect(statSync(journalPathOf(join(d, "a"))).mode & 0o777).toBe(0o600);
+    HeapMirror.create(heap, join(d, "b"), { fsync: false, mode: 0o640 }).close();
+    expect(statSync(join(d, "b")).mode & 0o777).toBe(0o640 & ~process.umask());
+  });
+
+  test("a symbolic link at the path is replaced, never written through; one at the journal's path is EIO, its target untouched", () => {
+    const d = fresh();
+    writeFileSync(join(d, "target"), "keep me");
+    symlinkSync(join(d, "target"), join(d, "w.phheap"));
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    HeapMirror.create(heap, join(d, "w.phheap"), { fsync: false }).close();
+    expect(lstatSync(join(d, "w.phheap")).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(d, "target"), "utf8")).toBe("keep me");
+    symlinkSync(join(d, "target"), journalPathOf(join(d, "v.phheap")));
+    expect(codeOf(() => HeapMirror.create(heap, join(d, "v.phheap")))).toBe("EIO");
+    expect(readFileSync(join(d, "target"), "utf8")).toBe("keep me");
+  });
+
+  test("a file that is not a heap file, or a journal that is not a journal, is never replaced (EINVAL); a heap file is", () => {
+    const d = fresh();
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    writeFileSync(join(d, "notes.txt"), "my notes");
+    expect(codeOf(() => HeapMirror.create(heap, join(d, "notes.txt")))).toBe("EINVAL");
+    expect(readFileSync(join(d, "notes.txt"), "utf8")).toBe("my notes");
+    writeFileSync(journalPathOf(join(d, "x.phheap")), "other data");
+    expect(codeOf(() => HeapMirror.create(heap, join(d, "x.phheap")))).toBe("EINVAL");
+    expect(existsSync(join(d, "x.phheap"))).toBe(false);
+    mkdirSync(join(d, "dir"));
+    expect(codeOf(() => HeapMirror.create(heap, join(d, "dir")))).toBe("EINVAL");
+    PrivateHeap.open(join(d, "old.phheap"), { size: 2 << 20, create: true }).close();
+    heap.setRoot("mine", heap.malloc(8));
+    HeapMirror.create(heap, join(d, "old.phheap"), { fsync: false }).close();
+    expectMirrored(heap, join(d, "old.phheap"), "replaced heap file");
+    expect(readFileSync(join(d, "notes.txt"), "utf8")).toBe("my notes");
+  });
+
+  test("bad arguments are EINVAL, closed handles ECLOSED, a file system refusal EIO with the system error as cause", () => {
+    const d = fresh();
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    expect(codeOf(() => HeapMirror.create({} as PrivateHeap, join(d, "a")))).toBe("EINVAL");
+    expect(codeOf(() => HeapMirror.create(heap, ""))).toBe("EINVAL");
+    expect(codeOf(() => HeapMirror.create(heap, join(d, "a"), { fsync: 1 as unknown as boolean }))).toBe("EINVAL");
+    expect(codeOf(() => HeapMirror.create(heap, join(d, "a"), { mode: 0o4600 }))).toBe("EINVAL");
+    using locked = PrivateHeap.open(join(d, "locked.phheap"), { size: 1 << 20, create: true, lock: true });
+    expect(codeOf(() => HeapMirror.create(locked, join(d, "a")))).toBe("EINVAL");
+    let e: unknown;
+    try {
+      HeapMirror.create(heap, join(d, "missing-dir", "a"));
+    } catch (err) {
+      e = err;
+    }
+    expect((e as HeapError).code).toBe("EIO");
+    expect(((e as HeapError).cause as { code?: string }).code).toBe("ENOENT");
+    expect(existsSync(join(d, "a"))).toBe(false);
+
+    const mirror = HeapMirror.create(heap, join(d, "a"), { fsync: false });
+    mirror.close();
+    mirror.close();
+    expect(mirror.closed).toBe(true);
+    expect(codeOf(() => mirror.sync())).toBe("ECLOSED");
+    const other = PrivateHeap.create({ size: 1 << 20 });
+    using m2 = HeapMirror.create(other, join(d, "b"), { fsync: false });
+    other.close();
+    expect(codeOf(() => m2.sync())).toBe("ECLOSED");
+    expect(codeOf(() => HeapMirror.create(other, join(d, "c")))).toBe("ECLOSED");
+    expect(codeOf(() => HeapMirror.recover(""))).toBe("EINVAL");
+    expect(codeOf(() => HeapMirror.recover(join(d, "none")))).toBe("EIO");
+  });
+
+  test("a marked file whose journal is damaged or missing is ECORRUPT for recover, and refused by PrivateHeap.open, unchanged", () => {
+    const d = fresh();
+    const path = join(d, "w.phheap");
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    HeapMirror.create(heap, path, { fsync: false }).close();
+    const bytes = new Uint8Array(readFileSync(path));
+    bytes.set(MARK, 0);
+    writeFileSync(path, bytes);
+    writeFileSync(journalPathOf(path), new Uint8Array(100));
+    expect(codeOf(() => HeapMirror.recover(path))).toBe("ECORRUPT");
+    expect(codeOf(() => PrivateHeap.open(path))).toBe("ECORRUPT");
+    rmSync(journalPathOf(path));
+    expect(codeOf(() => HeapMirror.open(path))).toBe("ECORRUPT");
+    expect(Buffer.compare(readFileSync(path), bytes)).toBe(0);
+  });
+});
+
+describe("kill -9 at every system call of a create and a sync", () => {
+  const CHILD = join(import.meta.dir, "..", "support", "mirror-child.ts");
+  const CALLS = ["pwrite64", "pwritev", "pwritev2", "fsync", "fdatasync", "ftruncate", "rename", "renameat", "renameat2"];
+
+  /** The used prefix of states A and B, as the child builds them. */
+  function images(): { a: Uint8Array; b: Uint8Array } {
+    using heap = PrivateHeap.create({ size: 8 << 20 });
+    buildA(heap);
+    const a = heap.snapshot().bytes;
+    toB(heap);
+    return { a, b: heap.snapshot().bytes };
+  }
+
+  test.skipIf(!canTrace())("the file is state A, or B, or marked (refused by PrivateHeap.open) until recovery makes it B; never a mix", () => {
+    const { a, b } = images();
+    const traced = syscallsOf(CALLS, [CHILD, join(fresh(), "w.phheap")]);
+    expect(traced.exitCode).toBe(0);
+    const seen = { absent: 0, a: 0, b: 0, marked: 0 };
+    for (const [name, nth] of traced.calls) {
+      const path = join(fresh(), "w.phheap");
+      const r = killAtSyscall(name, [CHILD, path], nth);
+      const at = `killed at ${name} #${nth}`;
+      expect(r.stdout, at).not.toContain("synced");
+      if (!existsSync(path)) {
+        expect(r.stdout, at).not.toContain("created");
+        seen.absent++;
+        continue;
+      }
+      expect(statSync(path).mode & 0o777, at).toBe(0o600);
+      const file = new Uint8Array(readFileSync(path));
+      const prefixIs = (img: Uint8Array) => Buffer.compare(file.subarray(0, img.length), img) === 0;
+      if (isMarked(file)) {
+        expect(r.stdout, at).toContain("syncing");
+        expect(codeOf(() => PrivateHeap.open(path)), at).toBe("ECORRUPT");
+        expect(Buffer.compare(readFileSync(path), file), `${at}: a refused open changes nothing`).toBe(0);
+        expect(HeapMirror.recover(path), at).toBe("replayed");
+        const after = new Uint8Array(readFileSync(path));
+        expect(Buffer.compare(after.subarray(0, b.length), b), `${at}: recovered to B`).toBe(0);
+        seen.marked++;
+      } else {
+        const isA = prefixIs(a);
+        const isB = prefixIs(b);
+        expect(isA || isB, `${at}: the file is A or B`).toBe(true);
+        if (isB) expect(r.stdout, at).toContain("syncing");
+        expect(HeapMirror.recover(path), at).toBe("clean");
+        if (isA) seen.a++;
+        else seen.b++;
+      }
+      using opened = HeapMirror.open(path, { check: true });
+      expect(opened.check(), at).toBe(0);
+    }
+    // Every outcome happened at some kill point: the test reached each phase.
+    expect(seen.absent).toBeGreaterThan(0);
+    expect(seen.a).toBeGreaterThan(0);
+    expect(seen.marked).toBeGreaterThan(0);
+    expect(seen.b).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe.skipIf(!canMount())("write failures", () => {
+  test("a full file system: the sync is EIO naming ENOSPC and the file stays the last completed sync (marked while the journal is complete); space back, recovery finishes it", () => {
+    const d = mountTmpfs(3 << 20);
+    try {
+      const path = join(d, "w.phheap");
+      using heap = PrivateHeap.create({ size: 8 << 20 });
+      buildA(heap);
+      const mirror = HeapMirror.create(heap, path, { fsync: false });
+      const stateA = heap.snapshot().bytes;
+      writeFileSync(join(d, "filler"), new Uint8Array(1 << 20));
+      // 1.25 MiB of new pages: the journal fits, the same pages in place do not.
+      const big = heap.malloc(1_280_000);
+      heap.u8.fill(5, big, big + 1_280_000);
+      let e: unknown;
+      try {
+        mirror.sync();
+      } catch (err) {
+        e = err;
+      }
+      expect((e as HeapError).code).toBe("EIO");
+      expect((e as HeapError).message).toContain("ENOSPC");
+      const stateB = heap.snapshot().bytes;
+      const file = new Uint8Array(readFileSync(path));
+      expect(isMarked(file)).toBe(true);
+      expect(codeOf(() => PrivateHeap.open(path))).toBe("ECORRUPT");
+      mirror.close(); // its recovery fails too (no space): the file stays marked, its journal complete
+      expect(codeOf(() => HeapMirror.recover(path))).toBe("EIO");
+      rmSync(join(d, "filler"));
+      expect(HeapMirror.recover(path)).toBe("replayed");
+      expect(Buffer.compare(readFileSync(path).subarray(0, stateB.length), stateB)).toBe(0);
+      expect(stateA.length).toBeLessThan(stateB.length);
+      // A new mirror of the smaller heap fits again.
+      heap.reset();
+      using again = HeapMirror.create(heap, path, { fsync: false });
+      heap.setRoot("x", heap.malloc(100));
+      again.sync();
+      expectMirrored(heap, path, "after space came back");
+    } finally {
+      unmount(d);
+    }
+  });
+
+  test("a journal that does not fit: the sync is EIO naming ENOSPC, the file is unchanged and unmarked; with space back, the next sync catches up", () => {
+    const d = mountTmpfs(3 << 20);
+    try {
+      const path = join(d, "w.phheap");
+      using heap = PrivateHeap.create({ size: 8 << 20 });
+      buildA(heap);
+      using mirror = HeapMirror.create(heap, path, { fsync: false });
+      const before = readFileSync(path);
+      writeFileSync(join(d, "filler"), new Uint8Array(2 << 20));
+      const big = heap.malloc(1_280_000);
+      heap.u8.fill(5, big, big + 1_280_000);
+      let e: unknown;
+      try {
+        mirror.sync();
+      } catch (err) {
+        e = err;
+      }
+      expect((e as HeapError).code).toBe("EIO");
+      expect((e as HeapError).message).toContain("ENOSPC");
+      expect(Buffer.compare(readFileSync(path), before)).toBe(0);
+      rmSync(join(d, "filler"));
+      expect(mirror.sync()).toBeGreaterThan(300);
+      expectMirrored(heap, path, "after space came back");
+    } finally {
+      unmount(d);
+    }
+  });
+});
