@@ -287,8 +287,9 @@ export class Snapshot {
   }
 
   /**
-   * 64-bit xxHash3 of the bytes; equal to `heap.checksum()` of the heap it
-   * was taken from at that moment, and stable across runs and machines.
+   * The heap checksum of the image (docs/checksum.md); equal to
+   * `heap.checksum()` of the heap it was taken from at that moment, and
+   * stable across runs and machines.
    * A delta rebuilds its image for each call (a copy of its base and its
    * pages): keep the result rather than asking twice.
    */
