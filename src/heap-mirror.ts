@@ -183,6 +183,34 @@ function headOf(path: string, op: string): { head: Uint8Array; size: number; lin
   }
 }
 
+/**
+ * A new heap file at `path` holding `region`'s first `used` bytes, `size`
+ * long: written to a temporary file beside it (fsynced with `fsync`),
+ * renamed over the path. Returns the open file; on failure nothing is
+ * left behind and what was at the path is unchanged.
+ */
+function writeNewFile(path: string, region: Uint8Array, used: number, size: number, mode: number, fsync: boolean): number {
+  const tmp = tempPathFor(path);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, WRITE_NEW, mode);
+    ftruncateSync(fd, size);
+    writeFully(fd, region.subarray(0, used), 0);
+    if (fsync) fsyncSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // It may not exist (the open failed); the first error is the one to report.
+    }
+    throw e;
+  }
+  if (fsync) syncDir(dirname(path));
+  return fd;
+}
+
 function validate(heap: unknown, path: unknown, options: MirrorOptions | undefined, op: string): { fsync: boolean; mode: number } {
   if (!(heap instanceof PrivateHeap)) throw new HeapError("EINVAL", op, "heap must be a PrivateHeap");
   if (heap.closed) throw new HeapError("ECLOSED", op, "the heap is closed");
@@ -225,6 +253,7 @@ export class HeapMirror implements Disposable {
   readonly #heap: PrivateHeap;
   readonly #path: string;
   readonly #fsync: boolean;
+  readonly #mode: number;
   /** The file (the same inode as created: the rename moved it) and the journal; -1 once closed. */
   #fd: number;
   #journal: number;
@@ -239,10 +268,11 @@ export class HeapMirror implements Disposable {
   #changed = new Uint32Array(64);
   #newHash = new BigUint64Array(64);
 
-  private constructor(heap: PrivateHeap, path: string, fsync: boolean, fd: number, journal: number, changes: ChangeSet) {
+  private constructor(heap: PrivateHeap, path: string, fsync: boolean, mode: number, fd: number, journal: number, changes: ChangeSet) {
     this.#heap = heap;
     this.#path = path;
     this.#fsync = fsync;
+    this.#mode = mode;
     this.#fd = fd;
     this.#journal = journal;
     this.#changes = changes;
@@ -286,40 +316,25 @@ export class HeapMirror implements Disposable {
       throw new HeapError("EINVAL", op, `${journalPath} is not a mirror's journal; a mirror never replaces it`);
 
     const changes = changesOf(heap, op);
-    const tmp = tempPathFor(path);
     let fd = -1;
     let journal = -1;
-    let renamed = false;
     try {
-      fd = openSync(tmp, WRITE_NEW, mode);
-      ftruncateSync(fd, heap.size);
       const used = heap.usedBytes;
       // The tracker's moment first: every write after it is reported to the first sync.
       changes.collect(used / PAGE);
-      writeFully(fd, heap.u8.subarray(0, used), 0);
-      if (fsync) fsyncSync(fd);
-      renameSync(tmp, path);
-      renamed = true;
-      if (fsync) syncDir(dirname(path));
+      fd = writeNewFile(path, heap.u8, used, heap.size, mode, fsync);
       // The journal: O_NOFOLLOW, so a link at its path is EIO, never written through.
       journal = openSync(journalPath, JOURNAL_FLAGS, mode);
       if (!fstatSync(journal).isFile()) throw Object.assign(new Error(`EINVAL: ${journalPath} is not a regular file`), { code: "EINVAL" });
       ftruncateSync(journal, 0);
       if (fsync) syncDir(dirname(path));
-      const mirror = new HeapMirror(heap, path, fsync, fd, journal, changes);
+      const mirror = new HeapMirror(heap, path, fsync, mode, fd, journal, changes);
       mirror.#hashAll(used / PAGE);
       return mirror;
     } catch (e) {
       changes.release();
       if (fd >= 0) closeSync(fd);
       if (journal >= 0) closeSync(journal);
-      if (!renamed) {
-        try {
-          unlinkSync(tmp);
-        } catch {
-          // It may not exist (the open failed); the first error is the one to report.
-        }
-      }
       throw fromSystemError(e, op, path);
     }
   }
@@ -439,6 +454,7 @@ export class HeapMirror implements Disposable {
       set.forget();
       throw fromSystemError(e, op, this.#path);
     }
+    if (2 * n >= pages) return this.#rewrite(used, n);
     try {
       this.#syncId++;
       writeJournal(this.#journal, heap.u8, runs, this.#syncId, heap.size);
@@ -464,6 +480,31 @@ export class HeapMirror implements Disposable {
     let written = 0;
     for (let r = 0; r < runs.n; r++) written += runs.counts[r]!;
     return written;
+  }
+
+  /**
+   * A sync that changes at least half the used pages writes a new file
+   * instead (a temporary file renamed over the path, as `create` does):
+   * the journal would write each changed page twice. Returns the pages
+   * written (the whole used prefix).
+   */
+  #rewrite(used: number, n: number): number {
+    let fd: number;
+    try {
+      fd = writeNewFile(this.#path, this.#heap.u8, used, this.#heap.size, this.#mode, this.#fsync);
+    } catch (e) {
+      this.#changes.forget(); // the old file is as it was: its hashes still hold
+      throw fromSystemError(e, "HeapMirror.sync", this.#path);
+    }
+    closeSync(this.#fd);
+    this.#fd = fd;
+    for (let i = 0; i < n; i++) {
+      this.#fileHash[this.#changed[i]!] = this.#newHash[i]!;
+      this.#valid[this.#changed[i]!] = 1;
+    }
+    const pages = used / PAGE;
+    this.#valid.fill(0, pages); // the new file is empty above the used prefix
+    return pages;
   }
 
   /**

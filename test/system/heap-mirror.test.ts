@@ -9,7 +9,7 @@
  * fail with their codes; files follow the project's file policy.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeapError } from "../../src/errors.ts";
@@ -18,7 +18,7 @@ import { PAGE_SIZE, PrivateHeap } from "../../src/heap.ts";
 import { Snapshot } from "../../src/snapshot/snapshot.ts";
 import { codeOf } from "../support/expect.ts";
 import { canMount, canTrace, killAtSyscall, mountTmpfs, syscallsOf, unmount } from "../support/faults.ts";
-import { buildA, toB } from "../support/mirror-child.ts";
+import { buildA, toB, toC } from "../support/mirror-child.ts";
 import { rng, seeds } from "../support/random.ts";
 
 const root = mkdtempSync(join(tmpdir(), "privheap-mirror-"));
@@ -112,6 +112,7 @@ describe("a mirror follows its heap", () => {
     const path = join(fresh(), "w.phheap");
     using heap = PrivateHeap.create({ size: 8 << 20 });
     const off = heap.malloc(1 << 20);
+    heap.malloc(2 << 20); // so that 1 MiB is under half the used prefix (more goes to a new file)
     using mirror = HeapMirror.create(heap, path, { fsync: false });
     expect(mirror.sync()).toBe(0);
     heap.u8[off + 5 * PAGE_SIZE + 7] = 42;
@@ -122,6 +123,28 @@ describe("a mirror follows its heap", () => {
     heap.u8.fill(1, off, off + (1 << 20));
     expect(mirror.sync()).toBe(256 + 1);
     expectMirrored(heap, path, "every page of the block");
+  });
+
+  test("a sync that changes most pages writes a new file; pages above the used prefix then count as unknown", () => {
+    const path = join(fresh(), "w.phheap");
+    using heap = PrivateHeap.create({ size: 8 << 20 });
+    using mirror = HeapMirror.create(heap, path, { fsync: false });
+    const block = heap.malloc(1 << 20);
+    heap.u8.fill(7, block, block + (1 << 20));
+    const before = statSync(path).ino;
+    mirror.sync();
+    expect(statSync(path).ino, "a new file").not.toBe(before);
+    expectMirrored(heap, path, "after the new file");
+    const full = heap.snapshot();
+    heap.reset();
+    heap.malloc(100); // the header pages change: most of a small prefix
+    const small = statSync(path).ino;
+    mirror.sync();
+    expect(statSync(path).ino, "a new file for the small prefix").not.toBe(small);
+    // The block's pages come back with the bytes the old file had: the new file does not have them.
+    heap.restore(full);
+    mirror.sync();
+    expectMirrored(heap, path, "after the restore");
   });
 
   test("the restart path: HeapMirror.open gives the heap back, and restore puts it in a fresh live heap", () => {
@@ -242,25 +265,28 @@ describe("kill -9 at every system call of a create and a sync", () => {
   const CHILD = join(import.meta.dir, "..", "support", "mirror-child.ts");
   const CALLS = ["pwrite64", "pwritev", "pwritev2", "fsync", "fdatasync", "ftruncate", "rename", "renameat", "renameat2"];
 
-  /** The used prefix of states A and B, as the child builds them. */
-  function images(): { a: Uint8Array; b: Uint8Array } {
+  /** The used prefixes of states A, B and C, as the child builds them. */
+  function images(): Uint8Array[] {
     using heap = PrivateHeap.create({ size: 8 << 20 });
     buildA(heap);
     const a = heap.snapshot().bytes;
     toB(heap);
-    return { a, b: heap.snapshot().bytes };
+    const b = heap.snapshot().bytes;
+    toC(heap);
+    return [a, b, heap.snapshot().bytes];
   }
 
-  test.skipIf(!canTrace())("the file is state A, or B, or marked (refused by PrivateHeap.open) until recovery makes it B; never a mix", () => {
-    const { a, b } = images();
+  test.skipIf(!canTrace())("the file is state A, B or C, or marked (refused by PrivateHeap.open) until recovery makes it B; never a mix", () => {
+    const [a, b, c] = images() as [Uint8Array, Uint8Array, Uint8Array];
     const traced = syscallsOf(CALLS, [CHILD, join(fresh(), "w.phheap")]);
     expect(traced.exitCode).toBe(0);
-    const seen = { absent: 0, a: 0, b: 0, marked: 0 };
+    const seen = { absent: 0, a: 0, b: 0, c: 0, marked: 0 };
     for (const [name, nth] of traced.calls) {
       const path = join(fresh(), "w.phheap");
       const r = killAtSyscall(name, [CHILD, path], nth);
       const at = `killed at ${name} #${nth}`;
-      expect(r.stdout, at).not.toContain("synced");
+      expect(r.killed, at).toBe(true);
+      expect(r.stdout, at).not.toContain("synced C");
       if (!existsSync(path)) {
         expect(r.stdout, at).not.toContain("created");
         seen.absent++;
@@ -270,7 +296,8 @@ describe("kill -9 at every system call of a create and a sync", () => {
       const file = new Uint8Array(readFileSync(path));
       const prefixIs = (img: Uint8Array) => Buffer.compare(file.subarray(0, img.length), img) === 0;
       if (isMarked(file)) {
-        expect(r.stdout, at).toContain("syncing");
+        expect(r.stdout, at).toContain("syncing B");
+        expect(r.stdout, at).not.toContain("synced B");
         expect(codeOf(() => PrivateHeap.open(path)), at).toBe("ECORRUPT");
         expect(Buffer.compare(readFileSync(path), file), `${at}: a refused open changes nothing`).toBe(0);
         expect(HeapMirror.recover(path), at).toBe("replayed");
@@ -278,87 +305,100 @@ describe("kill -9 at every system call of a create and a sync", () => {
         expect(Buffer.compare(after.subarray(0, b.length), b), `${at}: recovered to B`).toBe(0);
         seen.marked++;
       } else {
-        const isA = prefixIs(a);
-        const isB = prefixIs(b);
-        expect(isA || isB, `${at}: the file is A or B`).toBe(true);
-        if (isB) expect(r.stdout, at).toContain("syncing");
+        const state = prefixIs(a) ? "a" : prefixIs(b) ? "b" : prefixIs(c) ? "c" : "a mix";
+        expect(state, `${at}: the file is A, B or C`).not.toBe("a mix");
+        // Never older than the last sync that returned, never newer than the one under way.
+        if (r.stdout.includes("synced B")) expect(state, at).not.toBe("a");
+        if (!r.stdout.includes("syncing B")) expect(state, at).toBe("a");
+        if (!r.stdout.includes("syncing C")) expect(state, at).not.toBe("c");
         expect(HeapMirror.recover(path), at).toBe("clean");
-        if (isA) seen.a++;
-        else seen.b++;
+        seen[state as "a" | "b" | "c"]++;
       }
       using opened = HeapMirror.open(path, { check: true });
       expect(opened.check(), at).toBe(0);
     }
     // Every outcome happened at some kill point: the test reached each phase.
-    expect(seen.absent).toBeGreaterThan(0);
-    expect(seen.a).toBeGreaterThan(0);
-    expect(seen.marked).toBeGreaterThan(0);
-    expect(seen.b).toBeGreaterThan(0);
+    for (const [k, v] of Object.entries(seen)) expect(v, `kills that left ${k}`).toBeGreaterThan(0);
   }, 120_000);
 });
 
 describe.skipIf(!canMount())("write failures", () => {
-  test("a full file system: the sync is EIO naming ENOSPC and the file stays the last completed sync (marked while the journal is complete); space back, recovery finishes it", () => {
-    const d = mountTmpfs(3 << 20);
+  /** A heap of state A and 1.5 MiB more, mirrored to `path`; then 1.25 MiB of new pages (under half: a sync journals them). */
+  function grownHeap(path: string, withPrefill: boolean): { heap: PrivateHeap; mirror: HeapMirror; before: Uint8Array } {
+    const heap = PrivateHeap.create({ size: 8 << 20 });
+    buildA(heap);
+    if (withPrefill) {
+      const p = heap.malloc(1_500_000);
+      heap.u8.fill(4, p, p + 1_500_000);
+    }
+    const mirror = HeapMirror.create(heap, path, { fsync: false });
+    const before = new Uint8Array(readFileSync(path));
+    const big = heap.malloc(1_280_000);
+    heap.u8.fill(5, big, big + 1_280_000);
+    return { heap, mirror, before };
+  }
+
+  function expectNoSpace(f: () => unknown): void {
+    let e: unknown;
+    try {
+      f();
+    } catch (err) {
+      e = err;
+    }
+    expect((e as HeapError).code).toBe("EIO");
+    expect((e as HeapError).message).toContain("ENOSPC");
+  }
+
+  test("the journal fits, the pages in place do not: EIO naming ENOSPC, the file marked (PrivateHeap.open refuses it); space back, recovery makes it the new state", () => {
+    const d = mountTmpfs(5 << 20);
     try {
       const path = join(d, "w.phheap");
-      using heap = PrivateHeap.create({ size: 8 << 20 });
-      buildA(heap);
-      const mirror = HeapMirror.create(heap, path, { fsync: false });
-      const stateA = heap.snapshot().bytes;
-      writeFileSync(join(d, "filler"), new Uint8Array(1 << 20));
-      // 1.25 MiB of new pages: the journal fits, the same pages in place do not.
-      const big = heap.malloc(1_280_000);
-      heap.u8.fill(5, big, big + 1_280_000);
-      let e: unknown;
-      try {
-        mirror.sync();
-      } catch (err) {
-        e = err;
-      }
-      expect((e as HeapError).code).toBe("EIO");
-      expect((e as HeapError).message).toContain("ENOSPC");
+      const { heap, mirror } = grownHeap(path, true);
+      using _ = heap;
+      writeFileSync(join(d, "filler"), new Uint8Array(1536 << 10));
+      expectNoSpace(() => mirror.sync());
       const stateB = heap.snapshot().bytes;
-      const file = new Uint8Array(readFileSync(path));
-      expect(isMarked(file)).toBe(true);
+      expect(isMarked(new Uint8Array(readFileSync(path)))).toBe(true);
       expect(codeOf(() => PrivateHeap.open(path))).toBe("ECORRUPT");
       mirror.close(); // its recovery fails too (no space): the file stays marked, its journal complete
       expect(codeOf(() => HeapMirror.recover(path))).toBe("EIO");
       rmSync(join(d, "filler"));
       expect(HeapMirror.recover(path)).toBe("replayed");
       expect(Buffer.compare(readFileSync(path).subarray(0, stateB.length), stateB)).toBe(0);
-      expect(stateA.length).toBeLessThan(stateB.length);
-      // A new mirror of the smaller heap fits again.
-      heap.reset();
-      using again = HeapMirror.create(heap, path, { fsync: false });
-      heap.setRoot("x", heap.malloc(100));
-      again.sync();
+    } finally {
+      unmount(d);
+    }
+  });
+
+  test("the journal does not fit: EIO naming ENOSPC, the file unchanged and unmarked; space back, the next sync catches up", () => {
+    const d = mountTmpfs(6 << 20);
+    try {
+      const path = join(d, "w.phheap");
+      const { heap, mirror, before } = grownHeap(path, true);
+      using _ = heap;
+      using __ = mirror;
+      writeFileSync(join(d, "filler"), new Uint8Array(3_400_000));
+      expectNoSpace(() => mirror.sync());
+      expect(Buffer.compare(readFileSync(path), before)).toBe(0);
+      rmSync(join(d, "filler"));
+      expect(mirror.sync()).toBeGreaterThan(300);
       expectMirrored(heap, path, "after space came back");
     } finally {
       unmount(d);
     }
   });
 
-  test("a journal that does not fit: the sync is EIO naming ENOSPC, the file is unchanged and unmarked; with space back, the next sync catches up", () => {
+  test("a new file (most pages changed) does not fit: EIO naming ENOSPC, the old file unchanged, no temporary file left; space back, the next sync catches up", () => {
     const d = mountTmpfs(3 << 20);
     try {
       const path = join(d, "w.phheap");
-      using heap = PrivateHeap.create({ size: 8 << 20 });
-      buildA(heap);
-      using mirror = HeapMirror.create(heap, path, { fsync: false });
-      const before = readFileSync(path);
+      const { heap, mirror, before } = grownHeap(path, false);
+      using _ = heap;
+      using __ = mirror;
       writeFileSync(join(d, "filler"), new Uint8Array(2 << 20));
-      const big = heap.malloc(1_280_000);
-      heap.u8.fill(5, big, big + 1_280_000);
-      let e: unknown;
-      try {
-        mirror.sync();
-      } catch (err) {
-        e = err;
-      }
-      expect((e as HeapError).code).toBe("EIO");
-      expect((e as HeapError).message).toContain("ENOSPC");
+      expectNoSpace(() => mirror.sync());
       expect(Buffer.compare(readFileSync(path), before)).toBe(0);
+      expect(readdirSync(d).sort()).toEqual(["filler", "w.phheap", "w.phheap-journal"]);
       rmSync(join(d, "filler"));
       expect(mirror.sync()).toBeGreaterThan(300);
       expectMirrored(heap, path, "after space came back");
