@@ -37,6 +37,9 @@
  *   a sync is interrupted, which is when it matters. Cost: the changed
  *   pages are written twice, and four fsyncs (none with `fsync: false`,
  *   which keeps the order, so a killed process is safe, but not power loss).
+ *   So a sync that changes at least half the used pages writes a new file
+ *   instead, renamed over the path as `create` does (one write of the used
+ *   prefix); the pages above the prefix then count as unknown.
  * - A file is created only as a temporary file renamed over the path
  *   (never written through a link, mode 0o600 unless `mode`); an existing
  *   file is replaced only when it is a heap file, a mirror's marked file
@@ -349,9 +352,15 @@ export class HeapMirror implements Disposable {
    *
    * @example
    * ```ts
-   * import { HeapMirror } from "privheap";
-   * // after a crash, before opening the file by other means:
-   * // HeapMirror.recover("world.phheap"); // "clean" or "replayed"
+   * import { HeapMirror, PrivateHeap } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "m-")), "world.phheap");
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * HeapMirror.create(heap, path).close();
+   * // After a crash, before opening the file by other means:
+   * console.log(HeapMirror.recover(path)); // "clean" ("replayed" after a sync cut short)
    * ```
    */
   static recover(path: string, options?: { fsync?: boolean }): Recovery {
@@ -394,8 +403,20 @@ export class HeapMirror implements Disposable {
    * @example
    * ```ts
    * import { HeapMirror, PrivateHeap } from "privheap";
-   * // using saved = HeapMirror.open("world.phheap");
-   * // live.restore(saved.snapshot());
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "m-")), "world.phheap");
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.setRoot("level", heap.malloc(64));
+   * HeapMirror.create(heap, path).close();
+   * // The next run: a fresh live heap, restored from the file.
+   * using live = PrivateHeap.create({ size: 1 << 20 });
+   * {
+   *   using saved = HeapMirror.open(path);
+   *   live.restore(saved.snapshot());
+   * }
+   * console.log(live.getRoot("level") === heap.getRoot("level")); // true
    * ```
    */
   static open(path: string, options?: OpenOptions): PrivateHeap {
