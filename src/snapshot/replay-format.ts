@@ -102,11 +102,46 @@ export function frameRecord(type: number, payloadBytes: number, scratch: Uint8Ar
   const total = RECORD_HEAD_BYTES + payloadBytes + RECORD_TAIL_BYTES;
   const out = scratch.length >= total ? scratch.subarray(0, total) : new Uint8Array(total);
   const v = new DataView(out.buffer, out.byteOffset, total);
+  fill(out.subarray(RECORD_HEAD_BYTES, RECORD_HEAD_BYTES + payloadBytes), v);
+  return seal(out, v, type, payloadBytes);
+}
+
+/**
+ * The record whose payload out[8, 8 + payloadBytes) holds (`v` views
+ * `out` from its start): its head and checksum written around it.
+ */
+function seal(out: Uint8Array, v: DataView, type: number, payloadBytes: number): Uint8Array {
   v.setUint32(0, type, true); // type in the low byte, 3 reserved zero bytes
   v.setUint32(4, payloadBytes, true);
-  fill(out.subarray(RECORD_HEAD_BYTES, RECORD_HEAD_BYTES + payloadBytes), v);
-  v.setBigUint64(RECORD_HEAD_BYTES + payloadBytes, Bun.hash.xxHash3(out.subarray(0, RECORD_HEAD_BYTES + payloadBytes)), true);
-  return out;
+  const end = RECORD_HEAD_BYTES + payloadBytes;
+  v.setBigUint64(end, Bun.hash.xxHash3(out.subarray(0, end)), true);
+  return out.length === end + RECORD_TAIL_BYTES ? out : out.subarray(0, end + RECORD_TAIL_BYTES);
+}
+
+/**
+ * Tick records framed in one buffer (grown as inputs need), for a
+ * recorder that writes one per tick: a record allocates nothing but its
+ * view, valid until the next `frame`.
+ */
+export class TickRecords {
+  #buffer = new Uint8Array(256);
+  #view = new DataView(this.#buffer.buffer);
+
+  /** The record of tick `tick`, after which the heap checksum was `checksum`, with its input. */
+  frame(tick: number, checksum: bigint, input: Uint8Array): Uint8Array {
+    const payloadBytes = TICK_FIXED_BYTES + input.length;
+    const total = RECORD_HEAD_BYTES + payloadBytes + RECORD_TAIL_BYTES;
+    if (this.#buffer.length < total) {
+      this.#buffer = new Uint8Array(2 * total);
+      this.#view = new DataView(this.#buffer.buffer);
+    }
+    const v = this.#view;
+    v.setUint32(RECORD_HEAD_BYTES, tick, true);
+    v.setUint32(RECORD_HEAD_BYTES + 4, input.length, true);
+    v.setBigUint64(RECORD_HEAD_BYTES + 8, checksum, true);
+    this.#buffer.set(input, RECORD_HEAD_BYTES + TICK_FIXED_BYTES);
+    return seal(this.#buffer, v, RECORD_TICK, payloadBytes);
+  }
 }
 
 /** Bytes of a keyframe record's payload for `pages` stored pages. */

@@ -40,11 +40,10 @@ import {
   parseHeader,
   parseRecords,
   RECORD_KEYFRAME,
-  RECORD_TICK,
   REPLAY_VERSION,
-  TICK_FIXED_BYTES,
   type KeyframeEntry,
   type TickEntry,
+  TickRecords,
   type TornTail,
 } from "./replay-format.ts";
 
@@ -150,7 +149,7 @@ export class ReplayRecorder implements Disposable {
   readonly #nonzeroCandidates: Uint32Array;
   readonly #whole: Uint32Array;
   readonly #identity: Uint32Array;
-  #scratch = new Uint8Array(4096); // tick records
+  readonly #tickRecords = new TickRecords();
   #keyframeScratch = new Uint8Array(0); // keyframe records, grown as needed
 
   static {
@@ -228,13 +227,7 @@ export class ReplayRecorder implements Disposable {
   #record(file: ReplayFile, input: Uint8Array): number {
     const t = this.#ticks;
     const checksum = this.#heap.checksum();
-    const record = frameRecord(RECORD_TICK, TICK_FIXED_BYTES + input.length, this.#scratch, (payload, view) => {
-      view.setUint32(8, t, true);
-      view.setUint32(12, input.length, true);
-      view.setBigUint64(16, checksum, true);
-      payload.set(input, TICK_FIXED_BYTES);
-    });
-    if (record.buffer !== this.#scratch.buffer) this.#scratch = new Uint8Array(record.length * 2);
+    const record = this.#tickRecords.frame(t, checksum, input);
     if ((t + 1) % this.#keyframeEvery !== 0) {
       file.append([record], "ReplayRecorder.tick");
     } else {
