@@ -95,7 +95,8 @@ const IO_CHUNK = 1 << 30;
 /** Views per writev (IOV_MAX is 1024 on Linux). */
 const IOV_MAX = 1024;
 
-const WRITE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
+/** The file is read back too: a sync that failed after marking it is finished by the next one, which reads the mark. */
+const WRITE_NEW = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
 const JOURNAL_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | (fsConstants.O_NOFOLLOW ?? 0);
 const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 const RDWR_FLAGS = fsConstants.O_RDWR | (fsConstants.O_NONBLOCK ?? 0);

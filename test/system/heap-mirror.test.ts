@@ -370,6 +370,34 @@ describe.skipIf(!canMount())("write failures", () => {
     }
   });
 
+  test("after a sync that failed once its pages were journaled, the next sync finishes it and then writes what differs, even pages whose bytes went back to what the file held before", () => {
+    const d = mountTmpfs(5 << 20);
+    try {
+      const path = join(d, "w.phheap");
+      using heap = PrivateHeap.create({ size: 8 << 20 });
+      buildA(heap);
+      const p = heap.malloc(1_500_000);
+      heap.u8.fill(4, p, p + 1_500_000);
+      using mirror = HeapMirror.create(heap, path, { fsync: false });
+      const before = heap.snapshot();
+      // Pages the file has (written in place first: they sit below) and 1.25 MiB of new ones (no room in place).
+      heap.u8.fill(6, p, p + 100_000);
+      const big = heap.malloc(1_280_000);
+      heap.u8.fill(5, big, big + 1_280_000);
+      writeFileSync(join(d, "filler"), new Uint8Array(1536 << 10));
+      expectNoSpace(() => mirror.sync());
+      expect(isMarked(new Uint8Array(readFileSync(path)))).toBe(true);
+      expectNoSpace(() => mirror.sync()); // its recovery needs the space too
+      rmSync(join(d, "filler"));
+      // Back to the bytes the file held before the failed sync: after the recovery, they must be written again.
+      heap.restore(before);
+      expect(mirror.sync()).toBeGreaterThan(0);
+      expectMirrored(heap, path, "after the recovery and the sync");
+    } finally {
+      unmount(d);
+    }
+  });
+
   test("the journal does not fit: EIO naming ENOSPC, the file unchanged and unmarked; space back, the next sync catches up", () => {
     const d = mountTmpfs(6 << 20);
     try {
