@@ -490,7 +490,6 @@ export class HeapMirror implements Disposable {
     } catch (e) {
       // What the file holds of these pages is unknown now: compare them afresh next time.
       for (let i = 0; i < n; i++) this.#valid[this.#changed[i]!] = 0;
-      this.#valid[0] = 0;
       set.forget();
       throw fromSystemError(e, op, this.#path);
     }
@@ -499,9 +498,7 @@ export class HeapMirror implements Disposable {
       this.#fileHash[p] = this.#newHash[i]!;
       this.#valid[p] = 1;
     }
-    let written = 0;
-    for (let r = 0; r < runs.n; r++) written += runs.counts[r]!;
-    return written;
+    return n;
   }
 
   /**
