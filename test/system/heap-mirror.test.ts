@@ -147,6 +147,20 @@ describe("a mirror follows its heap", () => {
     expectMirrored(heap, path, "after the restore");
   });
 
+  test("a heap file can be mirrored too (its tracking is compare: every page hashed)", () => {
+    const d = fresh();
+    using heap = PrivateHeap.open(join(d, "live.phheap"), { size: 4 << 20, create: true });
+    expect(heap.tracking).toBe("compare");
+    using mirror = HeapMirror.create(heap, join(d, "copy.phheap"), { fsync: false });
+    buildA(heap);
+    expect(mirror.sync()).toBeGreaterThan(0);
+    expectMirrored(heap, join(d, "copy.phheap"), "after A");
+    toB(heap);
+    mirror.sync();
+    expectMirrored(heap, join(d, "copy.phheap"), "after B");
+    expect(mirror.sync()).toBe(0);
+  });
+
   test("the restart path: HeapMirror.open gives the heap back, and restore puts it in a fresh live heap", () => {
     const path = join(fresh(), "w.phheap");
     using heap = PrivateHeap.create({ size: 4 << 20 });
