@@ -10,9 +10,9 @@
  * to its consumer at `collect`. So consumers look at their own moments and
  * never lose each other's reports.
  *
- * Watching costs a fault (about 1 us) at the first write to each page
- * after a look; comparing a page that did not change costs about as much.
- * So when a take finds most pages written (a simulation that touches the
+ * Watching costs a fault (1-3 us) at the first write to each page after a
+ * look; a full pass costs a fraction of that per page. So when a take
+ * finds many pages written (a simulation that touches the
  * whole state every tick), the tracker stops watching for a while: its
  * takes keep the pages written (PH_TAKE_KEEP), writes cost nothing, and
  * consumers compare what is reported, as "compare" tracking would. It
@@ -47,15 +47,18 @@ export const UNKNOWN = -1;
 
 /** Pages asked of the system per take call (a take past it goes on from there). */
 const TAKE_BATCH = 4096;
-/** A take that finds at least this share of its range written finds the writes dense. */
-const DENSE = 0.5;
+/**
+ * A take that finds at least this share of its range written finds the
+ * writes dense: watching costs a fault of 1-3 us per page written, a full
+ * pass (a compare or a hash) 0.15-0.4 us per page of the range, so past
+ * about a fifth of the pages a pass is cheaper.
+ */
+const DENSE = 0.2;
 /** Takes without watching after dense writes: the first time, and the most. */
 const MIN_KEEP = 8;
 const MAX_KEEP = 64;
 /** Watching takes that must all find sparse writes before the tracker keeps watching. */
 const PROBE_TAKES = 4;
-/** Ranges this small are always watched (the policy is for large states). */
-const MIN_DENSE_PAGES = 256;
 
 /** The system tracker of one heap and the change sets it feeds. */
 export class PageTracker {
@@ -182,7 +185,7 @@ export class PageTracker {
       this.#probing = PROBE_TAKES;
       return;
     }
-    if (range >= MIN_DENSE_PAGES && written >= DENSE * range) {
+    if (range > 0 && written >= DENSE * range) {
       this.#keepNext = this.#probing > 0 ? Math.min(MAX_KEEP, 2 * this.#keepNext) : MIN_KEEP;
       this.#keeping = this.#keepNext;
       this.#probing = 0;
