@@ -22,8 +22,13 @@
  *   pwrite/run   fs.writeSync with a position, one call per run of adjacent pages (what sync does)
  *   pwrite/page  one call per page
  *   mapped copy  ph_pages_copy into a MAP_SHARED mapping of the file, then msync
+ * and, for why a live heap should be anonymous rather than a mapped disk
+ * file, the cost of the first write to a page (every 10th of 16 MiB)
+ * after the kernel's tracker looked (ph_tracker_take), and after an msync
+ * without a tracker, for anonymous memory and a MAP_SHARED file on each
+ * directory.
  */
-import { type Pointer } from "bun:ffi";
+import { type Pointer, toArrayBuffer } from "bun:ffi";
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -153,3 +158,50 @@ for (const base of DIRS) {
 
 table(["row", "tracking", "sync ms", "compare ms", "saveSync ms", "ratio"], rows);
 console.log("\nratio: sync / saveSync (write-only rows: / pwrite per run).");
+
+// ---- the first write to a page: anonymous memory against a mapped file ----
+
+const FW_PAGES = 4096;
+const takeOut = new Uint32Array(FW_PAGES);
+
+/** Median microseconds of a first write to every 10th page of the region at `base`, after a take (`track`) or an msync. */
+function firstWrite(base: Pointer, track: boolean): number | string {
+  const size = FW_PAGES * PAGE;
+  const t = track ? S.ph_tracker_start(base, size) : null;
+  if (track && t === null) return "no tracker";
+  const u8 = new Uint8Array(toArrayBuffer(base, 0, size));
+  for (let p = 0; p < FW_PAGES; p++) u8[p * PAGE] = 1; // every page present and dirty
+  const us: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    if (t !== null) {
+      if (S.ph_tracker_take(t, 0, FW_PAGES, takeOut, FW_PAGES, 0) < 0) throw new Error("take failed");
+    } else S.ph_region_flush(base, size);
+    const t0 = Bun.nanoseconds();
+    for (let p = 0; p < FW_PAGES; p += 10) u8[p * PAGE + 8] = r + 2;
+    us.push((Bun.nanoseconds() - t0) / 1000 / Math.ceil(FW_PAGES / 10));
+  }
+  if (t !== null) S.ph_tracker_stop(t);
+  return median(us).toFixed(2);
+}
+
+const fwRows: (string | number)[][] = [];
+const anon = S.ph_region_map_anon(FW_PAGES * PAGE) as Pointer;
+fwRows.push(["anonymous", firstWrite(anon, true), firstWrite(anon, false)]);
+S.ph_region_unmap(anon, FW_PAGES * PAGE);
+for (const base of DIRS) {
+  const dir = mkdtempSync(join(base, "privheap-mirror-bench-"));
+  try {
+    for (const track of [true, false]) {
+      const sizeOut = new BigUint64Array([BigInt(FW_PAGES * PAGE)]);
+      const map = S.ph_region_map_file(new TextEncoder().encode(`${join(dir, `f${track}`)}\0`), sizeOut, 3, 0o600) as Pointer; // PH_MAP_CREATE | PH_MAP_EXCL
+      const us = firstWrite(map, track);
+      S.ph_region_unmap(map, FW_PAGES * PAGE);
+      if (track) fwRows.push([`MAP_SHARED file in ${base}`, us, ""]);
+      else fwRows[fwRows.length - 1]![2] = us;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+console.log("");
+table(["first write to a page", "after a take (us)", "after msync, untracked (us)"], fwRows);
