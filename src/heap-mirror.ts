@@ -60,10 +60,14 @@ import {
   writeSync,
   writevSync,
 } from "node:fs";
+import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { fromSystemError, HeapError } from "./errors.ts";
+import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import type { OpenOptions } from "./heap-file.ts";
 import { changesOf, PAGE_SIZE, PrivateHeap } from "./heap.ts";
+import { readStats } from "./introspect.ts";
+import { Snapshot } from "./snapshot/snapshot.ts";
 import { type ChangeSet, UNKNOWN } from "./tracking.ts";
 
 /** Options of {@link HeapMirror.create}. */
@@ -79,6 +83,12 @@ export interface MirrorOptions {
   mode?: number;
 }
 
+/** Options of {@link HeapMirror.load} and {@link HeapMirror.loadSync}. */
+export interface MirrorLoadOptions {
+  /** Refuse (`ESIZE`) a file whose used prefix is larger, before reading it: the size of the heap it will restore into, say. */
+  maxBytes?: number;
+}
+
 /** What {@link HeapMirror.recover} found. */
 export type Recovery = "clean" | "replayed";
 
@@ -92,6 +102,8 @@ const JOURNAL_VERSION = 1;
 const JOURNAL_HEADER = 48;
 /** Reads and writes of one buffer go in pieces of at most this (Linux caps a call near 2 GiB). */
 const IO_CHUNK = 1 << 30;
+/** The heap header's pages (its lock block ends the header): what a load reads first. */
+const HEAP_HEADER_BYTES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE) * PAGE;
 /** Views per writev (IOV_MAX is 1024 on Linux). */
 const IOV_MAX = 1024;
 
@@ -213,6 +225,29 @@ function writeNewFile(path: string, region: Uint8Array, used: number, size: numb
   }
   if (fsync) syncDir(dirname(path));
   return fd;
+}
+
+function loadLimit(path: unknown, options: MirrorLoadOptions | undefined, op: string): number {
+  if (typeof path !== "string" || path === "" || path.includes("\0")) throw new HeapError("EINVAL", op, "path must be a non-empty string without NUL");
+  const maxBytes = options?.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new HeapError("EINVAL", op, `maxBytes must be a non-negative integer, got ${String(maxBytes)}`);
+  return maxBytes;
+}
+
+/**
+ * The used prefix a heap file's header declares (`header` holds its first
+ * `got` bytes), once it fits the file's length and `maxBytes`: what a load
+ * may allocate. The counters are only compared here; the full check comes
+ * with the image.
+ */
+function usedOfFile(header: Uint8Array, got: number, fileBytes: number, maxBytes: number, op: string, path: string): number {
+  if (got < header.length) throw new HeapError("ECORRUPT", op, `${path}: ${fileBytes} bytes is too short for a heap file`);
+  const declared = readStats(header, op);
+  const used = declared.usedBytes;
+  if (used < header.length || used % PAGE !== 0 || used > fileBytes || declared.regionBytes < used || declared.regionBytes > fileBytes)
+    throw new HeapError("ECORRUPT", op, `${path}: its heap header declares ${used} used bytes of ${declared.regionBytes}, in a file of ${fileBytes}`);
+  if (used > maxBytes) throw new HeapError("ESIZE", op, `${path}: a used prefix of ${used} bytes is above maxBytes (${maxBytes})`);
+  return used;
 }
 
 function validate(heap: unknown, path: unknown, options: MirrorOptions | undefined, op: string): { fsync: boolean; mode: number } {
@@ -423,6 +458,75 @@ export class HeapMirror implements Disposable {
   static open(path: string, options?: OpenOptions): PrivateHeap {
     HeapMirror.recover(path);
     return PrivateHeap.open(path, options);
+  }
+
+  /**
+   * The state a mirror's file holds, as a snapshot (the file is not
+   * mapped, so its header stays as the live heap wrote it: a heap restored
+   * from it has the live heap's checksum). Runs {@link HeapMirror.recover}
+   * first. The used prefix its header declares is checked against the
+   * file's length and `maxBytes` (`ESIZE`) before it is read, then the
+   * whole image gets the full native check (`ECORRUPT`, `EVERSION`); `EIO`
+   * when the file cannot be read. The async form reads off the JS thread.
+   *
+   * @example
+   * ```ts
+   * import { HeapMirror, PrivateHeap } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "m-")), "world.phheap");
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.setRoot("level", heap.malloc(64));
+   * HeapMirror.create(heap, path).close();
+   * using live = PrivateHeap.create({ size: 1 << 20 }); // the next run
+   * live.restore(await HeapMirror.load(path, { maxBytes: live.size }));
+   * console.log(live.checksum() === heap.checksum()); // true
+   * ```
+   */
+  static async load(path: string, options?: MirrorLoadOptions): Promise<Snapshot> {
+    const op = "HeapMirror.load";
+    const maxBytes = loadLimit(path, options, op);
+    HeapMirror.recover(path);
+    let fh: fsp.FileHandle | undefined;
+    let image: Uint8Array;
+    try {
+      fh = await fsp.open(path, READ_FLAGS);
+      const fileBytes = (await fh.stat()).size;
+      const header = new Uint8Array(HEAP_HEADER_BYTES);
+      const got = (await fh.read(header, 0, header.length, 0)).bytesRead;
+      image = new Uint8Array(usedOfFile(header, got, fileBytes, maxBytes, op, path));
+      for (let done = 0; done < image.length; ) {
+        const n = (await fh.read(image, done, Math.min(image.length - done, IO_CHUNK), done)).bytesRead;
+        if (n === 0) throw new HeapError("ECORRUPT", op, `${path}: cut short while being read`);
+        done += n;
+      }
+    } catch (e) {
+      throw fromSystemError(e, op, path);
+    } finally {
+      await fh?.close();
+    }
+    return Snapshot.fromBytes(image);
+  }
+
+  /** The sync form of {@link HeapMirror.load}. @example `const snap = HeapMirror.loadSync("world.phheap");` */
+  static loadSync(path: string, options?: MirrorLoadOptions): Snapshot {
+    const op = "HeapMirror.loadSync";
+    const maxBytes = loadLimit(path, options, op);
+    HeapMirror.recover(path);
+    let fd = -1;
+    let image: Uint8Array;
+    try {
+      fd = openSync(path, READ_FLAGS);
+      const header = new Uint8Array(HEAP_HEADER_BYTES);
+      image = new Uint8Array(usedOfFile(header, readFully(fd, header, 0), fstatSync(fd).size, maxBytes, op, path));
+      if (readFully(fd, image, 0) !== image.length) throw new HeapError("ECORRUPT", op, `${path}: cut short while being read`);
+    } catch (e) {
+      throw fromSystemError(e, op, path);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+    return Snapshot.fromBytes(image);
   }
 
   /** The file this mirror writes. */

@@ -25,7 +25,7 @@
 export { PrivateHeap, MAX_REGION_SIZE, PAGE_SIZE } from "./heap.ts";
 export type { HeapOptions, HeapStats, OpenOptions, SnapshotOptions, WalkFn } from "./heap.ts";
 export { HeapMirror } from "./heap-mirror.ts";
-export type { MirrorOptions, Recovery } from "./heap-mirror.ts";
+export type { MirrorLoadOptions, MirrorOptions, Recovery } from "./heap-mirror.ts";
 export { Snapshot } from "./snapshot/snapshot.ts";
 export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";

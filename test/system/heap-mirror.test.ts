@@ -161,11 +161,39 @@ describe("a mirror follows its heap", () => {
     expect(mirror.sync()).toBe(0);
   });
 
-  test("the restart path: HeapMirror.open gives the heap back, and restore puts it in a fresh live heap", () => {
+  test("load and loadSync: the image the file holds, ESIZE above maxBytes before reading it, ECORRUPT for a file whose header does not fit it, EIO for no file", async () => {
+    const d = fresh();
+    const path = join(d, "w.phheap");
+    using heap = PrivateHeap.create({ size: 4 << 20 });
+    buildA(heap);
+    HeapMirror.create(heap, path, { fsync: false }).close();
+    expect((await HeapMirror.load(path)).checksum()).toBe(heap.checksum());
+    expect(HeapMirror.loadSync(path).checksum()).toBe(heap.checksum());
+    expect(codeOf(() => HeapMirror.loadSync(path, { maxBytes: heap.usedBytes - 1 }))).toBe("ESIZE");
+    await expect(HeapMirror.load(path, { maxBytes: 4096 })).rejects.toMatchObject({ code: "ESIZE" });
+    expect(codeOf(() => HeapMirror.loadSync(path, { maxBytes: -1 }))).toBe("EINVAL");
+    expect(codeOf(() => HeapMirror.loadSync(join(d, "none")))).toBe("EIO");
+    const bytes = new Uint8Array(readFileSync(path));
+    writeFileSync(join(d, "short.phheap"), bytes.subarray(0, heap.usedBytes - PAGE_SIZE)); // cut inside its used prefix
+    expect(codeOf(() => HeapMirror.loadSync(join(d, "short.phheap")))).toBe("ECORRUPT");
+    await expect(HeapMirror.load(join(d, "short.phheap"))).rejects.toMatchObject({ code: "ECORRUPT" });
+    const damaged = bytes.slice();
+    new DataView(damaged.buffer).setUint32(60, 0, true); // the touched mark below the used prefix
+    writeFileSync(join(d, "damaged.phheap"), damaged);
+    expect(codeOf(() => HeapMirror.loadSync(join(d, "damaged.phheap")))).toBe("ECORRUPT");
+  });
+
+  test("the restart path: loadSync gives the exact state (checksum included), HeapMirror.open the heap file, and restore puts either in a fresh live heap", () => {
     const path = join(fresh(), "w.phheap");
     using heap = PrivateHeap.create({ size: 4 << 20 });
     buildA(heap);
     HeapMirror.create(heap, path).close();
+    // loadSync reads the file without mapping it: the heap header stays the live heap's, and so does the checksum.
+    using exact = PrivateHeap.create({ size: 4 << 20 });
+    exact.restore(HeapMirror.loadSync(path, { maxBytes: exact.size }));
+    expect(exact.checksum()).toBe(heap.checksum());
+    expect(Buffer.compare(exact.u8.subarray(0, heap.usedBytes), heap.u8.subarray(0, heap.usedBytes))).toBe(0);
+    // Opening it as a heap file maps it (attaching marks its pages above the used prefix as unknown: one header word).
     using live = PrivateHeap.create({ size: 4 << 20 });
     {
       using saved = HeapMirror.open(path);
@@ -292,6 +320,7 @@ describe("kill -9 at every system call of a create and a sync", () => {
 
   test.skipIf(!canTrace())("the file is state A, B or C, or marked (refused by PrivateHeap.open) until recovery makes it B; never a mix", () => {
     const [a, b, c] = images() as [Uint8Array, Uint8Array, Uint8Array];
+    const sums = [a, b, c].map((img) => Snapshot.fromBytes(img).checksum());
     const traced = syscallsOf(CALLS, [CHILD, join(fresh(), "w.phheap")]);
     expect(traced.exitCode).toBe(0);
     const seen = { absent: 0, a: 0, b: 0, c: 0, marked: 0 };
@@ -328,6 +357,7 @@ describe("kill -9 at every system call of a create and a sync", () => {
         expect(HeapMirror.recover(path), at).toBe("clean");
         seen[state as "a" | "b" | "c"]++;
       }
+      expect(sums, at).toContain(HeapMirror.loadSync(path).checksum());
       using opened = HeapMirror.open(path, { check: true });
       expect(opened.check(), at).toBe(0);
     }
