@@ -831,7 +831,7 @@ export class PrivateHeap implements Disposable {
   restore(snap: Snapshot): void {
     const h = this.#enter("PrivateHeap.restore", REPAIR);
     try {
-      restoreSnapshot(h, this.#size, snap, "PrivateHeap.restore");
+      restoreSnapshot(this, h, this.#size, snap, "PrivateHeap.restore");
     } finally {
       this.#leave();
     }

@@ -25,6 +25,8 @@ import type { LoadOptions, SaveOptions } from "./file-format.ts";
 import { applyDelta, makeDelta, type Delta, type Written } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
 import { copyOfImage, newImage, releaseImage } from "./image-memory.ts";
+import { restoreDeltaInPlace } from "./delta-restore.ts";
+import type { PrivateHeap } from "../heap.ts";
 
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 /** Passed as a target size when only the snapshot itself is checked. */
@@ -37,6 +39,9 @@ let copyInto: (region: Uint8Array, used: number, into: Snapshot) => Snapshot;
 
 /** The bytes behind a snapshot, for this module's functions (set by the class). */
 let snapshotBytes: (s: Snapshot, op: string) => Uint8Array;
+
+/** A fresh delta over a full snapshot: its pages, that snapshot and its image; else null (set by the class). */
+let deltaParts: (s: Snapshot, op: string) => { delta: Delta; base: Snapshot; baseImage: Uint8Array } | null;
 
 /**
  * A heap's state at one moment: the bytes `heap.snapshot()` copied. Restore
@@ -93,6 +98,12 @@ export class Snapshot {
 
   static {
     snapshotBytes = (s, op) => s.#image(op);
+    deltaParts = (s, op) => {
+      s.#checkFresh(op);
+      const base = s.#base;
+      if (s.#bytes !== null || base === null || base.#bytes === null) return null;
+      return { delta: s.#delta!, base, baseImage: base.#bytes };
+    };
     copyInto = (region, used, into) => {
       if (into.#closed) throw new HeapError("ECLOSED", "PrivateHeap.snapshot", "into was closed");
       if (into.#saving > 0 || into.#storage.length < used) into.#storage = newImage(used, false, "PrivateHeap.snapshot");
@@ -469,11 +480,16 @@ export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snaps
 }
 
 /**
- * Replace the heap at `base` (a region of `size` bytes) by `snap`. Throws
- * `ESIZE` when the snapshot's heap was larger, and changes nothing then.
+ * Replace the heap at `base` (a region of `size` bytes, `heap`'s) by
+ * `snap`. Throws `ESIZE` when the snapshot's heap was larger, and changes
+ * nothing then. A delta over the heap's latest full snapshot is restored
+ * by writing the pages that differ (delta-restore.ts); anything else by
+ * restoring its whole image.
  */
-export function restoreSnapshot(base: Pointer, size: number, snap: Snapshot, op: string): void {
+export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, snap: Snapshot, op: string): void {
   if (!(snap instanceof Snapshot)) throw new HeapError("EINVAL", op, "expected a Snapshot");
+  const parts = deltaParts(snap, op);
+  if (parts !== null && restoreDeltaInPlace(heap, base, size, parts.delta, parts.baseImage, parts.base, op)) return;
   const bytes = snapshotBytes(snap, op);
   restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot");
 }

@@ -3,7 +3,7 @@
 // delta stores the same pages and rebuilds the same image as with "compare"
 // tracking (every page compared).
 import { describe, expect, spyOn, test } from "bun:test";
-import { PrivateHeap } from "../../../src/heap.ts";
+import { changesOf, PrivateHeap } from "../../../src/heap.ts";
 import * as pagesModule from "../../../src/snapshot/pages.ts";
 import type { Snapshot } from "../../../src/snapshot/snapshot.ts";
 import { ChangeSet } from "../../../src/tracking.ts";
@@ -184,3 +184,89 @@ describe("delta snapshots with the written-page tracker", () => {
     }
   });
 });
+
+describe("restoring a delta over the heap's latest full snapshot", () => {
+  /** Random allocations, frees and writes, some growing the prefix and touched mark. */
+  function churn(heap: PrivateHeap, r: ReturnType<typeof rng>, live: number[]): void {
+    for (let i = r.int(1, 8); i > 0; i--) {
+      const k = r.int(0, 9);
+      if (k < 4 || live.length === 0) {
+        try {
+          const off = heap.malloc(r.pick([24, 3000, 20_000, 300_000]));
+          heap.u8[off] = r.int(1, 255);
+          live.push(off);
+        } catch {
+          // full
+        }
+      } else if (k < 7) heap.free(live.splice(r.int(0, live.length - 1), 1)[0]!);
+      else heap.u8[r.pick(live) + r.int(0, 20)] = r.int(0, 255);
+    }
+  }
+
+  test.skipIf(!tracked)("writes the delta's pages and the pages written since the base, not the prefix", () => {
+    using heap = PrivateHeap.create({ size: 32 * MiB });
+    const data = heap.malloc(16 * MiB);
+    heap.u8.fill(3, data, data + 16 * MiB);
+    heap.snapshot({ base: heap.snapshot() }); // the heap takes deltas from now on
+    const base = heap.snapshot();
+    for (const p of [10, 500, 3000]) heap.u8[data + p * PAGE] = 7;
+    const delta = heap.snapshot({ base });
+    for (const p of [11, 12, 900, 2000, 3500]) heap.u8[data + p * PAGE] = 9;
+    const watch = changesOfHeap(heap);
+    heap.restore(delta);
+    const n = watch.collect(touchedPages(heap));
+    expect(n).toBeGreaterThanOrEqual(5); // the pages written since the delta go back
+    expect(n).toBeLessThanOrEqual(3 + 5 + 4); // and the delta's, and the header's: not 4,000 pages
+    expect(heap.checksum()).toBe(delta.checksum());
+    for (const p of [11, 12, 900, 2000, 3500]) expect(heap.u8[data + p * PAGE]).toBe(3);
+    for (const p of [10, 500, 3000]) expect(heap.u8[data + p * PAGE]).toBe(7);
+  });
+
+  test.skipIf(!tracked)("gives the same bytes as a full restore", { timeout: 60_000 }, () => {
+    for (const seed of [31, 32, 33, 34, 35]) {
+      const r = rng(seed);
+      using heap = PrivateHeap.create({ size: 8 * MiB });
+      using twin = PrivateHeap.create({ size: 8 * MiB, tracking: "compare" });
+      const live: number[] = [];
+      churn(heap, r, live);
+      const first = heap.snapshot();
+      heap.snapshot({ base: first }); // the heap takes deltas from now on
+      const base = heap.snapshot(); // its latest full snapshot
+      const deltas: Snapshot[] = [];
+      for (let step = 0; step < 40; step++) {
+        churn(heap, r, live);
+        const k = r.int(0, 9);
+        if (k < 3) deltas.push(heap.snapshot({ base }));
+        else if (k < 6 && deltas.length > 0) {
+          const delta = r.pick(deltas);
+          twin.u8.set(heap.u8); // the same region, bytes above the prefix included
+          heap.restore(delta);
+          twin.restore(delta); // a compare heap: the whole image
+          const what = `seed ${seed} step ${step}`;
+          expect(Buffer.compare(heap.u8, twin.u8), what).toBe(0);
+          expect(heap.check(), what).toBe(0);
+          expect(heap.checksum(), what).toBe(delta.checksum());
+          live.length = 0;
+        } else if (k === 6) {
+          heap.restore(first); // a full snapshot that is not the base: the full path
+          live.length = 0;
+        } else if (k === 7) {
+          heap.reset();
+          live.length = 0;
+        }
+      }
+    }
+  });
+});
+
+const limits = new WeakMap<ChangeSet, number>();
+const touchedPages = (heap: PrivateHeap) => Math.ceil(heap.stats().touchedBytes / PAGE);
+const limitOf = (set: ChangeSet) => limits.get(set)!;
+
+/** A change set of the heap, looking from now on at its touched pages (a larger range would count every page above them as written). */
+function changesOfHeap(heap: PrivateHeap): ChangeSet {
+  const set = changesOf(heap, "test");
+  limits.set(set, touchedPages(heap));
+  set.collect(limitOf(set));
+  return set;
+}

@@ -1,0 +1,85 @@
+/**
+ * delta-restore.ts - `heap.restore(delta)` in O(pages the delta stores +
+ * pages written since its base), when the heap can say which pages it wrote
+ * since the base: its latest full snapshot (delta-base.ts). Otherwise the
+ * caller rebuilds the delta's whole image and restores that.
+ *
+ * The result is byte for byte what ph_heap_restore of the whole image
+ * gives. The reasoning, with L the image's used bytes, Td its touched
+ * mark, Tb the base's, Tnow the heap's before the restore, W the pages
+ * written since the base and D the pages the delta stores:
+ * - a page below L is the delta's page (D), else the base's; a page in
+ *   neither W nor D already holds the base's bytes, which are the image's;
+ * - ph_heap_restore leaves [L, Td) as the heap has it, and zeroes
+ *   [Td, Tnow); of those pages only the ones in W, or in [Td, Tb) (non-zero
+ *   at the base's moment, maybe), can be non-zero now: pages at or above
+ *   Tb were zero at the base's moment and not written since;
+ * - the header is in the first pages, restored like any other; the lock
+ *   block is never written (unlocked heaps only: a locked heap's restore
+ *   also settles its lock's verdict, which the full path does).
+ */
+import type { Pointer } from "bun:ffi";
+import { loadNative } from "../ffi/loader.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import type { PrivateHeap } from "../heap.ts";
+import { readStat } from "../introspect.ts";
+import { UNKNOWN } from "../tracking.ts";
+import type { Delta } from "./delta.ts";
+import { writtenSince } from "./delta-base.ts";
+import { putPages } from "./pages.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+/** The pages the heap header spans (PH_HEADER_PAGES): enough to read the image's counters. */
+const HEADER_PAGES = 2;
+const ZERO_PAGE = new Uint8Array(PAGE);
+
+/**
+ * Restore `delta` (over `baseImage`, the image of the snapshot `base`)
+ * into `heap` (its region at `region`, of `size` bytes) by writing only the
+ * pages that differ, and return true; or return false, having changed
+ * nothing, when the heap cannot say what it wrote since `base`.
+ */
+export function restoreDeltaInPlace(heap: PrivateHeap, region: Pointer, size: number, delta: Delta, baseImage: Uint8Array, base: Snapshot, op: string): boolean {
+  if (heap.locked) return false;
+  const tNow = Math.ceil(readStat(region, "touchedBytes", op) / PAGE);
+  const written = writtenSince(heap, base, tNow * PAGE);
+  if (written.count === UNKNOWN) return false;
+  const header = imageHeader(delta, baseImage);
+  // An image of another size is adopted to this one, and a locked one loses its flag: the full path does both.
+  if (readStat(header, "regionBytes", op) !== size || (loadNative().symbols.ph_heap_flags(header) & NATIVE_CONSTANTS.PH_LOCKED) !== 0) return false;
+  const length = delta.length / PAGE;
+  const tD = Math.ceil(readStat(header, "touchedBytes", op) / PAGE);
+  const tB = Math.ceil(readStat(baseImage, "touchedBytes", op) / PAGE);
+  // Pages below the image's length: the delta's, then the written ones it does not store, from the base.
+  const stored = new Set(delta.pages);
+  const fromBase: number[] = [];
+  const zeroed: number[] = [];
+  for (let i = 0; i < written.count; i++) {
+    const p = written.pages[i]!;
+    if (p < length) {
+      if (!stored.has(p)) fromBase.push(p);
+    } else if (p >= tD && p < tNow) zeroed.push(p);
+  }
+  // Pages in [Td, Tb) were below the base's touched mark. Whatever lowered the mark since
+  // (a restore) zeroed them, so they are in W; this covers a mark lowered without writes.
+  for (let p = tD; p < Math.min(tB, tNow); p++) if (p >= length) zeroed.push(p);
+  const slots = new Uint32Array(delta.pages.length);
+  for (let i = 0; i < slots.length; i++) slots[i] = i;
+  const baseList = Uint32Array.from(fromBase);
+  putPages(region, baseImage, baseList, baseList, baseList.length, op);
+  putPages(region, delta.data, delta.pages, slots, delta.pages.length, op);
+  putPages(region, ZERO_PAGE, Uint32Array.from(zeroed), new Uint32Array(zeroed.length), zeroed.length, op);
+  return true;
+}
+
+/** The image's header pages, from the delta where it stores them, else from the base. */
+function imageHeader(delta: Delta, baseImage: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_PAGES * PAGE);
+  out.set(baseImage.subarray(0, Math.min(out.length, baseImage.length)));
+  for (let i = 0; i < delta.pages.length && delta.pages[i]! < HEADER_PAGES; i++) {
+    const p = delta.pages[i]!;
+    out.set(delta.data.subarray(i * PAGE, (i + 1) * PAGE), p * PAGE);
+  }
+  return out;
+}
