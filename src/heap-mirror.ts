@@ -509,7 +509,21 @@ export class HeapMirror implements Disposable {
     return Snapshot.fromBytes(image);
   }
 
-  /** The sync form of {@link HeapMirror.load}. @example `const snap = HeapMirror.loadSync("world.phheap");` */
+  /**
+   * The sync form of {@link HeapMirror.load}.
+   *
+   * @example
+   * ```ts
+   * import { HeapMirror, PrivateHeap } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * const path = join(mkdtempSync(join(tmpdir(), "m-")), "world.phheap");
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * HeapMirror.create(heap, path).close();
+   * console.log(HeapMirror.loadSync(path).checksum() === heap.checksum()); // true
+   * ```
+   */
   static loadSync(path: string, options?: MirrorLoadOptions): Snapshot {
     const op = "HeapMirror.loadSync";
     const maxBytes = loadLimit(path, options, op);
