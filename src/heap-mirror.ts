@@ -10,7 +10,8 @@
  *
  * The file is a heap file (the region's bytes, `heap.size` long, sparse
  * past what was written), so `PrivateHeap.open(path)` opens it once the
- * mirror is closed. Invariants:
+ * mirror is closed, and `load` reads it back as a snapshot (the format:
+ * docs/heap-mirror.md). Invariants:
  * - Between syncs the file's first `usedBytes` bytes equal the live
  *   heap's at the last completed sync (the pages above may hold older
  *   bytes; an opened heap file counts them as dirty anyway).
