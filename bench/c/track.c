@@ -1,11 +1,12 @@
 /*
  * track.c - what the written-page tracker (prim.h) costs: a 64 MiB
- * anonymous region, all of it touched first, then rounds in which every
- * k-th page is written once and the pages written are taken. Prints, per
- * share of pages written, the first write's cost per page (the kernel
- * resolving its write-protect fault) and one take's time; last, a full
- * read of the region (a sum of its words), what finding the changed pages
- * costs without a tracker.
+ * region, all of it touched first, then rounds in which every k-th page is
+ * written once and the pages written are taken. Prints, per share of pages
+ * written, the first write's cost per page (the kernel resolving its
+ * write-protect fault) and one take's time, for anonymous memory, then a
+ * full read of it (what finding the changed pages costs without a
+ * tracker), then for MAP_SHARED files on $TMPDIR (default /tmp) and
+ * /dev/shm: the heap files, which privheap does not track.
  */
 #define _DEFAULT_SOURCE 1
 #include "prim.h"
@@ -29,24 +30,18 @@ static void cpu_model(char *buf, size_t n) {
   fclose(f);
 }
 
-int main(void) {
-  char model[256] = "model name: unknown\n";
-  cpu_model(model, sizeof model);
-  printf("# written-page tracker, 64 MiB anonymous region; %s", model);
-  uint64_t ps = ph__prim_track_page_size(), pages = (64u << 20) / ps;
-  unsigned char *b = ph__prim_map_anon(pages * ps, ps);
-  uint32_t *out = malloc(pages * sizeof *out);
-  if (!b || !out) return 1;
+/* One region's table: every k-th page written once per round, then a take. */
+static int measure(const char *what, unsigned char *b, uint64_t pages, uint64_t ps, uint32_t *out) {
   memset(b, 1, pages * ps);
   ph__prim_tracker *t;
   int err = ph__prim_track_start(b, pages, &t);
   if (err != 0) {
-    printf("the system refused the tracker (error %d): nothing to measure\n", err);
-    return 1;
+    printf("%s: the system refused the tracker (error %d)\n", what, err);
+    return 0;
   }
   if (ph__prim_track_take(t, 0, pages, out, (uint32_t)pages) < 0) return 1; /* the first take protects every page */
   const int shares[] = {0, 1, 5, 10, 100};
-  printf("%-16s %10s %18s %12s\n", "pages written", "pages", "first write us/pg", "take us");
+  printf("%s\n%-16s %10s %18s %12s\n", what, "pages written", "pages", "first write us/pg", "take us");
   for (unsigned s = 0; s < sizeof shares / sizeof shares[0]; s++) {
     uint64_t step = shares[s] ? 100 / (uint64_t)shares[s] : 0;
     int64_t write_ns = 0, take_ns = 0, n = 0;
@@ -63,6 +58,34 @@ int main(void) {
     printf("%15d%% %10lld %18.2f %12.1f\n", shares[s], (long long)n, n ? write_ns / (double)ROUNDS / 1e3 / (double)n : 0.0,
            take_ns / (double)ROUNDS / 1e3);
   }
+  ph__prim_track_stop(t);
+  return 0;
+}
+
+/* A MAP_SHARED file of `size` bytes in `dir` (removed at once: the mapping keeps it), or NULL. */
+static unsigned char *file_region(const char *dir, size_t size) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/privheap-track-bench-%u", dir, ph__prim_process_id());
+  ph__prim_file f;
+  bool created;
+  void *p = NULL;
+  if (ph__prim_file_open(path, true, true, 0600, &f, &created) != 0) return NULL;
+  int err = ph__prim_file_reserve(f, 0, size);
+  if (!err) err = ph__prim_file_map(f, size, 2u << 20, &p);
+  ph__prim_file_close(f);
+  remove(path);
+  return err ? NULL : p;
+}
+
+int main(void) {
+  char model[256] = "model name: unknown\n";
+  cpu_model(model, sizeof model);
+  printf("# written-page tracker, 64 MiB regions; %s", model);
+  uint64_t ps = ph__prim_track_page_size(), pages = (64u << 20) / ps;
+  uint32_t *out = malloc(pages * sizeof *out);
+  unsigned char *b = ph__prim_map_anon(pages * ps, ps);
+  if (!b || !out) return 1;
+  if (measure("anonymous memory (PrivateHeap.create)", b, pages, ps, out)) return 1;
   int64_t t0 = ph__prim_now_ns();
   uint64_t sum = 0;
   for (int r = 0; r < ROUNDS; r++)
@@ -73,6 +96,19 @@ int main(void) {
     }
   printf("a full read of the region: %.1f us (sum %llu)\n", (ph__prim_now_ns() - t0) / (double)ROUNDS / 1e3,
          (unsigned long long)sum);
-  ph__prim_track_stop(t);
+  /* Heap files: why they are not tracked (a MAP_SHARED file's first write costs far more). */
+  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  const char *dirs[] = {tmp, "/dev/shm"};
+  for (unsigned i = 0; i < 2; i++) {
+    unsigned char *f = file_region(dirs[i], pages * ps);
+    char what[600];
+    snprintf(what, sizeof what, "a MAP_SHARED file in %s (a heap file)", dirs[i]);
+    if (!f) {
+      printf("%s: could not be made\n", what);
+      continue;
+    }
+    if (measure(what, f, pages, ps, out)) return 1;
+    ph__prim_unmap(f, pages * ps);
+  }
   return 0;
 }
