@@ -66,8 +66,12 @@ interface Cost {
   work: number;
 }
 
-/** Median ms of the step and of the work over RUNS frames, after warm-up frames. */
-function frames(step: () => void, work: () => void, warm = 4): Cost {
+/**
+ * Median ms of the step and of the work over RUNS frames, after warm-up
+ * frames: a game loop's steady state (a ring's page pool and undo log grow
+ * in its first frames; the tracker settles on watching or not).
+ */
+function frames(step: () => void, work: () => void, warm = 12): Cost {
   for (let i = 0; i < warm; i++) {
     step();
     work();
