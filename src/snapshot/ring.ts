@@ -195,9 +195,13 @@ export class SnapshotRing implements Disposable {
     return this.#find(frame) >= 0;
   }
 
-  /** Bytes of frame data held now: undo pages and the shadow (delta), or the copies in use (full). */
+  /**
+   * Bytes of frame data held now: the pages the shadow and the undo log
+   * hold (delta: zero pages share one page and cost nothing), or the
+   * copies in use (full).
+   */
   get storedBytes(): number {
-    if (this.#mode === "delta") return (this.#logUsed + (this.#count > 0 ? this.#extent : 0)) * PAGE;
+    if (this.#mode === "delta") return this.#count === 0 || this.#pool.length === 0 ? 0 : (this.#pool.length / PAGE - 1 - this.#freeCount) * PAGE;
     let n = 0;
     for (let i = 0; i < this.#count; i++) n += this.#used[this.#slot(i)]!;
     return n;
@@ -401,6 +405,7 @@ export class SnapshotRing implements Disposable {
       const pairs = this.#grown(this.#pairs, need, pages, (n) => new Uint32Array(n), op);
       this.#growIdentity(need);
       shadow.fill(0, this.#extent, need);
+      if (this.#pool.length === 0) this.#growPool(1, op); // slot 0, the zero page the new pages map to, exists before any compare
       this.#shadow = shadow;
       this.#diff = diff;
       this.#pairs = pairs;

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { changesOf, pageTrackerOf, PrivateHeap } from "../../src/heap.ts";
 import { SnapshotRing } from "../../src/snapshot/ring.ts";
-import { UNKNOWN } from "../../src/tracking.ts";
+import { SMALL_PAGES, UNKNOWN } from "../../src/tracking.ts";
 import { heapChecksum } from "../../src/checksum.ts";
 import { rng, type Rng } from "../support/random.ts";
 
@@ -74,6 +74,7 @@ describe.skipIf(noTracker)("change sets", () => {
     for (const seed of [1, 2, 3]) {
       const r = rng(seed);
       using heap = PrivateHeap.create({ size: 8 * MiB });
+      heap.malloc(MiB); // a prefix the tracker looks at (past SMALL_PAGES)
       const sets = [changesOf(heap, "test"), changesOf(heap, "test")];
       const copies: Uint8Array[] = [];
       const limits: number[] = [];
@@ -107,6 +108,7 @@ describe.skipIf(noTracker)("change sets", () => {
 
   test("a forgotten set, and every set of a closed heap, is UNKNOWN; a released set gets no more reports", () => {
     const heap = PrivateHeap.create({ size: 4 * MiB });
+    heap.malloc(MiB); // a prefix the tracker looks at (past SMALL_PAGES)
     const a = changesOf(heap, "test");
     const b = changesOf(heap, "test");
     const limit = heap.usedBytes / PAGE;
@@ -230,3 +232,20 @@ describe("checksum() follows the tracker and always equals a full recomputation"
     }
   });
 });
+
+describe.skipIf(noTracker)("small states", () => {
+  test("a used prefix of at most SMALL_PAGES pages is never looked at: every collect is UNKNOWN, and no write faults", () => {
+    using heap = PrivateHeap.create({ size: 4 * MiB });
+    const set = changesOf(heap, "test");
+    const limit = () => heap.usedBytes / PAGE;
+    expect(limit()).toBeLessThanOrEqual(SMALL_PAGES);
+    for (let i = 0; i < 3; i++) {
+      heap.u8[heap.malloc(64)] = i + 1;
+      expect(set.collect(limit())).toBe(UNKNOWN);
+    }
+    heap.malloc(MiB); // past it: the next collects are exact again
+    set.collect(limit());
+    expect(set.collect(limit())).not.toBe(UNKNOWN);
+  });
+});
+

@@ -38,6 +38,11 @@ function expectedPages(image: Uint8Array, base: Uint8Array): number {
 function run(seed: number, tracking: "auto" | "compare", other: Snapshot): { stored: number[]; images: Uint8Array[] } {
   const r = rng(seed);
   using heap = PrivateHeap.create({ size: 8 * MiB, tracking });
+  const addBallast = () => {
+    const ballast = heap.malloc(512 * 1024); // a prefix the tracker looks at: past SMALL_PAGES
+    heap.u8.fill(1, ballast, ballast + 512 * 1024);
+  };
+  addBallast();
   const live: number[] = [];
   const fulls: Snapshot[] = [heap.snapshot()];
   const stored: number[] = [];
@@ -63,6 +68,7 @@ function run(seed: number, tracking: "auto" | "compare", other: Snapshot): { sto
       live.length = 0;
     } else if (action < 57) {
       heap.reset();
+      addBallast();
       live.length = 0;
     } else if (action < 65) {
       fulls.push(r.int(0, 2) === 0 ? heap.snapshot({ into: r.pick(fulls) }) : heap.snapshot());
