@@ -30,8 +30,8 @@ import { putPages } from "./pages.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
-/** The pages the heap header spans (PH_HEADER_PAGES): enough to read the image's counters. */
-const HEADER_PAGES = 2;
+/** The pages the heap header spans (the lock block ends it): enough to read the image's counters. */
+const HEADER_PAGES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE);
 const ZERO_PAGE = new Uint8Array(PAGE);
 
 /**
@@ -64,12 +64,26 @@ export function restoreDeltaInPlace(heap: PrivateHeap, region: Pointer, size: nu
   // Pages in [Td, Tb) were below the base's touched mark. Whatever lowered the mark since
   // (a restore) zeroed them, so they are in W; this covers a mark lowered without writes.
   for (let p = tD; p < Math.min(tB, tNow); p++) if (p >= length) zeroed.push(p);
-  const slots = new Uint32Array(delta.pages.length);
-  for (let i = 0; i < slots.length; i++) slots[i] = i;
-  const baseList = Uint32Array.from(fromBase);
+  // The body first, the header's pages last (as a ring load does), so a
+  // process killed in between leaves a header that still attaches.
+  const body = (p: number) => p >= HEADER_PAGES;
+  const baseList = Uint32Array.from(fromBase.filter(body));
   putPages(region, baseImage, baseList, baseList, baseList.length, op);
-  putPages(region, delta.data, delta.pages, slots, delta.pages.length, op);
+  const deltaPages: number[] = [];
+  const deltaSlots: number[] = [];
+  delta.pages.forEach((p, i) => {
+    if (body(p)) {
+      deltaPages.push(p);
+      deltaSlots.push(i);
+    }
+  });
+  putPages(region, delta.data, Uint32Array.from(deltaPages), Uint32Array.from(deltaSlots), deltaPages.length, op);
   putPages(region, ZERO_PAGE, Uint32Array.from(zeroed), new Uint32Array(zeroed.length), zeroed.length, op);
+  for (let p = HEADER_PAGES - 1; p >= 0; p--) {
+    const i = delta.pages.indexOf(p);
+    if (i >= 0) putPages(region, delta.data, Uint32Array.of(p), Uint32Array.of(i), 1, op);
+    else if (fromBase.includes(p)) putPages(region, baseImage, Uint32Array.of(p), Uint32Array.of(p), 1, op);
+  }
   return true;
 }
 

@@ -56,6 +56,8 @@ import { copyPages, diffPairs, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+/** The pages the heap header spans (the lock block ends it): a load writes them last. */
+const HEADER_PAGES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE);
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 // ph_heap_stats output, read for the touched mark without making an object.
 
@@ -121,6 +123,7 @@ export class SnapshotRing implements Disposable {
   #pairs: Uint32Array = new Uint32Array(0); // scratch: slots paired with pages (at least #extent entries)
   #identity: Uint32Array = new Uint32Array(0); // page i is i: the list for copying a whole prefix
   #skip: Uint8Array = new Uint8Array(0); // scratch of a load: 1 for the pages its undo entries write (all 0 between loads)
+  readonly #headerSlots = new Int32Array(HEADER_PAGES); // scratch of a load: the slot each header page gets last, or -1
   #logPage: Uint32Array = new Uint32Array(0); // undo entries, a circular buffer of logPages: the page
   #logSlot: Uint32Array = new Uint32Array(0); // and the slot of its old contents
   #logPages = 0;
@@ -317,8 +320,17 @@ export class SnapshotRing implements Disposable {
     }
     let undone = 0; // undo entries the load applies: those of the frames after `at`
     for (let i = at; i < this.#count - 1; i++) undone += this.#undoCount[this.#slot(i)]!;
+    // The header's pages are written last, page 0 last of all: a writer
+    // killed in the middle of a load (a shared heap file) leaves the old
+    // header, which attaches, over a body that the lock's check refuses
+    // until a restore, rather than a header torn between two frames.
+    this.#headerSlots.fill(-1);
     this.#revertToShadow(base, undone);
     while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", base);
+    for (let p = HEADER_PAGES - 1; p >= 0; p--) {
+      const slot = this.#headerSlots[p]!;
+      if (slot >= 0) putPages(base, this.#pool, Uint32Array.of(p), Uint32Array.of(slot), 1, "SnapshotRing.load");
+    }
     // The region equals the shadow now: what the undo logs wrote is no change.
     this.#changes!.collect(this.#extent);
   }
@@ -583,7 +595,7 @@ export class SnapshotRing implements Disposable {
       const n = this.#changedPages(base, op, skip);
       const pairs = this.#pairs;
       for (let i = 0; i < n; i++) pairs[i] = this.#shadow[this.#diff[i]!]!;
-      putPages(base, this.#pool, this.#diff, pairs, n, op);
+      this.#putBody(base, this.#diff, pairs, n, op);
     } finally {
       if (skip !== null) skip.fill(0, 0, this.#extent);
     }
@@ -617,11 +629,29 @@ export class SnapshotRing implements Disposable {
       this.#release(this.#shadow[p]!);
       this.#shadow[p] = slots[k]!;
     }
-    if (region !== undefined) putPages(region, this.#pool, pages, slots, n, op);
+    if (region !== undefined) this.#putBody(region, pages, slots, n, op);
     this.#logHead = first;
     this.#logUsed -= n;
     this.#undoCount[prev] = 0;
     this.#count--;
+  }
+
+  /**
+   * Pool slots[k] to region page pages[k], for k < n, except header pages,
+   * whose slots are noted for the end of the load (the last noted wins).
+   * Compacts the two lists in place.
+   */
+  #putBody(region: Pointer, pages: Uint32Array, slots: Uint32Array, n: number, op: string): void {
+    let kept = 0;
+    for (let k = 0; k < n; k++) {
+      const p = pages[k]!;
+      if (p < HEADER_PAGES) this.#headerSlots[p] = slots[k]!;
+      else {
+        pages[kept] = p;
+        slots[kept++] = slots[k]!;
+      }
+    }
+    putPages(region, this.#pool, pages, slots, kept, op);
   }
 
   /** Drop the oldest frame; its undo log is the oldest in the log. */

@@ -209,13 +209,14 @@ export function canStopIn(...fns: string[]): boolean {
 
 /**
  * Run this Bun with `args` under gdb, killed (SIGKILL) at its first call of
- * the native function `fn`; whether it reached `fn` and was killed there.
+ * the native function `fn` (or, with `skip`, the call after that many);
+ * whether it reached `fn` and was killed there.
  *
  * ```ts
  * expect(killInFunction("ph__pages_format", [script])).toBe(true);
  * ```
  */
-export function killInFunction(fn: string, args: string[]): boolean {
+export function killInFunction(fn: string, args: string[], skip = 0): boolean {
   const r = Bun.spawnSync(
     [
       "gdb", "-q", "-batch",
@@ -226,6 +227,7 @@ export function killInFunction(fn: string, args: string[]): boolean {
       // Signals Bun's runtime uses for itself go straight to it.
       "-ex", "handle SIGSEGV SIGBUS SIGUSR1 SIGUSR2 SIGPWR SIGXCPU nostop noprint pass",
       "-ex", `break ${fn}`,
+      "-ex", `ignore 1 ${skip}`, // stop at call skip + 1
       "-ex", "run",
       "-ex", "kill",
       "--args", process.execPath, ...args,

@@ -140,6 +140,8 @@ const STAGES = [
   { name: "inside malloc, the rest of a split run not yet back in the tree", fn: "ph__tree_insert", code: "h.malloc(300 << 10);" },
   { name: "inside realloc", fn: "ph__off_realloc", code: "h.realloc(h.getRoot('big'), 3 << 20);" },
   { name: "inside a ring load, before its page copies", fn: "ph_heap_put_pages", code: "const r = SnapshotRing.create(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
+  // The body is copied back, the header not yet (it goes last): a new process can still open the file.
+  { name: "inside a ring load, between its body and its header", fn: "ph_heap_put_pages", skip: 1, code: "const r = SnapshotRing.create(h, { capacity: 3 }); r.save(1); h.free(h.getRoot('big')); r.save(2); r.load(1);" },
 ] as const;
 
 describe.skipIf(!canStopIn(...new Set(STAGES.map((stage) => stage.fn))))("kill -9 of a lock holder at chosen native functions", () => {
@@ -160,7 +162,7 @@ describe.skipIf(!canStopIn(...new Set(STAGES.map((stage) => stage.fn))))("kill -
          const h = PrivateHeap.open(${JSON.stringify(path)}, { lock: true });
          ${stage.code}`,
       );
-      const killed = killInFunction(stage.fn, [victim]);
+      const killed = killInFunction(stage.fn, [victim], "skip" in stage ? stage.skip : 0);
       expect(killed).toBe(true);
       let broken = false;
       try {
