@@ -134,11 +134,16 @@ PH_API int ph_last_os_error(void);
 #define PH_ROOT_COUNT 32u
 #define PH_ROOT_NAME_MAX 31u /* bytes, not counting the terminating NUL */
 
-/* Every allocation is aligned to the largest power of two that divides its
- * size class, up to a page (so at least 8 bytes, and powers of two are
- * naturally aligned); page runs are page aligned. Alignments are relative to the region base; they are
- * absolute when the base is at least that aligned (the region helpers below
- * return 2 MiB-aligned bases). */
+/* Alignment in the handle and offset APIs: an allocation of n bytes is
+ * aligned to the largest power of two that divides its size class, up to
+ * a page, and page runs (requests above PH_SMALL_MAX, and the 4, 8, 12
+ * and 16 KiB classes) are page aligned. So every allocation is 8-byte
+ * aligned, a power-of-two size is naturally aligned, and n in 17..24,
+ * 33..40 or 49..56 gets 8 bytes only (the 24, 40 and 56-byte classes);
+ * ph_heap_aligned_alloc asks for more. The seed API (section 8) follows
+ * malloc's rule instead. Alignments are relative to the region base; they
+ * are absolute when the base is at least that aligned (ph_heap_init takes
+ * page-aligned bases; the region helpers below return 2 MiB-aligned ones). */
 
 /* ------------------------------------------------------------------------ */
 /* 2. Heap lifecycle                                                        */
@@ -398,6 +403,21 @@ PH_API int ph_region_unmap(void *base, size_t size);
  * prefix. ph_config_private_heap may be called again to switch regions.
  * Errors follow the C library: NULL, or an errno value from
  * ph_posix_memalign; ph_last_error() has the PH_E* code.
+ *
+ * Alignment is malloc's: ph_malloc, ph_calloc and ph_realloc return a
+ * block of n >= 16 bytes 16-byte aligned (alignof(max_align_t) on 64-bit
+ * targets, as glibc and jemalloc), and a smaller one aligned to at least
+ * the largest power of two <= n; ph_posix_memalign gives the larger of
+ * that and its `align`. A realloc that moves keeps the rule; one that
+ * stays in place returns `p`. The price is the 8-byte-aligned classes:
+ * 17..24 bytes take 32, 33..40 take 48, 49..56 take 64.
+ *
+ * The region must read as zero (a fresh mapping, as from
+ * ph_region_map_anon or mmap), except for a heap formatted there before:
+ * the pages its header says it touched are treated as written. As with
+ * ph_heap_init(..., PH_REGION_ZEROED), calloc then clears only pages the
+ * heap has used. For a region that may hold other bytes, format it first
+ * with ph_heap_init(base, size, 0), which marks every page as written.
  */
 PH_NODISCARD PH_API int ph_config_private_heap(void *base, size_t size); /* 0 or PH_E* */
 PH_NODISCARD PH_MALLOC PH_ALLOC_SIZE(1) PH_API void *ph_malloc(size_t size);
