@@ -4,11 +4,13 @@
  * 16 bytes and more), zeroed calloc, realloc keeping contents, the aligned
  * allocators, malloc_usable_size, overflow and zero-size cases. Prints "ok"
  * or the first failure. With the argument "double-free" it frees one block
- * twice, which the shim must stop.
+ * twice, which the shim must stop; with "threads", four threads allocate
+ * and free at once, which the shim's lock must keep apart.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,42 @@ static volatile size_t huge = SIZE_MAX / 2; /* too large times 4; volatile: no c
 
 static int aligned_to(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
+/* Allocates, fills, checks and frees blocks of many sizes; returns the
+ * number of blocks whose contents changed under it. */
+static void *churn(void *arg) {
+  uintptr_t seed = (uintptr_t)arg, bad = 0;
+  unsigned char *live[64] = {0};
+  for (int i = 0; i < 200000; i++) {
+    seed = seed * 6364136223846793005u + 1442695040888963407u;
+    unsigned slot = (unsigned)(seed >> 58), size = 1 + (unsigned)(seed >> 40) % 600;
+    if (live[slot]) {
+      if (live[slot][0] != (unsigned char)slot || live[slot][1] != (unsigned char)(uintptr_t)arg) bad++;
+      free(live[slot]);
+    }
+    live[slot] = malloc(size < 2 ? 2 : size);
+    live[slot][0] = (unsigned char)slot;
+    live[slot][1] = (unsigned char)(uintptr_t)arg;
+  }
+  for (int k = 0; k < 64; k++) free(live[k]);
+  return (void *)bad;
+}
+
+static int threads(void) {
+  pthread_t t[4];
+  for (uintptr_t k = 0; k < 4; k++) EXPECT(pthread_create(&t[k], NULL, churn, (void *)(k + 1)) == 0);
+  uintptr_t bad = 0;
+  for (int k = 0; k < 4; k++) {
+    void *r;
+    EXPECT(pthread_join(t[k], &r) == 0);
+    bad += (uintptr_t)r;
+  }
+  EXPECT(bad == 0);
+  puts("ok");
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "threads") == 0) return threads();
   if (argc > 1 && strcmp(argv[1], "double-free") == 0) {
     char *volatile p = malloc(40); /* volatile: the pair is not optimised away */
     free(p);
