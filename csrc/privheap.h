@@ -139,7 +139,8 @@ PH_API int ph_last_os_error(void);
  * a page, and page runs (requests above PH_SMALL_MAX, and the 4, 8, 12
  * and 16 KiB classes) are page aligned. So every allocation is 8-byte
  * aligned, a power-of-two size is naturally aligned, and n in 17..24,
- * 33..40 or 49..56 gets 8 bytes only (the 24, 40 and 56-byte classes);
+ * 33..40 or 49..56 is sure of 8 bytes only (the 24, 40 and 56-byte
+ * classes, whose blocks alternate between 0 and 8 mod 16);
  * ph_heap_aligned_alloc asks for more. The seed API (section 8) follows
  * malloc's rule instead. Alignments are relative to the region base; they
  * are absolute when the base is at least that aligned (ph_heap_init takes
