@@ -13,6 +13,7 @@
 #ifndef PH_TEST_HARNESS_H
 #define PH_TEST_HARNESS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,15 @@ static int test_dropped; /* cases registered past TEST_MAX */
 static int test_failed_now;
 static const char *test_skipped_now; /* the reason, when the case skipped */
 static unsigned long long test_seed; /* set by randomized cases, printed on failure */
+
+/* xorshift64*: the seeded generator of randomized cases (a state of 0
+ * stays 0: seed with something else). */
+static inline uint64_t test_random(uint64_t *state) {
+  *state ^= *state >> 12;
+  *state ^= *state << 25;
+  *state ^= *state >> 27;
+  return *state * 0x2545F4914F6CDD1Dull;
+}
 
 #define TEST(name)                                                        \
   static void name(void);                                                 \

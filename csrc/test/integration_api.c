@@ -23,14 +23,6 @@ static size_t unknown_to_the_compiler(size_t n) {
 
 static uint64_t off_of(ph_heap_t *h, void *p) { return (uint64_t)((char *)p - (char *)h); }
 
-/* xorshift64*: deterministic randomness for tests */
-static uint64_t rng_next(uint64_t *s) {
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 2685821657736338717ull;
-}
-
 TEST(init_rejects_bad_regions) {
   void *base = ph_region_map_anon(4 * MiB);
   REQUIRE(base);
@@ -378,8 +370,8 @@ TEST(batch_walk_matches_the_callback_walk_from_any_offset) {
   REQUIRE(h);
   uint64_t seed = 31;
   for (int i = 0; i < 4000; i++) {
-    void *p = ph_heap_malloc(h, (size_t)(rng_next(&seed) % 30000) + 1);
-    if (p && rng_next(&seed) % 3 == 0) ph_heap_free(h, p);
+    void *p = ph_heap_malloc(h, (size_t)(test_random(&seed) % 30000) + 1);
+    if (p && test_random(&seed) % 3 == 0) ph_heap_free(h, p);
   }
   static double all[1 + 2 * 4000];
   all[0] = 0;
@@ -518,8 +510,8 @@ TEST(check_survives_random_damage) {
   uint64_t seed = 0x5eed0001;
   test_seed = seed;
   for (int i = 0; i < 2000; i++) {
-    void *p = ph_heap_malloc(h, (size_t)(rng_next(&seed) % 30000) + 1);
-    if (p && rng_next(&seed) % 3 == 0) ph_heap_free(h, p);
+    void *p = ph_heap_malloc(h, (size_t)(test_random(&seed) % 30000) + 1);
+    if (p && test_random(&seed) % 3 == 0) ph_heap_free(h, p);
   }
   REQUIRE(ph_heap_check(h, size) == 0);
   size_t used = ph_heap_used_bytes(h);
@@ -528,9 +520,9 @@ TEST(check_survives_random_damage) {
   int detected = 0, trials = 3000;
   for (int t = 0; t < trials; t++) {
     memcpy(copy, h, used);
-    int flips = 1 + (int)(rng_next(&seed) % 4);
+    int flips = 1 + (int)(test_random(&seed) % 4);
     for (int f = 0; f < flips; f++) {
-      uint64_t r = rng_next(&seed);
+      uint64_t r = test_random(&seed);
       /* aim at metadata: the header, the first leaf, or anywhere */
       size_t at = (r & 3) == 0 ? (size_t)(r >> 8) % 8192
                 : (r & 3) == 1 ? 8192 + (size_t)(r >> 8) % (ph_heap_overhead(size) - 8192)
@@ -555,11 +547,11 @@ TEST(zero_on_free_leaves_free_space_zero) {
   void *live[512];
   int n = 0;
   for (int i = 0; i < 4000; i++) {
-    size_t sz = (size_t)(rng_next(&seed) % 20000) + 1;
+    size_t sz = (size_t)(test_random(&seed) % 20000) + 1;
     void *p = ph_heap_malloc(h, sz);
     REQUIRE(p);
     memset(p, 0xEE, ph_heap_usable_size(h, p));
-    if (n < 512 && rng_next(&seed) % 8 == 0) live[n++] = p;
+    if (n < 512 && test_random(&seed) % 8 == 0) live[n++] = p;
     else ph_heap_free(h, p);
   }
   /* After freeing the survivors too, every data byte of the heap is zero,
@@ -587,7 +579,7 @@ TEST(determinism_two_heaps_identical_bytes) {
     uint64_t seed = 777;
     void *live[1024] = {0};
     for (int i = 0; i < 200000; i++) {
-      uint64_t r = rng_next(&seed);
+      uint64_t r = test_random(&seed);
       int slot = (int)(r % 1024);
       if (live[slot]) {
         if ((r >> 20) % 4 == 0) live[slot] = ph_heap_realloc(hs[k], live[slot], (size_t)((r >> 24) % 70000) + 1);
@@ -712,7 +704,7 @@ TEST(frame_scratch_bumps_until_reset) {
     unsigned char *ps[3000];
     size_t ns[3000];
     for (int i = 0; i < 3000; i++) {
-      size_t n = (size_t)(rng_next(&seed) % 300) + (i % 500 == 0 ? 40000 : 0); /* now and then a big one */
+      size_t n = (size_t)(test_random(&seed) % 300) + (i % 500 == 0 ? 40000 : 0); /* now and then a big one */
       unsigned char *p = ph_scratch_alloc(h, n);
       REQUIRE(p);
       EXPECT(((uintptr_t)p & 15) == 0);

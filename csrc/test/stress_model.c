@@ -27,16 +27,9 @@
 
 typedef struct { uint64_t off; size_t size; unsigned char fill; } live_t;
 
-static uint64_t rng_next(uint64_t *s) {
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 2685821657736338717ull;
-}
-
 /* Game-like sizes: 70% 1..128 B, 25% to 4 KiB, 5% to 64 KiB. */
 static size_t pick_size(uint64_t *s) {
-  uint64_t r = rng_next(s), pct = r % 100;
+  uint64_t r = test_random(s), pct = r % 100;
   if (pct < 70) return (size_t)((r >> 8) % 128) + 1;
   if (pct < 95) return (size_t)((r >> 8) % 4096) + 1;
   return (size_t)((r >> 8) % 65536) + 1;
@@ -92,7 +85,7 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
   uint64_t s = seed;
   for (long step = 0; step < steps && ok; step++) {
     ops_done++;
-    uint64_t r = rng_next(&s);
+    uint64_t r = test_random(&s);
     unsigned op = (unsigned)(r % 100);
     if (op < 45 && n < MAX_LIVE) { /* malloc / calloc / aligned */
       size_t sz = pick_size(&s);

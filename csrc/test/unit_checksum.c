@@ -5,20 +5,14 @@
 
 #define PAGE PH_PAGE_SIZE
 
-/* xorshift64*: seeded, printed with a failure. */
+/* The generator's state: seeded, printed with a failure. */
 static uint64_t rng_state;
-static uint64_t next_random(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 0x2545F4914F6CDD1Dull;
-}
 static void seed(uint64_t s) {
   rng_state = s;
   test_seed = s;
 }
 static void fill_random(unsigned char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)next_random();
+  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)test_random(&rng_state);
 }
 
 /* Word j of a page as the checksum reads it: little endian, on any host. */
@@ -48,7 +42,7 @@ TEST(fold_from_halves_is_the_128_bit_product) {
     }
   seed(0xF01D);
   for (int k = 0; k < 100000; k++) {
-    uint64_t a = next_random(), b = next_random();
+    uint64_t a = test_random(&rng_state), b = test_random(&rng_state);
     unsigned __int128 m = (unsigned __int128)a * b;
     REQUIRE(ph__fold_halves(a, b) == ((uint64_t)m ^ (uint64_t)(m >> 64)));
   }
@@ -248,7 +242,7 @@ TEST(update_equals_the_full_checksum_through_random_changes) {
     struct tracked t = {.region = malloc(CAP * PAGE)};
     REQUIRE(t.region);
     fill_random(t.region, CAP * PAGE);
-    size_t used = (1 + next_random() % CAP) * PAGE;
+    size_t used = (1 + test_random(&rng_state) % CAP) * PAGE;
     REQUIRE(update(&t, used, NULL, 0) == 0);
     REQUIRE(t.state[2] == checksum_of(t.region, used));
     for (int round = 0; round < 200; round++) {
@@ -257,19 +251,19 @@ TEST(update_equals_the_full_checksum_through_random_changes) {
       size_t before = used / PAGE;
       /* Change some pages of the prefix (each listed), and some above it
        * (never listed: the prefix's growth hashes them). */
-      unsigned changes = (unsigned)(next_random() % 5);
+      unsigned changes = (unsigned)(test_random(&rng_state) % 5);
       for (unsigned c = 0; c < changes; c++) {
-        uint32_t p = (uint32_t)(next_random() % CAP);
-        size_t at = (size_t)p * PAGE + next_random() % PAGE;
-        t.region[at] ^= (unsigned char)(1 + next_random() % 255);
+        uint32_t p = (uint32_t)(test_random(&rng_state) % CAP);
+        size_t at = (size_t)p * PAGE + test_random(&rng_state) % PAGE;
+        t.region[at] ^= (unsigned char)(1 + test_random(&rng_state) % 255);
         if (p < before) list[n++] = p;
       }
       /* Pages listed though unchanged, twice, or beyond the prefix. */
-      if (next_random() % 3 == 0) list[n++] = (uint32_t)(next_random() % CAP);
-      if (n > 0 && next_random() % 4 == 0) list[n++] = list[0];
+      if (test_random(&rng_state) % 3 == 0) list[n++] = (uint32_t)(test_random(&rng_state) % CAP);
+      if (n > 0 && test_random(&rng_state) % 4 == 0) list[n++] = list[0];
       /* The prefix grows, shrinks or stays. */
-      int move = (int)(next_random() % 3);
-      if (move == 1) used = (1 + next_random() % CAP) * PAGE;
+      int move = (int)(test_random(&rng_state) % 3);
+      if (move == 1) used = (1 + test_random(&rng_state) % CAP) * PAGE;
       if (move == 2) used = 0;
       REQUIRE(update(&t, used, n ? list : NULL, n) == 0);
       EXPECT(t.state[1] == used / PAGE);

@@ -10,14 +10,6 @@
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
-/* xorshift64*: deterministic randomness for tests */
-static uint64_t rng_next(uint64_t *s) {
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 0x2545F4914F6CDD1Dull;
-}
-
 /* What malloc owes a block of n bytes: 16 from 16 bytes up, else the
  * largest power of two <= n. */
 static uintptr_t malloc_align(size_t n) {
@@ -114,10 +106,10 @@ TEST(random_sequences_keep_malloc_alignment) {
     uint64_t s = seed * 0x9E3779B97F4A7C15ull;
     test_seed = s;
     for (int step = 0; step < 200000; step++) {
-      uint64_t r = rng_next(&s);
+      uint64_t r = test_random(&s);
       unsigned i = (unsigned)(r % LIVE);
       unsigned op = (unsigned)(r >> 16) % 8;
-      size_t n = (r >> 32) % 8 == 0 ? (size_t)(rng_next(&s) % (70 * KiB)) + 1 : (size_t)(rng_next(&s) % 200) + 1;
+      size_t n = (r >> 32) % 8 == 0 ? (size_t)(test_random(&s) % (70 * KiB)) + 1 : (size_t)(test_random(&s) % 200) + 1;
       if (!live[i]) {
         unsigned char *p = op < 5 ? ph_malloc(n) : ph_calloc(1 + n % 7, n / (1 + n % 7) + 1);
         size_t got = op < 5 ? n : (1 + n % 7) * (n / (1 + n % 7) + 1);

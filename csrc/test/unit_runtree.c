@@ -2,13 +2,6 @@
 #include "internal.h"
 #include "harness.h"
 
-static uint64_t rng_next(uint64_t *s) {
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 2685821657736338717ull;
-}
-
 /* Height of the subtree, or -1 if out of order or unbalanced. */
 static int verify(ph_heap_t *h, uint32_t n, uint64_t lo, uint64_t hi, int *count) {
   if (!n) return 0;
@@ -39,14 +32,14 @@ TEST(free_tree_random_inserts_and_removals) {
   uint32_t root = 0;
   int members = 0;
   for (int step = 0; step < 20000; step++) {
-    uint32_t p = lo + (uint32_t)(rng_next(&s) % n);
+    uint32_t p = lo + (uint32_t)(test_random(&s) % n);
     ph_page *e = ph__page(h, p);
     if (in[p - lo]) {
       EXPECT_EQ(ph__tree_remove(h, &root, p), 0);
       in[p - lo] = 0, members--;
     } else {
       e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
-      e->size = 1 + (uint32_t)(rng_next(&s) % 40);
+      e->size = 1 + (uint32_t)(test_random(&s) % 40);
       EXPECT_EQ(ph__tree_insert(h, &root, p), 0);
       in[p - lo] = 1, members++;
     }
@@ -57,7 +50,7 @@ TEST(free_tree_random_inserts_and_removals) {
       break;
     }
     /* lower bound equals a brute-force best fit */
-    uint32_t want = 1 + (uint32_t)(rng_next(&s) % 45), best = 0;
+    uint32_t want = 1 + (uint32_t)(test_random(&s) % 45), best = 0;
     for (uint32_t q = 0; q < n; q++) {
       if (!in[q]) continue;
       uint32_t sz = ph__page(h, lo + q)->size;

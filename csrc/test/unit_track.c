@@ -56,14 +56,8 @@ static void track_free(tracked *m) {
   if (m->base) (void)ph__prim_unmap(m->base, PAGES * m->ps);
 }
 
-/* xorshift64*: seeded, printed with a failure. */
+/* The generator's state: seeded, printed with a failure. */
 static uint64_t rng_state;
-static uint64_t next_random(void) {
-  rng_state ^= rng_state >> 12;
-  rng_state ^= rng_state << 25;
-  rng_state ^= rng_state >> 27;
-  return rng_state * 0x2545F4914F6CDD1Dull;
-}
 
 /* A case's tracker over a fresh mapping. Where the Linux kernel refuses
  * one, the case is skipped with its reason; Windows always has write
@@ -118,15 +112,15 @@ TEST(a_take_reports_exactly_the_pages_written_since_the_last_one) {
   rng_state = test_seed = 0x7ac4e2ull ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)m.base;
   for (int round = 0; round < 50; round++) {
     bool written[PAGES] = {false};
-    unsigned writes = (unsigned)(next_random() % 40);
+    unsigned writes = (unsigned)(test_random(&rng_state) % 40);
     for (unsigned i = 0; i < writes; i++) {
-      uint32_t p = (uint32_t)(next_random() % PAGES);
+      uint32_t p = (uint32_t)(test_random(&rng_state) % PAGES);
       written[p] = true;
-      m.base[p * m.ps + next_random() % m.ps] = (unsigned char)round; /* anywhere in the page */
+      m.base[p * m.ps + test_random(&rng_state) % m.ps] = (unsigned char)round; /* anywhere in the page */
     }
     /* Reads mark nothing. */
     volatile unsigned char sink = 0;
-    for (unsigned i = 0; i < 20; i++) sink ^= m.base[(next_random() % PAGES) * m.ps];
+    for (unsigned i = 0; i < 20; i++) sink ^= m.base[(test_random(&rng_state) % PAGES) * m.ps];
     (void)sink;
     int64_t n = ph__prim_track_take(m.t, 0, PAGES, got, PAGES);
     int64_t want = 0;
