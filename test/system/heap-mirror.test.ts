@@ -479,3 +479,127 @@ describe.skipIf(!canMount())("write failures", () => {
     }
   });
 });
+
+/**
+ * A journal crafted from docs/heap-mirror.md: runs of `pages` (page indices
+ * and their bytes) for sync `id` of a heap of `regionBytes`, its checksum
+ * computed as the document says (recomputed by `seal` after a mutation).
+ */
+function craftJournal(runs: { start: number; data: Uint8Array }[], id: bigint, regionBytes: number): Uint8Array {
+  const head = 48 + 8 * runs.length;
+  const out = new Uint8Array(head + runs.reduce((n, r) => n + r.data.length, 0));
+  const v = new DataView(out.buffer);
+  out.set(new TextEncoder().encode("PHMJRNL1"), 0);
+  v.setUint32(8, 1, true);
+  v.setUint32(12, PAGE_SIZE, true);
+  v.setBigUint64(16, id, true);
+  v.setBigUint64(24, BigInt(regionBytes), true);
+  v.setUint32(32, runs.length, true);
+  let at = head;
+  runs.forEach((r, i) => {
+    v.setUint32(48 + 8 * i, r.start, true);
+    v.setUint32(52 + 8 * i, r.data.length / PAGE_SIZE, true);
+    out.set(r.data, at);
+    at += r.data.length;
+  });
+  return seal(out);
+}
+
+/** The document's checksum, chained xxHash3 of bytes 0..40, the run list and each run's pages, written at 40. */
+function seal(journal: Uint8Array): Uint8Array {
+  const v = new DataView(journal.buffer, journal.byteOffset, journal.length);
+  const n = v.getUint32(32, true);
+  const listEnd = Math.min(journal.length, 48 + 8 * n);
+  let h = Bun.hash.xxHash3(journal.subarray(0, 40));
+  h = Bun.hash.xxHash3(journal.subarray(48, listEnd), h);
+  for (let r = 0, at = listEnd; r < n && 48 + 8 * r + 8 <= journal.length; r++) {
+    const len = v.getUint32(52 + 8 * r, true) * PAGE_SIZE;
+    h = Bun.hash.xxHash3(journal.subarray(at, Math.min(journal.length, at + len)), h);
+    at += len;
+  }
+  v.setBigUint64(40, h, true);
+  return journal;
+}
+
+describe("hostile journals", () => {
+  /** A mirror's file of state A, marked by sync `id`, and the journal that makes it state B. */
+  function marked(id: bigint) {
+    const d = fresh();
+    const path = join(d, "w.phheap");
+    using heap = PrivateHeap.create({ size: 4 << 20, tracking: "compare" });
+    const a = heap.malloc(600 << 10);
+    heap.u8.fill(1, a, a + (600 << 10));
+    HeapMirror.create(heap, path, { fsync: false }).close();
+    heap.u8.fill(2, a, a + (300 << 10)); // state B: the first half of the block changes
+    heap.setRoot("b", a);
+    const b = heap.u8.slice(0, heap.usedBytes);
+    const file = new Uint8Array(readFileSync(path));
+    new DataView(file.buffer).setBigUint64(8, id, true);
+    file.set(MARK, 0);
+    writeFileSync(path, file);
+    const half = Math.floor(b.length / PAGE_SIZE / 2) * PAGE_SIZE;
+    const journal = craftJournal([{ start: 0, data: b.subarray(0, half) }, { start: half / PAGE_SIZE, data: b.subarray(half) }], id, heap.size);
+    return { path, file, journal, b, regionBytes: heap.size };
+  }
+
+  test("the crafted journal repairs the file: the format the document gives is the one recovery reads", () => {
+    const m = marked(7n);
+    writeFileSync(journalPathOf(m.path), m.journal);
+    expect(HeapMirror.recover(m.path)).toBe("replayed");
+    expect(Buffer.compare(new Uint8Array(readFileSync(m.path)).subarray(0, m.b.length), m.b)).toBe(0);
+  });
+
+  test("every field mutated, the checksum recomputed: ECORRUPT, the file unchanged, memory bounded by the journal", () => {
+    const m = marked(7n);
+    const cases: [string, (j: Uint8Array, v: DataView) => Uint8Array][] = [
+      ["magic", (j) => ((j[3]! ^= 1), j)],
+      ["version", (j, v) => (v.setUint32(8, 2, true), j)],
+      ["page size", (j, v) => (v.setUint32(12, 8192, true), j)],
+      ["another sync's id", (j, v) => (v.setBigUint64(16, 8n, true), j)],
+      ["region larger than the file", (j, v) => (v.setBigUint64(24, BigInt(m.regionBytes + PAGE_SIZE), true), j)],
+      ["region of 2^53 bytes", (j, v) => (v.setBigUint64(24, 1n << 53n, true), j)],
+      ["no runs", (j, v) => (v.setUint32(32, 0, true), j)],
+      ["4 billion runs", (j, v) => (v.setUint32(32, 0xffffffff, true), j)],
+      ["one run more than listed", (j, v) => (v.setUint32(32, 3, true), j)],
+      ["first run not at page 0", (j, v) => (v.setUint32(48, 1, true), j)],
+      ["a run of 0 pages", (j, v) => (v.setUint32(52, 0, true), j)],
+      ["runs overlapping", (j, v) => (v.setUint32(56, v.getUint32(56, true) - 1, true), j)],
+      ["a run past the region", (j, v) => (v.setUint32(56, m.regionBytes / PAGE_SIZE - 1, true), j)],
+      ["a count of 2^32 - 1", (j, v) => (v.setUint32(60, 0xffffffff, true), j)],
+      ["cut short", (j) => j.slice(0, j.length - 1)],
+    ];
+    for (const [what, mutate] of cases) {
+      const j = m.journal.slice();
+      const sealed = seal(mutate(j, new DataView(j.buffer)));
+      writeFileSync(journalPathOf(m.path), sealed);
+      expect(codeOf(() => HeapMirror.recover(m.path)), what).toBe("ECORRUPT");
+      expect(Buffer.compare(readFileSync(m.path), m.file), what).toBe(0);
+    }
+    // A page's byte changed without the checksum following: the checksum catches it.
+    const j = m.journal.slice();
+    j[j.length - 1]! ^= 1;
+    writeFileSync(journalPathOf(m.path), j);
+    expect(codeOf(() => HeapMirror.recover(m.path))).toBe("ECORRUPT");
+    expect(Buffer.compare(readFileSync(m.path), m.file)).toBe(0);
+  });
+
+  test("random bytes of the header and run list mutated, checksum recomputed: replayed or ECORRUPT with the file unchanged, never another error", () => {
+    const m = marked(9n);
+    const r = rng(4242);
+    for (let i = 0; i < 300; i++) {
+      const j = m.journal.slice();
+      const at = r.pick([r.int(0, 39), r.int(48, 63)]);
+      j[at]! ^= 1 << r.int(0, 7);
+      writeFileSync(journalPathOf(m.path), seal(j));
+      writeFileSync(m.path, m.file);
+      let outcome: string;
+      try {
+        outcome = HeapMirror.recover(m.path);
+      } catch (e) {
+        outcome = e instanceof HeapError ? e.code : `not a HeapError: ${String(e)}`;
+      }
+      expect(["replayed", "ECORRUPT"], `byte ${at}, case ${i}`).toContain(outcome);
+      if (outcome === "ECORRUPT") expect(Buffer.compare(readFileSync(m.path), m.file), `byte ${at}, case ${i}`).toBe(0);
+    }
+  });
+});
