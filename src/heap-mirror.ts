@@ -603,7 +603,7 @@ export class HeapMirror implements Disposable {
       this.#marked = true;
       writeFully(this.#fd, markOf(this.#syncId), 0);
       if (this.#fsync) fsyncSync(this.#fd);
-      writeRuns(this.#fd, heap.u8, runs, this.#fsync);
+      writeRuns(this.#fd, runs, viewsOf(heap.u8, runs), this.#fsync);
       this.#marked = false;
       ftruncateSync(this.#journal, 0);
     } catch (e) {
@@ -810,22 +810,19 @@ function writeJournal(fd: number, region: Uint8Array, runs: Runs, id: bigint, re
 }
 
 /**
- * The runs' pages from `region` to the file at their places, page 0 last
- * (it removes the mark), with an fsync before it (every other page is in
- * place before the mark goes) and after it.
+ * The runs' pages (`views[r]`: run r's bytes) to the file at their places,
+ * page 0 last (it removes the mark), with an fsync before it (every other
+ * page is in place before the mark goes) and after it. The first run
+ * starts at page 0: every sync writes it.
  */
-function writeRuns(fd: number, region: Uint8Array, runs: Runs, fsync: boolean): void {
+function writeRuns(fd: number, runs: Runs, views: Uint8Array[], fsync: boolean): void {
   for (let r = 0; r < runs.n; r++) {
-    let start = runs.starts[r]!;
-    let count = runs.counts[r]!;
-    if (start === 0) {
-      start = 1;
-      count--;
-    }
-    if (count > 0) writeFully(fd, region.subarray(start * PAGE, (start + count) * PAGE), start * PAGE);
+    const skip = runs.starts[r] === 0 ? PAGE : 0;
+    const bytes = views[r]!.subarray(skip);
+    if (bytes.length > 0) writeFully(fd, bytes, runs.starts[r]! * PAGE + skip);
   }
   if (fsync) fsyncSync(fd);
-  writeFully(fd, region.subarray(0, PAGE), 0);
+  writeFully(fd, views[0]!.subarray(0, PAGE), 0);
   if (fsync) fsyncSync(fd);
 }
 
@@ -874,20 +871,5 @@ function replayJournal(fd: number, journal: number, id: bigint, fileBytes: numbe
     at += runs.counts[r]! * PAGE;
   }
   if (journalChecksum(list, views) !== v.getBigUint64(40, true)) throw bad("does not match its checksum");
-  // The data packed; the file wants each run at its place: write from a region-shaped view per run.
-  for (let r = 0, at = 0; r < nRuns; r++) {
-    let start = runs.starts[r]!;
-    let count = runs.counts[r]!;
-    let from = at;
-    at += count * PAGE;
-    if (start === 0) {
-      start = 1;
-      count--;
-      from += PAGE;
-    }
-    if (count > 0) writeFully(fd, data.subarray(from, from + count * PAGE), start * PAGE);
-  }
-  if (fsync) fsyncSync(fd);
-  writeFully(fd, data.subarray(0, PAGE), 0);
-  if (fsync) fsyncSync(fd);
+  writeRuns(fd, runs, views, fsync);
 }
