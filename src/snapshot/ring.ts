@@ -124,6 +124,8 @@ export class SnapshotRing implements Disposable {
   #identity: Uint32Array = new Uint32Array(0); // page i is i: the list for copying a whole prefix
   #skip: Uint8Array = new Uint8Array(0); // scratch of a load: 1 for the pages its undo entries write (all 0 between loads)
   readonly #headerSlots = new Int32Array(HEADER_PAGES); // scratch of a load: the slot each header page gets last, or -1
+  readonly #headerList = new Uint32Array(HEADER_PAGES); // and the header pages to write, descending,
+  readonly #headerFrom = new Uint32Array(HEADER_PAGES); // with their slots
   #logPage: Uint32Array = new Uint32Array(0); // undo entries, a circular buffer of logPages: the page
   #logSlot: Uint32Array = new Uint32Array(0); // and the slot of its old contents
   #logPages = 0;
@@ -327,10 +329,13 @@ export class SnapshotRing implements Disposable {
     this.#headerSlots.fill(-1);
     this.#revertToShadow(base, undone);
     while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", base);
+    let k = 0;
     for (let p = HEADER_PAGES - 1; p >= 0; p--) {
-      const slot = this.#headerSlots[p]!;
-      if (slot >= 0) putPages(base, this.#pool, Uint32Array.of(p), Uint32Array.of(slot), 1, "SnapshotRing.load");
+      if (this.#headerSlots[p]! < 0) continue;
+      this.#headerList[k] = p;
+      this.#headerFrom[k++] = this.#headerSlots[p]!;
     }
+    putPages(base, this.#pool, this.#headerList, this.#headerFrom, k, "SnapshotRing.load"); // in list order: page 0 last
     // The region equals the shadow now: what the undo logs wrote is no change.
     this.#changes!.collect(this.#extent);
   }
