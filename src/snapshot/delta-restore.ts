@@ -5,7 +5,10 @@
  * caller rebuilds the delta's whole image and restores that.
  *
  * The result is byte for byte what ph_heap_restore of the whole image
- * gives. The reasoning, with L the image's used bytes, Td its touched
+ * gives (over a live header damaged by a write through offset 0, it is
+ * the image, where ph_heap_restore also counts every page as touched:
+ * every page this writes is bounded by the image, its base and the
+ * tracker's region, never by the damaged header). The reasoning, with L the image's used bytes, Td its touched
  * mark, Tb the base's, Tnow the heap's before the restore, W the pages
  * written since the base and D the pages the delta stores:
  * - a page below L is the delta's page (D), else the base's; a page in

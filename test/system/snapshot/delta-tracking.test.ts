@@ -11,6 +11,8 @@ import { rng } from "../../support/random.ts";
 
 const MiB = 1 << 20;
 const PAGE = 4096;
+/** Byte offset of the header's touched mark (pages, u32). */
+const TOUCHED_AT = 60;
 
 const tracked = (() => {
   using probe = PrivateHeap.create({ size: MiB });
@@ -226,6 +228,20 @@ describe("restoring a delta over the heap's latest full snapshot", () => {
     expect(heap.checksum()).toBe(delta.checksum());
     for (const p of [11, 12, 900, 2000, 3500]) expect(heap.u8[data + p * PAGE]).toBe(3);
     for (const p of [10, 500, 3000]) expect(heap.u8[data + p * PAGE]).toBe(7);
+  });
+
+  test.skipIf(!tracked)("over a header whose touched mark was overwritten (a write through offset 0), it restores the delta's image whole", () => {
+    using heap = PrivateHeap.create({ size: 16 * MiB });
+    const data = heap.malloc(4 * MiB);
+    heap.u8.fill(3, data, data + 4 * MiB);
+    heap.snapshot({ base: heap.snapshot() }); // the heap takes deltas from now on
+    const base = heap.snapshot();
+    heap.u8[data + 5 * PAGE] = 8;
+    const delta = heap.snapshot({ base });
+    heap.u32[TOUCHED_AT / 4] = 0xfffffff0; // far past the region
+    heap.restore(delta);
+    expect(heap.check()).toBe(0);
+    expect(heap.checksum()).toBe(delta.checksum());
   });
 
   test.skipIf(!tracked)("gives the same bytes as a full restore", { timeout: 60_000 }, () => {
