@@ -186,9 +186,6 @@ export let changesOf: (heap: PrivateHeap, op: string) => ChangeSet;
 /** Internal: the heap's tracker itself (made on first use), for tests and benchmarks of its policy. */
 export let pageTrackerOf: (heap: PrivateHeap) => PageTracker;
 
-/** Native trackers of heaps collected without close(): stopped then (the region is unmapped by its buffer's own deallocator). */
-const trackerCleanup = new FinalizationRegistry<Pointer>((t) => loadNative().symbols.ph_tracker_stop(t));
-
 // Scratch shared by every heap (one thread; none of these calls re-enter).
 const nameBytes = new Uint8Array(64);
 const encoder = new TextEncoder();
@@ -1089,7 +1086,6 @@ export class PrivateHeap implements Disposable {
     if (this.#h === 0) return;
     if (this.#lockDepth > 0) throw new HeapError("EINVAL", "PrivateHeap.close", "the heap's lock is held (inside withLock): close it after");
     this.#h = 0 as Pointer;
-    if (this.#tracker?.native) trackerCleanup.unregister(this);
     this.#tracker?.stop();
     // Detaching frees the buffer's memory, which runs ph_region_unmap.
     const buf = this.#buffer;
@@ -1180,8 +1176,7 @@ export class PrivateHeap implements Disposable {
     if (this.#h === 0) throw this.#closed(op);
     let t = this.#tracker;
     if (t === null) {
-      t = this.#tracker = new PageTracker(this.#h, this.#size, this.#compareOnly === "", this.#compareOnly);
-      if (t.native !== null) trackerCleanup.register(this, t.native, this);
+      t = this.#tracker = new PageTracker(this, this.#h, this.#size, this.#compareOnly === "", this.#compareOnly);
     }
     return t;
   }

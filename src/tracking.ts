@@ -67,6 +67,13 @@ const MAX_KEEP = 64;
 /** Watching takes that must all find sparse writes before the tracker keeps watching. */
 const PROBE_TAKES = 4;
 
+/**
+ * Native trackers of owners collected without stopping them: stopped then
+ * (a heap's region is unmapped by its buffer's own deallocator). A tracker
+ * that stops leaves this registry first, so nothing is stopped twice.
+ */
+const cleanup = new FinalizationRegistry<Pointer>((t) => loadNative().symbols.ph_tracker_stop(t));
+
 /** The system tracker of one heap and the change sets it feeds. */
 export class PageTracker {
   #native: Pointer | null = null;
@@ -86,8 +93,12 @@ export class PageTracker {
   /** The next take protects the pages kept written. */
   #rearming = false;
 
-  /** A tracker over the region of `size` bytes at `base`; `system` false: compare only. */
-  constructor(base: Pointer, size: number, system: boolean, why: string) {
+  /**
+   * A tracker over the region of `size` bytes at `base` (`owner`'s: the
+   * system's tracker is stopped when the owner is collected); `system`
+   * false: compare only.
+   */
+  constructor(owner: object, base: Pointer, size: number, system: boolean, why: string) {
     this.#pages = Math.floor(size / PAGE);
     if (!system) {
       this.#reason = why;
@@ -100,6 +111,7 @@ export class PageTracker {
       return;
     }
     this.#native = t as Pointer;
+    cleanup.register(owner, this.#native, this);
     this.#kind = S.ph_tracker_kind(t) === NATIVE_CONSTANTS.PH_TRACK_WRITE_WATCH ? "write-watch" : "userfaultfd";
   }
 
@@ -112,11 +124,6 @@ export class PageTracker {
     return this.#reason;
   }
 
-  /** The native tracker, for stopping it when the heap object is collected unclosed. */
-  get native(): Pointer | null {
-    return this.#native;
-  }
-
   /** A new change set; its first collect is UNKNOWN (it has no moment to compare with yet). */
   subscribe(): ChangeSet {
     const set = new ChangeSet(this, this.#pages);
@@ -127,6 +134,7 @@ export class PageTracker {
   /** Stop watching: every set is UNKNOWN from now on. Idempotent. */
   stop(why = "the heap was closed"): void {
     if (this.#native === null) return;
+    cleanup.unregister(this);
     loadNative().symbols.ph_tracker_stop(this.#native);
     this.#native = null;
     this.#kind = "compare";

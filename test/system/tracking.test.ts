@@ -9,6 +9,8 @@ import { SnapshotRing } from "../../src/snapshot/ring.ts";
 import { SMALL_PAGES, UNKNOWN } from "../../src/tracking.ts";
 import { heapChecksum } from "../../src/checksum.ts";
 import { rng, type Rng } from "../support/random.ts";
+import { runScript, SRC } from "../support/bun.ts";
+import { join } from "node:path";
 
 const PAGE = 4096;
 const MiB = 1 << 20;
@@ -246,6 +248,22 @@ describe.skipIf(noTracker)("small states", () => {
     heap.malloc(MiB); // past it: the next collects are exact again
     set.collect(limit());
     expect(set.collect(limit())).not.toBe(UNKNOWN);
+  });
+});
+
+describe.skipIf(noTracker)("the system's tracker is stopped once", () => {
+  test("heaps whose tracker stopped itself, then dropped without close(), are collected without stopping it again", async () => {
+    const r = await runScript(`
+      import { PrivateHeap, pageTrackerOf } from ${JSON.stringify(join(SRC, "heap.ts"))};
+      for (let i = 0; i < 50; i++) {
+        const heap = PrivateHeap.create({ size: 1 << 20 });
+        pageTrackerOf(heap).take(heap.size / 4096);
+        pageTrackerOf(heap).stop("the system stopped tracking (a test)"); // as a failed take does
+      }
+      for (let i = 0; i < 5; i++) { Bun.gc(true); await new Promise((done) => setTimeout(done, 10)); }
+      console.log("collected");
+    `);
+    expect([r.exitCode, r.stdout.trim(), r.stderr]).toEqual([0, "collected", ""]);
   });
 });
 
