@@ -53,6 +53,18 @@ int ph__prim_unmap_bulk(void *base, size_t len);
  * memory is short (they then read as zero); a write keeps them again,
  * without a fault while the system has not taken them. */
 void ph__prim_bulk_idle(void *base, size_t len);
+/* Give back the memory of the `len` bytes at `addr` (whole system pages of
+ * a private anonymous mapping made here): 0 when they now read as zero and
+ * hold no memory until written again, else a positive OS error number,
+ * and then the bytes may be as they were. On Linux a page given back counts as
+ * written for the tracker (its next take reports it). Never on a file's
+ * mapping: there the file's bytes would come back, not zeros. */
+int ph__prim_purge(void *addr, size_t len);
+/* Whether the written-page tracker reports the pages a purge gave back
+ * (Linux: yes; Windows: its write watch does not). Where it does not, only
+ * pages outside every snapshot may be given back: a ring or a checksum kept
+ * by the tracker would miss the change from stale bytes to zeros. */
+extern const bool ph__prim_purge_tracked;
 
 /* ---- files ----------------------------------------------------------------- */
 /* An open file: a descriptor or a handle. */

@@ -104,6 +104,24 @@ void ph__prim_bulk_idle(void *base, size_t len) {
 #endif
 }
 
+/* Linux: MADV_DONTNEED empties private anonymous pages at once; they read
+ * as zero from then on, and the userfaultfd tracker reports them written.
+ * Never MADV_FREE: its pages keep their bytes until the kernel wants them,
+ * so what they read later depends on memory pressure, and the tracker does
+ * not see that change. Elsewhere MADV_DONTNEED may keep the bytes (macOS,
+ * the BSDs): a new anonymous mapping over the range replaces them. */
+int ph__prim_purge(void *addr, size_t len) {
+#if defined(__linux__)
+  return madvise(addr, len, MADV_DONTNEED) == 0 ? 0 : (errno > 0 ? errno : EIO);
+#else
+  void *at = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return at == addr ? 0 : (errno > 0 ? errno : EIO);
+#endif
+}
+/* The userfaultfd tracker reports a page emptied by MADV_DONTNEED as
+ * written; elsewhere there is no tracker to miss anything. */
+const bool ph__prim_purge_tracked = true;
+
 /* ---- files ----------------------------------------------------------------- */
 
 /* The reason for the failure just seen (never 0: that would read as success). */

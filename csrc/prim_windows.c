@@ -14,6 +14,12 @@
 
 /* ---- memory ---------------------------------------------------------------- */
 
+/* The reason for the failure just seen (never 0: that would read as success). */
+static int os_error(void) {
+  DWORD e = GetLastError();
+  return e > 0 && e <= INT32_MAX ? (int)e : ERROR_GEN_FAILURE;
+}
+
 /* An address where `size` bytes are free and `align` aligned, found by
  * reserving size + align and giving it back; NULL when there is none.
  * Another thread may take it before the caller maps there: callers retry. */
@@ -69,13 +75,18 @@ int ph__prim_unmap_bulk(void *base, size_t len) {
 /* MEM_RESET: the system may drop the pages instead of paging them out. */
 void ph__prim_bulk_idle(void *base, size_t len) { (void)VirtualAlloc(base, len, MEM_RESET, PAGE_READWRITE); }
 
+/* Decommitted and committed again, the pages read as zero and hold no
+ * memory until written (not MEM_RESET: its pages keep undefined bytes).
+ * The write watch does not report them (measured under wine): the heap
+ * gives back only pages no snapshot holds (ph__prim_purge_tracked). */
+int ph__prim_purge(void *addr, size_t len) {
+  if (!VirtualFree(addr, len, MEM_DECOMMIT)) return os_error();
+  return VirtualAlloc(addr, len, MEM_COMMIT, PAGE_READWRITE) == addr ? 0 : os_error();
+}
+const bool ph__prim_purge_tracked = false;
+
 /* ---- files ----------------------------------------------------------------- */
 
-/* The reason for the failure just seen (never 0: that would read as success). */
-static int os_error(void) {
-  DWORD e = GetLastError();
-  return e > 0 && e <= INT32_MAX ? (int)e : ERROR_GEN_FAILURE;
-}
 
 /* Files get the default ACL of their folder: `mode` has no meaning here. */
 int ph__prim_file_open(const char *path, bool create, bool excl, unsigned mode, ph__prim_file *f, bool *created) {

@@ -256,6 +256,34 @@ TEST(a_region_mapped_at_the_heaps_alignment_is_tracked) {
   (void)ph__prim_unmap(base, SIZE);
 }
 
+/* Pages given back read as zero. Where the tracker reports them written
+ * (Linux), a ring or a checksum it keeps sees the change; where it does
+ * not (Windows' write watch), ph__prim_purge_tracked says so, and the heap
+ * gives back only pages no snapshot holds. */
+TEST(a_purged_page_reads_zero_and_is_reported_where_the_tracker_sees_purges) {
+  START_TRACKING(m);
+  uint32_t got[PAGES];
+  cover(&m);
+  memset(m.base + 5 * m.ps, 0xC3, 5 * m.ps); /* pages 5 to 9 */
+  REQUIRE(ph__prim_track_take(m.t, 0, PAGES, got, PAGES) == 5); /* write-protected again */
+  REQUIRE(ph__prim_purge(m.base + 6 * m.ps, 2 * m.ps) == 0);
+  for (uint64_t i = 0; i < 2 * m.ps; i++) REQUIRE(m.base[6 * m.ps + i] == 0);
+  EXPECT_EQ(m.base[5 * m.ps + m.ps - 1], 0xC3);
+  EXPECT_EQ(m.base[8 * m.ps], 0xC3);
+  int64_t n = ph__prim_track_take(m.t, 0, PAGES, got, PAGES);
+  if (ph__prim_purge_tracked) {
+    REQUIRE(n == 2);
+    EXPECT_EQ(got[0], 6);
+    EXPECT_EQ(got[1], 7);
+  } else {
+    EXPECT_EQ(n, 0);
+  }
+  m.base[6 * m.ps] = 1; /* a write after the purge is a write like any other */
+  REQUIRE(ph__prim_track_take(m.t, 0, PAGES, got, PAGES) == 1);
+  EXPECT_EQ(got[0], 6);
+  track_free(&m);
+}
+
 #if !defined(_WIN32)
 TEST(a_forks_child_is_refused_and_leaves_the_parents_pages) {
   START_TRACKING(m);
