@@ -341,7 +341,9 @@ int ph_heap_check(const void *base, size_t len) {
       if (bin->cur || bin->head || bin->tail || bin->fresh || bin->freed) broken++;
       continue;
     }
-    if (bin->cur == 0 && bin->head) broken++; /* cur, fresh and freed: bounded by the header check */
+    /* cur, fresh and freed are bounded by the header check; cur may be 0
+     * with runs on the list (an empty cur left the top): the next
+     * allocation takes the list's head. */
     broken += check_bin_list(h, c, t.nonfull[c]);
   }
 

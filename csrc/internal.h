@@ -15,7 +15,8 @@
  * leaves of 2^lg_chunk entries; leaf c describes pages [c << lg_chunk,
  * (c + 1) << lg_chunk) and sits at page dir[c]. Leaves are ordinary META runs
  * allocated at the high-water mark as it first reaches each chunk, so the map
- * grows with the used prefix and a large allocation can span chunks.
+ * grows with the used prefix and a large allocation can span chunks; the
+ * newest leaf leaves again when hwm falls to it (pages.c).
  *
  * Runs. Pages are grouped in runs; only a run's first page (its head) says
  * what the run is and how long. Body pages of free, large and META runs have
@@ -306,6 +307,9 @@ int64_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align_pages, bool *ze
  * head entry is overwritten). 0, or PH_ECORRUPT when a neighbour's entries
  * are damaged. */
 int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n);
+/* Lower hwm through whatever no longer needs to be in the heap at its top
+ * (as ph__pages_free does after freeing the top run): 0 or PH_ECORRUPT. */
+int ph__pages_fall(ph_heap_t *h);
 /* Grow the run [p, p + n) in place to m pages, if the pages after it are
  * free: 1 grown, 0 not, or PH_ECORRUPT. */
 int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
@@ -325,6 +329,25 @@ int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
  * head entry is e; the entry is validated first. 0, PH_EBADPTR,
  * PH_EDOUBLEFREE or PH_ECORRUPT. */
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off);
+/* The head of the small run ending at page q (base_pages < q <= hwm) when
+ * it is the current run of its bin and holds no live region, else 0. Inline:
+ * the fall after a malloc and free in a loop asks it twice per free. */
+static inline uint32_t ph__small_empty_cur_ending_at(const ph_heap_t *h, uint32_t q) {
+  uint32_t run = q - 1;
+  const ph_page *e = ph__page(h, run);
+  if (ph__kind(e) == PH_PK_SMALL_BODY) {
+    if (e->size > run - h->base_pages) return 0;
+    run -= e->size;
+    e = ph__page(h, run);
+  }
+  unsigned c = PH_INFO_CLASS(e->info);
+  if (ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES) return 0;
+  const ph_bin *bin = &h->bins[c];
+  const ph_class *cl = &ph__classes[c]; /* a page-run class has run_pages 0: no match below */
+  return bin->cur == run && run + cl->run_pages == q && (uint32_t)bin->fresh + bin->freed == cl->nregs ? run : 0;
+}
+/* The bin of such a run lets it go (cur 0): its pages are the caller's. */
+void ph__small_give_up_cur(ph_heap_t *h, uint32_t run);
 /* Whether run is the head of a small run that lies inside the heap. */
 bool ph__small_run_ok(const ph_heap_t *h, uint32_t run);
 /* Region index of off inside run, or -1 if off is not a region start. */
@@ -397,7 +420,8 @@ static inline __attribute__((always_inline)) int ph__off_free(ph_heap_t *h, uint
         bin->live--;
         h->free_count++;
         h->newest_off = handed > 1 ? off - cl->size : 0; /* the next one down, for a LIFO run */
-        return 0;
+        /* The run is empty now: it may be what holds hwm up. */
+        return PH_LIKELY(handed > 1) ? 0 : ph__pages_fall(h);
       }
     }
   }

@@ -5,7 +5,8 @@
  * Owns: the free lists and tree, FREE / FREE_TAIL entries, hwm, touched,
  * the leaf directory. Keeps: free runs are maximal (never adjacent) and none
  * ends at hwm (freeing the top run lowers hwm instead, so the used prefix
- * shrinks); allocation takes the best fit below hwm (the smallest free run
+ * shrinks, and it keeps falling through map leaves no page needs and
+ * empty current runs of bins); allocation takes the best fit below hwm (the smallest free run
  * that holds it: among runs of up to PH_FREE_LISTS pages of one size, the
  * latest freed, which is warm in cache; among longer ones, the lowest) and
  * moves hwm only when nothing fits; map leaves are created at hwm, before
@@ -157,6 +158,64 @@ int64_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) 
   return start;
 }
 
+/* Whether the newest map leaf ends at page q and no page of the heap would
+ * need it with hwm at its first page: it sits below its own chunk. */
+static bool droppable_leaf_ends_at(const ph_heap_t *h, uint32_t q) {
+  uint32_t c = h->nleaves - 1;
+  return c > 0 && h->dir[c] + ph__leaf_pages(h->lg_chunk) == q && ((uint64_t)c << h->lg_chunk) >= h->dir[c];
+}
+
+/* The first page of the free run ending at page q (> base_pages), 0 when
+ * none ends there, or PH_ECORRUPT when the map says one does but its
+ * entries disagree. */
+static int64_t free_run_ending_at(const ph_heap_t *h, uint32_t q) {
+  const ph_page *l = ph__page(h, q - 1);
+  uint32_t k = ph__kind(l), n = l->size;
+  if (k != PH_PK_FREE_TAIL && !(k == PH_PK_FREE && n == 1)) return 0;
+  if (n > q || free_run_at(h, q - n) != n) return PH_ECORRUPT;
+  return q - n;
+}
+
+/*
+ * Let hwm fall through what holds nothing at the top: free runs, the
+ * newest map leaf once no page of its chunk is left, and empty current runs
+ * of bins, but those only when a free run or a leaf falls with them: a bin
+ * that drains and refills at the top (a malloc and free in a loop) keeps
+ * its run, and an emptied heap keeps one run per bin at most. Each round
+ * takes a free run or a leaf off the top, looking at most at one empty run
+ * per bin, so this ends. The map is read with the bounds a free uses.
+ */
+int ph__pages_fall(ph_heap_t *h) {
+  if (h->free_runs == 0 && h->nleaves == 1) return 0; /* nothing that could fall: a malloc and free in a loop stops here */
+  for (;;) {
+    uint32_t q = h->hwm, run; /* q: the top without its empty runs */
+    unsigned empties = 0;
+    while (q > h->base_pages && empties < PH_NCLASSES && (run = ph__small_empty_cur_ending_at(h, q)) != 0) q = run, empties++;
+    if (q <= h->base_pages) return 0;
+    bool leaf = droppable_leaf_ends_at(h, q);
+    int64_t free_start = leaf ? 0 : free_run_ending_at(h, q);
+    if (free_start < 0) return PH_ECORRUPT;
+    if (!leaf && free_start == 0) return 0; /* the empty runs stay */
+    while (h->hwm > q) {
+      run = ph__small_empty_cur_ending_at(h, h->hwm);
+      ph__small_give_up_cur(h, run);
+      h->hwm = run;
+    }
+    if (leaf) {
+      uint32_t c = h->nleaves - 1, pages = ph__leaf_pages(h->lg_chunk);
+      const ph_page *e = ph__page(h, h->dir[c]);
+      if (ph__kind(e) != PH_PK_META || e->size != pages) return PH_ECORRUPT;
+      h->meta_pages -= pages;
+      h->nleaves = c;
+      h->hwm = h->dir[c];
+      h->dir[c] = 0;
+    } else {
+      if (free_run_remove(h, (uint32_t)free_start) < 0) return PH_ECORRUPT;
+      h->hwm = (uint32_t)free_start;
+    }
+  }
+}
+
 int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
   ph_assert(p >= h->base_pages && p + n <= h->hwm && "the run is inside the heap");
   uint32_t start = p, end = p + n;
@@ -178,13 +237,15 @@ int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
   }
   if (end == h->hwm) { /* the top run: give the pages back above hwm */
     h->hwm = start;
-    return 0;
+    return ph__pages_fall(h);
   }
   if (right) {
     if (free_run_remove(h, end) < 0) return PH_ECORRUPT;
     end += right;
   }
-  return free_run_insert(h, start, end - start);
+  if (free_run_insert(h, start, end - start) != 0) return PH_ECORRUPT;
+  /* Only empty runs above it: they and it leave the top. */
+  return end < h->hwm && ph__small_empty_cur_ending_at(h, h->hwm) ? ph__pages_fall(h) : 0;
 }
 
 int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {

@@ -12,7 +12,9 @@
  * Full runs sit in no structure (a free finds them through the map). A run
  * other than `cur` that becomes empty goes back to the page allocator; `cur`
  * is kept even when empty, so a bin that drains and refills each frame does
- * not churn pages. Every step is O(1).
+ * not churn pages, unless it holds hwm up above free space: then it goes,
+ * and the used prefix shrinks (ph__pages_fall). Every step is O(1), but
+ * for that fall, which is one step per run it takes off the top.
  *
  * A run's head entry holds its class, nfree (for runs other than cur) and
  * either the inline bitmap (runs of at most 32 regions) or the index of the
@@ -61,6 +63,19 @@ static int run_release(ph_heap_t *h, uint32_t run, const ph_class *cl) {
     memset(ph__small_trailing_bitmap(h, run, cl), 0, cl->bm_words * sizeof(uint64_t));
   h->small_run_pages -= cl->run_pages;
   return ph__pages_free(h, run, cl->run_pages);
+}
+
+void ph__small_give_up_cur(ph_heap_t *h, uint32_t run) {
+  unsigned c = PH_INFO_CLASS(ph__page(h, run)->info);
+  const ph_class *cl = &ph__classes[c];
+  ph_bin *bin = &h->bins[c];
+  /* Its entries stay as they are: above hwm they mean nothing, and a page
+   * entering the heap again gets its entry cleared. */
+  if (cl->bm_words && (h->flags & PH_ZERO_ON_FREE))
+    memset(ph__small_trailing_bitmap(h, run, cl), 0, cl->bm_words * sizeof(uint64_t));
+  h->small_run_pages -= cl->run_pages;
+  bin->cur = 0;
+  bin->fresh = bin->freed = 0;
 }
 
 static void list_push_back(ph_heap_t *h, ph_bin *bin, uint32_t run) {
@@ -209,12 +224,11 @@ int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   if (h->flags & PH_ZERO_ON_FREE) memset(ph__base(h) + off, 0, cl->size);
   bin->live--;
   h->free_count++;
-  if (newest) { /* un-bump: it becomes fresh again, its bit stays 0 */
-    bin->fresh++;
-    return 0;
-  }
   if (is_cur) {
-    bin->freed++;
+    if (newest) bin->fresh++; /* un-bump: it becomes fresh again, its bit stays 0 */
+    else bin->freed++;
+    /* An empty cur may be what holds hwm up above free space. */
+    if (PH_UNLIKELY((uint32_t)bin->fresh + bin->freed == cl->nregs)) return ph__pages_fall(h);
     return 0;
   }
   e->info += 1u << 16; /* nfree++ */

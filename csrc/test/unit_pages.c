@@ -126,7 +126,13 @@ TEST(leaves_are_created_at_hwm_as_chunks_are_reached) {
   EXPECT_EQ(big, base + 2 * leaf);
   EXPECT(ph_heap_check(h, size) == 0);
   give(h, big);
-  EXPECT_EQ(h->hwm, base + 2 * leaf); /* leaves stay below */
+  EXPECT_EQ(h->hwm, base); /* no page needs leaves 1 and 2 now: they go too */
+  EXPECT_EQ(h->nleaves, 1);
+  EXPECT_EQ(h->meta_pages, base);
+  EXPECT(ph_heap_check(h, size) == 0);
+  big = take(h, 1200, 1); /* they come back where they were */
+  EXPECT_EQ(h->nleaves, 3);
+  EXPECT_EQ(big, base + 2 * leaf);
   EXPECT(ph_heap_check(h, size) == 0);
   ph_heap_reset(h);
   EXPECT_EQ(h->nleaves, 1);
@@ -134,6 +140,102 @@ TEST(leaves_are_created_at_hwm_as_chunks_are_reached) {
   uint32_t again = take(h, 1200, 1);
   EXPECT_EQ(again, base + 2 * leaf);
   EXPECT(ph_heap_check(h, size) == 0);
+}
+
+TEST(a_leaf_stays_while_a_page_of_its_chunk_is_in_the_heap) {
+  size_t size = 32u << 20;
+  ph_heap_t *h = make(size);
+  REQUIRE(h);
+  uint32_t leaf = ph__leaf_pages(h->lg_chunk), chunk = 1u << h->lg_chunk, base = h->hwm;
+  uint32_t low = take(h, chunk - base - 1, 1); /* ends one page short of chunk 1 */
+  uint32_t high = take(h, 8, 1);               /* chunk 1: its leaf goes in at hwm first */
+  EXPECT_EQ(h->nleaves, 2);
+  EXPECT_EQ(h->dir[1], chunk - 1);
+  EXPECT_EQ(high, chunk - 1 + leaf);
+  uint32_t top = take(h, 4, 1);
+  give(h, high); /* a free run between the leaf and top */
+  EXPECT_EQ(h->hwm, top + 4);
+  give(h, top); /* falls through the free run, then the leaf, then stops at low */
+  EXPECT_EQ(h->hwm, chunk - 1);
+  EXPECT_EQ(h->nleaves, 1);
+  EXPECT_EQ(h->free_runs, 0);
+  EXPECT(ph_heap_check(h, size) == 0);
+  give(h, low);
+  EXPECT_EQ(h->hwm, base);
+  EXPECT(ph_heap_check(h, size) == 0);
+}
+
+/* The end of the run holding the live allocation at off. */
+static uint32_t run_end(const ph_heap_t *h, uint64_t off) {
+  uint32_t head = ph__pages_run_head(h, (uint32_t)(off >> PH_LG_PAGE));
+  const ph_page *e = ph__page(h, head);
+  if (ph__kind(e) == PH_PK_SMALL) return head + ph__classes[PH_INFO_CLASS(e->info)].run_pages;
+  return head + e->size;
+}
+
+/* Whether the runs from page q to hwm are all empty current runs of bins. */
+static bool only_empty_curs_above(const ph_heap_t *h, uint32_t q) {
+  while (q < h->hwm) {
+    const ph_page *e = ph__page(h, q);
+    if (ph__kind(e) != PH_PK_SMALL) return false;
+    uint32_t end = q + ph__classes[PH_INFO_CLASS(e->info)].run_pages;
+    if (ph__small_empty_cur_ending_at(h, end) != q) return false;
+    q = end;
+  }
+  return true;
+}
+
+/* Whatever the order of mallocs and frees, nothing but live allocations
+ * holds up the used prefix: above the highest run with a live allocation
+ * (or the empty heap's hwm when there is none) there are at most the empty
+ * current runs of some bins, which a heap keeps when nothing else would
+ * fall with them. */
+static void hwm_follows_live_runs(unsigned flags, uint64_t seed) {
+  size_t size = 256u << 20;
+  void *base = ph_region_map_anon(size);
+  ph_heap_t *h = base ? ph_heap_init(base, size, PH_REGION_ZEROED | flags) : NULL;
+  REQUIRE(h);
+  uint32_t empty = h->hwm;
+  enum { SLOTS = 3000 };
+  static uint64_t live[SLOTS];
+  memset(live, 0, sizeof live);
+  uint64_t rng = seed;
+  int bad = 0;
+  for (unsigned step = 0; step < 60000 && !bad; step++) {
+    unsigned i = (unsigned)(test_random(&rng) % SLOTS);
+    if (live[i]) {
+      bad |= ph__off_free(h, live[i]) != 0;
+      live[i] = 0;
+    } else {
+      uint64_t r = test_random(&rng) % 100;
+      size_t n = r < 70 ? 1 + test_random(&rng) % 256 : r < 95 ? 1 + test_random(&rng) % 16384 : 1 + test_random(&rng) % (3u << 20);
+      int64_t off = ph__off_malloc(h, n);
+      bad |= off <= 0;
+      live[i] = off > 0 ? (uint64_t)off : 0;
+    }
+    if (step % 8 == 0 || step > 59000) {
+      uint32_t want = empty;
+      for (unsigned k = 0; k < SLOTS; k++)
+        if (live[k] && run_end(h, live[k]) > want) want = run_end(h, live[k]);
+      if (h->hwm < want || !only_empty_curs_above(h, want)) {
+        printf("#   step %u: hwm %u, highest live run ends at %u\n", step, h->hwm, want);
+        bad = 1;
+      }
+    }
+    if (step % 4096 == 0 && ph_heap_check(h, size) != 0) bad = 1;
+  }
+  EXPECT(!bad);
+  for (unsigned k = 0; k < SLOTS; k++)
+    if (live[k]) EXPECT_EQ(ph__off_free(h, live[k]), 0);
+  EXPECT(only_empty_curs_above(h, empty));
+  EXPECT_EQ(h->nleaves, 1);
+  EXPECT(ph_heap_check(h, size) == 0);
+  ph_region_unmap(base, size);
+}
+
+TEST(hwm_is_the_end_of_the_highest_live_run) {
+  hwm_follows_live_runs(0, 0x1234);
+  hwm_follows_live_runs(PH_ZERO_ON_FREE, 0x9876);
 }
 
 TEST(grow_and_shrink_in_place) {

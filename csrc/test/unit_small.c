@@ -43,7 +43,7 @@ TEST(cur_fills_first_then_runs_in_the_order_they_gained_room) {
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
-TEST(empty_runs_go_back_but_cur_stays) {
+TEST(empty_runs_go_back_but_cur_stays_below_the_top) {
   ph_heap_t *h = make(8u << 20);
   REQUIRE(h);
   unsigned c = ph__size2class(1024);
@@ -51,6 +51,7 @@ TEST(empty_runs_go_back_but_cur_stays) {
   uint64_t offs[64];
   unsigned n = cl->nregs * 3u;
   for (unsigned i = 0; i < n; i++) offs[i] = ph__off_malloc(h, 1024);
+  EXPECT(ph__off_malloc(h, 64 * 1024) > 0); /* a large run above: cur is not the top */
   EXPECT_EQ(h->small_run_pages, 3u * cl->run_pages);
   uint32_t run3 = (uint32_t)(offs[n - 1] >> PH_LG_PAGE);
   EXPECT_EQ(h->bins[c].cur, run3);
@@ -63,6 +64,43 @@ TEST(empty_runs_go_back_but_cur_stays) {
   EXPECT_EQ(h->small_run_pages, 1u * cl->run_pages);
   EXPECT_EQ(h->bins[c].live, 0);
   EXPECT_EQ(ph__off_malloc(h, 1024), (uint64_t)run3 << PH_LG_PAGE); /* cur serves again from its start */
+  EXPECT(ph_heap_check(h, 8u << 20) == 0);
+}
+
+TEST(an_empty_cur_leaves_the_top_with_the_free_space_under_it) {
+  ph_heap_t *h = make(8u << 20);
+  REQUIRE(h);
+  uint32_t empty = h->hwm;
+  unsigned c = ph__size2class(1024), d = ph__size2class(48);
+  const ph_class *cl = &ph__classes[c];
+  uint32_t d_pages = ph__classes[d].run_pages;
+  int64_t low = ph__off_malloc(h, 48); /* class d's run at the bottom */
+  uint64_t offs[64];
+  for (unsigned i = 0; i < cl->nregs * 2u; i++) offs[i] = (uint64_t)ph__off_malloc(h, 1024);
+  uint32_t run1 = (uint32_t)(offs[0] >> PH_LG_PAGE), run2 = (uint32_t)(offs[cl->nregs] >> PH_LG_PAGE);
+  EXPECT_EQ(run1, empty + d_pages);
+  EXPECT_EQ(h->bins[c].cur, run2);
+  EXPECT_EQ(h->hwm, run2 + cl->run_pages);
+  for (unsigned i = 0; i < cl->nregs; i++) EXPECT_EQ(ph__off_free(h, offs[cl->nregs + i]), 0);
+  /* Empty, at the top, on a live run: it stays, so a malloc and free in a
+   * loop does not make and unmake a run each time. */
+  EXPECT_EQ(h->bins[c].cur, run2);
+  EXPECT_EQ(h->hwm, run2 + cl->run_pages);
+  EXPECT_EQ(ph__off_malloc(h, 1024), (uint64_t)run2 << PH_LG_PAGE);
+  EXPECT_EQ(ph__off_free(h, (uint64_t)run2 << PH_LG_PAGE), 0);
+  EXPECT_EQ(h->bins[c].cur, run2);
+  EXPECT(ph_heap_check(h, 8u << 20) == 0);
+  /* run1 empties below it: both go, down to class d's run. */
+  for (unsigned i = cl->nregs; i-- > 0;) EXPECT_EQ(ph__off_free(h, offs[i]), 0);
+  EXPECT_EQ(h->bins[c].cur, 0);
+  EXPECT_EQ(h->bins[c].fresh + h->bins[c].freed, 0);
+  EXPECT_EQ(h->hwm, empty + d_pages);
+  EXPECT_EQ(h->free_runs, 0);
+  EXPECT(ph_heap_check(h, 8u << 20) == 0);
+  /* An emptied heap keeps one run per bin it used, at the bottom. */
+  EXPECT_EQ(ph__off_free(h, (uint64_t)low), 0);
+  EXPECT_EQ(h->hwm, empty + d_pages);
+  EXPECT_EQ(h->small_run_pages, d_pages);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
