@@ -34,6 +34,8 @@ static int check_header_links(const struct ph_heap *h) {
     if (p && !ph__in_heap(h, p)) return PH_ECORRUPT;
   }
   if (h->free_root && !ph__in_heap(h, h->free_root)) return PH_ECORRUPT;
+  if (h->dirty_head ? !ph__in_heap(h, h->dirty_head) : h->dirty_pages != 0) return PH_ECORRUPT;
+  if (h->dirty_pages > h->hwm) return PH_ECORRUPT;
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_bin *bin = &h->bins[c];
     const ph_class *cl = &ph__classes[c];
@@ -64,6 +66,7 @@ int ph__check_header(const struct ph_heap *h, size_t len) {
   if (h->abi != PH_ABI_VERSION) return PH_EVERSION;
   if (h->page_size != PH_PAGE_SIZE || h->header_pages != PH_HEADER_PAGES) return PH_ECORRUPT;
   if ((h->flags & ~(uint32_t)PH_ZERO_ON_FREE) != 0 || h->lock_enabled > 1) return PH_ECORRUPT;
+  if (h->purge_mode > PH__PURGE_NOW) return PH_ECORRUPT;
   if (h->lg_chunk < PH_LG_CHUNK_MIN || h->lg_chunk > PH_LG_CHUNK_MAX) return PH_ECORRUPT;
   uint32_t leaf = ph__leaf_pages(h->lg_chunk);
   if (h->npages < PH_MIN_PAGES || h->npages > PH_MAX_PAGES) return PH_ECORRUPT;
@@ -91,6 +94,7 @@ typedef struct tally {
   uint64_t live[PH_NCLASSES];    /* live regions per bin */
   uint32_t nonfull[PH_NCLASSES]; /* non-full runs other than cur, per bin */
   uint32_t leaves;               /* META runs other than the header */
+  uint64_t dirty_runs, dirty_pages; /* free runs whose tail says dirty */
   uint32_t scratch_chunks;       /* SCRATCH runs */
 } tally;
 
@@ -171,7 +175,11 @@ static int check_runs(const ph_heap_t *h, tally *t, bool *complete) {
       if (p + n == h->hwm) broken++; /* the top free run gives its pages back */
       if (n > 1) {
         const ph_page *tl = ph__page(h, p + n - 1);
-        if (ph__kind(tl) != PH_PK_FREE_TAIL || tl->size != n) broken++;
+        bool dirty = tl->info & PH_TAIL_DIRTY;
+        if ((tl->info & ~PH_TAIL_DIRTY) != PH_INFO(PH_PK_FREE_TAIL, 0, 0, 0) || tl->size != n) broken++;
+        if (!dirty && (tl->left || tl->right)) broken++; /* only the dirty list links tails */
+        t->dirty_runs += dirty;
+        t->dirty_pages += dirty ? n : 0;
         if (!body_is_none(h, p, n - 1)) broken++;
       }
       t->free_pages += n;
@@ -269,6 +277,23 @@ static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
   return list_sound(h, h->bins[c].head, expect, bin_node_ok, c, &last) && h->bins[c].tail == last ? 0 : 1;
 }
 
+/* The dirty list: a circle through the tails of exactly the dirty runs the
+ * walk found, oldest first, with back links, and the header's page count.
+ * Bounded by their number: each step goes to a dirty tail below hwm. */
+static int check_dirty_list(const ph_heap_t *h, const tally *t) {
+  if (h->dirty_pages != t->dirty_pages) return 1;
+  if (h->dirty_head == 0) return t->dirty_runs != 0;
+  uint32_t prev = ph__page(h, h->dirty_head)->left, p = h->dirty_head;
+  for (uint64_t n = 0; n < t->dirty_runs; n++) {
+    if (p < h->base_pages || p >= h->hwm || (n > 0 && p == h->dirty_head)) return 1; /* a shorter circle */
+    const ph_page *e = ph__page(h, p);
+    if (ph__kind(e) != PH_PK_FREE_TAIL || !(e->info & PH_TAIL_DIRTY) || e->left != prev) return 1;
+    prev = p;
+    p = e->right;
+  }
+  return p != h->dirty_head || ph__page(h, p)->left != prev; /* back at the oldest after exactly that many */
+}
+
 /* The scratch cursor (bounded by the header check to the newest chunk's
  * pages, with a SCRATCH head) and the chunks: as many as the header counts,
  * and the newest the run that ends at the cursor's end. */
@@ -335,6 +360,7 @@ int ph_heap_check(const void *base, size_t len) {
   if (check_tree(h, h->free_root, 0, UINT64_MAX, 0, &nodes) < 0 || nodes != t.free_tree_runs)
     broken++;
   for (uint32_t k = 1; k <= PH_FREE_LISTS; k++) broken += check_free_list(h, k, t.free_by_size[k]);
+  broken += check_dirty_list(h, &t);
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_bin *bin = &h->bins[c];
     if (ph__classes[c].run_pages == 0) {

@@ -33,7 +33,8 @@ size_t ph_heap_max_alloc(size_t size) {
 
 ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
-  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED | PH_LOCKED)) return ph__fail_null(PH_EINVAL);
+  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED | PH_LOCKED | PH_PURGE | PH_PURGE_NOW)) return ph__fail_null(PH_EINVAL);
+  if ((flags & PH_PURGE) && (flags & PH_PURGE_NOW)) return ph__fail_null(PH_EINVAL);
   if ((flags & PH_LOCKED) && !ph__lock_supported()) return ph__fail_null(PH_EINVAL);
   uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
   if (npages < PH_MIN_PAGES || npages > PH_MAX_PAGES) return ph__fail_null(PH_ESIZE);
@@ -50,6 +51,7 @@ ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   h->lg_chunk = lg;
   h->flags = flags & PH_ZERO_ON_FREE;
   h->lock_enabled = (flags & PH_LOCKED) ? 1u : 0u;
+  ph__set_purge(h, flags & (PH_PURGE | PH_PURGE_NOW));
   h->npages = (uint32_t)npages;
   h->region_size = size;
   h->generation = 1;
@@ -111,6 +113,9 @@ ph_heap_t *ph_heap_attach(void *base, size_t size) {
      * map this heap at that size (ph_heap_grow is the explicit way up). */
     /* What the mapping holds above hwm is unknown here: treat it as touched. */
     if (h->touched != h->npages) h->touched = h->npages;
+    /* Nor does it know what memory this is (a file's pages read back the
+     * file): nothing is given back until the caller says so. */
+    if (h->purge_mode != PH__PURGE_OFF) h->purge_mode = PH__PURGE_OFF;
   }
   if (locked) ph_heap_unlock(h);
   return err ? ph__fail_null(err) : h;
@@ -126,6 +131,7 @@ int ph_heap_reset(ph_heap_t *h) {
   h->generation++;
   ph__lock_forget_verdict(h); /* a new, empty heap */
   ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
+  h->dirty_head = h->dirty_pages = 0; /* the pages below touched count as dirty, given back at a later free */
   return 0;
 }
 
@@ -142,7 +148,7 @@ size_t ph_heap_used_bytes(const ph_heap_t *h) { return null_heap(h) ? 0 : (size_
 uint64_t ph_heap_generation(const ph_heap_t *h) { return null_heap(h) ? 0 : h->generation; }
 
 unsigned ph_heap_flags(const ph_heap_t *h) {
-  return null_heap(h) ? 0 : h->flags | (h->lock_enabled ? PH_LOCKED : 0u);
+  return null_heap(h) ? 0 : h->flags | (h->lock_enabled ? PH_LOCKED : 0u) | ph__purge_flags(h);
 }
 
 /* O(size classes): small counts are kept per bin, off the header's hot lines. */
@@ -167,6 +173,7 @@ int ph_heap_stats(const ph_heap_t *h, ph_stats_t *out) {
   out->generation = h->generation;
   out->malloc_count = out->live_count + h->free_count;
   out->free_count = h->free_count;
+  out->dirty_bytes = ((uint64_t)h->dirty_pages + (h->touched - h->hwm)) << PH_LG_PAGE;
   return 0;
 }
 

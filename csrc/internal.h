@@ -140,6 +140,9 @@ typedef struct ph_page {
 #define PH_INFO_HEIGHT(i) (((i) >> 3) & 63u)
 #define PH_INFO_CLASS(i) (((i) >> 9) & 127u)
 #define PH_INFO_NFREE(i) ((i) >> 16)
+/* A FREE_TAIL's state (purge.c): its run was freed since its pages were
+ * last given back. Tails have no height, class or count of their own. */
+#define PH_TAIL_DIRTY (1u << 16)
 #define PH_INFO(kind, height, cls, nfree) \
   ((uint32_t)(kind) | ((uint32_t)(height) << 3) | ((uint32_t)(cls) << 9) | ((uint32_t)(nfree) << 16))
 
@@ -182,10 +185,11 @@ struct ph_heap {
   uint32_t free_root;    /* AVL tree of free runs longer than PH_FREE_LISTS pages */
   uint32_t free_mask;    /* bit k - 1: free_list[k] is not empty */
   uint32_t free_list[PH_FREE_LISTS + 1]; /* [k]: free runs of exactly k pages (0 unused) */
-  uint32_t lock;         /* reserved (the lock is lock_word, at the end) */
+  uint32_t dirty_head;   /* oldest dirty free run (its tail page), 0 = none (purge.c) */
   uint32_t newest_class; /* class of the latest bump allocation, at newest_off: */
   uint64_t newest_off;   /* a hint for ph__off_free, checked against that bin before use */
   uint32_t roots_used;   /* bit i: roots[i] holds a name (reset clears this word only) */
+  uint32_t dirty_pages;  /* pages of the runs on the dirty list */
   uint64_t generation;
   uint64_t region_size;  /* bytes given to init (or attach, when larger) */
   /* counters, equal to what a walk finds (small ones are per bin) */
@@ -206,11 +210,13 @@ struct ph_heap {
   uint32_t lock_depth;      /* recursion of the owner beyond its first lock */
   uint32_t lock_recoveries; /* locks taken over from a dead owner */
   int32_t lock_check;       /* ph_heap_check after the last takeover */
-  uint32_t lock_enabled;    /* 1: a PH_LOCKED heap (ph_heap_flags reports it); else 0 */
+  uint16_t lock_enabled;    /* 1: a PH_LOCKED heap (ph_heap_flags reports it); else 0 */
+  uint16_t purge_mode;      /* whether this memory may be given back: a PH__PURGE_* (purge.c) */
 };
 _Static_assert(offsetof(struct ph_heap, lock_word) % 8 == 0, "the lock word is one aligned 64-bit word");
 _Static_assert(offsetof(struct ph_heap, lock_word) == PH_LOCK_BLOCK_OFFSET, "privheap.h names the lock block");
 _Static_assert(sizeof(struct ph_heap) == PH_LOCK_BLOCK_END, "the lock block ends the header");
+_Static_assert(offsetof(struct ph_heap, purge_mode) == PH_LOCK_BLOCK_OFFSET + 22, "heap-mirror.test.ts finds the purge mode");
 
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");
@@ -320,6 +326,37 @@ int ph__pages_shrink(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m);
 uint32_t ph__pages_run_head(const ph_heap_t *h, uint32_t p);
 /* Set up the first leaf and an empty page space (used by init and reset). */
 void ph__pages_format(ph_heap_t *h);
+
+/* ---- memory given back (purge.c) --------------------------------------- */
+/* Dirty free runs (of two pages or more) are on a circular FIFO list
+ * linked through their tail entries (left = older, right = newer; the
+ * header names the oldest). Pages above hwm up to touched count as dirty
+ * too. Each link followed is checked (a dirty FREE_TAIL inside the heap
+ * pointing back); a broken one is PH_ECORRUPT. */
+/* The purge mode as the lock block stores it. Decay, the mode of heaps
+ * made by PrivateHeap.create, is 0: their lock block stays zero, so the
+ * header's second page of a heap with few map leaves stays a zero page,
+ * which snapshot files and replay keyframes do not store. Whatever formats
+ * or adopts a region writes the mode it means (off for memory it does not
+ * know). */
+enum { PH__PURGE_DECAY = 0, PH__PURGE_OFF = 1, PH__PURGE_NOW = 2 };
+/* The mode as ph_heap_flags reports it: 0, PH_PURGE or PH_PURGE_NOW. */
+static inline unsigned ph__purge_flags(const ph_heap_t *h) {
+  return h->purge_mode == PH__PURGE_DECAY ? PH_PURGE : h->purge_mode == PH__PURGE_NOW ? PH_PURGE_NOW : 0u;
+}
+/* Set it from one of those three. */
+static inline void ph__set_purge(ph_heap_t *h, unsigned flags) {
+  h->purge_mode = flags == PH_PURGE ? PH__PURGE_DECAY : flags == PH_PURGE_NOW ? PH__PURGE_NOW : PH__PURGE_OFF;
+}
+/* Put free run [p, p + n) (n >= 2, its tail entry written, clean) on the
+ * list as its newest, marking it dirty: 0 or PH_ECORRUPT. */
+int ph__dirty_push(ph_heap_t *h, uint32_t p, uint32_t n);
+/* Take the dirty run whose tail is t off the list: 0 or PH_ECORRUPT. */
+int ph__dirty_unlink(ph_heap_t *h, uint32_t t);
+/* After a page-level free left run [p, p + n) (n 0: the top fell): give
+ * back what the heap's purge mode asks for. Never fails: the free is done,
+ * and damage is left for ph_heap_check and ph_heap_purge to report. */
+void ph__purge_after_free(ph_heap_t *h, uint32_t p, uint32_t n);
 
 /* ---- small size classes (small.c) --------------------------------------- */
 /* Offset of a new region of class c from anywhere but cur's fresh part, or

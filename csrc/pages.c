@@ -2,7 +2,8 @@
  * pages.c - page runs: best-fit allocation from the free lists and tree, splitting,
  * coalescing, and growth of the high-water mark (hwm).
  *
- * Owns: the free lists and tree, FREE / FREE_TAIL entries, hwm, touched,
+ * Owns: the free lists and tree, FREE / FREE_TAIL entries (but the dirty
+ * state of tails, purge.c's), hwm, touched,
  * the leaf directory. Keeps: free runs are maximal (never adjacent) and none
  * ends at hwm (freeing the top run lowers hwm instead, so the used prefix
  * shrinks, and it keeps falling through map leaves no page needs and
@@ -38,7 +39,10 @@ static uint32_t free_run_at(const ph_heap_t *h, uint64_t p) {
   return n;
 }
 
-static int free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
+/* Make [p, p + n) a free run; `dirty`: its pages may hold memory (freed
+ * since they were last given back), so a run of two pages or more goes on
+ * the dirty list (purge.c). */
+static int free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n, bool dirty) {
   ph_page *e = ph__page(h, p);
   e->info = PH_INFO(PH_PK_FREE, 0, 0, 0);
   e->size = n;
@@ -46,6 +50,8 @@ static int free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
     ph_page *t = ph__page(h, p + n - 1);
     t->info = PH_INFO(PH_PK_FREE_TAIL, 0, 0, 0);
     t->size = n;
+    t->left = t->right = 0;
+    if (dirty && ph__dirty_push(h, p, n) != 0) return PH_ECORRUPT;
   }
   if (n <= PH_FREE_LISTS) {
     uint32_t next = h->free_list[n];
@@ -62,12 +68,16 @@ static int free_run_insert(ph_heap_t *h, uint32_t p, uint32_t n) {
   return 0;
 }
 
-/* Take free run p off its list or out of the tree; its head and tail
- * entries become NONE. Returns its pages, or PH_ECORRUPT when p is not a
- * sound free run. */
-static int64_t free_run_remove(ph_heap_t *h, uint32_t p) {
+/* Take free run p off its list or out of the tree (and the dirty list);
+ * its head and tail entries become NONE. Returns its pages, or PH_ECORRUPT
+ * when p is not a sound free run; *dirty (unless NULL) says whether it was
+ * dirty (a one-page run always counts as dirty). */
+static int64_t free_run_remove(ph_heap_t *h, uint32_t p, bool *dirty) {
   uint32_t n = free_run_at(h, p);
   if (n == 0) return PH_ECORRUPT;
+  bool was_dirty = n == 1 || (ph__page(h, p + n - 1)->info & PH_TAIL_DIRTY);
+  if (n > 1 && was_dirty && ph__dirty_unlink(h, p + n - 1) != 0) return PH_ECORRUPT;
+  if (dirty) *dirty = was_dirty;
   if (n <= PH_FREE_LISTS) {
     if (!ph__list_unlink(h, &h->free_list[n], NULL, p)) return PH_ECORRUPT;
     if (h->free_list[n] == 0) h->free_mask &= ~(1u << (n - 1));
@@ -132,7 +142,7 @@ static int64_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   }
   h->hwm = new_hwm;
   if (new_hwm > touched) h->touched = new_hwm;
-  if (start > pos && free_run_insert(h, pos, (uint32_t)start - pos) != 0) return PH_ECORRUPT; /* alignment gap */
+  if (start > pos && free_run_insert(h, pos, (uint32_t)start - pos, true) != 0) return PH_ECORRUPT; /* alignment gap */
   *zeroed = (h->flags & PH_ZERO_ON_FREE) || start >= touched;
   return (int64_t)start;
 }
@@ -148,12 +158,14 @@ int64_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) 
   if (p == 0 && want <= UINT32_MAX && ph__tree_lower_bound(h, h->free_root, (uint32_t)want, &p) != 0) return PH_ECORRUPT;
   if (p == 0) return extend(h, n, align, zeroed);
   if (free_run_at(h, p) < want) return PH_ECORRUPT; /* a list or the tree lied */
-  int64_t size = free_run_remove(h, p);
+  bool dirty;
+  int64_t size = free_run_remove(h, p, &dirty);
   if (size < 0) return size;
   uint32_t start = (uint32_t)align_up(p, align);
-  if (start > p && free_run_insert(h, p, start - p) != 0) return PH_ECORRUPT;
+  /* What is left of the run keeps its state: pages given back stay given back. */
+  if (start > p && free_run_insert(h, p, start - p, dirty) != 0) return PH_ECORRUPT;
   uint32_t tail = p + (uint32_t)size - (start + n);
-  if (tail && free_run_insert(h, start + n, tail) != 0) return PH_ECORRUPT;
+  if (tail && free_run_insert(h, start + n, tail, dirty) != 0) return PH_ECORRUPT;
   *zeroed = (h->flags & PH_ZERO_ON_FREE) != 0;
   return start;
 }
@@ -210,7 +222,7 @@ int ph__pages_fall(ph_heap_t *h) {
       h->hwm = h->dir[c];
       h->dir[c] = 0;
     } else {
-      if (free_run_remove(h, (uint32_t)free_start) < 0) return PH_ECORRUPT;
+      if (free_run_remove(h, (uint32_t)free_start, NULL) < 0) return PH_ECORRUPT;
       h->hwm = (uint32_t)free_start;
     }
   }
@@ -233,19 +245,24 @@ int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
   clear_entry(h, p);
   if (left) {
     start = p - left;
-    if (free_run_remove(h, start) < 0) return PH_ECORRUPT;
+    if (free_run_remove(h, start, NULL) < 0) return PH_ECORRUPT;
   }
   if (end == h->hwm) { /* the top run: give the pages back above hwm */
     h->hwm = start;
-    return ph__pages_fall(h);
+    int err = ph__pages_fall(h);
+    if (err == 0) ph__purge_after_free(h, 0, 0);
+    return err;
   }
   if (right) {
-    if (free_run_remove(h, end) < 0) return PH_ECORRUPT;
+    if (free_run_remove(h, end, NULL) < 0) return PH_ECORRUPT;
     end += right;
   }
-  if (free_run_insert(h, start, end - start) != 0) return PH_ECORRUPT;
+  /* Dirty, whatever its neighbours were: the pages just freed held data. */
+  if (free_run_insert(h, start, end - start, true) != 0) return PH_ECORRUPT;
   /* Only empty runs above it: they and it leave the top. */
-  return end < h->hwm && ph__small_empty_cur_ending_at(h, h->hwm) ? ph__pages_fall(h) : 0;
+  int err = end < h->hwm && ph__small_empty_cur_ending_at(h, h->hwm) ? ph__pages_fall(h) : 0;
+  if (err == 0) ph__purge_after_free(h, start, start < h->hwm ? end - start : 0);
+  return err;
 }
 
 int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
@@ -262,10 +279,11 @@ int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
   }
   const ph_page *r = ph__page(h, end);
   if (ph__kind(r) != PH_PK_FREE || r->size < extra) return 0;
-  int64_t size = free_run_remove(h, end);
+  bool dirty;
+  int64_t size = free_run_remove(h, end, &dirty);
   if (size < 0) return PH_ECORRUPT;
   if (size < extra) return PH_ECORRUPT; /* free_run_remove read it again */
-  if (size > extra && free_run_insert(h, end + extra, (uint32_t)size - extra) != 0) return PH_ECORRUPT;
+  if (size > extra && free_run_insert(h, end + extra, (uint32_t)size - extra, dirty) != 0) return PH_ECORRUPT;
   return 1;
 }
 

@@ -20,6 +20,7 @@
  *  11. Locking: several writers on one heap (PH_LOCKED)
  *  12. Written pages: which pages changed, as the operating system saw it
  *  13. The heap checksum: a sum of page hashes, kept up to date page by page
+ *  14. Memory given back: free pages returned to the operating system
  *
  * Threads: a heap is used by one thread at a time; different heaps are
  * independent. Nothing here keeps allocator state outside the region, and
@@ -124,7 +125,8 @@ PH_API int ph_last_os_error(void);
 #define PH_SMALL_MAX 14336u
 
 /* The lock block: header bytes [PH_LOCK_BLOCK_OFFSET, PH_LOCK_BLOCK_END)
- * hold the region's lock state (section 11), not heap state. A restore or
+ * hold the region's state, not the heap's: its lock (section 11) and
+ * whether its memory may be given back (section 14). A restore or
  * ph_heap_put_pages leaves them as the destination has them, so checksums
  * that must agree across lock holders leave them out. */
 #define PH_LOCK_BLOCK_OFFSET 6480u
@@ -161,6 +163,11 @@ typedef struct ph_heap ph_heap_t;
                                pages never used. Not stored. */
 #define PH_LOCKED 4u        /* a heap shared by several writers: each takes
                                ph_heap_lock around its calls (section 11). */
+#define PH_PURGE 8u         /* the region is private anonymous memory: free
+                               pages go back to the system as they pile up
+                               (section 14) */
+#define PH_PURGE_NOW 16u    /* the same, each free run at once (not with
+                               PH_PURGE) */
 
 /*
  * Format `size` bytes at `base` as an empty heap. `base` must be aligned to
@@ -224,7 +231,8 @@ PH_API uint64_t ph_heap_generation(const ph_heap_t *h);
  * state about the heap and must notice a reset without a call. */
 #define PH_GENERATION_OFFSET 232u
 
-/* The flags given to ph_heap_init that it keeps: PH_ZERO_ON_FREE, PH_LOCKED. */
+/* The flags given to ph_heap_init that it keeps: PH_ZERO_ON_FREE, PH_LOCKED,
+ * and the purge mode (PH_PURGE or PH_PURGE_NOW, section 14). */
 PH_API unsigned ph_heap_flags(const ph_heap_t *h);
 
 /* ------------------------------------------------------------------------ */
@@ -311,7 +319,9 @@ PH_NODISCARD PH_API int ph_heap_check(const void *base, size_t len);
 typedef struct ph_stats {
   uint64_t region_bytes;    /* pages the heap manages, in bytes */
   uint64_t used_bytes;      /* high-water mark: what a snapshot copies */
-  uint64_t touched_bytes;   /* highest high-water mark since init */
+  uint64_t touched_bytes;   /* bytes above it read as zero: the highest
+                               high-water mark since init, lowered as pages
+                               above used_bytes are given back */
   uint64_t meta_bytes;      /* header and page-map leaves */
   uint64_t live_bytes;      /* usable bytes of live allocations */
   uint64_t live_count;      /* live allocations */
@@ -323,6 +333,9 @@ typedef struct ph_stats {
   uint64_t generation;      /* resets since init, plus one */
   uint64_t malloc_count;    /* allocations since the last reset */
   uint64_t free_count;      /* frees since the last reset */
+  uint64_t dirty_bytes;     /* free pages that may still hold memory (freed
+                               and not given back since), below and above
+                               used_bytes (section 14) */
 } ph_stats_t;
 
 /* Counters kept in the region (small-class counts per bin, summed here:
@@ -785,6 +798,57 @@ PH_NODISCARD PH_API int ph_checksum(const void *bytes, size_t used, uint64_t *ou
  */
 PH_NODISCARD PH_API int ph_checksum_update(const void *region, size_t used, uint64_t *hashes, size_t capacity, uint64_t *state,
                                            const uint32_t *pages, uint32_t n);
+
+/* ------------------------------------------------------------------------ */
+/* 14. Memory given back                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A heap whose region is private anonymous memory (ph_region_map_anon, a
+ * MAP_PRIVATE | MAP_ANONYMOUS mapping, VirtualAlloc) can give free pages
+ * back to the system, so the memory it holds follows its live data. Pages
+ * given back read as zero. The heap only knows its memory from the caller:
+ * pages of a file's mapping would read back the file, and a shared heap
+ * file must keep its bytes, so purging is off unless ph_heap_init's flags
+ * or ph_heap_set_purge turn it on. The mode belongs to the region (it is
+ * in the lock block): a restore or ring load keeps the destination's (a
+ * restore into memory that holds no heap turns it off), and
+ * ph_heap_attach, which cannot know what memory it is given, turns it off.
+ *
+ * Deterministic: what is given back, and when, depends only on the heap's
+ * state and the sequence of its operations, never on a clock. Giving back
+ * pages below the high-water mark changes their bytes (stale data becomes
+ * zero), so it changes snapshots and checksums, the same way in every heap
+ * that runs the same operations: a tracked heap and a copy compared byte
+ * for byte agree, and so do two runs of a replay.
+ *
+ * What is given back: free runs of two pages or more below the high-water
+ * mark that were freed since they were last given back (one-page runs
+ * only by ph_heap_purge and PH_PURGE_NOW), and the pages above it that
+ * the heap used before (left by a free of the top or by a reset; these
+ * lower touched_bytes). With PH_PURGE, a free of whole pages (a large
+ * allocation, or a small run emptied) gives back the oldest of them, down
+ * to half a limit, once there are more than the limit: the larger of
+ * PH_PURGE_MIN_DIRTY bytes and an eighth of the pages in use. Small frees
+ * that leave a run partly used, frame scratch and reset give nothing back
+ * (reset stays O(1); the pages it leaves go at a later free or purge).
+ * With PH_PURGE_NOW every page-level free gives back at once. On Windows
+ * the write watch does not see pages given back, so there only pages above
+ * the high-water mark (outside every snapshot) are given back.
+ */
+#define PH_PURGE_MIN_DIRTY ((size_t)4 << 20)
+
+/* Set the purge mode: 0 (off), PH_PURGE or PH_PURGE_NOW. The caller
+ * vouches that the region is private anonymous memory (any mode but 0).
+ * 0, or PH_EINVAL (NULL heap, unknown mode). Changes no heap byte. */
+PH_NODISCARD PH_API int ph_heap_set_purge(ph_heap_t *h, unsigned mode);
+
+/* Give back every free page now (one-page runs and those given back
+ * before included). The pages given back (0 when none), PH_EINVAL (NULL
+ * heap, or purging off), PH_ECORRUPT (damaged free-run bookkeeping: the
+ * pages reached before it are given back) or PH_EIO (the system refused).
+ * O(free runs). */
+PH_NODISCARD PH_API int64_t ph_heap_purge(ph_heap_t *h);
 
 #ifdef __cplusplus
 }

@@ -65,6 +65,7 @@ ph_heap_t *ph_heap_restore(void *dst, size_t dst_size, const void *src, size_t l
   } else {
     memcpy(dst, src, len);
     memset(ph__base(h) + PH_LOCK_BLOCK_OFFSET, 0, PH_LOCK_BLOCK_END - PH_LOCK_BLOCK_OFFSET); /* unlocked */
+    ph__set_purge(h, 0); /* memory it was not told about: never given back */
   }
   ph__adopt_size(h, dst_size);
   if (dirty > h->touched) {

@@ -97,7 +97,20 @@ export interface HeapOptions {
    * either way; only the cost differs.
    */
   tracking?: "auto" | "compare";
+  /**
+   * When free pages go back to the system (they read as zero then):
+   * "decay" (default) once free pages not given back exceed the larger of
+   * 4 MiB and an eighth of the pages in use, the oldest first, at a free of
+   * whole pages (so RSS follows live data, and reset stays O(1)); "now" at
+   * every free of whole pages; "off" never (`purge()` gives back nothing).
+   * Deterministic: the same operations give back the same pages, so
+   * snapshots and checksums agree between runs.
+   */
+  purge?: "decay" | "now" | "off";
 }
+
+/** The native purge mode of each `purge` option. */
+const PURGE_MODES: Record<string, number> = { decay: NATIVE_CONSTANTS.PH_PURGE, now: NATIVE_CONSTANTS.PH_PURGE_NOW, off: 0 };
 
 /**
  * Called by {@link PrivateHeap.walk} with each live allocation's offset and
@@ -321,6 +334,9 @@ export class PrivateHeap implements Disposable {
         "PrivateHeap.create",
         `${size} bytes is above the 4 GiB limit of one ArrayBuffer in this runtime (windowed views for larger regions do not exist yet)`,
       );
+    const purge = options.purge ?? "decay";
+    if (!Object.hasOwn(PURGE_MODES, purge))
+      throw new HeapError("EINVAL", "PrivateHeap.create", `purge must be "decay", "now" or "off", got ${describe(purge)}`);
     bind();
     const mapSize = size - (size % PAGE_SIZE);
     const min = Number(S.ph_heap_min_size());
@@ -328,8 +344,9 @@ export class PrivateHeap implements Disposable {
     const base = S.ph_region_map_anon(mapSize);
     if (base === null) throw HeapError.fromNative(S.ph_last_error(), "PrivateHeap.create", `mapping ${mapSize} bytes`);
     // A fresh anonymous mapping reads as zero: PH_REGION_ZEROED lets the
-    // allocator skip clearing pages it never used.
-    const flags = (options.zeroOnFree === true ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | NATIVE_CONSTANTS.PH_REGION_ZEROED;
+    // allocator skip clearing pages it never used. Private anonymous memory
+    // can give pages back (the purge mode).
+    const flags = (options.zeroOnFree === true ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | NATIVE_CONSTANTS.PH_REGION_ZEROED | PURGE_MODES[purge]!;
     const h = S.ph_heap_init(base, mapSize, flags);
     if (h === null) {
       const rc = S.ph_last_error();
@@ -614,6 +631,37 @@ export class PrivateHeap implements Disposable {
     try {
       const rc = S.ph_heap_reset(h);
       if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.reset");
+    } finally {
+      this.#leave();
+    }
+  }
+
+  /**
+   * Give every free page back to the system now; returns the bytes given
+   * back. They read as zero afterwards, which a snapshot or checksum taken
+   * later shows (the same in every run of the same operations). O(free
+   * runs). A heap file, or a heap created with `purge: "off"`, gives
+   * nothing back (0): a file's pages would read back the file, and other
+   * processes share them. On Windows only pages above `usedBytes` go back
+   * (the system's write watch does not see the others change).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 64 << 20 });
+   * const big = heap.malloc(8 << 20);
+   * heap.u8.fill(1, big, big + (8 << 20));
+   * heap.free(big);
+   * console.log(heap.purge() >= 0); // true: what was still held went back
+   * ```
+   */
+  purge(): number {
+    const h = this.#enter("PrivateHeap.purge");
+    try {
+      if ((S.ph_heap_flags(h) & (NATIVE_CONSTANTS.PH_PURGE | NATIVE_CONSTANTS.PH_PURGE_NOW)) === 0) return 0;
+      const n = Number(S.ph_heap_purge(h));
+      if (n < 0) throw HeapError.fromNative(n, "PrivateHeap.purge");
+      return n * PAGE_SIZE;
     } finally {
       this.#leave();
     }

@@ -29,7 +29,7 @@ export interface HeapStats {
   regionBytes: number;
   /** High-water mark: what a snapshot copies. */
   usedBytes: number;
-  /** Highest high-water mark since init. */
+  /** Bytes above it read as zero: the highest high-water mark since init, lowered as pages above `usedBytes` are given back. */
   touchedBytes: number;
   /** Header and page-map leaves. */
   metaBytes: number;
@@ -53,6 +53,8 @@ export interface HeapStats {
   mallocCount: number;
   /** Frees since the last reset. */
   freeCount: number;
+  /** Free pages that may still hold memory (freed and not given back to the system since), below and above `usedBytes`, in bytes. */
+  dirtyBytes: number;
 }
 
 // Scratch shared by every call (one thread; none of these calls re-enter).

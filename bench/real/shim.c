@@ -15,6 +15,9 @@
  *                        it the lock is switched on by the first
  *                        pthread_create, while the program is still one
  *                        thread, so a program that starts threads is safe.
+ *   PRIVHEAP_SHIM_PURGE  when free pages go back to the system: decay
+ *                        (default: once they pile up, PH_PURGE), now
+ *                        (PH_PURGE_NOW) or off
  *   PRIVHEAP_SHIM_CHECK=1 at exit, run ph_heap_check on the region and
  *                        print its result, the heap's used bytes and the
  *                        count of ignored frees (below) on stderr; a
@@ -102,6 +105,15 @@ static void init_region(void) {
   if (base == MAP_FAILED) die("cannot reserve the region (PRIVHEAP_SHIM_SIZE)", 0);
   int rc = ph_config_private_heap(base, size);
   if (rc) die("ph_config_private_heap", rc);
+  /* The region is private anonymous memory: its free pages may go back. */
+  const char *purge = getenv("PRIVHEAP_SHIM_PURGE");
+  unsigned mode = !purge || !*purge || strcmp(purge, "decay") == 0 ? PH_PURGE
+                : strcmp(purge, "now") == 0                       ? PH_PURGE_NOW
+                : strcmp(purge, "off") == 0                       ? 0u
+                                                                  : ~0u;
+  if (mode == ~0u) die("PRIVHEAP_SHIM_PURGE is not decay, now or off", 0);
+  rc = ph_heap_set_purge(ph_default_heap(), mode);
+  if (rc) die("ph_heap_set_purge", rc);
   const char *lock = getenv("PRIVHEAP_SHIM_LOCK");
   lock_on = lock && *lock == '1';
   region_size = size;

@@ -19,6 +19,8 @@ import type { FFIFunction, FFIType } from "bun:ffi";
 
 /** "u64_fast": Bun accepts the name at run time; its type declarations only know the enum. */
 const u64_fast = "u64_fast" as unknown as FFIType.u64_fast;
+/** "i64_fast": the same for signed returns (a count or a negative code). */
+const i64_fast = "i64_fast" as unknown as FFIType.i64_fast;
 
 /** Handle API, offsets API, roots, introspection and region helpers. */
 export const symbols = {
@@ -115,6 +117,10 @@ export const symbols = {
   // 13. The heap checksum
   ph_checksum: { args: ["ptr", "usize", "ptr"], returns: "i32" },
   ph_checksum_update: { args: ["ptr", "usize", "ptr", "usize", "ptr", "ptr", "u32"], returns: "i32" },
+
+  // 14. Memory given back
+  ph_heap_set_purge: { args: ["ptr", "u32"], returns: "i32" },
+  ph_heap_purge: { args: ["ptr"], returns: i64_fast },
 } as const satisfies Record<string, FFIFunction>;
 
 /**
@@ -136,7 +142,7 @@ export const seedSymbols = {
 /** The bound symbols, as `dlopen(path, symbols).symbols` types them. */
 export type NativeSymbols = import("bun:ffi").ConvertFns<typeof symbols>;
 
-/** Layout of `ph_stats_t`: 14 uint64 fields, in this order. */
+/** Layout of `ph_stats_t`: 15 uint64 fields, in this order. */
 export const STATS_FIELDS = [
   "regionBytes",
   "usedBytes",
@@ -152,6 +158,7 @@ export const STATS_FIELDS = [
   "generation",
   "mallocCount",
   "freeCount",
+  "dirtyBytes",
 ] as const;
 
 /** Constants of csrc/privheap.h that the TypeScript layer relies on (checked by the drift test). */
@@ -169,6 +176,8 @@ export const NATIVE_CONSTANTS = {
   PH_SNAPSHOT_TRUSTED: 1,
   PH_IMAGE_ZERO: 1,
   PH_LOCKED: 4,
+  PH_PURGE: 8,
+  PH_PURGE_NOW: 16,
   PH_GENERATION_OFFSET: 232,
   PH_SCRATCH_CURSOR: 16,
   PH_SCRATCH_CHUNK: 65536,

@@ -66,6 +66,7 @@ const POLICY: Record<string | symbol, Entry> = {
   reset: { policy: "repair", call: (h) => h.reset() },
   restore: { policy: "repair", call: (h, r) => h.restore(r.snap) },
   check: { policy: "repair", call: (h) => h.check() },
+  purge: { policy: "locked", call: (h) => h.purge() },
   flush: { policy: "exempt", call: (h) => h.flush(), why: "msync of the mapping: reads no allocator structure" },
   path: { policy: "exempt", call: (h) => h.path, why: FIELD },
   size: { policy: "exempt", call: (h) => h.size, why: FIELD },

@@ -33,6 +33,7 @@ const RETURN_TYPES: Record<string, string[]> = {
   void: ["void"],
   size_t: ["usize", "u64", "u64_fast"],
   uint64_t: ["u64", "u64_fast"],
+  int64_t: ["i64", "i64_fast"],
   "void *": ["ptr"],
   "ph_heap_t *": ["ptr"],
   "ph_tracker_t *": ["ptr"],
