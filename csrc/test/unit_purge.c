@@ -5,7 +5,9 @@
  * above the high-water mark lower the touched mark with their map entries
  * zeroed, the mode belongs to the region (attach turns it off, a restore
  * keeps the destination's), the same operations give the same bytes, and
- * a damaged dirty list is found by the check and never followed.
+ * a damaged dirty list is found by the check and never followed. Where the
+ * tracker does not see pages given back (Windows), only pages above hwm
+ * go back, and the cases expect exactly that.
  */
 #define _DEFAULT_SOURCE 1
 #include "internal.h"
@@ -46,6 +48,7 @@ static bool pages_hold(const ph_heap_t *h, uint32_t from, uint32_t to, unsigned 
  * cannot say. */
 static long resident(const ph_heap_t *h, uint32_t from, uint32_t to) {
 #if defined(__linux__)
+  if (ph__prim_track_page_size() != PAGE) return -1; /* mincore counts system pages */
   size_t len = (size_t)(to - from) * PAGE;
   unsigned char *vec = malloc(len / PAGE + 1);
   if (!vec || mincore((char *)h + (size_t)from * PAGE, len, vec) != 0) {
@@ -81,15 +84,21 @@ TEST(purge_now_gives_back_each_freed_run_at_once_and_live_data_stays) {
   unsigned char *a = filled(h, 64, 0xA1), *b = filled(h, 64, 0xB2), *c = filled(h, 64, 0xC3);
   REQUIRE(a && b && c);
   uint32_t pb = page_of(h, b);
-  EXPECT_EQ(resident(h, pb, pb + 64), ph__prim_track_page_size() == PAGE ? 64 : resident(h, pb, pb + 64));
+  long r = resident(h, pb, pb + 64);
+  EXPECT(r == 64 || r == -1);
   EXPECT_EQ(ph_heap_free(h, b), 0); /* inside the heap: a free run between two live ones */
-  long r = resident(h, pb, pb + 64); /* before any read: a read maps the zero page */
-  EXPECT(r == 0 || r == -1);
-  EXPECT(pages_zero(h, pb, pb + 64));
+  r = resident(h, pb, pb + 64); /* before any read: a read maps the zero page */
+  if (ph__prim_purge_tracked) {
+    EXPECT(r == 0 || r == -1);
+    EXPECT(pages_zero(h, pb, pb + 64));
+    EXPECT_EQ(dirty_bytes(h), 0);
+    EXPECT_EQ(h->dirty_head, 0);
+  } else {
+    EXPECT(pages_hold(h, pb, pb + 64, 0xB2));
+    EXPECT_EQ(dirty_bytes(h), 64 * PAGE);
+  }
   EXPECT(pages_hold(h, page_of(h, a), page_of(h, a) + 64, 0xA1));
   EXPECT(pages_hold(h, page_of(h, c), page_of(h, c) + 64, 0xC3));
-  EXPECT_EQ(dirty_bytes(h), 0);
-  EXPECT_EQ(h->dirty_head, 0);
   EXPECT_EQ(ph_heap_check(h, 64 * MiB), 0);
   /* The top: the pages above hwm go back and touched falls with them. */
   uint32_t pc = page_of(h, c);
@@ -97,7 +106,7 @@ TEST(purge_now_gives_back_each_freed_run_at_once_and_live_data_stays) {
   EXPECT(h->hwm <= pc);
   EXPECT_EQ(h->touched, h->hwm);
   EXPECT(pages_zero(h, h->hwm, pc + 64));
-  EXPECT_EQ(dirty_bytes(h), 0);
+  EXPECT_EQ(dirty_bytes(h), 0); /* b's run fell with it */
   EXPECT_EQ(ph_heap_check(h, 64 * MiB), 0);
   (void)ph_region_unmap(base, 64 * MiB);
 }
@@ -122,7 +131,7 @@ TEST(decay_gives_back_the_oldest_runs_down_to_half_the_limit) {
   for (int i = 0; i < RUNS; i++) {
     REQUIRE(ph_heap_free(h, run[i]) == 0);
     dirty += RUN;
-    if (dirty > LIMIT)
+    if (dirty > LIMIT && ph__prim_purge_tracked)
       while (dirty > LIMIT / 2) dirty -= RUN, oldest_held++;
     EXPECT_EQ(dirty_bytes(h), dirty * PAGE);
     for (int j = 0; j <= i; j++) {
@@ -132,7 +141,7 @@ TEST(decay_gives_back_the_oldest_runs_down_to_half_the_limit) {
     }
     EXPECT_EQ(ph_heap_check(h, 64 * MiB), 0);
   }
-  REQUIRE(oldest_held > 0);
+  REQUIRE(oldest_held > 0 || !ph__prim_purge_tracked);
   for (int i = 0; i < RUNS; i++) EXPECT(pages_hold(h, page_of(h, guard[i]), page_of(h, guard[i]) + 1, 0xEE));
   (void)ph_region_unmap(base, 64 * MiB);
 }
@@ -170,14 +179,21 @@ TEST(an_explicit_purge_gives_back_every_free_page_one_page_runs_too) {
   EXPECT_EQ(dirty_bytes(h), (uint64_t)(40 + 30) * PAGE); /* below the limit: nothing went back yet */
   EXPECT(pages_hold(h, page_of(h, one), page_of(h, one) + 1, 0x11));
   int64_t n = ph_heap_purge(h);
-  EXPECT(n >= 1 + 40 + 30);
-  EXPECT(pages_zero(h, page_of(h, one), page_of(h, one) + 1));
-  EXPECT(pages_zero(h, page_of(h, two), page_of(h, two) + 40));
   EXPECT(pages_zero(h, h->hwm, page_of(h, top) + 30));
   EXPECT(pages_hold(h, page_of(h, g1), page_of(h, g1) + 1, 0xEE));
   EXPECT(pages_hold(h, page_of(h, g2), page_of(h, g2) + 1, 0xEE));
-  EXPECT_EQ(dirty_bytes(h), 0);
   EXPECT_EQ(ph_heap_check(h, 64 * MiB), 0);
+  if (!ph__prim_purge_tracked) { /* the runs below hwm stay */
+    EXPECT(n >= 30);
+    EXPECT(pages_hold(h, page_of(h, two), page_of(h, two) + 40, 0x22));
+    EXPECT_EQ(dirty_bytes(h), 40 * PAGE);
+    (void)ph_region_unmap(base, 64 * MiB);
+    return;
+  }
+  EXPECT(n >= 1 + 40 + 30);
+  EXPECT(pages_zero(h, page_of(h, one), page_of(h, one) + 1));
+  EXPECT(pages_zero(h, page_of(h, two), page_of(h, two) + 40));
+  EXPECT_EQ(dirty_bytes(h), 0);
   /* Runs given back that are split keep their state: nothing is dirty. */
   unsigned char *part = filled(h, 10, 0x44);
   EXPECT(part == two);
@@ -204,8 +220,8 @@ TEST(purging_is_off_unless_asked_and_the_mode_belongs_to_the_region) {
   EXPECT(ph_heap_init(base, 16 * MiB, PH_PURGE | PH_PURGE_NOW) == NULL);
   EXPECT_EQ(ph_heap_set_purge(h, PH_PURGE), 0);
   EXPECT_EQ(ph_heap_flags(h), PH_PURGE);
-  EXPECT_EQ(ph_heap_purge(h), 8);
-  EXPECT(pages_zero(h, page_of(h, a), page_of(h, a) + 8));
+  EXPECT_EQ(ph_heap_purge(h), ph__prim_purge_tracked ? 8 : 0);
+  if (ph__prim_purge_tracked) EXPECT(pages_zero(h, page_of(h, a), page_of(h, a) + 8));
   /* Attach cannot know what memory it is given: purging off. */
   REQUIRE(ph_heap_attach(base, 16 * MiB) == h);
   EXPECT_EQ(ph_heap_flags(h), 0);
@@ -310,7 +326,7 @@ static void random_workload(unsigned mode, uint64_t seed) {
   for (unsigned i = 0; i < SLOTS; i++)
     if (m.p[i]) REQUIRE(ph_heap_free(h, m.p[i]) == 0);
   REQUIRE(ph_heap_purge(h) >= 0);
-  EXPECT_EQ(dirty_bytes(h), 0);
+  EXPECT_EQ(dirty_bytes(h), ph__prim_purge_tracked ? 0 : (uint64_t)h->dirty_pages * PAGE);
   EXPECT_EQ(h->touched, h->hwm);
   long r = resident(h, h->hwm, h->npages);
   EXPECT(r == 0 || r == -1);
@@ -406,7 +422,8 @@ TEST(a_damaged_dirty_list_is_found_by_the_check_and_refused_by_purge_and_free) {
       if (broken <= 0) printf("#   case %d: check %d\n", k, broken);
       EXPECT(broken > 0);
       int64_t n = ph_heap_purge(h); /* never a fault, never a loop */
-      EXPECT_EQ(n, PH_ECORRUPT);
+      if (ph__prim_purge_tracked) EXPECT_EQ(n, PH_ECORRUPT);
+      else EXPECT(n >= 0); /* the list is not followed there */
       /* Freeing a neighbour merges with a damaged run: refused, or done soundly. */
       int rc = ph_heap_free(h, guard[1]);
       EXPECT(rc == 0 || rc == PH_ECORRUPT);
