@@ -56,6 +56,12 @@ static int check_header_links(const struct ph_heap *h) {
     if (ph__kind(e) != PH_PK_SMALL || PH_INFO_CLASS(e->info) != c) return PH_ECORRUPT;
   }
   if (h->newest_class >= PH_NCLASSES) return PH_ECORRUPT;
+  /* The allocator bounds a recent stack's count before it reads a slot, and
+   * validates each slot where it takes one; a page class has no stack. */
+  for (unsigned c = 0; c < PH_NCLASSES; c++) {
+    unsigned n = ph__small_recent_count(h, c);
+    if (n > PH_RECENT_CAP || (n && ph__classes[c].run_pages == 0)) return PH_ECORRUPT;
+  }
   /* The inline scratch allocation (C's and FrameArena's) trusts the cursor. */
   return ph__scratch_cursor_check(h);
 }
@@ -105,9 +111,23 @@ static bool body_is_none(const ph_heap_t *h, uint32_t p, uint32_t n) {
   return true;
 }
 
+/* Slots of bin c's recent stack naming an offset inside run p (the header
+ * check bounded the count). */
+static uint32_t recent_in_run(const ph_heap_t *h, unsigned c, uint32_t p) {
+  const ph_recent *r = ph__recent(h);
+  uint64_t lo = (uint64_t)p << PH_LG_PAGE, hi = lo + ((uint64_t)ph__classes[c].run_pages << PH_LG_PAGE);
+  uint32_t n = 0, count = ph__small_recent_count(h, c);
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t off = (uint64_t)r->slot[c][i] << 3;
+    n += off >= lo && off < hi;
+  }
+  return n;
+}
+
 /* Check a small run's entries and bitmap; add its live regions to t. The
  * current run's counts are in its bin (fresh regions have bit 0, like live
- * ones); any other run's are in its entry. */
+ * ones); any other run's are in its entry, but for its recent regions,
+ * which are free in its bitmap only. */
 static int check_small_run(const ph_heap_t *h, uint32_t p, tally *t) {
   int broken = 0;
   const ph_page *e = ph__page(h, p);
@@ -140,11 +160,14 @@ static int check_small_run(const ph_heap_t *h, uint32_t p, tally *t) {
       counted += (uint32_t)__builtin_popcountll(bm[w] & valid);
     }
   }
-  if (counted != nfree) broken++;
-  t->live[c] += cl->nregs - nfree - fresh;
+  uint32_t recent = is_cur ? 0 : recent_in_run(h, c, p); /* a slot in cur is broken (check_recent) */
+  if (PH_INFO_RECENT(e->info) != recent) broken++; /* the head counts them */
+  if (counted != nfree + recent) broken++;
+  if (nfree + recent + fresh > cl->nregs) return broken + 1;
+  t->live[c] += cl->nregs - nfree - recent - fresh;
   t->small_run_pages += cl->run_pages;
   if (!is_cur) {
-    if (nfree == cl->nregs) broken++; /* empty runs other than cur go back to the pages */
+    if (nfree == cl->nregs) broken++; /* empty runs other than cur go back to the pages (while recent regions keep them) */
     else if (nfree > 0) t->nonfull[c]++;
   }
   return broken;
@@ -306,6 +329,23 @@ static int check_scratch(const ph_heap_t *h, const tally *t) {
   return ph__kind(e) != PH_PK_SCRATCH || end != h->scratch_end;
 }
 
+/* Every recent slot names a free region of its class outside cur, no two
+ * the same, and a bin with no live region has none. */
+static int check_recent(const ph_heap_t *h) {
+  int broken = 0;
+  const ph_recent *r = ph__recent(h);
+  for (unsigned c = 0; c < PH_NCLASSES; c++) {
+    unsigned n = ph__small_recent_count(h, c);
+    if (n && h->bins[c].live == 0) broken++;
+    for (unsigned i = 0; i < n; i++) {
+      if (ph__small_recent_run(h, c, i) == 0) broken++;
+      for (unsigned j = 0; j < i; j++)
+        if (r->slot[c][j] == r->slot[c][i]) broken++;
+    }
+  }
+  return broken;
+}
+
 /* Roots in use: a name of 1..PH_ROOT_NAME_MAX bytes, unique, and an offset
  * inside the region. Slots not in use may hold anything (reset leaves them). */
 static int check_roots(const ph_heap_t *h) {
@@ -348,6 +388,7 @@ int ph_heap_check(const void *base, size_t len) {
   broken += check_roots(h);
   if (!complete) return broken + (h->scratch_next || h->scratch_end ? 1 : 0);
   broken += check_scratch(h, &t);
+  broken += check_recent(h);
 
   for (uint32_t c = 0; c < h->nleaves; c++) {
     const ph_page *e = ph__page(h, h->dir[c]);

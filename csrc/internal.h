@@ -140,6 +140,10 @@ typedef struct ph_page {
 #define PH_INFO_HEIGHT(i) (((i) >> 3) & 63u)
 #define PH_INFO_CLASS(i) (((i) >> 9) & 127u)
 #define PH_INFO_NFREE(i) ((i) >> 16)
+/* A small run's head has no height: those bits count its regions on its
+ * bin's recent stack (small.c). */
+#define PH_INFO_RECENT(i) PH_INFO_HEIGHT(i)
+#define PH_INFO_RECENT_ONE (1u << 3)
 /* A FREE_TAIL's state (purge.c): its run was freed since its pages were
  * last given back. Tails have no height, class or count of their own. */
 #define PH_TAIL_DIRTY (1u << 16)
@@ -161,6 +165,35 @@ typedef struct ph_bin {
   uint16_t fresh; /* regions of cur never handed out */
   uint16_t freed; /* regions of cur freed back into its bitmap */
 } ph_bin;
+
+/*
+ * Recently freed regions (small.c). Per bin, a stack of the regions freed
+ * lately in runs other than cur, newest on top; the bin's allocations that
+ * the fresh part of cur cannot serve take them first. The lines a free just
+ * touched are reused while they are still cached, and neither side walks a
+ * bitmap or a run list. A recent region is free in its run's bitmap, so
+ * every check of a pointer sees it as free, but its run's nfree leaves it
+ * out (the run's head entry counts them apart, PH_INFO_RECENT): a run that
+ * holds one is on the bin's list only for its other free regions. No recent
+ * region lies in cur (a run becomes cur only when its bin's stack is
+ * empty), and every run holding one holds a live region too: the free of a
+ * run's last live region takes its recent regions off the stack, and the
+ * run goes back to the pages as before.
+ *
+ * The stacks sit in the header's second page, after the struct, and belong
+ * to one generation of the heap: a reset, which changes the generation,
+ * empties them all without writing them. In zero mode they stay empty.
+ * Slots hold offset / 8, so regions at PH_RECENT_LIMIT or above are never
+ * recent.
+ */
+#define PH_RECENT_CAP 8u
+#define PH_RECENT_LIMIT ((uint64_t)1 << 35)
+typedef struct ph_recent {
+  uint64_t generation;                       /* the stacks are empty unless this is the heap's generation */
+  uint8_t count[PH_NCLASSES];                /* slots in use per bin, <= PH_RECENT_CAP */
+  uint32_t slot[PH_NCLASSES][PH_RECENT_CAP]; /* region offset / 8, oldest first */
+} ph_recent;
+#define PH_RECENT_AT 6848u /* byte offset in the header: room for the struct to grow before it */
 
 typedef struct ph_root {
   char name[PH_ROOT_NAME_MAX + 1]; /* NUL-terminated; meaningful only while the slot is in use */
@@ -219,6 +252,8 @@ _Static_assert(sizeof(struct ph_heap) == PH_LOCK_BLOCK_END, "the lock block ends
 _Static_assert(offsetof(struct ph_heap, purge_mode) == PH_LOCK_BLOCK_OFFSET + 22, "heap-mirror.test.ts finds the purge mode");
 
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
+_Static_assert(sizeof(struct ph_heap) <= PH_RECENT_AT && PH_RECENT_AT % 64 == 0, "the recent stacks follow the struct");
+_Static_assert(PH_RECENT_AT + sizeof(ph_recent) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "and end in the header");
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");
 _Static_assert(offsetof(struct ph_heap, scratch_end) == PH_SCRATCH_CURSOR + 8, "next, then end");
 _Static_assert(offsetof(struct ph_heap, generation) == PH_GENERATION_OFFSET, "privheap.h names the generation");
@@ -249,6 +284,14 @@ static inline ph_page *ph__page_mut(ph_heap_t *h, uint32_t p) { return (ph_page 
 #define ph__page(h, p) PH__CONST_OR_NOT(h, ph__page_const, ph__page_mut)(h, p)
 
 static inline uint32_t ph__kind(const ph_page *e) { return PH_INFO_KIND(e->info); }
+
+/* The recent stacks of a heap (readable once the header check has passed:
+ * hwm is at least base_pages, so both header pages are in the region). */
+static inline const ph_recent *ph__recent_const(const ph_heap_t *h) {
+  return (const ph_recent *)(ph__base_const(h) + PH_RECENT_AT);
+}
+static inline ph_recent *ph__recent_mut(ph_heap_t *h) { return (ph_recent *)(ph__base_mut(h) + PH_RECENT_AT); }
+#define ph__recent(h) PH__CONST_OR_NOT(h, ph__recent_const, ph__recent_mut)(h)
 
 /* Whether page p is in the heap's used pages, where a run head may be. A
  * link or a size read from a map entry is untrusted (the heap may have been
@@ -351,8 +394,9 @@ static inline void ph__set_purge(ph_heap_t *h, unsigned flags) {
 /* Put free run [p, p + n) (n >= 2, its tail entry written, clean) on the
  * list as its newest, marking it dirty: 0 or PH_ECORRUPT. */
 int ph__dirty_push(ph_heap_t *h, uint32_t p, uint32_t n);
-/* Take the dirty run whose tail is t off the list: 0 or PH_ECORRUPT. */
-int ph__dirty_unlink(ph_heap_t *h, uint32_t t);
+/* Take the dirty run of n pages whose tail is t (a sound free run, its
+ * tail marked dirty) off the list: 0 or PH_ECORRUPT. */
+int ph__dirty_unlink(ph_heap_t *h, uint32_t t, uint32_t n);
 /* After a page-level free left run [p, p + n) (n 0: the top fell): give
  * back what the heap's purge mode asks for. Never fails: the free is done,
  * and damage is left for ph_heap_check and ph_heap_purge to report. */
@@ -385,6 +429,13 @@ static inline uint32_t ph__small_empty_cur_ending_at(const ph_heap_t *h, uint32_
 }
 /* The bin of such a run lets it go (cur 0): its pages are the caller's. */
 void ph__small_give_up_cur(ph_heap_t *h, uint32_t run);
+/* Regions on bin c's recent stack (0 when the stacks are of another
+ * generation; a damaged count may exceed PH_RECENT_CAP). */
+unsigned ph__small_recent_count(const ph_heap_t *h, unsigned c);
+/* The run holding the region of bin c's recent slot i, when the slot names
+ * a region start of a small run of class c in the heap, other than cur,
+ * whose bitmap says free and whose head counts recent regions; else 0. */
+uint32_t ph__small_recent_run(const ph_heap_t *h, unsigned c, unsigned i);
 /* Whether run is the head of a small run that lies inside the heap. */
 bool ph__small_run_ok(const ph_heap_t *h, uint32_t run);
 /* Region index of off inside run, or -1 if off is not a region start. */
@@ -468,6 +519,9 @@ static inline __attribute__((always_inline)) int ph__off_free(ph_heap_t *h, uint
      * (likely) miss while the map entry is read. A hint; a wrong guess costs
      * nothing (churn: about 5% faster in an A/B run). */
     __builtin_prefetch(ph__base(h) + (off | (PH_PAGE_SIZE - 1)) - 63, 1);
+    /* And the region's own line: a region freed into a bin's recent stack
+     * is the next one the bin hands out, and its caller writes it at once. */
+    __builtin_prefetch(ph__base(h) + off, 1);
     ph_page *e = ph__page(h, (uint32_t)p);
     uint32_t k = ph__kind(e);
     if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p, e, off);

@@ -16,6 +16,12 @@
  * and the used prefix shrinks (ph__pages_fall). Every step is O(1), but
  * for that fall, which is one step per run it takes off the top.
  *
+ * Frees into other runs go first onto the bin's stack of recent regions
+ * (internal.h says what they are), which the bin's next allocations that
+ * cur's fresh part cannot serve take, newest first; only when the stack is
+ * empty does a bin search cur's bitmap or take a run from its list. A free
+ * that finds the stack full counts in its run as above.
+ *
  * A run's head entry holds its class, nfree (for runs other than cur) and
  * either the inline bitmap (runs of at most 32 regions) or the index of the
  * lowest trailing-bitmap word that may have a set bit. A region never handed
@@ -135,7 +141,52 @@ static long take_freed(ph_heap_t *h, uint32_t run, ph_page *e, const ph_class *c
   return reg;
 }
 
-int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
+/* ---- recent regions ---- */
+
+static inline unsigned recent_count(const ph_heap_t *h, unsigned c) {
+  const ph_recent *r = ph__recent(h);
+  return r->generation == h->generation ? r->count[c] : 0;
+}
+
+/* The run holding the region at off (a slot's, so untrusted) when off is a
+ * region start of a run of class c in the heap, other than cur, whose
+ * bitmap says free, with the region's index in *reg; else 0. */
+static inline __attribute__((always_inline)) uint32_t recent_locate(const ph_heap_t *h, unsigned c, uint64_t off,
+                                                                    uint32_t *reg) {
+  uint64_t p = off >> PH_LG_PAGE;
+  if (PH_UNLIKELY(!ph__in_heap(h, p))) return 0;
+  const ph_class *cl = &ph__classes[c];
+  const ph_page *e = ph__page(h, (uint32_t)p);
+  uint32_t run = (uint32_t)p;
+  if (cl->run_pages > 1 && ph__kind(e) == PH_PK_SMALL_BODY) {
+    if (e->size > p - h->base_pages) return 0;
+    run -= e->size;
+    e = ph__page(h, run);
+  }
+  /* the head of a run of class c (kind and class in one compare) that ends below hwm, holds recent regions */
+  if (PH_UNLIKELY((e->info & 0xFE07u) != PH_INFO(PH_PK_SMALL, 0, c, 0) || PH_INFO_RECENT(e->info) == 0 ||
+                  run + cl->run_pages > h->hwm || run == h->bins[c].cur))
+    return 0;
+  uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
+  uint64_t i = (diff * cl->div_magic) >> 32;
+  if (PH_UNLIKELY(i * cl->size != diff || i >= cl->nregs)) return 0;
+  bool free_bit = cl->bm_words == 0 ? (e->size >> i) & 1u
+                                    : (ph__small_trailing_bitmap(h, run, cl)[i >> 6] >> (i & 63)) & 1u;
+  if (PH_UNLIKELY(!free_bit)) return 0;
+  *reg = (uint32_t)i;
+  return run;
+}
+
+unsigned ph__small_recent_count(const ph_heap_t *h, unsigned c) { return recent_count(h, c); }
+
+uint32_t ph__small_recent_run(const ph_heap_t *h, unsigned c, unsigned i) {
+  uint32_t reg;
+  return recent_locate(h, c, (uint64_t)ph__recent(h)->slot[c][i] << 3, &reg);
+}
+
+/* Allocate from the bin's runs: cur's freed regions, a run from the list, or
+ * a new run (its stack is empty: no run holds a recent region). */
+__attribute__((noinline)) static int64_t alloc_from_runs(ph_heap_t *h, unsigned c) {
   ph_bin *bin = &h->bins[c];
   const ph_class *cl = &ph__classes[c];
   if (bin->freed == 0 && bin->fresh == 0) {
@@ -154,6 +205,25 @@ int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
   }
   bin->live++;
   return ((int64_t)bin->cur << PH_LG_PAGE) + (int64_t)reg * cl->size;
+}
+
+int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
+  unsigned n = recent_count(h, c);
+  if (!n) return alloc_from_runs(h, c);
+  /* The newest recent region, validated (its slot may be damaged). */
+  ph_recent *r = ph__recent(h);
+  if (PH_UNLIKELY(n > PH_RECENT_CAP)) return PH_ECORRUPT;
+  uint64_t off = (uint64_t)r->slot[c][n - 1] << 3;
+  uint32_t reg, run = recent_locate(h, c, off, &reg);
+  if (PH_UNLIKELY(!run)) return PH_ECORRUPT;
+  const ph_class *cl = &ph__classes[c];
+  ph_page *e = ph__page(h, run);
+  if (cl->bm_words == 0) e->size &= ~(1u << reg);
+  else ph__small_trailing_bitmap(h, run, cl)[reg >> 6] &= ~(1ull << (reg & 63)); /* the hint stays right */
+  e->info -= PH_INFO_RECENT_ONE;
+  r->count[c] = (uint8_t)(n - 1);
+  h->bins[c].live++;
+  return (int64_t)off;
 }
 
 long ph__small_region(const ph_heap_t *h, uint32_t run, uint64_t off) {
@@ -192,28 +262,28 @@ __attribute__((noinline)) static int run_changed_state(ph_heap_t *h, ph_bin *bin
   return 0;
 }
 
-int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
-  unsigned c = PH_INFO_CLASS(e->info);
-  /* The entry is untrusted: a small head of a real class, its run in the
-   * heap (a page-run class has nregs 0: every offset is EBADPTR below). */
-  if (PH_UNLIKELY(ph__kind(e) != PH_PK_SMALL || c >= PH_NCLASSES)) return PH_ECORRUPT;
-  const ph_class *cl = &ph__classes[c];
-  if (PH_UNLIKELY(run + cl->run_pages > h->hwm)) return PH_ECORRUPT;
+/* A run other than cur gains a free region in its count. */
+static int run_gains_free(ph_heap_t *h, ph_bin *bin, uint32_t run, ph_page *e, const ph_class *cl) {
+  e->info += 1u << 16; /* nfree++ */
+  uint32_t nfree = PH_INFO_NFREE(e->info);
+  if (PH_UNLIKELY(nfree == cl->nregs || nfree == 1)) return run_changed_state(h, bin, run, cl, nfree);
+  return 0;
+}
+
+/* The free of region reg of cur (validated up to its bit). */
+__attribute__((noinline)) static int free_in_cur(ph_heap_t *h, unsigned c, ph_page *e, uint64_t off, uint32_t reg) {
   ph_bin *bin = &h->bins[c];
-  uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
-  uint64_t reg = (diff * cl->div_magic) >> 32;
-  if (reg * cl->size != diff || reg >= cl->nregs) return PH_EBADPTR;
-  bool is_cur = run == bin->cur;
-  uint32_t first_fresh = is_cur ? cl->nregs - bin->fresh : cl->nregs;
+  const ph_class *cl = &ph__classes[c];
+  uint32_t first_fresh = cl->nregs - bin->fresh;
   if (reg >= first_fresh) return PH_EDOUBLEFREE; /* never handed out */
-  bool newest = is_cur && reg + 1 == first_fresh;
+  bool newest = reg + 1 == first_fresh;
   if (cl->bm_words == 0) {
     uint32_t bit = 1u << reg;
     if (e->size & bit) return PH_EDOUBLEFREE;
     if (!newest) e->size |= bit;
   } else {
-    uint64_t *bm = ph__small_trailing_bitmap(h, run, cl);
-    uint32_t w = (uint32_t)(reg >> 6);
+    uint64_t *bm = ph__small_trailing_bitmap(h, bin->cur, cl);
+    uint32_t w = reg >> 6;
     uint64_t bit = 1ull << (reg & 63);
     if (bm[w] & bit) return PH_EDOUBLEFREE;
     if (!newest) {
@@ -224,15 +294,114 @@ int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   if (h->flags & PH_ZERO_ON_FREE) memset(ph__base(h) + off, 0, cl->size);
   bin->live--;
   h->free_count++;
-  if (is_cur) {
-    if (newest) bin->fresh++; /* un-bump: it becomes fresh again, its bit stays 0 */
-    else bin->freed++;
-    /* An empty cur may be what holds hwm up above free space. */
-    if (PH_UNLIKELY((uint32_t)bin->fresh + bin->freed == cl->nregs)) return ph__pages_fall(h);
+  if (newest) bin->fresh++; /* un-bump: it becomes fresh again, its bit stays 0 */
+  else bin->freed++;
+  /* An empty cur may be what holds hwm up above free space. */
+  if (PH_UNLIKELY((uint32_t)bin->fresh + bin->freed == cl->nregs)) return ph__pages_fall(h);
+  return 0;
+}
+
+/* Mark region reg of run free in its bitmap (its bit is 0). */
+static inline void set_free_bit(ph_heap_t *h, ph_page *e, uint32_t run, const ph_class *cl, uint32_t reg) {
+  if (cl->bm_words == 0) {
+    e->size |= 1u << reg;
+  } else {
+    uint32_t w = reg >> 6;
+    ph__small_trailing_bitmap(h, run, cl)[w] |= 1ull << (reg & 63);
+    if (w < e->size) e->size = w; /* the lowest word that may have a free bit */
+  }
+}
+
+/* The free of live region reg of a run other than cur when it is the
+ * run's last live one (its recent regions leave the stack, and the run goes
+ * back to the pages), or the stacks belong to another generation: the
+ * first free since a reset, or any free in zero mode, whose stacks stay
+ * empty (there a free clears the region, and the one after a reset would
+ * be kept waiting on a stack). */
+__attribute__((noinline)) static int free_elsewhere_slow(ph_heap_t *h, unsigned c, uint32_t run, ph_page *e,
+                                                         uint64_t off, uint32_t reg) {
+  ph_bin *bin = &h->bins[c];
+  const ph_class *cl = &ph__classes[c];
+  ph_recent *r = ph__recent(h);
+  unsigned n = recent_count(h, c), recent = PH_INFO_RECENT(e->info);
+  uint32_t nfree = PH_INFO_NFREE(e->info);
+  if (n > PH_RECENT_CAP || nfree + recent + 1 > cl->nregs) return PH_ECORRUPT; /* more free regions than the run has */
+  /* The run's slots, found before anything is written. */
+  uint32_t *slot = r->slot[c];
+  uint64_t lo = (uint64_t)run << (PH_LG_PAGE - 3), hi = lo + ((uint64_t)cl->run_pages << (PH_LG_PAGE - 3));
+  unsigned in_run = 0;
+  for (unsigned i = 0; i < n; i++) in_run += slot[i] >= lo && slot[i] < hi;
+  if (in_run != recent) return PH_ECORRUPT;
+  set_free_bit(h, e, run, cl, reg);
+  if (h->flags & PH_ZERO_ON_FREE) memset(ph__base(h) + off, 0, cl->size);
+  bin->live--;
+  h->free_count++;
+  if (r->generation != h->generation && !(h->flags & PH_ZERO_ON_FREE)) { /* the first free since a reset */
+    memset(r->count, 0, sizeof r->count); /* the old slots mean nothing */
+    r->generation = h->generation;
+  }
+  if (nfree + recent + 1 == cl->nregs) { /* the run empties */
+    unsigned kept = 0;
+    for (unsigned i = 0; i < n; i++)
+      if (slot[i] < lo || slot[i] >= hi) slot[kept++] = slot[i];
+    r->count[c] = (uint8_t)kept;
+    if (nfree > 0 && !ph__list_unlink(h, &bin->head, &bin->tail, run)) return PH_ECORRUPT; /* it was listed */
+    return run_release(h, run, cl);
+  }
+  n = r->count[c];
+  if (r->generation == h->generation && off < PH_RECENT_LIMIT && n < PH_RECENT_CAP) { /* never in zero mode */
+    slot[n] = (uint32_t)(off >> 3);
+    r->count[c] = (uint8_t)(n + 1);
+    e->info += PH_INFO_RECENT_ONE;
     return 0;
   }
-  e->info += 1u << 16; /* nfree++ */
-  uint32_t nfree = PH_INFO_NFREE(e->info);
-  if (PH_UNLIKELY(nfree == cl->nregs || nfree == 1)) return run_changed_state(h, bin, run, cl, nfree);
-  return 0;
+  return run_gains_free(h, bin, run, e, cl);
+}
+
+int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
+  uint32_t info = e->info;
+  unsigned c = PH_INFO_CLASS(info);
+  /* The entry is untrusted: a small head of a real class, its run in the
+   * heap (a page-run class has nregs 0: every offset is EBADPTR below). */
+  if (PH_UNLIKELY(PH_INFO_KIND(info) != PH_PK_SMALL || c >= PH_NCLASSES)) return PH_ECORRUPT;
+  const ph_class *cl = &ph__classes[c];
+  uint32_t nregs = cl->nregs;
+  if (PH_UNLIKELY(run + cl->run_pages > h->hwm)) return PH_ECORRUPT;
+  uint64_t diff = off - ((uint64_t)run << PH_LG_PAGE);
+  uint64_t reg = (diff * cl->div_magic) >> 32;
+  if (PH_UNLIKELY(reg * cl->size != diff || reg >= nregs)) return PH_EBADPTR;
+  if (run == h->bins[c].cur) return free_in_cur(h, c, e, off, (uint32_t)reg);
+  /* The bit of a live region is 0. */
+  uint32_t *word32 = &e->size;
+  uint64_t *word64 = NULL, bit;
+  if (cl->bm_words == 0) {
+    bit = 1u << reg;
+    if (*word32 & bit) return PH_EDOUBLEFREE;
+  } else {
+    word64 = ph__small_trailing_bitmap(h, run, cl) + (reg >> 6);
+    bit = 1ull << (reg & 63);
+    if (*word64 & bit) return PH_EDOUBLEFREE;
+  }
+  /* Unless this is the run's last live region: onto the recent stack, or
+   * when it is full, into the run's count. */
+  ph_recent *r = ph__recent(h);
+  unsigned n = r->count[c];
+  if (PH_UNLIKELY(PH_INFO_NFREE(info) + PH_INFO_RECENT(info) + 1 >= nregs || r->generation != h->generation))
+    return free_elsewhere_slow(h, c, run, e, off, (uint32_t)reg);
+  if (word64) {
+    *word64 |= bit;
+    uint32_t w = (uint32_t)(reg >> 6);
+    if (w < *word32) *word32 = w; /* the lowest word that may have a free bit */
+  } else {
+    *word32 |= (uint32_t)bit;
+  }
+  h->bins[c].live--;
+  h->free_count++;
+  if (PH_LIKELY(n < PH_RECENT_CAP && off < PH_RECENT_LIMIT)) {
+    r->slot[c][n] = (uint32_t)(off >> 3);
+    r->count[c] = (uint8_t)(n + 1);
+    e->info = info + PH_INFO_RECENT_ONE;
+    return 0;
+  }
+  return run_gains_free(h, &h->bins[c], run, e, cl);
 }

@@ -100,7 +100,19 @@ static void damage(ph_heap_t *h, int k, const uint8_t *d) {
   uint8_t what = d[0], which = d[1], how = d[2];
   uint32_t raw = load32(d + 3);
   uint32_t *field = NULL;
-  switch (what % 8) {
+  switch (what % 9) {
+  case 8: { /* a bin's recent stack: four of its counts, or a slot (offset / 8) */
+    ph_recent *r = ph__recent(h);
+    unsigned c = which % PH_NCLASSES;
+    if (which & 0x80) {
+      field = (uint32_t *)(void *)&r->count[c & ~3u];
+      break;
+    }
+    uint32_t *slot = &r->slot[c][(which >> 3) & (PH_RECENT_CAP - 1)];
+    uint32_t v = value(h, k, how, raw, *slot >> (PH_LG_PAGE - 3)); /* a page, as the values are made */
+    *slot = how % 8 == 0 || how % 8 == 6 ? v : (v << (PH_LG_PAGE - 3)) | ((raw >> 20) & 0x1F8u) >> 3;
+    return;
+  }
   case 0: field = &h->free_list[which % (PH_FREE_LISTS + 1)]; break;
   case 1: field = which & 1 ? &h->free_mask : &h->free_root; break;
   case 2: { /* a bin: cur, head, tail, or the fresh/freed counts */

@@ -418,6 +418,52 @@ static int inline_bitmap_bits_past_nregs(void) {
   return attach_and_exercise(NULL);
 }
 
+/* A recent stack of the victim that holds regions (populated() frees a
+ * third of its small regions), or PH_NCLASSES. */
+static unsigned stacked_class(void) {
+  for (unsigned c = 0; c < PH_NCLASSES; c++)
+    if (ph__small_recent_count(victim, c) >= 2) return c;
+  return PH_NCLASSES;
+}
+
+static int recent_slots_far_outside(void) {
+  unsigned c = stacked_class();
+  if (c == PH_NCLASSES) return 1;
+  for (unsigned i = 0; i < PH_RECENT_CAP; i++) ph__recent(victim)->slot[c][i] = 0xFFFFFFF8u;
+  return attach_and_exercise(NULL);
+}
+
+static int recent_slot_naming_a_live_region(void) {
+  unsigned c = stacked_class();
+  if (c == PH_NCLASSES) return 1;
+  ph_recent *r = ph__recent(victim);
+  uint32_t run = (uint32_t)((uint64_t)r->slot[c][0] >> (PH_LG_PAGE - 3));
+  for (unsigned i = 0; i < ph__classes[c].nregs; i++) { /* the first live region of that run */
+    uint64_t off = ((uint64_t)run << PH_LG_PAGE) + (uint64_t)i * ph__classes[c].size;
+    if (ph__small_is_live(victim, run, (long)i)) {
+      r->slot[c][r->count[c] - 1] = (uint32_t)(off >> 3);
+      return attach_and_exercise((char *)victim + off);
+    }
+  }
+  return 1;
+}
+
+static int recent_slots_all_the_same(void) {
+  unsigned c = stacked_class();
+  if (c == PH_NCLASSES) return 1;
+  ph_recent *r = ph__recent(victim);
+  for (unsigned i = 1; i < PH_RECENT_CAP; i++) r->slot[c][i] = r->slot[c][0];
+  r->count[c] = PH_RECENT_CAP;
+  return attach_and_exercise((char *)victim + ((uint64_t)r->slot[c][0] << 3));
+}
+
+static int recent_count_past_the_cap(void) {
+  unsigned c = stacked_class();
+  if (c == PH_NCLASSES) return 1;
+  ph__recent(victim)->count[c] = 0xFF;
+  return attach_and_exercise(NULL);
+}
+
 static int scratch_chunk_mark_removed(void) {
   uint64_t start = victim->scratch_end - PH_SCRATCH_CHUNK;
   ph_page *e = ph__page(victim, (uint32_t)(start >> PH_LG_PAGE));
@@ -445,6 +491,10 @@ static const struct { const char *name; case_fn fn; } map_damage[] = {
     {"inline bitmap empty but counted", inline_bitmap_empty_but_counted},
     {"inline bitmap bits past nregs", inline_bitmap_bits_past_nregs},
     {"scratch chunk without its mark", scratch_chunk_mark_removed},
+    {"recent slots far outside", recent_slots_far_outside},
+    {"recent slot naming a live region", recent_slot_naming_a_live_region},
+    {"recent slots all the same", recent_slots_all_the_same},
+    {"recent count past the cap", recent_count_past_the_cap},
 };
 
 TEST(operations_on_damaged_map_links_work_in_the_region_or_fail_with_a_code) {

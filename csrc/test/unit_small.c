@@ -22,24 +22,25 @@ TEST(regions_fill_runs_in_address_order) {
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
-TEST(cur_fills_first_then_runs_in_the_order_they_gained_room) {
+TEST(cur_fills_first_then_the_newest_free_then_runs_in_the_order_they_gained_room) {
   ph_heap_t *h = make(8u << 20);
   REQUIRE(h);
   unsigned c = ph__size2class(64);
   const ph_class *cl = &ph__classes[c];
   uint64_t run1 = ph__off_malloc(h, 64), last = 0;
-  for (unsigned i = 1; i < cl->nregs * 2u + 1; i++) last = ph__off_malloc(h, 64); /* runs 1, 2 full; run 3 is cur */
-  uint64_t run2 = run1 + (uint64_t)cl->run_pages * PH_PAGE_SIZE;
-  EXPECT_EQ(ph__off_free(h, run2 + 3 * 64), 0); /* run 2 gains room first */
+  for (unsigned i = 1; i < cl->nregs * 4u + 1; i++) last = ph__off_malloc(h, 64); /* runs 1-4 full; run 5 is cur */
+  uint64_t step = (uint64_t)cl->run_pages * PH_PAGE_SIZE, run2 = run1 + step, run3 = run2 + step;
+  for (unsigned i = 0; i < PH_RECENT_CAP; i++) EXPECT_EQ(ph__off_free(h, run3 + i * 64u), 0); /* onto the stack */
+  EXPECT_EQ(ph__off_free(h, run2 + 3 * 64), 0); /* the stack is full: run 2 gains room first */
   EXPECT_EQ(ph__off_free(h, run1 + 5 * 64), 0);
   EXPECT(h->bins[c].head == (uint32_t)(run2 >> PH_LG_PAGE) && h->bins[c].tail == (uint32_t)(run1 >> PH_LG_PAGE));
   for (unsigned i = 1; i < cl->nregs; i++) EXPECT_EQ(ph__off_malloc(h, 64), last + i * 64u); /* cur first */
+  for (unsigned i = PH_RECENT_CAP; i-- > 0;) EXPECT_EQ(ph__off_malloc(h, 64), run3 + i * 64u); /* newest first */
   EXPECT_EQ(ph__off_malloc(h, 64), run2 + 3 * 64);
   EXPECT_EQ(ph__off_malloc(h, 64), run1 + 5 * 64);
   uint64_t fresh = ph__off_malloc(h, 64); /* nothing below has room: a new run */
-  uint64_t run3 = run2 + (uint64_t)cl->run_pages * PH_PAGE_SIZE;
-  EXPECT_EQ(last, run3);
-  EXPECT_EQ(fresh, run3 + (uint64_t)cl->run_pages * PH_PAGE_SIZE);
+  EXPECT_EQ(last, run1 + 4 * step);
+  EXPECT_EQ(fresh, run1 + 5 * step);
   EXPECT(ph_heap_check(h, 8u << 20) == 0);
 }
 
