@@ -76,7 +76,7 @@ static int64_t free_run_remove(ph_heap_t *h, uint32_t p, bool *dirty) {
   uint32_t n = free_run_at(h, p);
   if (n == 0) return PH_ECORRUPT;
   bool was_dirty = n == 1 || (ph__page(h, p + n - 1)->info & PH_TAIL_DIRTY);
-  if (n > 1 && was_dirty && ph__dirty_unlink(h, p + n - 1) != 0) return PH_ECORRUPT;
+  if (n > 1 && was_dirty && ph__dirty_unlink(h, p + n - 1, n) != 0) return PH_ECORRUPT;
   if (dirty) *dirty = was_dirty;
   if (n <= PH_FREE_LISTS) {
     if (!ph__list_unlink(h, &h->free_list[n], NULL, p)) return PH_ECORRUPT;

@@ -33,6 +33,13 @@ static uint32_t dirty_run_at(const ph_heap_t *h, uint64_t t) {
   return ph__kind(head) == PH_PK_FREE && head->size == n ? n : 0;
 }
 
+/* Whether t is a dirty tail inside the heap: a link that may be followed
+ * and written. (That its run is sound is ph_heap_check's to say: a link
+ * changed here only ever points at such a tail.) */
+static inline bool dirty_tail_at(const ph_heap_t *h, uint64_t t) {
+  return ph__in_heap(h, t) && ph__page(h, (uint32_t)t)->info == (PH_INFO(PH_PK_FREE_TAIL, 0, 0, 0) | PH_TAIL_DIRTY);
+}
+
 int ph__dirty_push(ph_heap_t *h, uint32_t p, uint32_t n) {
   ph_assert(n >= 2 && "one-page runs are not tracked");
   uint32_t t = p + n - 1, oldest = h->dirty_head;
@@ -40,10 +47,10 @@ int ph__dirty_push(ph_heap_t *h, uint32_t p, uint32_t n) {
   if (oldest == 0) {
     e->left = e->right = t;
   } else {
-    if (!dirty_run_at(h, oldest)) return PH_ECORRUPT;
+    if (!dirty_tail_at(h, oldest)) return PH_ECORRUPT;
     ph_page *first = ph__page(h, oldest);
     uint32_t newest = first->left;
-    if (!dirty_run_at(h, newest) || ph__page(h, newest)->right != oldest) return PH_ECORRUPT;
+    if (!dirty_tail_at(h, newest) || ph__page(h, newest)->right != oldest) return PH_ECORRUPT;
     e->left = newest;
     e->right = oldest;
     ph__page(h, newest)->right = t;
@@ -55,16 +62,15 @@ int ph__dirty_push(ph_heap_t *h, uint32_t p, uint32_t n) {
   return 0;
 }
 
-int ph__dirty_unlink(ph_heap_t *h, uint32_t t) {
-  uint32_t n = dirty_run_at(h, t);
-  if (n == 0 || n > h->dirty_pages) return PH_ECORRUPT;
+int ph__dirty_unlink(ph_heap_t *h, uint32_t t, uint32_t n) {
   ph_page *e = ph__page(h, t);
+  if (!(e->info & PH_TAIL_DIRTY) || n > h->dirty_pages) return PH_ECORRUPT;
   uint32_t l = e->left, r = e->right;
   if (l == t || r == t) { /* the only one */
     if (l != t || r != t || h->dirty_head != t || h->dirty_pages != n) return PH_ECORRUPT;
     h->dirty_head = 0;
   } else {
-    if (!dirty_run_at(h, l) || !dirty_run_at(h, r)) return PH_ECORRUPT;
+    if (!dirty_tail_at(h, l) || !dirty_tail_at(h, r)) return PH_ECORRUPT;
     ph_page *le = ph__page(h, l), *re = ph__page(h, r);
     if (le->right != t || re->left != t) return PH_ECORRUPT;
     le->right = r;
@@ -99,7 +105,7 @@ static int give_back(ph_heap_t *h, uint64_t from, uint64_t to) {
  * not take stays off it, with its bytes, which nothing takes for zeros. */
 static int64_t purge_oldest(ph_heap_t *h, int *os) {
   uint32_t t = h->dirty_head, n = dirty_run_at(h, t);
-  if (n == 0 || ph__dirty_unlink(h, t) != 0) return PH_ECORRUPT;
+  if (n == 0 || ph__dirty_unlink(h, t, n) != 0) return PH_ECORRUPT;
   *os = give_back(h, (uint64_t)t - (n - 1), (uint64_t)t + 1);
   return *os ? PH_EIO : (int64_t)n;
 }
