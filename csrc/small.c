@@ -270,8 +270,11 @@ static int run_gains_free(ph_heap_t *h, ph_bin *bin, uint32_t run, ph_page *e, c
   return 0;
 }
 
-/* The free of region reg of cur (validated up to its bit). */
-__attribute__((noinline)) static int free_in_cur(ph_heap_t *h, unsigned c, ph_page *e, uint64_t off, uint32_t reg) {
+/* The free of region reg of cur (validated up to its bit). Inline: a
+ * program whose live set fits one run per bin frees there (bigrho under the
+ * shim: 3% fewer instructions than out of line). */
+static inline __attribute__((always_inline)) int free_in_cur(ph_heap_t *h, unsigned c, ph_page *e, uint64_t off,
+                                                             uint32_t reg) {
   ph_bin *bin = &h->bins[c];
   const ph_class *cl = &ph__classes[c];
   uint32_t first_fresh = cl->nregs - bin->fresh;
