@@ -132,6 +132,7 @@ int ph_heap_reset(ph_heap_t *h) {
   ph__lock_forget_verdict(h); /* a new, empty heap */
   ph__pages_format(h); /* hwm back to the first leaf; the leaves above it are forgotten */
   h->dirty_head = h->dirty_pages = 0; /* the pages below touched count as dirty, given back at a later free */
+  ph__purge_age(h)->old_listed = ph__purge_age(h)->old_top = 0; /* and young: in use until now */
   return 0;
 }
 

@@ -195,6 +195,24 @@ typedef struct ph_recent {
 } ph_recent;
 #define PH_RECENT_AT 6848u /* byte offset in the header: room for the struct to grow before it */
 
+/*
+ * Decay's sense of age (purge.c): a dirty page may go back to the system
+ * only once the heap has taken pages (a page-level allocation) since it
+ * became dirty, and did not take it. So a loop that frees everything and
+ * allocates it again reuses its pages before they count as old, and never
+ * faults them in again; memory that stays free goes at the first free of
+ * pages after the next allocation. Counts, not clocks: at each page-level
+ * allocation, the pages then dirty become old (the list's oldest first, the
+ * highest above hwm first); using or merging pages makes fewer old. In the
+ * header's second page, after the struct: restored with the heap, zero in
+ * a heap made before it existed (nothing old yet).
+ */
+typedef struct ph_purge_age {
+  uint32_t old_listed; /* of the dirty list's pages, the oldest this many are old (at most dirty_pages) */
+  uint32_t old_top;    /* of the pages in [hwm, touched), the highest this many are old */
+} ph_purge_age;
+#define PH_PURGE_AGE_AT 6784u
+
 typedef struct ph_root {
   char name[PH_ROOT_NAME_MAX + 1]; /* NUL-terminated; meaningful only while the slot is in use */
   uint64_t off;
@@ -254,6 +272,8 @@ _Static_assert(offsetof(struct ph_heap, purge_mode) == PH_LOCK_BLOCK_OFFSET + 22
 _Static_assert(sizeof(struct ph_heap) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "header fits its pages");
 _Static_assert(sizeof(struct ph_heap) <= PH_RECENT_AT && PH_RECENT_AT % 64 == 0, "the recent stacks follow the struct");
 _Static_assert(PH_RECENT_AT + sizeof(ph_recent) <= PH_HEADER_PAGES * PH_PAGE_SIZE, "and end in the header");
+_Static_assert(sizeof(struct ph_heap) <= PH_PURGE_AGE_AT && PH_PURGE_AGE_AT + sizeof(ph_purge_age) <= PH_RECENT_AT,
+               "decay's ages sit between the struct and the recent stacks");
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");
 _Static_assert(offsetof(struct ph_heap, scratch_end) == PH_SCRATCH_CURSOR + 8, "next, then end");
 _Static_assert(offsetof(struct ph_heap, generation) == PH_GENERATION_OFFSET, "privheap.h names the generation");
@@ -292,6 +312,13 @@ static inline const ph_recent *ph__recent_const(const ph_heap_t *h) {
 }
 static inline ph_recent *ph__recent_mut(ph_heap_t *h) { return (ph_recent *)(ph__base_mut(h) + PH_RECENT_AT); }
 #define ph__recent(h) PH__CONST_OR_NOT(h, ph__recent_const, ph__recent_mut)(h)
+static inline ph_purge_age *ph__purge_age(ph_heap_t *h) { return (ph_purge_age *)(ph__base_mut(h) + PH_PURGE_AGE_AT); }
+/* A page-level allocation: the pages dirty now are old (purge.c). */
+static inline void ph__purge_age_all(ph_heap_t *h) {
+  ph_purge_age *a = ph__purge_age(h);
+  a->old_listed = h->dirty_pages;
+  a->old_top = h->touched - h->hwm;
+}
 
 /* Whether page p is in the heap's used pages, where a run head may be. A
  * link or a size read from a map entry is untrusted (the heap may have been

@@ -149,6 +149,7 @@ static int64_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
 
 int64_t ph__pages_alloc(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   ph_assert(n > 0 && (align & (align - 1)) == 0 && "whole pages, power-of-two alignment");
+  ph__purge_age_all(h);
   uint64_t want = (uint64_t)n + align - 1; /* any run this long holds an aligned fit */
   uint32_t p = 0;
   if (want <= PH_FREE_LISTS) {
@@ -267,6 +268,7 @@ int ph__pages_free(ph_heap_t *h, uint32_t p, uint32_t n) {
 
 int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
   uint32_t end = p + n, extra = m - n;
+  ph__purge_age_all(h);
   if (end == h->hwm) {
     uint64_t top = (uint64_t)end + extra;
     /* Growth into a chunk without a leaf moves instead: its leaf would sit here. */

@@ -829,9 +829,13 @@ PH_NODISCARD PH_API int ph_checksum_update(const void *region, size_t used, uint
  * lower touched_bytes). With PH_PURGE, a free of whole pages (a large
  * allocation, or a small run emptied) gives back the oldest of them, down
  * to half a limit, once there are more than the limit: the larger of
- * PH_PURGE_MIN_DIRTY bytes and an eighth of the pages in use. Small frees
- * that leave a run partly used, frame scratch and reset give nothing back
- * (reset stays O(1); the pages it leaves go at a later free or purge).
+ * PH_PURGE_MIN_DIRTY bytes and an eighth of the pages in use. It gives
+ * back only old pages: free since before the heap's latest allocation of
+ * pages, which left them unused (age counted in allocations, not time), so
+ * a loop that frees everything and allocates it again keeps its pages.
+ * Small frees that leave a run partly used, frame scratch and reset give
+ * nothing back (reset stays O(1); the pages it leaves go at a later free
+ * after an allocation of pages, or at ph_heap_purge).
  * With PH_PURGE_NOW every page-level free gives back at once. On Windows
  * the write watch does not see pages given back, so there only pages above
  * the high-water mark (outside every snapshot) are given back.

@@ -144,20 +144,32 @@ static uint64_t dirty_limit(const ph_heap_t *h) {
   return eighth > floor ? eighth : floor;
 }
 
-/* Give back dirty runs, oldest first, then pages above hwm, until at most
- * `goal` dirty pages are left. The pages given back, PH_ECORRUPT or PH_EIO. */
-static int64_t purge_down_to(ph_heap_t *h, uint64_t goal, int *os) {
+static inline uint64_t min_u64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+/* Give back dirty runs, oldest first, then pages above hwm from the top
+ * down, until at most `goal` dirty pages are left; with `old_only`, only
+ * pages that are old (see ph_purge_age). The pages given back,
+ * PH_ECORRUPT or PH_EIO. */
+static int64_t purge_down_to(ph_heap_t *h, uint64_t goal, bool old_only, int *os) {
+  ph_purge_age *age = ph__purge_age(h);
   int64_t total = 0;
   if (ph__prim_purge_tracked) {
     while (h->dirty_head && (uint64_t)h->dirty_pages + (h->touched - h->hwm) > goal) {
+      if (old_only && min_u64(age->old_listed, h->dirty_pages) < dirty_run_at(h, h->dirty_head)) break;
       int64_t got = purge_oldest(h, os);
       if (got < 0) return got;
+      age->old_listed = age->old_listed > got ? age->old_listed - (uint32_t)got : 0;
       total += got;
     }
   }
-  uint64_t below = ph__prim_purge_tracked ? h->dirty_pages : 0;
-  int64_t got = purge_top(h, goal > below ? goal - below : 0, os);
-  return got < 0 ? got : total + got;
+  uint64_t below = ph__prim_purge_tracked ? h->dirty_pages : 0, above = h->touched - h->hwm;
+  uint64_t keep = goal > below ? goal - below : 0, young = above - min_u64(age->old_top, above);
+  if (old_only && keep < young) keep = young;
+  int64_t got = purge_top(h, keep, os);
+  if (got < 0) return got;
+  age->old_top = (uint32_t)min_u64(age->old_top > got ? age->old_top - (uint64_t)got : 0, h->touched - h->hwm);
+  age->old_listed = (uint32_t)min_u64(age->old_listed, h->dirty_pages);
+  return total + got;
 }
 
 void ph__purge_after_free(ph_heap_t *h, uint32_t p, uint32_t n) {
@@ -166,11 +178,11 @@ void ph__purge_after_free(ph_heap_t *h, uint32_t p, uint32_t n) {
   int os = 0;
   if (mode == PH__PURGE_NOW) {
     if (n == 1 && ph__prim_purge_tracked) (void)give_back(h, p, (uint64_t)p + 1); /* not on the list */
-    (void)purge_down_to(h, 0, &os);
+    (void)purge_down_to(h, 0, false, &os);
     return;
   }
   uint64_t below = ph__prim_purge_tracked ? h->dirty_pages : 0, limit = dirty_limit(h);
-  if (below + (h->touched - h->hwm) > limit) (void)purge_down_to(h, limit / 2, &os);
+  if (below + (h->touched - h->hwm) > limit) (void)purge_down_to(h, limit / 2, true, &os);
 }
 
 /* ---- the public calls --------------------------------------------------- */
@@ -200,7 +212,7 @@ int64_t ph_heap_purge(ph_heap_t *h) {
   if (!h || ph__purge_flags(h) == 0) return ph__fail(PH_EINVAL);
   int os = 0;
   int64_t single = ph__prim_purge_tracked ? purge_single_pages(h, &os) : 0;
-  int64_t rest = single < 0 ? single : purge_down_to(h, 0, &os);
+  int64_t rest = single < 0 ? single : purge_down_to(h, 0, false, &os);
   int64_t err = single < 0 ? single : rest;
   if (err == PH_EIO) return ph__fail_os(PH_EIO, os);
   if (err < 0) return ph__fail((int)err);
