@@ -34,7 +34,7 @@ static int check_header_links(const struct ph_heap *h) {
     if (p && !ph__in_heap(h, p)) return PH_ECORRUPT;
   }
   if (h->free_root && !ph__in_heap(h, h->free_root)) return PH_ECORRUPT;
-  if (h->dirty_head ? !ph__in_heap(h, h->dirty_head) : h->dirty_pages != 0) return PH_ECORRUPT;
+  if (h->dirty_head ? !ph__in_heap(h, h->dirty_head) || h->dirty_pages < 2 : h->dirty_pages != 0) return PH_ECORRUPT;
   if (h->dirty_pages > h->hwm) return PH_ECORRUPT;
   for (unsigned c = 0; c < PH_NCLASSES; c++) {
     const ph_bin *bin = &h->bins[c];
@@ -305,7 +305,7 @@ static int check_bin_list(const ph_heap_t *h, unsigned c, uint32_t expect) {
  * Bounded by their number: each step goes to a dirty tail below hwm. */
 static int check_dirty_list(const ph_heap_t *h, const tally *t) {
   if (h->dirty_pages != t->dirty_pages) return 1;
-  if (h->dirty_head == 0) return t->dirty_runs != 0;
+  if (h->dirty_head == 0 || t->dirty_runs == 0) return h->dirty_head != 0 || t->dirty_runs != 0;
   uint32_t prev = ph__page(h, h->dirty_head)->left, p = h->dirty_head;
   for (uint64_t n = 0; n < t->dirty_runs; n++) {
     if (p < h->base_pages || p >= h->hwm || (n > 0 && p == h->dirty_head)) return 1; /* a shorter circle */

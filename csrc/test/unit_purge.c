@@ -452,7 +452,7 @@ static ph_heap_t *three_dirty(void **base, uint32_t t[3], unsigned char *guard[3
 }
 
 TEST(a_damaged_dirty_list_is_found_by_the_check_and_refused_by_purge_and_free) {
-  enum { CASES = 9 };
+  enum { CASES = 10 };
   for (int k = 0; k < CASES; k++) {
     void *base;
     uint32_t t[3];
@@ -472,6 +472,7 @@ TEST(a_damaged_dirty_list_is_found_by_the_check_and_refused_by_purge_and_free) {
     case 6: h->dirty_head = h->hwm + 1, header = true; break;    /* a head out of the heap */
     case 7: h->dirty_head = 0, header = true; break;             /* a list lost, its pages counted */
     case 8: ph__page(h, t[0])->size = 900; break;                /* a tail whose run is not there */
+    case 9: h->dirty_pages = 0, header = true; break;            /* a head with no pages listed */
     }
     if (header) {
       EXPECT_EQ(ph_heap_check(h, 16 * MiB), PH_ECORRUPT);
