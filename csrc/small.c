@@ -374,36 +374,20 @@ int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off) {
   uint64_t reg = (diff * cl->div_magic) >> 32;
   if (PH_UNLIKELY(reg * cl->size != diff || reg >= nregs)) return PH_EBADPTR;
   if (run == h->bins[c].cur) return free_in_cur(h, c, e, off, (uint32_t)reg);
-  /* The bit of a live region is 0. */
-  uint32_t *word32 = &e->size;
-  uint64_t *word64 = NULL, bit;
-  if (cl->bm_words == 0) {
-    bit = 1u << reg;
-    if (*word32 & bit) return PH_EDOUBLEFREE;
-  } else {
-    word64 = ph__small_trailing_bitmap(h, run, cl) + (reg >> 6);
-    bit = 1ull << (reg & 63);
-    if (*word64 & bit) return PH_EDOUBLEFREE;
-  }
+  if (bit_is_set(h, e, run, cl, (long)reg)) return PH_EDOUBLEFREE; /* the bit of a live region is 0 */
   /* Unless this is the run's last live region: onto the recent stack, or
    * when it is full, into the run's count. */
   ph_recent *r = ph__recent(h);
   unsigned n = r->count[c];
   if (PH_UNLIKELY(PH_INFO_NFREE(info) + PH_INFO_RECENT(info) + 1 >= nregs || r->generation != h->generation))
     return free_elsewhere_slow(h, c, run, e, off, (uint32_t)reg);
-  if (word64) {
-    *word64 |= bit;
-    uint32_t w = (uint32_t)(reg >> 6);
-    if (w < *word32) *word32 = w; /* the lowest word that may have a free bit */
-  } else {
-    *word32 |= (uint32_t)bit;
-  }
+  set_free_bit(h, e, run, cl, (uint32_t)reg);
   h->bins[c].live--;
   h->free_count++;
   if (PH_LIKELY(n < PH_RECENT_CAP && off < PH_RECENT_LIMIT)) {
     r->slot[c][n] = (uint32_t)(off >> 3);
     r->count[c] = (uint8_t)(n + 1);
-    e->info = info + PH_INFO_RECENT_ONE;
+    e->info += PH_INFO_RECENT_ONE;
     return 0;
   }
   return run_gains_free(h, &h->bins[c], run, e, cl);
