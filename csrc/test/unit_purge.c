@@ -200,8 +200,8 @@ TEST(a_frame_that_frees_everything_keeps_its_pages_for_the_next) {
     if (frame == 0) REQUIRE((uint64_t)h->hwm * PAGE > 2 * PH_PURGE_MIN_DIRTY); /* more than the limit in use */
     uint32_t peak = h->hwm;
     for (int i = 0; i < OBJS; i++) REQUIRE(ph_heap_free(h, obj[i]) == 0);
-    /* What the frame used stays resident (without ages: about 1,100 of its
-     * 2,900 pages went back each frame and were faulted in again). */
+    /* What the frame used stays resident (a rule without ages gives back
+     * about 1,100 of its 2,900 pages each frame, to fault them in again). */
     long in_memory = resident(h, h->base_pages, peak); /* -1 where mincore does not count 4 KiB pages */
     if (in_memory >= 0 && in_memory + 64 < (long)(peak - h->base_pages)) {
       printf("#   frame %d: %ld of %u pages resident\n", frame, in_memory, peak - h->base_pages);
