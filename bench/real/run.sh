@@ -16,6 +16,10 @@
 # (user + system) and peak RSS, and privheap's ratios against each.
 # Environment: ROUNDS (default 7), QUICK=1 (1 round, smaller bigrho),
 # BUILD_DIR (default bench/real/build), CC, CFLAGS (as build.sh).
+#
+# instructions.sh runs the same programs once per allocator under valgrind's
+# cachegrind and prints instruction counts instead: exact and repeatable,
+# with the allocator's own share under glibc and privheap.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${BUILD_DIR:-$here/build}
