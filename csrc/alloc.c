@@ -198,48 +198,35 @@ int64_t ph__off_realloc(ph_heap_t *h, uint64_t off, size_t size) {
 
 /* ---- pointer API -------------------------------------------------------- */
 
-/* A pointer API result: the allocation at offset r, or NULL with r's code
- * recorded. */
-static inline void *ptr_result(ph_heap_t *h, int64_t r) {
-  return PH_LIKELY(r >= 0) ? ph__base(h) + r : ph__fail_null((int)r);
-}
-
-/* Offset of p in h, or 1 (never an allocation: not 8-aligned) when p is
- * outside the region or is its base (offset 0 would read as NULL). */
-static inline uint64_t to_off(const ph_heap_t *h, const void *p) {
-  uintptr_t b = (uintptr_t)h, q = (uintptr_t)p;
-  return q > b && q - b < ((uint64_t)h->npages << PH_LG_PAGE) ? (uint64_t)(q - b) : 1u;
-}
-
 void *ph_heap_malloc(ph_heap_t *h, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return ptr_result(h, ph__off_malloc(h, size));
+  return ph__ptr_result(h, ph__off_malloc(h, size));
 }
 
 void *ph_heap_calloc(ph_heap_t *h, size_t n, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return ptr_result(h, ph__off_calloc(h, n, size));
+  return ph__ptr_result(h, ph__off_calloc(h, n, size));
 }
 
 void *ph_heap_aligned_alloc(ph_heap_t *h, size_t align, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return ptr_result(h, ph__off_aligned(h, align, size));
+  return ph__ptr_result(h, ph__off_aligned(h, align, size));
 }
 
 void *ph_heap_realloc(ph_heap_t *h, void *p, size_t size) {
   if (!h) return ph__fail_null(PH_EINVAL);
-  return ptr_result(h, ph__off_realloc(h, p ? to_off(h, p) : 0, size));
+  return ph__ptr_result(h, ph__off_realloc(h, p ? ph__to_off(h, p) : 0, size));
 }
 
 int ph_heap_free(ph_heap_t *h, void *p) {
   if (!h) return ph__fail(PH_EINVAL);
   if (!p) return 0;
-  int err = ph__off_free(h, to_off(h, p));
+  int err = ph__off_free(h, ph__to_off(h, p));
   return PH_LIKELY(err == 0) ? 0 : ph__fail(err);
 }
 
 size_t ph_heap_usable_size(const ph_heap_t *h, const void *p) {
-  int64_t r = h ? ph__off_usable(h, p ? to_off(h, p) : 1u) : PH_EINVAL;
+  int64_t r = h ? ph__off_usable(h, p ? ph__to_off(h, p) : 1u) : PH_EINVAL;
   if (r < 0) {
     ph__fail((int)r);
     return 0;

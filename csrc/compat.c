@@ -50,26 +50,39 @@ int ph_config_private_heap(void *base, size_t size) {
   return 0;
 }
 
+/* These call the offset operations themselves, not ph_heap_*: a program
+ * linked against this API calls them for each of its allocations, and a
+ * second exported call costs a PLT jump (bigrho under the shim: about 20
+ * instructions per malloc and free). */
 void *ph_malloc(size_t size) {
-  if (!default_heap) return ph__fail_null(PH_EINVAL);
-  return ph_heap_malloc(default_heap, malloc_size(size));
+  ph_heap_t *h = default_heap;
+  if (!h) return ph__fail_null(PH_EINVAL);
+  return ph__ptr_result(h, ph__off_malloc(h, malloc_size(size)));
 }
 
 void *ph_calloc(size_t n, size_t size) {
-  if (!default_heap) return ph__fail_null(PH_EINVAL);
+  ph_heap_t *h = default_heap;
+  if (!h) return ph__fail_null(PH_EINVAL);
   size_t total;
-  if (__builtin_mul_overflow(n, size, &total)) return ph_heap_calloc(default_heap, n, size); /* PH_ENOMEM */
-  return ph_heap_calloc(default_heap, 1, malloc_size(total));
+  if (__builtin_mul_overflow(n, size, &total)) return ph__fail_null(PH_ENOMEM);
+  return ph__ptr_result(h, ph__off_calloc(h, 1, malloc_size(total)));
 }
 
 void *ph_realloc(void *p, size_t size) {
-  if (!default_heap) return ph__fail_null(PH_EINVAL);
-  return ph_heap_realloc(default_heap, p, malloc_size(size));
+  ph_heap_t *h = default_heap;
+  if (!h) return ph__fail_null(PH_EINVAL);
+  return ph__ptr_result(h, ph__off_realloc(h, p ? ph__to_off(h, p) : 0, malloc_size(size)));
 }
 
 void ph_free(void *p) {
-  if (default_heap) ph_heap_free(default_heap, p);
-  else if (p) ph__fail(PH_EINVAL);
+  ph_heap_t *h = default_heap;
+  if (!h) {
+    if (p) ph__fail(PH_EINVAL);
+    return;
+  }
+  if (!p) return;
+  int err = ph__off_free(h, ph__to_off(h, p));
+  if (PH_UNLIKELY(err)) ph__fail(err);
 }
 
 /* The errno value for a PH_E* code, as posix_memalign reports it. */

@@ -437,6 +437,12 @@ int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c);
  * head entry is e; the entry is validated first. 0, PH_EBADPTR,
  * PH_EDOUBLEFREE or PH_ECORRUPT. */
 int ph__small_free(ph_heap_t *h, uint32_t run, ph_page *e, uint64_t off);
+/* The same when e is a small head of class c (< PH_NCLASSES): when it is
+ * the head of the bin's cur and the heap is not in zero mode; and when it
+ * is not, or the heap is. Called by ph__off_free's inline part, which has
+ * told the two apart already. */
+int ph__small_free_in_cur(ph_heap_t *h, unsigned c, ph_page *e, uint64_t off);
+int ph__small_free_elsewhere(ph_heap_t *h, unsigned c, uint32_t run, ph_page *e, uint64_t off);
 /* The head of the small run ending at page q (base_pages < q <= hwm) when
  * it is the current run of its bin and holds no live region, else 0. Inline:
  * the fall after a malloc and free in a loop asks it twice per free. */
@@ -550,8 +556,14 @@ static inline __attribute__((always_inline)) int ph__off_free(ph_heap_t *h, uint
      * is the next one the bin hands out, and its caller writes it at once. */
     __builtin_prefetch(ph__base(h) + off, 1);
     ph_page *e = ph__page(h, (uint32_t)p);
-    uint32_t k = ph__kind(e);
-    if (k == PH_PK_SMALL) return ph__small_free(h, (uint32_t)p, e, off);
+    uint32_t info = e->info, k = PH_INFO_KIND(info);
+    if (k == PH_PK_SMALL) {
+      /* A region in the first page of its bin's cur run: freed here, without a call. */
+      unsigned c = PH_INFO_CLASS(info);
+      if (PH_UNLIKELY(c >= PH_NCLASSES)) return PH_ECORRUPT;
+      if (h->bins[c].cur == p && !(h->flags & PH_ZERO_ON_FREE)) return ph__small_free_in_cur(h, c, e, off);
+      return ph__small_free_elsewhere(h, c, (uint32_t)p, e, off);
+    }
     if (k == PH_PK_SMALL_BODY && e->size <= p - h->base_pages) { /* else: damage, classified by the slow path */
       uint32_t run = (uint32_t)p - e->size; /* its head may sit in the previous leaf */
       return ph__small_free(h, run, ph__page(h, run), off);
@@ -561,6 +573,19 @@ static inline __attribute__((always_inline)) int ph__off_free(ph_heap_t *h, uint
 }
 /* Usable size of the live allocation at off, or a negative PH_E* code. */
 int64_t ph__off_usable(const ph_heap_t *h, uint64_t off);
+
+/* The pointer APIs over the offset operations (alloc.c, compat.c). */
+/* A pointer API result: the allocation at offset r, or NULL with r's code
+ * recorded. */
+static inline void *ph__ptr_result(ph_heap_t *h, int64_t r) {
+  return PH_LIKELY(r >= 0) ? ph__base(h) + r : ph__fail_null((int)r);
+}
+/* Offset of p in h, or 1 (never an allocation: not 8-aligned) when p is
+ * outside the region or is its base (offset 0 would read as NULL). */
+static inline uint64_t ph__to_off(const ph_heap_t *h, const void *p) {
+  uintptr_t b = (uintptr_t)h, q = (uintptr_t)p;
+  return q > b && q - b < ((uint64_t)h->npages << PH_LG_PAGE) ? (uint64_t)(q - b) : 1u;
+}
 
 /* ---- lifecycle (heap.c) -------------------------------------------------- */
 /* Grow a validated heap's page count to a region of `size` bytes (capped by
