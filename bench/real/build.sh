@@ -13,7 +13,10 @@ mkdir -p "$build"
 mapfile -t shared < <(grep -v '^[[:space:]]*\(#\|$\)' "$root/csrc/cflags.txt")
 cc=${CC:-gcc}
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
-$cc "${shared[@]}" ${CFLAGS:--O2} -fPIC -shared -I"$root/csrc" \
+# -Bsymbolic-functions: the shim's calls into the library bind inside the
+# object, as a program linked with the library statically would call it,
+# not through the PLT.
+$cc "${shared[@]}" ${CFLAGS:--O2} -fPIC -shared -Wl,-Bsymbolic-functions -I"$root/csrc" \
   "$here/shim.c" "$root"/csrc/*.c -o "$build/libprivheap-shim.so" -ldl -lpthread
 # shellcheck disable=SC2086
 $cc -std=c11 -Wall -Wextra ${CFLAGS:--O2} "$here/measure.c" -o "$build/measure"

@@ -48,6 +48,7 @@
 
 static char *region_base; /* NULL until the first call */
 static size_t region_size;
+static ph_heap_t *heap;   /* the default heap, at region_base */
 static int lock_on;       /* read on every call; set while single-threaded */
 static uint64_t foreign_frees; /* frees of blocks from outside the region */
 static atomic_flag lock_word = ATOMIC_FLAG_INIT;
@@ -98,7 +99,7 @@ static size_t size_from_env(void) {
 }
 
 /* Runs on the first allocation, which comes before any second thread. */
-static void init_region(void) {
+__attribute__((noinline)) static void init_region(void) {
   size_t size = size_from_env();
   void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -117,6 +118,7 @@ static void init_region(void) {
   const char *lock = getenv("PRIVHEAP_SHIM_LOCK");
   lock_on = lock && *lock == '1';
   region_size = size;
+  heap = ph_default_heap();
   region_base = base;
 }
 
@@ -126,15 +128,20 @@ static int in_region(const void *p) {
 
 /* ---- the lock --------------------------------------------------------- */
 
-static void take(void) {
-  if (!region_base) init_region();
-  if (!lock_on) return;
+__attribute__((noinline)) static void lock(void) {
   for (unsigned spins = 0; atomic_flag_test_and_set_explicit(&lock_word, memory_order_acquire); spins++)
     if (spins >= 64) sched_yield();
 }
 
-static void give(void) {
-  if (lock_on) atomic_flag_clear_explicit(&lock_word, memory_order_release);
+/* Inline, with the rare steps out of line: every call of the program
+ * passes here (two loads and two branches). */
+static inline __attribute__((always_inline)) void take(void) {
+  if (__builtin_expect(!region_base, 0)) init_region();
+  if (__builtin_expect(lock_on, 0)) lock();
+}
+
+static inline __attribute__((always_inline)) void give(void) {
+  if (__builtin_expect(lock_on, 0)) atomic_flag_clear_explicit(&lock_word, memory_order_release);
 }
 
 /* A fork while another thread holds the lock would leave the child's lock
@@ -170,14 +177,16 @@ SHIM_API void *malloc(size_t size) {
 }
 
 SHIM_API void free(void *p) {
-  if (!p) return;
-  take();
-  if (!in_region(p)) {
-    foreign_frees++;
-    give();
+  if (!in_region(p)) { /* NULL too, and everything before the region exists */
+    if (p) {
+      take();
+      foreign_frees++;
+      give();
+    }
     return;
   }
-  int rc = ph_heap_free(ph_default_heap(), p);
+  take();
+  int rc = ph_heap_free(heap, p);
   give();
   if (rc) die("free", rc);
 }
@@ -268,7 +277,7 @@ __attribute__((destructor)) static void check_at_exit(void) {
   if (!region_base || !want || *want != '1') return;
   take();
   int rc = ph_heap_check(region_base, region_size);
-  size_t used = ph_heap_used_bytes(ph_default_heap());
+  size_t used = ph_heap_used_bytes(heap);
   give();
   say("privheap-shim: check=");
   if (rc < 0) say("-");
