@@ -62,6 +62,10 @@ static int check_header_links(const struct ph_heap *h) {
     unsigned n = ph__small_recent_count(h, c);
     if (n > PH_RECENT_CAP || (n && ph__classes[c].run_pages == 0)) return PH_ECORRUPT;
   }
+  /* Zero mode's stacks stay of another generation: the short path of a
+   * free relies on it to leave zero mode (and its clearing) to the general
+   * one. */
+  if ((h->flags & PH_ZERO_ON_FREE) && ph__recent(h)->generation == h->generation) return PH_ECORRUPT;
   /* The inline scratch allocation (C's and FrameArena's) trusts the cursor. */
   return ph__scratch_cursor_check(h);
 }

@@ -293,4 +293,16 @@ TEST(a_stack_for_a_class_served_as_page_runs_is_ecorrupt) {
   drop(h);
 }
 
+TEST(a_zero_mode_heap_whose_stacks_claim_its_generation_is_ecorrupt) {
+  ph_heap_t *h = make(PH_ZERO_ON_FREE);
+  REQUIRE(h);
+  uint64_t cur_off, run1 = fill_64(h, 2, &cur_off);
+  EXPECT_EQ(ph__off_free(h, run1 + 64), 0);
+  EXPECT(ph_heap_check(h, SIZE) == 0);
+  ph__recent(h)->generation = ph_heap_generation(h); /* a free would stack without clearing */
+  EXPECT_EQ(ph_heap_check(h, SIZE), PH_ECORRUPT);
+  EXPECT(ph_heap_attach(h, SIZE) == NULL && ph_last_error() == PH_ECORRUPT);
+  drop(h);
+}
+
 TEST_MAIN()
