@@ -1,0 +1,221 @@
+/**
+ * bench/js/struct.ts - struct access against raw typed-array access: one
+ * "move" step (pos += vel) over 10 000 entities
+ * `Entity { pos: Vec3, vel: Vec3, hp: u32 }` with `Vec3 { x, y, z: f64 }`.
+ *
+ * Usage: bun bench/js/struct.ts [steps] [entities]
+ *
+ * Variants, each timed per step (median and p99 over `steps` steps after a
+ * warm-up), all in the same run:
+ *   raw f64 view      heap.f64 with hand-computed indices (the baseline)
+ *   flat cursor       a layout with fields px py pz vx vy vz hp, c.index(base, i)
+ *   nested cursor     the README's pattern: e.index(base, i); e.pos.x += e.vel.x
+ *   nested each       Entity.each(heap, base, n, (e) => { e.pos.x += e.vel.x ... })
+ *   strided columns   Entity.strided(heap, base, "pos.x") etc.: view[start + i * stride]
+ * Every variant runs twice: first in a fresh process (only the two benchmark
+ * layouts exist), then after LAYOUTS other layouts have been made and driven
+ * through the same cursor paths (cursor, at, index, scalar, nested and array
+ * fields, each), so code the layouts share sees many shapes (megamorphism).
+ * Ratios are against the raw view of the same phase.
+ * Target: flat and nested cursors at most 1.5x raw, after the other layouts.
+ */
+import { PrivateHeap } from "../../src/heap.ts";
+import { struct, type StructLayout } from "../../src/struct.ts";
+import { printHeader, summarize, table, verdict } from "./common.ts";
+
+const STEPS = Number(process.argv[2] ?? 2000);
+const N = Number(process.argv[3] ?? 10_000);
+const WARMUP = 300;
+const LAYOUTS = 12;
+printHeader(`struct access: move step (pos += vel) over ${N} entities, ${STEPS} steps per variant`);
+
+const heap = PrivateHeap.create({ size: 64 << 20 });
+const Vec3 = struct({ x: "f64", y: "f64", z: "f64" });
+const Entity = struct({ pos: Vec3, vel: Vec3, hp: "u32" });
+const Flat = struct({ px: "f64", py: "f64", pz: "f64", vx: "f64", vy: "f64", vz: "f64", hp: "u32" });
+if (Flat.size !== Entity.size || Flat.offsets.vx !== Entity.offsets.vel) throw new Error("Flat and Entity must share the layout");
+
+const base = Entity.alloc(heap, N);
+function seed(): void {
+  const e = Entity.cursor(heap);
+  for (let i = 0; i < N; i++) {
+    e.index(base, i);
+    e.pos.x = i;
+    e.pos.y = -i;
+    e.pos.z = 0;
+    e.vel.x = 1;
+    e.vel.y = 0.5;
+    e.vel.z = 0.25;
+    e.hp = 100;
+  }
+}
+
+/** Sum of all positions: the same for every variant after the same number of steps. */
+function positionSum(): number {
+  const f64 = heap.f64;
+  let s = 0;
+  for (let i = 0; i < N; i++) {
+    const at = (base + i * Entity.size) >>> 3;
+    s += f64[at]! + f64[at + 1]! + f64[at + 2]!;
+  }
+  return s;
+}
+
+type Step = () => void;
+
+function rawStep(): Step {
+  const f64 = heap.f64;
+  const stride = Entity.size >>> 3;
+  const first = base >>> 3;
+  return () => {
+    for (let i = 0, at = first; i < N; i++, at += stride) {
+      f64[at] += f64[at + 3]!;
+      f64[at + 1] += f64[at + 4]!;
+      f64[at + 2] += f64[at + 5]!;
+    }
+  };
+}
+
+function flatStep(): Step {
+  const c = Flat.cursor(heap);
+  return () => {
+    for (let i = 0; i < N; i++) {
+      c.index(base, i);
+      c.px += c.vx;
+      c.py += c.vy;
+      c.pz += c.vz;
+    }
+  };
+}
+
+function nestedStep(): Step {
+  const e = Entity.cursor(heap);
+  return () => {
+    for (let i = 0; i < N; i++) {
+      e.index(base, i);
+      e.pos.x += e.vel.x;
+      e.pos.y += e.vel.y;
+      e.pos.z += e.vel.z;
+    }
+  };
+}
+
+// Bulk helpers, when the library has them.
+type Bulk = {
+  each?(source: PrivateHeap, base: number, count: number, fn: (c: any, i: number) => void): void;
+  strided?(source: PrivateHeap, base: number, path: string): { view: Float64Array; start: number; stride: number };
+};
+
+function eachStep(): Step | undefined {
+  const bulk = Entity as unknown as Bulk;
+  if (bulk.each === undefined) return undefined;
+  const move = (e: any) => {
+    e.pos.x += e.vel.x;
+    e.pos.y += e.vel.y;
+    e.pos.z += e.vel.z;
+  };
+  return () => bulk.each!(heap, base, N, move);
+}
+
+function stridedStep(): Step | undefined {
+  const bulk = Entity as unknown as Bulk;
+  if (bulk.strided === undefined) return undefined;
+  const px = bulk.strided(heap, base, "pos.x");
+  const vx = bulk.strided(heap, base, "vel.x");
+  const f64 = px.view;
+  const stride = px.stride;
+  const d = vx.start - px.start;
+  return () => {
+    for (let i = 0, at = px.start; i < N; i++, at += stride) {
+      f64[at] += f64[at + d]!;
+      f64[at + 1] += f64[at + d + 1]!;
+      f64[at + 2] += f64[at + d + 2]!;
+    }
+  };
+}
+
+/** Make `LAYOUTS` other layouts and drive each through the cursor paths the benchmark uses. */
+function exerciseOtherLayouts(): number {
+  let sink = 0;
+  const kinds = ["f64", "f32", "u32", "i32", "u16", "i16", "u8", "i8"] as const;
+  for (let k = 0; k < LAYOUTS; k++) {
+    const t = kinds[k % kinds.length]!;
+    const Inner = struct({ [`a${k}`]: t, b: "f64", c: t });
+    const Other = struct({ [`f${k}`]: t, inner: Inner, arr: [t, 3], tail: "u32", more: Inner });
+    const count = 256;
+    const at = Other.alloc(heap, count);
+    const c = Other.cursor(heap) as any;
+    for (let r = 0; r < 50; r++) {
+      for (let i = 0; i < count; i++) {
+        c.index(at, i);
+        c[`f${k}`] = i;
+        c.inner.b += c.more.b + 1;
+        c.arr.set(1, c.arr.get(0) + 1);
+        c.tail = c.tail + 1;
+        sink += c.inner.b + c.offset;
+      }
+      const bulk = Other as unknown as Bulk;
+      bulk.each?.(heap, at, count, (x: any) => {
+        x.more.b += 1;
+        x.tail += 1;
+      });
+    }
+    heap.free(at);
+    (Other as StructLayout<any>).read(heap, base);
+  }
+  return sink;
+}
+
+interface Row {
+  name: string;
+  median: number;
+  p99: number;
+}
+
+function measure(name: string, step: Step): Row {
+  for (let s = 0; s < WARMUP; s++) step();
+  const times: number[] = [];
+  for (let s = 0; s < STEPS; s++) {
+    const t0 = Bun.nanoseconds();
+    step();
+    times.push((Bun.nanoseconds() - t0) / 1e3);
+  }
+  const { median, p99 } = summarize(times);
+  return { name, median, p99 };
+}
+
+function phase(title: string): Map<string, number> {
+  const variants: [string, Step | undefined][] = [
+    ["raw f64 view", rawStep()],
+    ["flat cursor", flatStep()],
+    ["nested cursor", nestedStep()],
+    ["nested each", eachStep()],
+    ["strided columns", stridedStep()],
+  ];
+  const rows: Row[] = [];
+  let expected: number | undefined;
+  for (const [name, step] of variants) {
+    if (step === undefined) continue;
+    seed();
+    rows.push(measure(name, step));
+    // Every variant does the same work: same positions after the same number of steps.
+    const sum = positionSum();
+    if (expected === undefined) expected = sum;
+    else if (sum !== expected) throw new Error(`${name}: position sum ${sum}, raw view gave ${expected}`);
+  }
+  const raw = rows[0]!.median;
+  console.log(`## ${title}`);
+  table(
+    ["variant", "median us/step", "p99 us/step", "ns/entity", "vs raw"],
+    rows.map((r) => [r.name, r.median.toFixed(1), r.p99.toFixed(1), ((r.median * 1e3) / N).toFixed(2), `${(r.median / raw).toFixed(2)}x`]),
+  );
+  console.log("");
+  return new Map(rows.map((r) => [r.name, r.median / raw]));
+}
+
+phase("fresh process (2 layouts)");
+const sink = exerciseOtherLayouts();
+const after = phase(`after ${LAYOUTS} other layouts were made and used (sink ${sink.toFixed(0)})`);
+console.log(`flat cursor vs raw (after other layouts):   ${verdict(after.get("flat cursor")!, 1.5)}`);
+console.log(`nested cursor vs raw (after other layouts): ${verdict(after.get("nested cursor")!, 1.5)}`);
+heap.close();
