@@ -50,7 +50,7 @@ import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
-import { changesOf, type PrivateHeap, underHeapLock } from "../heap.ts";
+import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
 import { type ChangeSet, UNKNOWN } from "../tracking.ts";
 import { copyPages, diffPairs, putPages, sequence } from "./pages.ts";
 import { restoreImage } from "./snapshot.ts";
@@ -134,6 +134,8 @@ export class SnapshotRing implements Disposable {
   #logUsed = 0; // undo entries held, ending at logHead
   readonly #undoCount: Uint32Array; // per slot: undo pages (from this frame to the next)
   #changes: ChangeSet | null = null; // delta mode: pages written since the ring last looked
+  #frameSlots: Uint32Array = new Uint32Array(0); // scratch of a get: page -> slot of the frame read (at least #extent entries)
+  #image: Uint8Array = new Uint8Array(0); // scratch of a get: the frame's used prefix, laid out whole
 
   private constructor(heap: PrivateHeap, mode: "delta" | "full", capacity: number, logBytes: number) {
     this.#heap = heap;
@@ -221,6 +223,7 @@ export class SnapshotRing implements Disposable {
   get reservedBytes(): number {
     let n = this.#pool.byteLength + this.#free.byteLength + this.#shadow.byteLength + this.#diff.byteLength + this.#pairs.byteLength;
     n += this.#identity.byteLength + this.#skip.byteLength + this.#logPage.byteLength + this.#logSlot.byteLength;
+    n += this.#frameSlots.byteLength + this.#image.byteLength;
     for (const c of this.#copies) n += c.byteLength;
     return n;
   }
@@ -249,6 +252,48 @@ export class SnapshotRing implements Disposable {
     const base = this.#base("SnapshotRing.load");
     // Also on a heap a holder's death left broken: a load replaces it.
     underHeapLock(this.#heap, "SnapshotRing.load", () => this.#load(base, frame), true);
+  }
+
+  /**
+   * Put heap `into` in the state saved as `frame`, leaving the ring and
+   * its own heap as they are: every frame stays held, and no byte of the
+   * ring's heap is read or written. `into` must be another heap of the
+   * same region size; what it held is replaced, as by `into.restore()`.
+   * For reading a confirmed frame (to record or compare it) while newer,
+   * predicted frames stay in the ring.
+   *
+   * Errors (the ring and both heaps unchanged): `EINVAL` when the frame is
+   * not held or `into` is not another PrivateHeap, `ESIZE` when `into`'s
+   * size differs, `ECLOSED` when the ring or `into` is closed. Costs one
+   * copy of the frame's used prefix into scratch memory that the ring
+   * keeps (`reservedBytes`) and one into `into`.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, SnapshotRing } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * using other = PrivateHeap.create({ size: 1 << 20 });
+   * using ring = SnapshotRing.create(heap, { capacity: 8 });
+   * const hp = heap.malloc(4);
+   * for (let frame = 1; frame <= 5; frame++) {
+   *   heap.u32[hp >>> 2] = frame * 10;
+   *   ring.save(frame);
+   * }
+   * ring.get(2, other);
+   * console.log(other.u32[hp >>> 2], heap.u32[hp >>> 2], ring.newest); // 20 50 5
+   * ```
+   */
+  get(frame: number, into: PrivateHeap): void {
+    const op = "SnapshotRing.get";
+    if (this.#closed) throw new HeapError("ECLOSED", op, "the ring was closed");
+    if (!(into instanceof PrivateHeap)) throw new HeapError("EINVAL", op, "into must be a PrivateHeap");
+    if (into === this.#heap) throw new HeapError("EINVAL", op, "into is the ring's own heap: load() puts a frame back there");
+    if (into.closed) throw new HeapError("ECLOSED", op, "the heap to read into was closed");
+    if (into.size !== this.#heap.size) throw new HeapError("ESIZE", op, `the heap to read into has ${into.size} bytes; the ring's frames are of a ${this.#heap.size}-byte heap`);
+    const at = this.#find(frame);
+    if (at < 0) throw new HeapError("EINVAL", op, `frame ${String(frame)} is not in the ring (${this.#describe()})`);
+    // Also into a heap a holder's death left broken: this replaces it.
+    underHeapLock(into, op, () => this.#get(at, into, frame), true);
   }
 
   /** Drop every frame (the ring keeps its memory, `reservedBytes`, for the next ones). */
@@ -287,9 +332,9 @@ export class SnapshotRing implements Disposable {
     this.#logHead = this.#logUsed = this.#logPages = 0;
     this.#extent = 0;
     const none = new Uint32Array(0);
-    this.#pool = this.#skip = new Uint8Array(0);
+    this.#pool = this.#skip = this.#image = new Uint8Array(0);
     this.#freeCount = 0;
-    this.#free = this.#shadow = this.#diff = this.#pairs = this.#identity = this.#logPage = this.#logSlot = none;
+    this.#free = this.#shadow = this.#diff = this.#pairs = this.#identity = this.#logPage = this.#logSlot = this.#frameSlots = none;
     this.#copies = [];
     this.#changes?.release();
     this.#changes = null;
@@ -338,6 +383,39 @@ export class SnapshotRing implements Disposable {
     putPages(base, this.#pool, this.#headerList, this.#headerFrom, k, "SnapshotRing.load"); // in list order: page 0 last
     // The region equals the shadow now: what the undo logs wrote is no change.
     this.#changes!.collect(this.#extent);
+  }
+
+  #get(at: number, into: PrivateHeap, frame: number): void {
+    const op = "SnapshotRing.get";
+    const what = `frame ${frame}`;
+    const target = into.address as Pointer;
+    if (this.#mode === "full") {
+      const slot = this.#slot(at);
+      restoreImage(target, into.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, op, what);
+      return;
+    }
+    // The frame's page -> slot map: the shadow's (the newest frame), with
+    // the undo entries of the frames from `at` on laid over it newest
+    // first, so that each page ends with its bytes at frame `at`.
+    const extent = this.#extent;
+    const slots = (this.#frameSlots = this.#grown(this.#frameSlots, extent, this.#heap.size / PAGE, (n) => new Uint32Array(n), op));
+    slots.set(this.#shadow.subarray(0, extent));
+    let undone = 0;
+    for (let i = at; i < this.#count - 1; i++) undone += this.#undoCount[this.#slot(i)]!;
+    const first = (this.#logHead - undone + this.#logPages) % Math.max(1, this.#logPages);
+    for (let k = undone - 1; k >= 0; k--) {
+      const e = (first + k) % this.#logPages;
+      slots[this.#logPage[e]!] = this.#logSlot[e]!;
+    }
+    // The header's pages first: they say how long the used prefix is.
+    const image = (this.#image = this.#grown(this.#image, extent * PAGE, this.#heap.size, (n) => new Uint8Array(n), op));
+    const header = Math.min(HEADER_PAGES, extent);
+    copyPages(image, this.#pool, this.#identity, slots, header, op);
+    const used = readStat(image, "usedBytes", op);
+    // Every frame's used prefix lies within the extent (it covers every frame's touched mark).
+    if (used % PAGE !== 0 || used / PAGE > extent) throw new HeapError("ECORRUPT", op, `${what}: its header declares ${used} used bytes; the ring holds ${extent * PAGE}`);
+    copyPages(image, this.#pool, this.#identity.subarray(header), slots.subarray(header), Math.max(0, used / PAGE - header), op);
+    restoreImage(target, into.size, image, used, TRUSTED, op, what);
   }
 
   #slot(i: number): number {

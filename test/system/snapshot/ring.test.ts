@@ -355,7 +355,7 @@ describe("SnapshotRing", () => {
       const methods = Object.getOwnPropertyNames(proto).filter(
         (name) => name !== "constructor" && name !== "close" && typeof Object.getOwnPropertyDescriptor(proto, name)!.value === "function",
       );
-      expect(methods.sort()).toEqual(["clear", "has", "load", "save"]); // a new method joins this list and the check below
+      expect(methods.sort()).toEqual(["clear", "get", "has", "load", "save"]); // a new method joins this list and the check below
       for (const name of methods) {
         const e = expectCode(() => (ring as unknown as Record<string, (f: number) => unknown>)[name]!(1), "ECLOSED");
         expect(e.op).toBe(`SnapshotRing.${name}`);
@@ -392,5 +392,128 @@ describe("SnapshotRing", () => {
     for (let p = 0; p < Math.ceil(heap.stats().touchedBytes / 4096); p++) if (heap.u8.subarray(p * 4096, (p + 1) * 4096).some((b) => b !== 0)) nonZero++;
     expect(delta.storedBytes).toBe((nonZero + 9) * 4096);
     expect(full.storedBytes).toBe(10 * heap.usedBytes);
+  });
+});
+
+describe("SnapshotRing.get", () => {
+  /** The used prefix of `heap`, as bytes to compare. */
+  const prefix = (heap: PrivateHeap) => Buffer.from(heap.u8.subarray(0, heap.usedBytes));
+
+  /**
+   * Two heaps run the same seeded frames (with rewinds), each with its own
+   * ring; get() of every held frame from the first ring into a third heap
+   * gives the bytes load() of that frame gives the second heap, and the
+   * first ring and heap stay as they were.
+   */
+  function compareWithLoad(mode: "delta" | "full", seed: number): void {
+    const heaps = [heapOf(), heapOf()];
+    const rings = heaps.map((h) => SnapshotRing.create(h, { capacity: 16, mode }));
+    const sums = new Map<number, bigint>();
+    const runs = heaps.map(() => ({ r: rng(seed), live: [] as number[], lives: new Map<number, number[]>() }));
+    let frame = 0;
+    const rewinds = rng(seed ^ 0x5bd1e995);
+    for (let i = 0; i < 150; i++) {
+      frame++;
+      for (let k = 0; k < 2; k++) {
+        const run = runs[k]!;
+        step(heaps[k]!, run.live, run.r);
+        rings[k]!.save(frame);
+        run.lives.set(frame, run.live.slice());
+      }
+      sums.set(frame, heaps[0]!.checksum());
+      if (rewinds.int(0, 11) === 0 && rings[0]!.size > 1) {
+        const back = rewinds.int(rings[0]!.oldest!, frame);
+        for (let k = 0; k < 2; k++) {
+          rings[k]!.load(back);
+          runs[k]!.live = runs[k]!.lives.get(back)!.slice();
+        }
+        frame = back;
+      }
+    }
+    // Changes never saved: get must not read the heap.
+    step(heaps[0]!, runs[0]!.live, runs[0]!.r);
+    const [heap, ring] = [heaps[0]!, rings[0]!];
+    const region = heap.u8.slice();
+    const held = [ring.size, ring.oldest, ring.newest, ring.storedBytes];
+    const into = heapOf();
+    for (let k = 0; k < 50; k++) into.malloc(1 + ((k * 7919) % 300_000)); // something to replace
+    const order: number[] = [];
+    for (let f = ring.oldest!; f <= ring.newest!; f++) order.push(f);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rewinds.int(0, i);
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (const f of order) {
+      ring.get(f, into);
+      expect(into.checksum(), `seed ${seed} get(${f})`).toBe(sums.get(f)!);
+      expect(into.check()).toBe(0);
+    }
+    // Against load: newest first, so each load keeps the frames still to compare.
+    for (let f = ring.newest!; f >= ring.oldest!; f--) {
+      ring.get(f, into);
+      rings[1]!.load(f);
+      expect(Buffer.compare(prefix(into), prefix(heaps[1]!)), `seed ${seed} get(${f}) against load(${f})`).toBe(0);
+      expectCallocZero(into, 4 * MiB, `seed ${seed} after get(${f})`);
+    }
+    // The ring and its heap are as they were: same bytes, same frames, each still loads.
+    expect(Buffer.compare(Buffer.from(heap.u8), Buffer.from(region)), `seed ${seed}: the ring's heap changed`).toBe(0);
+    expect([ring.size, ring.oldest, ring.newest, ring.storedBytes]).toEqual(held);
+    for (let f = ring.newest!; f >= ring.oldest!; f--) {
+      ring.load(f);
+      expect(heap.checksum(), `seed ${seed}: load(${f}) after the gets`).toBe(sums.get(f)!);
+    }
+    expect(heap.check()).toBe(0);
+  }
+
+  for (const mode of ["delta", "full"] as const) {
+    test(`${mode}: get(frame) of seeded frames equals load(frame) of a twin ring, and leaves the ring and its heap unchanged`, () => {
+      for (const seed of [11, 12, 13]) compareWithLoad(mode, seed);
+    });
+  }
+
+  test("a save after get goes on from the heap, not from the frame read", () => {
+    const heap = heapOf();
+    const into = heapOf();
+    const ring = SnapshotRing.create(heap, { capacity: 4 });
+    const hp = heap.malloc(8);
+    for (let f = 1; f <= 3; f++) {
+      heap.u32[hp >>> 2] = f;
+      ring.save(f);
+    }
+    ring.get(1, into);
+    expect(into.u32[hp >>> 2]).toBe(1);
+    heap.u32[hp >>> 2] = 4;
+    ring.save(4);
+    for (const f of [4, 3, 2, 1]) {
+      ring.get(f, into);
+      expect(into.u32[hp >>> 2]).toBe(f);
+      ring.load(f);
+      expect(heap.u32[hp >>> 2]).toBe(f);
+    }
+  });
+
+  test("a frame not held, another heap's size, the ring's own heap and closed rings or heaps fail with their codes, and change nothing", () => {
+    for (const mode of ["delta", "full"] as const) {
+      const heap = heapOf();
+      const ring = SnapshotRing.create(heap, { capacity: 2, mode });
+      heap.malloc(100);
+      ring.save(1);
+      heap.malloc(200);
+      ring.save(2);
+      const into = heapOf();
+      into.malloc(300);
+      expectUnchanged(into, () => ring.get(3, into), "EINVAL");
+      expectUnchanged(into, () => ring.get(1.5, into), "EINVAL");
+      expectUnchanged(heap, () => ring.get(1, heap), "EINVAL");
+      expectCode(() => ring.get(1, {} as PrivateHeap), "EINVAL");
+      const small = heapOf(4 * MiB);
+      expectUnchanged(small, () => ring.get(1, small), "ESIZE");
+      const closed = heapOf();
+      closed.close();
+      expectCode(() => ring.get(1, closed), "ECLOSED");
+      expect([ring.size, ring.oldest, ring.newest]).toEqual([2, 1, 2]);
+      ring.close();
+      expectUnchanged(into, () => ring.get(2, into), "ECLOSED");
+    }
   });
 });
