@@ -75,6 +75,84 @@ export type StructSource = PrivateHeap | FrameArena;
 
 type ScalarValue<T> = T extends "u64" | "i64" ? bigint : number;
 
+/** Dotted paths to the scalar fields of a field of type `T` named `P`, at most 8 levels deep (`D` counts them). */
+type PathIn<T, P extends string, D extends unknown[]> = D["length"] extends 8
+  ? never
+  : T extends ScalarType
+    ? P
+    : T extends StructLayout<infer G>
+      ? { [K in keyof G & string]: PathIn<G[K], `${P}.${K}`, [...D, 0]> }[keyof G & string]
+      : T extends readonly [infer E, number]
+        ? PathIn<E, `${P}.${number}`, [...D, 0]>
+        : never;
+
+/**
+ * A dotted path from a struct to one of its scalar fields, through nested
+ * structs and array indexes: `"hp"`, `"pos.x"`, `"path.3.y"`.
+ *
+ * @example
+ * ```ts
+ * import { struct, type ScalarPath } from "privheap";
+ * const Vec3 = struct({ x: "f32", y: "f32", z: "f32" });
+ * const spec = { pos: Vec3, hist: ["u8", 4] } as const;
+ * const p: ScalarPath<typeof spec> = "hist.2"; // or "pos.x", "pos.y", ...
+ * ```
+ */
+export type ScalarPath<F extends Fields> = { [K in keyof F & string]: PathIn<F[K], K, []> }[keyof F & string];
+
+type ChildType<T, H extends string> = T extends StructLayout<infer G> ? (H extends keyof G ? G[H] : never) : T extends readonly [infer E, number] ? E : never;
+type TypeAt<T, P extends string> = P extends `${infer H}.${infer R}` ? TypeAt<ChildType<T, H>, R> : ChildType<T, P>;
+
+/**
+ * The heap's typed array for each scalar type.
+ *
+ * @example
+ * ```ts
+ * import type { ScalarViews } from "privheap";
+ * const v: ScalarViews["f64"] = new Float64Array(1);
+ * ```
+ */
+export interface ScalarViews {
+  u8: Uint8Array;
+  i8: Int8Array;
+  u16: Uint16Array;
+  i16: Int16Array;
+  u32: Uint32Array;
+  i32: Int32Array;
+  f32: Float32Array;
+  f64: Float64Array;
+  u64: BigUint64Array;
+  i64: BigInt64Array;
+}
+
+/**
+ * One scalar field of every struct in an array of structs, as a strided
+ * view: element `i`'s field is `view[start + i * stride]`. `view` is the
+ * heap's own typed array (no copy; valid while the heap is open), so a loop
+ * over it runs at raw typed-array speed. Nothing checks `i`: an index past
+ * the array reads or writes the neighbouring bytes of the heap.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, struct } from "privheap";
+ * const Vec3 = struct({ x: "f64", y: "f64", z: "f64" });
+ * const Body = struct({ pos: Vec3, vel: Vec3 });
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * const base = Body.alloc(heap, 100);
+ * const x = Body.strided(heap, base, "pos.x");
+ * for (let i = 0; i < 100; i++) x.view[x.start + i * x.stride] = i;
+ * console.log(Body.read(heap, base + 7 * Body.size).pos.x); // 7
+ * ```
+ */
+export interface StridedField<V> {
+  /** The heap's typed array of the field's type. */
+  readonly view: V;
+  /** Index in `view` of the field of element 0. */
+  readonly start: number;
+  /** Elements of `view` from one struct to the next (the struct size over the field size). */
+  readonly stride: number;
+}
+
 /**
  * Accessor of an array field: `get(i)`, `set(i, v)`, and `at(i)` for arrays of structs or arrays.
  *
@@ -240,151 +318,203 @@ function sizeAlign(t: FieldType, where: string): { size: number; align: number }
 }
 
 // ---- code generation -----------------------------------------------------------
-// A node is any cursor-like object: a struct cursor (root or nested) or an
-// array accessor. Nodes hold `_o` (absolute offset), `_r` (the root cursor) and
-// the typed arrays; `_move(o)` repositions a node and its fixed children.
+// Every cursor object is an instance of a class generated for one place in
+// one layout: a root cursor; a nested struct or array at a constant offset
+// inside it; or the element of an array of structs or arrays. Each class is
+// compiled from its own source (with a serial number in it), so no two
+// layouts or places share a function: every property access inside a
+// generated accessor sees one object shape, however many layouts exist.
+//
+// Node fields:
+//   _o  absolute byte offset; only roots and array elements ("anchors") have one
+//   _x2, _x4, _x8  the same offset as an index into the 2-, 4- and 8-byte
+//       views (`_o >>> 1` ...), kept by anchors for the sizes their scalars
+//       use: a field reads `view[_x8 + constant]`, with no shift per access
+//       (an anchor's offset is a multiple of its alignment, which is a
+//       multiple of every scalar size inside it, so each index is whole)
+//   _a  the anchor a nested node is relative to (the root, or the innermost
+//       array element): its fields read `_a._x8 + constant`, so moving the
+//       root or an element moves every node inside it without touching them
+//   _r  the root cursor, which holds the heap's typed arrays (_u8 ... _i64),
+//       the source, the heap, and in debug mode the generation it was
+//       positioned in
+
+/** Where a generated node sits: "root" (a cursor), "element" (of an array) or "nested" (a struct or array field). */
+type Kind = "root" | "element" | "nested";
 
 interface Node {
-  _o: number;
-  _r: RootState;
-  _kids: { node: Node; rel: number }[];
-  _move(o: number): void;
-  _bind(views: Views): void;
   [k: string]: unknown;
 }
 type Views = Record<(typeof VIEW_NAMES)[number], ArrayBufferView>;
-interface RootState {
-  _src: StructSource;
-  _heap: PrivateHeap | undefined;
-  _gen: number;
-  _chk(op: string): void;
-}
-
-function bindViews(node: Node, v: Views): void {
-  for (const n of VIEW_NAMES) node["_" + n] = v[n];
-}
+/** A generated node class: roots take (source, isArena), the others (root, anchor). */
+type NodeClass = new (a: unknown, b: unknown) => Node;
 
 function viewsOf(heap: PrivateHeap): Views {
   return { u8: heap.u8, i8: heap.i8, u16: heap.u16, i16: heap.i16, u32: heap.u32, i32: heap.i32, f32: heap.f32, f64: heap.f64, u64: heap.u64, i64: heap.i64 };
 }
 
-/** Expression for the element of scalar `t` at byte offset expression `at`. */
-function elem(t: ScalarType, at: string): string {
-  const s = SCALARS[t];
-  return s.shift === 0 ? `this.${s.view}[${at}]` : `this.${s.view}[(${at}) >>> ${s.shift}]`;
+// Errors raised from generated code (cold paths, shared by all classes).
+const raise = {
+  index: (op: string, i: unknown, n: number) => new HeapError("EINVAL", op, `array index must be an integer from 0 to ${n - 1}, got ${String(i)}`),
+  assign: (name: string, isArray: boolean) =>
+    new HeapError("EINVAL", `StructCursor.${name}`, `field ${name} is ${isArray ? "an array" : "a struct"}: assign its elements or fields`),
+  nested: (op: string) => new HeapError("EINVAL", op, "this is a nested cursor: move the outer cursor instead"),
+  at: (off: unknown, align: number) => new HeapError("EINVAL", "StructCursor.at", `offset must be a multiple of ${align} from 0 to 2^32 - 1, got ${String(off)}`),
+  notScalarArray: (op: string) => new HeapError("EINVAL", op, "get/set are for arrays of scalars; use at(i) for arrays of structs or arrays"),
+  scalarArray: () => new HeapError("EINVAL", "ArrayCursor.at", "at(i) is for arrays of structs or arrays; use get(i) / set(i, v)"),
+  closed: (op: string) => new HeapError("ECLOSED", op),
+  stale: (op: string, was: number, now: number) => new HeapError("ESTALE", op, `the cursor was positioned in generation ${was}; the heap is at ${now}`),
+};
+
+let serial = 0;
+
+/** Compile `classSource` (a class expression using `raise` and the classes in `deps`) on its own. */
+function compileClass(name: string, classSource: string, deps: NodeClass[]): NodeClass {
+  const params = deps.map((_, i) => `K${i}`);
+  const body = `"use strict";\n// privheap struct cursor ${name} #${++serial}\nreturn ${classSource};`;
+  return new Function("raise", ...params, body)(raise, ...deps) as NodeClass;
 }
 
-/** The debug check that generated accessors run first; `op` names the accessor in the error. */
-function staleCheck(debug: boolean, op: string): string {
-  return debug ? `this._r._chk(${JSON.stringify(op)});` : "";
+/** The debug check generated accessors run first; `r` is the root expression. */
+function staleCheck(debug: boolean, r: string, op: string): string {
+  return debug ? `${r}._chk(${JSON.stringify(op)}); ` : "";
 }
 
-/** Generated constructor of a node type (cached per FieldType object + debug flag). */
-type NodeFactory = (root: RootState | undefined) => Node;
-
-const factoryCache = new WeakMap<object, { plain?: NodeFactory; debug?: NodeFactory }>();
-
-function nodeFactory(t: StructLayout<any> | readonly [FieldType, number], debug: boolean): NodeFactory {
-  let entry = factoryCache.get(t);
-  if (entry === undefined) factoryCache.set(t, (entry = {}));
-  const key = debug ? "debug" : "plain";
-  return (entry[key] ??= t instanceof StructLayout ? structFactory(t, debug) : arrayFactory(t, debug));
+/** View index expression of scalar `t` at byte `off` from the anchor `anchor` (`off` a multiple of the scalar's size). */
+function viewIndex(t: ScalarType, anchor: string, off: number): string {
+  const size = SCALARS[t].size;
+  return `${anchor}.${size === 1 ? "_o" : `_x${size}`} + ${off / size}`;
 }
 
-function baseProto(): object {
-  return {
-    _move(this: Node, o: number) {
-      this._o = o;
-      const kids = this._kids;
-      for (let i = 0; i < kids.length; i++) kids[i]!.node._move(o + kids[i]!.rel);
-    },
-    _bind(this: Node, v: Views) {
-      bindViews(this, v);
-      const kids = this._kids;
-      for (let i = 0; i < kids.length; i++) kids[i]!.node._bind(v);
-      const e = this._e as Node | undefined;
-      if (e !== undefined) e._bind(v);
-    },
-  };
+/** Sizes (2, 4, 8) of the scalars inside `t`: the view indexes an anchor of `t` keeps. */
+function indexSizes(t: FieldType, out = new Set<number>()): Set<number> {
+  if (isScalar(t)) {
+    if (SCALARS[t].size > 1) out.add(SCALARS[t].size);
+  } else if (t instanceof StructLayout) for (const f of t.fields) indexSizes(f.type, out);
+  else indexSizes((t as readonly [FieldType, number])[0], out);
+  return out;
 }
 
-function structFactory(layout: StructLayout<any>, debug: boolean): NodeFactory {
-  const proto = baseProto() as Record<string, unknown>;
-  const children: { name: string; rel: number; make: NodeFactory }[] = [];
+/** Members of an anchor (root or element) of type `t`: its index fields and `_pos(o)`, which sets them all. */
+function anchorMembers(t: FieldType): { init: string; pos: string } {
+  const sizes = [...indexSizes(t)].sort();
+  const init = ["this._o = 0;", ...sizes.map((n) => `this._x${n} = 0;`)].join(" ");
+  const pos = `_pos(o) { this._o = o; ${sizes.map((n) => `this._x${n} = o >>> ${Math.log2(n)};`).join(" ")} }`;
+  return { init, pos };
+}
+
+function nodeClass(t: StructLayout<any> | readonly [FieldType, number], kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
+  return t instanceof StructLayout ? structClass(t, kind, rel, debug, path) : arrayClass(t, kind, rel, debug, path);
+}
+
+function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
+  const R = kind === "root" ? "this" : "this._r";
+  const A = kind === "nested" ? "this._a" : "this";
+  const kidAnchor = kind === "nested" ? "a" : "this";
+  const deps: NodeClass[] = [];
+  const members: string[] = [];
+  const init: string[] = [];
   for (const f of layout.fields) {
-    const pre = staleCheck(debug, `StructCursor.${f.name}`);
+    const pre = staleCheck(debug, R, `StructCursor.${f.name}`);
     if (isScalar(f.type)) {
-      const at = `this._o + ${f.offset}`;
-      const get = new Function(`${pre}return ${elem(f.type, at)};`) as () => unknown;
-      const set = new Function("v", `${pre}${elem(f.type, at)} = v;`) as (v: unknown) => void;
-      Object.defineProperty(proto, f.name, { get, set, enumerable: true });
+      const at = `${R}.${SCALARS[f.type].view}[${viewIndex(f.type, A, rel + f.offset)}]`;
+      members.push(`get ${f.name}() { ${pre}return ${at}; }`, `set ${f.name}(v) { ${pre}${at} = v; }`);
     } else {
-      const make = nodeFactory(f.type as StructLayout<any> | readonly [FieldType, number], debug);
-      children.push({ name: f.name, rel: f.offset, make });
-      const slot = `_c_${f.name}`;
-      const get = new Function(`${pre}return this.${slot};`) as () => unknown;
-      Object.defineProperty(proto, f.name, {
-        get,
-        set() {
-          throw new HeapError("EINVAL", `StructCursor.${f.name}`, `field ${f.name} is ${Array.isArray(f.type) ? "an array" : "a struct"}: assign its elements or fields`);
-        },
-        enumerable: true,
-      });
+      const k = deps.push(nodeClass(f.type as StructLayout<any> | readonly [FieldType, number], "nested", rel + f.offset, debug, `${path}.${f.name}`)) - 1;
+      init.push(`this._c_${f.name} = new K${k}(${kind === "root" ? "this" : "r"}, ${kidAnchor});`);
+      members.push(`get ${f.name}() { ${pre}return this._c_${f.name}; }`, `set ${f.name}(v) { throw raise.assign(${JSON.stringify(f.name)}, ${Array.isArray(f.type)}); }`);
     }
   }
-  return (root) => {
-    const node = Object.create(proto) as Node;
-    node._o = 0;
-    node._kids = [];
-    node._r = root ?? (node as unknown as RootState);
-    for (const n of VIEW_NAMES) node["_" + n] = undefined;
-    for (const c of children) {
-      const kid = c.make(node._r);
-      node[`_c_${c.name}`] = kid;
-      node._kids.push({ node: kid, rel: c.rel });
-    }
-    return node;
-  };
+  members.push(`get offset() { return ${A}._o + ${rel}; }`, `get heap() { return ${R}._heap; }`);
+  let ctor: string;
+  if (kind === "root") {
+    const views = VIEW_NAMES.map((v) => `this._${v} = undefined;`).join(" ");
+    const anchor = anchorMembers(layout);
+    ctor = `constructor(src, arena) { ${anchor.init} this._src = src; this._arena = arena; this._heap = undefined; this._gen = 0; ${views} ${init.join(" ")} }`;
+    const bind = VIEW_NAMES.map((v) => `this._${v} = heap.${v};`).join(" ");
+    members.push(
+      anchor.pos,
+      `_bind(heap) { this._heap = heap; ${bind} }`,
+      // A misaligned offset would make every field's view index fractional: its reads would truncate to another field.
+      `at(off) {
+        if (typeof off !== "number" || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0) throw raise.at(off, ${layout.align});
+        if (this._arena) { const heap = this._src.heap; if (heap !== this._heap) this._bind(heap); }
+        ${debug ? "this._gen = this._heap.generation;" : ""}
+        this._pos(off);
+        return this;
+      }`,
+      `index(base, i) { return this.at(base + i * ${layout.size}); }`,
+      `_chk(op) {
+        const heap = this._heap;
+        if (heap.closed) throw raise.closed(op);
+        const now = heap.generation;
+        if (now !== this._gen) throw raise.stale(op, this._gen, now);
+      }`,
+    );
+  } else {
+    const own = kind === "element" ? `${anchorMembers(layout).init} ` : "this._a = a; ";
+    ctor = `constructor(r, a) { this._r = r; ${own}${init.join(" ")} }`;
+    if (kind === "element") members.push(anchorMembers(layout).pos);
+    members.push(`at(off) { throw raise.nested("StructCursor.at"); }`, `index(base, i) { throw raise.nested("StructCursor.index"); }`);
+  }
+  return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
 }
 
-function arrayFactory(t: readonly [FieldType, number], debug: boolean): NodeFactory {
+function arrayClass(t: readonly [FieldType, number], kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
   const [et, n] = t;
+  const members0: string[] = [];
   const { size: stride } = sizeAlign(et, "array");
-  const proto = baseProto() as Record<string, unknown>;
+  const A = kind === "nested" ? "this._a" : "this";
+  const elemAt = `${A}._o + ${rel} + i * ${stride}`;
+  if (kind === "element") members0.push(anchorMembers(t).pos);
   /** The index check and the debug check of the accessor `method`. */
   const pre = (method: string) => {
-    const op = `ArrayCursor.${method}`;
-    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw this._range(${JSON.stringify(op)}, i);${staleCheck(debug, op)}`;
+    const op = JSON.stringify(`ArrayCursor.${method}`);
+    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw raise.index(${op}, i, ${n}); ${staleCheck(debug, "this._r", `ArrayCursor.${method}`)}`;
   };
-  proto._range = (op: string, i: unknown) => new HeapError("EINVAL", op, `array index must be an integer from 0 to ${n - 1}, got ${String(i)}`);
-  proto.offsetOf = new Function("i", `${pre("offsetOf")}return this._o + i * ${stride};`);
-  Object.defineProperty(proto, "length", { value: n });
-  let make: NodeFactory | undefined;
+  const deps: NodeClass[] = [];
+  const members = [...members0, `get length() { return ${n}; }`, `offsetOf(i) { ${pre("offsetOf")}return ${elemAt}; }`];
+  let init = "";
   if (isScalar(et)) {
-    const at = `this._o + i * ${stride}`;
-    proto.get = new Function("i", `${pre("get")}return ${elem(et, at)};`);
-    proto.set = new Function("i", "v", `${pre("set")}${elem(et, at)} = v;`);
-    proto.at = () => {
-      throw new HeapError("EINVAL", "ArrayCursor.at", "at(i) is for arrays of structs or arrays; use get(i) / set(i, v)");
-    };
+    const size = SCALARS[et].size;
+    const at = `this._r.${SCALARS[et].view}[${viewIndex(et, A, rel)} + i * ${stride / size}]`;
+    members.push(`get(i) { ${pre("get")}return ${at}; }`, `set(i, v) { ${pre("set")}${at} = v; }`, `at(i) { throw raise.scalarArray(); }`);
   } else {
-    make = nodeFactory(et as StructLayout<any> | readonly [FieldType, number], debug);
-    proto.at = new Function("i", `${pre("at")}this._e._move(this._o + i * ${stride}); return this._e;`);
-    const wrong = (method: string) => () => {
-      throw new HeapError("EINVAL", `ArrayCursor.${method}`, "get/set are for arrays of scalars; use at(i) for arrays of structs or arrays");
-    };
-    proto.get = wrong("get");
-    proto.set = wrong("set");
+    deps.push(nodeClass(et as StructLayout<any> | readonly [FieldType, number], "element", 0, debug, `${path}[]`));
+    init = "this._e = new K0(r, undefined);";
+    members.push(
+      `at(i) { ${pre("at")}const e = this._e; e._pos(${elemAt}); return e; }`,
+      `get(i) { throw raise.notScalarArray("ArrayCursor.get"); }`,
+      `set(i, v) { throw raise.notScalarArray("ArrayCursor.set"); }`,
+    );
   }
-  return (root) => {
-    const node = Object.create(proto) as Node;
-    node._o = 0;
-    node._kids = [];
-    node._r = root!;
-    for (const v of VIEW_NAMES) node["_" + v] = undefined;
-    node._e = make === undefined ? undefined : make(root);
-    return node;
-  };
+  const own = kind === "element" ? anchorMembers(t).init : "this._a = a;";
+  const ctor = `constructor(r, a) { this._r = r; ${own} ${init} }`;
+  return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
+}
+
+/** Root cursor class of `layout`, compiled once per layout and debug flag. */
+const rootClasses = new WeakMap<StructLayout<any>, { plain?: NodeClass; debug?: NodeClass }>();
+
+function rootClass(layout: StructLayout<any>, debug: boolean): NodeClass {
+  let entry = rootClasses.get(layout);
+  if (entry === undefined) rootClasses.set(layout, (entry = {}));
+  const key = debug ? "debug" : "plain";
+  return (entry[key] ??= structClass(layout, "root", 0, debug, "root"));
+}
+
+/** The loop of {@link StructLayout.each}, compiled per layout so its call of `fn` sees only this layout's cursors. */
+type EachLoop = (c: Node, base: number, count: number, fn: (c: any, i: number) => void) => void;
+const eachLoops = new WeakMap<StructLayout<any>, EachLoop>();
+
+function eachLoop(layout: StructLayout<any>): EachLoop {
+  let loop = eachLoops.get(layout);
+  if (loop === undefined) {
+    const body = `"use strict";\n// privheap struct each #${++serial}\nfor (let i = 0, o = base; i < count; i++, o += ${layout.size}) { c._pos(o); fn(c, i); }`;
+    loop = new Function("c", "base", "count", "fn", body) as EachLoop;
+    eachLoops.set(layout, loop);
+  }
+  return loop;
 }
 
 // ---- layouts -----------------------------------------------------------------------
@@ -474,11 +604,9 @@ export class StructLayout<F extends Fields> {
   cursor(source: StructSource, off = 0): StructCursor<F> {
     if (!(source instanceof PrivateHeap) && !(source instanceof FrameArena))
       throw new HeapError("EINVAL", "StructLayout.cursor", "cursor source must be a PrivateHeap or a FrameArena");
-    const node = nodeFactory(this, this.debug)(undefined) as Node & RootState;
-    node._src = source;
-    node._heap = undefined;
-    node._gen = 0;
-    const c = node as unknown as StructCursor<F>;
+    const isArena = source instanceof FrameArena;
+    const c = new (rootClass(this, this.debug))(source, isArena) as unknown as StructCursor<F> & { _bind(h: PrivateHeap): void };
+    if (!isArena) c._bind(source);
     c.at(off);
     return c;
   }
@@ -555,6 +683,94 @@ export class StructLayout<F extends Fields> {
     checkPlace(this, heap, off, "StructLayout.write");
     writeValue(this, viewsOf(heap), off, value);
   }
+
+  /**
+   * Call `fn(cursor, i)` for each of the `count` structs of the array at
+   * `base`, in order, with one cursor positioned at element `i`. The range
+   * is checked once (a multiple of `align`, all of it inside the region;
+   * `EINVAL` otherwise and `fn` never runs), then each step only moves the
+   * cursor, so a loop body runs faster than with `index(base, i)`. The loop
+   * is compiled per layout. Keep the cursor only for the call: it moves on.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, struct } from "privheap";
+   * const Vec3 = struct({ x: "f64", y: "f64", z: "f64" });
+   * const Body = struct({ pos: Vec3, vel: Vec3 });
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const base = Body.alloc(heap, 100);
+   * Body.each(heap, base, 100, (b, i) => {
+   *   b.vel.x = i;
+   *   b.pos.x += b.vel.x;
+   * });
+   * console.log(Body.cursor(heap).index(base, 9).pos.x); // 9
+   * ```
+   */
+  each(source: StructSource, base: number, count: number, fn: (cursor: StructCursor<F>, i: number) => void): void {
+    const heap = heapOf(source, "StructLayout.each");
+    if (typeof fn !== "function") throw new HeapError("EINVAL", "StructLayout.each", "fn must be a function");
+    if (!Number.isSafeInteger(count) || count < 0)
+      throw new HeapError("EINVAL", "StructLayout.each", `count must be a non-negative integer, got ${String(count)}`);
+    const end = heap.u8.length - count * this.size;
+    if (!Number.isSafeInteger(base) || base < 0 || base % this.align !== 0 || base > end)
+      throw new HeapError("EINVAL", "StructLayout.each", `base must be a multiple of ${this.align} from 0 to ${Math.max(end, 0)} for ${count} structs, got ${String(base)}`);
+    if (count === 0) return;
+    const c = this.cursor(source, base) as unknown as Node;
+    eachLoop(this)(c, base, count, fn);
+  }
+
+  /**
+   * The scalar field at `path` (`"hp"`, `"pos.x"`, `"hist.2"`) of every
+   * struct of the array at `base`, as a {@link StridedField}: element `i`'s
+   * field is `view[start + i * stride]`. For the hottest loops: plain typed
+   * array indexing, no cursor. `base` must be a multiple of `align` with a
+   * whole struct inside the region, and `path` must name a scalar
+   * (`EINVAL` otherwise).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, struct } from "privheap";
+   * const P = struct({ id: "u32", hp: "i16" });
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const base = P.alloc(heap, 10);
+   * const hp = P.strided(heap, base, "hp");
+   * for (let i = 0; i < 10; i++) hp.view[hp.start + i * hp.stride] = 100 - i;
+   * console.log(P.cursor(heap).index(base, 3).hp); // 97
+   * ```
+   */
+  strided<P extends ScalarPath<F>>(source: StructSource, base: number, path: P): StridedField<ScalarViews[TypeAt<StructLayout<F>, P> & ScalarType]> {
+    const heap = heapOf(source, "StructLayout.strided");
+    checkPlace(this, heap, base, "StructLayout.strided");
+    const field = resolvePath(this, String(path));
+    if (field === undefined) throw new HeapError("EINVAL", "StructLayout.strided", `${JSON.stringify(path)} is not a path to a scalar field`);
+    // base is a multiple of align, which is a multiple of every scalar field's size, and so is size: both shifts are exact.
+    // (Integer shifts, not divisions: an index JSC sees as a double makes every access through it several times slower.)
+    return Object.freeze({
+      view: viewsOf(heap)[field.type] as ScalarViews[TypeAt<StructLayout<F>, P> & ScalarType],
+      start: (base + field.offset) >>> SCALARS[field.type].shift,
+      stride: this.size >>> SCALARS[field.type].shift,
+    });
+  }
+}
+
+/** Type and byte offset of the scalar at a dotted `path` of `layout`, or undefined when the path names none. */
+function resolvePath(layout: StructLayout<any>, path: string): { type: ScalarType; offset: number } | undefined {
+  let t: FieldType = layout;
+  let offset = 0;
+  for (const part of path.split(".")) {
+    if (t instanceof StructLayout) {
+      const f: FieldInfo | undefined = t.fields.find((x) => x.name === part);
+      if (f === undefined) return undefined;
+      offset += f.offset;
+      t = f.type;
+    } else if (Array.isArray(t)) {
+      const [et, n] = t as readonly [FieldType, number];
+      if (!/^(0|[1-9]\d*)$/.test(part) || Number(part) >= n) return undefined;
+      offset += Number(part) * sizeAlign(et, "array").size;
+      t = et;
+    } else return undefined;
+  }
+  return isScalar(t) ? { type: t, offset } : undefined;
 }
 
 function heapOf(source: StructSource, op: string): PrivateHeap {
@@ -609,36 +825,6 @@ function writeValue(t: FieldType, v: Views, off: number, value: unknown): void {
   for (let i = 0; i < Math.min(n, arr.length); i++) writeValue(et, v, off + i * stride, arr[i]);
 }
 
-// Root-cursor members, added to every generated struct prototype on first use as a root.
-const rootMembers = {
-  at(this: Node & RootState, off: number) {
-    // A misaligned offset would make every field's view index fractional: its reads would truncate to another field.
-    if (typeof off !== "number" || off >>> 0 !== off || (off & ((this._align as number) - 1)) !== 0)
-      throw new HeapError("EINVAL", "StructCursor.at", `offset must be a multiple of ${String(this._align)} from 0 to 2^32 - 1, got ${String(off)}`);
-    if ((this._r as unknown) !== this) throw new HeapError("EINVAL", "StructCursor.at", "this is a nested cursor: move the outer cursor instead");
-    const src = this._src;
-    const heap = src instanceof FrameArena ? src.heap : src;
-    if (heap !== this._heap) {
-      this._heap = heap;
-      this._bind(viewsOf(heap));
-    }
-    if (this._debugRoot === true) this._gen = heap.generation;
-    this._move(off);
-    return this;
-  },
-  index(this: Node & RootState & { at(o: number): unknown }, base: number, i: number) {
-    return this.at(base + i * (this._size as number));
-  },
-  _chk(this: Node & RootState, op: string) {
-    const heap = this._heap!;
-    if (heap.closed) throw new HeapError("ECLOSED", op);
-    if (heap.generation !== this._gen)
-      throw new HeapError("ESTALE", op, `the cursor was positioned in generation ${this._gen}; the heap is at ${heap.generation}`);
-  },
-};
-
-const rootReady = new WeakSet<object>();
-
 /**
  * Describe a C struct: `struct({ x: "f32", y: "f32", hp: "u32", pos: ["f32", 3] })`.
  * Fields are laid out in order with natural alignment and padding, exactly
@@ -659,25 +845,6 @@ const rootReady = new WeakSet<object>();
 export function struct<const F extends Fields>(fields: F, options: StructOptions = {}): StructLayout<F> {
   const debug = options.debug ?? process.env.PRIVHEAP_DEBUG === "1";
   const layout = new StructLayout(MAKE_LAYOUT, fields, debug);
-  // Give the generated root prototype its cursor members once.
-  const probe = nodeFactory(layout, debug)(undefined);
-  const proto = Object.getPrototypeOf(probe) as Record<string, unknown>;
-  if (!rootReady.has(proto)) {
-    rootReady.add(proto);
-    Object.assign(proto, rootMembers);
-    proto._size = layout.size;
-    proto._align = layout.align;
-    proto._debugRoot = debug;
-    Object.defineProperty(proto, "offset", {
-      get(this: Node) {
-        return this._o;
-      },
-    });
-    Object.defineProperty(proto, "heap", {
-      get(this: Node & RootState) {
-        return this._heap;
-      },
-    });
-  }
+  rootClass(layout, debug);
   return layout;
 }

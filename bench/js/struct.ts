@@ -69,9 +69,9 @@ function rawStep(): Step {
   const first = base >>> 3;
   return () => {
     for (let i = 0, at = first; i < N; i++, at += stride) {
-      f64[at] += f64[at + 3]!;
-      f64[at + 1] += f64[at + 4]!;
-      f64[at + 2] += f64[at + 5]!;
+      f64[at] = f64[at]! + f64[at + 3]!;
+      f64[at + 1] = f64[at + 1]! + f64[at + 4]!;
+      f64[at + 2] = f64[at + 2]! + f64[at + 5]!;
     }
   };
 }
@@ -127,9 +127,9 @@ function stridedStep(): Step | undefined {
   const d = vx.start - px.start;
   return () => {
     for (let i = 0, at = px.start; i < N; i++, at += stride) {
-      f64[at] += f64[at + d]!;
-      f64[at + 1] += f64[at + d + 1]!;
-      f64[at + 2] += f64[at + d + 2]!;
+      f64[at] = f64[at]! + f64[at + d]!;
+      f64[at + 1] = f64[at + 1]! + f64[at + d + 1]!;
+      f64[at + 2] = f64[at + 2]! + f64[at + d + 2]!;
     }
   };
 }
