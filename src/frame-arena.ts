@@ -26,6 +26,15 @@
  * Double buffering (`buffers: 2`) alternates two heaps: the frame that just
  * ended stays readable through `previous` for one more frame, and its heap is
  * reset when the frame after it ends.
+ *
+ * What realloc knows. The fast path records nothing, so the arena keeps no
+ * sizes: realloc takes the old size from the caller. The slow path records
+ * what the frame was handed: the chunks it bumped (from the first offset
+ * the arena saw handed out in each to its cursor's last `next`) and the
+ * allocations of their own with their sizes. realloc copies only from
+ * inside those, so a bad offset or size is an error, never a copy of bytes
+ * the frame does not own. The records belong to one heap generation: a
+ * reset (the end of a frame, or a reset of `heap`) drops them.
  */
 import { ptr, type Pointer } from "bun:ffi";
 import { HeapError, nativeFromCode } from "./errors.ts";
@@ -43,11 +52,11 @@ import { PrivateHeap } from "./heap.ts";
  * using arena = FrameArena.create(opts);
  * ```
  */
-export interface FrameArenaOptions {
+export interface FrameArenaOptions<B extends 1 | 2 = 1 | 2> {
   /** Region size of each heap, in bytes (see {@link PrivateHeap.create}). */
   size: number;
-  /** 1 (default): one heap, reset at every frame end. 2: two heaps alternating, so the previous frame stays readable. */
-  buffers?: 1 | 2;
+  /** 1 (default): one heap, reset at every frame end. 2: two heaps alternating, so the previous frame stays readable (and `previous` is typed `PrivateHeap`). */
+  buffers?: B;
   /** First chunk size for small allocations, in bytes (default 64 KiB); chunks double up to 1 MiB, and are whole pages of at least 16 KiB. */
   chunkSize?: number;
   /** Requests above this many bytes (default 4096) that do not fit the current chunk are heap allocations of their own; the rest are carved from chunks. */
@@ -62,6 +71,16 @@ const END_HIGH = NEXT + 3;
 /** Stands for the header while there is no chunk (the fast path never reads it then). */
 const NO_HEADER = new Uint32Array(END_HIGH + 1);
 const CORRUPT = nativeFromCode("ECORRUPT");
+/** Offsets and sizes are below 2^32; this is above every one (no chunk recorded). */
+const NO_CHUNK = 2 ** 32;
+
+/** `size` rounded up as the cursor moves for it: to 16, and 16 for 0. */
+function bumped(size: number): number {
+  return size === 0 ? 16 : size + 15 - ((size + 15) & 15);
+}
+
+/** What `previous` is for an arena of `B` buffers: a heap with two, nothing with one. */
+export type PreviousHeap<B extends 1 | 2> = B extends 2 ? PrivateHeap : undefined;
 
 /**
  * Per-frame scratch memory: allocate by offset during a frame, and every
@@ -79,7 +98,7 @@ const CORRUPT = nativeFromCode("ECORRUPT");
  * }
  * ```
  */
-export class FrameArena implements Disposable {
+export class FrameArena<B extends 1 | 2 = 1 | 2> implements Disposable {
   // Hot fields first (the fast path of alloc reads only these), so they sit
   // in the object's inline storage.
   /** Copy of the header's cursor as C last set or checked it. Without one, next (1) > end (0), so every request takes the slow path. */
@@ -97,6 +116,17 @@ export class FrameArena implements Disposable {
   #inFrame = false;
   #generation = 1;
   #closed = false;
+  // What the slow path saw handed out in this heap generation (see "What
+  // realloc knows"). Cold: only #slowAlloc, realloc and endFrame touch them.
+  /** The heap generation the records below belong to (0: none yet). */
+  #recordedGeneration = 0;
+  /** The cursor's chunk: its end, and the first offset handed out from it (NO_CHUNK: none). */
+  #chunkEnd = 0;
+  #chunkLo = NO_CHUNK;
+  /** Earlier chunks of the generation, as [lo, hi) pairs: what was handed out from each. */
+  readonly #retired: number[] = [];
+  /** Allocations of their own (big or aligned requests): offset to size. */
+  readonly #own = new Map<number, number>();
 
   private constructor(heaps: PrivateHeap[], chunkSize: number, bumpMax: number) {
     this.#heaps = heaps;
@@ -116,7 +146,7 @@ export class FrameArena implements Disposable {
    * arena.close();
    * ```
    */
-  static create(options: FrameArenaOptions): FrameArena {
+  static create<B extends 1 | 2 = 1>(options: FrameArenaOptions<B>): FrameArena<B> {
     const buffers = options?.buffers ?? 1;
     if (buffers !== 1 && buffers !== 2) throw new HeapError("EINVAL", "FrameArena.create", `buffers must be 1 or 2, got ${String(buffers)}`);
     const chunkSize = options.chunkSize ?? NATIVE_CONSTANTS.PH_SCRATCH_CHUNK;
@@ -132,7 +162,7 @@ export class FrameArena implements Disposable {
       for (const h of heaps) h.close();
       throw e;
     }
-    return new FrameArena(heaps, chunkSize, bumpMax);
+    return new FrameArena<B>(heaps, chunkSize, bumpMax);
   }
 
   // ---- frames ---------------------------------------------------------------
@@ -175,6 +205,7 @@ export class FrameArena implements Disposable {
     if (!this.#inFrame) throw new HeapError("EINVAL", "FrameArena.endFrame", "no frame is open: call beginFrame() first");
     this.#inFrame = false;
     this.#noChunk();
+    this.#forget(0);
     if (this.#heaps.length === 2) {
       this.#cur ^= 1;
       this.#heap = this.#heaps[this.#cur]!;
@@ -200,7 +231,7 @@ export class FrameArena implements Disposable {
    * console.log(sum); // 10
    * ```
    */
-  frame<T>(fn: (arena: FrameArena) => T): T {
+  frame<T>(fn: (arena: FrameArena<B>) => T): T {
     this.beginFrame();
     try {
       return fn(this);
@@ -295,22 +326,31 @@ export class FrameArena implements Disposable {
     if (this.#closed) throw new HeapError("ECLOSED", op);
     if (!this.#inFrame) throw new HeapError("EINVAL", op, "allocation outside a frame: call beginFrame() or frame(fn) first");
     const heap = this.#heap;
-    if (align > 16) return heap.alignedAlloc(align, size);
+    this.#syncRecords();
+    if (align > 16) {
+      const aligned = heap.alignedAlloc(align, size);
+      this.#own.set(aligned, size);
+      return aligned;
+    }
     const S = loadNative().symbols;
     const base = this.#bases[this.#cur]!;
     const words = heap.u32;
-    const before = words[NEXT];
+    const before = words[NEXT]!;
+    const endBefore = words[END]! + words[END_HIGH]! * 2 ** 32;
     const p = S.ph_scratch_refill_with(base, size, this.#firstChunk, this.#bumpMax);
     if (p === null) {
       const rc = S.ph_last_error();
       throw HeapError.fromNative(rc, op, rc === CORRUPT ? "the scratch cursor or the page map in the heap is damaged (check() reports it)" : `${size} bytes of scratch`);
     }
+    const off = (Number(p) - base) >>> 0;
     // C moves next only when it bumped a cursor it checked or took a new
     // chunk; a big request leaves the cursor as it was, unchecked, and the
     // copy stays empty (the next request asks C again).
     if (words[NEXT] === before) {
       this.#noChunk();
+      this.#own.set(off, size);
     } else {
+      this.#recordChunk(off, before, endBefore, words[END]! + words[END_HIGH]! * 2 ** 32);
       // Copied from the low words so that offsets below 2^31 stay ints for
       // the JIT (an FFI return is a double even when integral; doubles in
       // #next and #end, or as the offsets callers compute with, measured
@@ -320,7 +360,137 @@ export class FrameArena implements Disposable {
       this.#next = words[NEXT]!;
       this.#end = words[END_HIGH] === 0 ? words[END]! : 0;
     }
-    return (Number(p) - base) >>> 0;
+    return off;
+  }
+
+  /**
+   * Note that the cursor, which ended at `endBefore` with `next` at `before`,
+   * now ends at `end` after handing out `off`. A new end is a new chunk: the
+   * recorded one is retired with what was handed out from it, unless the
+   * cursor had left it without the arena (a restore), when what it handed
+   * out is unknown and it is dropped.
+   */
+  #recordChunk(off: number, before: number, endBefore: number, end: number): void {
+    if (end === this.#chunkEnd) return;
+    if (this.#chunkLo !== NO_CHUNK && endBefore === this.#chunkEnd) this.#retired.push(this.#chunkLo, before);
+    this.#chunkLo = off;
+    this.#chunkEnd = end;
+  }
+
+  /** Drop the records when the heap's generation is not theirs (it was reset). */
+  #syncRecords(): void {
+    const generation = this.#heap.generation;
+    if (generation !== this.#recordedGeneration) this.#forget(generation);
+  }
+
+  #forget(generation: number): void {
+    this.#recordedGeneration = generation;
+    this.#chunkEnd = 0;
+    this.#chunkLo = NO_CHUNK;
+    this.#retired.length = 0;
+    this.#own.clear();
+  }
+
+  /**
+   * Resize the allocation at `off` of this frame from `oldSize` bytes (the
+   * size it was allocated or last resized with) to `newSize`, keeping its
+   * contents up to the smaller size; returns its offset, which moves only
+   * when it grows and cannot grow in place. The newest allocation grows or
+   * shrinks in place while its chunk has room (O(1), no copy: the common
+   * case of a list growing at the end of the frame's scratch); another one
+   * keeps its place when it shrinks, and when it grows its bytes are copied
+   * into a new allocation (the old bytes stay allocated until the frame
+   * ends, as every allocation of the frame does). `realloc(0, 0, n)` is
+   * `alloc(n)`. 16-byte aligned, like `alloc`.
+   *
+   * The arena keeps no sizes (so that `alloc` costs a few nanoseconds),
+   * hence `oldSize`; it does record what the frame was handed, and refuses
+   * rather than copies: `EBADPTR` for an offset that is not inside this
+   * frame's scratch (from an earlier frame, from before a reset of `heap`,
+   * or not from the arena), `EINVAL` for an `oldSize` that runs past what
+   * the frame holds there or arguments that are not integers in [0, 2^32),
+   * `ENOMEM` when the region is full (`off` then stays valid and unchanged).
+   * An offset of an earlier frame that the current frame has handed out
+   * again is the current frame's allocation and cannot be told apart.
+   *
+   * @example
+   * ```ts
+   * import { FrameArena } from "privheap";
+   * using arena = FrameArena.create({ size: 1 << 20 });
+   * arena.frame((a) => {
+   *   let cap = 4;
+   *   let list = a.alloc(cap * 4);
+   *   for (let i = 0; i < 100; i++) {
+   *     if (i === cap) list = a.realloc(list, cap * 4, (cap *= 2) * 4);
+   *     a.u32[(list >>> 2) + i] = i;
+   *   }
+   *   console.log(a.u32[(list >>> 2) + 99]); // 99
+   * });
+   * ```
+   */
+  realloc(off: number, oldSize: number, newSize: number): number {
+    const op = "FrameArena.realloc";
+    if (typeof off !== "number" || off >>> 0 !== off) throw new HeapError("EINVAL", op, `offset must be an integer from 0 to 2^32 - 1, got ${String(off)}`);
+    if (typeof oldSize !== "number" || oldSize >>> 0 !== oldSize) throw new HeapError("EINVAL", op, `oldSize must be an integer from 0 to 2^32 - 1, got ${String(oldSize)}`);
+    if (typeof newSize !== "number" || newSize >>> 0 !== newSize) throw new HeapError("EINVAL", op, `newSize must be an integer from 0 to 2^32 - 1, got ${String(newSize)}`);
+    if (this.#closed) throw new HeapError("ECLOSED", op);
+    if (!this.#inFrame) throw new HeapError("EINVAL", op, "realloc outside a frame: call beginFrame() or frame(fn) first");
+    if (off === 0 && oldSize === 0) return this.#slowAlloc(newSize, 16, op);
+    // The newest allocation of the cursor's chunk, while the header's cursor
+    // is still the arena's copy (as alloc's fast path requires).
+    const header = this.#header;
+    const next = this.#next;
+    if (off + bumped(oldSize) === next && off >= this.#chunkLo && header[NEXT] === next && header[END] === this.#end) {
+      const moved = off + bumped(newSize);
+      if (moved < this.#end) {
+        this.#next = moved;
+        header[NEXT] = moved;
+        return off;
+      }
+    } else {
+      this.#syncRecords();
+      this.#checkHeld(off, oldSize, op);
+      if (newSize <= oldSize) return off;
+    }
+    const to = this.#slowAlloc(newSize, 16, op);
+    this.#heap.u8.copyWithin(to, off, off + Math.min(oldSize, newSize));
+    return to;
+  }
+
+  /** The usable size of the heap allocation at `off`, or -1 when there is none. */
+  #liveSize(off: number): number {
+    try {
+      return this.#heap.usableSize(off);
+    } catch (e) {
+      if (e instanceof HeapError && e.code === "EBADPTR") return -1;
+      throw e;
+    }
+  }
+
+  /** Throw unless [off, off + size) lies inside what this frame was handed at `off`. */
+  #checkHeld(off: number, size: number, op: string): void {
+    const own = this.#own.get(off);
+    let room = -1; // bytes the frame holds from off, or -1 when off is not its
+    if (own !== undefined) {
+      // Still live (a restore of an earlier snapshot may have freed it).
+      if (this.#liveSize(off) >= own) room = own;
+    } else if ((off & 15) === 0) {
+      const w = this.#heap.u32;
+      // The cursor's chunk, handed out up to the header's next, while the cursor is still in it.
+      if (off >= this.#chunkLo && w[END]! + w[END_HIGH]! * 2 ** 32 === this.#chunkEnd && off < Math.min(w[NEXT]!, this.#chunkEnd)) {
+        room = Math.min(w[NEXT]!, this.#chunkEnd) - off;
+      } else {
+        const retired = this.#retired;
+        for (let i = 0; i < retired.length; i += 2) {
+          if (off >= retired[i]! && off < retired[i + 1]!) {
+            room = retired[i + 1]! - off;
+            break;
+          }
+        }
+      }
+    }
+    if (room < 0) throw new HeapError("EBADPTR", op, `offset ${off} is not in this frame's scratch (it is an earlier frame's, from before a reset of the heap, or not the arena's)`);
+    if (size > room) throw new HeapError("EINVAL", op, `oldSize ${size} runs past the ${room} bytes this frame holds at offset ${off}`);
   }
 
   // ---- heaps and views ----------------------------------------------------------
@@ -351,12 +521,12 @@ export class FrameArena implements Disposable {
    * import { FrameArena } from "privheap";
    * using arena = FrameArena.create({ size: 1 << 20, buffers: 2 });
    * const off = arena.frame((a) => { const o = a.alloc(4); a.u32[o >>> 2] = 7; return o; });
-   * arena.frame((a) => console.log(a.previous!.u32[off >>> 2])); // 7
+   * arena.frame((a) => console.log(a.previous.u32[off >>> 2])); // 7
    * ```
    */
-  get previous(): PrivateHeap | undefined {
+  get previous(): PreviousHeap<B> {
     if (this.#closed) throw new HeapError("ECLOSED", "FrameArena.previous");
-    return this.#heaps.length === 2 ? this.#heaps[this.#cur ^ 1] : undefined;
+    return (this.#heaps.length === 2 ? this.#heaps[this.#cur ^ 1] : undefined) as PreviousHeap<B>;
   }
 
   /**
@@ -461,6 +631,7 @@ export class FrameArena implements Disposable {
     this.#closed = true;
     this.#inFrame = false;
     this.#noChunk();
+    this.#forget(0);
     for (const h of this.#heaps) h.close();
   }
 

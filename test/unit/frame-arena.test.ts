@@ -378,3 +378,255 @@ test("a FrameArena's heap is an ordinary PrivateHeap", () => {
   const arena = arenaOf();
   expect(arena.heap).toBeInstanceOf(PrivateHeap);
 });
+
+describe("FrameArena.realloc", () => {
+  test("the newest allocation grows and shrinks in place: the cursor moves, nothing is copied", () => {
+    const arena = arenaOf();
+    arena.frame((a) => {
+      const w = a.u32;
+      a.alloc(32);
+      const x = a.alloc(40);
+      fill(a.u8, x, 40, 1);
+      expect(a.realloc(x, 40, 200)).toBe(x);
+      expect(w[NEXT]).toBe(x + 208);
+      expect(intact(a.u8, x, 40, 1)).toBe(true);
+      expect(a.realloc(x, 200, 8)).toBe(x);
+      expect(w[NEXT]).toBe(x + 16);
+      expect(a.realloc(x, 8, 0)).toBe(x); // 0 bytes still take 16, as alloc(0) does
+      expect(w[NEXT]).toBe(x + 16);
+      expect(a.alloc(16)).toBe(x + 16);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("an older allocation moves when it grows, keeping its bytes and its neighbours'; it stays put when it shrinks", () => {
+    const arena = arenaOf();
+    arena.frame((a) => {
+      const x = a.alloc(64);
+      const y = a.alloc(64);
+      fill(a.u8, x, 64, 1);
+      fill(a.u8, y, 64, 2);
+      const moved = a.realloc(x, 64, 500);
+      expect(moved).not.toBe(x);
+      expect(moved % 16).toBe(0);
+      expect(moved >= y + 64 || moved + 500 <= x).toBe(true);
+      expect(intact(a.u8, moved, 64, 1)).toBe(true);
+      expect(intact(a.u8, y, 64, 2)).toBe(true);
+      expect(a.realloc(y, 64, 10)).toBe(y);
+      expect(a.alloc(16)).toBe(moved + 512); // the shrink of y left the cursor alone
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("the newest allocation moves to a new chunk with its contents when its chunk is full", () => {
+    const arena = arenaOf({ chunkSize: 16384, bumpMax: 0 });
+    arena.frame((a) => {
+      let size = 16;
+      let off = a.alloc(size);
+      fill(a.u8, off, size, 5);
+      const first = off;
+      while (off === first) {
+        const grown = size * 2;
+        off = a.realloc(off, size, grown);
+        expect(intact(a.u8, off, size, 5)).toBe(true);
+        fill(a.u8, off, grown, 5);
+        size = grown;
+      }
+      expect(size).toBeLessThanOrEqual(32768);
+      // It went on growing in place in its new chunk, or is an allocation of its own.
+      const again = a.realloc(off, size, size + 16);
+      expect(intact(a.u8, again, size, 5)).toBe(true);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("realloc(0, 0, n) is alloc(n); outside a frame, after close and with non-integer arguments it is refused", () => {
+    const arena = arenaOf();
+    expectCode(() => arena.realloc(0, 0, 16), "EINVAL");
+    arena.frame((a) => {
+      const x = a.realloc(0, 0, 24);
+      expect(a.alloc(16)).toBe(x + 32);
+      const w = a.u32;
+      const cursor = [w[NEXT], w[END]];
+      for (const bad of [-1, 0.5, Number.NaN, 2 ** 32, "4", 4n]) {
+        expect(expectCode(() => a.realloc(bad as number, 16, 32), "EINVAL").op).toBe("FrameArena.realloc");
+        expectCode(() => a.realloc(x, bad as number, 32), "EINVAL");
+        expectCode(() => a.realloc(x, 16, bad as number), "EINVAL");
+      }
+      expect([w[NEXT], w[END]]).toEqual(cursor);
+    });
+    arena.close();
+    expectCode(() => arena.realloc(0, 0, 16), "ECLOSED");
+  });
+
+  test("an offset that is not this frame's allocation is EBADPTR, an oldSize past it is EINVAL; nothing moves or is written", () => {
+    const arena = arenaOf({ bumpMax: 1000 });
+    arena.frame((a) => {
+      const x = a.alloc(64);
+      const own = a.alloc(100_000); // past bumpMax and larger than the chunk: an allocation of its own
+      const y = a.alloc(64);
+      expect(a.heap.usableSize(own)).toBeGreaterThanOrEqual(100_000);
+      const block = a.heap.malloc(64);
+      fill(a.u8, x, 64, 1);
+      fill(a.u8, own, 100_000, 2);
+      fill(a.u8, y, 64, 3);
+      fill(a.u8, block, 64, 4);
+      const w = a.u32;
+      const cursor = [w[NEXT], w[END]];
+      const notOurs: [number, number][] = [
+        [block, 16], // the heap's, not the arena's
+        [0, 16], // the header
+        [64, 16], // in the header
+        [x + 4, 16], // not 16-aligned
+        [y + 64, 16], // past the cursor
+        [y + 4096, 16], // further past it, in the chunk
+        [own + 16, 16], // inside an allocation of its own
+        [a.heap.size - 16, 16], // the region's last bytes
+      ];
+      for (const [off, size] of notOurs) {
+        expect({ off, code: expectCode(() => a.realloc(off, size, 256), "EBADPTR").code }).toEqual({ off, code: "EBADPTR" });
+        expectCode(() => a.realloc(off, size, 8), "EBADPTR"); // a shrink is checked too
+      }
+      expectCode(() => a.realloc(y, 65 + (w[END]! - w[NEXT]!), 128), "EINVAL"); // past the cursor
+      expectCode(() => a.realloc(x, 64 + 64 + 1, 1000), "EINVAL"); // past y, the end of what the frame holds
+      expectCode(() => a.realloc(own, 100_001, 200_000), "EINVAL");
+      expect([w[NEXT], w[END]]).toEqual(cursor);
+      expect([intact(a.u8, x, 64, 1), intact(a.u8, own, 100_000, 2), intact(a.u8, y, 64, 3), intact(a.u8, block, 64, 4)]).toEqual([true, true, true, true]);
+      expect(a.heap.check()).toBe(0);
+      // The same offsets with their own sizes are accepted.
+      expect(a.realloc(y, 64, 128)).toBe(y);
+      expect(intact(a.u8, a.realloc(own, 100_000, 200_000), 100_000, 2)).toBe(true);
+      expect(intact(a.u8, a.realloc(x, 64, 100), 64, 1)).toBe(true);
+    });
+  });
+
+  test("an allocation of its own grows into a new allocation with its bytes", () => {
+    const arena = arenaOf({ bumpMax: 0, chunkSize: 16384 });
+    arena.frame((a) => {
+      const big = a.alloc(20_000); // larger than a chunk: its own
+      expect(a.heap.usableSize(big)).toBeGreaterThanOrEqual(20_000);
+      fill(a.u8, big, 20_000, 9);
+      const grown = a.realloc(big, 20_000, 70_000);
+      expect(intact(a.u8, grown, 20_000, 9)).toBe(true);
+      expect(a.realloc(big, 20_000, 100)).toBe(big); // the old one is still the frame's until the frame ends
+      const aligned = a.allocAligned(4096, 100);
+      fill(a.u8, aligned, 100, 8);
+      expect(intact(a.u8, a.realloc(aligned, 100, 9000), 100, 8)).toBe(true);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("offsets of an earlier frame are EBADPTR unless the current frame handed them out again", () => {
+    for (const buffers of [1, 2] as const) {
+      const arena = arenaOf({ buffers, bumpMax: 1000 });
+      arena.frame(() => {}); // so that with two buffers both heaps are at generation 2 from here on
+      const [small, far, own] = arena.frame((a) => {
+        const s = a.alloc(64);
+        for (let i = 0; i < 2000; i++) a.alloc(64); // past the first chunk
+        return [s, a.alloc(64), a.alloc(100_000)];
+      });
+      arena.frame((a) => {
+        expectCode(() => a.realloc(small, 64, 128), "EBADPTR"); // nothing handed out yet (in the other heap with two buffers)
+        expect(a.alloc(64)).toBe(small); // recycled: now this frame's
+        expect({ buffers, code: expectCode(() => a.realloc(far, 64, 128), "EBADPTR").code }).toEqual({ buffers, code: "EBADPTR" });
+        expectCode(() => a.realloc(own, 100_000, 200_000), "EBADPTR");
+        expect(a.realloc(small, 64, 128)).toBe(small);
+      });
+    }
+  });
+
+  test("after a reset of the heap inside a frame, the offsets from before it are EBADPTR", () => {
+    const arena = arenaOf({ bumpMax: 1000 });
+    arena.frame((a) => {
+      const x = a.alloc(64);
+      const y = a.alloc(64);
+      const own = a.alloc(100_000);
+      a.heap.reset();
+      for (const [off, size] of [[x, 64], [y, 64], [own, 100_000]] as const) expectCode(() => a.realloc(off, size, size * 2), "EBADPTR");
+      const z = a.alloc(16); // a new chunk, maybe where x was
+      expectCode(() => a.realloc(y + 64, 64, 128), "EBADPTR");
+      expect(a.realloc(z, 16, 64)).toBe(z);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("after a restore inside a frame, what the restore took back is EBADPTR; what the snapshot holds still resizes", () => {
+    const arena = arenaOf({ bumpMax: 1000 });
+    arena.frame((a) => {
+      const x = a.alloc(64);
+      fill(a.u8, x, 64, 1);
+      const snap = a.heap.snapshot();
+      const own = a.alloc(100_000);
+      let last = 0;
+      for (let i = 0; i < 3000; i++) last = a.alloc(64); // into later chunks
+      a.heap.restore(snap);
+      expectCode(() => a.realloc(own, 100_000, 200_000), "EBADPTR");
+      expectCode(() => a.realloc(last, 64, 128), "EBADPTR");
+      const moved = a.realloc(x, 64, 128);
+      expect(intact(a.u8, moved, 64, 1)).toBe(true);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  test("a region too full to grow into is ENOMEM; the allocation and the cursor stay as they were", () => {
+    const arena = arenaOf({ size: MiB });
+    arena.frame((a) => {
+      const x = a.alloc(64);
+      const y = a.alloc(64);
+      fill(a.u8, x, 64, 1);
+      fill(a.u8, y, 64, 2);
+      const w = a.u32;
+      const cursor = [w[NEXT], w[END]];
+      for (const [off, huge] of [[x, 4 * MiB], [y, 4 * MiB], [y, 2 ** 32 - 1]] as const) expectCode(() => a.realloc(off, 64, huge), "ENOMEM");
+      expect([w[NEXT], w[END]]).toEqual(cursor);
+      expect([intact(a.u8, x, 64, 1), intact(a.u8, y, 64, 2)]).toEqual([true, true]);
+      expect(a.realloc(y, 64, 80)).toBe(y);
+      expect(a.heap.check()).toBe(0);
+    });
+  });
+
+  for (const seed of seeds(3)) {
+    test(`seeded growing lists interleaved with other scratch keep every byte (seed ${seed})`, () => {
+      const r = rng(seed);
+      const arena = arenaOf({ buffers: r.int(1, 2) as 1 | 2, chunkSize: r.pick([16384, 65536]), bumpMax: r.pick([0, 1000, 4096]) });
+      try {
+        for (let f = 0; f < 10; f++) {
+          arena.frame((a) => {
+            // Each list: [offset, size, tag]; its first `size` bytes hold fill(tag).
+            const lists: [number, number, number][] = [];
+            const others: [number, number, number][] = [];
+            for (let step = 0; step < 600; step++) {
+              const roll = r.next();
+              const tag = step + f * 1000;
+              if (roll < 0.15 || lists.length === 0) {
+                const size = r.int(0, 200);
+                const off = r.next() < 0.2 ? a.realloc(0, 0, size) : a.alloc(size);
+                fill(a.u8, off, size, tag);
+                lists.push([off, size, tag]);
+              } else if (roll < 0.3) {
+                const size = r.next() < 0.05 ? r.int(1000, 30_000) : r.int(0, 300);
+                const off = r.next() < 0.1 ? a.allocAligned(r.pick([32, 256, 4096]), size) : a.alloc(size);
+                fill(a.u8, off, size, tag);
+                others.push([off, size, tag]);
+              } else {
+                // Grow (mostly) or shrink a list, the newest one half the time.
+                const i = r.next() < 0.5 ? lists.length - 1 : r.int(0, lists.length - 1);
+                const [off, size, t] = lists[i]!;
+                const next = size < 2000 && r.next() < 0.8 ? size + r.int(1, size + 64) : r.int(0, size);
+                const moved = a.realloc(off, size, next);
+                if (!intact(a.u8, moved, Math.min(size, next), t)) throw new Error(`list ${i} lost bytes moving ${off} -> ${moved}`);
+                fill(a.u8, moved, next, t);
+                lists[i] = [moved, next, t];
+              }
+            }
+            for (const [off, size, tag] of [...lists, ...others]) if (!intact(a.u8, off, size, tag)) throw new Error(`overwritten at ${off}+${size}`);
+            expect(a.heap.check()).toBe(0);
+          });
+        }
+      } catch (e) {
+        console.error(`frame arena realloc random test failed; replay with PRIVHEAP_SEED=${seed}`);
+        throw e;
+      }
+    });
+  }
+});
