@@ -16,6 +16,8 @@ export interface Target {
   free?: (off: number) => void;
   /** Release every allocation at once, for surfaces that free by frame (a frame arena: end the frame, begin the next). */
   releaseAll?: () => void;
+  /** Resize an allocation of `oldSize` bytes to `newSize`, keeping its bytes (realloc); returns its offset. */
+  resize(off: number, oldSize: number, newSize: number): number;
   /** Usable size of an allocation, when the surface reports it. */
   usable?: (off: number) => number;
   /** The region's bytes. */
@@ -95,6 +97,35 @@ export function conformance(name: string, make: () => Target): void {
         expect(intact(t.u8(), keep, 100, 9)).toBe(true);
         expect(t.check()).toBe(0);
         expect(t.alloc(100)).toBeGreaterThan(0);
+      } finally {
+        t.dispose();
+      }
+    });
+
+    test("resize keeps the bytes up to the smaller size and leaves other allocations intact; bad sizes are EINVAL, too large is ENOMEM", () => {
+      const t = make();
+      try {
+        const u8 = t.u8();
+        let off = t.alloc(10);
+        let size = 10;
+        fill(u8, off, size, 1);
+        const others: [number, number][] = [];
+        for (const next of [100, 5000, 70_000, 300, 0, 20_000, 16, 4096]) {
+          const moved = t.resize(off, size, next);
+          expect(moved).toBeGreaterThan(0);
+          expect(moved % 8).toBe(0);
+          expect({ size, next, kept: intact(u8, moved, Math.min(size, next), 1) }).toEqual({ size, next, kept: true });
+          fill(u8, moved, next, 1);
+          [off, size] = [moved, next];
+          const other = t.alloc(64);
+          fill(u8, other, 64, 10 + others.length);
+          others.push([other, 10 + others.length]);
+        }
+        for (const [o, tag] of others) expect({ o, ok: intact(u8, o, 64, tag) }).toEqual({ o, ok: true });
+        for (const bad of BAD_SIZES) expectCode(() => t.resize(off, size, bad as number), "EINVAL");
+        expectCode(() => t.resize(off, size, u8.length), "ENOMEM");
+        expect(intact(u8, off, size, 1)).toBe(true);
+        expect(t.check()).toBe(0);
       } finally {
         t.dispose();
       }

@@ -9,6 +9,7 @@ function heapTarget(heap: PrivateHeap): Target {
   return {
     alloc: (n) => heap.malloc(n),
     free: (o) => heap.free(o),
+    resize: (o, _oldSize, n) => heap.realloc(o, n),
     usable: (o) => heap.usableSize(o),
     u8: () => heap.u8,
     check: () => heap.check(),
@@ -56,6 +57,7 @@ conformance("frame arena (third frame, double-buffered)", () => {
   arena.beginFrame();
   return {
     alloc: (n) => arena.alloc(n),
+    resize: (o, oldSize, n) => arena.realloc(o, oldSize, n),
     releaseAll: () => {
       arena.endFrame();
       arena.beginFrame();
