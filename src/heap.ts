@@ -26,7 +26,7 @@ import { PageHashes } from "./checksum.ts";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
-import { restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
+import { checkHeapHeader, restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { tookFull, writtenSince } from "./snapshot/delta-base.ts";
 import { type ChangeSet, PageTracker, type Tracking, UNKNOWN } from "./tracking.ts";
 import { loadNative } from "./ffi/loader.ts";
@@ -891,7 +891,9 @@ export class PrivateHeap implements Disposable {
    * gives equal sums. It costs what changed since the last call: the
    * pages the heap's tracker reports written are hashed again (see
    * `tracking`); the first call, and every call with "compare" tracking,
-   * hashes the whole prefix.
+   * hashes the whole prefix. The header is checked first, as `snapshot()`
+   * checks it: a header a stray write damaged (offset 0 is the header) is
+   * `ECORRUPT` here, naming what it found.
    *
    * @example
    * ```ts
@@ -904,6 +906,7 @@ export class PrivateHeap implements Disposable {
     const h = this.#enter("PrivateHeap.checksum");
     try {
       const used = S.ph_off_used_bytes(h);
+      checkHeapHeader(this.#u8, used, "PrivateHeap.checksum");
       const sums = (this.#pageHashes ??= new PageHashes());
       // The pages written since the last checksum are hashed again; without a list (the first call, "compare" tracking), all are.
       const changes = (this.#checksumChanges ??= this.#pageTracker("PrivateHeap.checksum").subscribe());

@@ -458,6 +458,19 @@ function headerDamage(bytes: Uint8Array, rc: number): string {
 const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
 
 /**
+ * Throw `ECORRUPT` (or `EVERSION`) naming the damage when the header of the
+ * heap in `region` (a heap's whole-region view, `usedBytes` of it in use)
+ * fails the O(1) checks a restore of its snapshot would make. Saves and
+ * checksums call it first, so a stray write into the header is reported
+ * where it would be copied, not frames later where it is loaded.
+ */
+export function checkHeapHeader(region: Uint8Array, usedBytes: number, op: string): void {
+  const prefix = region.subarray(0, usedBytes);
+  const rc = loadNative().symbols.ph_snapshot_check(prefix, prefix.length, ANY_SIZE, TRUSTED);
+  if (rc !== 0) throw HeapError.fromNative(rc, op, headerDamage(prefix, rc));
+}
+
+/**
  * A snapshot of the used prefix of `region` (a heap's whole-region view):
  * copied into `into`'s memory when given (grown if too small), else into
  * fresh memory. The header is checked first (O(1), what a restore of the
@@ -466,9 +479,8 @@ const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
  * compares the pages `written` lists since base was taken, or every page.
  */
 export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snapshot, base?: Snapshot, written?: Written): Snapshot {
+  checkHeapHeader(region, usedBytes, "PrivateHeap.snapshot");
   const prefix = region.subarray(0, usedBytes);
-  const rc = loadNative().symbols.ph_snapshot_check(prefix, prefix.length, ANY_SIZE, TRUSTED);
-  if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.snapshot", headerDamage(prefix, rc));
   if (base !== undefined) {
     if (!(base instanceof Snapshot)) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "base must be a Snapshot");
     if (into !== undefined) throw new HeapError("EINVAL", "PrivateHeap.snapshot", "into and base cannot be combined");

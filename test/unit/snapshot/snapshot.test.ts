@@ -290,13 +290,14 @@ describe("Snapshot.fromBytes (untrusted bytes)", () => {
 });
 
 describe("a heap damaged through offset 0 (the header)", () => {
-  test("a write over the header's magic makes snapshot() ECORRUPT, naming the magic at offset 0", () => {
+  test("a write over the header's magic makes snapshot() and checksum() ECORRUPT, naming the magic at offset 0", () => {
     const heap = heapOf();
     busy(heap);
     const good = heap.u8.slice(0, 8);
     const into = heap.snapshot();
+    const sum = heap.checksum();
     heap.f64[0] = 1.5; // a struct field written through the null offset
-    for (const take of [() => heap.snapshot(), () => heap.snapshot({ into }), () => heap.snapshot({ base: into })]) {
+    for (const take of [() => heap.snapshot(), () => heap.snapshot({ into }), () => heap.snapshot({ base: into }), () => heap.checksum()]) {
       const e = expectCode(take, "ECORRUPT");
       expect(e.message).toContain("offset 0");
       expect(e.message).toContain("magic");
@@ -304,16 +305,19 @@ describe("a heap damaged through offset 0 (the header)", () => {
     heap.u8.set(good, 0);
     expect(heap.check()).toBe(0);
     expect(heap.snapshot().byteLength).toBe(heap.usedBytes);
+    expect(heap.checksum()).toBe(sum);
   });
 
-  test("a write over a header field after the magic makes snapshot() ECORRUPT, naming the header", () => {
+  test("a write over a header field after the magic makes snapshot() and checksum() ECORRUPT, naming the header", () => {
     const heap = heapOf();
     busy(heap);
     const at = 40; // lg_chunk: after the magic, ABI, page size, scratch cursor and header_pages
     const good = heap.u8.slice(0, 64);
     heap.u32[at >>> 2] = 0xdeadbeef;
-    const e = expectCode(() => heap.snapshot(), "ECORRUPT");
-    expect(e.message).toContain("header");
+    for (const take of [() => heap.snapshot(), () => heap.checksum()]) {
+      const e = expectCode(take, "ECORRUPT");
+      expect(e.message).toContain("header");
+    }
     heap.u8.set(good, 0);
     expect(heap.check()).toBe(0);
   });
