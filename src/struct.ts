@@ -6,9 +6,12 @@
  *
  * Access is through a cursor: an object positioned at an offset whose
  * getters and setters read and write the heap's typed arrays. The cursor
- * class is generated once per layout (field offsets are constants in the
- * generated code); moving a cursor with `at(off)` allocates nothing, so one
- * cursor walks any number of structs.
+ * classes are generated once per layout (field offsets are constants in the
+ * generated code, and no accessor is shared with another layout, so access
+ * stays monomorphic); moving a cursor with `at(off)` allocates nothing, so
+ * one cursor walks any number of structs. For arrays of structs, `each`
+ * walks them with the range checked once, and `strided` gives one field of
+ * every element as a typed array, a start and a stride (raw view speed).
  *
  * Field types: `u8 i8 u16 i16 u32 i32 f32 f64` (numbers), `u64 i64` (BigInt:
  * exact, but every read allocates a BigInt; prefer f64 or a pair of u32 on hot
@@ -325,19 +328,20 @@ function sizeAlign(t: FieldType, where: string): { size: number; align: number }
 // layouts or places share a function: every property access inside a
 // generated accessor sees one object shape, however many layouts exist.
 //
-// Node fields:
-//   _o  absolute byte offset; only roots and array elements ("anchors") have one
+// Node fields (every node has all of them, so each class has one shape):
+//   _o  the byte offset of the node's anchor: the root, or the innermost
+//       array element it sits in (a node reads its fields at `_o + its offset
+//       in the anchor + the field's offset`, all but `_o` constants)
 //   _x2, _x4, _x8  the same offset as an index into the 2-, 4- and 8-byte
-//       views (`_o >>> 1` ...), kept by anchors for the sizes their scalars
-//       use: a field reads `view[_x8 + constant]`, with no shift per access
-//       (an anchor's offset is a multiple of its alignment, which is a
-//       multiple of every scalar size inside it, so each index is whole)
-//   _a  the anchor a nested node is relative to (the root, or the innermost
-//       array element): its fields read `_a._x8 + constant`, so moving the
-//       root or an element moves every node inside it without touching them
-//   _r  the root cursor, which holds the heap's typed arrays (_u8 ... _i64),
-//       the source, the heap, and in debug mode the generation it was
-//       positioned in
+//       views (`_o >>> 1` ...): a field reads `view[_x8 + constant]`, with
+//       no shift per access. An anchor's offset is a multiple of its
+//       alignment, itself a multiple of every scalar size inside, so each
+//       index is whole.
+//   _u8 ... _i64  the heap's typed arrays
+//   _r  the root cursor: the source, the heap, the generation (debug mode)
+// Moving an anchor (`_pos`) stores its offset and indexes into itself and
+// every nested node inside it (not into array elements: their own `at(i)`
+// moves them); `_bind` on the root gives every node of the tree the views.
 
 /** Where a generated node sits: "root" (a cursor), "element" (of an array) or "nested" (a struct or array field). */
 type Kind = "root" | "element" | "nested";
@@ -346,8 +350,9 @@ interface Node {
   [k: string]: unknown;
 }
 type Views = Record<(typeof VIEW_NAMES)[number], ArrayBufferView>;
-/** A generated node class: roots take (source, isArena), the others (root, anchor). */
-type NodeClass = new (a: unknown, b: unknown) => Node;
+/** A generated node class: roots take (source, isArena), the others (root). */
+type NodeClass = new (a: unknown, b?: unknown) => Node;
+type Compound = StructLayout<any> | readonly [FieldType, number];
 
 function viewsOf(heap: PrivateHeap): Views {
   return { u8: heap.u8, i8: heap.i8, u16: heap.u16, i16: heap.i16, u32: heap.u32, i32: heap.i32, f32: heap.f32, f64: heap.f64, u64: heap.u64, i64: heap.i64 };
@@ -375,18 +380,18 @@ function compileClass(name: string, classSource: string, deps: NodeClass[]): Nod
   return new Function("raise", ...params, body)(raise, ...deps) as NodeClass;
 }
 
-/** The debug check generated accessors run first; `r` is the root expression. */
-function staleCheck(debug: boolean, r: string, op: string): string {
-  return debug ? `${r}._chk(${JSON.stringify(op)}); ` : "";
+/** The debug check generated accessors run first. */
+function staleCheck(debug: boolean, op: string): string {
+  return debug ? `this._r._chk(${JSON.stringify(op)}); ` : "";
 }
 
-/** View index expression of scalar `t` at byte `off` from the anchor `anchor` (`off` a multiple of the scalar's size). */
-function viewIndex(t: ScalarType, anchor: string, off: number): string {
+/** View index expression of scalar `t` at byte `off` from the node's anchor (`off` a multiple of the scalar's size). */
+function viewIndex(t: ScalarType, off: number): string {
   const size = SCALARS[t].size;
-  return `${anchor}.${size === 1 ? "_o" : `_x${size}`} + ${off / size}`;
+  return `this.${size === 1 ? "_o" : `_x${size}`} + ${off / size}`;
 }
 
-/** Sizes (2, 4, 8) of the scalars inside `t`: the view indexes an anchor of `t` keeps. */
+/** Sizes (2, 4, 8) of the scalars inside `t`: the view indexes an anchor of `t` needs. */
 function indexSizes(t: FieldType, out = new Set<number>()): Set<number> {
   if (isScalar(t)) {
     if (SCALARS[t].size > 1) out.add(SCALARS[t].size);
@@ -395,46 +400,66 @@ function indexSizes(t: FieldType, out = new Set<number>()): Set<number> {
   return out;
 }
 
-/** Members of an anchor (root or element) of type `t`: its index fields and `_pos(o)`, which sets them all. */
-function anchorMembers(t: FieldType): { init: string; pos: string } {
-  const sizes = [...indexSizes(t)].sort();
-  const init = ["this._o = 0;", ...sizes.map((n) => `this._x${n} = 0;`)].join(" ");
-  const pos = `_pos(o) { this._o = o; ${sizes.map((n) => `this._x${n} = o >>> ${Math.log2(n)};`).join(" ")} }`;
-  return { init, pos };
+/** Expressions (from `self`) of the nested nodes inside an anchor of type `t`, not entering array elements. */
+function nestedPaths(t: Compound, self: string, out: string[] = []): string[] {
+  if (!(t instanceof StructLayout)) return out;
+  for (const f of t.fields) {
+    if (isScalar(f.type)) continue;
+    const p = `${self}._c_${f.name}`;
+    out.push(p);
+    nestedPaths(f.type as Compound, p, out);
+  }
+  return out;
 }
 
-function nodeClass(t: StructLayout<any> | readonly [FieldType, number], kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
+/** Expressions (from `self`) of every node of the tree of `t`, array elements included. */
+function allPaths(t: Compound, self: string, out: string[] = []): string[] {
+  out.push(self);
+  if (t instanceof StructLayout) {
+    for (const f of t.fields) if (!isScalar(f.type)) allPaths(f.type as Compound, `${self}._c_${f.name}`, out);
+  } else if (!isScalar(t[0])) allPaths(t[0] as Compound, `${self}._e`, out);
+  return out;
+}
+
+/** The fields every node starts with, in one order. */
+function nodeInit(root: string): string {
+  return `this._r = ${root}; this._o = 0; this._x2 = 0; this._x4 = 0; this._x8 = 0; ${VIEW_NAMES.map((v) => `this._${v} = undefined;`).join(" ")}`;
+}
+
+/** `_pos(o)` of an anchor of type `t`: its offset and indexes, into itself and its nested nodes. */
+function posMethod(t: Compound): string {
+  const sizes = [...indexSizes(t)].sort();
+  const stores = ["this", ...nestedPaths(t, "this")].map((p) => [`${p}._o = o;`, ...sizes.map((n) => `${p}._x${n} = x${n};`)].join(" "));
+  return `_pos(o) { ${sizes.map((n) => `const x${n} = o >>> ${Math.log2(n)};`).join(" ")} ${stores.join(" ")} }`;
+}
+
+function nodeClass(t: Compound, kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
   return t instanceof StructLayout ? structClass(t, kind, rel, debug, path) : arrayClass(t, kind, rel, debug, path);
 }
 
 function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
-  const R = kind === "root" ? "this" : "this._r";
-  const A = kind === "nested" ? "this._a" : "this";
-  const kidAnchor = kind === "nested" ? "a" : "this";
   const deps: NodeClass[] = [];
   const members: string[] = [];
-  const init: string[] = [];
+  const kids: string[] = [];
   for (const f of layout.fields) {
-    const pre = staleCheck(debug, R, `StructCursor.${f.name}`);
+    const pre = staleCheck(debug, `StructCursor.${f.name}`);
     if (isScalar(f.type)) {
-      const at = `${R}.${SCALARS[f.type].view}[${viewIndex(f.type, A, rel + f.offset)}]`;
+      const at = `this.${SCALARS[f.type].view}[${viewIndex(f.type, rel + f.offset)}]`;
       members.push(`get ${f.name}() { ${pre}return ${at}; }`, `set ${f.name}(v) { ${pre}${at} = v; }`);
     } else {
-      const k = deps.push(nodeClass(f.type as StructLayout<any> | readonly [FieldType, number], "nested", rel + f.offset, debug, `${path}.${f.name}`)) - 1;
-      init.push(`this._c_${f.name} = new K${k}(${kind === "root" ? "this" : "r"}, ${kidAnchor});`);
+      const k = deps.push(nodeClass(f.type as Compound, "nested", rel + f.offset, debug, `${path}.${f.name}`)) - 1;
+      kids.push(`this._c_${f.name} = new K${k}(this._r);`);
       members.push(`get ${f.name}() { ${pre}return this._c_${f.name}; }`, `set ${f.name}(v) { throw raise.assign(${JSON.stringify(f.name)}, ${Array.isArray(f.type)}); }`);
     }
   }
-  members.push(`get offset() { return ${A}._o + ${rel}; }`, `get heap() { return ${R}._heap; }`);
+  members.push(`get offset() { return this._o + ${rel}; }`, `get heap() { return this._r._heap; }`);
   let ctor: string;
   if (kind === "root") {
-    const views = VIEW_NAMES.map((v) => `this._${v} = undefined;`).join(" ");
-    const anchor = anchorMembers(layout);
-    ctor = `constructor(src, arena) { ${anchor.init} this._src = src; this._arena = arena; this._heap = undefined; this._gen = 0; ${views} ${init.join(" ")} }`;
-    const bind = VIEW_NAMES.map((v) => `this._${v} = heap.${v};`).join(" ");
+    ctor = `constructor(src, arena) { ${nodeInit("this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = 0; ${kids.join(" ")} }`;
+    const bind = allPaths(layout, "this").map((p) => VIEW_NAMES.map((v) => `${p}._${v} = heap.${v};`).join(" "));
     members.push(
-      anchor.pos,
-      `_bind(heap) { this._heap = heap; ${bind} }`,
+      posMethod(layout),
+      `_bind(heap) { this._heap = heap; ${bind.join(" ")} }`,
       // A misaligned offset would make every field's view index fractional: its reads would truncate to another field.
       `at(off) {
         if (typeof off !== "number" || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0) throw raise.at(off, ${layout.align});
@@ -452,9 +477,8 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
       }`,
     );
   } else {
-    const own = kind === "element" ? `${anchorMembers(layout).init} ` : "this._a = a; ";
-    ctor = `constructor(r, a) { this._r = r; ${own}${init.join(" ")} }`;
-    if (kind === "element") members.push(anchorMembers(layout).pos);
+    ctor = `constructor(r) { ${nodeInit("r")} ${kids.join(" ")} }`;
+    if (kind === "element") members.push(posMethod(layout));
     members.push(`at(off) { throw raise.nested("StructCursor.at"); }`, `index(base, i) { throw raise.nested("StructCursor.index"); }`);
   }
   return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
@@ -462,34 +486,31 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
 
 function arrayClass(t: readonly [FieldType, number], kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
   const [et, n] = t;
-  const members0: string[] = [];
   const { size: stride } = sizeAlign(et, "array");
-  const A = kind === "nested" ? "this._a" : "this";
-  const elemAt = `${A}._o + ${rel} + i * ${stride}`;
-  if (kind === "element") members0.push(anchorMembers(t).pos);
+  const elemAt = `this._o + ${rel} + i * ${stride}`;
   /** The index check and the debug check of the accessor `method`. */
   const pre = (method: string) => {
     const op = JSON.stringify(`ArrayCursor.${method}`);
-    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw raise.index(${op}, i, ${n}); ${staleCheck(debug, "this._r", `ArrayCursor.${method}`)}`;
+    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw raise.index(${op}, i, ${n}); ${staleCheck(debug, `ArrayCursor.${method}`)}`;
   };
   const deps: NodeClass[] = [];
-  const members = [...members0, `get length() { return ${n}; }`, `offsetOf(i) { ${pre("offsetOf")}return ${elemAt}; }`];
-  let init = "";
+  const members = [`get length() { return ${n}; }`, `offsetOf(i) { ${pre("offsetOf")}return ${elemAt}; }`];
+  if (kind === "element") members.push(posMethod(t));
+  let kid = "";
   if (isScalar(et)) {
     const size = SCALARS[et].size;
-    const at = `this._r.${SCALARS[et].view}[${viewIndex(et, A, rel)} + i * ${stride / size}]`;
+    const at = `this.${SCALARS[et].view}[${viewIndex(et, rel)} + i * ${stride / size}]`;
     members.push(`get(i) { ${pre("get")}return ${at}; }`, `set(i, v) { ${pre("set")}${at} = v; }`, `at(i) { throw raise.scalarArray(); }`);
   } else {
-    deps.push(nodeClass(et as StructLayout<any> | readonly [FieldType, number], "element", 0, debug, `${path}[]`));
-    init = "this._e = new K0(r, undefined);";
+    deps.push(nodeClass(et as Compound, "element", 0, debug, `${path}[]`));
+    kid = "this._e = new K0(r);";
     members.push(
       `at(i) { ${pre("at")}const e = this._e; e._pos(${elemAt}); return e; }`,
       `get(i) { throw raise.notScalarArray("ArrayCursor.get"); }`,
       `set(i, v) { throw raise.notScalarArray("ArrayCursor.set"); }`,
     );
   }
-  const own = kind === "element" ? anchorMembers(t).init : "this._a = a;";
-  const ctor = `constructor(r, a) { this._r = r; ${own} ${init} }`;
+  const ctor = `constructor(r) { ${nodeInit("r")} ${kid} }`;
   return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
 }
 

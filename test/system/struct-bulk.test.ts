@@ -212,6 +212,30 @@ describe("cursors of many layouts in one process", () => {
     }
   });
 
+  test("a struct nested two levels deep, inside an array element too, follows its outer cursor", () => {
+    const heap = heapOf();
+    // Mid { b: u16 at 0, inner: Vec2 at 4 } size 12; Outer { a: u8 at 0, mid at 4 } size 16: mid.inner.y at 12.
+    const Mid = struct({ b: "u16", inner: Vec2 });
+    const Outer = struct({ a: "u8", mid: Mid });
+    const n = 6;
+    const base = Outer.alloc(heap, n);
+    const o = Outer.cursor(heap);
+    for (let i = 0; i < n; i++) {
+      o.index(base, i);
+      o.mid.inner.y = i + 0.25;
+      o.mid.b = 7 * i;
+    }
+    for (let i = 0; i < n; i++) {
+      expect(heap.f32[(base + i * 16 + 12) >>> 2]).toBe(i + 0.25);
+      expect(heap.u16[(base + i * 16 + 4) >>> 1]).toBe(7 * i);
+    }
+    // Holder { pad: u32 at 0, outers: Outer[3] at 4 }: element k's mid.inner.x at 4 + 16k + 8.
+    const Holder = struct({ pad: "u32", outers: [Outer, 3] });
+    const h = Holder.cursor(heap, Holder.alloc(heap));
+    for (let k = 0; k < 3; k++) h.outers.at(k).mid.inner.x = 10 + k;
+    for (let k = 0; k < 3; k++) expect(heap.f32[(h.offset + 4 + 16 * k + 8) >>> 2]).toBe(10 + k);
+  });
+
   test("a nested cursor held across moves reads the element the outer cursor is at", () => {
     const heap = heapOf();
     const base = Entity.alloc(heap, 5);
