@@ -9,7 +9,7 @@ import { heapChecksum, PageHashes } from "../../src/checksum.ts";
 import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import * as R from "../support/checksum-reference.ts";
-import { codeOf } from "../support/expect.ts";
+import { codeOf, expectCode } from "../support/expect.ts";
 import { heapsClosedAfterEach } from "../support/heaps.ts";
 import { rng, type Rng } from "../support/random.ts";
 
@@ -225,11 +225,18 @@ describe("PageHashes", () => {
     expect(heap.checksum()).toBe(heap.snapshot().checksum());
   });
 
-  test("a heap whose lock block differs has the same checksum", () => {
+  test("a heap whose lock words differ has the same checksum; a lock block out of range is ECORRUPT", () => {
     using a = PrivateHeap.create({ size: 1 << 20 });
     const before = a.checksum();
-    a.u8.fill(0xee, LOCK_FROM, LOCK_TO); // not a locked heap: nothing reads these bytes
+    const block = a.u8.slice(LOCK_FROM, LOCK_TO);
+    // The lock word, depth and recovery count: what other lock holders change.
+    // Not a locked heap, so nothing reads them.
+    a.u8.fill(0xee, LOCK_FROM, LOCK_FROM + 16);
     expect(a.checksum()).toBe(before);
-    a.u8.fill(0, LOCK_FROM, LOCK_TO);
+    // The rest holds the heap's lock and purge settings, which the header check bounds.
+    a.u8.fill(0xee, LOCK_FROM, LOCK_TO);
+    expectCode(() => a.checksum(), "ECORRUPT");
+    a.u8.set(block, LOCK_FROM);
+    expect(a.checksum()).toBe(before);
   });
 });
