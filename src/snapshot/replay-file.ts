@@ -15,6 +15,9 @@
  *   that fails is cut back to that length (ftruncate) before the error is
  *   reported, and then the file takes no more appends: a recording with a
  *   hole in its ticks would not replay.
+ * - `truncate` cuts the file back to the end of an earlier append in one
+ *   ftruncate, so a process killed around it leaves the file either as it
+ *   was or cut there, each a whole recording.
  */
 import { closeSync, constants as fsConstants, fsyncSync, ftruncateSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -102,7 +105,8 @@ export class ReplayFile {
     // The random part keeps a stale file of a killed process whose pid was reused from blocking the name.
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${tempCount++}-${Math.random().toString(36).slice(2, 8)}.tmp`);
     try {
-      return new ReplayFile(path, tmp, openSync(tmp, "wx", 0o600));
+      // Read as well as written: a rewind reads back the keyframes it keeps.
+      return new ReplayFile(path, tmp, openSync(tmp, "wx+", 0o600));
     } catch (e) {
       throw fromSystemError(e, op, path);
     }
@@ -134,6 +138,38 @@ export class ReplayFile {
       throw new HeapError("EIO", op, `${this.#path}: ${e instanceof Error ? e.message : String(e)}; ${kept}`, { cause: e });
     }
     this.#length = at;
+  }
+
+  /**
+   * Bytes [at, at + into.length) of what the file keeps, into `into`. EIO
+   * from the file system; ECORRUPT when the file is shorter than what was
+   * appended (something else cut it).
+   */
+  readAt(at: number, into: Uint8Array, op: string): void {
+    if (at < 0 || at + into.length > this.#length) throw new HeapError("EINVAL", op, `${this.#path}: bytes ${at}..${at + into.length} are not all in the file's ${this.#length}`);
+    let got = 0;
+    try {
+      for (let n = 1; n > 0 && got < into.length; got += n) n = readSync(this.#fd, into, got, into.length - got, at + got);
+    } catch (e) {
+      throw fromSystemError(e, op, this.#path);
+    }
+    if (got < into.length) throw new HeapError("ECORRUPT", op, `${this.#path}: the file ends at byte ${at + got}, before the ${this.#length} bytes written to it`);
+  }
+
+  /**
+   * Cut the file back to `length` bytes, the end of an earlier append, in
+   * one ftruncate; appends go on from there. EIO when the file takes no
+   * more appends or the system refuses (the file is unchanged then).
+   */
+  truncate(length: number, op: string): void {
+    if (this.#broken !== null) throw new HeapError("EIO", op, `${this.#path}: ${this.#broken}`);
+    if (!Number.isSafeInteger(length) || length < 0 || length > this.#length) throw new HeapError("EINVAL", op, `${this.#path}: cannot cut ${this.#length} bytes back to ${length}`);
+    try {
+      ftruncateSync(this.#fd, length);
+    } catch (e) {
+      throw fromSystemError(e, op, this.#path);
+    }
+    this.#length = length;
   }
 
   /** Cut the file back to the last complete append; says what the file holds now. */

@@ -292,6 +292,37 @@ function readKeyframe(
   return null;
 }
 
+/**
+ * A keyframe record read back on its own (`record` holds it from its head
+ * to its checksum, as a recorder reads back what it wrote), with the
+ * checks of the walk that do not depend on the records before it: null
+ * when it fails one.
+ */
+export function readKeyframeRecord(record: Uint8Array, regionBytes: number): KeyframeEntry | null {
+  if (record.length < RECORD_HEAD_BYTES + KEYFRAME_FIXED_BYTES + RECORD_TAIL_BYTES) return null;
+  const v = new DataView(record.buffer, record.byteOffset, record.length);
+  const len = v.getUint32(4, true);
+  const end = RECORD_HEAD_BYTES + len;
+  if (v.getUint32(0, true) !== RECORD_KEYFRAME || end + RECORD_TAIL_BYTES !== record.length) return null;
+  if (v.getBigUint64(end, true) !== Bun.hash.xxHash3(record.subarray(0, end))) return null;
+  const p = RECORD_HEAD_BYTES;
+  const after = v.getInt32(p, true);
+  const kind = v.getUint32(p + 4, true);
+  const used = Number(v.getBigUint64(p + 8, true));
+  const n = v.getUint32(p + 16, true);
+  if (kind !== KEYFRAME_FULL && kind !== KEYFRAME_DELTA) return null;
+  if (used < PAGE || used > regionBytes || used % PAGE !== 0) return null;
+  if (len !== keyframePayloadBytes(n) || n > used / PAGE) return null;
+  const pages = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const page = v.getUint32(p + KEYFRAME_FIXED_BYTES + 4 * i, true);
+    if (page >= used / PAGE || (i > 0 && page <= pages[i - 1]!)) return null;
+    pages[i] = page;
+  }
+  const dataAt = p + KEYFRAME_FIXED_BYTES + Math.ceil((n * 4) / 8) * 8;
+  return { after, kind, delta: { length: used, pages, data: record.subarray(dataAt, dataAt + n * PAGE) } };
+}
+
 /** Pages of a heap header: the native header is two pages (its lock block ends at byte PH_LOCK_BLOCK_END). */
 const HEAP_HEADER_PAGES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE);
 

@@ -26,7 +26,7 @@ import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
 import type { ChangeSet } from "../tracking.ts";
 import { changedPages, overlay } from "./delta.ts";
-import { copyPages, diffListed, sequence } from "./pages.ts";
+import { copyPages, diffListed, diffPages, sequence } from "./pages.ts";
 import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
 import type { SnapshotDiff } from "./diff.ts";
 import {
@@ -39,7 +39,11 @@ import {
   MAX_INPUT_BYTES,
   parseHeader,
   parseRecords,
+  RECORD_HEAD_BYTES,
   RECORD_KEYFRAME,
+  RECORD_TAIL_BYTES,
+  readKeyframeRecord,
+  REPLAY_HEADER_BYTES,
   REPLAY_VERSION,
   type KeyframeEntry,
   type TickEntry,
@@ -134,11 +138,18 @@ export class ReplayRecorder implements Disposable {
   // Invariant: #previous[0, #previousLength) is the image of the last
   // keyframe, #nonzero[p] is 1 where its page p is not all zero (0 at and
   // past its end), and #nonzeroPages counts those pages.
-  readonly #previous: Uint8Array;
+  #previous: Uint8Array;
   #previousLength = 0;
   #previousDirty = 0; // bytes of #previous ever written
-  readonly #nonzero: Uint8Array;
+  #nonzero: Uint8Array;
   #nonzeroPages = 0;
+  // Where the file's records are, for a rewind: tick t's record starts at
+  // #tickAt[t]; keyframe k's (numbered from 0, the one after tick -1) at
+  // #keyframeAt[k], of kind #keyframeKind[k].
+  #tickAt = new Float64Array(1024);
+  readonly #keyframeAt: number[] = [];
+  readonly #keyframeKind: number[] = [];
+  #startChecksum = 0n; // the heap's checksum before tick 0
   readonly #zeros: Uint8Array; // never written: what non-zero pages are found against
   /** The heap's pages written since the last keyframe; released by close. */
   readonly #changes: ChangeSet;
@@ -177,9 +188,12 @@ export class ReplayRecorder implements Disposable {
     }
     try {
       const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
-      const first = underHeapLock(heap, "Replay.record", () => this.#keyframe(-1));
+      const first = underHeapLock(heap, "Replay.record", () => {
+        this.#startChecksum = heap.checksum();
+        return this.#keyframe(-1);
+      });
       file.append([header, first.record], "Replay.record");
-      first.commit();
+      first.commit(REPLAY_HEADER_BYTES);
       file.publish("Replay.record");
     } catch (e) {
       this.#changes.release();
@@ -226,6 +240,12 @@ export class ReplayRecorder implements Disposable {
 
   #record(file: ReplayFile, input: Uint8Array): number {
     const t = this.#ticks;
+    if (t === this.#tickAt.length) {
+      const grown = new Float64Array(2 * t);
+      grown.set(this.#tickAt);
+      this.#tickAt = grown;
+    }
+    const at = file.length;
     const checksum = this.#heap.checksum();
     const record = this.#tickRecords.frame(t, checksum, input);
     if ((t + 1) % this.#keyframeEvery !== 0) {
@@ -239,10 +259,137 @@ export class ReplayRecorder implements Disposable {
         this.#changes.forget(); // the pages found went nowhere
         throw e;
       }
-      keyframe.commit();
+      keyframe.commit(at + record.length);
     }
+    this.#tickAt[t] = at;
     this.#ticks++;
     return t;
+  }
+
+  /**
+   * Drop ticks `tick` and after from the recording, and go on recording
+   * from there: the next `tick()` records tick `tick` again. For a rollback
+   * game, whose late input replaces a timeline it had already recorded:
+   * the file then holds the confirmed timeline only, byte for byte the
+   * file a recording that never had the dropped ticks would have written.
+   *
+   * The heap must already be in the state after tick `tick - 1` (before
+   * tick 0 for 0): the caller puts it back, as `SnapshotRing.load` of the
+   * frame saved then does. The recorder checks this against the checksum
+   * it recorded for that tick, and fails with `EINVAL`, dropping nothing,
+   * when the heap differs. On a locked heap the check holds its lock.
+   *
+   * The file is cut back in one `ftruncate` to the end of tick `tick - 1`
+   * (and of its keyframe, when it has one), so a process killed during or
+   * right after a rewind leaves either the whole old recording or the cut
+   * one, each read back without a torn tail; not synced to the device
+   * (`close` does that). When keyframes are dropped, the last one kept is
+   * read back from the file as the base of the next delta (at most 16
+   * records; `ECORRUPT` when the file no longer holds what was written).
+   * `EINVAL` for a tick outside 0..`ticks`, `ECLOSED` after `close()`,
+   * `EIO` when the file cannot be read or cut, or takes no more ticks (an
+   * earlier write failed). On any failure nothing is dropped.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Replay, SnapshotRing } from "privheap";
+   * import { mkdtempSync } from "node:fs";
+   * import { tmpdir } from "node:os";
+   * import { join } from "node:path";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const hp = heap.calloc(1, 8);
+   * using ring = SnapshotRing.create(heap, { capacity: 8 });
+   * using rec = Replay.record(join(mkdtempSync(join(tmpdir(), "rp-")), "run.phreplay"), heap);
+   * ring.save(0); // frame t: the state before tick t
+   * for (const input of [1, 2, 3]) {
+   *   heap.f64[hp >>> 3] += input; // the step
+   *   rec.tick(Uint8Array.of(input));
+   *   ring.save(rec.ticks);
+   * }
+   * // Tick 1's input was really 5: back to the state before tick 1, and again.
+   * ring.load(1);
+   * rec.rewind(1);
+   * for (const input of [5, 3]) {
+   *   heap.f64[hp >>> 3] += input;
+   *   rec.tick(Uint8Array.of(input));
+   *   ring.save(rec.ticks);
+   * }
+   * console.log(rec.ticks, heap.f64[hp >>> 3]); // 3 9
+   * ```
+   */
+  rewind(tick: number): void {
+    const op = "ReplayRecorder.rewind";
+    const file = this.#file;
+    if (file === null) throw new HeapError("ECLOSED", op, "the recorder was closed");
+    if (!Number.isSafeInteger(tick) || tick < 0 || tick > this.#ticks) throw new HeapError("EINVAL", op, `tick must be an integer from 0 to ${this.#ticks}, got ${String(tick)}`);
+    underHeapLock(this.#heap, op, () => this.#rewind(file, tick));
+  }
+
+  #rewind(file: ReplayFile, tick: number): void {
+    const op = "ReplayRecorder.rewind";
+    const expected = tick === 0 ? this.#startChecksum : this.#recordedChecksum(file, tick - 1, op);
+    if (this.#heap.checksum() !== expected)
+      throw new HeapError(
+        "EINVAL",
+        op,
+        `the heap is not in the state after tick ${tick - 1} (its checksum differs from the recorded one): put it back first (SnapshotRing.load of the frame saved then); nothing was dropped`,
+      );
+    // Keyframes after ticks -1, K-1, 2K-1, ... below `tick` stay.
+    const kept = Math.floor(tick / this.#keyframeEvery) + 1;
+    const base = kept < this.#keyframes ? this.#imageFromFile(file, kept - 1, op) : null;
+    file.truncate(tick < this.#ticks ? this.#tickAt[tick]! : file.length, op);
+    // Nothing can fail from here on.
+    if (base !== null) {
+      this.#previous = base.image;
+      this.#previousLength = base.length;
+      this.#previousDirty = base.dirty;
+      this.#nonzero = base.nonzero;
+      this.#nonzeroPages = base.nonzeroPages;
+      this.#keyframes = kept;
+      this.#keyframeAt.length = this.#keyframeKind.length = kept;
+    }
+    this.#ticks = tick;
+    this.#changes.forget(); // the heap was put back: its pages are compared with the kept keyframe's
+  }
+
+  /** The heap checksum the file's record of tick `t` holds. */
+  #recordedChecksum(file: ReplayFile, t: number, op: string): bigint {
+    const bytes = new Uint8Array(8);
+    file.readAt(this.#tickAt[t]! + RECORD_HEAD_BYTES + 8, bytes, op); // after the tick number and the input's length
+    return new DataView(bytes.buffer).getBigUint64(0, true);
+  }
+
+  /**
+   * Keyframe k's image rebuilt from the file (its last whole keyframe and
+   * the deltas after it), in new buffers that replace #previous and
+   * #nonzero once the rewind cannot fail.
+   */
+  #imageFromFile(file: ReplayFile, k: number, op: string): { image: Uint8Array; length: number; dirty: number; nonzero: Uint8Array; nonzeroPages: number } {
+    let from = k;
+    while (this.#keyframeKind[from] !== KEYFRAME_FULL) from--; // keyframe 0 is whole
+    const image = new Uint8Array(this.#heap.size); // fresh zeroed memory: the base of a whole keyframe
+    let length = 0;
+    let dirty = 0;
+    const head = new Uint8Array(RECORD_HEAD_BYTES);
+    for (let i = from; i <= k; i++) {
+      const at = this.#keyframeAt[i]!;
+      file.readAt(at, head, op);
+      const bytes = new Uint8Array(RECORD_HEAD_BYTES + new DataView(head.buffer).getUint32(4, true) + RECORD_TAIL_BYTES);
+      file.readAt(at, bytes, op);
+      const entry = readKeyframeRecord(bytes, this.#heap.size);
+      const after = i * this.#keyframeEvery - 1;
+      if (entry === null || entry.after !== after || entry.kind !== this.#keyframeKind[i])
+        throw new HeapError("ECORRUPT", op, `the keyframe after tick ${after}, at byte ${at} of the recording, does not read back as written`);
+      overlay(entry.delta, image, op);
+      length = entry.delta.length;
+      dirty = Math.max(dirty, length);
+    }
+    const pages = length / PAGE;
+    const list = this.#candidates; // scratch: no keyframe is being made
+    const n = diffPages(image, this.#zeros, pages, list, pages, op);
+    const nonzero = new Uint8Array(this.#nonzero.length);
+    for (let i = 0; i < n; i++) nonzero[list[i]!] = 1;
+    return { image, length, dirty, nonzero, nonzeroPages: n };
   }
 
   /**
@@ -264,9 +411,9 @@ export class ReplayRecorder implements Disposable {
   /**
    * A keyframe record of the heap now (the state after tick `after`), and
    * the step that makes it the base of the next one, to run once the
-   * record is in the file.
+   * record is in the file, at byte `at`.
    */
-  #keyframe(after: number): { record: Uint8Array; commit: () => void } {
+  #keyframe(after: number): { record: Uint8Array; commit: (at: number) => void } {
     const used = this.#heap.usedBytes;
     const listed = this.#changes.collect(used / PAGE, false, true);
     try {
@@ -278,7 +425,7 @@ export class ReplayRecorder implements Disposable {
   }
 
   /** #keyframe's record of a used prefix of `used` bytes, `listed` pages (#changes) written since the last keyframe. */
-  #keyframeOf(after: number, used: number, listed: number): { record: Uint8Array; commit: () => void } {
+  #keyframeOf(after: number, used: number, listed: number): { record: Uint8Array; commit: (at: number) => void } {
     const op = after < 0 ? "Replay.record" : "ReplayRecorder.tick";
     const image = this.#heap.u8;
     const pages = used / PAGE;
@@ -310,7 +457,7 @@ export class ReplayRecorder implements Disposable {
         data = into;
       }),
     );
-    const commit = () => {
+    const commit = (at: number) => {
       // The image's pages come from the record (a locked heap may have changed since).
       if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty)); // past #previousDirty: still fresh zeroed memory
       copyPages(this.#previous, data, stored, this.#identity, n, op);
@@ -320,6 +467,8 @@ export class ReplayRecorder implements Disposable {
       this.#nonzeroPages = nonzeroPages;
       this.#previousDirty = Math.max(this.#previousDirty, used);
       this.#previousLength = used;
+      this.#keyframeAt.push(at);
+      this.#keyframeKind.push(kind);
       this.#keyframes++;
     };
     return { record, commit };
