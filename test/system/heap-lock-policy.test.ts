@@ -247,7 +247,7 @@ describe("the lock policy of PrivateHeap", () => {
 });
 
 describe("rings and replays take a locked heap's lock through the heap", () => {
-  test("SnapshotRing.save and .load, Replay.record, ReplayRecorder.tick, Replay.seek and .verify wait for a lock another thread holds", async () => {
+  test("SnapshotRing.save and .load, Replay.record, ReplayRecorder.tick and .rewind, Replay.seek and .verify wait for a lock another thread holds", async () => {
     const path = lockedFile();
     const file = join(dir, `r${seq++}.phreplay`);
     const step = (h: PrivateHeap, input: Uint8Array) => void h.malloc(8 + input[0]!);
@@ -270,6 +270,7 @@ describe("rings and replays take a locked heap's lock through the heap", () => {
       "SnapshotRing.load": () => ring.load(1),
       "Replay.record": () => (recorder = Replay.record(join(dir, `r${seq++}.phreplay`), heap)),
       "ReplayRecorder.tick": () => recorder!.tick(Uint8Array.of(1)),
+      "ReplayRecorder.rewind": () => recorder!.rewind(0), // the heap has not changed since: it is the state before tick 0
       "Replay.seek": () => replay.seek(1, heap, step),
       "Replay.verify": () => replay.verify(heap, step),
     };
