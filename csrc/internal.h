@@ -277,6 +277,8 @@ _Static_assert(sizeof(struct ph_heap) <= PH_PURGE_AGE_AT && PH_PURGE_AGE_AT + si
 _Static_assert(offsetof(struct ph_heap, scratch_next) == PH_SCRATCH_CURSOR, "the inline scratch path finds its cursor");
 _Static_assert(offsetof(struct ph_heap, scratch_end) == PH_SCRATCH_CURSOR + 8, "next, then end");
 _Static_assert(offsetof(struct ph_heap, generation) == PH_GENERATION_OFFSET, "privheap.h names the generation");
+_Static_assert(offsetof(struct ph_heap, free_count) == PH_FREE_COUNT_OFFSET, "privheap.h names the free count");
+_Static_assert(PH_HEADER_PAGES * PH_PAGE_SIZE == PH_HEADER_BYTES, "privheap.h names the header's size");
 _Static_assert(sizeof(ph_page) == 16, "page entries are 16 bytes");
 
 /* Pointers into the region are as writable as the handle they come from:

@@ -230,6 +230,13 @@ PH_API uint64_t ph_heap_generation(const ph_heap_t *h);
 /* Where the header keeps it (a little-endian u64), for callers that cache
  * state about the heap and must notice a reset without a call. */
 #define PH_GENERATION_OFFSET 232u
+/* Where the header keeps the frees since the last reset (a little-endian
+ * u64; a realloc that moves frees the old block): with the generation, a
+ * caller that cached "this allocation is live" sees when to check again. */
+#define PH_FREE_COUNT_OFFSET 296u
+/* Bytes of the header at offset 0: no allocation or frame scratch lies
+ * below this. */
+#define PH_HEADER_BYTES 8192u
 
 /* The flags given to ph_heap_init that it keeps: PH_ZERO_ON_FREE, PH_LOCKED,
  * and the purge mode (PH_PURGE or PH_PURGE_NOW, section 14). */

@@ -18,14 +18,21 @@
  * paths), another layout (a nested struct), and `[type, count]` for arrays,
  * which nest (`[["f32", 4], 4]` is a 4x4 matrix).
  *
- * Debug mode (`PRIVHEAP_DEBUG=1` when the layout is made, or `{ debug: true }`):
- * every access first checks that the heap has not been reset since the
- * cursor was positioned, and throws `ESTALE` instead of reading recycled
- * memory; a cursor over a FrameArena goes stale when the frame it was
- * positioned in is discarded.
+ * Debug mode (`PRIVHEAP_DEBUG=1` when the layout is made, or `{ debug: true }`)
+ * refuses what C-style memory lets through. Positioning a cursor (`at`,
+ * `index`, `each`) checks that the struct lies inside one live allocation
+ * (over a FrameArena: outside the header and inside the region), else
+ * `EBADPTR`; a cursor made without an offset sits on the header and its
+ * first access throws `EBADPTR`. Every access then checks that the
+ * allocation is still live: after a reset, or once the frame it was
+ * positioned in is discarded, or after the allocation was freed (or moved
+ * by realloc), it throws `ESTALE` instead of touching recycled memory.
+ * Errors name the offset, the allocation, the field (the op) and the
+ * generation. An access costs two header reads while nothing was freed.
  */
 import { HeapError } from "./errors.ts";
 import { FrameArena } from "./frame-arena.ts";
+import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import { PrivateHeap } from "./heap.ts";
 
 /**
@@ -278,11 +285,11 @@ export interface FieldInfo {
  * @example
  * ```ts
  * import { struct } from "privheap";
- * const Checked = struct({ x: "f32" }, { debug: true }); // ESTALE checks on every access
+ * const Checked = struct({ x: "f32" }, { debug: true }); // checked positions, ESTALE after free or reset
  * ```
  */
 export interface StructOptions {
-  /** Check for stale cursors on every access (default: `PRIVHEAP_DEBUG=1` in the environment). */
+  /** Check positions and liveness on every cursor access (default: `PRIVHEAP_DEBUG=1` in the environment). */
   debug?: boolean;
 }
 
@@ -368,7 +375,117 @@ const raise = {
   notScalarArray: (op: string) => new HeapError("EINVAL", op, "get/set are for arrays of scalars; use at(i) for arrays of structs or arrays"),
   scalarArray: () => new HeapError("EINVAL", "ArrayCursor.at", "at(i) is for arrays of structs or arrays; use get(i) / set(i, v)"),
   closed: (op: string) => new HeapError("ECLOSED", op),
-  stale: (op: string, was: number, now: number) => new HeapError("ESTALE", op, `the cursor was positioned in generation ${was}; the heap is at ${now}`),
+};
+
+// ---- debug mode ------------------------------------------------------------------
+// A debug root remembers the allocation its struct lies in ([_lo, _hi)) and
+// the low words of the heap's generation and free count when it checked it
+// (_gen, _frees). Every access compares the two header words with them (two
+// typed-array reads, no call); only when one moved does `recheck` ask the
+// heap whether the allocation is still live. A cursor at offset 0 (made
+// without an offset) has _hi = 0 and _gen = -1: its first access throws.
+
+/** u32 indexes of the header words a debug cursor watches. */
+const GEN_WORD = NATIVE_CONSTANTS.PH_GENERATION_OFFSET >>> 2;
+const FREES_WORD = NATIVE_CONSTANTS.PH_FREE_COUNT_OFFSET >>> 2;
+const HEADER_BYTES = NATIVE_CONSTANTS.PH_HEADER_BYTES;
+
+/** The debug root's members `guard` reads and sets. */
+interface DebugRoot {
+  _heap: PrivateHeap;
+  _src: StructSource;
+  _arena: boolean;
+  _u32: Uint32Array;
+  _o: number;
+  _gen: number;
+  _frees: number;
+  _frame: number;
+  _lo: number;
+  _hi: number;
+}
+
+/** The live allocation holding offset `off` of `heap`, as [start, usable size], or undefined. */
+function allocationAt(heap: PrivateHeap, off: number): [number, number] | undefined {
+  try {
+    return [off, heap.usableSize(off)]; // the common case: `off` starts an allocation
+  } catch {
+    let found: [number, number] | undefined;
+    heap.walk((start, size) => {
+      if (start > off) return false;
+      if (off < start + size) found = [start, size];
+      return found === undefined;
+    });
+    return found;
+  }
+}
+
+function frameNote(r: DebugRoot): string {
+  return r._arena ? ` (frame ${r._frame}; the arena is at frame ${(r._src as FrameArena).generation})` : "";
+}
+
+// Debug checks called from generated code (cold: the generated code calls them only when its quick test fails).
+const guard = {
+  /** Check that a struct of `size` bytes at `off` lies in one live allocation (in a frame arena: outside the header, inside the region), and remember it. */
+  place(r: DebugRoot, off: number, size: number): void {
+    const heap = r._heap;
+    if (heap.closed) throw raise.closed("StructCursor.at");
+    if (off === 0) {
+      r._lo = r._hi = 0;
+      r._gen = -1;
+      return;
+    }
+    const u = r._u32;
+    r._gen = u[GEN_WORD]!;
+    r._frees = u[FREES_WORD]!;
+    if (r._arena) r._frame = (r._src as FrameArena).generation;
+    const what = `the struct at offset ${off} (${size} bytes)`;
+    if (off < HEADER_BYTES) throw new HeapError("EBADPTR", "StructCursor.at", `${what} overlaps the heap header (bytes 0 to ${HEADER_BYTES - 1})`);
+    if (r._arena) {
+      if (off + size > heap.u8.length) throw new HeapError("EBADPTR", "StructCursor.at", `${what} ends past the region (${heap.u8.length} bytes)`);
+      r._lo = HEADER_BYTES;
+      r._hi = heap.u8.length;
+      return;
+    }
+    const a = allocationAt(heap, off);
+    if (a === undefined || off + size > a[0] + a[1]) {
+      r._lo = r._hi = 0;
+      r._gen = -1;
+      const found = a === undefined ? "no live allocation holds that offset" : `the live allocation there starts at ${a[0]} and has ${a[1]} bytes (ends at ${a[0] + a[1]})`;
+      throw new HeapError("EBADPTR", "StructCursor.at", `${what} is not inside one live allocation: ${found}`);
+    }
+    r._lo = a[0];
+    r._hi = a[0] + a[1];
+  },
+
+  /** Check that element `i` of the array of `size`-byte structs at `base` lies in the allocation holding `base`. */
+  index(r: DebugRoot, base: number, i: number, size: number): void {
+    if (typeof base !== "number" || typeof i !== "number") return; // at() reports it
+    guard.place(r, base, size);
+    const off = base + i * size;
+    if (off < r._lo || off + size > r._hi)
+      throw new HeapError(
+        "EBADPTR",
+        "StructCursor.index",
+        `element ${i} of the array at offset ${base} (the struct at offset ${off}, ${size} bytes) is outside its allocation: the allocation at offset ${r._lo} has ${r._hi - r._lo} bytes`,
+      );
+  },
+
+  /** A header word moved since `r` was checked: throw if its allocation is gone, else remember the new words. */
+  recheck(r: DebugRoot, op: string): void {
+    const heap = r._heap;
+    if (heap.closed) throw raise.closed(op);
+    if (r._hi === 0) throw new HeapError("EBADPTR", op, `the cursor is at offset ${r._o}, not in a live allocation (offset 0 is the heap header): position it with at() first`);
+    const u = r._u32;
+    const alloc = `the allocation at offset ${r._lo} (${r._hi - r._lo} bytes) holding the struct at offset ${r._o}`;
+    if (u[GEN_WORD] !== r._gen)
+      throw new HeapError("ESTALE", op, `${alloc} is gone: the heap was reset since the cursor was positioned in generation ${r._gen} (now ${heap.generation})${frameNote(r)}`);
+    if (!r._arena) {
+      const a = allocationAt(heap, r._lo);
+      if (a === undefined || a[0] !== r._lo || a[1] < r._hi - r._lo)
+        throw new HeapError("ESTALE", op, `use after free: ${alloc} was freed or shrunk since the cursor was positioned (generation ${r._gen})`);
+    }
+    r._frees = u[FREES_WORD]!;
+  },
 };
 
 let serial = 0;
@@ -377,7 +494,7 @@ let serial = 0;
 function compileClass(name: string, classSource: string, deps: NodeClass[]): NodeClass {
   const params = deps.map((_, i) => `K${i}`);
   const body = `"use strict";\n// privheap struct cursor ${name} #${++serial}\nreturn ${classSource};`;
-  return new Function("raise", ...params, body)(raise, ...deps) as NodeClass;
+  return new Function("raise", "guard", ...params, body)(raise, guard, ...deps) as NodeClass;
 }
 
 /** The debug check generated accessors run first. */
@@ -455,7 +572,7 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
   members.push(`get offset() { return this._o + ${rel}; }`, `get heap() { return this._r._heap; }`);
   let ctor: string;
   if (kind === "root") {
-    ctor = `constructor(src, arena) { ${nodeInit("this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = 0; ${kids.join(" ")} }`;
+    ctor = `constructor(src, arena) { ${nodeInit("this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = -1; this._frees = 0; this._frame = 0; this._lo = 0; this._hi = 0; ${kids.join(" ")} }`;
     const bind = allPaths(layout, "this").map((p) => VIEW_NAMES.map((v) => `${p}._${v} = heap.${v};`).join(" "));
     members.push(
       posMethod(layout),
@@ -464,17 +581,19 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
       `at(off) {
         if (typeof off !== "number" || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0) throw raise.at(off, ${layout.align});
         if (this._arena) { const heap = this._src.heap; if (heap !== this._heap) this._bind(heap); }
-        ${debug ? "this._gen = this._heap.generation;" : ""}
+        ${debug ? `const u = this._u32; if (u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off < this._lo || off + ${layout.size} > this._hi) guard.place(this, off, ${layout.size});` : ""}
         this._pos(off);
         return this;
       }`,
-      `index(base, i) { return this.at(base + i * ${layout.size}); }`,
-      `_chk(op) {
-        const heap = this._heap;
-        if (heap.closed) throw raise.closed(op);
-        const now = heap.generation;
-        if (now !== this._gen) throw raise.stale(op, this._gen, now);
-      }`,
+      // Debug: element i must lie in the allocation that holds base, not in a neighbour.
+      debug
+        ? `index(base, i) {
+            const off = base + i * ${layout.size};
+            if (base < this._lo || base >= this._hi || off < this._lo || off + ${layout.size} > this._hi) guard.index(this, base, i, ${layout.size});
+            return this.at(off);
+          }`
+        : `index(base, i) { return this.at(base + i * ${layout.size}); }`,
+      `_chk(op) { const u = this._u32; if (u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees) guard.recheck(this, op); }`,
     );
   } else {
     ctor = `constructor(r) { ${nodeInit("r")} ${kids.join(" ")} }`;
@@ -563,7 +682,7 @@ export class StructLayout<F extends Fields> {
   readonly fields: readonly FieldInfo[];
   /** Field name to byte offset. */
   readonly offsets: Readonly<Record<keyof F, number>>;
-  /** True when accesses check for stale cursors. */
+  /** True when cursors check their position and the liveness of their allocation (debug mode). */
   readonly debug: boolean;
 
   /** @internal Use {@link struct}. */
@@ -737,6 +856,8 @@ export class StructLayout<F extends Fields> {
       throw new HeapError("EINVAL", "StructLayout.each", `base must be a multiple of ${this.align} from 0 to ${Math.max(end, 0)} for ${count} structs, got ${String(base)}`);
     if (count === 0) return;
     const c = this.cursor(source, base) as unknown as Node;
+    if (this.debug && base + count * this.size > (c as unknown as DebugRoot)._hi)
+      throw new HeapError("EBADPTR", "StructLayout.each", `${count} structs of ${this.size} bytes from offset ${base} are not inside one live allocation (it ends at ${(c as unknown as DebugRoot)._hi})`);
     eachLoop(this)(c, base, count, fn);
   }
 
