@@ -29,7 +29,9 @@ export type { MirrorLoadOptions, MirrorOptions, Recovery } from "./heap-mirror.t
 export { Snapshot } from "./snapshot/snapshot.ts";
 export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";
-export type { DiffAllocation, DiffOptions, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
+export type { DiffAllocation, DiffField, DiffOptions, DiffPaths, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
+export { LayoutMap } from "./snapshot/layout-map.ts";
+export type { PointerShape, RootShape } from "./snapshot/layout-map.ts";
 export type { LoadOptions, SaveOptions } from "./snapshot/file-format.ts";
 export { Replay, ReplayRecorder } from "./snapshot/replay.ts";
 export type { RecordOptions, StepFn, VerifyOptions, VerifyResult } from "./snapshot/replay.ts";

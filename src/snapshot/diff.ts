@@ -3,10 +3,13 @@
  * allocations and named roots that hold them. This is the tool for "two runs
  * diverged: what changed?". Pages are compared with memcmp first (via
  * Buffer.compare), so equal pages cost little; only differing pages are
- * scanned byte by byte.
+ * scanned byte by byte. Given the user's layouts (layout-map.ts), the diff
+ * also names each changed field by its path.
  */
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, type RegionRef } from "../introspect.ts";
+import type { ScalarType } from "../struct.ts";
+import { fieldAt, segmentAt, segmentsOf, type LayoutMap, type Segment } from "./layout-map.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
@@ -44,12 +47,50 @@ export interface SnapshotDiff {
   allocations: DiffAllocation[];
   /** Roots whose offset differs, or whose allocation holds a change. */
   roots: string[];
+  /** The changes by field path; present when `layouts` were given. */
+  paths?: DiffPaths;
+}
+
+/** One changed field of a registered layout. */
+export interface DiffField {
+  /** Its path in C notation: `entities[4242].vel.x`, `world.player->hp`. */
+  path: string;
+  /** Byte offset of the whole field (not only of its changed bytes). */
+  offset: number;
+  /** Bytes of the field. */
+  length: number;
+  /** Its scalar type; null for padding between or after fields (then `before` and `after` are null). */
+  type: ScalarType | null;
+  /** The value in the first image (bytes past an image's end read as 0). */
+  before: number | bigint | null;
+  /** The value in the second image. */
+  after: number | bigint | null;
+}
+
+/** The changes named through the user's layouts. */
+export interface DiffPaths {
+  /** Changed fields in address order (at most `maxFields`). */
+  fields: DiffField[];
+  /** Changed bytes no registered struct holds (allocator metadata, unregistered data, unreachable structs). */
+  unnamed: { offset: number; length: number }[];
+  /** True when fields or ranges were left out (`maxFields`, `maxRanges`). */
+  truncated: boolean;
+  /**
+   * False when the walk from the roots skipped something in either image: a
+   * pointer outside the image or misaligned, a count reaching past it, or
+   * the work bound (about one step per byte) hit by overlapping structs.
+   */
+  complete: boolean;
 }
 
 /** Options of {@link Snapshot.diff}. */
 export interface DiffOptions {
   /** Stop listing ranges after this many (default 10,000); counts stay exact. */
   maxRanges?: number;
+  /** The user's layouts: when given, the diff's `paths` name the changed fields. */
+  layouts?: LayoutMap;
+  /** Stop listing named fields after this many (default 10,000). */
+  maxFields?: number;
 }
 
 /** The images' allocations (sorted pairs) and roots, for mapping offsets. */
@@ -150,5 +191,79 @@ export function diffImages(a: Uint8Array, b: Uint8Array, options: DiffOptions = 
   for (const name of new Set([...Object.keys(sa.roots), ...Object.keys(sb.roots)]))
     if (sa.roots[name] !== sb.roots[name]) roots.add(name);
   for (const alloc of allocations) for (const name of alloc.roots) roots.add(name);
-  return { equal: changed === 0, changedBytes: changed, ranges: mapped, truncated, allocations, roots: [...roots].sort() };
+  const diff: SnapshotDiff = { equal: changed === 0, changedBytes: changed, ranges: mapped, truncated, allocations, roots: [...roots].sort() };
+  if (options.layouts !== undefined) diff.paths = namePaths(a, b, sa, sb, ranges, truncated, options.layouts, options.maxFields ?? 10_000);
+  return diff;
+}
+
+/** The scalar of `type` at `off` of `img`; bytes past its end read as 0 (as the diff compares them). */
+function valueAt(img: Uint8Array, off: number, type: ScalarType): number | bigint {
+  const bytes = new Uint8Array(8);
+  bytes.set(img.subarray(Math.min(off, img.length), Math.min(off + 8, img.length)));
+  const v = new DataView(bytes.buffer);
+  switch (type) {
+    case "u8": return v.getUint8(0);
+    case "i8": return v.getInt8(0);
+    case "u16": return v.getUint16(0, true);
+    case "i16": return v.getInt16(0, true);
+    case "u32": return v.getUint32(0, true);
+    case "i32": return v.getInt32(0, true);
+    case "f32": return v.getFloat32(0, true);
+    case "f64": return v.getFloat64(0, true);
+    case "u64": return v.getBigUint64(0, true);
+    case "i64": return v.getBigInt64(0, true);
+  }
+}
+
+/**
+ * Name the changed `ranges` through `layouts`: each byte by the struct of
+ * the second image holding it, else of the first (as allocations are).
+ */
+function namePaths(
+  a: Uint8Array, b: Uint8Array, sa: Side, sb: Side,
+  ranges: { offset: number; length: number }[], rangesTruncated: boolean, layouts: LayoutMap, maxFields: number,
+): DiffPaths {
+  const placeIn = (img: Uint8Array, s: Side) => layouts.place(img, s.roots, (off) => {
+    const i = findAlloc(s.allocs, off);
+    return i < 0 ? -1 : s.allocs[i]! + s.allocs[i + 1]!;
+  });
+  const pb = placeIn(b, sb);
+  const pa = placeIn(a, sa);
+  const segB = segmentsOf(pb.placements);
+  const segA = segmentsOf(pa.placements);
+  const fields: DiffField[] = [];
+  const unnamed: { offset: number; length: number }[] = [];
+  let truncated = rangesTruncated;
+  const nextStart = (segs: Segment[], i: number): number => (~i < segs.length ? segs[~i]!.start : Infinity);
+  outer: for (const r of ranges) {
+    const end = r.offset + r.length;
+    for (let o = r.offset; o < end; ) {
+      const ib = segmentAt(segB, o);
+      const ia = ib >= 0 ? -1 : segmentAt(segA, o);
+      const seg = ib >= 0 ? segB[ib] : ia >= 0 ? segA[ia] : undefined;
+      if (seg === undefined) {
+        const to = Math.min(end, nextStart(segB, ib), nextStart(segA, ia));
+        const last = unnamed[unnamed.length - 1];
+        if (last !== undefined && last.offset + last.length === o) last.length += to - o;
+        else unnamed.push({ offset: o, length: to - o });
+        o = to;
+        continue;
+      }
+      const f = fieldAt(seg.placement, o);
+      const prev = fields[fields.length - 1];
+      if (prev === undefined || prev.offset !== f.offset || prev.path !== f.path) {
+        if (fields.length >= maxFields) {
+          truncated = true;
+          break outer;
+        }
+        fields.push({
+          ...f,
+          before: f.type === null ? null : valueAt(a, f.offset, f.type),
+          after: f.type === null ? null : valueAt(b, f.offset, f.type),
+        });
+      }
+      o = Math.min(end, f.offset + f.length, seg.end);
+    }
+  }
+  return { fields, unnamed, truncated, complete: pa.complete && pb.complete };
 }
