@@ -85,7 +85,7 @@ function checkReplaceable(path: string, op: string): void {
   if (got < head.length || head.some((b, i) => b !== REPLAY_MAGIC[i])) throw refuse("exists and is not a privheap replay file");
 }
 
-/** An append-only file that is cut back to its last complete append when one fails. */
+/** An append-only file, cut back only to the end of an append: the last complete one when an append fails, or an earlier one on `truncate`. */
 export class ReplayFile {
   readonly #path: string;
   #tmp: string | null; // the temporary name until publish

@@ -7,7 +7,9 @@
  * the heap after the step, and every K ticks a keyframe: the heap's used
  * prefix, as the pages that differ from the previous keyframe when that is
  * smaller (every FULL_EVERY-th keyframe is whole, so a seek rebuilds at most
- * that many). The file format is in docs/replay-format.md.
+ * that many). A rewind cuts the recording back to a tick, for a rollback
+ * game that replaces predicted ticks. The file format is in
+ * docs/replay-format.md.
  *
  * A keyframe costs what changed since the previous one: the recorder keeps
  * that keyframe's image and which of its pages are all zero, and compares
