@@ -9,7 +9,7 @@
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, type RegionRef } from "../introspect.ts";
 import type { ScalarType } from "../struct.ts";
-import { fieldAt, segmentAt, segmentsOf, type LayoutMap, type Segment } from "./layout-map.ts";
+import { fieldAt, placeStructs, segmentAt, segmentsOf, type LayoutMap, type Segment } from "./layout-map.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
@@ -223,7 +223,7 @@ function namePaths(
   a: Uint8Array, b: Uint8Array, sa: Side, sb: Side,
   ranges: { offset: number; length: number }[], rangesTruncated: boolean, layouts: LayoutMap, maxFields: number,
 ): DiffPaths {
-  const placeIn = (img: Uint8Array, s: Side) => layouts.place(img, s.roots, (off) => {
+  const placeIn = (img: Uint8Array, s: Side) => placeStructs(layouts, img, s.roots, (off) => {
     const i = findAlloc(s.allocs, off);
     return i < 0 ? -1 : s.allocs[i]! + s.allocs[i + 1]!;
   });

@@ -150,6 +150,9 @@ function readNumber(image: DataView, off: number, type: ScalarType): number | un
   }
 }
 
+/** LayoutMap's private walk (set by its static block). */
+let placeWith: (map: LayoutMap, image: Uint8Array, roots: Record<string, number>, allocationEnd: (off: number) => number) => Placed;
+
 /**
  * The user's layouts: roots and pointer fields. Build one with
  * {@link LayoutMap.create}, register with `root` and `pointer` (each returns
@@ -279,17 +282,12 @@ export class LayoutMap {
     return sites;
   }
 
-  /**
-   * Where the registered structs sit in `image`, in walk order (roots in
-   * registration order, then what their pointers reach, breadth first).
-   * `roots` are the image's named roots; `allocationEnd(off)` is the end of
-   * the allocation holding `off`, or -1. `complete` is false when a check
-   * skipped something (an offset outside the image or misaligned, a count
-   * past the image, the work bound).
-   *
-   * @internal diff.ts's input.
-   */
-  place(image: Uint8Array, roots: Record<string, number>, allocationEnd: (off: number) => number): { placements: Placement[]; complete: boolean } {
+  static {
+    placeWith = (map, image, roots, allocationEnd) => map.#place(image, roots, allocationEnd);
+  }
+
+  /** See {@link placeStructs}. */
+  #place(image: Uint8Array, roots: Record<string, number>, allocationEnd: (off: number) => number): Placed {
     const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
     const placements: Placement[] = [];
     const seen = new Set<string>();
@@ -366,6 +364,24 @@ export class LayoutMap {
     if (walked < placements.length) complete = false; // the bound ran out first
     return { placements, complete };
   }
+}
+
+/** What {@link placeStructs} returns. */
+export interface Placed {
+  placements: Placement[];
+  complete: boolean;
+}
+
+/**
+ * Where the structs registered in `map` sit in `image`, in walk order
+ * (roots in registration order, then what their pointers reach, breadth
+ * first). `roots` are the image's named roots; `allocationEnd(off)` is the
+ * end of the allocation holding `off`, or -1. `complete` is false when a
+ * check skipped something (an offset outside the image or misaligned, a
+ * count past the image, the work bound). Internal: diff.ts's input.
+ */
+export function placeStructs(map: LayoutMap, image: Uint8Array, roots: Record<string, number>, allocationEnd: (off: number) => number): Placed {
+  return placeWith(map, image, roots, allocationEnd);
 }
 
 /** Mark (key, layout) seen; true when it was already. */
