@@ -385,7 +385,7 @@ const raise = {
 // heap whether the allocation is still live. A cursor at offset 0 (made
 // without an offset) has _hi = 0 and _gen = -1: its first access throws.
 
-/** u32 indexes of the header words a debug cursor watches. */
+/** Indexes in the heap's 4-byte views of the low words a debug cursor watches (read through the i32 view: the values stay small integers). */
 const GEN_WORD = NATIVE_CONSTANTS.PH_GENERATION_OFFSET >>> 2;
 const FREES_WORD = NATIVE_CONSTANTS.PH_FREE_COUNT_OFFSET >>> 2;
 const HEADER_BYTES = NATIVE_CONSTANTS.PH_HEADER_BYTES;
@@ -395,7 +395,7 @@ interface DebugRoot {
   _heap: PrivateHeap;
   _src: StructSource;
   _arena: boolean;
-  _u32: Uint32Array;
+  _i32: Int32Array;
   _o: number;
   _gen: number;
   _frees: number;
@@ -434,7 +434,7 @@ const guard = {
       r._gen = -1;
       return;
     }
-    const u = r._u32;
+    const u = r._i32;
     r._gen = u[GEN_WORD]!;
     r._frees = u[FREES_WORD]!;
     if (r._arena) r._frame = (r._src as FrameArena).generation;
@@ -459,9 +459,9 @@ const guard = {
 
   /** Check that element `i` of the array of `size`-byte structs at `base` lies in the allocation holding `base`. */
   index(r: DebugRoot, base: number, i: number, size: number): void {
-    if (typeof base !== "number" || typeof i !== "number") return; // at() reports it
-    guard.place(r, base, size);
     const off = base + i * size;
+    if (typeof base !== "number" || typeof i !== "number" || off >>> 0 !== off || base >>> 0 !== base) return; // at() reports it
+    guard.place(r, base, size);
     if (off < r._lo || off + size > r._hi)
       throw new HeapError(
         "EBADPTR",
@@ -475,7 +475,7 @@ const guard = {
     const heap = r._heap;
     if (heap.closed) throw raise.closed(op);
     if (r._hi === 0) throw new HeapError("EBADPTR", op, `the cursor is at offset ${r._o}, not in a live allocation (offset 0 is the heap header): position it with at() first`);
-    const u = r._u32;
+    const u = r._i32;
     const alloc = `the allocation at offset ${r._lo} (${r._hi - r._lo} bytes) holding the struct at offset ${r._o}`;
     if (u[GEN_WORD] !== r._gen)
       throw new HeapError("ESTALE", op, `${alloc} is gone: the heap was reset since the cursor was positioned in generation ${r._gen} (now ${heap.generation})${frameNote(r)}`);
@@ -497,9 +497,10 @@ function compileClass(name: string, classSource: string, deps: NodeClass[]): Nod
   return new Function("raise", "guard", ...params, body)(raise, guard, ...deps) as NodeClass;
 }
 
-/** The debug check generated accessors run first. */
-function staleCheck(debug: boolean, op: string): string {
-  return debug ? `this._r._chk(${JSON.stringify(op)}); ` : "";
+/** The debug check generated accessors run first: inline, so an access whose allocation was not rechecked costs two loads and two compares. */
+function staleCheck(debug: boolean, op: string, kind: Kind): string {
+  if (!debug) return "";
+  return `{ const r = ${kind === "root" ? "this" : "this._r"}, u = r._i32; if (u[${GEN_WORD}] !== r._gen || u[${FREES_WORD}] !== r._frees) guard.recheck(r, ${JSON.stringify(op)}); } `;
 }
 
 /** View index expression of scalar `t` at byte `off` from the node's anchor (`off` a multiple of the scalar's size). */
@@ -559,7 +560,7 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
   const members: string[] = [];
   const kids: string[] = [];
   for (const f of layout.fields) {
-    const pre = staleCheck(debug, `StructCursor.${f.name}`);
+    const pre = staleCheck(debug, `StructCursor.${f.name}`, kind);
     if (isScalar(f.type)) {
       const at = `this.${SCALARS[f.type].view}[${viewIndex(f.type, rel + f.offset)}]`;
       members.push(`get ${f.name}() { ${pre}return ${at}; }`, `set ${f.name}(v) { ${pre}${at} = v; }`);
@@ -581,7 +582,7 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
       `at(off) {
         if (typeof off !== "number" || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0) throw raise.at(off, ${layout.align});
         if (this._arena) { const heap = this._src.heap; if (heap !== this._heap) this._bind(heap); }
-        ${debug ? `const u = this._u32; if (u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off < this._lo || off + ${layout.size} > this._hi) guard.place(this, off, ${layout.size});` : ""}
+        ${debug ? `const u = this._i32; if (u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off < this._lo || off + ${layout.size} > this._hi) guard.place(this, off, ${layout.size});` : ""}
         this._pos(off);
         return this;
       }`,
@@ -589,11 +590,16 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
       debug
         ? `index(base, i) {
             const off = base + i * ${layout.size};
-            if (base < this._lo || base >= this._hi || off < this._lo || off + ${layout.size} > this._hi) guard.index(this, base, i, ${layout.size});
-            return this.at(off);
+            const u = this._i32;
+            if (this._arena || u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0 ||
+                base < this._lo || base >= this._hi || off < this._lo || off + ${layout.size} > this._hi) {
+              guard.index(this, base, i, ${layout.size});
+              return this.at(off);
+            }
+            this._pos(off);
+            return this;
           }`
         : `index(base, i) { return this.at(base + i * ${layout.size}); }`,
-      `_chk(op) { const u = this._u32; if (u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees) guard.recheck(this, op); }`,
     );
   } else {
     ctor = `constructor(r) { ${nodeInit("r")} ${kids.join(" ")} }`;
@@ -610,7 +616,7 @@ function arrayClass(t: readonly [FieldType, number], kind: Kind, rel: number, de
   /** The index check and the debug check of the accessor `method`. */
   const pre = (method: string) => {
     const op = JSON.stringify(`ArrayCursor.${method}`);
-    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw raise.index(${op}, i, ${n}); ${staleCheck(debug, `ArrayCursor.${method}`)}`;
+    return `if (typeof i !== "number" || i >>> 0 !== i || i >= ${n}) throw raise.index(${op}, i, ${n}); ${staleCheck(debug, `ArrayCursor.${method}`, kind)}`;
   };
   const deps: NodeClass[] = [];
   const members = [`get length() { return ${n}; }`, `offsetOf(i) { ${pre("offsetOf")}return ${elemAt}; }`];

@@ -19,6 +19,11 @@
  * Ratios are against the raw view of the same phase.
  * Target: flat and nested cursors at most 1.5x raw, after the other layouts
  * (the strided columns are printed against the same target).
+ *
+ * Then debug mode against release: the flat cursor, the nested cursor and
+ * nested each, with layouts made with `{ debug: true }` (made only after the
+ * two phases above, so those phases do not see them) and their release
+ * twins, timed step for step alternately. Target: debug at most 3x release.
  */
 import { PrivateHeap } from "../../src/heap.ts";
 import { struct, type StructCursor, type StructLayout } from "../../src/struct.ts";
@@ -33,7 +38,8 @@ printHeader(`struct access: move step (pos += vel) over ${N} entities, ${STEPS} 
 const heap = PrivateHeap.create({ size: 64 << 20 });
 const Vec3 = struct({ x: "f64", y: "f64", z: "f64" });
 const Entity = struct({ pos: Vec3, vel: Vec3, hp: "u32" });
-const Flat = struct({ px: "f64", py: "f64", pz: "f64", vx: "f64", vy: "f64", vz: "f64", hp: "u32" });
+const FLAT_SPEC = { px: "f64", py: "f64", pz: "f64", vx: "f64", vy: "f64", vz: "f64", hp: "u32" } as const;
+const Flat = struct(FLAT_SPEC);
 if (Flat.size !== Entity.size || Flat.offsets.vx !== Entity.offsets.vel) throw new Error("Flat and Entity must share the layout");
 
 const base = Entity.alloc(heap, N);
@@ -174,6 +180,25 @@ function measure(name: string, step: Step): Row {
   return { name, median, p99 };
 }
 
+/** Medians of two steps timed alternately, step for step, so load on the machine hits both alike. */
+function measurePair(a: Step, b: Step): [number, number] {
+  for (let s = 0; s < WARMUP; s++) {
+    a();
+    b();
+  }
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let s = 0; s < STEPS; s++) {
+    let t0 = Bun.nanoseconds();
+    a();
+    ta.push((Bun.nanoseconds() - t0) / 1e3);
+    t0 = Bun.nanoseconds();
+    b();
+    tb.push((Bun.nanoseconds() - t0) / 1e3);
+  }
+  return [summarize(ta).median, summarize(tb).median];
+}
+
 function phase(title: string): Map<string, number> {
   const variants: [string, Step][] = [
     ["raw f64 view", rawStep()],
@@ -208,4 +233,75 @@ const after = phase(`after ${LAYOUTS} other layouts were made and used (sink ${s
 console.log(`flat cursor vs raw (after other layouts):   ${verdict(after.get("flat cursor")!, 1.5)}`);
 console.log(`nested cursor vs raw (after other layouts): ${verdict(after.get("nested cursor")!, 1.5)}`);
 console.log(`strided columns vs raw (after other layouts): ${verdict(after.get("strided columns")!, 1.5)}`);
+
+// The debug steps repeat the release ones' code on purpose: a program runs
+// one mode, so each loop's property accesses see one cursor class. Sharing
+// one function between both modes would make its call sites polymorphic
+// and slow both down (measured: about 30x for the release flat cursor).
+const DebugFlat = struct(FLAT_SPEC, { debug: true });
+const DebugEntity = struct({ pos: Vec3, vel: Vec3, hp: "u32" }, { debug: true });
+
+function debugFlatStep(): Step {
+  const c = DebugFlat.cursor(heap);
+  return () => {
+    for (let i = 0; i < N; i++) {
+      c.index(base, i);
+      c.px += c.vx;
+      c.py += c.vy;
+      c.pz += c.vz;
+    }
+  };
+}
+
+function debugNestedStep(): Step {
+  const e = DebugEntity.cursor(heap);
+  return () => {
+    for (let i = 0; i < N; i++) {
+      e.index(base, i);
+      e.pos.x += e.vel.x;
+      e.pos.y += e.vel.y;
+      e.pos.z += e.vel.z;
+    }
+  };
+}
+
+function debugEachStep(): Step {
+  const move = (e: StructCursor<typeof DebugEntity extends StructLayout<infer F> ? F : never>) => {
+    e.pos.x += e.vel.x;
+    e.pos.y += e.vel.y;
+    e.pos.z += e.vel.z;
+  };
+  return () => DebugEntity.each(heap, base, N, move);
+}
+
+/** Debug cursors against release ones, after the other layouts; returns debug / release per access path. */
+function debugPhase(): Map<string, number> {
+  const pairs: [string, Step, Step][] = [
+    ["flat cursor", flatStep(), debugFlatStep()],
+    ["nested cursor", nestedStep(), debugNestedStep()],
+    ["nested each", eachStep(), debugEachStep()],
+  ];
+  const rows: string[][] = [];
+  const ratios = new Map<string, number>();
+  for (const [name, release, debug] of pairs) {
+    // Both do the same work: the same positions after one step from the same seed.
+    const sums = [release, debug].map((step) => {
+      seed();
+      step();
+      return positionSum();
+    });
+    if (sums[0] !== sums[1]) throw new Error(`${name}: debug position sum ${sums[1]}, release gave ${sums[0]}`);
+    const medians = measurePair(release, debug);
+    const [r, d] = medians as [number, number];
+    ratios.set(name, d / r);
+    rows.push([name, r.toFixed(1), d.toFixed(1), `${(d / r).toFixed(2)}x`]);
+  }
+  console.log("## debug mode vs release (after the other layouts)");
+  table(["access path", "release us/step", "debug us/step", "debug / release"], rows);
+  console.log("");
+  return ratios;
+}
+const debugRatios = debugPhase();
+console.log(`flat cursor debug vs release:   ${verdict(debugRatios.get("flat cursor")!, 3)}`);
+console.log(`nested cursor debug vs release: ${verdict(debugRatios.get("nested cursor")!, 3)}`);
 heap.close();
