@@ -290,7 +290,8 @@ export class ReplayRecorder implements Disposable {
    * records; `ECORRUPT` when the file no longer holds what was written).
    * `EINVAL` for a tick outside 0..`ticks`, `ECLOSED` after `close()`,
    * `EIO` when the file cannot be read or cut, or takes no more ticks (an
-   * earlier write failed). On any failure nothing is dropped.
+   * earlier write failed). On any failure nothing is dropped. To find
+   * where a tick starts, a recorder keeps 8 bytes per tick recorded.
    *
    * @example
    * ```ts
