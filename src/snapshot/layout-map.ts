@@ -74,10 +74,73 @@ export interface Placement {
   start: number;
   layout: StructLayout<any>;
   count: number | null;
-  /** Path of the struct (single) or of the array (elements append `[i]`). */
-  path: string;
+  /** The placement whose pointer led here (null for a root). */
+  parent: Placement | null;
+  /** The path from the parent's struct to this one (a root: its name), as `[3].next` or `->inv.items`. */
+  hop: string;
   /** What joins a single struct's path to its fields: "." for a root, "->" through a pointer. */
   join: string;
+  /** The path's steps, made when first named (see {@link pathOf}). */
+  steps?: Steps;
+}
+
+/** A run of one step repeated. */
+interface Run {
+  hop: string;
+  times: number;
+}
+
+/**
+ * A path as runs of steps: the first KEPT_RUNS, the last KEPT_RUNS, and a
+ * count of the steps between them left out. So a path costs the same
+ * whatever its depth (a linked list walked to its 10,000th node).
+ */
+interface Steps {
+  head: Run[];
+  tail: Run[];
+  elided: number;
+}
+
+const KEPT_RUNS = 16;
+
+function extend(steps: Steps, hop: string): Steps {
+  const inTail = steps.tail.length > 0 || steps.elided > 0;
+  const runs = inTail ? steps.tail : steps.head;
+  const last = runs[runs.length - 1];
+  if (last !== undefined && last.hop === hop) {
+    const grown = [...runs.slice(0, -1), { hop, times: last.times + 1 }];
+    return inTail ? { head: steps.head, tail: grown, elided: steps.elided } : { head: grown, tail: steps.tail, elided: 0 };
+  }
+  if (!inTail && steps.head.length < KEPT_RUNS) return { head: [...steps.head, { hop, times: 1 }], tail: [], elided: 0 };
+  const tail = [...steps.tail, { hop, times: 1 }];
+  let elided = steps.elided;
+  if (tail.length > KEPT_RUNS) elided += tail.shift()!.times;
+  return { head: steps.head, tail, elided };
+}
+
+function runText(r: Run): string {
+  return r.times >= 3 ? `(${r.hop})*${r.times}` : r.hop.repeat(r.times);
+}
+
+/**
+ * The path of placement `p` (of its struct, or of its array). A step
+ * repeated 3 or more times in a row is written `(step)*n`
+ * (`list.next(->next)*4998`); past 2 x 16 runs the middle is left out as
+ * `...(n steps)...`.
+ */
+export function pathOf(p: Placement): string {
+  if (p.steps === undefined) {
+    // Make the missing steps from the nearest placement up that has them (iteratively: chains can be long).
+    const chain: Placement[] = [];
+    for (let q: Placement | null = p; q !== null && q.steps === undefined; q = q.parent) chain.push(q);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const q = chain[i]!;
+      q.steps = q.parent === null ? { head: [{ hop: q.hop, times: 1 }], tail: [], elided: 0 } : extend(q.parent.steps!, q.hop);
+    }
+  }
+  const st = p.steps!;
+  const gap = st.elided > 0 ? `...(${st.elided} steps)...` : "";
+  return st.head.map(runText).join("") + gap + st.tail.map(runText).join("");
 }
 
 /** A named scalar (or padding, `type === null`) holding a byte. */
@@ -296,8 +359,11 @@ export class LayoutMap {
     // structs holding pointers do not overlap and are at least 4 bytes, so
     // this bound is only reached by overlapping (damaged) placements.
     let budget = image.length + 1024;
+    // Memory: one placement per 8 bytes of image at most (each is reached
+    // through a pointer field of 4 or 8 bytes, or is a root).
+    const maxPlacements = Math.floor(image.length / 8) + 1024;
 
-    const add = (start: number, layout: StructLayout<any>, want: number | "allocation" | null, path: string, join: string): void => {
+    const add = (start: number, layout: StructLayout<any>, want: number | "allocation" | null, parent: Placement | null, hop: string, join: string): void => {
       if (!Number.isSafeInteger(start) || start <= 0 || start % layout.align !== 0 || start + layout.size > image.length) {
         complete = false;
         return;
@@ -317,20 +383,21 @@ export class LayoutMap {
       }
       const key = `${start}:${count}`;
       if (seenLayout(seen, key, layout)) return;
-      if (--budget < 0) {
+      if (--budget < 0 || placements.length >= maxPlacements) {
         complete = false;
         return;
       }
-      placements.push({ start, layout, count, path, join });
+      placements.push({ start, layout, count, parent, hop, join });
     };
 
     for (const [name, r] of this.#roots) {
       const off = roots[name];
-      if (off !== undefined) add(off, r.layout, r.count, name, ".");
+      if (off !== undefined) add(off, r.layout, r.count, null, name, ".");
     }
     let walked = 0;
     for (; walked < placements.length && budget > 0; walked++) {
-      const { start, layout, count, path, join } = placements[walked]!;
+      const placement = placements[walked]!;
+      const { start, layout, count, join } = placement;
       const sites = this.#sitesOf(layout);
       if (sites.length === 0) continue;
       const n = count ?? 1;
@@ -340,7 +407,7 @@ export class LayoutMap {
           break;
         }
         const elem = start + i * layout.size;
-        const prefix = count === null ? `${path}${join}` : `${path}[${i}].`;
+        const prefix = count === null ? join : `[${i}].`;
         for (const s of sites) {
           const target = readNumber(view, elem + s.at.offset, s.at.type);
           if (target === 0) continue;
@@ -357,7 +424,7 @@ export class LayoutMap {
             }
             want = c;
           } else want = s.count;
-          add(target, s.target, want, `${prefix}${s.path}`, "->");
+          add(target, s.target, want, placement, `${prefix}${s.path}`, "->");
         }
       }
     }
@@ -407,7 +474,7 @@ function layoutId(layout: StructLayout<any>): number {
 export function fieldAt(p: Placement, off: number): NamedField {
   const rel = off - p.start;
   const i = Math.floor(rel / p.layout.size);
-  let path = p.count === null ? p.path : `${p.path}[${i}]`;
+  let path = p.count === null ? pathOf(p) : `${pathOf(p)}[${i}]`;
   let join = p.count === null ? p.join : ".";
   let t: FieldType = p.layout;
   let base = p.start + i * p.layout.size;

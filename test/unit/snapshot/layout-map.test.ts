@@ -144,6 +144,39 @@ describe("Snapshot.diff with layouts", () => {
     );
   });
 
+  test("a long chain of pointers: a repeated step is written (step)*n, and past 32 runs the middle is left out", () => {
+    // Node: v@0 next@4, size 8.
+    const Node = struct({ v: "i32", next: "u32" });
+    const heap = heapOf();
+    const n = 10_000;
+    const nodes = Array.from({ length: n }, () => heap.calloc(1, 8));
+    for (let i = 0; i + 1 < n; i++) heap.u32[(nodes[i]! + 4) / 4] = nodes[i + 1]!;
+    heap.setRoot("list", nodes[0]!);
+    const layouts = LayoutMap.create().root("list", Node).pointer(Node, "next", Node);
+    const before = heap.snapshot();
+    heap.i32[nodes[3]! / 4] = 1;
+    heap.i32[nodes[5000]! / 4] = 1;
+    const d = Snapshot.diff(before, heap.snapshot(), { layouts });
+    expect(d.paths!.fields.map((f) => f.path)).toEqual(["list.next->next->next->v", "list.next(->next)*4999->v"]);
+
+    // Alternating fields: no run repeats. Pair: v@0 a@4 b@8, size 12; node k+1 hangs off a (k even) or b (k odd).
+    const Pair = struct({ v: "i32", a: "u32", b: "u32" });
+    const pairs = Array.from({ length: 41 }, () => heap.calloc(1, 12));
+    for (let k = 0; k < 40; k++) heap.u32[(pairs[k]! + (k % 2 === 0 ? 4 : 8)) / 4] = pairs[k + 1]!;
+    heap.setRoot("x", pairs[0]!);
+    const alt = LayoutMap.create().root("x", Pair).pointer(Pair, "a", Pair).pointer(Pair, "b", Pair);
+    const before2 = heap.snapshot();
+    heap.i32[pairs[40]! / 4] = 1;
+    // Runs: "x", then step k = 1..40: ".a" (k = 1), "->a" (k odd), "->b" (k even). Kept: the first 16 runs and the last 16.
+    const step = (k: number): string => (k === 1 ? ".a" : k % 2 === 1 ? "->a" : "->b");
+    let want = "x";
+    for (let k = 1; k <= 15; k++) want += step(k);
+    want += "...(9 steps)...";
+    for (let k = 25; k <= 40; k++) want += step(k);
+    const d2 = Snapshot.diff(before2, heap.snapshot(), { layouts: alt });
+    expect(d2.paths!.fields.map((f) => f.path)).toEqual([`${want}->v`]);
+  });
+
   test("maxFields bounds the list and says so", () => {
     const heap = heapOf();
     const base = heap.calloc(100, 36);
