@@ -53,7 +53,7 @@ import { readStat } from "../introspect.ts";
 import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
 import { type ChangeSet, UNKNOWN } from "../tracking.ts";
 import { copyPages, diffPairs, putPages, sequence } from "./pages.ts";
-import { restoreImage } from "./snapshot.ts";
+import { checkHeapHeader, restoreImage } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 /** The pages the heap header spans (the lock block ends it): a load writes them last. */
@@ -240,7 +240,11 @@ export class SnapshotRing implements Disposable {
   save(frame: number): void {
     const base = this.#base("SnapshotRing.save"); // ECLOSED before any lock
     if (!Number.isSafeInteger(frame)) throw new HeapError("EINVAL", "SnapshotRing.save", `frame must be a safe integer, got ${String(frame)}`);
-    underHeapLock(this.#heap, "SnapshotRing.save", () => this.#save(base, frame));
+    underHeapLock(this.#heap, "SnapshotRing.save", () => {
+      // A header a stray write damaged is reported here, not when the frame is loaded.
+      checkHeapHeader(this.#heap.u8, this.#heap.usedBytes, "SnapshotRing.save");
+      this.#save(base, frame);
+    });
   }
 
   /**

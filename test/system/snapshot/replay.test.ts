@@ -439,3 +439,25 @@ describe("Replay.open (async) and Replay.openSync read the same way", () => {
     expect(await Replay.open(fifo).catch((e) => e.code)).toBe("EIO");
   });
 });
+
+describe("recording a heap whose header a stray write damaged", () => {
+  test("tick is ECORRUPT naming offset 0 and appends nothing; put back, recording goes on", () => {
+    const heap = heapOf();
+    setup(heap);
+    const path = pathFor();
+    const rec = Replay.record(path, heap, { keyframeEvery: 2 });
+    rec.tick(Uint8Array.of(1));
+    const bytes = readFileSync(path);
+    const good = heap.u8.slice(0, 8);
+    heap.f64[0] = 3.5; // a struct field written through the null offset
+    const e = expectCode(() => rec.tick(Uint8Array.of(2)), "ECORRUPT");
+    expect(e.message).toContain("offset 0");
+    expect(rec.ticks).toBe(1);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    heap.u8.set(good, 0);
+    expect(rec.tick(Uint8Array.of(2))).toBe(1);
+    rec.close();
+    using replay = Replay.openSync(path);
+    expect(replay.ticks).toBe(2);
+  });
+});

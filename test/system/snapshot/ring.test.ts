@@ -395,6 +395,31 @@ describe("SnapshotRing", () => {
   });
 });
 
+describe("SnapshotRing.save and a damaged header", () => {
+  for (const mode of ["delta", "full"] as const) {
+    test(`${mode}: a write through offset 0 is ECORRUPT at the save, which keeps nothing; put back, saving goes on`, () => {
+      const heap = heapOf();
+      const ring = SnapshotRing.create(heap, { capacity: 4, mode });
+      const x = heap.malloc(64);
+      heap.u8[x] = 1;
+      ring.save(1);
+      const good = heap.u8.slice(0, 8);
+      heap.f64[0] = 2.5; // a struct field written through the null offset
+      heap.u8[x] = 2;
+      const e = expectCode(() => ring.save(2), "ECORRUPT");
+      expect(e.message).toContain("offset 0");
+      expect(ring.newest).toBe(1);
+      expect(ring.has(2)).toBe(false);
+      heap.u8.set(good, 0);
+      ring.save(2);
+      ring.load(1);
+      expect(heap.u8[x]).toBe(1);
+      expect(heap.check()).toBe(0);
+      ring.close();
+    });
+  }
+});
+
 describe("SnapshotRing.get", () => {
   /** The used prefix of `heap`, as bytes to compare. */
   const prefix = (heap: PrivateHeap) => Buffer.from(heap.u8.subarray(0, heap.usedBytes));
