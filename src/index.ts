@@ -30,6 +30,7 @@ export { Snapshot } from "./snapshot/snapshot.ts";
 export { SnapshotRing } from "./snapshot/ring.ts";
 export type { SnapshotRingOptions } from "./snapshot/ring.ts";
 export type { DiffAllocation, DiffField, DiffOptions, DiffPaths, DiffRange, SnapshotDiff } from "./snapshot/diff.ts";
+export { formatDiffField } from "./snapshot/diff.ts";
 export { LayoutMap } from "./snapshot/layout-map.ts";
 export type { PointerShape, RootShape } from "./snapshot/layout-map.ts";
 export type { LoadOptions, SaveOptions } from "./snapshot/file-format.ts";

@@ -196,6 +196,23 @@ export function diffImages(a: Uint8Array, b: Uint8Array, options: DiffOptions = 
   return diff;
 }
 
+/**
+ * One line for a changed field: its path, type, offset and both values
+ * (`entities[7].vel.x (f32 at 1056): 0 -> 2.5`; padding reads
+ * `entities[1] (2 bytes of padding at 1030)`). For logs and the command line.
+ *
+ * @example
+ * ```ts
+ * import { formatDiffField } from "privheap";
+ * const line = formatDiffField({ path: "hero.hp", offset: 64, length: 4, type: "i32", before: 10, after: 7 });
+ * console.log(line); // hero.hp (i32 at 64): 10 -> 7
+ * ```
+ */
+export function formatDiffField(f: DiffField): string {
+  if (f.type === null) return `${f.path} (${f.length} ${f.length === 1 ? "byte" : "bytes"} of padding at ${f.offset})`;
+  return `${f.path} (${f.type} at ${f.offset}): ${String(f.before)} -> ${String(f.after)}`;
+}
+
 /** The scalar of `type` at `off` of `img`; bytes past its end read as 0 (as the diff compares them). */
 function valueAt(img: Uint8Array, off: number, type: ScalarType): number | bigint {
   const bytes = new Uint8Array(8);

@@ -4,7 +4,7 @@
 // and the bytes are written through the heap's raw views, not cursors.
 import { describe, expect, test } from "bun:test";
 import { Snapshot } from "../../../src/snapshot/snapshot.ts";
-import type { DiffField } from "../../../src/snapshot/diff.ts";
+import { formatDiffField, type DiffField } from "../../../src/snapshot/diff.ts";
 import { LayoutMap } from "../../../src/snapshot/layout-map.ts";
 import { struct } from "../../../src/struct.ts";
 import { expectCode } from "../../support/expect.ts";
@@ -186,6 +186,14 @@ describe("Snapshot.diff with layouts", () => {
     const d = Snapshot.diff(before, heap.snapshot(), { layouts: LayoutMap.create().root("entities", Entity, { count: 100 }), maxFields: 5 });
     expect(d.paths!.fields.map((f) => f.path)).toEqual(["entities[0].id", "entities[1].id", "entities[2].id", "entities[3].id", "entities[4].id"]);
     expect(d.paths!.truncated).toBe(true);
+  });
+});
+
+describe("formatDiffField", () => {
+  test("a scalar with both values, padding with its size", () => {
+    expect(formatDiffField({ path: "units[3].hp", offset: 100, length: 4, type: "i32", before: 5, after: -2 })).toBe("units[3].hp (i32 at 100): 5 -> -2");
+    expect(formatDiffField({ path: "a.t", offset: 8, length: 8, type: "u64", before: 1n, after: 2n })).toBe("a.t (u64 at 8): 1 -> 2");
+    expect(formatDiffField({ path: "units[1]", offset: 70, length: 2, type: null, before: null, after: null })).toBe("units[1] (2 bytes of padding at 70)");
   });
 });
 
