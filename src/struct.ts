@@ -29,6 +29,11 @@
  * by realloc), it throws `ESTALE` instead of touching recycled memory.
  * Errors name the offset, the allocation, the field (the op) and the
  * generation. An access costs two header reads while nothing was freed.
+ * `read`, `write` and `strided` check their offset the same way. Not
+ * caught: a freed place handed out again at the same offset before the
+ * cursor is used, a large allocation shrunk in place by realloc, an
+ * absolute offset that lands in another live allocation, and writes
+ * through the views `strided` returns.
  */
 import { HeapError } from "./errors.ts";
 import { FrameArena } from "./frame-arena.ts";
@@ -419,42 +424,55 @@ function allocationAt(heap: PrivateHeap, off: number): [number, number] | undefi
   }
 }
 
+/**
+ * Where `bytes` bytes at `off` of `heap` may be used in debug mode: the
+ * [start, end) of the one live allocation holding them (for a frame arena,
+ * whose scratch is not a heap allocation: the region past the header), or
+ * why not.
+ */
+function homeOf(heap: PrivateHeap, off: number, bytes: number, arena: boolean): [number, number] | string {
+  const what = `the struct at offset ${off} (${bytes} bytes)`;
+  if (off < HEADER_BYTES) return `${what} overlaps the heap header (bytes 0 to ${HEADER_BYTES - 1})`;
+  if (arena) return off + bytes > heap.u8.length ? `${what} ends past the region (${heap.u8.length} bytes)` : [HEADER_BYTES, heap.u8.length];
+  const a = allocationAt(heap, off);
+  if (a !== undefined && off + bytes <= a[0] + a[1]) return [a[0], a[0] + a[1]];
+  const found = a === undefined ? "no live allocation holds that offset" : `the live allocation there starts at ${a[0]} and has ${a[1]} bytes (ends at ${a[0] + a[1]})`;
+  return `${what} is not inside one live allocation: ${found}`;
+}
+
+/** In debug mode, `EBADPTR` unless `bytes` at `off` lie in one live allocation (see homeOf). */
+function checkHome(layout: StructLayout<any>, source: StructSource, heap: PrivateHeap, off: number, bytes: number, op: string): void {
+  if (!layout.debug) return;
+  const home = homeOf(heap, off, bytes, source instanceof FrameArena);
+  if (typeof home === "string") throw new HeapError("EBADPTR", op, home);
+}
+
 function frameNote(r: DebugRoot): string {
   return r._arena ? ` (frame ${r._frame}; the arena is at frame ${(r._src as FrameArena).generation})` : "";
 }
 
 // Debug checks called from generated code (cold: the generated code calls them only when its quick test fails).
 const guard = {
-  /** Check that a struct of `size` bytes at `off` lies in one live allocation (in a frame arena: outside the header, inside the region), and remember it. */
+  /**
+   * Check that a struct of `size` bytes at `off` lies in one live allocation
+   * (in a frame arena: outside the header, inside the region), and remember
+   * it. On failure the cursor is left unusable until positioned again, so a
+   * refused move cannot hide a free of the allocation it was on.
+   */
   place(r: DebugRoot, off: number, size: number): void {
     const heap = r._heap;
     if (heap.closed) throw raise.closed("StructCursor.at");
-    if (off === 0) {
-      r._lo = r._hi = 0;
-      r._gen = -1;
-      return;
-    }
+    r._lo = r._hi = 0;
+    r._gen = -1;
+    if (off === 0) return;
+    const home = homeOf(heap, off, size, r._arena);
+    if (typeof home === "string") throw new HeapError("EBADPTR", "StructCursor.at", home);
     const u = r._i32;
     r._gen = u[GEN_WORD]!;
     r._frees = u[FREES_WORD]!;
     if (r._arena) r._frame = (r._src as FrameArena).generation;
-    const what = `the struct at offset ${off} (${size} bytes)`;
-    if (off < HEADER_BYTES) throw new HeapError("EBADPTR", "StructCursor.at", `${what} overlaps the heap header (bytes 0 to ${HEADER_BYTES - 1})`);
-    if (r._arena) {
-      if (off + size > heap.u8.length) throw new HeapError("EBADPTR", "StructCursor.at", `${what} ends past the region (${heap.u8.length} bytes)`);
-      r._lo = HEADER_BYTES;
-      r._hi = heap.u8.length;
-      return;
-    }
-    const a = allocationAt(heap, off);
-    if (a === undefined || off + size > a[0] + a[1]) {
-      r._lo = r._hi = 0;
-      r._gen = -1;
-      const found = a === undefined ? "no live allocation holds that offset" : `the live allocation there starts at ${a[0]} and has ${a[1]} bytes (ends at ${a[0] + a[1]})`;
-      throw new HeapError("EBADPTR", "StructCursor.at", `${what} is not inside one live allocation: ${found}`);
-    }
-    r._lo = a[0];
-    r._hi = a[0] + a[1];
+    r._lo = home[0];
+    r._hi = home[1];
   },
 
   /** Check that element `i` of the array of `size`-byte structs at `base` lies in the allocation holding `base`. */
@@ -806,6 +824,7 @@ export class StructLayout<F extends Fields> {
   read(source: StructSource, off: number): StructValue<F> {
     const heap = heapOf(source, "StructLayout.read");
     checkPlace(this, heap, off, "StructLayout.read");
+    checkHome(this, source, heap, off, this.size, "StructLayout.read");
     return readValue(this, viewsOf(heap), off) as StructValue<F>;
   }
 
@@ -827,6 +846,7 @@ export class StructLayout<F extends Fields> {
   write(source: StructSource, off: number, value: Partial<StructValue<F>>): void {
     const heap = heapOf(source, "StructLayout.write");
     checkPlace(this, heap, off, "StructLayout.write");
+    checkHome(this, source, heap, off, this.size, "StructLayout.write");
     writeValue(this, viewsOf(heap), off, value);
   }
 
@@ -889,6 +909,7 @@ export class StructLayout<F extends Fields> {
   strided<P extends ScalarPath<F>>(source: StructSource, base: number, path: P): StridedField<ScalarViews[TypeAt<StructLayout<F>, P> & ScalarType]> {
     const heap = heapOf(source, "StructLayout.strided");
     checkPlace(this, heap, base, "StructLayout.strided");
+    checkHome(this, source, heap, base, this.size, "StructLayout.strided");
     const field = resolvePath(this, String(path));
     if (field === undefined) throw new HeapError("EINVAL", "StructLayout.strided", `${JSON.stringify(path)} is not a path to a scalar field`);
     // base is a multiple of align, which is a multiple of every scalar field's size, and so is size: both shifts are exact.

@@ -74,6 +74,15 @@ const STRAYS: Stray[] = [
     },
   },
   {
+    name: "StructLayout.write at an offset inside the header",
+    kind: "header",
+    code: "EBADPTR",
+    arm: (S) => {
+      const heap = heapOf();
+      return () => S.write(heap, 8, { hp: 5 });
+    },
+  },
+  {
     name: "a scalar field after heap.free",
     kind: "freed",
     code: "ESTALE",
@@ -133,6 +142,17 @@ const STRAYS: Stray[] = [
       heap.free(o);
       const c = S.cursor(heap);
       return () => (c.at(o).hp = 5);
+    },
+  },
+  {
+    name: "StructLayout.write at a freed allocation",
+    kind: "freed",
+    code: "EBADPTR",
+    arm: (S) => {
+      const heap = heapOf();
+      const o = S.alloc(heap);
+      heap.free(o);
+      return () => S.write(heap, o, { hp: 5 });
     },
   },
   {
@@ -203,6 +223,17 @@ const STRAYS: Stray[] = [
       const heap = heapOf();
       const { base, fits } = arrayWithNeighbour(heap, S, 4);
       return () => S.each(heap, base, fits + 1, (e) => (e.hp = 5));
+    },
+  },
+  {
+    name: "StructLayout.write of a struct that overhangs the end of its allocation",
+    kind: "out of bounds",
+    code: "EBADPTR",
+    arm: (S) => {
+      const heap = heapOf();
+      const o = heap.malloc(8);
+      heap.malloc(64);
+      return () => S.write(heap, o, { inv: [1, 2, 3, 4] });
     },
   },
   {
@@ -288,6 +319,18 @@ describe("debug errors name the allocation, the field and the generation", () =>
   });
 });
 
+describe("a refused move", () => {
+  test("leaves the cursor unusable, so it cannot hide a free of the allocation it was on", () => {
+    const heap = heapOf();
+    const o = Debug.alloc(heap);
+    const c = Debug.cursor(heap, o);
+    heap.free(o);
+    expectCode(() => c.at(16), "EBADPTR");
+    expect(["EBADPTR", "ESTALE"]).toContain(codeOf(() => (c.hp = 5)));
+    expect(heap.u32[o >>> 2]).toBe(0);
+  });
+});
+
 describe("debug mode lets correct use through", () => {
   test("freeing, allocating and growing other allocations keeps a cursor valid", () => {
     const heap = heapOf();
@@ -327,6 +370,15 @@ describe("debug mode lets correct use through", () => {
     let sum = 0;
     Debug.each(heap, base, 50, (e) => (sum += e.hp));
     expect(sum).toBe((49 * 50) / 2);
+  });
+
+  test("read, write and strided accept a struct inside a live allocation", () => {
+    const heap = heapOf();
+    const base = Debug.alloc(heap, 3);
+    Debug.write(heap, base + 2 * Debug.size, { hp: 9 });
+    expect(Debug.read(heap, base + 2 * Debug.size).hp).toBe(9);
+    const hp = Debug.strided(heap, base, "hp");
+    expect(hp.view[hp.start + 2 * hp.stride]).toBe(9);
   });
 
   test("a frame arena cursor works inside its frame", () => {
