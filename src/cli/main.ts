@@ -13,7 +13,7 @@ import { parseArgs } from "./args.ts";
 import { CommandError, StepError, UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { replayInfo } from "./replay-info.ts";
-import { loadStep, replayVerify } from "./replay-verify.ts";
+import { loadLayouts, loadStep, replayVerify } from "./replay-verify.ts";
 
 const SYNOPSIS = `Usage:
   privheap replay info FILE
@@ -42,7 +42,9 @@ Commands:
 Options:
   --step MODULE   The module with the step function: it exports \`step\`
                   (heap, input, tick) => void, or a default function. A path
-                  relative to the current directory, or absolute.
+                  relative to the current directory, or absolute. When it
+                  also exports \`layouts\` (a LayoutMap), a divergence names
+                  the changed fields (entities[5].hp, ...).
   -q, --quiet     No progress bar. (It is drawn on stderr only when stderr is
                   a terminal and the run takes more than a moment.)
   -h, --help      Print this text.
@@ -117,8 +119,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await replayInfo(resolve(io.cwd, cmd.file!), io);
       case "verify": {
         // The module first: a usage error (no step function) is found before the file is read.
-        const step = await loadStep(resolve(io.cwd, cmd.step!));
-        return await replayVerify(resolve(io.cwd, cmd.file!), step, { quiet: cmd.quiet }, io);
+        const modulePath = resolve(io.cwd, cmd.step!);
+        const step = await loadStep(modulePath);
+        const layouts = await loadLayouts(modulePath);
+        return await replayVerify(resolve(io.cwd, cmd.file!), step, { quiet: cmd.quiet, layouts }, io);
       }
     }
   } catch (e) {

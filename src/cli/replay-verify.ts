@@ -11,19 +11,22 @@
 import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { PrivateHeap } from "../heap.ts";
-import type { DiffRange } from "../snapshot/diff.ts";
+import { type DiffRange, formatDiffField } from "../snapshot/diff.ts";
+import { LayoutMap } from "../snapshot/layout-map.ts";
 import { Replay, type StepFn, type VerifyResult } from "../snapshot/replay.ts";
 import { CommandError, StepError, UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { ProgressBar } from "./progress.ts";
 
-/** Changed ranges printed on a divergence; the rest are counted. */
+/** Changed ranges, and named fields, printed on a divergence; the rest are counted. */
 const RANGES_SHOWN = 8;
 
 /** Options of {@link replayVerify}. */
 export interface VerifyCommandOptions {
   /** No progress bar even on a terminal. */
   quiet?: boolean;
+  /** The step module's layouts: a divergence then names the changed fields. */
+  layouts?: LayoutMap;
 }
 
 /**
@@ -52,6 +55,24 @@ export async function loadStep(modulePath: string): Promise<StepFn> {
   throw new UsageError(
     `${modulePath} exports no step function: export \`step\` (heap, input, tick) => void, or a default function (it exports ${has.length === 0 ? "nothing" : has.join(", ")})`,
   );
+}
+
+/**
+ * The `layouts` export of the step module at `modulePath` (already loaded
+ * by {@link loadStep}), or undefined when it has none. Throws
+ * {@link UsageError} when `layouts` is not a LayoutMap.
+ *
+ * @example
+ * ```ts
+ * import { loadLayouts } from "./replay-verify.ts";
+ * const layouts = await loadLayouts(`${process.cwd()}/examples/sim.ts`);
+ * ```
+ */
+export async function loadLayouts(modulePath: string): Promise<LayoutMap | undefined> {
+  const mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
+  if (mod.layouts === undefined) return undefined;
+  if (mod.layouts instanceof LayoutMap) return mod.layouts;
+  throw new UsageError(`${modulePath} exports \`layouts\` that is not a LayoutMap (made by LayoutMap.create() from this privheap)`);
 }
 
 function hex(v: bigint): string {
@@ -113,6 +134,16 @@ export function formatDivergence(r: VerifyResult, ticks: number): string[] {
   for (const range of shown) lines.push(`    ${describeRange(range)}`);
   const more = d.ranges.length - shown.length;
   if (more > 0 || d.truncated) lines.push(`    ... and ${d.truncated ? "more than " : ""}${more} more`);
+  const p = d.paths;
+  if (p !== undefined) {
+    const fields = p.fields.slice(0, RANGES_SHOWN);
+    lines.push(`  changed fields${p.fields.length > fields.length || p.truncated ? ` (the first ${fields.length})` : ""}:${fields.length === 0 ? " none named" : ""}`);
+    for (const f of fields) lines.push(`    ${formatDiffField(f)}`);
+    const left = p.fields.length - fields.length;
+    if (left > 0 || p.truncated) lines.push(`    ... and ${p.truncated ? "more than " : ""}${left} more`);
+    if (p.unnamed.length > 0) lines.push(`  bytes no registered struct holds: ${plural(p.unnamed.length, "range")}`);
+    if (!p.complete) lines.push("  (the walk from the roots skipped a pointer or count that did not fit the image)");
+  }
   return lines;
 }
 
@@ -147,7 +178,7 @@ export async function replayVerify(path: string, step: StepFn, options: VerifyCo
   };
   let result: VerifyResult;
   try {
-    result = replay.verify(heap, guarded, { onProgress: bar === null ? undefined : (t, n) => bar.update(t + 1, n) });
+    result = replay.verify(heap, guarded, { onProgress: bar === null ? undefined : (t, n) => bar.update(t + 1, n), layouts: options.layouts });
   } finally {
     bar?.clear();
   }

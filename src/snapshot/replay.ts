@@ -30,7 +30,8 @@ import type { ChangeSet } from "../tracking.ts";
 import { changedPages, overlay } from "./delta.ts";
 import { copyPages, diffListed, diffPages, sequence } from "./pages.ts";
 import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
-import type { SnapshotDiff } from "./diff.ts";
+import type { DiffOptions, SnapshotDiff } from "./diff.ts";
+import type { LayoutMap } from "./layout-map.ts";
 import {
   encodeHeader,
   fillKeyframePages,
@@ -72,6 +73,8 @@ export interface RecordOptions {
 export interface VerifyOptions {
   /** Called after each tick with (tick, ticks): for progress bars. */
   onProgress?: (tick: number, ticks: number) => void;
+  /** The user's layouts: the diff of a divergence then names the changed fields (`diff.paths`). */
+  layouts?: LayoutMap;
 }
 
 /** What {@link Replay.verify} found. */
@@ -751,7 +754,7 @@ export class Replay implements Disposable {
       step(heap, this.input(t), t);
       const actual = heap.checksum();
       const expected = this.#tick(t, "Replay.verify").checksum; // ECLOSED when step closed the replay
-      if (actual !== expected) return { ok: false, firstDivergentTick: t, expected, actual, ...this.#explain(t, heap, step) };
+      if (actual !== expected) return { ok: false, firstDivergentTick: t, expected, actual, ...this.#explain(t, heap, step, { layouts: options.layouts }) };
       progress?.(t, this.ticks);
     }
     return { ok: true, firstDivergentTick: -1, expected: 0n, actual: 0n, diff: null, diffTick: -1, diffAgainst: "none" };
@@ -879,19 +882,19 @@ export class Replay implements Disposable {
   }
 
   /** The diff part of a failed verify at tick t (see VerifyResult.diff). */
-  #explain(t: number, heap: PrivateHeap, step: StepFn): Pick<VerifyResult, "diff" | "diffTick" | "diffAgainst"> {
+  #explain(t: number, heap: PrivateHeap, step: StepFn, how: DiffOptions): Pick<VerifyResult, "diff" | "diffTick" | "diffAgainst"> {
     const actual = heap.snapshot();
     const exact = this.#keyframes.findIndex((k) => k.after === t);
-    if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact, "Replay.verify"), actual), diffTick: t, diffAgainst: "keyframe" };
+    if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact, "Replay.verify"), actual, how), diffTick: t, diffAgainst: "keyframe" };
     using again = PrivateHeap.create({ size: heap.size });
     this.seek(t - 1, again, step);
     step(again, this.input(t), t);
-    const rerun = Snapshot.diff(again.snapshot(), actual);
+    const rerun = Snapshot.diff(again.snapshot(), actual, how);
     if (!rerun.equal) return { diff: rerun, diffTick: t, diffAgainst: "rerun" };
     const next = this.#keyframes.findIndex((k) => k.after > t);
     if (next < 0) return { diff: rerun, diffTick: t, diffAgainst: "none" };
     const until = this.#keyframes[next]!.after;
     for (let u = t + 1; u <= until; u++) step(heap, this.input(u), u);
-    return { diff: Snapshot.diff(this.#snapshotOf(next, "Replay.verify"), heap.snapshot()), diffTick: until, diffAgainst: "keyframe" };
+    return { diff: Snapshot.diff(this.#snapshotOf(next, "Replay.verify"), heap.snapshot(), how), diffTick: until, diffAgainst: "keyframe" };
   }
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWorld, inputFor, step as simStep } from "../../examples/sim.ts";
+import { createWorld, Entity, inputFor, step as simStep } from "../../examples/sim.ts";
 import { ProgressBar } from "../../src/cli/progress.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Replay, type StepFn } from "../../src/snapshot/replay.ts";
@@ -212,6 +212,43 @@ describe("privheap replay verify", () => {
     expect(lines[4]).toMatch(/^ {2}changed bytes: [1-9]\d* in [1-9]\d* ranges?, 1 allocation$/);
     expect(lines[5]).toBe("  roots: entities");
     expect(r.stdout).toMatch(new RegExp(`\\n {4}offset \\d+, \\d+ bytes?: allocation at offset ${entities}, size \\d+, roots: entities\\n`));
+  });
+
+  test("a step module that exports layouts: the divergence names the changed field with both values", async () => {
+    const INDEX = join(ROOT, "src", "index.ts");
+    const body = `export function step(heap, input, tick) {
+        simStep(heap, input, tick);
+        if (tick === 70) heap.view.setInt32(heap.getRoot("entities") + 5 * Entity.size + Entity.offsets.hp, 12345, true);
+      }`;
+    const plain = stepModule("changed-plain.ts", body);
+    const path = stepModule(
+      "changed-layouts.ts",
+      `import { LayoutMap } from ${JSON.stringify(INDEX)};
+      export const layouts = LayoutMap.create().root("entities", Entity, { count: 200 });
+      ${body}`,
+    );
+    // What the field held in the recorded keyframe the diff compares with (after tick 119), from a clean run.
+    const replay = Replay.openSync(RECORDING);
+    const heap = heapOf();
+    replay.seek(119, heap, simStep);
+    const at = heap.getRoot("entities") + 5 * Entity.size + Entity.offsets.hp;
+    const recorded = heap.view.getInt32(at, true);
+    const changed = (await import(path)).step as StepFn;
+    replay.seek(69, heap, simStep);
+    for (let t = 70; t <= 119; t++) changed(heap, replay.input(t), t);
+    const now = heap.view.getInt32(at, true);
+    expect(now).not.toBe(recorded);
+
+    const r = cli(["replay", "verify", RECORDING, "--step", path, "--quiet"]);
+    expect({ exit: r.exit, stderr: r.stderr }).toEqual({ exit: 1, stderr: "" });
+    expect(r.stdout).toContain(`\n  changed fields:\n    entities[5].hp (i32 at ${at}): ${recorded} -> ${now}\n`);
+    const without = cli(["replay", "verify", RECORDING, "--step", plain, "--quiet"]);
+    expect(without.exit).toBe(1);
+    expect(without.stdout).not.toContain("changed fields");
+    const wrong = stepModule("wrong-layouts.ts", "export const layouts = { root() {} };\nexport { simStep as step };");
+    const bad = cli(["replay", "verify", RECORDING, "--step", wrong]);
+    expect({ exit: bad.exit, stdout: bad.stdout }).toEqual({ exit: 2, stdout: "" });
+    expect(bad.stderr).toContain("exports `layouts` that is not a LayoutMap");
   });
 
   for (const [tick, against, diffTick] of [[70, "rerun", 70], [59, "keyframe", 59]] as const) {

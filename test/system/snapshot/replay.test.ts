@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PrivateHeap } from "../../../src/heap.ts";
 import { REPLAY_VERSION } from "../../../src/snapshot/replay-format.ts";
+import { LayoutMap } from "../../../src/snapshot/layout-map.ts";
 import { Replay, ReplayRecorder, type StepFn } from "../../../src/snapshot/replay.ts";
+import { struct } from "../../../src/struct.ts";
 import { SRC } from "../../support/bun.ts";
 import { expectCode } from "../../support/expect.ts";
 import { heapsClosedAfterEach } from "../../support/heaps.ts";
@@ -161,6 +163,14 @@ describe("Replay: record, open, seek, verify", () => {
     expect(v.diffAgainst).toBe("keyframe");
     expect(v.diffTick).toBe(39);
     expect(v.diff!.roots).toContain("table");
+    expect(v.diff!.paths).toBeUndefined();
+    // With the user's layouts the same divergence names the field.
+    const Counter = struct({ n: "u32" });
+    const named = replay.verify(heapOf(), changed, { layouts: LayoutMap.create().root("table", Counter, { count: 20_000 }) });
+    expect(named.firstDivergentTick).toBe(25);
+    const fields = named.diff!.paths!.fields;
+    expect(fields.map((f) => f.path)).toEqual(["table[7].n"]);
+    expect(Number(fields[0]!.after) - Number(fields[0]!.before)).toBe(1);
   });
 
   test("bad arguments, closed recorders, missing files and small heaps fail with their codes", () => {
