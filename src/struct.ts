@@ -320,6 +320,11 @@ function isScalar(t: unknown): t is ScalarType {
   return typeof t === "string" && Object.hasOwn(SCALARS, t);
 }
 
+/** Size in bytes of a field of type `t` (a validated layout's field types only). For the library's modules. */
+export function fieldTypeSize(t: FieldType): number {
+  return sizeAlign(t, "field").size;
+}
+
 function sizeAlign(t: FieldType, where: string): { size: number; align: number } {
   if (isScalar(t)) return { size: SCALARS[t].size, align: SCALARS[t].size };
   if (t instanceof StructLayout) return { size: t.size, align: t.align };
@@ -910,7 +915,7 @@ export class StructLayout<F extends Fields> {
     const heap = heapOf(source, "StructLayout.strided");
     checkPlace(this, heap, base, "StructLayout.strided");
     checkHome(this, source, heap, base, this.size, "StructLayout.strided");
-    const field = resolvePath(this, String(path));
+    const field = scalarAtPath(this, String(path));
     if (field === undefined) throw new HeapError("EINVAL", "StructLayout.strided", `${JSON.stringify(path)} is not a path to a scalar field`);
     // base is a multiple of align, which is a multiple of every scalar field's size, and so is size: both shifts are exact.
     // (Integer shifts, not divisions: an index JSC sees as a double makes every access through it several times slower.)
@@ -922,8 +927,12 @@ export class StructLayout<F extends Fields> {
   }
 }
 
-/** Type and byte offset of the scalar at a dotted `path` of `layout`, or undefined when the path names none. */
-function resolvePath(layout: StructLayout<any>, path: string): { type: ScalarType; offset: number } | undefined {
+/**
+ * Type and byte offset of the scalar at a dotted `path` of `layout`
+ * (`"pos.x"`, `"slots.3.item"`), or undefined when the path names none.
+ * For the library's modules (layout-map.ts); not exported by the package.
+ */
+export function scalarAtPath(layout: StructLayout<any>, path: string): { type: ScalarType; offset: number } | undefined {
   let t: FieldType = layout;
   let offset = 0;
   for (const part of path.split(".")) {

@@ -12,9 +12,8 @@
  * fails a check is skipped (its bytes stay unnamed), never thrown.
  */
 import { HeapError } from "../errors.ts";
-import { StructLayout, type FieldInfo, type FieldType, type ScalarType } from "../struct.ts";
+import { fieldTypeSize, scalarAtPath, StructLayout, type FieldInfo, type FieldType, type ScalarType } from "../struct.ts";
 
-const SCALAR_SIZE: Record<ScalarType, number> = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, f32: 4, f64: 8, u64: 8, i64: 8 };
 /** Types a pointer field may have: the integer types wide enough for an offset, and f64 (JS numbers). */
 const POINTER_TYPES = new Set<ScalarType>(["u32", "i32", "u64", "i64", "f64"]);
 
@@ -161,32 +160,6 @@ function checkCount(count: unknown, op: string): void {
     throw new HeapError("EINVAL", op, `count must be a non-negative integer or "allocation", got ${String(count)}`);
 }
 
-/** Byte offset and type of the scalar at dotted `path` of `layout` (`"inv.items"`, `"slots.3.item"`), or undefined. */
-function scalarAt(layout: StructLayout<any>, path: string): ScalarSite | undefined {
-  let t: FieldType = layout;
-  let offset = 0;
-  for (const part of path.split(".")) {
-    if (t instanceof StructLayout) {
-      const f: FieldInfo | undefined = t.fields.find((x) => x.name === part);
-      if (f === undefined) return undefined;
-      offset += f.offset;
-      t = f.type;
-    } else if (Array.isArray(t)) {
-      const [et, n] = t as readonly [FieldType, number];
-      if (!/^(0|[1-9]\d*)$/.test(part) || Number(part) >= n) return undefined;
-      offset += Number(part) * sizeOf(et);
-      t = et;
-    } else return undefined;
-  }
-  return typeof t === "string" ? { offset, type: t } : undefined;
-}
-
-function sizeOf(t: FieldType): number {
-  if (typeof t === "string") return SCALAR_SIZE[t];
-  if (t instanceof StructLayout) return t.size;
-  const [et, n] = t as readonly [FieldType, number];
-  return sizeOf(et) * n;
-}
 
 /** `a.b.3.c` in C notation: `a.b[3].c`. */
 function cPath(dotted: string): string {
@@ -198,7 +171,7 @@ function cPath(dotted: string): string {
  * when exact), or undefined when it lies outside the image.
  */
 function readNumber(image: DataView, off: number, type: ScalarType): number | undefined {
-  if (off < 0 || off + SCALAR_SIZE[type] > image.byteLength) return undefined;
+  if (off < 0 || off + fieldTypeSize(type) > image.byteLength) return undefined;
   switch (type) {
     case "u8": return image.getUint8(off);
     case "i8": return image.getInt8(off);
@@ -300,13 +273,13 @@ export class LayoutMap {
     const op = "LayoutMap.pointer";
     checkLayout(layout, op, "layout");
     checkLayout(target, op, "target");
-    const at = typeof field === "string" ? scalarAt(layout, field) : undefined;
+    const at = typeof field === "string" ? scalarAtPath(layout, field) : undefined;
     if (at === undefined || !POINTER_TYPES.has(at.type))
       throw new HeapError("EINVAL", op, `${JSON.stringify(field)} is not a path to a u32, i32, u64, i64 or f64 field of the layout`);
     let count: PointerSite["count"] = null;
     const c = shape.count;
     if (typeof c === "object" && c !== null) {
-      const site = typeof c.field === "string" ? scalarAt(layout, c.field) : undefined;
+      const site = typeof c.field === "string" ? scalarAtPath(layout, c.field) : undefined;
       if (site === undefined) throw new HeapError("EINVAL", op, `count field ${JSON.stringify(c.field)} is not a path to a scalar field of the layout`);
       count = site;
     } else {
@@ -336,7 +309,7 @@ export class LayoutMap {
       } else if (Array.isArray(t)) {
         const [et, n] = t as readonly [FieldType, number];
         if (typeof et === "string") return;
-        const size = sizeOf(et);
+        const size = fieldTypeSize(et);
         for (let i = 0; i < n; i++) nest(et, `${path}[${i}]`, base + i * size);
       }
     };
@@ -479,7 +452,7 @@ export function fieldAt(p: Placement, off: number): NamedField {
   let t: FieldType = p.layout;
   let base = p.start + i * p.layout.size;
   for (;;) {
-    if (typeof t === "string") return { path, offset: base, length: SCALAR_SIZE[t], type: t };
+    if (typeof t === "string") return { path, offset: base, length: fieldTypeSize(t), type: t };
     if (t instanceof StructLayout) {
       const f: FieldInfo | undefined = t.fields.find((x) => off >= base + x.offset && off < base + x.offset + x.size);
       if (f === undefined) {
@@ -498,7 +471,7 @@ export function fieldAt(p: Placement, off: number): NamedField {
       t = f.type;
     } else {
       const [et, n] = t as readonly [FieldType, number];
-      const size = sizeOf(et);
+      const size = fieldTypeSize(et);
       const j = Math.min(Math.floor((off - base) / size), n - 1);
       path = `${path}[${j}]`;
       base += j * size;
