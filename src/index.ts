@@ -36,6 +36,7 @@ export type { PointerShape, RootShape } from "./snapshot/layout-map.ts";
 export type { LoadOptions, SaveOptions } from "./snapshot/file-format.ts";
 export { Replay, ReplayRecorder } from "./snapshot/replay.ts";
 export type { RecordOptions, StepFn, VerifyOptions, VerifyResult } from "./snapshot/replay.ts";
+export { StepContext } from "./snapshot/step-context.ts";
 export type { TornTail } from "./snapshot/replay-format.ts";
 export { FrameArena } from "./frame-arena.ts";
 export type { FrameArenaOptions } from "./frame-arena.ts";

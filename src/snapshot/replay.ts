@@ -2,7 +2,9 @@
  * replay.ts - record a deterministic simulation's inputs and keyframes, then
  * reproduce any tick and find the first one where a re-run stops matching.
  *
- * A simulation is a step function (heap, input, tick) -> new heap state.
+ * A simulation is a step function (heap, input, tick) -> new heap state;
+ * it keeps what it binds to one heap (cursors, scratch) in that heap's
+ * StepContext, since seek and verify step heaps of their own.
  * The recorder appends, for every tick, the tick's input and a checksum of
  * the heap after the step, and every K ticks a keyframe: the heap's used
  * prefix, as the pages that differ from the previous keyframe when that is
@@ -28,6 +30,7 @@ import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
 import type { ChangeSet } from "../tracking.ts";
 import { changedPages, overlay } from "./delta.ts";
+import { StepContext } from "./step-context.ts";
 import { copyPages, diffListed, diffPages, sequence } from "./pages.ts";
 import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
 import type { DiffOptions, SnapshotDiff } from "./diff.ts";
@@ -60,8 +63,15 @@ const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
 const EMPTY = new Uint8Array(0);
 
-/** One tick of a simulation: advance `heap` by `input`. Must be deterministic. */
-export type StepFn = (heap: PrivateHeap, input: Uint8Array, tick: number) => void;
+/**
+ * One tick of a simulation: advance `heap` by `input`. Must be deterministic.
+ * `ctx` is the heap's {@link StepContext}, `StepContext.of(heap)`: the place
+ * for cursors and scratch bound to this heap, since seek and verify step
+ * heaps of their own. Replay always passes it; other callers may leave it
+ * out, so a step that uses it declares `ctx = StepContext.of(heap)`. A step
+ * that needs none takes three arguments.
+ */
+export type StepFn = (heap: PrivateHeap, input: Uint8Array, tick: number, ctx?: StepContext) => void;
 
 /** Options of {@link Replay.record}. */
 export interface RecordOptions {
@@ -728,7 +738,8 @@ export class Replay implements Disposable {
       else hi = mid - 1;
     }
     this.#restore(lo, heap);
-    for (let t = this.#keyframes[lo]!.after + 1; t <= tick; t++) step(heap, this.input(t), t);
+    const ctx = StepContext.of(heap);
+    for (let t = this.#keyframes[lo]!.after + 1; t <= tick; t++) step(heap, this.input(t), t, ctx);
   }
 
   /**
@@ -750,8 +761,9 @@ export class Replay implements Disposable {
   #verify(heap: PrivateHeap, step: StepFn, options: VerifyOptions): VerifyResult {
     this.seek(-1, heap, step);
     const progress = options.onProgress;
+    const ctx = StepContext.of(heap);
     for (let t = 0; t < this.ticks; t++) {
-      step(heap, this.input(t), t);
+      step(heap, this.input(t), t, ctx);
       const actual = heap.checksum();
       const expected = this.#tick(t, "Replay.verify").checksum; // ECLOSED when step closed the replay
       if (actual !== expected) return { ok: false, firstDivergentTick: t, expected, actual, ...this.#explain(t, heap, step, { layouts: options.layouts }) };
@@ -886,15 +898,21 @@ export class Replay implements Disposable {
     const actual = heap.snapshot();
     const exact = this.#keyframes.findIndex((k) => k.after === t);
     if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact, "Replay.verify"), actual, how), diffTick: t, diffAgainst: "keyframe" };
-    using again = PrivateHeap.create({ size: heap.size });
-    this.seek(t - 1, again, step);
-    step(again, this.input(t), t);
-    const rerun = Snapshot.diff(again.snapshot(), actual, how);
+    let rerun: SnapshotDiff;
+    {
+      using again = PrivateHeap.create({ size: heap.size });
+      // What the step made for this heap goes with it (a FrameArena's heaps, say).
+      using againContext = StepContext.of(again);
+      this.seek(t - 1, again, step);
+      step(again, this.input(t), t, againContext);
+      rerun = Snapshot.diff(again.snapshot(), actual, how);
+    }
     if (!rerun.equal) return { diff: rerun, diffTick: t, diffAgainst: "rerun" };
     const next = this.#keyframes.findIndex((k) => k.after > t);
     if (next < 0) return { diff: rerun, diffTick: t, diffAgainst: "none" };
     const until = this.#keyframes[next]!.after;
-    for (let u = t + 1; u <= until; u++) step(heap, this.input(u), u);
+    const ctx = StepContext.of(heap);
+    for (let u = t + 1; u <= until; u++) step(heap, this.input(u), u, ctx);
     return { diff: Snapshot.diff(this.#snapshotOf(next, "Replay.verify"), heap.snapshot(), how), diffTick: until, diffAgainst: "keyframe" };
   }
 }
