@@ -8,11 +8,13 @@
  * is in the heap and found through named roots, so a snapshot or a replay
  * keyframe is the whole game, and `step` is a function of (heap, input,
  * tick) alone: `privheap replay verify FILE --step examples/sim.ts` works.
+ * Its cursors are the heap's StepContext's: the live world's heap and the
+ * heaps a seek or verify steps each get their own.
  *
  * Input of a tick: [team, boost]: entities of `team` (0 or 1; 2 = none)
  * move `boost` percent faster this tick.
  */
-import { FrameArena, PrivateHeap, struct, type StepFn } from "../src/index.ts";
+import { FrameArena, PrivateHeap, StepContext, struct, type StepFn } from "../src/index.ts";
 
 export const WORLD = 1000;
 const CELL = 25;
@@ -33,16 +35,9 @@ export const report = { hits: 0, respawns: 0, alive: [0, 0], scratchBytes: 0, sw
 let scratch: FrameArena | undefined;
 let prevStatsOff = 0;
 
-// Cursors of each heap, made once.
-const cursors = new WeakMap<PrivateHeap, ReturnType<typeof makeCursors>>();
-function makeCursors(heap: PrivateHeap) {
-  return { game: Game.cursor(heap), e: Entity.cursor(heap), other: Entity.cursor(heap) };
-}
-function cursorsOf(heap: PrivateHeap) {
-  let c = cursors.get(heap);
-  if (c === undefined) cursors.set(heap, (c = makeCursors(heap)));
-  c.game.at(heap.getRoot("game"));
-  return c;
+/** The cursors a tick uses, the heap's own; `game` positioned at the game's root. */
+function cursorsOf(ctx: StepContext) {
+  return { game: ctx.cursor(Game).at(ctx.heap.getRoot("game")), e: ctx.cursor(Entity), other: ctx.cursor(Entity, "other") };
 }
 
 /** Deterministic randomness: xorshift32, its state in the heap. */
@@ -55,7 +50,7 @@ function rand(game: { rng: number }): number {
   return (r >>> 0) / 4294967296;
 }
 
-function spawn(c: ReturnType<typeof makeCursors>, base: number, i: number): void {
+function spawn(c: ReturnType<typeof cursorsOf>, base: number, i: number): void {
   const e = c.e.index(base, i);
   e.pos.x = rand(c.game) * WORLD;
   e.pos.y = rand(c.game) * WORLD;
@@ -68,7 +63,7 @@ function spawn(c: ReturnType<typeof makeCursors>, base: number, i: number): void
 export function createWorld(heap: PrivateHeap, count: number, seed = 0x2545f491): void {
   heap.setRoot("game", Game.alloc(heap));
   heap.setRoot("entities", Entity.alloc(heap, count));
-  const c = cursorsOf(heap);
+  const c = cursorsOf(StepContext.of(heap));
   c.game.rng = seed;
   c.game.count = count;
   const base = heap.getRoot("entities");
@@ -85,9 +80,9 @@ export function inputFor(t: number): Uint8Array {
 }
 
 /** One tick. */
-export const step: StepFn = (heap, input, tick) => {
+export const step: StepFn = (heap, input, tick, ctx = StepContext.of(heap)) => {
   scratch ??= FrameArena.create({ size: 8 << 20, buffers: 2 });
-  const c = cursorsOf(heap);
+  const c = cursorsOf(ctx);
   const { e, other, game } = c;
   const n = game.count;
   const base = heap.getRoot("entities");
