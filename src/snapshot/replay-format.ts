@@ -21,6 +21,8 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { MAX_REGION_SIZE } from "../heap.ts";
 import { readStats } from "../introspect.ts";
 import type { Delta } from "./delta.ts";
+import { zstdFrameProblem } from "./file-format.ts";
+import { zstdDecompressSync } from "node:zlib";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
@@ -35,6 +37,14 @@ export const RECORD_HEAD_BYTES = 8;
 export const RECORD_TAIL_BYTES = 8;
 export const RECORD_TICK = 1;
 export const RECORD_KEYFRAME = 2;
+/** A keyframe payload stored as one zstd frame; only in files whose header sets REPLAY_FLAG_ZSTD. */
+export const RECORD_KEYFRAME_ZSTD = 3;
+/** Header flag: keyframe records may be stored compressed (RECORD_KEYFRAME_ZSTD). A reader without it refuses the file (EVERSION). */
+export const REPLAY_FLAG_ZSTD = 1;
+/** Compressed keyframe payload: decompressed bytes u32, 4 reserved, then the zstd frame. */
+export const ZSTD_KEYFRAME_FIXED_BYTES = 8;
+/** zstd level of a compressed keyframe. */
+export const KEYFRAME_ZSTD_LEVEL = 3;
 /** Tick payload: tick u32, input length u32, heap checksum u64, then the input. */
 export const TICK_FIXED_BYTES = 16;
 /** Keyframe payload: after i32, kind u8, 3 reserved, used bytes u64, pages u32, 4 reserved, then page indices (u32 each, padded to 8 bytes), then the pages. */
@@ -47,6 +57,8 @@ export const MAX_INPUT_BYTES = 1 << 24;
 /** What the header says. */
 export interface ReplayHeader {
   version: number;
+  /** REPLAY_FLAG_ZSTD or 0 (0 when left out). */
+  flags?: number;
   abi: number;
   pageSize: number;
   keyframeEvery: number;
@@ -59,7 +71,7 @@ export function encodeHeader(h: ReplayHeader): Uint8Array {
   const v = new DataView(out.buffer);
   out.set(REPLAY_MAGIC, 0);
   v.setUint16(8, h.version, true);
-  v.setUint16(10, 0, true); // flags: none defined
+  v.setUint16(10, h.flags ?? 0, true);
   v.setUint32(12, h.abi, true);
   v.setUint32(16, h.pageSize, true);
   v.setUint32(20, h.keyframeEvery, true);
@@ -85,7 +97,8 @@ export function parseHeader(file: Uint8Array, op: string, path: string): ReplayH
       `format version ${version} stores heap checksums of an earlier definition (xxHash3 of the used prefix; version ${REPLAY_VERSION} stores sums of page hashes, docs/checksum.md), so no state can be checked against them: record it again with this version of privheap`,
       "EVERSION",
     );
-  if (v.getUint16(10, true) !== 0) throw bad("unknown header flags", "EVERSION");
+  const flags = v.getUint16(10, true);
+  if ((flags & ~REPLAY_FLAG_ZSTD) !== 0) throw bad("unknown header flags", "EVERSION");
   const abi = v.getUint32(12, true);
   const pageSize = v.getUint32(16, true);
   if (abi !== NATIVE_CONSTANTS.PH_ABI_VERSION) throw bad(`native ABI ${abi}; this library is ${NATIVE_CONSTANTS.PH_ABI_VERSION}`, "EVERSION");
@@ -94,7 +107,7 @@ export function parseHeader(file: Uint8Array, op: string, path: string): ReplayH
   const regionBytes = Number(v.getBigUint64(24, true));
   if (keyframeEvery < 1) throw bad("keyframe interval 0");
   if (regionBytes < PAGE || regionBytes > MAX_REGION_SIZE || regionBytes % PAGE !== 0) throw bad(`region size ${regionBytes}`);
-  return { version, abi, pageSize, keyframeEvery, regionBytes };
+  return { version, flags, abi, pageSize, keyframeEvery, regionBytes };
 }
 
 /** Frame a record: head, payload (written by `fill` into the returned view), checksum. */
@@ -104,6 +117,51 @@ export function frameRecord(type: number, payloadBytes: number, scratch: Uint8Ar
   const v = new DataView(out.buffer, out.byteOffset, total);
   fill(out.subarray(RECORD_HEAD_BYTES, RECORD_HEAD_BYTES + payloadBytes), v);
   return seal(out, v, type, payloadBytes);
+}
+
+/**
+ * The compressed form of the keyframe record `record` (framed by
+ * frameRecord), in `scratch` when it fits, or null when it would not be
+ * smaller.
+ */
+export function compressKeyframeRecord(record: Uint8Array, scratch: Uint8Array): Uint8Array | null {
+  const payload = record.subarray(RECORD_HEAD_BYTES, record.length - RECORD_TAIL_BYTES);
+  const frame = Bun.zstdCompressSync(payload, { level: KEYFRAME_ZSTD_LEVEL });
+  const payloadBytes = ZSTD_KEYFRAME_FIXED_BYTES + frame.length;
+  if (payloadBytes >= payload.length) return null;
+  return frameRecord(RECORD_KEYFRAME_ZSTD, payloadBytes, scratch, (out, v) => {
+    v.setUint32(RECORD_HEAD_BYTES, payload.length, true);
+    v.setUint32(RECORD_HEAD_BYTES + 4, 0, true);
+    out.set(frame, ZSTD_KEYFRAME_FIXED_BYTES);
+  });
+}
+
+/**
+ * The keyframe payload a compressed keyframe's payload `stored` holds,
+ * decompressed, or why it cannot be read. The declared size is checked
+ * against the largest payload a region of `regionBytes` allows, and the
+ * frame's own declared size and block structure against it, before
+ * anything is decompressed; the output is bounded by it and must match it
+ * exactly. So no record makes a reader allocate more than a keyframe of
+ * the whole region.
+ */
+export function inflateKeyframe(stored: Uint8Array, regionBytes: number): Uint8Array | string {
+  if (stored.length < ZSTD_KEYFRAME_FIXED_BYTES) return "a compressed keyframe record too short";
+  const v = new DataView(stored.buffer, stored.byteOffset, stored.length);
+  const size = v.getUint32(0, true);
+  if (v.getUint32(4, true) !== 0) return "a compressed keyframe with non-zero reserved bytes";
+  if (size < KEYFRAME_FIXED_BYTES || size > keyframePayloadBytes(regionBytes / PAGE)) return `a compressed keyframe declaring ${size} bytes`;
+  const frame = stored.subarray(ZSTD_KEYFRAME_FIXED_BYTES);
+  const problem = zstdFrameProblem(frame, size);
+  if (problem !== "") return `a compressed keyframe that is not one zstd frame of its size: ${problem}`;
+  let out: Uint8Array;
+  try {
+    out = zstdDecompressSync(frame, { maxOutputLength: size });
+  } catch {
+    return "a compressed keyframe that does not decompress";
+  }
+  if (out.length !== size) return `a compressed keyframe of ${size} bytes that decompresses to ${out.length}`;
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
 /**
@@ -234,7 +292,13 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
       break;
     }
     const p = at + RECORD_HEAD_BYTES;
-    const why = type === RECORD_TICK ? readTick(view, p, len, ticks, keyframes) : type === RECORD_KEYFRAME ? readKeyframe(file, view, p, len, header, ticks, keyframes, heapHeader, op) : `unknown record type ${type}`;
+    const compressed = type === RECORD_KEYFRAME_ZSTD && ((header.flags ?? 0) & REPLAY_FLAG_ZSTD) !== 0;
+    const why =
+      type === RECORD_TICK
+        ? readTick(view, p, len, ticks, keyframes)
+        : type === RECORD_KEYFRAME || compressed
+          ? readKeyframe(compressed ? inflateKeyframe(file.subarray(p, p + len), header.regionBytes) : file.subarray(p, p + len), header, ticks, keyframes, heapHeader, op)
+          : `unknown record type ${type}`;
     if (why !== null) {
       stop(why);
       break;
@@ -255,17 +319,19 @@ function readTick(view: DataView, p: number, len: number, ticks: TickEntry[], ke
   return null;
 }
 
+/** Read the keyframe payload `payload` (or the reason it could not be decompressed). */
 function readKeyframe(
-  file: Uint8Array,
-  view: DataView,
-  p: number,
-  len: number,
+  payload: Uint8Array | string,
   header: ReplayHeader,
   ticks: TickEntry[],
   keyframes: KeyframeEntry[],
   heapHeader: Uint8Array,
   op: string,
 ): string | null {
+  if (typeof payload === "string") return payload;
+  const len = payload.length;
+  const view = new DataView(payload.buffer, payload.byteOffset, len);
+  const p = 0;
   if (len < KEYFRAME_FIXED_BYTES) return "a keyframe record too short";
   const after = view.getInt32(p, true);
   const kind = view.getUint32(p + 4, true);
@@ -284,7 +350,7 @@ function readKeyframe(
     pages[i] = page;
   }
   const dataAt = p + KEYFRAME_FIXED_BYTES + Math.ceil((n * 4) / 8) * 8;
-  const delta: Delta = { length: used, pages, data: file.subarray(dataAt, dataAt + n * PAGE) };
+  const delta: Delta = { length: used, pages, data: payload.subarray(dataAt, dataAt + n * PAGE) };
   if (kind === KEYFRAME_FULL && (n === 0 || pages[0] !== 0)) return "a whole keyframe without its heap header page";
   const why = heapHeaderProblem(delta, kind, header, heapHeader, op);
   if (why !== null) return why;
@@ -299,13 +365,23 @@ function readKeyframe(
  * when it fails one.
  */
 export function readKeyframeRecord(record: Uint8Array, regionBytes: number): KeyframeEntry | null {
-  if (record.length < RECORD_HEAD_BYTES + KEYFRAME_FIXED_BYTES + RECORD_TAIL_BYTES) return null;
-  const v = new DataView(record.buffer, record.byteOffset, record.length);
-  const len = v.getUint32(4, true);
+  if (record.length < RECORD_HEAD_BYTES + RECORD_TAIL_BYTES) return null;
+  const head = new DataView(record.buffer, record.byteOffset, record.length);
+  let len = head.getUint32(4, true);
   const end = RECORD_HEAD_BYTES + len;
-  if (v.getUint32(0, true) !== RECORD_KEYFRAME || end + RECORD_TAIL_BYTES !== record.length) return null;
-  if (v.getBigUint64(end, true) !== Bun.hash.xxHash3(record.subarray(0, end))) return null;
-  const p = RECORD_HEAD_BYTES;
+  const type = head.getUint32(0, true);
+  if ((type !== RECORD_KEYFRAME && type !== RECORD_KEYFRAME_ZSTD) || end + RECORD_TAIL_BYTES !== record.length) return null;
+  if (head.getBigUint64(end, true) !== Bun.hash.xxHash3(record.subarray(0, end))) return null;
+  let payload = record.subarray(RECORD_HEAD_BYTES, end);
+  if (type === RECORD_KEYFRAME_ZSTD) {
+    const inflated = inflateKeyframe(payload, regionBytes);
+    if (typeof inflated === "string") return null;
+    payload = inflated;
+    len = payload.length;
+  }
+  if (len < KEYFRAME_FIXED_BYTES) return null;
+  const v = new DataView(payload.buffer, payload.byteOffset, len);
+  const p = 0;
   const after = v.getInt32(p, true);
   const kind = v.getUint32(p + 4, true);
   const used = Number(v.getBigUint64(p + 8, true));
@@ -320,7 +396,7 @@ export function readKeyframeRecord(record: Uint8Array, regionBytes: number): Key
     pages[i] = page;
   }
   const dataAt = p + KEYFRAME_FIXED_BYTES + Math.ceil((n * 4) / 8) * 8;
-  return { after, kind, delta: { length: used, pages, data: record.subarray(dataAt, dataAt + n * PAGE) } };
+  return { after, kind, delta: { length: used, pages, data: payload.subarray(dataAt, dataAt + n * PAGE) } };
 }
 
 /** Pages of a heap header: the native header is two pages (its lock block ends at byte PH_LOCK_BLOCK_END). */

@@ -36,6 +36,7 @@ import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
 import type { DiffOptions, SnapshotDiff } from "./diff.ts";
 import type { LayoutMap } from "./layout-map.ts";
 import {
+  compressKeyframeRecord,
   encodeHeader,
   fillKeyframePages,
   frameRecord,
@@ -49,6 +50,7 @@ import {
   RECORD_KEYFRAME,
   RECORD_TAIL_BYTES,
   readKeyframeRecord,
+  REPLAY_FLAG_ZSTD,
   REPLAY_HEADER_BYTES,
   REPLAY_VERSION,
   type KeyframeEntry,
@@ -77,6 +79,12 @@ export type StepFn = (heap: PrivateHeap, input: Uint8Array, tick: number, ctx?: 
 export interface RecordOptions {
   /** Ticks between keyframes (default 60). */
   keyframeEvery?: number;
+  /**
+   * Store each keyframe zstd-compressed when that makes it smaller
+   * (default false). Readers of files recorded without it open these
+   * files too; readers older than compression refuse them (EVERSION).
+   */
+  compress?: boolean;
 }
 
 /** Options of {@link Replay.verify}. */
@@ -123,7 +131,7 @@ function checkHeap(heap: unknown, op: string): asserts heap is PrivateHeap {
 }
 
 /** Replay.record's way to the recorder's private constructor (set by its static block). */
-let makeRecorder: (path: string, heap: PrivateHeap, keyframeEvery: number) => ReplayRecorder;
+let makeRecorder: (path: string, heap: PrivateHeap, keyframeEvery: number, compress: boolean) => ReplayRecorder;
 
 /**
  * Appends a simulation's ticks to a replay file. Made by {@link Replay.record}.
@@ -147,6 +155,7 @@ let makeRecorder: (path: string, heap: PrivateHeap, keyframeEvery: number) => Re
 export class ReplayRecorder implements Disposable {
   readonly #heap: PrivateHeap;
   readonly #keyframeEvery: number;
+  readonly #compress: boolean;
   #file: ReplayFile | null;
   #ticks = 0;
   #keyframes = 0;
@@ -177,14 +186,16 @@ export class ReplayRecorder implements Disposable {
   readonly #identity: Uint32Array;
   readonly #tickRecords = new TickRecords();
   #keyframeScratch = new Uint8Array(0); // keyframe records, grown as needed
+  #compressedScratch = new Uint8Array(0); // their compressed forms, as long as #keyframeScratch
 
   static {
-    makeRecorder = (path, heap, keyframeEvery) => new ReplayRecorder(path, heap, keyframeEvery);
+    makeRecorder = (path, heap, keyframeEvery, compress) => new ReplayRecorder(path, heap, keyframeEvery, compress);
   }
 
-  private constructor(path: string, heap: PrivateHeap, keyframeEvery: number) {
+  private constructor(path: string, heap: PrivateHeap, keyframeEvery: number, compress: boolean) {
     this.#heap = heap;
     this.#keyframeEvery = keyframeEvery;
+    this.#compress = compress;
     this.#previous = new Uint8Array(heap.size);
     this.#zeros = new Uint8Array(heap.size);
     const pages = heap.size / PAGE;
@@ -202,7 +213,7 @@ export class ReplayRecorder implements Disposable {
       throw e;
     }
     try {
-      const header = encodeHeader({ version: REPLAY_VERSION, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
+      const header = encodeHeader({ version: REPLAY_VERSION, flags: compress ? REPLAY_FLAG_ZSTD : 0, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
       const first = underHeapLock(heap, "Replay.record", () => {
         this.#startChecksum = heap.checksum();
         return this.#keyframe(-1);
@@ -467,12 +478,18 @@ export class ReplayRecorder implements Disposable {
     const bytes = keyframePayloadBytes(n) + 16;
     if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
     let data: Uint8Array = EMPTY;
-    const record = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
+    const whole = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
       fillKeyframePages(payload, after, kind, used, stored, n, (into) => {
         copyPages(into, image, this.#identity, stored, n, op);
         data = into;
       }),
     );
+    // The image's pages stay in #keyframeScratch (`data`) for commit; the compressed record goes to the file.
+    let record = whole;
+    if (this.#compress) {
+      if (this.#compressedScratch.length < whole.length) this.#compressedScratch = new Uint8Array(this.#keyframeScratch.length);
+      record = compressKeyframeRecord(whole, this.#compressedScratch) ?? whole;
+    }
     const commit = (at: number) => {
       // The image's pages come from the record (a locked heap may have changed since).
       if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty)); // past #previousDirty: still fresh zeroed memory
@@ -594,9 +611,11 @@ export class Replay implements Disposable {
     checkPath(path, "Replay.record");
     checkHeap(heap, "Replay.record");
     const every = options.keyframeEvery ?? 60;
+    const compress = options.compress ?? false;
+    if (typeof compress !== "boolean") throw new HeapError("EINVAL", "Replay.record", `compress must be a boolean, got ${String(compress)}`);
     if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
       throw new HeapError("EINVAL", "Replay.record", `keyframeEvery must be a positive integer, got ${String(every)}`);
-    return makeRecorder(path, heap, every);
+    return makeRecorder(path, heap, every, compress);
   }
 
   /**

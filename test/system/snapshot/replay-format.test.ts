@@ -378,7 +378,7 @@ describe("docs/replay-format.md: reading", () => {
     ["checksum", () => concat(header((v) => v.setUint8(33, 1), true), start().subarray(48))],
     ["version 0", () => concat(header((v) => v.setUint16(8, 0, true)), start().subarray(48))],
     ["version 1", () => concat(header((v) => v.setUint16(8, 1, true)), start().subarray(48))],
-    ["flags", () => concat(header((v) => v.setUint16(10, 1, true)), start().subarray(48))],
+    ["flags", () => concat(header((v) => v.setUint16(10, 2, true)), start().subarray(48))],
     ["abi", () => concat(header((v) => v.setUint32(12, ABI + 1, true)), start().subarray(48))],
     ["page size", () => concat(header((v) => v.setUint32(16, 2 * PAGE, true)), start().subarray(48))],
     ["keyframeEvery 0", () => concat(header((v) => v.setUint32(20, 0, true)), start().subarray(48))],
