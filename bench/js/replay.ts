@@ -42,15 +42,25 @@
  *      runs, each timed on its own. "cached": the keyframe's image is the
  *      one the Replay decoded last; "cold": another keyframe was decoded
  *      in between, so the seek rebuilds the image (16 records) and checks
- *      it natively.
+ *      it natively. Also Replay.openSync of the file and a whole verify().
  *   c. File size of a demoTicks-tick recording of the demo: bytes per tick
  *      record and per keyframe, against a full copy of the used prefix for
- *      every keyframe (keyframes x used bytes + the same tick records).
+ *      every keyframe (keyframes x used bytes + the same tick records), and
+ *      against a plain-JS serializer of the same game: every K ticks (and
+ *      before tick 0) the game struct and every entity's fields packed
+ *      with a DataView (27 bytes an entity), and each tick's 2 input bytes,
+ *      uncompressed, with no checksums. Target for the compressed
+ *      recording: at most 0.8x the plain serializer's bytes.
+ *
+ * Parts a and b run the demo, and part a the 4 MiB state, recorded both
+ * ways: uncompressed (the default) and with { compress: true } (keyframes
+ * zstd-compressed, "zstd" in the rows); part b also times Replay.openSync
+ * of the recording, which decompresses every compressed keyframe.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWorld, inputFor, step as demoStep } from "../../examples/sim.ts";
+import { createWorld, Entity, Game, inputFor, step as demoStep } from "../../examples/sim.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import { parseHeader, parseRecords, RECORD_HEAD_BYTES, RECORD_TAIL_BYTES } from "../../src/snapshot/replay-format.ts";
 import { Replay, type StepFn } from "../../src/snapshot/replay.ts";
@@ -74,6 +84,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** A simulation: a heap with its world made, its step, and its inputs. */
 interface Sim {
   name: string;
+  compress?: boolean;
   heap: PrivateHeap;
   step: StepFn;
   input: (t: number) => Uint8Array;
@@ -138,6 +149,9 @@ function demo(): Sim {
   return { name: `demo, 4000 entities (${(heap.usedBytes / 1024).toFixed(0)} KiB used)`, heap, step: demoStep, input: inputFor };
 }
 
+/** The same simulation, on the same heap, recorded with compressed keyframes. */
+const zstd = (sim: Sim): Sim => ({ ...sim, name: sim.name.replace(/^([^(]*?)( \(|$)/, "$1, zstd$2"), compress: true });
+
 /** Part a's demo (its target is the demo's own overhead). */
 let demoSim: Sim | null = null;
 
@@ -181,7 +195,7 @@ function overhead(sim: Sim): void {
     let total: number;
     let stepping = 0;
     {
-      using rec = Replay.record(path, heap, { keyframeEvery: K });
+      using rec = Replay.record(path, heap, { keyframeEvery: K, compress: sim.compress });
       const t0 = Bun.nanoseconds();
       for (let t = 0; t < TICKS; t++) {
         const s0 = Bun.nanoseconds();
@@ -225,7 +239,7 @@ function overhead(sim: Sim): void {
     `${us((keyNs - plainNs) / K)} (${us(keyNs - plainNs)} each)`,
     us(recNs - stepNs),
   ]);
-  const target = sim === demoSim ? 1.05 : 1.3; // the demo's own overhead, and the 4 MiB state's
+  const target = sim.heap === demoSim?.heap ? 1.05 : 1.3; // the demo's own overhead, and the 4 MiB state's
   verdicts.push(`a. ${sim.name}: step + recorder.tick vs step alone: ${verdict(ratio, target)}; break-even: a step of ${us((recNs - stepNs) / (target - 1))} us would meet ${target}x`);
 }
 
@@ -239,12 +253,18 @@ function seek(sim: Sim): void {
   const ticks = 16 * K;
   const path = pathFor();
   {
-    using rec = Replay.record(path, heap, { keyframeEvery: K });
+    using rec = Replay.record(path, heap, { keyframeEvery: K, compress: sim.compress });
     for (let t = 0; t < ticks; t++) {
       const i = input(t);
       step(heap, i, t);
       rec.tick(i);
     }
+  }
+  const opens: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = Bun.nanoseconds();
+    Replay.openSync(path).close();
+    opens.push(Bun.nanoseconds() - t0);
   }
   const replay = Replay.openSync(path);
   rmSync(path);
@@ -279,10 +299,15 @@ function seek(sim: Sim): void {
   const seekLastCold = time(() => replay.seek(last, heap, step), evict);
   const seekFullCold = time(() => replay.seek(other, heap, step), () => void replay.keyframe(at));
   if (heap.checksum() !== replay.checksum(other)) throw new Error(`${sim.name}: seek(${other}) does not reproduce the recording`);
+  const verify = time(() => {
+    if (!replay.verify(heap, step).ok) throw new Error(`${sim.name}: the recording does not verify`);
+  });
   replay.seek(last, heap, step);
   if (heap.checksum() !== replay.checksum(last)) throw new Error(`${sim.name}: seek(${last}) does not reproduce the recording`);
   const name = sim.name.replace(/ \(.*/, "");
+  rowsB.push([`${name}: Replay.openSync (${(replay.fileBytes / MiB).toFixed(2)} MiB file)`, ms(median(opens)), "", ""]);
   rowsB.push([`${name}: restore() of keyframe ${at}`, ms(restore), "", ""]);
+  rowsB.push([`${name}: verify() of ${ticks} ticks`, ms(verify), "", ""]);
   rowsB.push([`${name}: ${K - 1} steps (${at + 1}..${last})`, ms(steps), "", ""]);
   rowsB.push([`${name}: seek(${at}), keyframe, cached`, ms(seekKey), `restore ${ms(restore)}`, `${(seekKey / restore).toFixed(2)}x`]);
   rowsB.push([`${name}: seek(${at}), keyframe, cold (16 records)`, ms(seekKeyCold), `restore ${ms(restore)}`, `${(seekKeyCold / restore).toFixed(2)}x`]);
@@ -296,12 +321,53 @@ function seek(sim: Sim): void {
 
 // ---- c. file size ----------------------------------------------------------
 
-function size(): (string | number)[][] {
+/**
+ * Bytes a plain-JS serializer of the demo writes for `ticks` ticks: the
+ * game and every entity's fields packed every K ticks (and before tick 0),
+ * each tick's input; `sim` is stepped through them.
+ */
+function plainSerializer(sim: Sim, ticks: number): number {
+  const { heap } = sim;
+  const game = Game.cursor(heap, heap.getRoot("game"));
+  const e = Entity.cursor(heap, heap.getRoot("entities"));
+  const base = heap.getRoot("entities");
+  const count = game.count;
+  const parts: Uint8Array[] = [];
+  const keyframe = () => {
+    const out = new DataView(new ArrayBuffer(24 + count * 27));
+    out.setUint32(0, game.rng, true);
+    out.setUint32(4, game.count, true);
+    out.setFloat64(8, game.hits, true);
+    out.setFloat64(16, game.respawns, true);
+    for (let i = 0, at = 24; i < count; i++, at += 27) {
+      e.index(base, i);
+      out.setFloat32(at, e.pos.x, true);
+      out.setFloat32(at + 4, e.pos.y, true);
+      out.setFloat32(at + 8, e.vel.x, true);
+      out.setFloat32(at + 12, e.vel.y, true);
+      out.setInt32(at + 16, e.hp, true);
+      out.setUint8(at + 20, e.team);
+      out.setUint16(at + 21, e.kills, true);
+      out.setUint32(at + 23, e.hits, true);
+    }
+    parts.push(new Uint8Array(out.buffer));
+  };
+  keyframe();
+  for (let t = 0; t < ticks; t++) {
+    const i = sim.input(t);
+    sim.step(heap, i, t);
+    parts.push(i);
+    if ((t + 1) % K === 0) keyframe();
+  }
+  return parts.reduce((n, p) => n + p.length, 0);
+}
+
+function size(compress: boolean, plainBytes: number): (string | number)[][] {
   const sim = demo();
   const path = pathFor();
   const t0 = Bun.nanoseconds();
   {
-    using rec = Replay.record(path, sim.heap, { keyframeEvery: K });
+    using rec = Replay.record(path, sim.heap, { keyframeEvery: K, compress });
     for (let t = 0; t < DEMO_TICKS; t++) {
       const i = sim.input(t);
       sim.step(sim.heap, i, t);
@@ -318,38 +384,49 @@ function size(): (string | number)[][] {
   const tickBytes = parsed.ticks.reduce((n, t) => n + frame + 16 + t.inputBytes, 0);
   const kfBytes = file.length - 48 - tickBytes;
   const full = parsed.keyframes.filter((k) => k.kind === 0).length;
+  const how = compress ? "compressed" : "uncompressed";
   const usedSum = parsed.keyframes.reduce((n, k) => n + k.delta.length, 0);
   const storedPages = parsed.keyframes.reduce((n, k) => n + k.delta.pages.length, 0);
   const baseline = 48 + usedSum + tickBytes;
   const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
   const nk = parsed.keyframes.length;
-  verdicts.push(`c. demo, ${DEMO_TICKS} ticks: the file is ${(file.length / MiB).toFixed(2)} MiB, ${(file.length / baseline).toFixed(2)}x a full used prefix per keyframe (${(baseline / MiB).toFixed(2)} MiB)`);
+  verdicts.push(
+    `c. demo, ${DEMO_TICKS} ticks, ${how}: the file is ${(file.length / MiB).toFixed(2)} MiB, ${(file.length / baseline).toFixed(2)}x a full used prefix per keyframe (${(baseline / MiB).toFixed(2)} MiB), ${(file.length / plainBytes).toFixed(2)}x the plain-JS serializer (${(plainBytes / MiB).toFixed(2)} MiB)${compress ? `: ${verdict(file.length / plainBytes, 0.8)}` : ""}`,
+  );
   return [
-    ["ticks recorded (ms per tick while recording, step included)", `${DEMO_TICKS} (${(recordMs / DEMO_TICKS).toFixed(3)} ms)`],
+    [`${how}: ticks recorded (ms per tick while recording, step included)`, `${DEMO_TICKS} (${(recordMs / DEMO_TICKS).toFixed(3)} ms)`],
     ["file size", `${file.length} B (${(file.length / MiB).toFixed(2)} MiB)`],
     ["tick records: total, per tick", `${kb(tickBytes)}, ${(tickBytes / DEMO_TICKS).toFixed(1)} B`],
     [`keyframes: total, per keyframe (${nk}: ${full} full, ${nk - full} delta)`, `${kb(kfBytes)}, ${kb(kfBytes / nk)}`],
     ["pages stored per keyframe / used pages per keyframe", `${(storedPages / nk).toFixed(1)} / ${(usedSum / nk / PAGE).toFixed(1)}`],
     ["baseline: keyframes x used bytes + tick records", `${baseline} B (${(baseline / MiB).toFixed(2)} MiB)`],
     ["file / baseline", `${(file.length / baseline).toFixed(3)}x`],
+    ["plain-JS serializer (packed entities every K ticks + inputs)", `${plainBytes} B (${(plainBytes / MiB).toFixed(2)} MiB)`],
+    ["file / plain-JS serializer", `${(file.length / plainBytes).toFixed(3)}x`],
   ];
 }
 
 try {
   const sims = [fourMiB(), (demoSim = demo())];
   const more = [fourMiB("compare"), fourMiB("auto", 0.1)];
-  for (const sim of [sims[0]!, ...more, sims[1]!]) overhead(sim);
+  for (const sim of [sims[0]!, zstd(sims[0]!), ...more, sims[1]!, zstd(sims[1]!)]) overhead(sim);
   for (const sim of more) sim.heap.close();
   console.log(`a. recording overhead per tick (us), ${TICKS} ticks per run, keyframeEvery ${K}`);
   table(["simulation", "step", "step+tick", "ratio", "step in the run", "checksum", "tick record", "keyframe /tick", "overhead"], rowsA);
   console.log("");
-  for (const sim of sims) seek(sim);
+  for (const sim of sims) {
+    seek(sim);
+    seek(zstd(sim));
+  }
   console.log(`b. seek (ms), a recording of ${16 * K} ticks, keyframeEvery ${K}`);
   table(["operation", "ms", "baseline (ms)", "ratio"], rowsB);
   console.log("");
   for (const sim of sims) sim.heap.close();
   console.log(`c. file size, demo (examples/sim.ts, 4000 entities, inputFor(t)), ${DEMO_TICKS} ticks, keyframeEvery ${K}`);
-  table(["quantity", "value"], size());
+  const plain = demo();
+  const plainBytes = plainSerializer(plain, DEMO_TICKS);
+  plain.heap.close();
+  table(["quantity", "value"], [...size(false, plainBytes), ...size(true, plainBytes)]);
   console.log("");
   for (const v of verdicts) console.log(v);
 } finally {

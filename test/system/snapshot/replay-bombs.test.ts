@@ -32,7 +32,7 @@ async function child(body: string): Promise<{ lines: string[]; maxRSS: number; e
     file,
     `
     import { PrivateHeap, Replay, HeapError } from ${JSON.stringify(join(SRC, "index.ts"))};
-    import { encodeHeader, fillKeyframe, frameRecord, keyframePayloadBytes, RECORD_KEYFRAME, REPLAY_VERSION } from ${JSON.stringify(join(SRC, "snapshot", "replay-format.ts"))};
+    import { encodeHeader, fillKeyframe, frameRecord, keyframePayloadBytes, RECORD_KEYFRAME, RECORD_KEYFRAME_ZSTD, REPLAY_FLAG_ZSTD, REPLAY_VERSION } from ${JSON.stringify(join(SRC, "snapshot", "replay-format.ts"))};
     import { readReplayInfo } from ${JSON.stringify(join(SRC, "cli", "replay-info.ts"))};
     import { NATIVE_CONSTANTS } from ${JSON.stringify(join(SRC, "ffi", "symbols.ts"))};
     import { readFileSync, writeFileSync, writeSync } from "node:fs";
@@ -64,6 +64,52 @@ async function child(body: string): Promise<{ lines: string[]; maxRSS: number; e
 }
 
 describe("replay files that declare more than they hold", () => {
+  test("32 KiB compressed keyframes whose zstd blocks expand to 1 GiB (a frame declaring no size, one declaring 4128 bytes) are ECORRUPT at open, in bounded memory", async () => {
+    const r = await child(`
+      const size = keyframePayloadBytes(1);
+      /** One frame, not single segment (a 128 KiB window), declaring 'declared' content bytes or none, of 8192 RLE blocks of 128 KiB of zeros. */
+      function frameOf(declared) {
+        const blocks = 8192;
+        const fcsBytes = declared === null ? 0 : 4;
+        const frame = new Uint8Array(4 + 1 + 1 + fcsBytes + blocks * 4);
+        const v = new DataView(frame.buffer);
+        v.setUint32(0, 0xfd2fb528, true);
+        frame[4] = declared === null ? 0x00 : 0x80;
+        frame[5] = (17 - 10) << 3;
+        if (declared !== null) v.setUint32(6, declared, true);
+        for (let b = 0, at = 6 + fcsBytes; b < blocks; b++, at += 4) {
+          const header = ((128 * 1024) << 3) | (1 << 1) | (b === blocks - 1 ? 1 : 0);
+          frame[at] = header & 0xff;
+          frame[at + 1] = (header >>> 8) & 0xff;
+          frame[at + 2] = header >>> 16;
+          frame[at + 3] = 0;
+        }
+        return frame;
+      }
+      for (const frame of [frameOf(null), frameOf(size)]) {
+        const head = encodeHeader({ version: REPLAY_VERSION, flags: REPLAY_FLAG_ZSTD, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: 4096, keyframeEvery: 1, regionBytes: GiB4 });
+        const rec = frameRecord(RECORD_KEYFRAME_ZSTD, 8 + frame.length, new Uint8Array(0), (p, view) => {
+          view.setUint32(8, size, true);
+          p.set(frame, 8);
+        });
+        const bytes = new Uint8Array(head.length + rec.length);
+        bytes.set(head);
+        bytes.set(rec, head.length);
+        console.log(bytes.length < 40 * 1024);
+        try {
+          Replay.fromBytes(bytes);
+          console.log("opened");
+        } catch (e) {
+          console.log(e instanceof HeapError ? e.code : String(e));
+          console.log(/no readable keyframe \\(a compressed keyframe/.test(e.message));
+        }
+      }
+    `);
+    expect({ exit: r.exitCode, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
+    expect(r.lines).toEqual(["true", "ECORRUPT", "true", "true", "ECORRUPT", "true"]);
+    expect(r.maxRSS).toBeLessThan(BOUND);
+  }, 60_000);
+
   test("an 88-byte file whose whole keyframe declares 4 GiB and stores no page is ECORRUPT at open, in bounded memory", async () => {
     const r = await child(`
       const bytes = bomb(new Uint32Array(0), new Uint8Array(0), GiB4);
