@@ -272,6 +272,7 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
   const heapHeader = new Uint8Array(HEAP_HEADER_PAGES * PAGE); // the first pages of the last keyframe's image
   let at = REPLAY_HEADER_BYTES;
   let torn: TornTail | null = null;
+  let held = 0; // bytes of decompressed pages the keyframes hold
   const stop = (reason: string) => {
     torn = { offset: at, bytes: file.length - at, reason };
   };
@@ -293,12 +294,18 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
     }
     const p = at + RECORD_HEAD_BYTES;
     const compressed = type === RECORD_KEYFRAME_ZSTD && ((header.flags ?? 0) & REPLAY_FLAG_ZSTD) !== 0;
+    const stored = file.subarray(p, p + len);
     const why =
       type === RECORD_TICK
         ? readTick(view, p, len, ticks, keyframes)
         : type === RECORD_KEYFRAME || compressed
-          ? readKeyframe(compressed ? inflateKeyframe(file.subarray(p, p + len), header.regionBytes) : file.subarray(p, p + len), header, ticks, keyframes, heapHeader, op)
+          ? readKeyframe(compressed ? inflateKeyframe(stored, header.regionBytes) : stored, header, ticks, keyframes, heapHeader, op)
           : `unknown record type ${type}`;
+    if (why === null && compressed) {
+      const entry = keyframes[keyframes.length - 1]!;
+      held += entry.delta.data.length;
+      if (held > HELD_PER_FILE_BYTE * file.length) entry.delta = deferredDelta(entry.delta, stored, header.regionBytes, op);
+    }
     if (why !== null) {
       stop(why);
       break;
@@ -306,6 +313,34 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
     at = end + RECORD_TAIL_BYTES;
   }
   return { header, ticks, keyframes, torn };
+}
+
+/**
+ * A reader holds the decompressed pages of compressed keyframes while they
+ * total at most this many times the file's bytes (a recording compresses
+ * far less than that); past it, a keyframe's pages are decompressed again
+ * each time they are used. So a small file of highly compressible records
+ * cannot make a reader hold more than a few times its own size.
+ */
+export const HELD_PER_FILE_BYTE = 8;
+
+/**
+ * `delta` (read from the compressed keyframe payload `stored`) without
+ * its pages held: `data` decompresses them again on each read. The bytes
+ * passed every check once, so a failure now is ECORRUPT, not a wrong state.
+ */
+function deferredDelta(delta: Delta, stored: Uint8Array, regionBytes: number, op: string): Delta {
+  const { length, pages } = delta;
+  const dataBytes = delta.data.length;
+  return {
+    length,
+    pages,
+    get data(): Uint8Array {
+      const payload = inflateKeyframe(stored, regionBytes);
+      if (typeof payload === "string") throw new HeapError("ECORRUPT", op, `a keyframe that decompressed once no longer does: ${payload}`);
+      return payload.subarray(payload.length - dataBytes);
+    },
+  };
 }
 
 function readTick(view: DataView, p: number, len: number, ticks: TickEntry[], keyframes: KeyframeEntry[]): string | null {

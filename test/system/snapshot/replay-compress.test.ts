@@ -12,6 +12,7 @@ import { PrivateHeap } from "../../../src/heap.ts";
 import {
   encodeHeader,
   frameRecord,
+  HELD_PER_FILE_BYTE,
   inflateKeyframe,
   parseHeader,
   parseRecords,
@@ -272,3 +273,46 @@ function heapChecksumOfFirst(plain: Uint8Array): bigint {
   replay.seek(-1, heap, bigStep);
   return heap.checksum();
 }
+
+describe("what a reader holds of compressed keyframes", () => {
+  // 100 pages of 0x01 with one byte of each changed per tick, a keyframe after every tick: each is a 100-page delta that compresses about a hundredfold.
+  const PAGES = 100;
+  const fillStep: StepFn = (heap, input, t) => {
+    const base = heap.getRoot("fill");
+    for (let p = 0; p < PAGES; p++) heap.u8[base + p * 4096 + (t % 4096)] = 2 + ((input[0]! + p) & 0x7f);
+  };
+  function compressible(ticks: number): Uint8Array {
+    const path = pathFor();
+    using heap = PrivateHeap.create({ size: 4 * MiB });
+    const base = heap.malloc(PAGES * 4096);
+    heap.u8.fill(1, base, base + PAGES * 4096);
+    heap.setRoot("fill", base);
+    using rec = Replay.record(path, heap, { keyframeEvery: 1, compress: true });
+    for (let t = 0; t < ticks; t++) {
+      const input = Uint8Array.of(t & 0xff);
+      fillStep(heap, input, t);
+      rec.tick(input);
+    }
+    rec.close();
+    return new Uint8Array(readFileSync(path));
+  }
+
+  test("decompressed pages held stay within HELD_PER_FILE_BYTE times the file; the rest decompress on use, and seek and verify still reproduce every tick", () => {
+    const file = compressible(40);
+    const parsed = parseRecords(file, parseHeader(file, "test", "f"), "test");
+    expect(parsed.torn).toBeNull();
+    const ownData = (d: object) => Object.getOwnPropertyDescriptor(d, "data")?.value as Uint8Array | undefined;
+    const held = parsed.keyframes.reduce((n, k) => n + (ownData(k.delta)?.length ?? 0), 0);
+    const decompressed = parsed.keyframes.reduce((n, k) => n + k.delta.data.length, 0);
+    expect(decompressed).toBeGreaterThan(2 * HELD_PER_FILE_BYTE * file.length); // the case the bound is for
+    expect(held).toBeLessThanOrEqual(HELD_PER_FILE_BYTE * file.length);
+    expect(parsed.keyframes.filter((k) => ownData(k.delta) === undefined).length).toBeGreaterThan(parsed.keyframes.length / 2);
+    using replay = Replay.fromBytes(file);
+    using heap = PrivateHeap.create({ size: 4 * MiB });
+    for (const t of [39, 3, 20, 38, 0]) {
+      replay.seek(t, heap, fillStep);
+      expect(heap.checksum()).toBe(replay.checksum(t));
+    }
+    expect(replay.verify(heap, fillStep).ok).toBe(true);
+  });
+});
