@@ -15,6 +15,13 @@ import { decode, encode, imageChecksum, resealHeapChecksums } from "../../suppor
 import { campaign, recordings } from "../../support/replay-hostile.ts";
 import { seeds } from "../../support/random.ts";
 import { Replay } from "../../../src/snapshot/replay.ts";
+import { readFileSync } from "node:fs";
+import { HeapError } from "../../../src/errors.ts";
+import { PrivateHeap } from "../../../src/heap.ts";
+import { frameRecord, RECORD_HEAD_BYTES, RECORD_KEYFRAME_ZSTD, RECORD_TAIL_BYTES, REPLAY_HEADER_BYTES, ZSTD_KEYFRAME_FIXED_BYTES } from "../../../src/snapshot/replay-format.ts";
+import { rng } from "../../support/random.ts";
+import { inputOf, setUp, step } from "../../support/replay-sim.ts";
+import type { StepFn } from "../../../src/snapshot/replay.ts";
 
 const CASES = 1200;
 
@@ -47,6 +54,131 @@ describe("hostile replay files", () => {
         expect(seen[outcome] ?? 0, `outcome "${outcome}" (seed ${seed})`).toBeGreaterThan(0);
       // Nothing a 1 MiB recording can declare costs more than a few images.
       expect(r.maxRssBytes - before).toBeLessThan(256 << 20);
+    }, 60_000);
+  }
+});
+
+// ---- compressed keyframes --------------------------------------------------
+
+const COMPRESSED_CASES = 300;
+const BIG_PAGES = 24;
+const bigStep: StepFn = (heap, input, t) => {
+  step(heap, input, t);
+  const page = (input[0]! * 5 + t) % BIG_PAGES;
+  heap.u32[(heap.getRoot("big") >>> 2) + page * 1024 + (t % 1024)] = t + 1;
+};
+
+/** A compressed recording of 30 ticks, keyframes every 4, and where its compressed keyframe records start. */
+function compressedRecording(dir: string): { bytes: Uint8Array; records: number[] } {
+  const path = join(dir, "z.phreplay");
+  {
+    using heap = PrivateHeap.create({ size: 1 << 20 });
+    setUp(heap);
+    heap.setRoot("big", heap.calloc(BIG_PAGES, 4096));
+    using rec = Replay.record(path, heap, { keyframeEvery: 4, compress: true });
+    for (let t = 0; t < 30; t++) {
+      const input = inputOf(3, t);
+      bigStep(heap, input, t);
+      rec.tick(input);
+    }
+  }
+  const bytes = new Uint8Array(readFileSync(path));
+  const v = new DataView(bytes.buffer);
+  const records: number[] = [];
+  for (let at = REPLAY_HEADER_BYTES; at < bytes.length; at += RECORD_HEAD_BYTES + v.getUint32(at + 4, true) + RECORD_TAIL_BYTES)
+    if (v.getUint32(at, true) === RECORD_KEYFRAME_ZSTD) records.push(at);
+  return { bytes, records };
+}
+
+/** `file` with the compressed record at `at` given payload `payload` (resealed, so the reader gets past its checksum). */
+function withPayload(file: Uint8Array, at: number, payload: Uint8Array): Uint8Array {
+  const v = new DataView(file.buffer, file.byteOffset, file.length);
+  const end = at + RECORD_HEAD_BYTES + v.getUint32(at + 4, true) + RECORD_TAIL_BYTES;
+  const record = frameRecord(RECORD_KEYFRAME_ZSTD, payload.length, new Uint8Array(0), (out) => out.set(payload));
+  const out = new Uint8Array(at + record.length + file.length - end);
+  out.set(file.subarray(0, at));
+  out.set(record, at);
+  out.set(file.subarray(end), at + record.length);
+  return out;
+}
+
+describe("hostile compressed keyframes, seeded", () => {
+  for (const seed of seeds(1)) {
+    test(`${COMPRESSED_CASES} files with a damaged compressed keyframe (bytes of the frame, its declared size, cut, spliced; record checksums resealed) end in a result or a HeapError, the heap stays consistent (seed ${seed})`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "privheap-zhostile-"));
+      try {
+        const { bytes, records } = compressedRecording(dir);
+        expect(records.length).toBeGreaterThan(4);
+        const r = rng(seed);
+        const seen = new Map<string, number>();
+        const count = (what: string) => seen.set(what, (seen.get(what) ?? 0) + 1);
+        const outcome = (what: string, f: () => void) => {
+          try {
+            f();
+            count(`${what} ok`);
+          } catch (e) {
+            if (!(e instanceof HeapError)) throw e;
+            count(`${what} ${e.code}`);
+          }
+        };
+        using heap = PrivateHeap.create({ size: 1 << 20 });
+        for (let i = 0; i < COMPRESSED_CASES; i++) {
+          const at = r.pick(records);
+          const v = new DataView(bytes.buffer);
+          const payload = bytes.slice(at + RECORD_HEAD_BYTES, at + RECORD_HEAD_BYTES + v.getUint32(at + 4, true));
+          const frameAt = ZSTD_KEYFRAME_FIXED_BYTES;
+          let mutated: Uint8Array;
+          switch (r.int(0, 4)) {
+            case 0: // flip bytes of the frame
+              mutated = payload.slice();
+              for (let k = r.int(1, 4); k > 0; k--) mutated[r.int(frameAt, mutated.length - 1)]! ^= r.int(1, 255);
+              break;
+            case 1: // a declared size near the true one, or anything
+              mutated = payload.slice();
+              new DataView(mutated.buffer).setUint32(0, r.next() < 0.5 ? Math.max(0, payload.length + r.int(-64, 64)) : r.int(0, 0xffffffff), true);
+              break;
+            case 2: // the frame cut short
+              mutated = payload.slice(0, r.int(0, payload.length - 1));
+              break;
+            case 3: {
+              // random bytes spliced into the frame
+              const cut = r.int(frameAt, payload.length);
+              const junk = Uint8Array.from({ length: r.int(1, 40) }, () => r.int(0, 255));
+              mutated = new Uint8Array(payload.length + junk.length);
+              mutated.set(payload.subarray(0, cut));
+              mutated.set(junk, cut);
+              mutated.set(payload.subarray(cut), cut + junk.length);
+              break;
+            }
+            default: // a zeroed range
+              mutated = payload.slice();
+              mutated.fill(0, r.int(frameAt, payload.length - 1), r.int(frameAt, payload.length));
+          }
+          const file = withPayload(bytes, at, mutated);
+          let replay: Replay | null = null;
+          outcome("open", () => {
+            replay = Replay.fromBytes(file);
+          });
+          if (replay === null) continue;
+          const opened: Replay = replay;
+          if (opened.torn !== null) count("torn");
+          for (const t of [opened.ticks - 1, r.int(-1, Math.max(-1, opened.ticks - 1))]) {
+            if (t < -1) continue;
+            outcome("seek", () => opened.seek(t, heap, bigStep));
+            expect(heap.check()).toBe(0);
+          }
+          outcome("verify", () => {
+            if (!opened.verify(heap, bigStep).ok) throw new HeapError("ECORRUPT", "test", "diverged");
+          });
+          expect(heap.check()).toBe(0);
+          opened.close();
+        }
+        console.log(`seed ${seed}:`, Object.fromEntries(seen));
+        // The damage reaches the reader's checks (a torn tail, or no keyframe at all) and files that still open and replay.
+        for (const what of ["open ECORRUPT", "open ok", "torn", "seek ok"]) expect(seen.get(what) ?? 0, `${what} (seed ${seed})`).toBeGreaterThan(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }, 60_000);
   }
 });
