@@ -10,7 +10,8 @@
  * prefix, as the pages that differ from the previous keyframe when that is
  * smaller (every FULL_EVERY-th keyframe is whole, so a seek rebuilds at most
  * that many). A rewind cuts the recording back to a tick, for a rollback
- * game that replaces predicted ticks. The file format is in
+ * game that replaces predicted ticks. With `compress`, a keyframe record is
+ * stored zstd-compressed when that is smaller. The file format is in
  * docs/replay-format.md.
  *
  * A keyframe costs what changed since the previous one: the recorder keeps
@@ -81,8 +82,9 @@ export interface RecordOptions {
   keyframeEvery?: number;
   /**
    * Store each keyframe zstd-compressed when that makes it smaller
-   * (default false). Readers of files recorded without it open these
-   * files too; readers older than compression refuse them (EVERSION).
+   * (default false). Such a file sets a header flag that readers older
+   * than compression refuse (EVERSION); a file recorded without it is
+   * laid out as before.
    */
   compress?: boolean;
 }
@@ -478,17 +480,17 @@ export class ReplayRecorder implements Disposable {
     const bytes = keyframePayloadBytes(n) + 16;
     if (this.#keyframeScratch.length < bytes) this.#keyframeScratch = new Uint8Array(bytes);
     let data: Uint8Array = EMPTY;
-    const whole = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
+    const plain = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
       fillKeyframePages(payload, after, kind, used, stored, n, (into) => {
         copyPages(into, image, this.#identity, stored, n, op);
         data = into;
       }),
     );
     // The image's pages stay in #keyframeScratch (`data`) for commit; the compressed record goes to the file.
-    let record = whole;
+    let record = plain;
     if (this.#compress) {
-      if (this.#compressedScratch.length < whole.length) this.#compressedScratch = new Uint8Array(this.#keyframeScratch.length);
-      record = compressKeyframeRecord(whole, this.#compressedScratch) ?? whole;
+      if (this.#compressedScratch.length < plain.length) this.#compressedScratch = new Uint8Array(this.#keyframeScratch.length);
+      record = compressKeyframeRecord(plain, this.#compressedScratch) ?? plain;
     }
     const commit = (at: number) => {
       // The image's pages come from the record (a locked heap may have changed since).
