@@ -10,7 +10,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { HeapError } from "../errors.ts";
 import { Replay } from "../snapshot/replay.ts";
-import { parseHeader, RECORD_HEAD_BYTES, RECORD_TAIL_BYTES, REPLAY_HEADER_BYTES, TICK_FIXED_BYTES, type ReplayHeader } from "../snapshot/replay-format.ts";
+import { parseHeader, RECORD_HEAD_BYTES, RECORD_TAIL_BYTES, REPLAY_FLAG_ZSTD, REPLAY_HEADER_BYTES, TICK_FIXED_BYTES, type ReplayHeader } from "../snapshot/replay-format.ts";
 import type { Io } from "./io.ts";
 
 /** What {@link replayInfo} reports, as numbers. */
@@ -130,7 +130,9 @@ export function formatReplayInfo(info: ReplayInfo): string[] {
     `tick records: ${info.tickRecordBytes} bytes${perTick}`,
     `keyframe records: ${info.keyframeRecordBytes} bytes${perKeyframe}`,
     `last keyframe: after tick ${last.after}, ${last.usedBytes} bytes of heap used (${humanBytes(last.usedBytes)}), roots: ${last.roots.join(", ") || "none"}`,
-    `compression: none (format version ${header.version} stores keyframe pages raw)`,
+    ((header.flags ?? 0) & REPLAY_FLAG_ZSTD) !== 0
+      ? "compression: zstd (recorded with compress: true: each keyframe stored compressed where that is smaller)"
+      : `compression: none (recorded without compress: keyframe pages stored raw)`,
     info.torn === null ? "torn tail: none" : `torn tail: ${info.torn.bytes} bytes at offset ${info.torn.offset}: ${info.torn.reason}`,
   ];
   return lines;

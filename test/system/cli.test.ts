@@ -136,10 +136,27 @@ describe("privheap replay info", () => {
       `tick records: ${records.tick} bytes, ${(records.tick / TICKS).toFixed(1)} bytes per tick on average (${(inputs / TICKS).toFixed(1)} of them input)`,
       `keyframe records: ${records.keyframe} bytes, ${(records.keyframe / 3).toFixed(1)} bytes per keyframe on average`,
       `last keyframe: after tick 119, ${last.byteLength} bytes of heap used (${(last.byteLength / 1024).toFixed(2)} KiB), roots: entities, game`,
-      "compression: none (format version 2 stores keyframe pages raw)",
+      "compression: none (recorded without compress: keyframe pages stored raw)",
       "torn tail: none",
       "",
     ]);
+  });
+
+  test("a recording made with compress: true says so", () => {
+    const path = join(dir, "compressed.phreplay");
+    {
+      using heap = PrivateHeap.create({ size: REGION });
+      createWorld(heap, 200);
+      using rec = Replay.record(path, heap, { keyframeEvery: EVERY, compress: true });
+      for (let t = 0; t < TICKS; t++) {
+        simStep(heap, inputFor(t), t);
+        rec.tick(inputFor(t));
+      }
+    }
+    const r = cli(["replay", "info", path]);
+    expect(r.exit).toBe(0);
+    expect(r.stdout).toContain("\ncompression: zstd (recorded with compress: true: each keyframe stored compressed where that is smaller)\n");
+    expect(statSync(path).size).toBeLessThan(statSync(RECORDING).size);
   });
 
   test("a torn file: the tail is reported, the complete ticks counted, exit 0", () => {
