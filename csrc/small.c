@@ -190,27 +190,12 @@ uint32_t ph__small_recent_run(const ph_heap_t *h, unsigned c, unsigned i) {
   return recent_locate(h, c, (uint64_t)ph__recent(h)->slot[c][i] << 3, &reg, &head_at);
 }
 
-/* Allocate from the bin's runs: cur's freed regions, a run from the list, or
- * a new run (its stack is empty: no run holds a recent region). */
-__attribute__((noinline)) static int64_t alloc_from_runs(ph_heap_t *h, unsigned c) {
-  ph_bin *bin = &h->bins[c];
-  const ph_class *cl = &ph__classes[c];
-  if (bin->freed == 0 && bin->fresh == 0) {
-    int err = refill(h, c);
-    if (err) return err;
-    if (bin->freed == 0) return ph__small_alloc(h, c); /* a new run: fresh */
-  }
-  uint32_t reg;
-  if (bin->freed) {
-    long got = take_freed(h, bin->cur, ph__page(h, bin->cur), cl);
-    if (got < 0) return PH_ECORRUPT;
-    reg = (uint32_t)got;
-    bin->freed--;
-  } else {
-    reg = cl->nregs - bin->fresh--;
-  }
-  bin->live++;
-  return ((int64_t)bin->cur << PH_LG_PAGE) + (int64_t)reg * cl->size;
+/* cur has no region left (none freed, none fresh) and the stack is empty,
+ * so no run holds a recent region: take a run from the list or a new one,
+ * then allocate from it as from any cur. */
+__attribute__((noinline)) static int64_t alloc_after_refill(ph_heap_t *h, unsigned c) {
+  int err = refill(h, c);
+  return err ? err : ph__small_alloc(h, c); /* a listed run has freed regions, a new one fresh ones */
 }
 
 /* The newest region of bin c's recent stack, which holds n, validated
@@ -237,7 +222,7 @@ int64_t ph__small_alloc_slow(ph_heap_t *h, unsigned c) {
   unsigned n = recent_count(h, c);
   if (n) return alloc_recent(h, c, n);
   ph_bin *bin = &h->bins[c];
-  if (!bin->freed) return alloc_from_runs(h, c);
+  if (!bin->freed) return alloc_after_refill(h, c); /* then nothing is fresh either: ph__small_alloc bumps */
   const ph_class *cl = &ph__classes[c];
   long reg = take_freed(h, bin->cur, ph__page(h, bin->cur), cl);
   if (PH_UNLIKELY(reg < 0)) return PH_ECORRUPT;
@@ -393,6 +378,7 @@ __attribute__((noinline)) static int free_elsewhere_slow(ph_heap_t *h, unsigned 
 __attribute__((noinline)) static int free_elsewhere_general(ph_heap_t *h, unsigned c, uint32_t run, ph_page *e,
                                                             uint64_t off) {
   const ph_class *cl = &ph__classes[c];
+  /* Only in zero mode: callers send every other free into cur to ph__small_free_in_cur. */
   if (run == h->bins[c].cur) return free_in_cur(h, &h->bins[c], cl, e, off, true);
   uint32_t info = e->info, nregs = cl->nregs;
   /* A page-run class has nregs 0: every offset is EBADPTR below. */
