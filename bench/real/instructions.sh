@@ -28,62 +28,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$here/build/instructions}
 export BUILD_DIR=$build
-work=$here/workloads
 rho_count=${RHO_COUNT:-60}
 [ "${QUICK:-0}" = 1 ] && rho_count=20
-read -r -a programs <<<"${PROGRAMS:-sqlite lua python python-malloc bigrho}"
 
 fail() { echo "instructions.sh: FAILED: $*" >&2; exit 1; }
 
 # ---- tools, programs and allocators ----------------------------------------
-missing=()
-command -v valgrind >/dev/null || missing+=(valgrind)
-command -v sqlite3 >/dev/null || missing+=(sqlite3)
-command -v lua5.4 >/dev/null || missing+=(lua5.4)
-[ -x /usr/bin/python3 ] || missing+=(python3)
-dpkg -s libjemalloc2 >/dev/null 2>&1 || missing+=(libjemalloc2)
-dpkg -s libmimalloc2.0 >/dev/null 2>&1 || missing+=(libmimalloc2.0)
-dpkg -s libc6-dbg >/dev/null 2>&1 || missing+=(libc6-dbg)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${missing[@]}" >/dev/null ||
-    { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
-libdir=/usr/lib/$(gcc -print-multiarch)
-jemalloc=$libdir/libjemalloc.so.2
-mimalloc=$libdir/libmimalloc.so.2
-for f in "$jemalloc" "$mimalloc"; do
-  [ -f "$f" ] || fail "$f not found"
-done
-
+# shellcheck source=bench/real/programs.sh
+. "$here/programs.sh"
+install_programs valgrind libc6-dbg
 CFLAGS="${CFLAGS:--O2} -g" bash "$here/build.sh" || fail "build.sh"
-shim=$build/libprivheap-shim.so
-
-allocators=(glibc jemalloc mimalloc privheap)
-preload_of() {
-  case $1 in
-    glibc) echo "" ;;
-    jemalloc) echo "$jemalloc" ;;
-    mimalloc) echo "$mimalloc" ;;
-    privheap) echo "$shim" ;;
-  esac
-}
-
-# Runs program $1 with stdout to $2, under the command prefix in the rest
-# (whose last word is env, given the preload); the workloads of run.sh.
-run_program() {
-  local name=$1 out=$2
-  shift 2
-  case $name in
-    sqlite) "$@" sqlite3 :memory: <"$work/sqlite.sql" >"$out" ;;
-    lua) "$@" lua5.4 "$work/lua.lua" </dev/null >"$out" ;;
-    python) "$@" /usr/bin/python3 "$work/python.py" </dev/null >"$out" ;;
-    python-malloc) PYTHONMALLOC=malloc "$@" /usr/bin/python3 "$work/python.py" </dev/null >"$out" ;;
-    bigrho) "$@" "$build/bigrho" "$rho_count" </dev/null >"$out" ;;
-    *) fail "unknown program $name" ;;
-  esac
-}
 
 env_for() {
   local preload
@@ -97,6 +51,7 @@ results=$build/instructions.txt
 rm -rf "$out"
 mkdir -p "$out"
 : >"$results"
+read -r -a programs <<<"${PROGRAMS:-${programs[*]}}"
 for p in "${programs[@]}"; do
   for a in "${allocators[@]}"; do
     dir=$out/$p.$a

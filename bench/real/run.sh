@@ -24,7 +24,6 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build=${BUILD_DIR:-$here/build}
 export BUILD_DIR=$build
-work=$here/workloads
 rounds=${ROUNDS:-7}
 rho_count=300
 if [ "${QUICK:-0}" = 1 ]; then
@@ -33,61 +32,22 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 
 # ---- programs and allocators ----------------------------------------------
-missing=()
-command -v sqlite3 >/dev/null || missing+=(sqlite3)
-command -v lua5.4 >/dev/null || missing+=(lua5.4)
-[ -x /usr/bin/python3 ] || missing+=(python3)
-dpkg -s libjemalloc2 >/dev/null 2>&1 || missing+=(libjemalloc2)
-dpkg -s libmimalloc2.0 >/dev/null 2>&1 || missing+=(libmimalloc2.0)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${missing[@]}" >/dev/null ||
-    { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
-libdir=/usr/lib/$(gcc -print-multiarch)
-jemalloc=$libdir/libjemalloc.so.2
-mimalloc=$libdir/libmimalloc.so.2
-for f in "$jemalloc" "$mimalloc"; do
-  [ -f "$f" ] || { echo "run.sh: $f not found" >&2; exit 1; }
-done
+fail() { echo "run.sh: FAILED: $*" >&2; exit 1; }
+# shellcheck source=bench/real/programs.sh
+. "$here/programs.sh"
+# shellcheck disable=SC2119 # no extra packages
+install_programs
 
 bash "$here/selftest.sh"
 shim=$build/libprivheap-shim.so
 measure=$build/measure
 
-allocators=(glibc jemalloc mimalloc privheap)
-preload_of() {
-  case $1 in
-    glibc) echo "" ;;
-    jemalloc) echo "$jemalloc" ;;
-    mimalloc) echo "$mimalloc" ;;
-    privheap) echo "$shim" ;;
-  esac
-}
-
-programs=(sqlite lua python python-malloc bigrho)
-# Runs program $1 under preload $2, stdout to $3, its cost to $4.
-run_program() {
-  local name=$1 preload=$2 out=$3 report=$4
-  case $name in
-    sqlite) "$measure" "$report" "$preload" sqlite3 :memory: <"$work/sqlite.sql" >"$out" ;;
-    lua) "$measure" "$report" "$preload" lua5.4 "$work/lua.lua" </dev/null >"$out" ;;
-    python) "$measure" "$report" "$preload" /usr/bin/python3 "$work/python.py" </dev/null >"$out" ;;
-    python-malloc)
-      PYTHONMALLOC=malloc "$measure" "$report" "$preload" /usr/bin/python3 "$work/python.py" </dev/null >"$out" ;;
-    bigrho) "$measure" "$report" "$preload" "$build/bigrho" "$rho_count" </dev/null >"$out" ;;
-  esac
-}
-
-fail() { echo "run.sh: FAILED: $*" >&2; exit 1; }
-
 # ---- correctness: privheap's output is glibc's, and the heap checks clean --
 out=$build/out
 mkdir -p "$out"
 for p in "${programs[@]}"; do
-  run_program "$p" "" "$out/$p.expected" "$out/report" || fail "$p under glibc exited non-zero"
-  PRIVHEAP_SHIM_CHECK=1 run_program "$p" "$shim" "$out/$p.privheap" "$out/report" 2>"$out/$p.check" ||
+  run_program "$p" "$out/$p.expected" "$measure" "$out/report" "" || fail "$p under glibc exited non-zero"
+  PRIVHEAP_SHIM_CHECK=1 run_program "$p" "$out/$p.privheap" "$measure" "$out/report" "$shim" 2>"$out/$p.check" ||
     fail "$p under privheap exited non-zero: $(tail -3 "$out/$p.check")"
   cmp -s "$out/$p.expected" "$out/$p.privheap" ||
     fail "$p: output under privheap differs from glibc's ($out/$p.privheap, $out/$p.expected)"
@@ -103,7 +63,7 @@ for ((r = 0; r < rounds; r++)); do
   order=("${allocators[@]:r%4}" "${allocators[@]:0:r%4}")
   for p in "${programs[@]}"; do
     for a in "${order[@]}"; do
-      run_program "$p" "$(preload_of "$a")" "$out/$p.run" "$out/report" || fail "$p under $a exited non-zero"
+      run_program "$p" "$out/$p.run" "$measure" "$out/report" "$(preload_of "$a")" || fail "$p under $a exited non-zero"
       cmp -s "$out/$p.expected" "$out/$p.run" || fail "$p: output under $a differs from glibc's"
       read -r cpu rss _ <"$out/report"
       echo "$p $a $cpu $rss" >>"$results"
