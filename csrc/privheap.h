@@ -364,6 +364,41 @@ PH_NODISCARD PH_API int ph_heap_walk(const ph_heap_t *h, ph_walk_fn fn, void *ar
  * call again with `from` = the last offset + 1. */
 PH_NODISCARD PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out, int max);
 
+/*
+ * The page map of the heap in the `len` readable bytes at `base` (8-byte
+ * aligned; a live heap, or a copy of at least its used prefix), for tools
+ * that draw it. Untrusted bytes are fine: every index and length followed
+ * is bounded first. For each page p < the heap's page count:
+ *   kinds[p]   a PH_MAP_* kind, with PH_MAP_RUN_HEAD on a run's first page;
+ *   classes[p] the size class of a small run's pages (an index into
+ *              ph_size_classes), else PH_MAP_NO_CLASS;
+ *   live[p]    on a run's first page, its live allocations (a small run's
+ *              live regions, 1 for a large run), else 0.
+ * Returns the heap's page count; when `npages` is less, nothing is written
+ * (ask again with arrays that long). PH_EINVAL (NULL or unaligned base,
+ * NULL arrays), PH_ECORRUPT / PH_EVERSION / PH_ESIZE from the header check
+ * (the bytes must reach its high-water mark), or PH_ECORRUPT for runs that
+ * cannot be walked.
+ */
+#define PH_MAP_UNTOUCHED 0u  /* above the touched mark: never used, reads as zero */
+#define PH_MAP_TOUCHED 1u    /* above the high-water mark, used before: outside the heap */
+#define PH_MAP_HEADER 2u     /* the header's pages */
+#define PH_MAP_LEAF 3u       /* a leaf of the page map */
+#define PH_MAP_FREE 4u       /* free pages below the high-water mark */
+#define PH_MAP_SMALL 5u      /* a run of small regions of one size class */
+#define PH_MAP_LARGE 6u      /* one large allocation */
+#define PH_MAP_SCRATCH 7u    /* a frame scratch chunk */
+#define PH_MAP_RUN_HEAD 128u /* or'ed into the kind of a run's first page */
+#define PH_MAP_NO_CLASS 255u
+PH_NODISCARD PH_API int64_t ph_heap_page_map(const void *base, size_t len, uint32_t npages, uint8_t *kinds, uint8_t *classes,
+                                             uint16_t *live);
+
+/* The size classes: for class c < cap, out[3c] its region size in bytes,
+ * out[3c + 1] pages per run (0: served as page runs, never in a small
+ * run), out[3c + 2] regions per run. Returns the number of classes, or
+ * PH_EINVAL for a NULL out with cap > 0. */
+PH_API int ph_size_classes(uint32_t *out, uint32_t cap);
+
 /* ------------------------------------------------------------------------ */
 /* 7. Region helpers                                                        */
 /* ------------------------------------------------------------------------ */

@@ -70,6 +70,8 @@ export const symbols = {
   ph_heap_stats: { args: ["ptr", "ptr"], returns: "i32" },
   ph_heap_walk: { args: ["ptr", "function", "ptr"], returns: "i32" },
   ph_off_walk: { args: ["ptr", "f64", "ptr", "i32"], returns: "i32" },
+  ph_heap_page_map: { args: ["ptr", "usize", "u32", "ptr", "ptr", "ptr"], returns: i64_fast },
+  ph_size_classes: { args: ["ptr", "u32"], returns: "i32" },
 
   // 7. Region helpers
   ph_region_map_anon: { args: ["usize"], returns: "ptr" },
@@ -190,4 +192,14 @@ export const NATIVE_CONSTANTS = {
   PH_TRACK_USERFAULTFD: 1,
   PH_TRACK_WRITE_WATCH: 2,
   PH_TAKE_KEEP: 1,
+  PH_MAP_UNTOUCHED: 0,
+  PH_MAP_TOUCHED: 1,
+  PH_MAP_HEADER: 2,
+  PH_MAP_LEAF: 3,
+  PH_MAP_FREE: 4,
+  PH_MAP_SMALL: 5,
+  PH_MAP_LARGE: 6,
+  PH_MAP_SCRATCH: 7,
+  PH_MAP_RUN_HEAD: 128,
+  PH_MAP_NO_CLASS: 255,
 } as const;

@@ -19,6 +19,8 @@ const ARG_TYPES: Record<string, string[]> = {
   "size_t *": ["ptr"],
   "double *": ["ptr", "buffer"],
   "uint32_t *": ["ptr", "buffer"],
+  "uint8_t *": ["ptr", "buffer"],
+  "uint16_t *": ["ptr", "buffer"],
   "uint64_t *": ["ptr", "buffer"],
   uint32_t: ["u32"],
   "int *": ["ptr", "buffer"],
