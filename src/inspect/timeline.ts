@@ -1,0 +1,203 @@
+/**
+ * timeline.ts - a replay over time: per tick, the input's size and, when a
+ * step function re-runs it, how many bytes the tick changed, the heap's used
+ * bytes, its live allocations and their bytes; per keyframe, the same facts
+ * read from the recorded image alone.
+ *
+ * A replay file holds each tick's input and checksum and every K-th tick's
+ * heap, so without a step only the keyframes say what the heap held. With a
+ * step the timeline re-runs the recording from the state before tick 0, as
+ * `Replay.verify` does (it is that verify, measuring after each tick): the
+ * checksums are compared on the way, and the first tick that differs ends
+ * the per-tick series and is reported with the verify's diff.
+ *
+ * Cost: a keyframe rebuilds its image (as a seek does) and reads its
+ * counters; a re-run tick compares the used prefix with the previous tick's
+ * page by page (memcmp; only differing pages are walked byte by byte).
+ */
+import { HeapError } from "../errors.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { PrivateHeap } from "../heap.ts";
+import type { LayoutMap } from "../snapshot/layout-map.ts";
+import { Replay, type StepFn, type VerifyResult } from "../snapshot/replay.ts";
+import type { Snapshot } from "../snapshot/snapshot.ts";
+
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+// The header's lock block is the region's, not heap state (checksums and diffs leave it out).
+const LOCK_FROM = NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET;
+const LOCK_TO = NATIVE_CONSTANTS.PH_LOCK_BLOCK_END;
+
+/** A recorded keyframe's heap, as the timeline shows it. */
+export interface TimelineKeyframe {
+  /** The tick it holds the state after (-1: before tick 0). */
+  after: number;
+  usedBytes: number;
+  liveCount: number;
+  liveBytes: number;
+  /** Bytes that differ from the keyframe before it (the first: from an empty image). */
+  changedBytes: number;
+}
+
+/** Per-tick series of a re-run, index = tick; as long as the ticks that matched. */
+export interface TimelineTicks {
+  /** Bytes the tick changed in the heap. */
+  changedBytes: Float64Array;
+  /** The heap's used bytes after the tick. */
+  usedBytes: Float64Array;
+  /** Live allocations after the tick. */
+  liveCount: Float64Array;
+  /** Usable bytes of the live allocations after the tick. */
+  liveBytes: Float64Array;
+}
+
+/** What {@link replayTimeline} returns. */
+export interface ReplayTimeline {
+  ticks: number;
+  regionSize: number;
+  keyframeEvery: number;
+  /** Each tick's input size in bytes. */
+  inputBytes: Float64Array;
+  keyframes: TimelineKeyframe[];
+  /** Present when a step re-ran the recording. */
+  run?: {
+    series: TimelineTicks;
+    /** The re-run's verify result: `firstDivergentTick` ends the series. */
+    verify: VerifyResult;
+    /**
+     * The re-run heap's state that `verify.diff` compares (after
+     * `verify.diffTick`), for a diff page; null when every tick matched.
+     */
+    divergentState: Snapshot | null;
+  };
+}
+
+/** Options of {@link replayTimeline}. */
+export interface TimelineOptions {
+  /** Re-run the recording with this step to measure every tick (and verify it). */
+  step?: StepFn;
+  /** The step's layouts: a divergence's diff then names the changed fields. */
+  layouts?: LayoutMap;
+  /** Called with (done, total) as keyframes are read and ticks re-run: for progress bars. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Bytes that differ between `a` and `b` (the shorter reads as zeros past its
+ * end), leaving out the header's lock block. Equal pages cost one memcmp.
+ */
+export function changedByteCount(a: Uint8Array, b: Uint8Array): number {
+  const ba = Buffer.from(a.buffer, a.byteOffset, a.length);
+  const bb = Buffer.from(b.buffer, b.byteOffset, b.length);
+  const end = Math.max(a.length, b.length);
+  let changed = 0;
+  for (let page = 0; page < end; page += PAGE) {
+    const to = Math.min(page + PAGE, end);
+    if (to <= a.length && to <= b.length && Buffer.compare(ba.subarray(page, to), bb.subarray(page, to)) === 0) continue;
+    for (let i = page; i < to; i++) {
+      const x = i < a.length ? a[i]! : 0;
+      const y = i < b.length ? b[i]! : 0;
+      if (x !== y && (i < LOCK_FROM || i >= LOCK_TO)) changed++;
+    }
+  }
+  return changed;
+}
+
+/**
+ * The timeline of `replay`: inputs and keyframes from the file, and with
+ * `step` every tick re-run and measured (in a heap of the recorded size,
+ * closed before returning). EINVAL for a step that is not a function; the
+ * replay's own errors (ECORRUPT for a damaged keyframe, ECLOSED) pass
+ * through, and whatever the step throws.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, Replay, replayTimeline } from "privheap";
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const step = (heap: PrivateHeap, input: Uint8Array) => {
+ *   if (input[0]! > 2) heap.malloc(64);
+ * };
+ * const path = join(mkdtempSync(join(tmpdir(), "tl-")), "run.phreplay");
+ * {
+ *   using heap = PrivateHeap.create({ size: 1 << 20 });
+ *   using rec = Replay.record(path, heap, { keyframeEvery: 4 });
+ *   for (let t = 0; t < 10; t++) {
+ *     const input = new Uint8Array([t % 5]);
+ *     step(heap, input);
+ *     rec.tick(input);
+ *   }
+ * }
+ * using replay = await Replay.open(path);
+ * const tl = replayTimeline(replay, { step });
+ * console.log(tl.keyframes.length, tl.run!.series.liveCount[9]); // 3 4
+ * ```
+ */
+export function replayTimeline(replay: Replay, options: TimelineOptions = {}): ReplayTimeline {
+  if (!(replay instanceof Replay)) throw new HeapError("EINVAL", "replayTimeline", "replay must be a Replay");
+  const step = options.step;
+  if (step !== undefined && typeof step !== "function") throw new HeapError("EINVAL", "replayTimeline", "step must be a function");
+  const ticks = replay.ticks;
+  const after = replay.keyframes;
+  const total = after.length + (step === undefined ? 0 : ticks);
+  const progress = options.onProgress;
+
+  const inputBytes = new Float64Array(ticks);
+  for (let t = 0; t < ticks; t++) inputBytes[t] = replay.input(t).length;
+
+  const keyframes: TimelineKeyframe[] = [];
+  let previous: Uint8Array = new Uint8Array(0);
+  for (let k = 0; k < after.length; k++) {
+    const snap = replay.keyframe(after[k]!);
+    const image = snap.bytes;
+    const s = snap.stats();
+    keyframes.push({ after: after[k]!, usedBytes: s.usedBytes, liveCount: s.liveCount, liveBytes: s.liveBytes, changedBytes: changedByteCount(previous, image) });
+    snap.close();
+    previous = image;
+    progress?.(k + 1, total);
+  }
+
+  const timeline: ReplayTimeline = { ticks, regionSize: replay.regionSize, keyframeEvery: replay.keyframeEvery, inputBytes, keyframes };
+  if (step !== undefined) timeline.run = rerun(replay, step, options.layouts, (t) => progress?.(after.length + t, total));
+  return timeline;
+}
+
+/** Re-run `replay` with `step`, measuring after each tick that matched. */
+function rerun(replay: Replay, step: StepFn, layouts: LayoutMap | undefined, progress: (ticksDone: number) => void): NonNullable<ReplayTimeline["run"]> {
+  const ticks = replay.ticks;
+  const series: TimelineTicks = {
+    changedBytes: new Float64Array(ticks),
+    usedBytes: new Float64Array(ticks),
+    liveCount: new Float64Array(ticks),
+    liveBytes: new Float64Array(ticks),
+  };
+  using heap = PrivateHeap.create({ size: replay.regionSize });
+  // The state before the tick: the recorded state before tick 0, then each tick's.
+  let before: Uint8Array = replay.keyframe(-1).bytes;
+  const verify = replay.verify(heap, step, {
+    layouts,
+    onProgress: (t) => {
+      const s = heap.stats();
+      const now = heap.u8.subarray(0, s.usedBytes);
+      series.changedBytes[t] = changedByteCount(before, now);
+      series.usedBytes[t] = s.usedBytes;
+      series.liveCount[t] = s.liveCount;
+      series.liveBytes[t] = s.liveBytes;
+      // Reuse the buffer while the used prefix fits it (it is replaced whole).
+      if (before.buffer.byteLength >= now.length) {
+        before = new Uint8Array(before.buffer, 0, now.length);
+        before.set(now);
+      } else {
+        before = now.slice();
+      }
+      progress(t + 1);
+    },
+  });
+  const matched = verify.ok ? ticks : verify.firstDivergentTick;
+  const cut = (a: Float64Array) => a.subarray(0, matched);
+  return {
+    series: { changedBytes: cut(series.changedBytes), usedBytes: cut(series.usedBytes), liveCount: cut(series.liveCount), liveBytes: cut(series.liveBytes) },
+    verify,
+    divergentState: verify.ok ? null : heap.snapshot(),
+  };
+}
