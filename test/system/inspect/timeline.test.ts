@@ -86,7 +86,7 @@ describe("replayTimeline", () => {
     expect(tl.run).toBeUndefined();
     expect([...tl.inputBytes]).toEqual(Array.from({ length: TICKS }, () => 1));
     expect(tl.keyframes.map((k) => k.after)).toEqual([-1, 4, 9, 14, 19]);
-    let previous = new Uint8Array(0);
+    let previous: Uint8Array = new Uint8Array(0);
     for (const k of tl.keyframes) {
       const at = k.after < 0 ? { image: truth.before, ...statsOf(truth.before) } : truth.byTick.get(k.after)!;
       expect(k).toEqual({ after: k.after, usedBytes: at.used, liveCount: at.live, liveBytes: at.liveBytes, changedBytes: naiveChanged(previous, at.image) });
