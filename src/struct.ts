@@ -346,19 +346,20 @@ function sizeAlign(t: FieldType, where: string): { size: number; align: number }
 // generated accessor sees one object shape, however many layouts exist.
 //
 // Node fields (every node has all of them, so each class has one shape):
-//   _o  the byte offset of the node's anchor: the root, or the innermost
-//       array element it sits in (a node reads its fields at `_o + its offset
-//       in the anchor + the field's offset`, all but `_o` constants)
-//   _x2, _x4, _x8  the same offset as an index into the 2-, 4- and 8-byte
-//       views (`_o >>> 1` ...): a field reads `view[_x8 + constant]`, with
-//       no shift per access. An anchor's offset is a multiple of its
-//       alignment, itself a multiple of every scalar size inside, so each
-//       index is whole.
+//   _a  the node's anchor: the root, or the innermost array element it sits
+//       in (an anchor is its own). A node reads a field at `_a._o + its
+//       offset in the anchor + the field's offset`, all but `_o` constants,
+//       as `view[(_a._o >>> log2(size)) + constant]`. An anchor's offset is a
+//       multiple of its alignment, itself a multiple of every scalar size
+//       inside, so the shift loses nothing.
+//   _o  an anchor's byte offset (0 in the other nodes)
 //   _u8 ... _i64  the heap's typed arrays
 //   _r  the root cursor: the source, the heap, the generation (debug mode)
-// Moving an anchor (`_pos`) stores its offset and indexes into itself and
-// every nested node inside it (not into array elements: their own `at(i)`
-// moves them); `_bind` on the root gives every node of the tree the views.
+// Moving an anchor is one store, of its `_o`: the nested nodes inside it read
+// it from there. (Measured: a store per node and per view index on every
+// move cost more than the shift per access saves.) Array elements are
+// anchors of their own, moved by their array's `at(i)`; `_bind` on the root
+// gives every node of the tree the views.
 
 /** Where a generated node sits: "root" (a cursor), "element" (of an array) or "nested" (a struct or array field). */
 type Kind = "root" | "element" | "nested";
@@ -526,31 +527,15 @@ function staleCheck(debug: boolean, op: string, kind: Kind): string {
   return `{ const r = ${kind === "root" ? "this" : "this._r"}, u = r._i32; if (u[${GEN_WORD}] !== r._gen || u[${FREES_WORD}] !== r._frees) guard.recheck(r, ${JSON.stringify(op)}); } `;
 }
 
-/** View index expression of scalar `t` at byte `off` from the node's anchor (`off` a multiple of the scalar's size). */
-function viewIndex(t: ScalarType, off: number): string {
+/** The anchor of a node of `kind`, as generated code names it. */
+function anchorOf(kind: Kind): string {
+  return kind === "nested" ? "this._a" : "this";
+}
+
+/** View index expression of scalar `t` at byte `off` from the anchor `a` (`off` a multiple of the scalar's size). */
+function viewIndex(t: ScalarType, off: number, a: string): string {
   const size = SCALARS[t].size;
-  return `this.${size === 1 ? "_o" : `_x${size}`} + ${off / size}`;
-}
-
-/** Sizes (2, 4, 8) of the scalars inside `t`: the view indexes an anchor of `t` needs. */
-function indexSizes(t: FieldType, out = new Set<number>()): Set<number> {
-  if (isScalar(t)) {
-    if (SCALARS[t].size > 1) out.add(SCALARS[t].size);
-  } else if (t instanceof StructLayout) for (const f of t.fields) indexSizes(f.type, out);
-  else indexSizes((t as readonly [FieldType, number])[0], out);
-  return out;
-}
-
-/** Expressions (from `self`) of the nested nodes inside an anchor of type `t`, not entering array elements. */
-function nestedPaths(t: Compound, self: string, out: string[] = []): string[] {
-  if (!(t instanceof StructLayout)) return out;
-  for (const f of t.fields) {
-    if (isScalar(f.type)) continue;
-    const p = `${self}._c_${f.name}`;
-    out.push(p);
-    nestedPaths(f.type as Compound, p, out);
-  }
-  return out;
+  return size === 1 ? `${a}._o + ${off}` : `(${a}._o >>> ${Math.log2(size)}) + ${off / size}`;
 }
 
 /** Expressions (from `self`) of every node of the tree of `t`, array elements included. */
@@ -563,50 +548,49 @@ function allPaths(t: Compound, self: string, out: string[] = []): string[] {
 }
 
 /** The fields every node starts with, in one order. */
-function nodeInit(root: string): string {
-  return `this._r = ${root}; this._o = 0; this._x2 = 0; this._x4 = 0; this._x8 = 0; ${VIEW_NAMES.map((v) => `this._${v} = undefined;`).join(" ")}`;
+function nodeInit(root: string, anchor: string): string {
+  return `this._r = ${root}; this._a = ${anchor}; this._o = 0; ${VIEW_NAMES.map((v) => `this._${v} = undefined;`).join(" ")}`;
 }
 
-/** `_pos(o)` of an anchor of type `t`: its offset and indexes, into itself and its nested nodes. */
-function posMethod(t: Compound): string {
-  const sizes = [...indexSizes(t)].sort();
-  const stores = ["this", ...nestedPaths(t, "this")].map((p) => [`${p}._o = o;`, ...sizes.map((n) => `${p}._x${n} = x${n};`)].join(" "));
-  return `_pos(o) { ${sizes.map((n) => `const x${n} = o >>> ${Math.log2(n)};`).join(" ")} ${stores.join(" ")} }`;
+/** The constructor of a node that is not a root: it takes the root and the anchor of its parent. */
+function nodeConstructor(kind: Kind, kids: string): string {
+  return `constructor(r, a) { ${nodeInit("r", kind === "element" ? "this" : "a")} ${kids} }`;
 }
 
 function nodeClass(t: Compound, kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
-  return t instanceof StructLayout ? structClass(t, kind, rel, debug, path) : arrayClass(t, kind, rel, debug, path);
+  return t instanceof StructLayout ? structClass(t, kind, rel, debug, false, path) : arrayClass(t, kind, rel, debug, path);
 }
 
-function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
+/** `arena`: a root cursor over a frame arena, which rebinds its views when the arena's heap changes. */
+function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: boolean, arena: boolean, path: string): NodeClass {
+  const a = anchorOf(kind);
   const deps: NodeClass[] = [];
   const members: string[] = [];
   const kids: string[] = [];
   for (const f of layout.fields) {
     const pre = staleCheck(debug, `StructCursor.${f.name}`, kind);
     if (isScalar(f.type)) {
-      const at = `this.${SCALARS[f.type].view}[${viewIndex(f.type, rel + f.offset)}]`;
+      const at = `this.${SCALARS[f.type].view}[${viewIndex(f.type, rel + f.offset, a)}]`;
       members.push(`get ${f.name}() { ${pre}return ${at}; }`, `set ${f.name}(v) { ${pre}${at} = v; }`);
     } else {
       const k = deps.push(nodeClass(f.type as Compound, "nested", rel + f.offset, debug, `${path}.${f.name}`)) - 1;
-      kids.push(`this._c_${f.name} = new K${k}(this._r);`);
+      kids.push(`this._c_${f.name} = new K${k}(this._r, ${kind === "nested" ? "this._a" : "this"});`);
       members.push(`get ${f.name}() { ${pre}return this._c_${f.name}; }`, `set ${f.name}(v) { throw raise.assign(${JSON.stringify(f.name)}, ${Array.isArray(f.type)}); }`);
     }
   }
-  members.push(`get offset() { return this._o + ${rel}; }`, `get heap() { return this._r._heap; }`);
+  members.push(`get offset() { return ${a}._o + ${rel}; }`, `get heap() { return this._r._heap; }`);
   let ctor: string;
   if (kind === "root") {
-    ctor = `constructor(src, arena) { ${nodeInit("this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = -1; this._frees = 0; this._frame = 0; this._lo = 0; this._hi = 0; ${kids.join(" ")} }`;
+    ctor = `constructor(src, arena) { ${nodeInit("this", "this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = -1; this._frees = 0; this._frame = 0; this._lo = 0; this._hi = 0; ${kids.join(" ")} }`;
     const bind = allPaths(layout, "this").map((p) => VIEW_NAMES.map((v) => `${p}._${v} = heap.${v};`).join(" "));
     members.push(
-      posMethod(layout),
       `_bind(heap) { this._heap = heap; ${bind.join(" ")} }`,
       // A misaligned offset would make every field's view index fractional: its reads would truncate to another field.
       `at(off) {
         if (typeof off !== "number" || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0) throw raise.at(off, ${layout.align});
-        if (this._arena) { const heap = this._src.heap; if (heap !== this._heap) this._bind(heap); }
+        ${arena ? "const heap = this._src.heap; if (heap !== this._heap) this._bind(heap);" : ""}
         ${debug ? `const u = this._i32; if (u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off < this._lo || off + ${layout.size} > this._hi) guard.place(this, off, ${layout.size});` : ""}
-        this._pos(off);
+        this._o = off;
         return this;
       }`,
       // Debug: element i must lie in the allocation that holds base, not in a neighbour.
@@ -614,19 +598,18 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
         ? `index(base, i) {
             const off = base + i * ${layout.size};
             const u = this._i32;
-            if (this._arena || u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0 ||
+            if (${arena} || u[${GEN_WORD}] !== this._gen || u[${FREES_WORD}] !== this._frees || off >>> 0 !== off || (off & ${layout.align - 1}) !== 0 ||
                 base < this._lo || base >= this._hi || off < this._lo || off + ${layout.size} > this._hi) {
               guard.index(this, base, i, ${layout.size});
               return this.at(off);
             }
-            this._pos(off);
+            this._o = off;
             return this;
           }`
         : `index(base, i) { return this.at(base + i * ${layout.size}); }`,
     );
   } else {
-    ctor = `constructor(r) { ${nodeInit("r")} ${kids.join(" ")} }`;
-    if (kind === "element") members.push(posMethod(layout));
+    ctor = nodeConstructor(kind, kids.join(" "));
     members.push(`at(off) { throw raise.nested("StructCursor.at"); }`, `index(base, i) { throw raise.nested("StructCursor.index"); }`);
   }
   return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
@@ -635,7 +618,8 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
 function arrayClass(t: readonly [FieldType, number], kind: Kind, rel: number, debug: boolean, path: string): NodeClass {
   const [et, n] = t;
   const { size: stride } = sizeAlign(et, "array");
-  const elemAt = `this._o + ${rel} + i * ${stride}`;
+  const a = anchorOf(kind);
+  const elemAt = `${a}._o + ${rel} + i * ${stride}`;
   /** The index check and the debug check of the accessor `method`. */
   const pre = (method: string) => {
     const op = JSON.stringify(`ArrayCursor.${method}`);
@@ -643,33 +627,34 @@ function arrayClass(t: readonly [FieldType, number], kind: Kind, rel: number, de
   };
   const deps: NodeClass[] = [];
   const members = [`get length() { return ${n}; }`, `offsetOf(i) { ${pre("offsetOf")}return ${elemAt}; }`];
-  if (kind === "element") members.push(posMethod(t));
   let kid = "";
   if (isScalar(et)) {
     const size = SCALARS[et].size;
-    const at = `this.${SCALARS[et].view}[${viewIndex(et, rel)} + i * ${stride / size}]`;
+    const at = `this.${SCALARS[et].view}[${viewIndex(et, rel, a)} + i * ${stride / size}]`;
     members.push(`get(i) { ${pre("get")}return ${at}; }`, `set(i, v) { ${pre("set")}${at} = v; }`, `at(i) { throw raise.scalarArray(); }`);
   } else {
     deps.push(nodeClass(et as Compound, "element", 0, debug, `${path}[]`));
-    kid = "this._e = new K0(r);";
+    kid = "this._e = new K0(r, this);";
     members.push(
-      `at(i) { ${pre("at")}const e = this._e; e._pos(${elemAt}); return e; }`,
+      `at(i) { ${pre("at")}const e = this._e; e._o = ${elemAt}; return e; }`,
       `get(i) { throw raise.notScalarArray("ArrayCursor.get"); }`,
       `set(i, v) { throw raise.notScalarArray("ArrayCursor.set"); }`,
     );
   }
-  const ctor = `constructor(r) { ${nodeInit("r")} ${kid} }`;
+  const ctor = nodeConstructor(kind, kid);
   return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
 }
 
-/** Root cursor class of `layout`, compiled once per layout and debug flag. */
-const rootClasses = new WeakMap<StructLayout<any>, { plain?: NodeClass; debug?: NodeClass }>();
+/** Root cursor classes of `layout`, compiled once per layout, debug flag and source kind (heap or frame arena). */
+const rootClasses = new WeakMap<StructLayout<any>, Map<string, NodeClass>>();
 
-function rootClass(layout: StructLayout<any>, debug: boolean): NodeClass {
+function rootClass(layout: StructLayout<any>, debug: boolean, arena: boolean): NodeClass {
   let entry = rootClasses.get(layout);
-  if (entry === undefined) rootClasses.set(layout, (entry = {}));
-  const key = debug ? "debug" : "plain";
-  return (entry[key] ??= structClass(layout, "root", 0, debug, "root"));
+  if (entry === undefined) rootClasses.set(layout, (entry = new Map()));
+  const key = `${debug ? "debug" : "plain"} ${arena ? "arena" : "heap"}`;
+  let cls = entry.get(key);
+  if (cls === undefined) entry.set(key, (cls = structClass(layout, "root", 0, debug, arena, key)));
+  return cls;
 }
 
 /** The loop of {@link StructLayout.each}, compiled per layout so its call of `fn` sees only this layout's cursors. */
@@ -679,7 +664,7 @@ const eachLoops = new WeakMap<StructLayout<any>, EachLoop>();
 function eachLoop(layout: StructLayout<any>): EachLoop {
   let loop = eachLoops.get(layout);
   if (loop === undefined) {
-    const body = `"use strict";\n// privheap struct each #${++serial}\nfor (let i = 0, o = base; i < count; i++, o += ${layout.size}) { c._pos(o); fn(c, i); }`;
+    const body = `"use strict";\n// privheap struct each #${++serial}\nfor (let i = 0, o = base; i < count; i++, o += ${layout.size}) { c._o = o; fn(c, i); }`;
     loop = new Function("c", "base", "count", "fn", body) as EachLoop;
     eachLoops.set(layout, loop);
   }
@@ -774,7 +759,7 @@ export class StructLayout<F extends Fields> {
     if (!(source instanceof PrivateHeap) && !(source instanceof FrameArena))
       throw new HeapError("EINVAL", "StructLayout.cursor", "cursor source must be a PrivateHeap or a FrameArena");
     const isArena = source instanceof FrameArena;
-    const c = new (rootClass(this, this.debug))(source, isArena) as unknown as StructCursor<F> & { _bind(h: PrivateHeap): void };
+    const c = new (rootClass(this, this.debug, isArena))(source, isArena) as unknown as StructCursor<F> & { _bind(h: PrivateHeap): void };
     if (!isArena) c._bind(source);
     c.at(off);
     return c;
@@ -1023,6 +1008,6 @@ function writeValue(t: FieldType, v: Views, off: number, value: unknown): void {
 export function struct<const F extends Fields>(fields: F, options: StructOptions = {}): StructLayout<F> {
   const debug = options.debug ?? process.env.PRIVHEAP_DEBUG === "1";
   const layout = new StructLayout(MAKE_LAYOUT, fields, debug);
-  rootClass(layout, debug);
+  rootClass(layout, debug, false);
   return layout;
 }
