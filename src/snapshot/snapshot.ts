@@ -26,6 +26,7 @@ import { applyDelta, makeDelta, type Delta, type Written } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
 import { copyOfImage, newImage, releaseImage } from "./image-memory.ts";
 import { restoreDeltaInPlace } from "./delta-restore.ts";
+import { inspectRegion, type HeapReport, type InspectOptions } from "../inspect/report.ts";
 import type { PrivateHeap } from "../heap.ts";
 
 const TRUSTED = NATIVE_CONSTANTS.PH_SNAPSHOT_TRUSTED;
@@ -306,6 +307,24 @@ export class Snapshot {
    */
   checksum(): bigint {
     return heapChecksum(this.#image("Snapshot.checksum"));
+  }
+
+  /**
+   * The report of the heap in this snapshot, as `heap.inspect()` makes it
+   * of a live heap. A delta rebuilds its image for each call.
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * heap.malloc(20000);
+   * const snap = heap.snapshot();
+   * console.log(snap.inspect().live.largeCount); // 1
+   * ```
+   */
+  inspect(options?: InspectOptions): HeapReport {
+    const image = this.#image("Snapshot.inspect");
+    return inspectRegion(image, image.length, image, "Snapshot.inspect", options);
   }
 
   /** Live allocations as (offset, size) pairs in address order. A delta rebuilds its image for each call. */

@@ -1,0 +1,177 @@
+/**
+ * file.ts - the report of a heap kept in a file: a snapshot file, a heap
+ * file, or a replay at a tick. The type is told by the file's first bytes
+ * (each format's magic); anything else is ECORRUPT, saying what was
+ * expected.
+ *
+ * A heap file is read, not mapped or attached: its used prefix (as its
+ * header says, at most the file's length) is copied into memory and the
+ * readers treat it as untrusted, so inspecting never changes the file, never
+ * waits on its lock, and a file cut short or damaged is a HeapError, not a
+ * fault. A heap another process is changing meanwhile may read as
+ * inconsistent (ECORRUPT): inspect it again, or snapshot it under its lock.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { fromSystemError, HeapError } from "../errors.ts";
+import { PrivateHeap } from "../heap.ts";
+import { readStats } from "../introspect.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { MAGIC as SNAPSHOT_MAGIC } from "../snapshot/file-format.ts";
+import { newImage } from "../snapshot/image-memory.ts";
+import { REPLAY_MAGIC } from "../snapshot/replay-format.ts";
+import { Replay, type StepFn } from "../snapshot/replay.ts";
+import { Snapshot } from "../snapshot/snapshot.ts";
+import { inspectRegion, type HeapReport, type InspectOptions } from "./report.ts";
+
+/** What a file holds, by its magic bytes. */
+export type HeapFileKind = "snapshot" | "heap" | "replay";
+
+/** "PRIVHEAP" as the heap header's first 8 bytes (PH_MAGIC, little-endian). */
+const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
+const READ_CHUNK = 16 << 20;
+
+/** Options of {@link inspectFile}. */
+export interface InspectFileOptions extends InspectOptions {
+  /** For a replay: the tick whose state to inspect (-1: before tick 0). Required for a replay. */
+  tick?: number;
+  /** For a replay: the step function, to run from the keyframe before `tick`; without it `tick` must have a keyframe. */
+  step?: StepFn;
+  /** Called as the work goes on, with what is done and what there is (bytes read, or ticks run). */
+  progress?: (done: number, total: number, unit: string) => void;
+}
+
+/** The report and what was inspected. */
+export interface FileReport {
+  kind: HeapFileKind;
+  report: HeapReport;
+  /** For a replay: the tick inspected, and the keyframe it was rebuilt from. */
+  tick?: number;
+  keyframe?: number;
+}
+
+function startsWith(head: Uint8Array, magic: Readonly<Uint8Array>): boolean {
+  if (head.length < magic.length) return false;
+  for (let i = 0; i < magic.length; i++) if (head[i] !== magic[i]) return false;
+  return true;
+}
+
+/** The kind of the file whose first bytes are `head`, or null. */
+export function kindOfHead(head: Uint8Array): HeapFileKind | null {
+  if (startsWith(head, SNAPSHOT_MAGIC)) return "snapshot";
+  if (startsWith(head, REPLAY_MAGIC)) return "replay";
+  if (startsWith(head, HEAP_MAGIC)) return "heap";
+  return null;
+}
+
+/** Read up to `len` bytes at `at` of fd into out; returns how many came. */
+function readFully(fd: number, out: Uint8Array, at: number, progress?: InspectFileOptions["progress"]): number {
+  let got = 0;
+  while (got < out.length) {
+    const n = readSync(fd, out, got, Math.min(READ_CHUNK, out.length - got), at + got);
+    if (n === 0) break;
+    got += n;
+    progress?.(got, out.length, "bytes");
+  }
+  return got;
+}
+
+/** The used prefix of the heap file open as fd (size `fileSize`), in memory. */
+function readHeapFile(fd: number, fileSize: number, path: string, op: string, progress?: InspectFileOptions["progress"]): Uint8Array {
+  const headerBytes = NATIVE_CONSTANTS.PH_HEADER_BYTES;
+  if (fileSize < headerBytes) throw new HeapError("ECORRUPT", op, `${path}: ${fileSize} bytes, shorter than a heap header (${headerBytes})`);
+  const header = new Uint8Array(headerBytes);
+  if (readFully(fd, header, 0) < headerBytes) throw new HeapError("ECORRUPT", op, `${path}: the file ended inside the heap header`);
+  // The header's own counters, untrusted: only to bound the read. The page map checks the header in full.
+  const used = readStats(header, op).usedBytes;
+  const len = Math.max(headerBytes, Math.min(used, fileSize));
+  const image = newImage(len, false, op);
+  const got = readFully(fd, image, 0, progress);
+  return got === len ? image : image.subarray(0, got);
+}
+
+/**
+ * The report of the heap in the file at `path`: a snapshot file (loaded
+ * and checked as `Snapshot.load` does), a heap file (its used prefix read
+ * as untrusted bytes), or a replay at `options.tick` (its keyframe, or with
+ * `options.step` the keyframe before it and the ticks between, run on a
+ * heap of the recorded size). `ECORRUPT` for a file of no such kind and
+ * for damaged ones, `EVERSION`, `ESIZE`, `EINVAL` (a replay without a
+ * tick, a tick without a keyframe and no step), `EIO`.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, inspectFile, formatReport } from "privheap";
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const path = join(mkdtempSync(join(tmpdir(), "inspect-")), "save.phsnap");
+ * using heap = PrivateHeap.create({ size: 1 << 20 });
+ * heap.setRoot("world", heap.malloc(300));
+ * heap.snapshot().saveSync(path);
+ * const { kind, report } = inspectFile(path);
+ * console.log(kind, report.live.count); // snapshot 1
+ * ```
+ */
+export function inspectFile(path: string, options: InspectFileOptions = {}): FileReport {
+  const op = "inspectFile";
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  }
+  let kind: HeapFileKind | null;
+  let image: Uint8Array | null = null;
+  try {
+    const size = fstatSync(fd).size;
+    const head = new Uint8Array(8);
+    const n = readFully(fd, head, 0);
+    kind = kindOfHead(head.subarray(0, n));
+    if (kind === null) throw new HeapError("ECORRUPT", op, `${path}: not a privheap snapshot file, heap file or replay (its first bytes match none of their magics)`);
+    if (kind !== "replay" && options.tick !== undefined) throw new HeapError("EINVAL", op, `${path}: a tick is for a replay; this is a ${kind} file`);
+    if (kind === "heap") image = readHeapFile(fd, size, path, op, options.progress);
+  } finally {
+    closeSync(fd);
+  }
+  if (kind === "heap") return { kind, report: inspectRegion(image!, image!.length, image!, op, options) };
+  if (kind === "snapshot") {
+    const snap = Snapshot.loadSync(path);
+    try {
+      return { kind, report: snap.inspect(options) };
+    } finally {
+      snap.close();
+    }
+  }
+  return inspectReplay(path, options, op);
+}
+
+function inspectReplay(path: string, options: InspectFileOptions, op: string): FileReport {
+  const tick = options.tick;
+  if (tick === undefined) throw new HeapError("EINVAL", op, `${path}: a replay holds many states: say which tick to inspect`);
+  using replay = Replay.openSync(path);
+  if (!Number.isSafeInteger(tick) || tick < -1 || tick >= replay.ticks)
+    throw new HeapError("EINVAL", op, `${path}: tick must be an integer from -1 to ${replay.ticks - 1}, got ${String(tick)}`);
+  const keyframes = replay.keyframes;
+  let keyframe = keyframes[0]!;
+  for (const k of keyframes) if (k <= tick) keyframe = k;
+  if (options.step === undefined) {
+    if (keyframe !== tick)
+      throw new HeapError("EINVAL", op, `${path}: tick ${tick} has no keyframe (the nearest before it is after tick ${keyframe}); give the step function to run the ticks in between`);
+    const snap = replay.keyframe(tick);
+    try {
+      return { kind: "replay", report: snap.inspect(options), tick, keyframe };
+    } finally {
+      snap.close();
+    }
+  }
+  using heap = PrivateHeap.create({ size: replay.regionSize });
+  const step = options.step;
+  const total = tick - keyframe;
+  let ran = 0;
+  // seek restores the keyframe and runs the ticks between; counting them gives the progress.
+  replay.seek(tick, heap, (h, input, t, ctx) => {
+    step(h, input, t, ctx);
+    options.progress?.(++ran, total, "ticks");
+  });
+  return { kind: "replay", report: heap.inspect(options), tick, keyframe };
+}
