@@ -2,22 +2,28 @@
  * main.ts - the `privheap` command line: parse the arguments, run a
  * command, and turn what went wrong into a message and an exit status.
  *
- * Exit status: 0 success (and help), 1 `replay verify` found a divergent
- * tick, 2 anything that kept a command from running to its answer (a usage
+ * Exit status: 0 success (and help), 1 `replay verify` or `replay timeline`
+ * found a divergent tick or `diff` found the states differ, 2 anything that kept a command from running to its answer (a usage
  * error, a file that is no readable replay, a step module that cannot be
  * loaded or that throws).
  */
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { HeapError } from "../errors.ts";
 import { parseArgs } from "./args.ts";
+import { diffCommand, replaySides, snapshotSides } from "./diff.ts";
 import { CommandError, StepError, UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { replayInfo } from "./replay-info.ts";
+import { replayTimelineCommand } from "./replay-timeline.ts";
 import { loadLayouts, loadStep, replayVerify } from "./replay-verify.ts";
 
 const SYNOPSIS = `Usage:
   privheap replay info FILE
   privheap replay verify FILE --step MODULE [--quiet]
+  privheap replay timeline FILE [--step MODULE] [--html OUT] [--quiet]
+  privheap diff A B [--layouts MODULE] [--json] [--html OUT]
+  privheap diff FILE --ticks N M [--step MODULE] [--layouts MODULE] [--json] [--html OUT]
   privheap help`;
 
 /** The text of `privheap --help`. */
@@ -37,6 +43,24 @@ Commands:
                         one. At the first tick that differs, print both
                         checksums and where the heaps differ: the changed
                         byte ranges, their allocations and named roots.
+  replay timeline FILE  The recording over time: each keyframe's used
+                        bytes, live allocations and bytes changed since the
+                        keyframe before, and each tick's input size. With
+                        --step, every tick is re-run and measured (bytes
+                        changed, used bytes, live count and bytes) and
+                        verified; the first divergent tick ends the series.
+                        With --html, a page of charts; a divergence's diff
+                        page is written beside it (OUT.diff-tick-N.html)
+                        and linked.
+  diff A B              Compare two snapshot files: changed bytes and pages,
+                        the allocations added, freed and changed (matched by
+                        offset), changed roots and, with --layouts, changed
+                        fields. --json prints it as JSON; --html OUT writes a
+                        page with a cell per heap page, changed ones
+                        highlighted.
+  diff FILE --ticks N M Compare the states after ticks N and M (-1: before
+                        tick 0) of the replay FILE: keyframes are read from
+                        the file; other ticks need --step to seek to them.
   help                  Print this text.
 
 Options:
@@ -45,41 +69,87 @@ Options:
                   relative to the current directory, or absolute. When it
                   also exports \`layouts\` (a LayoutMap), a divergence names
                   the changed fields (entities[5].hp, ...).
+  --layouts MODULE  (diff) The module exporting \`layouts\` (a LayoutMap) that
+                  names changed fields; diff --ticks also takes them from
+                  the --step module.
+  --html OUT      (timeline, diff) Write a self-contained HTML page to OUT.
+  --json          (diff) Print the result as JSON.
+  --ticks N M     (diff) Two ticks of a replay instead of two snapshot files.
   -q, --quiet     No progress bar. (It is drawn on stderr only when stderr is
                   a terminal and the run takes more than a moment.)
   -h, --help      Print this text.
 
 Exit status:
-  0  success; verify: every tick matched
-  1  verify: a tick diverged
+  0  success; verify and timeline: every tick matched; diff: the same
+  1  verify and timeline: a tick diverged; diff: the states differ
   2  a usage error, a file that is not a readable replay, or a step module
      that cannot be loaded, has no step function, or throws
 
 Examples:
   privheap replay info run.phreplay
   privheap replay verify run.phreplay --step examples/sim.ts
+  privheap replay timeline run.phreplay --step examples/sim.ts --html timeline.html
+  privheap diff before.phsnap after.phsnap --html diff.html
+  privheap diff run.phreplay --ticks 59 119 --layouts examples/sim.ts
 `;
 
 interface Command {
-  command: "help" | "info" | "verify";
+  command: "help" | "info" | "verify" | "timeline" | "diff";
   file?: string;
   step?: string;
   quiet?: boolean;
+  html?: string;
+  /** diff: the second snapshot file, or with `ticks` none. */
+  second?: string;
+  ticks?: [number, number];
+  layouts?: string;
+  json?: boolean;
+}
+
+/** The N and M of `--ticks N M` (-1 allowed: the state before tick 0). */
+function tickArgument(text: string | undefined): number {
+  const n = text === undefined ? NaN : Number(text);
+  if (!/^-?\d+$/.test(text ?? "") || !Number.isSafeInteger(n) || n < -1) throw new UsageError(`diff --ticks: "${text ?? ""}" is not a tick (an integer from -1)`);
+  return n;
+}
+
+/** `privheap diff ...`'s arguments (after the command name). */
+function diffCommandOf(rest: readonly string[]): Command {
+  // --ticks takes two values, and -1 would read as an option: take them out first.
+  const at = rest.indexOf("--ticks");
+  const ticks = at < 0 ? null : rest.slice(at + 1, at + 3);
+  const args = parseArgs(at < 0 ? rest : [...rest.slice(0, at), ...rest.slice(at + 3)], { values: ["--layouts", "--html", "--step"], flags: ["--json"] });
+  const html = args.values.get("--html");
+  const layouts = args.values.get("--layouts");
+  const step = args.values.get("--step");
+  const json = args.flags.has("--json");
+  const p = args.positionals;
+  if (ticks !== null) {
+    if (p.length !== 1) throw new UsageError("diff FILE --ticks N M: give one replay FILE and two ticks");
+    return { command: "diff", file: p[0], ticks: [tickArgument(ticks[0]), tickArgument(ticks[1])], step, layouts, json, html };
+  }
+  if (step !== undefined) throw new UsageError("diff: --step is for two ticks of a replay (--ticks N M)");
+  if (p.length !== 2) throw new UsageError(p.length < 2 ? "diff: give two snapshot files A B (or a replay FILE --ticks N M)" : `diff: unexpected argument "${p[2]}"`);
+  return { command: "diff", file: p[0], second: p[1], layouts, json, html };
 }
 
 /** What the arguments ask for; throws UsageError when they do not say. */
 function commandOf(argv: readonly string[]): Command {
-  const args = parseArgs(argv, { values: ["--step"], flags: ["--quiet", "--help"], aliases: { "-q": "--quiet", "-h": "--help" } });
+  if (argv[0] === "diff" && !argv.includes("--help") && !argv.includes("-h")) return diffCommandOf(argv.slice(1));
+  const args = parseArgs(argv, { values: ["--step", "--html"], flags: ["--quiet", "--help"], aliases: { "-q": "--quiet", "-h": "--help" } });
   const [name, sub, file, ...extra] = args.positionals;
   if (args.flags.has("--help") || name === "help") return { command: "help" };
   if (name === undefined) throw new UsageError("no command given");
   if (name !== "replay") throw new UsageError(`unknown command "${name}"`);
-  if (sub === undefined) throw new UsageError("replay: missing the subcommand (info or verify)");
-  if (sub !== "info" && sub !== "verify") throw new UsageError(`replay: unknown subcommand "${sub}" (info or verify)`);
+  if (sub === undefined) throw new UsageError("replay: missing the subcommand (info, verify or timeline)");
+  if (sub !== "info" && sub !== "verify" && sub !== "timeline") throw new UsageError(`replay: unknown subcommand "${sub}" (info, verify or timeline)`);
   if (file === undefined) throw new UsageError(`replay ${sub}: missing FILE`);
   if (extra.length > 0) throw new UsageError(`replay ${sub}: unexpected argument "${extra[0]}"`);
   const step = args.values.get("--step");
   const quiet = args.flags.has("--quiet");
+  const html = args.values.get("--html");
+  if (sub === "timeline") return { command: "timeline", file, step, quiet, html };
+  if (html !== undefined) throw new UsageError(`replay ${sub}: --html is an option of replay timeline and diff`);
   if (sub === "info") {
     if (step !== undefined) throw new UsageError("replay info: --step is an option of replay verify");
     if (quiet) throw new UsageError("replay info: --quiet is an option of replay verify");
@@ -123,6 +193,24 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         const step = await loadStep(modulePath);
         const layouts = await loadLayouts(modulePath);
         return await replayVerify(resolve(io.cwd, cmd.file!), step, { quiet: cmd.quiet, layouts }, io);
+      }
+      case "timeline": {
+        const modulePath = cmd.step === undefined ? undefined : resolve(io.cwd, cmd.step);
+        const step = modulePath === undefined ? undefined : await loadStep(modulePath);
+        const layouts = modulePath === undefined ? undefined : await loadLayouts(modulePath);
+        const html = cmd.html === undefined ? undefined : resolve(io.cwd, cmd.html);
+        return await replayTimelineCommand(resolve(io.cwd, cmd.file!), { step, layouts, html, quiet: cmd.quiet }, io);
+      }
+      case "diff": {
+        const stepPath = cmd.step === undefined ? undefined : resolve(io.cwd, cmd.step);
+        const step = stepPath === undefined ? undefined : await loadStep(stepPath);
+        const layoutsPath = cmd.layouts === undefined ? stepPath : resolve(io.cwd, cmd.layouts);
+        if (cmd.layouts !== undefined && !existsSync(layoutsPath!)) throw new CommandError(`cannot load the layouts module ${layoutsPath}: no such file`);
+        const layouts = layoutsPath === undefined ? undefined : await loadLayouts(layoutsPath);
+        if (cmd.layouts !== undefined && layouts === undefined) throw new UsageError(`${layoutsPath} exports no \`layouts\` (a LayoutMap)`);
+        const file = resolve(io.cwd, cmd.file!);
+        const sides = cmd.ticks === undefined ? await snapshotSides(file, resolve(io.cwd, cmd.second!)) : await replaySides(file, cmd.ticks[0], cmd.ticks[1], step);
+        return diffCommand(sides, { layouts, json: cmd.json, html: cmd.html === undefined ? undefined : resolve(io.cwd, cmd.html) }, io);
       }
     }
   } catch (e) {

@@ -16,16 +16,11 @@
  * page by page (memcmp; only differing pages are walked byte by byte).
  */
 import { HeapError } from "../errors.ts";
-import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { PrivateHeap } from "../heap.ts";
 import type { LayoutMap } from "../snapshot/layout-map.ts";
 import { Replay, type StepFn, type VerifyResult } from "../snapshot/replay.ts";
 import type { Snapshot } from "../snapshot/snapshot.ts";
-
-const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
-// The header's lock block is the region's, not heap state (checksums and diffs leave it out).
-const LOCK_FROM = NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET;
-const LOCK_TO = NATIVE_CONSTANTS.PH_LOCK_BLOCK_END;
+import { changedByteCount } from "./changed-bytes.ts";
 
 /** A recorded keyframe's heap, as the timeline shows it. */
 export interface TimelineKeyframe {
@@ -79,27 +74,6 @@ export interface TimelineOptions {
   layouts?: LayoutMap;
   /** Called with (done, total) as keyframes are read and ticks re-run: for progress bars. */
   onProgress?: (done: number, total: number) => void;
-}
-
-/**
- * Bytes that differ between `a` and `b` (the shorter reads as zeros past its
- * end), leaving out the header's lock block. Equal pages cost one memcmp.
- */
-export function changedByteCount(a: Uint8Array, b: Uint8Array): number {
-  const ba = Buffer.from(a.buffer, a.byteOffset, a.length);
-  const bb = Buffer.from(b.buffer, b.byteOffset, b.length);
-  const end = Math.max(a.length, b.length);
-  let changed = 0;
-  for (let page = 0; page < end; page += PAGE) {
-    const to = Math.min(page + PAGE, end);
-    if (to <= a.length && to <= b.length && Buffer.compare(ba.subarray(page, to), bb.subarray(page, to)) === 0) continue;
-    for (let i = page; i < to; i++) {
-      const x = i < a.length ? a[i]! : 0;
-      const y = i < b.length ? b[i]! : 0;
-      if (x !== y && (i < LOCK_FROM || i >= LOCK_TO)) changed++;
-    }
-  }
-  return changed;
 }
 
 /**

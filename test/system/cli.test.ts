@@ -92,7 +92,7 @@ describe("privheap help and usage errors", () => {
     const noStep = stepModule("no-step.ts", "export const notStep = 1;");
     const cases: [string[], string][] = [
       [["frobnicate"], 'unknown command "frobnicate"'],
-      [["replay"], "replay: missing the subcommand (info or verify)"],
+      [["replay"], "replay: missing the subcommand (info, verify or timeline)"],
       [["replay", "play", RECORDING], 'replay: unknown subcommand "play"'],
       [["replay", "info"], "replay info: missing FILE"],
       [["replay", "info", RECORDING, "extra"], 'replay info: unexpected argument "extra"'],
