@@ -1,31 +1,33 @@
 /**
- * heap-diff-page.ts - the HTML page of `privheap diff`: a strip of every
- * page of the heap (one canvas cell per page, filled pixel by pixel, so a
- * 1 GiB heap's 262,144 pages draw at once) with the changed pages
- * highlighted, darker the more bytes changed; hovering a cell shows the
- * page's offsets, its changed bytes and the allocations and fields that
- * changed in it. Below: the summary, the allocations added, freed and
- * changed, the roots and the changed fields.
+ * heap-diff-page.ts - the HTML page of `privheap diff`: the heap map of the
+ * second state (heap-map.ts: one cell per page, coloured by kind and size
+ * class) under an overlay that frames each changed page, in a stronger
+ * colour the more bytes changed; hovering a cell shows the map's panel (the
+ * page's run and allocations) and the page's changes: its changed bytes and
+ * the allocations and fields that changed in it. Below: the summary, the
+ * allocations added, freed and changed, the roots and the changed fields.
  *
- * Test hooks (window.privheapDiff): pages, cols, cell (pixels), the centre
- * of a page's cell in page coordinates, the colour a page should have, and
- * the hover box's text.
+ * Test hooks: the heap map's (window.privheapInspect), and
+ * window.privheapDiff: changedBytesOf(page), overlayColourOf(page) (the
+ * colour the overlay must draw, or null), drawnOverlay(page) (what it drew
+ * at the cell's top-left pixel, "#rrggbb" or null where clear), and
+ * changesText() (the changes panel).
  */
 import { NATIVE_CONSTANTS } from "../../ffi/symbols.ts";
 import type { HeapDiff } from "../heap-diff.ts";
 import type { Snapshot } from "../../snapshot/snapshot.ts";
+import { HEAP_MAP_SCRIPT, HEAP_MAP_STYLE, heapMapData } from "./heap-map.ts";
 import { escapeHtml, renderPage } from "./page.ts";
 
-/** Cell colours, as `#rrggbb`. */
+/** Overlay colours of changed pages, as `#rrggbb`. */
 export const DIFF_COLOURS = {
-  /** A page whose bytes are the same in both states. */
-  same: "#c9ced4",
-  /** A page with a changed byte (a few: light; a whole page: full). */
-  changedFew: "#f5b971",
-  changedMany: "#d9480f",
+  /** Fewer than MANY_CHANGED bytes changed. */
+  changedFew: "#ffb000",
+  /** MANY_CHANGED or more. */
+  changedMany: "#ff2d00",
 } as const;
 
-/** Pages with at least this many changed bytes take the full colour. */
+/** Pages with at least this many changed bytes take the strong colour. */
 export const MANY_CHANGED = 256;
 
 /** Entries of each table on the page (the counts above them stay exact). */
@@ -51,98 +53,83 @@ function pairs(spans: { offset: number; size: number }[]): Float64Array {
 }
 
 const STYLE = `
-#map-wrap { position: relative; display: inline-block; }
-#map { display: block; image-rendering: pixelated; border: 1px solid var(--line); }
-#tip { position: absolute; pointer-events: none; display: none; max-width: 440px; white-space: pre-wrap; z-index: 2; }
-.legend span { display: inline-block; width: 12px; height: 12px; vertical-align: middle; margin: 0 4px 0 12px; border-radius: 2px; }
+#map-stack { position: relative; display: inline-block; line-height: 0; }
+#changed-overlay { position: absolute; left: 0; top: 0; pointer-events: none; image-rendering: pixelated; }
+#privheap-changes { width: 360px; min-height: 60px; white-space: pre-wrap; margin-top: 8px; }
+.legend-diff span { display: inline-block; width: 12px; height: 12px; vertical-align: middle; margin: 0 4px 0 12px; border: 2px solid; }
 .cols { display: flex; flex-wrap: wrap; gap: 24px; }
 `;
 
-// The page's script: DATA holds the page facts and the lists.
+// Runs after the heap map's script: frames the changed pages on the overlay.
 const SCRIPT = `
-const canvas = document.getElementById("map");
-const tip = document.getElementById("tip");
-const pages = DATA.pages;
-const width = Math.min(1200, document.documentElement.clientWidth - 64);
-const cell = pages <= 2048 ? 12 : pages <= 16384 ? 6 : pages <= 65536 ? 3 : 2;
-const cols = Math.max(1, Math.min(pages, Math.floor(width / cell)));
-const rows = Math.ceil(pages / cols);
-canvas.width = cols * cell;
-canvas.height = rows * cell;
-const hex = (c) => [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)];
-const C = DATA.colours;
-const same = hex(C.same), few = hex(C.changedFew), many = hex(C.changedMany);
-function colourOf(p) {
-  const n = DATA.changedPerPage[p];
-  if (n === 0) return C.same;
-  return n >= DATA.manyChanged ? C.changedMany : C.changedFew;
-}
-const ctx = canvas.getContext("2d");
-const img = ctx.createImageData(canvas.width, canvas.height);
-const px = img.data;
-for (let p = 0; p < pages; p++) {
-  const n = DATA.changedPerPage[p];
-  const rgb = n === 0 ? same : n >= DATA.manyChanged ? many : few;
-  const x0 = (p % cols) * cell, y0 = Math.floor(p / cols) * cell;
-  // A one-pixel gap between cells once they are large enough to see it.
-  const inner = cell >= 6 ? cell - 1 : cell;
-  for (let y = y0; y < y0 + inner; y++) {
-    let i = (y * canvas.width + x0) * 4;
-    for (let x = 0; x < inner; x++, i += 4) { px[i] = rgb[0]; px[i + 1] = rgb[1]; px[i + 2] = rgb[2]; px[i + 3] = 255; }
+(function () {
+  const map = document.getElementById("privheap-map");
+  const overlay = document.getElementById("changed-overlay");
+  const panel = document.getElementById("privheap-changes");
+  const H = window.privheapInspect;
+  const D = DATA.diff;
+  const cell = H.cellSize, cols = H.columns;
+  overlay.width = map.width;
+  overlay.height = map.height;
+  overlay.style.width = map.clientWidth + "px";
+  overlay.style.height = map.clientHeight + "px";
+  overlay.style.left = map.clientLeft + "px";
+  overlay.style.top = map.clientTop + "px";
+  const ctx = overlay.getContext("2d");
+  const changedBytesOf = (p) => (p >= 0 && p < D.changedPerPage.length ? D.changedPerPage[p] : 0);
+  function overlayColourOf(p) {
+    const n = changedBytesOf(p);
+    if (n === 0) return null;
+    return n >= D.manyChanged ? D.colours.changedMany : D.colours.changedFew;
   }
-}
-ctx.putImageData(img, 0, 0);
-
-// Lists of (offset, size) pairs, searched by page.
-function spansIn(list, from, to) {
-  const out = [];
-  for (let i = 0; i < list.length; i += 2) if (list[i] < to && list[i] + list[i + 1] > from) out.push(list[i] + " (" + list[i + 1] + " bytes)");
-  return out;
-}
-function fieldsIn(from, to) {
-  return DATA.fields.filter((f) => f.offset < to && f.offset + f.length > from).map((f) => f.text);
-}
-function describe(p) {
-  const from = p * DATA.pageSize, to = from + DATA.pageSize;
-  const lines = ["page " + p + " (bytes " + from + " to " + (to - 1) + ")", DATA.changedPerPage[p] + " bytes changed"];
-  const groups = [["added", DATA.added], ["freed", DATA.freed], ["changed", DATA.changed]];
-  for (const [name, list] of groups) {
-    const s = spansIn(list, from, to);
-    if (s.length > 0) lines.push(name + ": " + s.slice(0, 6).join(", ") + (s.length > 6 ? ", ..." : ""));
+  // A frame inside the cell where it is large enough to leave the map's colour visible; else the whole cell.
+  const frame = cell >= 6 ? 2 : 0;
+  for (let p = 0; p < D.changedPerPage.length; p++) {
+    const colour = overlayColourOf(p);
+    if (colour === null) continue;
+    const x = (p % cols) * cell, y = Math.floor(p / cols) * cell;
+    ctx.fillStyle = colour;
+    if (frame === 0) { ctx.fillRect(x, y, cell, cell); continue; }
+    ctx.fillRect(x, y, cell, frame);
+    ctx.fillRect(x, y + cell - frame, cell, frame);
+    ctx.fillRect(x, y, frame, cell);
+    ctx.fillRect(x + cell - frame, y, frame, cell);
   }
-  const f = fieldsIn(from, to);
-  if (f.length > 0) lines.push("fields:\\n  " + f.slice(0, 8).join("\\n  ") + (f.length > 8 ? "\\n  ..." : ""));
-  return lines.join("\\n");
-}
-canvas.addEventListener("mousemove", (e) => {
-  const r = canvas.getBoundingClientRect();
-  const col = Math.floor((e.clientX - r.left - canvas.clientLeft) / cell);
-  const row = Math.floor((e.clientY - r.top - canvas.clientTop) / cell);
-  const p = row * cols + col;
-  if (col < 0 || col >= cols || row < 0 || p >= pages) { tip.style.display = "none"; return; }
-  tip.textContent = describe(p);
-  tip.style.display = "block";
-  tip.style.left = (e.clientX - r.left + 14) + "px";
-  tip.style.top = (e.clientY - r.top + 14) + "px";
-});
-canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
 
-window.privheapDiff = {
-  pages, cols, cell,
-  /** The centre of page p's cell, in viewport coordinates. */
-  cellCenter(p) {
-    const r = canvas.getBoundingClientRect();
-    return { x: r.left + canvas.clientLeft + (p % cols) * cell + cell / 2, y: r.top + canvas.clientTop + Math.floor(p / cols) * cell + cell / 2 };
-  },
-  colourOf,
-  /** The canvas's colour at the centre of page p's cell, as #rrggbb. */
-  drawnColour(p) {
-    const d = ctx.getImageData((p % cols) * cell + (cell >> 1) - (cell >= 6 ? 1 : 0), Math.floor(p / cols) * cell + (cell >> 1) - (cell >= 6 ? 1 : 0), 1, 1).data;
-    return "#" + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, "0")).join("");
-  },
-  tipText() { return tip.style.display === "none" ? "" : tip.textContent; },
-};
-window.privheapDrawnAt = performance.now();
+  function spansIn(list, from, to) {
+    const out = [];
+    for (let i = 0; i < list.length; i += 2) if (list[i] < to && list[i] + list[i + 1] > from) out.push("0x" + list[i].toString(16) + " (" + list[i + 1] + " B)");
+    return out;
+  }
+  function describe(p) {
+    const from = p * D.pageSize, to = from + D.pageSize;
+    const n = changedBytesOf(p);
+    const lines = ["page " + p + ": " + (n === 0 ? "unchanged" : n + " bytes changed")];
+    for (const [name, list] of [["added", D.added], ["freed", D.freed], ["changed", D.changed]]) {
+      const s = spansIn(list, from, to);
+      if (s.length > 0) lines.push(name + ": " + s.slice(0, 6).join(", ") + (s.length > 6 ? ", ..." : ""));
+    }
+    const f = D.fields.filter((x) => x.offset < to && x.offset + x.length > from).map((x) => x.text);
+    if (f.length > 0) lines.push("fields:\\n  " + f.slice(0, 8).join("\\n  ") + (f.length > 8 ? "\\n  ..." : ""));
+    return lines.join("\\n");
+  }
+  map.addEventListener("mousemove", (e) => {
+    const r = map.getBoundingClientRect();
+    const c = H.cellAt((e.clientX - r.left) * map.width / r.width, (e.clientY - r.top) * map.height / r.height);
+    if (c !== null) panel.textContent = describe(c.page);
+  });
+  window.privheapDiff = {
+    changedBytesOf,
+    overlayColourOf,
+    drawnOverlay(p) {
+      const d = ctx.getImageData((p % cols) * cell, Math.floor(p / cols) * cell, 1, 1).data;
+      if (d[3] === 0) return null;
+      return "#" + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, "0")).join("");
+    },
+    changesText() { return panel.textContent; },
+  };
+  window.privheapDrawnAt = performance.now();
+})();
 `;
 
 function table(title: string, spans: { offset: number; size: number }[]): string {
@@ -186,9 +173,9 @@ export function heapDiffPage(d: HeapDiff, labels: DiffPageLabels): string {
 ${labels.note === undefined ? "" : `<p>${escapeHtml(labels.note)}</p>`}
 <p class="muted">before: ${escapeHtml(labels.beforeLabel)} (${s.before.usedBytes} bytes used, ${s.before.liveCount} live)<br>after: ${escapeHtml(labels.afterLabel)} (${s.after.usedBytes} bytes used, ${s.after.liveCount} live)</p>
 <p id="summary">${escapeHtml(summary)}</p>
-<h2>Pages</h2>
-<p class="legend muted">one cell per ${d.pages > 0 ? "page" : "page (none)"}:<span style="background:${DIFF_COLOURS.same}"></span>same<span style="background:${DIFF_COLOURS.changedFew}"></span>under ${MANY_CHANGED} bytes changed<span style="background:${DIFF_COLOURS.changedMany}"></span>${MANY_CHANGED} or more</p>
-<div id="map-wrap"><canvas id="map"></canvas><div id="tip" class="panel mono"></div></div>
+<h2>Heap map after, changed pages framed</h2>
+<p class="legend-diff muted">one cell per page, coloured by kind and size class (as privheap inspect draws it); frames:<span style="border-color:${DIFF_COLOURS.changedFew}"></span>under ${MANY_CHANGED} bytes changed<span style="border-color:${DIFF_COLOURS.changedMany}"></span>${MANY_CHANGED} or more</p>
+<div id="privheap-map-wrap"><div id="map-stack"><canvas id="privheap-map"></canvas><canvas id="changed-overlay"></canvas></div><div><div id="privheap-hover" class="panel mono">Hover the map.</div><div id="privheap-changes" class="panel mono"></div></div></div>
 <p class="muted">roots changed: ${escapeHtml(d.diff.roots.join(", ") || "none")}</p>
 <div class="cols">
 ${table("added", d.added)}
@@ -199,19 +186,21 @@ ${d.diff.paths === undefined ? "" : `<h2>Changed fields (${d.diff.paths.fields.l
 `;
   return renderPage({
     title: `privheap diff: ${labels.beforeLabel} -> ${labels.afterLabel}`,
-    style: STYLE,
+    style: HEAP_MAP_STYLE + STYLE,
     body,
     data: {
-      pages: d.pages,
-      pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE,
-      changedPerPage: d.changedPerPage,
-      added: pairs(d.added),
-      freed: pairs(d.freed),
-      changed: pairs(d.changed),
-      fields,
-      colours: DIFF_COLOURS,
-      manyChanged: MANY_CHANGED,
+      map: heapMapData(labels.after.inspect()),
+      diff: {
+        pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE,
+        changedPerPage: d.changedPerPage,
+        added: pairs(d.added),
+        freed: pairs(d.freed),
+        changed: pairs(d.changed),
+        fields,
+        colours: DIFF_COLOURS,
+        manyChanged: MANY_CHANGED,
+      },
     },
-    script: SCRIPT,
+    script: HEAP_MAP_SCRIPT + SCRIPT,
   });
 }
