@@ -15,6 +15,7 @@
 import { closeSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** Where screenshots go (ignored by git). */
 export const ARTIFACTS = join(import.meta.dir, "..", "..", "test-artifacts");
@@ -31,6 +32,18 @@ export const CHROMIUM: string | null = findChromium();
 
 /** Why the browser suites skip, printed once by each. */
 export const NO_CHROMIUM = "no Chromium here (install Debian's chromium, or set CHROMIUM to its path): the browser tests are skipped";
+
+/**
+ * Write `html` to ARTIFACTS/pages/`name` (kept with the screenshots, to open
+ * by hand) and return its file: URL.
+ */
+export function artifactPage(name: string, html: string): string {
+  const dir = join(ARTIFACTS, "pages");
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  writeFileSync(path, html);
+  return pathToFileURL(path).href;
+}
 
 /** How long a command or a page load may take before the test fails (ms). */
 const TIMEOUT_MS = 30_000;
@@ -188,8 +201,11 @@ export class Page {
     await this.#send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile: false });
   }
 
-  /** Navigate to `url` and wait for its load event. */
-  async goto(url: string): Promise<void> {
+  /**
+   * The next load event of this tab (take it before what navigates: a
+   * click on a link, say, then await it).
+   */
+  nextLoad(): Promise<void> {
     const loaded = new Promise<void>((resolve) => {
       const off = this.#connection.on("Page.loadEventFired", (_p, session) => {
         if (session !== this.#sessionId) return;
@@ -197,9 +213,15 @@ export class Page {
         resolve();
       });
     });
+    return withTimeout(loaded, "the next load event");
+  }
+
+  /** Navigate to `url` and wait for its load event. */
+  async goto(url: string): Promise<void> {
+    const loaded = this.nextLoad();
     const r = await this.#send("Page.navigate", { url });
     if (typeof r.errorText === "string") throw new Error(`cannot open ${url}: ${r.errorText}`);
-    await withTimeout(loaded, `the load event of ${url}`);
+    await loaded;
   }
 
   /**
@@ -236,6 +258,17 @@ export class Page {
     const path = join(ARTIFACTS, name);
     writeFileSync(path, Buffer.from(String(r.data), "base64"));
     return path;
+  }
+
+  /**
+   * Milliseconds from the start of navigation until the page's own ready
+   * hook (window.privheapReadyAt, set by src/inspect/html/page.ts once its
+   * script has drawn everything); throws when the page never got there.
+   */
+  async readyMs(): Promise<number> {
+    const at = await this.evaluate<number | undefined>("window.privheapReadyAt");
+    if (typeof at !== "number") throw new Error(`the page never became ready; errors: ${this.errors.join("; ") || "none"}`);
+    return at;
   }
 
   /** Close the tab. */

@@ -128,7 +128,6 @@ const SCRIPT = `
     },
     changesText() { return panel.textContent; },
   };
-  window.privheapDrawnAt = performance.now();
 })();
 `;
 

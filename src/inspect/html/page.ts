@@ -17,7 +17,9 @@
  * body (the elements of `body` exist). It must not assume a network or a
  * second file. Pages built here set `window.privheapReady = true` once the
  * caller's script has run without throwing, so a browser test can wait for
- * it; a page that wants to expose hooks for tests puts them on `window`
+ * it, and `window.privheapReadyAt` to the milliseconds from the start of
+ * navigation to then (performance.now(): how long the page took to become
+ * usable); a page that wants to expose hooks for tests puts them on `window`
  * before that (see heap-map.ts for the heap map's).
  */
 
@@ -149,6 +151,7 @@ ${spec.body}
 "use strict";
 ${DECODE_SCRIPT}
 ${(spec.script ?? "").replace(/<\/script/gi, "<\\/script")}
+window.privheapReadyAt = performance.now();
 window.privheapReady = true;
 </script>
 </body>

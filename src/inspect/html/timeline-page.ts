@@ -158,7 +158,6 @@ window.privheapTimeline = {
   /** The canvas x of tick t. */
   xOf,
 };
-window.privheapDrawnAt = performance.now();
 `;
 
 /**
