@@ -42,6 +42,16 @@ export type { ReplayTimeline, TimelineKeyframe, TimelineOptions, TimelineTicks }
 export { heapDiff } from "./inspect/heap-diff.ts";
 export type { AllocationSpan, HeapDiff } from "./inspect/heap-diff.ts";
 export type { TornTail } from "./snapshot/replay-format.ts";
+export { formatReport } from "./inspect/text.ts";
+export { inspectFile } from "./inspect/file.ts";
+export type { FileReport, HeapFileKind, InspectFileOptions } from "./inspect/file.ts";
+export { renderInspectPage } from "./inspect/html/inspect-page.ts";
+export { reportJson } from "./inspect/json.ts";
+export type { ReportJson } from "./inspect/json.ts";
+export { PageKind, PAGE_KIND_NAMES, sizeClasses } from "./inspect/page-map.ts";
+export type { PageMap, SizeClass } from "./inspect/page-map.ts";
+export type { AllocationRef, ClassUsage, Fragmentation, HeapReport, InspectOptions, LargeBucket } from "./inspect/report.ts";
+export type { ReachedStructs, RootReport } from "./inspect/roots.ts";
 export { FrameArena } from "./frame-arena.ts";
 export type { FrameArenaOptions } from "./frame-arena.ts";
 export { struct, StructLayout } from "./struct.ts";

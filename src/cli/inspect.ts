@@ -74,18 +74,14 @@ export async function inspectCommand(args: InspectArgs, io: Io): Promise<number>
     layouts = await loadLayouts(modulePath);
     if (layouts === undefined) throw new UsageError(`${modulePath} exports no \`layouts\` (a LayoutMap)`);
   }
-  // The bar is made at the first report of progress, which says what is counted.
-  let bar: ProgressBar | null = null;
-  const progress = args.quiet || !io.errIsTTY ? undefined : (done: number, total: number, unit: string) => {
-    const mib = unit === "bytes";
-    bar ??= new ProgressBar({ write: (s) => io.err(s), columns: io.errColumns, label: mib ? "reading" : "running", unit: mib ? "MiB" : unit });
-    bar.update(mib ? Math.floor(done / 2 ** 20) : done, mib ? Math.ceil(total / 2 ** 20) : total);
-  };
+  // Only a replay's ticks take long enough to show (a heap file is mapped: its pages come as they are read).
+  const bar = args.quiet || !io.errIsTTY ? null : new ProgressBar({ write: (s) => io.err(s), columns: io.errColumns, label: "running", unit: "ticks" });
+  const progress = bar === null ? undefined : (done: number, total: number) => bar.update(done, total);
   let result: FileReport;
   try {
     result = inspectFile(resolve(io.cwd, args.file), { tick: args.tick, step, layouts, progress });
   } finally {
-    (bar as ProgressBar | null)?.clear();
+    bar?.clear();
   }
   const title = titleOf(result, args.file);
   if (args.html !== undefined) {

@@ -14,11 +14,13 @@ import { parseArgs } from "./args.ts";
 import { diffCommand, replaySides, snapshotSides } from "./diff.ts";
 import { CommandError, StepError, UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
+import { inspectArgsOf, inspectCommand, type InspectArgs } from "./inspect.ts";
 import { replayInfo } from "./replay-info.ts";
 import { replayTimelineCommand } from "./replay-timeline.ts";
 import { loadLayouts, loadStep, replayVerify } from "./replay-verify.ts";
 
 const SYNOPSIS = `Usage:
+  privheap inspect FILE [--tick N [--step MODULE]] [--layouts MODULE] [--json] [--html OUT] [--quiet]
   privheap replay info FILE
   privheap replay verify FILE --step MODULE [--quiet]
   privheap replay timeline FILE [--step MODULE] [--html OUT] [--quiet]
@@ -32,6 +34,19 @@ export const USAGE = `privheap - look into and check privheap replay files
 ${SYNOPSIS}
 
 Commands:
+  inspect FILE          Print what the heap in FILE holds: sizes (region,
+                        used, touched, metadata), live allocations and bytes
+                        per size class, large allocations by size,
+                        fragmentation (free pages and runs below the
+                        high-water mark, the largest free run, how full the
+                        small runs are), named roots (with --layouts, the
+                        structs they reach) and the largest allocations.
+                        FILE is a snapshot file, a heap file (read, never
+                        changed) or, with --tick N, a replay after tick N:
+                        a keyframe's tick, or any tick with --step. --json
+                        prints it as JSON; --html OUT writes a page with a
+                        heap map (a cell per page, coloured by kind and size
+                        class; hover for the run and its allocations).
   replay info FILE      Print what the replay FILE holds: format version,
                         ticks, keyframes and their interval, region size,
                         file size, bytes per tick and per keyframe,
@@ -69,11 +84,15 @@ Options:
                   relative to the current directory, or absolute. When it
                   also exports \`layouts\` (a LayoutMap), a divergence names
                   the changed fields (entities[5].hp, ...).
-  --layouts MODULE  (diff) The module exporting \`layouts\` (a LayoutMap) that
-                  names changed fields; diff --ticks also takes them from
-                  the --step module.
-  --html OUT      (timeline, diff) Write a self-contained HTML page to OUT.
-  --json          (diff) Print the result as JSON.
+  --layouts MODULE  (inspect, diff) The module exporting \`layouts\` (a
+                  LayoutMap): inspect lists the structs each root reaches,
+                  diff names changed fields. inspect --tick and diff --ticks
+                  also take them from the --step module.
+  --html OUT      (inspect, timeline, diff) Write a self-contained HTML page
+                  to OUT.
+  --json          (inspect, diff) Print the result as JSON.
+  --tick N        (inspect) The replay tick whose state to inspect (-1:
+                  before tick 0).
   --ticks N M     (diff) Two ticks of a replay instead of two snapshot files.
   -q, --quiet     No progress bar. (It is drawn on stderr only when stderr is
                   a terminal and the run takes more than a moment.)
@@ -86,6 +105,8 @@ Exit status:
      that cannot be loaded, has no step function, or throws
 
 Examples:
+  privheap inspect save.phsnap --html heap.html
+  privheap inspect run.phreplay --tick 75 --step examples/sim.ts
   privheap replay info run.phreplay
   privheap replay verify run.phreplay --step examples/sim.ts
   privheap replay timeline run.phreplay --step examples/sim.ts --html timeline.html
@@ -94,7 +115,8 @@ Examples:
 `;
 
 interface Command {
-  command: "help" | "info" | "verify" | "timeline" | "diff";
+  command: "help" | "info" | "verify" | "timeline" | "diff" | "inspect";
+  inspect?: InspectArgs;
   file?: string;
   step?: string;
   quiet?: boolean;
@@ -136,6 +158,7 @@ function diffCommandOf(rest: readonly string[]): Command {
 /** What the arguments ask for; throws UsageError when they do not say. */
 function commandOf(argv: readonly string[]): Command {
   if (argv[0] === "diff" && !argv.includes("--help") && !argv.includes("-h")) return diffCommandOf(argv.slice(1));
+  if (argv[0] === "inspect" && !argv.includes("--help") && !argv.includes("-h")) return { command: "inspect", inspect: inspectArgsOf(argv.slice(1)) };
   const args = parseArgs(argv, { values: ["--step", "--html"], flags: ["--quiet", "--help"], aliases: { "-q": "--quiet", "-h": "--help" } });
   const [name, sub, file, ...extra] = args.positionals;
   if (args.flags.has("--help") || name === "help") return { command: "help" };
@@ -194,6 +217,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         const layouts = await loadLayouts(modulePath);
         return await replayVerify(resolve(io.cwd, cmd.file!), step, { quiet: cmd.quiet, layouts }, io);
       }
+      case "inspect":
+        return await inspectCommand(cmd.inspect!, io);
       case "timeline": {
         const modulePath = cmd.step === undefined ? undefined : resolve(io.cwd, cmd.step);
         const step = modulePath === undefined ? undefined : await loadStep(modulePath);
