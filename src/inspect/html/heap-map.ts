@@ -14,9 +14,12 @@
  *   cellCount             pages drawn (one cell each)
  *   columns, cellSize     the grid: page p is at column p % columns, row
  *                         floor(p / columns), cellSize canvas pixels square
- *   cellAt(x, y)          the cell at canvas pixel (x, y): { page, kind
+ *   cellAt(x, y)          the cell at canvas pixel (x, y) (the canvas may
+ *                         be drawn scaled to fit the window): { page, kind
  *                         (a name), class (index or null), run (index or
  *                         -1) }, or null outside the cells
+ *   clientPointOf(page)   the centre of the page's cell in client (CSS)
+ *                         coordinates, where a mouse move hovers it
  *   colourOf(page)        the page's colour, "#rrggbb"
  *   allocationsOf(page)   the live allocations of the page's run, as
  *                         [offset, size] pairs
@@ -80,9 +83,9 @@ export function heapMapData(report: HeapReport): { readonly [key: string]: Embed
 }
 
 export const HEAP_MAP_STYLE = `
-#privheap-map-wrap { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; }
-#privheap-map { image-rendering: pixelated; border: 1px solid var(--line); background: repeating-linear-gradient(45deg, transparent 0 4px, rgba(127,127,127,.08) 4px 8px); cursor: crosshair; max-width: 100%; }
-#privheap-hover { width: 360px; min-height: 120px; white-space: pre-wrap; }
+#privheap-map-wrap { display: flex; gap: 16px; align-items: flex-start; }
+#privheap-map { image-rendering: pixelated; border: 1px solid var(--line); cursor: crosshair; max-width: calc(100vw - 440px); min-width: 256px; }
+#privheap-hover { position: sticky; top: 8px; width: 360px; flex: none; min-height: 120px; max-height: calc(100vh - 16px); overflow: auto; white-space: pre-wrap; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 8px 0; }
 .legend span.sw { display: inline-block; width: 12px; height: 12px; border: 1px solid var(--line); vertical-align: -2px; margin-right: 4px; }
 `;
@@ -173,6 +176,11 @@ export const HEAP_MAP_SCRIPT = `
     const c = cellAt((e.clientX - rect.left) * canvas.width / rect.width, (e.clientY - rect.top) * canvas.height / rect.height);
     if (c !== null) hover(c.page);
   });
-  window.privheapInspect = { cellCount: pages, columns: columns, cellSize: cellSize, cellAt: cellAt, colourOf: colourOf, allocationsOf: allocationsOf, hover: hover };
+  function clientPointOf(page) {
+    const rect = canvas.getBoundingClientRect();
+    const scale = rect.width / canvas.width;
+    return { x: rect.left + ((page % columns) + 0.5) * cellSize * scale, y: rect.top + (Math.floor(page / columns) + 0.5) * cellSize * scale };
+  }
+  window.privheapInspect = { cellCount: pages, columns: columns, cellSize: cellSize, cellAt: cellAt, clientPointOf: clientPointOf, colourOf: colourOf, allocationsOf: allocationsOf, hover: hover };
 })();
 `;
