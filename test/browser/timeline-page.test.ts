@@ -75,6 +75,7 @@ describe.skipIf(CHROMIUM === null)("the timeline page in Chromium", () => {
     expect(page.errors).toEqual([]);
     expect(await page.evaluate<string[]>("privheapTimeline.charts")).toEqual(["changed", "used", "live", "input"]);
     expect(await page.evaluate<number>("privheapTimeline.divergent")).toBe(-1);
+    expect(await page.evaluate<string>('document.getElementById("status").textContent')).toBe(`Re-run and verified: all ${TICKS} ticks matched.`);
     expect(new Set(truth.live).size).toBeGreaterThan(10); // the chart has a shape to show
     await page.screenshot("timeline-page.png", { fullPage: true });
   });
@@ -115,6 +116,7 @@ describe.skipIf(CHROMIUM === null)("the timeline page in Chromium", () => {
     const red = await bad.evaluate<string>(`privheapTimeline.drawnColour(0, Math.round(privheapTimeline.xOf(${DIVERGE})), 60)`);
     expect(red).toBe(TIMELINE_COLOURS.divergent);
     expect(await bad.evaluate<string>('document.getElementById("diverged").textContent')).toContain(`Tick ${DIVERGE} diverged`);
+    expect(await bad.evaluate<string>('document.getElementById("status").textContent')).toBe(`Re-run with the step: ticks 0 to ${DIVERGE - 1} matched the recording.`);
     await bad.screenshot("timeline-page-diverged.png", { fullPage: true });
     const link = await bad.evaluate<{ x: number; y: number }>('(() => { const r = document.getElementById("diff-link").getBoundingClientRect(); return { x: r.left + 5, y: r.top + r.height / 2 }; })()');
     const loaded = bad.nextLoad();

@@ -134,7 +134,7 @@ const SCRIPT = `
 function table(title: string, spans: { offset: number; size: number }[]): string {
   const rows = spans
     .slice(0, LISTED)
-    .map((s) => `<tr><td class="num mono">${s.offset}</td><td class="num">${s.size}</td></tr>`)
+    .map((s) => `<tr><td class="num mono">0x${s.offset.toString(16)}</td><td class="num">${s.size}</td></tr>`)
     .join("");
   const more = spans.length > LISTED ? `<p class="muted">... and ${spans.length - LISTED} more</p>` : "";
   return `<div><h2>${escapeHtml(title)} (${spans.length})</h2><table><tr><th class="num">offset</th><th class="num">bytes</th></tr>${rows}</table>${more}</div>`;
@@ -165,7 +165,7 @@ export function heapDiffPage(d: HeapDiff, labels: DiffPageLabels): string {
   const s = d.stats;
   const summary = d.diff.equal
     ? "The heaps are the same."
-    : `${d.diff.changedBytes} bytes changed in ${d.changedPages.length} of ${d.pages} pages; ${d.added.length} allocations added, ${d.freed.length} freed, ${d.changed.length} changed.`;
+    : `${d.diff.changedBytes} bytes changed in ${d.changedPages.length} of ${d.pages} pages; allocations: ${d.added.length} added, ${d.freed.length} freed, ${d.changed.length} changed.`;
   const fieldRows = fields.map((f) => `<tr><td class="mono">${escapeHtml(f.text)}</td><td class="num mono">${f.offset}</td></tr>`).join("");
   const body = `
 <h1>Heap diff</h1>

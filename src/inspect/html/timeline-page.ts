@@ -185,7 +185,8 @@ export function timelinePage(tl: ReplayTimeline, options: TimelinePageOptions): 
   const charts = chartsOf(tl);
   const v = tl.run?.verify;
   let status = "Not re-run: the heap charts show the keyframes only (give --step MODULE to measure every tick and verify).";
-  if (v !== undefined && v.ok) status = `Re-run and verified: all ${tl.ticks} ticks matched.`;
+  if (v !== undefined)
+    status = v.ok ? `Re-run and verified: all ${tl.ticks} ticks matched.` : `Re-run with the step: ticks 0 to ${v.firstDivergentTick - 1} matched the recording.`;
   const diverged =
     v !== undefined && !v.ok
       ? `<p id="diverged">Tick ${v.firstDivergentTick} diverged: its heap checksum differs from the recording (the charts stop there).${
