@@ -101,7 +101,7 @@ export interface HeapReport {
   map: PageMap;
   /** Live allocations as (offset, usable size) pairs in address order. */
   allocations: Float64Array;
-  /** The run holding page `page`, or -1 above the high-water mark. */
+  /** The run holding page `page` (an offset's page is `Math.floor(offset / 4096)`), or -1 above the high-water mark or for no page. */
   runAt(page: number): number;
   /** The live allocations of run `run` as (offset, size) pairs in address order. */
   allocationsIn(run: number): Float64Array;
@@ -213,7 +213,7 @@ export function inspectRegion(region: Pointer | Uint8Array, len: number, bytes: 
     largest: largestOf(allocations, largestN),
     map,
     allocations,
-    runAt: (page) => (page >= 0 && page < map.pages ? map.pageRun[page]! : -1),
+    runAt: (page) => (Number.isInteger(page) && page >= 0 && page < map.pages ? map.pageRun[page]! : -1),
     allocationsIn: (run) => {
       if (!(run >= 0 && run < runStart.length)) return new Float64Array(0);
       const start = runStart[run]! * PAGE;

@@ -221,6 +221,17 @@ describe("heap.inspect() against the allocations made", () => {
     expect(heap.inspect().roots.every((x) => x.reached === undefined)).toBe(true);
   });
 
+  test("runAt is -1 for what is no page of the heap's runs, allocationsIn empty for no run", () => {
+    const heap = heapOf();
+    const off = heap.malloc(48);
+    const r = heap.inspect();
+    const page = Math.floor(off / PAGE);
+    expect(r.runAt(page)).toBeGreaterThanOrEqual(0);
+    for (const bad of [page + 0.5, -1, r.map.pages, r.map.pages - 1, Number.NaN]) expect(r.runAt(bad)).toBe(-1); // the last page is above the high-water mark
+    expect(r.allocationsIn(-1).length).toBe(0);
+    expect(r.allocationsIn(r.map.runStart.length).length).toBe(0);
+  });
+
   test("largest must be a non-negative integer", () => {
     const heap = heapOf();
     expectCode(() => heap.inspect({ largest: -1 }), ["EINVAL"]);
