@@ -6,7 +6,7 @@
  *
  * Usage: bun scripts/readme-screenshots.ts   (writes docs/img/*.png; needs Chromium)
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateHeap } from "../src/heap.ts";
@@ -16,6 +16,7 @@ import { renderInspectPage } from "../src/inspect/html/inspect-page.ts";
 import { timelinePage } from "../src/inspect/html/timeline-page.ts";
 import { replayTimeline } from "../src/inspect/timeline.ts";
 import { Replay, type StepFn } from "../src/snapshot/replay.ts";
+import { Snapshot } from "../src/snapshot/snapshot.ts";
 import { artifactPage, Browser, CHROMIUM, NO_CHROMIUM, type Page } from "../test/support/browser.ts";
 
 if (CHROMIUM === null) {
@@ -73,7 +74,6 @@ try {
     end = heap.snapshot().bytes;
   }
   using replay = await Replay.open(path);
-  const { Snapshot } = await import("../src/snapshot/snapshot.ts");
   const a = Snapshot.fromBytes(mid!);
   const b = Snapshot.fromBytes(end!);
 
@@ -88,7 +88,7 @@ try {
 
   const changed: StepFn = (heap, input, tick) => {
     step(heap, input, tick);
-    if (tick === 170) heap.u8[heap.getRoot("list") + 4] ^= 1;
+    if (tick === 170) heap.u8[heap.getRoot("list") + 4] = heap.u8[heap.getRoot("list") + 4]! ^ 1;
   };
   const tl = replayTimeline(replay, { step: changed });
   const timeline = await browser.open(artifactPage("readme-timeline.html", timelinePage(tl, { file: "game.phreplay", diffHref: "readme-diff.html" })), 1280, 760);
@@ -98,7 +98,6 @@ try {
 
   for (const [name, page] of [["inspect", inspect], ["diff", diff], ["timeline", timeline]] as const) {
     if (page.errors.length > 0) throw new Error(`${name}: ${page.errors.join("; ")}`);
-    const { renameSync } = await import("node:fs");
     renameSync(join(import.meta.dir, "..", "test-artifacts", `${name}.png`), join(OUT, `${name}.png`));
     console.log(`docs/img/${name}.png`);
   }
