@@ -42,7 +42,7 @@ int64_t ph_heap_page_map(const void *base, size_t len, uint32_t npages, uint8_t 
   if (npages < h->npages) return h->npages; /* too small: the size to ask with */
   for (uint32_t p = 0; p < h->hwm;) {
     const ph_page *e = ph__page(h, p);
-    uint32_t k = ph__kind(e), n, cls = PH_MAP_NO_CLASS, count = 0;
+    uint32_t k = ph__kind(e), n, cls = PH_PAGEMAP_NO_CLASS, count = 0;
     uint8_t kind;
     switch (k) {
     case PH_PK_SMALL: {
@@ -50,28 +50,28 @@ int64_t ph_heap_page_map(const void *base, size_t len, uint32_t npages, uint8_t 
       if (c >= PH_NCLASSES || ph__classes[c].run_pages == 0) return ph__fail(PH_ECORRUPT);
       n = ph__classes[c].run_pages;
       if ((uint64_t)p + n > h->hwm) return ph__fail(PH_ECORRUPT); /* before its bitmap is read */
-      kind = PH_MAP_SMALL;
+      kind = PH_PAGEMAP_SMALL;
       cls = c;
       count = small_live(h, p, e, c);
       break;
     }
-    case PH_PK_FREE: kind = PH_MAP_FREE, n = e->size; break;
-    case PH_PK_LARGE: kind = PH_MAP_LARGE, n = e->size, count = 1; break;
-    case PH_PK_SCRATCH: kind = PH_MAP_SCRATCH, n = e->size; break;
-    case PH_PK_META: kind = p == 0 ? PH_MAP_HEADER : PH_MAP_LEAF, n = e->size; break;
+    case PH_PK_FREE: kind = PH_PAGEMAP_FREE, n = e->size; break;
+    case PH_PK_LARGE: kind = PH_PAGEMAP_LARGE, n = e->size, count = 1; break;
+    case PH_PK_SCRATCH: kind = PH_PAGEMAP_SCRATCH, n = e->size; break;
+    case PH_PK_META: kind = p == 0 ? PH_PAGEMAP_HEADER : PH_PAGEMAP_LEAF, n = e->size; break;
     default: return ph__fail(PH_ECORRUPT); /* not a run head where one must be */
     }
     if (n == 0 || (uint64_t)p + n > h->hwm) return ph__fail(PH_ECORRUPT);
     memset(kinds + p, kind, n);
-    kinds[p] = (uint8_t)(kind | PH_MAP_RUN_HEAD);
+    kinds[p] = (uint8_t)(kind | PH_PAGEMAP_RUN_HEAD);
     memset(classes + p, (int)cls, n);
     memset(live + p, 0, (size_t)n * sizeof *live);
     live[p] = (uint16_t)count; /* at most PH_MAX_RUN_REGS */
     p += n;
   }
-  memset(kinds + h->hwm, PH_MAP_TOUCHED, h->touched - h->hwm);
-  memset(kinds + h->touched, PH_MAP_UNTOUCHED, h->npages - h->touched);
-  memset(classes + h->hwm, PH_MAP_NO_CLASS, h->npages - h->hwm);
+  memset(kinds + h->hwm, PH_PAGEMAP_TOUCHED, h->touched - h->hwm);
+  memset(kinds + h->touched, PH_PAGEMAP_UNTOUCHED, h->npages - h->touched);
+  memset(classes + h->hwm, PH_PAGEMAP_NO_CLASS, h->npages - h->hwm);
   memset(live + h->hwm, 0, (size_t)(h->npages - h->hwm) * sizeof *live);
   return h->npages;
 }

@@ -369,9 +369,10 @@ PH_NODISCARD PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out
  * aligned; a live heap, or a copy of at least its used prefix), for tools
  * that draw it. Untrusted bytes are fine: every index and length followed
  * is bounded first. For each page p < the heap's page count:
- *   kinds[p]   a PH_MAP_* kind, with PH_MAP_RUN_HEAD on a run's first page;
+ *   kinds[p]   a PH_PAGEMAP_* kind, with PH_PAGEMAP_RUN_HEAD on a run's
+ *              first page;
  *   classes[p] the size class of a small run's pages (an index into
- *              ph_size_classes), else PH_MAP_NO_CLASS;
+ *              ph_size_classes), else PH_PAGEMAP_NO_CLASS;
  *   live[p]    on a run's first page, its live allocations (a small run's
  *              live regions, 1 for a large run), else 0.
  * Returns the heap's page count; when `npages` is less, nothing is written
@@ -380,16 +381,16 @@ PH_NODISCARD PH_API int ph_off_walk(const ph_heap_t *h, double from, double *out
  * (the bytes must reach its high-water mark), or PH_ECORRUPT for runs that
  * cannot be walked.
  */
-#define PH_MAP_UNTOUCHED 0u  /* above the touched mark: never used, reads as zero */
-#define PH_MAP_TOUCHED 1u    /* above the high-water mark, used before: outside the heap */
-#define PH_MAP_HEADER 2u     /* the header's pages */
-#define PH_MAP_LEAF 3u       /* a leaf of the page map */
-#define PH_MAP_FREE 4u       /* free pages below the high-water mark */
-#define PH_MAP_SMALL 5u      /* a run of small regions of one size class */
-#define PH_MAP_LARGE 6u      /* one large allocation */
-#define PH_MAP_SCRATCH 7u    /* a frame scratch chunk */
-#define PH_MAP_RUN_HEAD 128u /* or'ed into the kind of a run's first page */
-#define PH_MAP_NO_CLASS 255u
+#define PH_PAGEMAP_UNTOUCHED 0u   /* above the touched mark: never used, reads as zero */
+#define PH_PAGEMAP_TOUCHED 1u     /* above the high-water mark, used before: outside the heap */
+#define PH_PAGEMAP_HEADER 2u      /* the header's pages */
+#define PH_PAGEMAP_LEAF 3u        /* a leaf of the page map */
+#define PH_PAGEMAP_FREE 4u        /* free pages below the high-water mark */
+#define PH_PAGEMAP_SMALL 5u       /* a run of small regions of one size class */
+#define PH_PAGEMAP_LARGE 6u       /* one large allocation */
+#define PH_PAGEMAP_SCRATCH 7u     /* a frame scratch chunk */
+#define PH_PAGEMAP_RUN_HEAD 128u  /* or'ed into the kind of a run's first page */
+#define PH_PAGEMAP_NO_CLASS 255u
 PH_NODISCARD PH_API int64_t ph_heap_page_map(const void *base, size_t len, uint32_t npages, uint8_t *kinds, uint8_t *classes,
                                              uint16_t *live);
 

@@ -55,12 +55,12 @@ typedef struct model {
 static int visit(void *arg, uint64_t off, uint64_t size) {
   model *m = arg;
   uint32_t p = (uint32_t)(off >> PH_LG_PAGE);
-  uint8_t k = kinds[p] & (uint8_t)~PH_MAP_RUN_HEAD;
+  uint8_t k = kinds[p] & (uint8_t)~PH_PAGEMAP_RUN_HEAD;
   if (size > PH_SMALL_MAX || size % PH_PAGE_SIZE == 0) {
-    if (!(kinds[p] & PH_MAP_RUN_HEAD) || k != PH_MAP_LARGE || off % PH_PAGE_SIZE || live[p] != 1) m->mismatches++;
+    if (!(kinds[p] & PH_PAGEMAP_RUN_HEAD) || k != PH_PAGEMAP_LARGE || off % PH_PAGE_SIZE || live[p] != 1) m->mismatches++;
     for (uint64_t q = p + 1; q < p + size / PH_PAGE_SIZE; q++)
-      if (kinds[q] != PH_MAP_LARGE) m->mismatches++;
-  } else if (k != PH_MAP_SMALL || ph__classes[classes[p]].size != size) {
+      if (kinds[q] != PH_PAGEMAP_LARGE) m->mismatches++;
+  } else if (k != PH_PAGEMAP_SMALL || ph__classes[classes[p]].size != size) {
     m->mismatches++;
   }
   m->count++;
@@ -84,20 +84,20 @@ TEST(page_map_agrees_with_the_walk_and_the_stats) {
   uint64_t heads_live = 0, small_bytes = 0, large_bytes = 0, free_pages = 0, free_runs = 0, meta = 0, scratch = 0;
   uint64_t touched = 0, untouched = 0;
   for (uint32_t p = 0; p < NPAGES; p++) {
-    uint8_t k = kinds[p] & (uint8_t)~PH_MAP_RUN_HEAD;
-    int head = (kinds[p] & PH_MAP_RUN_HEAD) != 0;
+    uint8_t k = kinds[p] & (uint8_t)~PH_PAGEMAP_RUN_HEAD;
+    int head = (kinds[p] & PH_PAGEMAP_RUN_HEAD) != 0;
     EXPECT(head || live[p] == 0);
-    EXPECT((k == PH_MAP_SMALL) == (classes[p] != PH_MAP_NO_CLASS));
+    EXPECT((k == PH_PAGEMAP_SMALL) == (classes[p] != PH_PAGEMAP_NO_CLASS));
     heads_live += live[p];
-    if (head && k == PH_MAP_SMALL) small_bytes += (uint64_t)live[p] * ph__classes[classes[p]].size;
-    large_bytes += k == PH_MAP_LARGE ? PH_PAGE_SIZE : 0;
-    free_pages += k == PH_MAP_FREE;
-    free_runs += head && k == PH_MAP_FREE;
-    meta += k == PH_MAP_HEADER || k == PH_MAP_LEAF;
-    scratch += k == PH_MAP_SCRATCH;
-    touched += k == PH_MAP_TOUCHED;
-    untouched += k == PH_MAP_UNTOUCHED;
-    EXPECT((p < h->hwm) == (k != PH_MAP_TOUCHED && k != PH_MAP_UNTOUCHED));
+    if (head && k == PH_PAGEMAP_SMALL) small_bytes += (uint64_t)live[p] * ph__classes[classes[p]].size;
+    large_bytes += k == PH_PAGEMAP_LARGE ? PH_PAGE_SIZE : 0;
+    free_pages += k == PH_PAGEMAP_FREE;
+    free_runs += head && k == PH_PAGEMAP_FREE;
+    meta += k == PH_PAGEMAP_HEADER || k == PH_PAGEMAP_LEAF;
+    scratch += k == PH_PAGEMAP_SCRATCH;
+    touched += k == PH_PAGEMAP_TOUCHED;
+    untouched += k == PH_PAGEMAP_UNTOUCHED;
+    EXPECT((p < h->hwm) == (k != PH_PAGEMAP_TOUCHED && k != PH_PAGEMAP_UNTOUCHED));
   }
   EXPECT_EQ(heads_live, s.live_count);
   EXPECT_EQ(small_bytes + large_bytes, s.live_bytes);
@@ -107,8 +107,8 @@ TEST(page_map_agrees_with_the_walk_and_the_stats) {
   EXPECT(scratch > 0);
   EXPECT_EQ(touched * PH_PAGE_SIZE, s.touched_bytes - s.used_bytes);
   EXPECT_EQ(untouched * PH_PAGE_SIZE, s.region_bytes - s.touched_bytes);
-  EXPECT_EQ(kinds[0], PH_MAP_HEADER | PH_MAP_RUN_HEAD);
-  EXPECT_EQ(kinds[PH_HEADER_PAGES], PH_MAP_LEAF | PH_MAP_RUN_HEAD);
+  EXPECT_EQ(kinds[0], PH_PAGEMAP_HEADER | PH_PAGEMAP_RUN_HEAD);
+  EXPECT_EQ(kinds[PH_HEADER_PAGES], PH_PAGEMAP_LEAF | PH_PAGEMAP_RUN_HEAD);
   ph_region_unmap(base, SIZE);
 }
 

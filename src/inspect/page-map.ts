@@ -11,28 +11,28 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 /** A page's kind in {@link PageMap.kinds}. */
 export const PageKind = {
   /** Above the touched mark: never used, reads as zero. */
-  untouched: NATIVE_CONSTANTS.PH_MAP_UNTOUCHED,
+  untouched: NATIVE_CONSTANTS.PH_PAGEMAP_UNTOUCHED,
   /** Above the high-water mark, used before: outside the heap. */
-  touched: NATIVE_CONSTANTS.PH_MAP_TOUCHED,
+  touched: NATIVE_CONSTANTS.PH_PAGEMAP_TOUCHED,
   /** The heap header. */
-  header: NATIVE_CONSTANTS.PH_MAP_HEADER,
+  header: NATIVE_CONSTANTS.PH_PAGEMAP_HEADER,
   /** A leaf of the allocator's page map. */
-  leaf: NATIVE_CONSTANTS.PH_MAP_LEAF,
+  leaf: NATIVE_CONSTANTS.PH_PAGEMAP_LEAF,
   /** Free pages below the high-water mark. */
-  free: NATIVE_CONSTANTS.PH_MAP_FREE,
+  free: NATIVE_CONSTANTS.PH_PAGEMAP_FREE,
   /** A run of small allocations of one size class. */
-  small: NATIVE_CONSTANTS.PH_MAP_SMALL,
+  small: NATIVE_CONSTANTS.PH_PAGEMAP_SMALL,
   /** One large allocation. */
-  large: NATIVE_CONSTANTS.PH_MAP_LARGE,
+  large: NATIVE_CONSTANTS.PH_PAGEMAP_LARGE,
   /** A frame scratch chunk. */
-  scratch: NATIVE_CONSTANTS.PH_MAP_SCRATCH,
+  scratch: NATIVE_CONSTANTS.PH_PAGEMAP_SCRATCH,
 } as const;
 
 /** Names of the kinds, indexed by kind. */
 export const PAGE_KIND_NAMES: readonly string[] = ["untouched", "touched", "header", "leaf", "free", "small", "large", "scratch"];
 
 /** {@link PageMap.classes} of a page outside small runs. */
-export const NO_CLASS: number = NATIVE_CONSTANTS.PH_MAP_NO_CLASS;
+export const NO_CLASS: number = NATIVE_CONSTANTS.PH_PAGEMAP_NO_CLASS;
 
 /** One size class of the allocator. */
 export interface SizeClass {
@@ -107,7 +107,7 @@ export function readPageMap(region: Pointer | Uint8Array, len: number, op: strin
   return runsOf(raw, classes, live);
 }
 
-const HEAD = NATIVE_CONSTANTS.PH_MAP_RUN_HEAD;
+const HEAD = NATIVE_CONSTANTS.PH_PAGEMAP_RUN_HEAD;
 
 /** Split the head bits off the kinds and list the runs they start. */
 function runsOf(raw: Uint8Array, classes: Uint8Array, live: Uint16Array): PageMap {
