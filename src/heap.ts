@@ -24,6 +24,7 @@
 import { toArrayBuffer, type Pointer } from "bun:ffi";
 import { PageHashes } from "./checksum.ts";
 import { HeapError, nativeFromCode } from "./errors.ts";
+import { FREE_LOG, FreeLog } from "./free-log.ts";
 import { type FileIdentity, mapHeapFile, type OpenOptions, throwIfCut } from "./heap-file.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "./introspect.ts";
 import { inspectRegion, type HeapReport, type InspectOptions } from "./inspect/report.ts";
@@ -272,9 +273,10 @@ export class PrivateHeap implements Disposable {
   // The allocation calls (see AllocCalls), one field each: a direct load on the hot path.
   readonly #offMalloc: AllocCalls["malloc"];
   readonly #offCalloc: AllocCalls["calloc"];
-  readonly #offRealloc: AllocCalls["realloc"];
+  #offRealloc: AllocCalls["realloc"];
   readonly #offAlignedAlloc: AllocCalls["alignedAlloc"];
-  readonly #offFree: AllocCalls["free"];
+  #offFree: AllocCalls["free"];
+  #freeLog: FreeLog | undefined;
   readonly #offUsableSize: AllocCalls["usableSize"];
   /** Why this heap never asks the system which pages changed ("" when it may). */
   #compareOnly = "";
@@ -593,6 +595,30 @@ export class PrivateHeap implements Disposable {
     if (h === 0) throw this.#closed("PrivateHeap.free");
     const rc = this.#offFree(h, off);
     if (rc !== 0) throw this.#error(rc, "PrivateHeap.free", `offset ${off}`);
+  }
+
+  /**
+   * The heap's free log (see free-log.ts), started on the first call: from
+   * then on `free` and a `realloc` that moves log the offset they freed.
+   * Debug-mode struct cursors call it; a heap no debug cursor touched keeps
+   * its frees unwrapped.
+   */
+  [FREE_LOG](): FreeLog {
+    if (this.#freeLog !== undefined) return this.#freeLog;
+    const log = (this.#freeLog = new FreeLog());
+    const free = this.#offFree;
+    const realloc = this.#offRealloc;
+    this.#offFree = ((h, off) => {
+      const rc = free(h, off);
+      if (rc === 0 && off !== 0) log.add(off);
+      return rc;
+    }) as AllocCalls["free"];
+    this.#offRealloc = ((h, off, size) => {
+      const r = realloc(h, off, size);
+      if (r > 0 && r !== off && off !== 0) log.add(off);
+      return r;
+    }) as AllocCalls["realloc"];
+    return log;
   }
 
   /**

@@ -26,16 +26,20 @@
  * first access throws `EBADPTR`. Every access then checks that the
  * allocation is still live: after a reset, or once the frame it was
  * positioned in is discarded, or after the allocation was freed (or moved
- * by realloc), it throws `ESTALE` instead of touching recycled memory.
+ * by realloc), it throws `ESTALE` instead of touching recycled memory,
+ * even when a later malloc has handed the same offset out again (the heap
+ * logs its last 65,536 frees once a debug cursor uses it: free-log.ts).
  * Errors name the offset, the allocation, the field (the op) and the
  * generation. An access costs two header reads while nothing was freed.
  * `read`, `write` and `strided` check their offset the same way. Not
- * caught: a freed place handed out again at the same offset before the
- * cursor is used, a large allocation shrunk in place by realloc, an
- * absolute offset that lands in another live allocation, and writes
+ * caught: a place handed out again after more than 65,536 later frees, or
+ * freed outside this PrivateHeap object (C code, another process on a
+ * shared heap file); a large allocation shrunk in place by realloc; an
+ * absolute offset that lands in another live allocation; and writes
  * through the views `strided` returns.
  */
 import { HeapError } from "./errors.ts";
+import { FREE_LOG, type FreeLog } from "./free-log.ts";
 import { FrameArena } from "./frame-arena.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import { PrivateHeap } from "./heap.ts";
@@ -413,6 +417,9 @@ interface DebugRoot {
   _frame: number;
   _lo: number;
   _hi: number;
+  /** The heap's free log (heap cursors) and its serial when the allocation was last found live. */
+  _log: FreeLog | undefined;
+  _fserial: number;
 }
 
 /** The live allocation holding offset `off` of `heap`, as [start, usable size], or undefined. */
@@ -477,6 +484,7 @@ const guard = {
     r._gen = u[GEN_WORD]!;
     r._frees = u[FREES_WORD]!;
     if (r._arena) r._frame = (r._src as FrameArena).generation;
+    else r._fserial = (r._log ??= heap[FREE_LOG]()).serial;
     r._lo = home[0];
     r._hi = home[1];
   },
@@ -504,11 +512,16 @@ const guard = {
     if (u[GEN_WORD] !== r._gen)
       throw new HeapError("ESTALE", op, `${alloc} is gone: the heap was reset since the cursor was positioned in generation ${r._gen} (now ${heap.generation})${frameNote(r)}`);
     if (!r._arena) {
+      const log = r._log!;
+      // The log sees a free even when a malloc has since given the same offset out again.
+      if (log.freedSince(r._lo, r._fserial) === true)
+        throw new HeapError("ESTALE", op, `use after free: ${alloc} was freed since the cursor was positioned (generation ${r._gen}); its offset may hold another allocation now`);
       const a = allocationAt(heap, r._lo);
       if (a === undefined || a[0] !== r._lo || a[1] < r._hi - r._lo)
         throw new HeapError("ESTALE", op, `use after free: ${alloc} was freed or shrunk since the cursor was positioned (generation ${r._gen})`);
     }
     r._frees = u[FREES_WORD]!;
+    if (!r._arena) r._fserial = r._log!.serial;
   },
 };
 
@@ -581,7 +594,7 @@ function structClass(layout: StructLayout<any>, kind: Kind, rel: number, debug: 
   members.push(`get offset() { return ${a}._o + ${rel}; }`, `get heap() { return this._r._heap; }`);
   let ctor: string;
   if (kind === "root") {
-    ctor = `constructor(src, arena) { ${nodeInit("this", "this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = -1; this._frees = 0; this._frame = 0; this._lo = 0; this._hi = 0; ${kids.join(" ")} }`;
+    ctor = `constructor(src, arena) { ${nodeInit("this", "this")} this._src = src; this._arena = arena; this._heap = undefined; this._gen = -1; this._frees = 0; this._frame = 0; this._lo = 0; this._hi = 0; this._log = undefined; this._fserial = 0; ${kids.join(" ")} }`;
     const bind = allPaths(layout, "this").map((p) => VIEW_NAMES.map((v) => `${p}._${v} = heap.${v};`).join(" "));
     members.push(
       `_bind(heap) { this._heap = heap; ${bind.join(" ")} }`,

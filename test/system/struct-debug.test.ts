@@ -133,6 +133,33 @@ const STRAYS: Stray[] = [
     },
   },
   {
+    name: "after heap.free, once a malloc has handed the same offset out again",
+    kind: "freed",
+    code: "ESTALE",
+    arm: (S) => {
+      const heap = heapOf();
+      const o = S.alloc(heap);
+      const c = S.cursor(heap, o);
+      heap.free(o);
+      if (S.alloc(heap) !== o) throw new Error("the test needs the freed offset handed out again");
+      return () => (c.hp = 5);
+    },
+  },
+  {
+    name: "a nested field after realloc moved the allocation and its old place was handed out again",
+    kind: "freed",
+    code: "ESTALE",
+    arm: (S) => {
+      const heap = heapOf();
+      const o = S.alloc(heap);
+      const pos = S.cursor(heap, o).pos;
+      heap.malloc(64);
+      if (heap.realloc(o, 64 * 1024) === o) throw new Error("the test needs a realloc that moves");
+      if (S.alloc(heap) !== o) throw new Error("the test needs the freed offset handed out again");
+      return () => (pos.y = 5);
+    },
+  },
+  {
     name: "at() the offset of a freed allocation",
     kind: "freed",
     code: "EBADPTR",
