@@ -116,7 +116,7 @@ try {
 
   const before = heap.snapshot();
   const live = built.value;
-  for (let i = 0; i < live.length; i += 100) heap.u8[live[i]!] ^= 0xff;
+  for (let i = 0; i < live.length; i += 100) heap.u8[live[i]!] = ~heap.u8[live[i]!]! & 0xff;
   for (let i = 50; i < live.length; i += 1000) heap.free(live[i]!);
   const after = heap.snapshot();
   await measure("diff page", "bench-diff.html", () => heapDiffPage(heapDiff(before, after), { before, after, beforeLabel: "before", afterLabel: "after" }));
