@@ -90,7 +90,9 @@ function mapHeapFilePrefix(fd: number, fileSize: number, path: string, op: strin
   const header = new Uint8Array(headerBytes);
   if (readFully(fd, header, 0) < headerBytes) throw new HeapError("ECORRUPT", op, `${path}: the file ended inside the heap header`);
   // The header's own counters, untrusted: only to bound the mapping. The page map checks the header in full.
-  const used = readStats(header, op).usedBytes;
+  const { usedBytes: used, regionBytes } = readStats(header, op);
+  // A heap file holds its whole region: one that claims more is not whole (or lies about its size).
+  if (regionBytes > fileSize) throw new HeapError("ESIZE", op, `${path}: ${fileSize} bytes, shorter than the ${regionBytes}-byte heap its header describes`);
   const len = Math.max(headerBytes, Math.min(used, fileSize));
   try {
     return Bun.mmap(path, { shared: false, size: len } as Parameters<typeof Bun.mmap>[1]);

@@ -7,6 +7,9 @@ import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { MAX_REGION_SIZE } from "../heap.ts";
+
+const PAGE_BYTES = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
 /** A page's kind in {@link PageMap.kinds}. */
 export const PageKind = {
@@ -98,6 +101,8 @@ export function readPageMap(region: Pointer | Uint8Array, len: number, op: strin
   const S = loadNative().symbols;
   const pages = Number(S.ph_heap_page_map(region as Pointer, len, 0, null, null, null));
   if (pages < 0) throw HeapError.fromNative(pages, op);
+  // A header may declare up to 2^32 pages; the arrays below hold one entry per page.
+  if (pages * PAGE_BYTES > MAX_REGION_SIZE) throw new HeapError("ESIZE", op, `the heap declares ${pages} pages, more than a heap of this library has (${MAX_REGION_SIZE / PAGE_BYTES})`);
   const raw = new Uint8Array(pages);
   const classes = new Uint8Array(pages);
   const live = new Uint16Array(pages);

@@ -312,10 +312,18 @@ describe("inspectFile", () => {
       writeFileSync(path, bytes.subarray(0, cut));
       expectCode(() => inspectFile(path), ["ECORRUPT", "ESIZE"]);
     }
-    // Cut just past the used prefix: everything inspect needs is there.
+    // Cut past the used prefix: the file is shorter than its heap.
     const path = join(dir, "cut-used.phheap");
     writeFileSync(path, bytes.subarray(0, used));
-    expect(inspectFile(path).report.live.count).toBe(heap.stats().liveCount);
+    expectCode(() => inspectFile(path), ["ESIZE"]);
+    // A header claiming a larger region than the file holds (npages, the u32 at byte 48, doubled).
+    const grown = new Uint8Array(bytes);
+    const v = new DataView(grown.buffer);
+    expect(v.getUint32(48, true) * PAGE).toBe(4 << 20);
+    v.setUint32(48, 2 * v.getUint32(48, true), true);
+    const liar = join(dir, "liar.phheap");
+    writeFileSync(liar, grown);
+    expectCode(() => inspectFile(liar), ["ESIZE"]);
 
     const snapPath = join(dir, "whole.phsnap");
     heap.snapshot().saveSync(snapPath);
@@ -329,7 +337,8 @@ describe("inspectFile", () => {
 
   test("damaged page maps in heap files: a report or ECORRUPT, the file unchanged (seeded campaign)", () => {
     const heap = worldHeap();
-    const image = heap.snapshot().bytes;
+    const image = new Uint8Array(heap.size); // a heap file holds the whole region
+    image.set(heap.snapshot().bytes);
     const mapStart = 2 * PAGE; // leaf 0 follows the two header pages
     const mapEnd = mapStart + (heap.usedBytes / PAGE) * 16;
     const codes = new Map<string, number>();
