@@ -83,6 +83,32 @@ export function step(heap, input, tick) {
     expect(readFileSync(diffPage, "utf8")).toContain("Tick 30 diverged");
   });
 
+  test.skipIf(process.platform === "win32")("on a terminal a long re-run draws a progress bar on stderr and erases it; --quiet draws none", async () => {
+    // 10 ms a tick: 70 ticks take about 0.7 s, past the bar's 0.3 s delay.
+    const slow = join(dir, "slow.ts");
+    writeFileSync(slow, `import { step as simStep } from ${JSON.stringify(SIM)};\nexport const step = (heap, input, tick) => { Bun.sleepSync(10); simStep(heap, input, tick); };\n`);
+    const onTerminal = async (extra: string[]): Promise<{ exit: number | null; text: string }> => {
+      const chunks: string[] = [];
+      const decoder = new TextDecoder();
+      const proc = Bun.spawn([process.execPath, CLI, "replay", "timeline", RECORDING, "--step", slow, ...extra], {
+        cwd: ROOT,
+        terminal: { cols: 72, rows: 24, data: (_term, data) => void chunks.push(decoder.decode(data, { stream: true })) },
+      });
+      await proc.exited;
+      proc.terminal?.close();
+      return { exit: proc.exitCode, text: chunks.join("") };
+    };
+    const total = TICKS + 3; // three keyframes read, then the ticks
+    const drawn = await onTerminal([]);
+    expect(drawn.exit).toBe(0);
+    const frames = drawn.text.match(new RegExp(`\\rtimeline \\[[#.]+\\] +\\d+% +\\d+/${total} steps[^\\r]*`, "g")) ?? [];
+    expect(frames.length).toBeGreaterThan(1);
+    expect(drawn.text).toContain("\r\x1b[Kfile: "); // erased before the result
+    const quiet = await onTerminal(["--quiet"]);
+    expect(quiet.exit).toBe(0);
+    expect(quiet.text).toStartWith("file: ");
+  }, 30_000);
+
   test("a step that throws exits 2 naming the tick", () => {
     const mod = join(dir, "throws.ts");
     writeFileSync(mod, `export function step(heap, input, tick) { if (tick === 12) throw new Error("boom"); }\n`);
