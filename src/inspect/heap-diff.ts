@@ -12,7 +12,7 @@
  */
 import type { HeapStats } from "../introspect.ts";
 import type { DiffOptions, SnapshotDiff } from "../snapshot/diff.ts";
-import { Snapshot } from "../snapshot/snapshot.ts";
+import { imageOfSnapshot, Snapshot } from "../snapshot/snapshot.ts";
 import { changedBytesPerPage } from "./changed-bytes.ts";
 
 /** An allocation: offset and usable size. */
@@ -61,8 +61,9 @@ export interface HeapDiff {
  */
 export function heapDiff(a: Snapshot, b: Snapshot, options: DiffOptions = {}): HeapDiff {
   const diff = Snapshot.diff(a, b, options);
-  const ia = a.bytes;
-  const ib = b.bytes;
+  // The images themselves, not copies: a 1 GiB heap's would double the memory.
+  const ia = imageOfSnapshot(a, "heapDiff");
+  const ib = imageOfSnapshot(b, "heapDiff");
   const changedPerPage = changedBytesPerPage(ia, ib);
   let n = 0;
   for (let p = 0; p < changedPerPage.length; p++) if (changedPerPage[p]! > 0) n++;

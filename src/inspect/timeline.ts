@@ -19,7 +19,7 @@ import { HeapError } from "../errors.ts";
 import { PrivateHeap } from "../heap.ts";
 import type { LayoutMap } from "../snapshot/layout-map.ts";
 import { Replay, type StepFn, type VerifyResult } from "../snapshot/replay.ts";
-import type { Snapshot } from "../snapshot/snapshot.ts";
+import { imageOfSnapshot, type Snapshot } from "../snapshot/snapshot.ts";
 import { changedByteCount } from "./changed-bytes.ts";
 
 /** A recorded keyframe's heap, as the timeline shows it. */
@@ -120,15 +120,22 @@ export function replayTimeline(replay: Replay, options: TimelineOptions = {}): R
   for (let t = 0; t < ticks; t++) inputBytes[t] = replay.input(t).length;
 
   const keyframes: TimelineKeyframe[] = [];
-  let previous: Uint8Array = new Uint8Array(0);
-  for (let k = 0; k < after.length; k++) {
-    const snap = replay.keyframe(after[k]!);
-    const image = snap.bytes;
-    const s = snap.stats();
-    keyframes.push({ after: after[k]!, usedBytes: s.usedBytes, liveCount: s.liveCount, liveBytes: s.liveBytes, changedBytes: changedByteCount(previous, image) });
-    snap.close();
-    previous = image;
-    progress?.(k + 1, total);
+  // Each keyframe is compared with the one before, whose image stays in use
+  // until then: a snapshot is closed (its memory given back) one step later.
+  let previous: Snapshot | null = null;
+  try {
+    for (let k = 0; k < after.length; k++) {
+      const snap = replay.keyframe(after[k]!);
+      const image = imageOfSnapshot(snap, "replayTimeline");
+      const before = previous === null ? new Uint8Array(0) : imageOfSnapshot(previous, "replayTimeline");
+      const s = snap.stats();
+      keyframes.push({ after: after[k]!, usedBytes: s.usedBytes, liveCount: s.liveCount, liveBytes: s.liveBytes, changedBytes: changedByteCount(before, image) });
+      previous?.close();
+      previous = snap;
+      progress?.(k + 1, total);
+    }
+  } finally {
+    previous?.close();
   }
 
   const timeline: ReplayTimeline = { ticks, regionSize: replay.regionSize, keyframeEvery: replay.keyframeEvery, inputBytes, keyframes };

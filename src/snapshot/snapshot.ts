@@ -447,6 +447,15 @@ export class Snapshot {
   }
 }
 
+/**
+ * The checked image behind `s`, without the copy `s.bytes` makes: for the
+ * library's own readers (inspect, diff, timeline), which never write it. A
+ * delta's image is rebuilt in new memory at each call.
+ */
+export function imageOfSnapshot(s: Snapshot, op: string): Uint8Array {
+  return snapshotBytes(s, op);
+}
+
 /** Validate bytes as a snapshot for a target of `targetSize` bytes; throws the code. */
 export function checkBytes(bytes: Uint8Array, targetSize: number, flags: number, op: string): void {
   const rc = loadNative().symbols.ph_snapshot_check(bytes, bytes.length, targetSize, flags);
