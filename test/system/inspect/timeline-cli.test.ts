@@ -109,6 +109,16 @@ export function step(heap, input, tick) {
     expect(quiet.text).toStartWith("file: ");
   }, 30_000);
 
+  test("a torn tail is reported on stderr; the complete ticks before it are shown", () => {
+    const torn = join(dir, "torn.phreplay");
+    const bytes = readFileSync(RECORDING);
+    writeFileSync(torn, bytes.subarray(0, bytes.length - 5));
+    const r = cli(["replay", "timeline", torn]);
+    expect(r.exit).toBe(0);
+    expect(r.stderr).toMatch(/^privheap: torn tail: \d+ bytes at offset \d+: a record cut short; reading the 69 complete ticks before it\n$/);
+    expect(r.stdout).toContain("ticks: 69, keyframes: 3");
+  });
+
   test("a step that throws exits 2 naming the tick", () => {
     const mod = join(dir, "throws.ts");
     writeFileSync(mod, `export function step(heap, input, tick) { if (tick === 12) throw new Error("boom"); }\n`);
