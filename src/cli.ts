@@ -1,10 +1,14 @@
 #!/usr/bin/env bun
 /**
- * cli.ts - the `privheap` command (package.json "bin"): look into and check
- * replay files.
+ * cli.ts - the `privheap` command (package.json "bin"): look into heaps,
+ * snapshots and replay files.
  *
+ *   privheap inspect FILE [--tick N [--step MODULE]] [--json] [--html OUT]
  *   privheap replay info FILE
  *   privheap replay verify FILE --step MODULE [--quiet]
+ *   privheap replay timeline FILE [--step MODULE] [--html OUT]
+ *   privheap diff A B [--json] [--html OUT]
+ *   privheap diff FILE --ticks N M [--step MODULE] [--json] [--html OUT]
  *   privheap help
  *
  * Run it as `bunx privheap ...` or `npm exec privheap ...` where the package

@@ -29,7 +29,7 @@ const SYNOPSIS = `Usage:
   privheap help`;
 
 /** The text of `privheap --help`. */
-export const USAGE = `privheap - look into and check privheap replay files
+export const USAGE = `privheap - look into privheap heaps, snapshots and replay files
 
 ${SYNOPSIS}
 
@@ -71,8 +71,8 @@ Commands:
                         the allocations added, freed and changed (matched by
                         offset), changed roots and, with --layouts, changed
                         fields. --json prints it as JSON; --html OUT writes a
-                        page with a cell per heap page, changed ones
-                        highlighted.
+                        page with B's heap map (as inspect draws it) and the
+                        changed pages framed.
   diff FILE --ticks N M Compare the states after ticks N and M (-1: before
                         tick 0) of the replay FILE: keyframes are read from
                         the file; other ticks need --step to seek to them.
@@ -111,7 +111,7 @@ Examples:
   privheap replay verify run.phreplay --step examples/sim.ts
   privheap replay timeline run.phreplay --step examples/sim.ts --html timeline.html
   privheap diff before.phsnap after.phsnap --html diff.html
-  privheap diff run.phreplay --ticks 59 119 --layouts examples/sim.ts
+  privheap diff run.phreplay --ticks 59 119 --json
 `;
 
 interface Command {

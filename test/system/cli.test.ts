@@ -110,7 +110,7 @@ describe("privheap help and usage errors", () => {
       expect({ args, exit: r.exit, stdout: r.stdout }).toEqual({ args, exit: 2, stdout: "" });
       expect(r.stderr).toStartWith("privheap: ");
       expect(r.stderr).toContain(message);
-      expect(r.stderr).toContain("Usage:\n  privheap replay info FILE");
+      expect(r.stderr).toContain("Usage:\n  privheap inspect FILE");
     }
   }, 60_000);
 });
