@@ -60,6 +60,7 @@ const POLICY: Record<string | symbol, Entry> = {
   roots: { policy: "locked", call: (h) => h.roots() },
   stats: { policy: "locked", call: (h) => h.stats() },
   walk: { policy: "locked", call: (h) => h.walk(() => {}) },
+  inspect: { policy: "locked", call: (h) => h.inspect() },
   snapshot: { policy: "locked", call: (h) => h.snapshot() },
   checksum: { policy: "locked", call: (h) => h.checksum() },
   withLock: { policy: "locked", call: (h) => h.withLock(() => 1) },
