@@ -105,6 +105,39 @@ describe.skipIf(CHROMIUM === null)("the inspect page in Chromium", () => {
     })()`);
   }
 
+  test("a 1 GiB heap: 262,144 cells, each in its colour (the map as it is drawn at two pixels a cell)", async () => {
+    using big = PrivateHeap.create({ size: 1 << 30 });
+    const random = rng(SEED + 1);
+    for (let i = 0; i < 20_000; i++) big.malloc(random.pick([16, 48, 160, 700, 3000, 9000, 70_000]));
+    const bigReport = big.inspect();
+    const tab = await browser.open(artifactPage("inspect-1gib.html", renderInspectPage(bigReport, "1 GiB heap")), 1400, 1000);
+    try {
+      console.log(`inspect page (${bigReport.map.pages} pages): ready ${(await tab.readyMs()).toFixed(0)} ms after navigation start`);
+      expect(tab.errors).toEqual([]);
+      const drawn = await tab.evaluate<string>(`(() => {
+        const c = document.getElementById("privheap-map");
+        const H = privheapInspect, s = H.cellSize;
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        const out = [];
+        for (let p = 0; p < H.cellCount; p++) {
+          const x = (p % H.columns) * s + (s >> 1), y = Math.floor(p / H.columns) * s + (s >> 1);
+          const i = (y * c.width + x) * 4;
+          out.push("#" + [d[i], d[i + 1], d[i + 2]].map((v) => v.toString(16).padStart(2, "0")).join(""));
+        }
+        return out.join(",");
+      })()`);
+      const palette = classColours(sizeClasses().length);
+      const cells = drawn.split(",");
+      expect(cells.length).toBe((1 << 30) / PAGE);
+      const wrong = cells.flatMap((c, p) => (c === colourOf(bigReport.map.kinds[p]!, bigReport.map.classes[p]!, palette) ? [] : [p]));
+      expect(wrong.slice(0, 10)).toEqual([]);
+      expect(new Set(cells).size).toBeGreaterThan(5);
+      await tab.screenshot("inspect-page-1gib.png");
+    } finally {
+      await tab.close();
+    }
+  }, 60_000);
+
   test("hovering a cell shows its run and the allocation the test made there", async () => {
     for (const a of [built.small[7]!, built.large[0]!, built.small[built.small.length - 1]!]) {
       const at = await cellCentre(Math.floor(a.offset / PAGE));

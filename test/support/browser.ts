@@ -253,6 +253,7 @@ export class Page {
       const size = await this.evaluate<{ w: number; h: number }>("({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight })");
       params.clip = { x: 0, y: 0, width: size.w, height: size.h, scale: 1 };
     }
+    await this.#send("Page.bringToFront"); // a tab in the background may never paint
     const r = await this.#send("Page.captureScreenshot", params);
     mkdirSync(ARTIFACTS, { recursive: true });
     const path = join(ARTIFACTS, name);
