@@ -309,6 +309,7 @@ export class Browser {
         "--headless",
         "--no-sandbox", // CI runs as root, where Chromium's sandbox refuses to start
         "--disable-gpu",
+        "--disable-dev-shm-usage", // containers often have a small /dev/shm; use /tmp
         "--no-first-run",
         "--no-default-browser-check",
         "--disable-extensions",
