@@ -196,7 +196,9 @@ TEST(damaged_copies_give_a_count_or_a_code) {
       uint64_t r = test_random(&seed);
       size_t at;
       switch (r % 4) {
-      case 0: at = ((size_t)h->dir[0] << PH_LG_PAGE) + (r >> 8) % ((size_t)ph__leaf_pages(h->lg_chunk) << PH_LG_PAGE); break;
+      case 0: /* one word of the entry of a page below hwm in leaf 0: heads, bodies, tails */
+        at = ((size_t)h->dir[0] << PH_LG_PAGE) + ((r >> 8) % (1u << h->lg_chunk)) * sizeof(ph_page) + 4 * ((r >> 40) % 4);
+        break;
       case 1: at = ((size_t)h->dir[1] << PH_LG_PAGE) + (r >> 8) % 4096; break;
       case 2: at = offsetof(struct ph_heap, bins) + (r >> 8) % sizeof h->bins; break;
       default: at = (r >> 8) % offsetof(struct ph_heap, bins); break;
