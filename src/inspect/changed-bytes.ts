@@ -12,6 +12,19 @@ const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 const LOCK_FROM = NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET;
 const LOCK_TO = NATIVE_CONSTANTS.PH_LOCK_BLOCK_END;
 
+/** Bytes that differ in page `page` of `a` and `b` (bytes past an image's end read as zero). */
+function changedInPage(a: Uint8Array, b: Uint8Array, page: number): number {
+  const from = page * PAGE;
+  const to = Math.min(from + PAGE, Math.max(a.length, b.length));
+  let changed = 0;
+  for (let i = from; i < to; i++) {
+    const x = i < a.length ? a[i]! : 0;
+    const y = i < b.length ? b[i]! : 0;
+    if (x !== y && (i < LOCK_FROM || i >= LOCK_TO)) changed++;
+  }
+  return changed;
+}
+
 /**
  * Call `each(page, changed)` for every page of the longer image that holds
  * a differing byte.
@@ -23,12 +36,7 @@ function forChangedPages(a: Uint8Array, b: Uint8Array, each: (page: number, chan
   for (let from = 0; from < end; from += PAGE) {
     const to = Math.min(from + PAGE, end);
     if (to <= a.length && to <= b.length && Buffer.compare(ba.subarray(from, to), bb.subarray(from, to)) === 0) continue;
-    let changed = 0;
-    for (let i = from; i < to; i++) {
-      const x = i < a.length ? a[i]! : 0;
-      const y = i < b.length ? b[i]! : 0;
-      if (x !== y && (i < LOCK_FROM || i >= LOCK_TO)) changed++;
-    }
+    const changed = changedInPage(a, b, from / PAGE);
     if (changed > 0) each(from / PAGE, changed);
   }
 }
@@ -63,4 +71,15 @@ export function changedBytesPerPage(a: Uint8Array, b: Uint8Array): Uint32Array {
     out[page] = changed;
   });
   return out;
+}
+
+/**
+ * Bytes that differ between `a` and `b` in the `count` pages listed in
+ * `pages` (each once), for a caller that knows no other page can differ:
+ * the heap's tracker reported them written (tracking.ts).
+ */
+export function changedBytesInPages(a: Uint8Array, b: Uint8Array, pages: Uint32Array, count: number): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) total += changedInPage(a, b, pages[i]!);
+  return total;
 }

@@ -12,15 +12,21 @@
  * the per-tick series and is reported with the verify's diff.
  *
  * Cost: a keyframe rebuilds its image (as a seek does) and reads its
- * counters; a re-run tick compares the used prefix with the previous tick's
- * page by page (memcmp; only differing pages are walked byte by byte).
+ * counters; a re-run tick compares, with the state before it, the pages the
+ * heap's tracker saw written (tracking.ts), or the whole used prefix page by
+ * page where the heap compares instead (memcmp; only differing pages are
+ * walked byte by byte).
  */
 import { HeapError } from "../errors.ts";
-import { PrivateHeap } from "../heap.ts";
+import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { changesOf, PrivateHeap } from "../heap.ts";
 import type { LayoutMap } from "../snapshot/layout-map.ts";
 import { Replay, type StepFn, type VerifyResult } from "../snapshot/replay.ts";
 import { imageOfSnapshot, type Snapshot } from "../snapshot/snapshot.ts";
-import { changedByteCount } from "./changed-bytes.ts";
+import { UNKNOWN } from "../tracking.ts";
+import { changedByteCount, changedBytesInPages } from "./changed-bytes.ts";
+
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
 /** A recorded keyframe's heap, as the timeline shows it. */
 export interface TimelineKeyframe {
@@ -143,7 +149,50 @@ export function replayTimeline(replay: Replay, options: TimelineOptions = {}): R
   return timeline;
 }
 
-/** Re-run `replay` with `step`, measuring after each tick that matched. */
+/**
+ * The image of the heap before each tick, kept up to date by copying only
+ * the pages that changed: `bytes` (capacity grows) holds the image in
+ * [0, length), zeros past it.
+ */
+class PreviousImage {
+  bytes: Uint8Array;
+  length: number;
+  constructor(image: Uint8Array) {
+    this.bytes = image.slice();
+    this.length = image.length;
+  }
+
+  get image(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+
+  /** Become `now`, of which only `pages` (count of them, or all when null) may differ. */
+  update(now: Uint8Array, pages: Uint32Array | null, count: number): void {
+    if (this.bytes.length < now.length) {
+      const grown = new Uint8Array(Math.max(now.length, 2 * this.bytes.length));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    if (pages === null) {
+      this.bytes.set(now);
+    } else {
+      for (let i = 0; i < count; i++) {
+        const from = pages[i]! * PAGE;
+        if (from < now.length) this.bytes.set(now.subarray(from, Math.min(from + PAGE, now.length)), from);
+      }
+      // Pages the image grew into were reported; bytes it gave up read as zero.
+    }
+    if (now.length < this.length) this.bytes.fill(0, now.length, this.length);
+    this.length = now.length;
+  }
+}
+
+/**
+ * Re-run `replay` with `step`, measuring after each tick that matched. The
+ * bytes a tick changed are counted in the pages the heap's tracker says
+ * were written since the tick before (every page where it cannot say, as
+ * with "compare" tracking), so a tick costs what it wrote.
+ */
 function rerun(replay: Replay, step: StepFn, layouts: LayoutMap | undefined, progress: (ticksDone: number) => void): NonNullable<ReplayTimeline["run"]> {
   const ticks = replay.ticks;
   const series: TimelineTicks = {
@@ -153,27 +202,37 @@ function rerun(replay: Replay, step: StepFn, layouts: LayoutMap | undefined, pro
     liveBytes: new Float64Array(ticks),
   };
   using heap = PrivateHeap.create({ size: replay.regionSize });
+  const changes = changesOf(heap, "replayTimeline");
   // The state before the tick: the recorded state before tick 0, then each tick's.
-  let before: Uint8Array = replay.keyframe(-1).bytes;
-  const verify = replay.verify(heap, step, {
-    layouts,
-    onProgress: (t) => {
-      const s = heap.stats();
-      const now = heap.u8.subarray(0, s.usedBytes);
-      series.changedBytes[t] = changedByteCount(before, now);
-      series.usedBytes[t] = s.usedBytes;
-      series.liveCount[t] = s.liveCount;
-      series.liveBytes[t] = s.liveBytes;
-      // Reuse the buffer while the used prefix fits it (it is replaced whole).
-      if (before.buffer.byteLength >= now.length) {
-        before = new Uint8Array(before.buffer, 0, now.length);
-        before.set(now);
-      } else {
-        before = now.slice();
-      }
-      progress(t + 1);
-    },
-  });
+  const before = new PreviousImage(imageOfSnapshot(replay.keyframe(-1), "replayTimeline"));
+  let verify: VerifyResult;
+  try {
+    // A set reports exactly from its second collect; tick 0 (after verify's
+    // restore of the state before it) is compared whole.
+    changes.collect(Math.ceil(before.length / PAGE));
+    verify = replay.verify(heap, step, {
+      layouts,
+      onProgress: (t) => {
+        const s = heap.stats();
+        const now = heap.u8.subarray(0, s.usedBytes);
+        const limit = Math.ceil(Math.max(s.usedBytes, before.length) / PAGE);
+        const n = changes.collect(limit, false, true);
+        if (n === UNKNOWN || t === 0) {
+          series.changedBytes[t] = changedByteCount(before.image, now);
+          before.update(now, null, 0);
+        } else {
+          series.changedBytes[t] = changedBytesInPages(before.image, now, changes.pages, n);
+          before.update(now, changes.pages, n);
+        }
+        series.usedBytes[t] = s.usedBytes;
+        series.liveCount[t] = s.liveCount;
+        series.liveBytes[t] = s.liveBytes;
+        progress(t + 1);
+      },
+    });
+  } finally {
+    changes.release();
+  }
   const matched = verify.ok ? ticks : verify.firstDivergentTick;
   const cut = (a: Float64Array) => a.subarray(0, matched);
   return {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeapError } from "../../../src/errors.ts";
+import { PrivateHeap } from "../../../src/heap.ts";
 import { NATIVE_CONSTANTS } from "../../../src/ffi/symbols.ts";
 import { replayTimeline } from "../../../src/inspect/timeline.ts";
 import { Replay, type StepFn } from "../../../src/snapshot/replay.ts";
@@ -149,3 +150,38 @@ function statsOf(image: Uint8Array): { used: number; live: number; liveBytes: nu
   const s = Snapshot.fromBytes(image).stats();
   return { used: s.usedBytes, live: s.liveCount, liveBytes: s.liveBytes };
 }
+
+describe("replayTimeline on a heap large enough for the tracker to report pages", () => {
+  const BIG = 16 << 20;
+  /** Writes a few scattered bytes of a 4 MiB block each tick, and allocates or frees now and then. */
+  const scatter: StepFn = (heap, input, tick) => {
+    const block = heap.getRoot("block");
+    for (let i = 0; i < 3; i++) heap.u8[block + ((input[i]! * 16411 + tick * 4099 + i * 97) % (4 << 20))] = tick & 0xff;
+    if (tick % 5 === 2) heap.setRoot("extra", heap.malloc(70_000));
+    if (tick % 5 === 4) heap.free(heap.getRoot("extra"));
+  };
+
+  test("every tick's changed bytes, counted on the pages the tracker reports, equal a byte-by-byte count", async () => {
+    const path = join(dir, "scatter.phreplay");
+    const truth: number[] = [];
+    {
+      using heap = PrivateHeap.create({ size: BIG });
+      heap.setRoot("block", heap.calloc(1, 4 << 20));
+      using rec = Replay.record(path, heap, { keyframeEvery: 16 });
+      let previous = heap.snapshot().bytes;
+      for (let t = 0; t < 40; t++) {
+        const input = Uint8Array.of((t * 37) & 0xff, (t * 91) & 0xff, (t * 13) & 0xff);
+        scatter(heap, input, t);
+        rec.tick(input);
+        const now = heap.snapshot().bytes;
+        truth.push(naiveChanged(previous, now));
+        previous = now;
+      }
+      console.log(`# tracking of the re-run's heap kind: ${heap.tracking}${heap.trackingReason ? ` (${heap.trackingReason})` : ""}`);
+    }
+    using replay = await Replay.open(path);
+    const run = replayTimeline(replay, { step: scatter }).run!;
+    expect(run.verify.ok).toBe(true);
+    expect([...run.series.changedBytes]).toEqual(truth);
+  });
+});
