@@ -75,7 +75,7 @@ int ph__check_header(const struct ph_heap *h, size_t len) {
   if (h->magic != PH_MAGIC) return PH_ECORRUPT;
   if (h->abi != PH_ABI_VERSION) return PH_EVERSION;
   if (h->page_size != PH_PAGE_SIZE || h->header_pages != PH_HEADER_PAGES) return PH_ECORRUPT;
-  if ((h->flags & ~(uint32_t)PH_ZERO_ON_FREE) != 0 || h->lock_enabled > 1) return PH_ECORRUPT;
+  if ((h->flags & ~(uint32_t)(PH_ZERO_ON_FREE | PH_ZERO_REENTRY)) != 0 || h->lock_enabled > 1) return PH_ECORRUPT;
   if (h->purge_mode > PH__PURGE_NOW) return PH_ECORRUPT;
   if (h->lg_chunk < PH_LG_CHUNK_MIN || h->lg_chunk > PH_LG_CHUNK_MAX) return PH_ECORRUPT;
   uint32_t leaf = ph__leaf_pages(h->lg_chunk);

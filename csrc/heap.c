@@ -33,7 +33,7 @@ size_t ph_heap_max_alloc(size_t size) {
 
 ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   if (!base || ((uintptr_t)base & (PH_PAGE_SIZE - 1)) != 0) return ph__fail_null(PH_EINVAL);
-  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED | PH_LOCKED | PH_PURGE | PH_PURGE_NOW)) return ph__fail_null(PH_EINVAL);
+  if (flags & ~(unsigned)(PH_ZERO_ON_FREE | PH_REGION_ZEROED | PH_LOCKED | PH_PURGE | PH_PURGE_NOW | PH_ZERO_REENTRY)) return ph__fail_null(PH_EINVAL);
   if ((flags & PH_PURGE) && (flags & PH_PURGE_NOW)) return ph__fail_null(PH_EINVAL);
   if ((flags & PH_LOCKED) && !ph__lock_supported()) return ph__fail_null(PH_EINVAL);
   uint64_t npages = (uint64_t)size >> PH_LG_PAGE;
@@ -49,7 +49,7 @@ ph_heap_t *ph_heap_init(void *base, size_t size, unsigned flags) {
   h->page_size = PH_PAGE_SIZE;
   h->header_pages = PH_HEADER_PAGES;
   h->lg_chunk = lg;
-  h->flags = flags & PH_ZERO_ON_FREE;
+  h->flags = flags & (PH_ZERO_ON_FREE | PH_ZERO_REENTRY);
   h->lock_enabled = (flags & PH_LOCKED) ? 1u : 0u;
   ph__set_purge(h, flags & (PH_PURGE | PH_PURGE_NOW));
   h->npages = (uint32_t)npages;

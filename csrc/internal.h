@@ -35,7 +35,8 @@
  * Invariants every function keeps (ph_heap_check verifies them all):
  *   - no two free runs are adjacent, and no free run ends at hwm;
  *   - map entries of pages >= hwm are meaningless; a page entering the heap
- *     gets its entry zeroed (unless it was never touched: then it is zero);
+ *     gets its entry zeroed (unless it was never touched: then it is zero),
+ *     and with PH_ZERO_REENTRY (or PH_ZERO_ON_FREE) its bytes too;
  *   - the header's counters equal what a walk of the map finds.
  */
 #ifndef PH_INTERNAL_H

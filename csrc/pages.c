@@ -11,7 +11,8 @@
  * that holds it: among runs of up to PH_FREE_LISTS pages of one size, the
  * latest freed, which is warm in cache; among longer ones, the lowest) and
  * moves hwm only when nothing fits; map leaves are created at hwm, before
- * the pages they describe enter the heap.
+ * the pages they describe enter the heap; with PH_ZERO_REENTRY, pages that
+ * enter again below touched read as zero, as pages above it do.
  *
  * Damage: a free run's size, tail and links come from map entries, which
  * are untrusted on a heap attached without a full check. free_run_at
@@ -109,6 +110,29 @@ static inline void zero_pages(ph_heap_t *h, uint32_t from, uint32_t to) {
   if (from < to) memset(ph__base(h) + ((uint64_t)from << PH_LG_PAGE), 0, (size_t)(to - from) << PH_LG_PAGE);
 }
 
+/* Whether a page reads as zero: an or of 512-byte blocks (a loop the
+ * compiler vectorizes), stopping at the first block that is not. */
+static bool page_is_zero(const uint64_t *w) {
+  enum { BLOCK_WORDS = 64, PAGE_WORDS = PH_PAGE_SIZE / sizeof(uint64_t) };
+  for (size_t b = 0; b < PAGE_WORDS; b += BLOCK_WORDS) {
+    uint64_t any = 0;
+    for (size_t i = 0; i < BLOCK_WORDS; i++) any |= w[b + i];
+    if (any) return false;
+  }
+  return true;
+}
+
+/* PH_ZERO_REENTRY: zero pages [from, to) as they re-enter the used prefix.
+ * A page that already reads as zero is only read, so a page of a file or of
+ * fresh memory that was never written stays unwritten (no dirty file page,
+ * no memory committed, no write for a tracker to report). */
+static void zero_dirty_pages(ph_heap_t *h, uint32_t from, uint32_t to) {
+  for (uint32_t p = from; p < to; p++) {
+    uint64_t *w = (uint64_t *)(ph__base(h) + ((uint64_t)p << PH_LG_PAGE));
+    if (!page_is_zero(w)) memset(w, 0, PH_PAGE_SIZE);
+  }
+}
+
 /*
  * Move hwm up to hold n pages at an index that is a multiple of align,
  * creating the map leaves the new pages need at the old hwm first. Returns
@@ -133,6 +157,7 @@ static int64_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   /* Pages below `touched` may hold stale entries and data; above it all is 0. */
   clear_entries(h, old, min_u32(new_hwm, touched));
   if (h->flags & PH_ZERO_ON_FREE) zero_pages(h, old, min_u32(new_hwm, touched));
+  else if (h->flags & PH_ZERO_REENTRY) zero_dirty_pages(h, old, min_u32(new_hwm, touched));
   else zero_pages(h, old, min_u32(pos, touched)); /* new leaves must read as zero */
   for (uint32_t c = first_new, q = old; c < nleaves; c++, q += leaf) {
     ph_page *e = ph__page(h, q);
@@ -143,7 +168,7 @@ static int64_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
   h->hwm = new_hwm;
   if (new_hwm > touched) h->touched = new_hwm;
   if (start > pos && free_run_insert(h, pos, (uint32_t)start - pos, true) != 0) return PH_ECORRUPT; /* alignment gap */
-  *zeroed = (h->flags & PH_ZERO_ON_FREE) || start >= touched;
+  *zeroed = (h->flags & (PH_ZERO_ON_FREE | PH_ZERO_REENTRY)) || start >= touched;
   return (int64_t)start;
 }
 
@@ -275,6 +300,7 @@ int ph__pages_grow(ph_heap_t *h, uint32_t p, uint32_t n, uint32_t m) {
     if (top > h->npages || top > ((uint64_t)h->nleaves << h->lg_chunk)) return 0;
     clear_entries(h, end, min_u32((uint32_t)top, h->touched));
     if (h->flags & PH_ZERO_ON_FREE) zero_pages(h, end, min_u32((uint32_t)top, h->touched));
+    else if (h->flags & PH_ZERO_REENTRY) zero_dirty_pages(h, end, min_u32((uint32_t)top, h->touched));
     h->hwm = (uint32_t)top;
     if (h->hwm > h->touched) h->touched = h->hwm;
     return 1;

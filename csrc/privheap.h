@@ -168,6 +168,18 @@ typedef struct ph_heap ph_heap_t;
                                (section 14) */
 #define PH_PURGE_NOW 16u    /* the same, each free run at once (not with
                                PH_PURGE) */
+#define PH_ZERO_REENTRY 32u /* pages that re-enter the used prefix (left
+                               above used_bytes by a free of the top or a
+                               reset, then taken again) are zeroed as they
+                               re-enter, so they read as 0 as pages never
+                               used do. A heap restored from a copy of the
+                               used prefix and the heap it was copied from
+                               then hold the same bytes when driven the same
+                               way (a copy holds zeros above its used
+                               prefix). Without it they keep what they held,
+                               as other allocators' reused pages do. The
+                               cost is a write of each page that re-enters
+                               (a page already zero is only read). */
 
 /*
  * Format `size` bytes at `base` as an empty heap. `base` must be aligned to

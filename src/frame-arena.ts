@@ -23,6 +23,13 @@
  * integers for the JIT (a region ends at 2^32 at most: the copy is taken
  * only from a cursor whose high words are 0).
  *
+ * The arena's heaps are made with `zeroReentry: false`: the pages a frame
+ * takes again after the reset keep the previous frame's bytes instead of
+ * being written with zeros first (which would cost up to one more write of
+ * everything a frame allocates). So a snapshot of an arena's heap, restored
+ * and driven the same way, may read differently from it in bytes an
+ * allocation never wrote; scratch is not meant to be compared.
+ *
  * Double buffering (`buffers: 2`) alternates two heaps: the frame that just
  * ended stays readable through `previous` for one more frame, and its heap is
  * reset when the frame after it ends.
@@ -157,7 +164,7 @@ export class FrameArena<B extends 1 | 2 = 1 | 2> implements Disposable {
       throw new HeapError("EINVAL", "FrameArena.create", `bumpMax must be an integer from 0 to chunkSize - 16, got ${String(bumpMax)}`);
     const heaps: PrivateHeap[] = [];
     try {
-      for (let i = 0; i < buffers; i++) heaps.push(PrivateHeap.create({ size: options.size }));
+      for (let i = 0; i < buffers; i++) heaps.push(PrivateHeap.create({ size: options.size, zeroReentry: false }));
     } catch (e) {
       for (const h of heaps) h.close();
       throw e;

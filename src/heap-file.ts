@@ -203,8 +203,10 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   };
   if (created) {
     // Not PH_REGION_ZEROED: every page counts as touched, so a process that
-    // attaches later never has to write the header to say so.
-    const flags = (zeroOnFree ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | (lock ? NATIVE_CONSTANTS.PH_LOCKED : 0);
+    // attaches later never has to write the header to say so. PH_ZERO_REENTRY,
+    // as PrivateHeap.create's default: pages taken again read as zero (a page
+    // of the file that is still zero is only read, so the file stays unwritten).
+    const flags = (zeroOnFree ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | (lock ? NATIVE_CONSTANTS.PH_LOCKED : 0) | NATIVE_CONSTANTS.PH_ZERO_REENTRY;
     const h = S.ph_heap_init(base, mapped, flags);
     if (h === null) {
       fail(HeapError.fromNative(S.ph_last_error(), "PrivateHeap.open", `${path}: formatting ${mapped} bytes`));

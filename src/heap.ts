@@ -93,6 +93,18 @@ export interface HeapOptions {
   /** Zero memory when it is freed (PH_ZERO_ON_FREE), so every byte below `usedBytes` that is not live data is 0. */
   zeroOnFree?: boolean;
   /**
+   * Zero pages as they re-enter the used prefix (PH_ZERO_REENTRY; default
+   * true): pages left above `usedBytes` by a free at the top or by
+   * `reset()` read as zero when allocations take them again, as pages never
+   * used do. So a heap restored from a snapshot (or a ring frame, or a
+   * replay's keyframe) and the heap it was taken from hold the same bytes
+   * when driven the same way, unwritten `malloc` bytes and checksums
+   * included. `false` leaves their old bytes, as other allocators do: for
+   * scratch heaps whose copies are never compared (a FrameArena's), where
+   * the write of every page a frame takes again would cost up to 2x.
+   */
+  zeroReentry?: boolean;
+  /**
    * How rings, deltas, checksums and replays learn which pages changed
    * (see `heap.tracking`): "auto" (default) asks the system, and compares
    * pages where it cannot; "compare" never asks it. Results are the same
@@ -349,7 +361,8 @@ export class PrivateHeap implements Disposable {
     // A fresh anonymous mapping reads as zero: PH_REGION_ZEROED lets the
     // allocator skip clearing pages it never used. Private anonymous memory
     // can give pages back (the purge mode).
-    const flags = (options.zeroOnFree === true ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | NATIVE_CONSTANTS.PH_REGION_ZEROED | PURGE_MODES[purge]!;
+    const reentry = options.zeroReentry === false ? 0 : NATIVE_CONSTANTS.PH_ZERO_REENTRY;
+    const flags = (options.zeroOnFree === true ? NATIVE_CONSTANTS.PH_ZERO_ON_FREE : 0) | NATIVE_CONSTANTS.PH_REGION_ZEROED | PURGE_MODES[purge]! | reentry;
     const h = S.ph_heap_init(base, mapSize, flags);
     if (h === null) {
       const rc = S.ph_last_error();

@@ -8,7 +8,7 @@
  * a code, and nothing outside the region is written (guard pages surround
  * it; ASan and UBSan watch the rest).
  *
- * Input: byte 0 picks the image (plain or PH_ZERO_ON_FREE); byte 1 the
+ * Input: byte 0 picks the image (plain, PH_ZERO_ON_FREE or PH_ZERO_REENTRY); byte 1 the
  * number of damages (0..15), each 7 bytes (what, which, how, value:4); the
  * rest are operations of 3 bytes (op, a, b), followed by BURST more drawn
  * from a generator seeded with the input (so a short input still runs many
@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define IMAGE ((size_t)6 << 20) /* three map chunks */
-#define NIMAGES 2
+#define NIMAGES 3
 #define MAX_LIVE 64
 #define BURST 48 /* generated operations after the input's own */
 
@@ -49,7 +49,8 @@ static uint32_t load32(const uint8_t *p) {
  * listed runs, a scratch cursor, three leaves. */
 static void build(int k) {
   pristine[k] = mmap(NULL, IMAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ph_heap_t *h = ph_heap_init(pristine[k], IMAGE, PH_REGION_ZEROED | (k ? PH_ZERO_ON_FREE : 0));
+  static const unsigned modes[NIMAGES] = {0, PH_ZERO_ON_FREE, PH_ZERO_REENTRY};
+  ph_heap_t *h = ph_heap_init(pristine[k], IMAGE, PH_REGION_ZEROED | modes[k]);
   static void *ps[4000];
   int n = 0;
   for (int round = 0; round < 2; round++)

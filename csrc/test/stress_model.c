@@ -89,6 +89,7 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
     unsigned op = (unsigned)(r % 100);
     if (op < 45 && n < MAX_LIVE) { /* malloc / calloc / aligned */
       size_t sz = pick_size(&s);
+      uint64_t used_before = ph_heap_used_bytes(h);
       void *p;
       if (op < 35) p = ph_heap_malloc(h, sz);
       else if (op < 40) p = ph_heap_calloc(h, 1, sz);
@@ -101,6 +102,10 @@ static int run_seed(uint64_t seed, size_t size, unsigned flags, long steps, int 
           for (size_t i = 0; i < sz; i++)
             if (((unsigned char *)p)[i]) { ok = 0; break; }
         }
+        /* PH_ZERO_REENTRY: what lies above the used prefix before the call reads as zero, used before or not */
+        if (flags & PH_ZERO_REENTRY)
+          for (uint64_t b = off > used_before ? off : used_before; b < off + sz; b++)
+            if (((unsigned char *)h)[b]) { ok = 0; break; }
         if (op >= 40 && off % ((uint64_t)1 << ((r >> 16) % 17))) ok = 0;
         if (ph_heap_usable_size(h, p) < sz) ok = 0;
         live[n] = (live_t){off, sz, (unsigned char)(r >> 40)};
@@ -192,6 +197,7 @@ TEST(random_ops_small_heap_check_every_step) {
   uint64_t seed = first_seed();
   for (uint64_t k = 0; k < 2; k++) EXPECT(run_seed(seed + k, 4 * MiB, 0, steps, check_every(1)));
   EXPECT(run_seed(seed + 2, 4 * MiB, PH_ZERO_ON_FREE, steps, check_every(1)));
+  EXPECT(run_seed(seed + 3, 4 * MiB, PH_ZERO_REENTRY, steps, check_every(1)));
 }
 
 TEST(random_ops_large_heap_across_chunks) {

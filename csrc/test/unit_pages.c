@@ -276,4 +276,57 @@ TEST(failures_are_results_that_record_nothing) {
   EXPECT_EQ(ph_last_error(), PH_ESIZE);
 }
 
+/* Whether pages [p, p + n) all read as `byte`. */
+static bool pages_read(const ph_heap_t *h, uint32_t p, uint32_t n, unsigned char byte) {
+  const unsigned char *b = (const unsigned char *)h + ((size_t)p << PH_LG_PAGE);
+  for (size_t i = 0; i < ((size_t)n << PH_LG_PAGE); i++)
+    if (b[i] != byte) return false;
+  return true;
+}
+
+/* Fill run p of n pages with `byte`, then free it: it was the top, so hwm falls below it. */
+static void leave_stale(ph_heap_t *h, uint32_t p, uint32_t n, unsigned char byte) {
+  memset((char *)h + ((size_t)p << PH_LG_PAGE), byte, (size_t)n << PH_LG_PAGE);
+  give(h, p);
+  REQUIRE(h->hwm == p && h->touched >= p + n);
+}
+
+TEST(zero_reentry_zeroes_pages_taken_again_by_extend_and_grow) {
+  void *base = ph_region_map_anon(16u << 20);
+  ph_heap_t *h = base ? ph_heap_init(base, 16u << 20, PH_REGION_ZEROED | PH_ZERO_REENTRY) : NULL;
+  REQUIRE(h);
+  EXPECT(ph_heap_flags(h) & PH_ZERO_REENTRY);
+  uint32_t a = take(h, 8, 1);
+  leave_stale(h, a, 8, 0xab);
+  bool zeroed = false;
+  int64_t got = ph__pages_alloc(h, 8, 1, &zeroed);
+  REQUIRE(got == a);
+  EXPECT(zeroed);
+  EXPECT(pages_read(h, a, 8, 0));
+  ph__page(h, a)->info = PH_INFO(PH_PK_LARGE, 0, 0, 0);
+  ph__page(h, a)->size = 8;
+  h->large_count++, h->large_pages += 8;
+  /* Grown in place at the top over pages used before. */
+  uint32_t b = take(h, 6, 1);
+  leave_stale(h, b, 6, 0xcd);
+  uint32_t c = take(h, 2, 1);
+  REQUIRE(c == b);
+  EXPECT(ph__pages_grow(h, c, 2, 6));
+  ph__page(h, c)->size = 6;
+  h->large_pages += 4;
+  EXPECT(pages_read(h, c, 6, 0));
+  EXPECT(ph_heap_check(h, 16u << 20) == 0);
+}
+
+TEST(without_zero_reentry_pages_taken_again_keep_their_bytes) {
+  ph_heap_t *h = make(16u << 20);
+  REQUIRE(h);
+  uint32_t a = take(h, 8, 1);
+  leave_stale(h, a, 8, 0xab);
+  bool zeroed = true;
+  REQUIRE(ph__pages_alloc(h, 8, 1, &zeroed) == a);
+  EXPECT(!zeroed); /* calloc clears them itself */
+  EXPECT(pages_read(h, a, 8, 0xab));
+}
+
 TEST_MAIN()
