@@ -52,7 +52,7 @@ export function formatReport(r: HeapReport, title: string): string {
   const f = r.fragmentation;
   out.push("");
   out.push("fragmentation");
-  out.push(`  free below the high-water mark  ${formatBytes(f.freeBytes)} in ${f.freeRuns} runs (${percent(f.freeShare)} of used), largest run ${formatBytes(f.largestFreeRunBytes)}`);
+  out.push(`  free below the high-water mark  ${formatBytes(f.freeBytes)} in ${f.freeRuns} run${f.freeRuns === 1 ? "" : "s"} (${percent(f.freeShare)} of used), largest run ${formatBytes(f.largestFreeRunBytes)}`);
   out.push(`  small runs                      ${formatBytes(f.smallRunBytes)}, ${percent(f.smallOccupancy)} occupied by live allocations`);
   if (f.scratchBytes > 0) out.push(`  frame scratch                   ${formatBytes(f.scratchBytes)}`);
   const used = r.classes.filter((c) => c.runs > 0);

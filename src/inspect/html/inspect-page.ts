@@ -72,7 +72,7 @@ function summary(report: HeapReport): string {
     row("region", `${formatBytes(s.regionBytes)} (${report.map.pages} pages of ${s.pageSize} B)`),
     row("used", `${formatBytes(s.usedBytes)} (high-water mark); touched ${formatBytes(s.touchedBytes)}; metadata ${formatBytes(s.metaBytes)}`),
     row("live", `${l.count} allocations, ${formatBytes(l.bytes)} (small ${l.smallCount}, ${formatBytes(l.smallBytes)}; large ${l.largeCount}, ${formatBytes(l.largeBytes)})`),
-    row("free", `${formatBytes(f.freeBytes)} in ${f.freeRuns} runs below the high-water mark (${pct(f.freeShare)} of used); largest ${formatBytes(f.largestFreeRunBytes)}`),
+    row("free", `${formatBytes(f.freeBytes)} in ${f.freeRuns} run${f.freeRuns === 1 ? "" : "s"} below the high-water mark (${pct(f.freeShare)} of used); largest ${formatBytes(f.largestFreeRunBytes)}`),
     row("small runs", `${formatBytes(f.smallRunBytes)}, ${pct(f.smallOccupancy)} occupied`),
   ].join("")}</table>`;
 }
