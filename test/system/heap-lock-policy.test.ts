@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HeapError } from "../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
+import { FREE_LOG } from "../../src/free-log.ts";
 import { PrivateHeap } from "../../src/heap.ts";
 import { Replay, type ReplayRecorder } from "../../src/snapshot/replay.ts";
 import { SnapshotRing } from "../../src/snapshot/ring.ts";
@@ -94,6 +95,7 @@ const POLICY: Record<string | symbol, Entry> = {
   view: { policy: "exempt", call: (h) => h.view, why: VIEW },
   close: { policy: "exempt", call: (h) => h.close(), why: "drops this object's mapping; refused while this object holds the lock" },
   [Symbol.dispose]: { policy: "exempt", call: (h) => h[Symbol.dispose](), why: "close()" },
+  [FREE_LOG]: { policy: "exempt", call: (h) => h[FREE_LOG](), why: "wraps this object's free and realloc calls, which take the lock themselves" },
 };
 
 const members = (): (string | symbol)[] => Reflect.ownKeys(PrivateHeap.prototype).filter((k) => k !== "constructor");
