@@ -71,6 +71,7 @@ const STYLE = `
 .chart h3 { font-size: 13px; font-weight: 600; margin: 0 0 2px; }
 #readout { position: sticky; top: 0; z-index: 2; min-height: 1.6em; }
 #diverged { color: ${TIMELINE_COLOURS.divergent}; font-weight: 600; }
+.axis { display: flex; justify-content: space-between; margin-top: -8px; }
 `;
 
 // The page's script: DATA.charts, DATA.ticks, DATA.keyframes, DATA.divergent.
@@ -200,6 +201,7 @@ export function timelinePage(tl: ReplayTimeline, options: TimelinePageOptions): 
 ${diverged}
 <div id="readout" class="panel mono">hover a chart</div>
 ${charts.map((c) => `<div class="chart"><h3>${escapeHtml(c.title)}</h3><canvas id="chart-${c.name}" style="width:${CHART_WIDTH}px;height:${CHART_HEIGHT}px"></canvas></div>`).join("\n")}
+<div class="axis mono muted" style="width:${CHART_WIDTH}px"><span>before tick 0</span><span>tick ${Math.max(0, tl.ticks - 1)}</span></div>
 <p class="muted">grey lines: keyframes${v !== undefined && !v.ok ? "; red line: the first divergent tick" : ""}</p>
 `;
   return renderPage({
