@@ -167,9 +167,11 @@ describe("privheap diff", () => {
       const x0 = view(a).getFloat32(at, true);
       const x1 = view(b).getFloat32(at, true);
       expect(x0).not.toBe(x1);
-      const r = cli(["diff", path, "--ticks", "19", "39", "--layouts", mod]);
+      const html = join(dir, "fields.html");
+      const r = cli(["diff", path, "--ticks", "19", "39", "--layouts", mod, "--html", html]);
       expect({ exit: r.exit, stderr: r.stderr }).toEqual({ exit: 1, stderr: "" });
       expect(r.stdout).toContain(`\n  entities[3].pos.x (f32 at ${at}): ${x0} -> ${x1}\n`);
+      expect(readFileSync(html, "utf8")).toContain(`<td class="mono">entities[3].pos.x (f32): ${x0} -&gt; ${x1}</td><td class="num mono">${at}</td>`);
       const without = cli(["diff", path, "--ticks", "19", "39"]);
       expect(without.stdout).not.toContain("changed fields");
     });
