@@ -1,15 +1,29 @@
 // Crafting replay files (docs/replay-format.md) from their parts, with every
 // checksum recomputed (the header's, each record's, and the heap checksums
 // of the ticks whose keyframes changed), so a hostile-input case can change
-// any field and still reach the checks behind the checksums. Written from the
-// format document, independently of src/snapshot/replay-format.ts.
+// any field and still reach the checks behind the checksums. A compressed
+// keyframe (record type 3) is decoded to the keyframe it holds, so every
+// keyframe mutation reaches it too, compressed again on encoding; its own
+// fields and frame have mutations of their own. Written from the format
+// document, independently of src/snapshot/replay-format.ts.
 import { heapChecksum } from "../../src/checksum.ts";
 import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
 import type { Rng } from "./random.ts";
+import { rleFrame } from "./snapshot-craft.ts";
 
 export const PAGE = 4096;
 const HEADER = 48;
 const LOCK_TO = NATIVE_CONSTANTS.PH_LOCK_BLOCK_END;
+/** The header flag of files that may hold compressed keyframes. */
+export const FLAG_ZSTD = 1;
+/** Record types: tick, keyframe, compressed keyframe. */
+const TICK = 1;
+const KEYFRAME = 2;
+const KEYFRAME_ZSTD = 3;
+/** Bytes of a compressed keyframe's payload before its zstd frame: the keyframe payload's size, 4 reserved. */
+const ZSTD_FIXED = 8;
+/** The level the format document says the writer compresses with (a reader accepts any). */
+const ZSTD_LEVEL = 3;
 
 /** The header's fields; `checksum` null means "computed". */
 export interface HeaderParts {
@@ -50,6 +64,18 @@ export interface KeyframeParts extends Framing {
   pages: number[];
   padding: number; // the 4 padding bytes when pages.length is odd, as a u32
   data: Uint8Array; // pages.length pages
+  zstd: ZstdParts | null; // stored compressed (record type 3), or not
+}
+
+/** What a compressed keyframe stores besides the keyframe payload it holds. */
+export interface ZstdParts {
+  declaredBytes: number | null; // the size field; null: the keyframe payload's length
+  reserved: number;
+  /** The frame as read, and the keyframe payload it holds: reused while that payload is unchanged, else compressed again. */
+  frame: Uint8Array;
+  holds: Uint8Array;
+  /** A frame stored instead of the computed one (damage), or null. */
+  damaged: Uint8Array | null;
 }
 
 /** Bytes placed as they are (garbage, or a record from elsewhere). */
@@ -94,30 +120,60 @@ export function decode(file: Uint8Array): ReplayParts {
     const len = v.getUint32(at + 4, true);
     const p = at + 8;
     const framing = { typeWord, checksum: null, resize: 0 };
-    if (typeWord === 1) {
+    if (typeWord === TICK) {
       records.push({ kind: "tick", ...framing, tick: v.getUint32(p, true), inputBytes: null, heapChecksum: v.getBigUint64(p + 8, true), input: file.slice(p + 16, p + len) });
-    } else if (typeWord === 2) {
-      const n = v.getUint32(p + 16, true);
-      const pages = Array.from({ length: n }, (_, i) => v.getUint32(p + 24 + 4 * i, true));
-      const dataAt = p + 24 + 8 * Math.ceil(n / 2);
-      records.push({
-        kind: "keyframe",
-        ...framing,
-        after: v.getInt32(p, true),
-        kindWord: v.getUint32(p + 4, true),
-        usedBytes: v.getBigUint64(p + 8, true),
-        pageCount: null,
-        reserved: v.getUint32(p + 20, true),
-        pages,
-        padding: 0,
-        data: file.slice(dataAt, dataAt + n * PAGE),
-      });
+    } else if (typeWord === KEYFRAME) {
+      records.push(keyframeParts(file.slice(p, p + len), framing, null));
+    } else if (typeWord === KEYFRAME_ZSTD) {
+      const frame = file.slice(p + ZSTD_FIXED, p + len);
+      const holds = new Uint8Array(Bun.zstdDecompressSync(frame));
+      const declared = v.getUint32(p, true);
+      const zstd: ZstdParts = { declaredBytes: declared === holds.length ? null : declared, reserved: v.getUint32(p + 4, true), frame, holds, damaged: null };
+      records.push(keyframeParts(holds, framing, zstd));
     } else {
       throw new Error(`decode: record type ${typeWord} at ${at}`);
     }
     at = p + len + 8;
   }
   return { header, records };
+}
+
+/** The parts of a keyframe payload (the bytes of a type-2 record's payload). */
+function keyframeParts(payload: Uint8Array, framing: Pick<KeyframeParts, "typeWord" | "checksum" | "resize">, zstd: ZstdParts | null): KeyframeParts {
+  const v = new DataView(payload.buffer, payload.byteOffset, payload.length);
+  const n = v.getUint32(16, true);
+  const dataAt = 24 + 8 * Math.ceil(n / 2);
+  return {
+    kind: "keyframe",
+    ...framing,
+    after: v.getInt32(0, true),
+    kindWord: v.getUint32(4, true),
+    usedBytes: v.getBigUint64(8, true),
+    pageCount: null,
+    reserved: v.getUint32(20, true),
+    pages: Array.from({ length: n }, (_, i) => v.getUint32(24 + 4 * i, true)),
+    padding: 0,
+    data: payload.slice(dataAt, dataAt + n * PAGE),
+    zstd,
+  };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
+}
+
+/** The payload a record stores: a compressed keyframe's size, reserved word and frame, or the payload itself. */
+function storedPayload(r: TickParts | KeyframeParts): Uint8Array {
+  const plain = payloadOf(r);
+  if (r.kind !== "keyframe" || r.zstd === null) return plain;
+  const z = r.zstd;
+  const frame = z.damaged ?? (sameBytes(plain, z.holds) ? z.frame : new Uint8Array(Bun.zstdCompressSync(plain, { level: ZSTD_LEVEL })));
+  const out = new Uint8Array(ZSTD_FIXED + frame.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, (z.declaredBytes ?? plain.length) >>> 0, true);
+  v.setUint32(4, z.reserved >>> 0, true);
+  out.set(frame, ZSTD_FIXED);
+  return out;
 }
 
 function payloadOf(r: TickParts | KeyframeParts): Uint8Array {
@@ -165,7 +221,7 @@ export function encode(parts: ReplayParts): Uint8Array {
       chunks.push(r.bytes);
       continue;
     }
-    let payload = payloadOf(r);
+    let payload = storedPayload(r);
     if (r.resize < 0) payload = payload.subarray(0, Math.max(0, payload.length + r.resize));
     else if (r.resize > 0) {
       const grown = new Uint8Array(payload.length + r.resize);
@@ -247,7 +303,7 @@ const headerMutations: Mutation[] = [
     return "header.magic";
   },
   (p, rng) => ((p.header.version = rng.pick([0, 2, 3, 0xffff])), "header.version"),
-  (p, rng) => ((p.header.flags = rng.pick([1, 2, 0x8000, 0xffff])), "header.flags"),
+  (p, rng) => ((p.header.flags = rng.pick([0, FLAG_ZSTD, 2, FLAG_ZSTD | 2, 0x8000, 0xffff])), "header.flags"),
   (p, rng) => ((p.header.abi = near(rng, p.header.abi)), "header.abi"),
   (p, rng) => ((p.header.pageSize = rng.pick([0, 1, 2048, 8192, 65536, 0xffffffff])), "header.pageSize"),
   (p, rng) => ((p.header.keyframeEvery = rng.pick([0, 1, 2, p.header.keyframeEvery - 1, p.header.keyframeEvery + 1, 2 ** 31, 0xffffffff])), "header.keyframeEvery"),
@@ -261,7 +317,8 @@ const framingMutations: Mutation[] = [
     const i = pickIndex(rng, p.records, (r) => r.kind !== "raw");
     if (i < 0) return "none";
     const r = p.records[i] as TickParts | KeyframeParts;
-    r.typeWord = rng.pick([0, 3, 255, r.typeWord | 0x100, r.typeWord | 0x1000000, r.typeWord === 1 ? 2 : 1]);
+    const other = r.typeWord === TICK ? KEYFRAME : r.typeWord === KEYFRAME ? rng.pick([TICK, KEYFRAME_ZSTD]) : rng.pick([TICK, KEYFRAME]);
+    r.typeWord = rng.pick([0, 4, 255, r.typeWord | 0x100, r.typeWord | 0x1000000, other]);
     return "record.type";
   },
   (p, rng) => {
@@ -423,6 +480,144 @@ const keyframeMutations: Mutation[] = [
   },
 ];
 
+function compressedAt(p: ReplayParts, rng: Rng): KeyframeParts | null {
+  const i = pickIndex(rng, p.records, (r) => r.kind === "keyframe" && r.zstd !== null);
+  return i < 0 ? null : (p.records[i] as KeyframeParts);
+}
+
+/** The frame a compressed keyframe would store now (its payload compressed, or the frame read when that is unchanged). */
+function currentFrame(k: KeyframeParts): Uint8Array {
+  return storedPayload(k).subarray(ZSTD_FIXED);
+}
+
+/** zstd frames of RLE blocks decoding to `size` bytes, made once per size: a few KiB on disk for up to 4 GiB decoded. */
+const bombFrames = new Map<number, Uint8Array>();
+function bombFrame(size: number): Uint8Array {
+  let f = bombFrames.get(size);
+  if (f === undefined) bombFrames.set(size, (f = rleFrame(size, 0x41)));
+  return f;
+}
+
+/** `frame` with the 8-byte content size an rleFrame declares set to `size` (a frame that lies about what it decodes to). */
+function declaringSize(frame: Uint8Array, size: number): Uint8Array {
+  const out = frame.slice();
+  new DataView(out.buffer).setBigUint64(6, BigInt(size), true);
+  return out;
+}
+
+/**
+ * Compressed keyframes: the size field, the reserved word, the frame's
+ * bytes (flipped, cut, spliced, zeroed, followed by more), the storage
+ * switched, and decompression bombs (frames of a few KiB that decode to up
+ * to 1 GiB, declaring that size, the keyframe's, or nothing true).
+ */
+const compressedMutations: Mutation[] = [
+  (p, rng) => {
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const n = k.zstd!.holds.length;
+    k.zstd!.declaredBytes = rng.pick([near(rng, n), n - 1, n + 1, 0, 23, 24, (1 << 30) + 24, rng.int(0, 0xffffffff)]) >>> 0;
+    return "zstd.declaredBytes";
+  },
+  (p, rng) => {
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    k.zstd!.reserved = rng.int(1, 0xffffffff);
+    return "zstd.reserved";
+  },
+  (p, rng) => {
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const frame = currentFrame(k).slice();
+    // The frame header (its first 18 bytes at most) half the time, where one bit changes what the frame claims.
+    const span = rng.next() < 0.5 ? Math.min(18, frame.length) : frame.length;
+    for (let f = rng.int(1, 4); f > 0; f--) frame[rng.int(0, span - 1)]! ^= 1 << rng.int(0, 7);
+    k.zstd!.damaged = frame;
+    return "zstd.frameFlip";
+  },
+  (p, rng) => {
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const frame = currentFrame(k);
+    k.zstd!.damaged = frame.slice(0, rng.int(0, frame.length - 1));
+    return "zstd.frameCut";
+  },
+  (p, rng) => {
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const frame = currentFrame(k);
+    const at = rng.int(0, frame.length);
+    const junk = Uint8Array.from({ length: rng.int(1, 40) }, () => rng.int(0, 255));
+    const out = new Uint8Array(frame.length + junk.length);
+    out.set(frame.subarray(0, at));
+    out.set(junk, at);
+    out.set(frame.subarray(at), at + junk.length);
+    k.zstd!.damaged = out;
+    return "zstd.frameSplice";
+  },
+  (p, rng) => {
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const frame = currentFrame(k).slice();
+    frame.fill(0, rng.int(0, frame.length - 1), rng.int(0, frame.length));
+    k.zstd!.damaged = frame;
+    return "zstd.frameZeroed";
+  },
+  (p, rng) => {
+    // More after the frame: a second frame (of the same payload, or of junk), or a skippable frame.
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const frame = currentFrame(k);
+    const roll = rng.int(0, 2);
+    const more =
+      roll === 0
+        ? frame
+        : roll === 1
+          ? new Uint8Array(Bun.zstdCompressSync(Uint8Array.from({ length: rng.int(1, 300) }, () => rng.int(0, 255))))
+          : Uint8Array.of(0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4);
+    const out = new Uint8Array(frame.length + more.length);
+    out.set(frame);
+    out.set(more, frame.length);
+    k.zstd!.damaged = out;
+    return "zstd.frameFollowed";
+  },
+  (p, rng) => {
+    // Stored the other way: a compressed keyframe as plain, a plain one as compressed (in a file with or without the flag).
+    const i = pickIndex(rng, p.records, (r) => r.kind === "keyframe");
+    if (i < 0) return "none";
+    const k = p.records[i] as KeyframeParts;
+    if (k.zstd !== null) {
+      k.zstd = null;
+      k.typeWord = KEYFRAME;
+    } else {
+      const holds = payloadOf(k);
+      k.zstd = { declaredBytes: null, reserved: 0, frame: new Uint8Array(Bun.zstdCompressSync(holds, { level: ZSTD_LEVEL })), holds, damaged: null };
+      k.typeWord = KEYFRAME_ZSTD;
+    }
+    return "zstd.storage";
+  },
+  (p, rng) => {
+    // A bomb: a frame of RLE blocks decoding to up to 1 GiB, declaring that size, or the keyframe's true size (a lie), in the size field or not.
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const n = k.zstd!.holds.length;
+    const decodes = rng.pick([n + PAGE, 64 << 20, 1 << 30]);
+    const lie = rng.next() < 0.5;
+    k.zstd!.damaged = lie ? declaringSize(bombFrame(decodes), n) : bombFrame(decodes);
+    k.zstd!.declaredBytes = rng.next() < 0.5 ? null : decodes;
+    return lie ? "zstd.bombLying" : "zstd.bomb";
+  },
+  (p, rng) => {
+    // A frame of the keyframe's size whose bytes are junk after a true start: decompresses, then fails the keyframe checks.
+    const k = compressedAt(p, rng);
+    if (k === null) return "none";
+    const n = k.zstd!.holds.length;
+    const keep = rng.int(0, Math.min(n, 64));
+    k.zstd!.damaged = rleFrame(n, rng.int(0, 255), k.zstd!.holds.slice(0, keep));
+    return "zstd.junkPayload";
+  },
+];
+
 /** Sizes far beyond what the file holds: the region up to 4 GiB, and a keyframe declaring most of it (its heap header too, or not). */
 const sizeBombs: Mutation[] = [
   (p, rng) => {
@@ -477,7 +672,7 @@ const structureMutations: Mutation[] = [
   },
 ];
 
-const GROUPS = [headerMutations, framingMutations, tickMutations, keyframeMutations, keyframeMutations, structureMutations, sizeBombs];
+const GROUPS = [headerMutations, framingMutations, tickMutations, keyframeMutations, keyframeMutations, structureMutations, sizeBombs, compressedMutations];
 
 /**
  * A hostile variant of `base`: 1 to 3 structure-aware mutations (checksums

@@ -21,13 +21,17 @@ import { inputOf, setUp, step } from "./replay-sim.ts";
 export const REGION = 1 << 20;
 export const SIM_MODULE = join(import.meta.dir, "replay-sim.ts");
 
-/** Two real recordings of the simulation: the mutations' base and a donor of foreign records. */
-export function recordings(dir: string): { base: ReplayParts; donor: ReplayParts; baseBytes: Uint8Array } {
-  const make = (name: string, seed: number, ticks: number, keyframeEvery: number) => {
+/**
+ * Real recordings of the simulation: the mutations' bases, one with
+ * compressed keyframes (the default) and one without, and a donor of
+ * foreign records (compressed).
+ */
+export function recordings(dir: string): { base: ReplayParts; plain: ReplayParts; donor: ReplayParts; baseBytes: Uint8Array; plainBytes: Uint8Array } {
+  const make = (name: string, seed: number, ticks: number, keyframeEvery: number, compress: boolean) => {
     using heap = PrivateHeap.create({ size: REGION });
     setUp(heap);
     const path = join(dir, name);
-    using rec = Replay.record(path, heap, { keyframeEvery });
+    using rec = Replay.record(path, heap, { keyframeEvery, compress });
     for (let t = 0; t < ticks; t++) {
       const input = inputOf(seed, t);
       step(heap, input, t);
@@ -36,8 +40,9 @@ export function recordings(dir: string): { base: ReplayParts; donor: ReplayParts
     rec.close();
     return new Uint8Array(readFileSync(path));
   };
-  const baseBytes = make("base.phreplay", 1, 24, 4);
-  return { base: decode(baseBytes), donor: decode(make("donor.phreplay", 2, 5, 1)), baseBytes };
+  const baseBytes = make("base.phreplay", 1, 24, 4, true);
+  const plainBytes = make("plain.phreplay", 1, 24, 4, false);
+  return { base: decode(baseBytes), plain: decode(plainBytes), donor: decode(make("donor.phreplay", 2, 5, 1, true)), baseBytes, plainBytes };
 }
 
 /** A HeapError's code; anything else is a failure of the case. */
@@ -133,12 +138,13 @@ export async function campaign(seed: number, cases: number, cliEvery: number, on
   const dir = mkdtempSync(join(tmpdir(), "privheap-hostile-replays-"));
   const result: CampaignResult = { cases: 0, outcomes: new Map(), mutations: new Map(), cliCases: 0, maxCaseMs: 0, maxRssBytes: 0 };
   try {
-    const { base, donor } = recordings(dir);
+    const { base, plain, donor } = recordings(dir);
     using heap = PrivateHeap.create({ size: REGION });
     const r = rng(seed);
     const file = join(dir, "case.phreplay");
     for (let i = 0; i < cases; i++) {
-      const { bytes, what } = mutate(base, donor, r);
+      // Every other case mutates the recording without compressed keyframes.
+      const { bytes, what } = mutate(i % 2 === 0 ? base : plain, donor, r);
       const t0 = performance.now();
       let summary: string;
       try {

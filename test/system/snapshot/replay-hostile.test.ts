@@ -11,7 +11,8 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decode, encode, imageChecksum, resealHeapChecksums } from "../../support/replay-craft.ts";
+import { decode, encode, imageChecksum, type KeyframeParts, type ReplayParts, resealHeapChecksums } from "../../support/replay-craft.ts";
+import { rleFrame } from "../../support/snapshot-craft.ts";
 import { campaign, recordings } from "../../support/replay-hostile.ts";
 import { seeds } from "../../support/random.ts";
 import { Replay } from "../../../src/snapshot/replay.ts";
@@ -26,16 +27,34 @@ import type { StepFn } from "../../../src/snapshot/replay.ts";
 const CASES = 1200;
 
 describe("hostile replay files", () => {
-  test("the crafter reproduces a recording byte for byte, and its heap checksums are the recorder's", () => {
+  test("the crafter reproduces a recording byte for byte, compressed or not, and its heap checksums are the recorder's", () => {
     const dir = mkdtempSync(join(tmpdir(), "privheap-craft-"));
     try {
-      const { base, baseBytes } = recordings(dir);
-      expect(Buffer.from(encode(base)).equals(Buffer.from(baseBytes))).toBe(true);
-      const resealed = structuredClone(base);
-      resealHeapChecksums(resealed);
-      expect(Buffer.from(encode(resealed)).equals(Buffer.from(baseBytes))).toBe(true);
-      const replay = Replay.fromBytes(baseBytes);
-      expect(imageChecksum(replay.keyframe(3).bytes)).toBe(replay.checksum(3));
+      const { base, baseBytes, plain, plainBytes } = recordings(dir);
+      expect(base.records.some((r) => r.kind === "keyframe" && r.zstd !== null)).toBe(true);
+      expect(plain.records.some((r) => r.kind === "keyframe" && r.zstd !== null)).toBe(false);
+      for (const [parts, bytes] of [
+        [base, baseBytes],
+        [plain, plainBytes],
+      ] as const) {
+        expect(Buffer.from(encode(parts)).equals(Buffer.from(bytes))).toBe(true);
+        const resealed = structuredClone(parts);
+        resealHeapChecksums(resealed);
+        expect(Buffer.from(encode(resealed)).equals(Buffer.from(bytes))).toBe(true);
+        const replay = Replay.fromBytes(bytes);
+        expect(imageChecksum(replay.keyframe(3).bytes)).toBe(replay.checksum(3));
+      }
+      // A compressed keyframe whose pages change is compressed again, and reads back as the changed keyframe.
+      const changed = structuredClone(base);
+      const k = changed.records.find((r) => r.kind === "keyframe" && r.zstd !== null && r.after === 3 && r.pages.length > 0);
+      if (k?.kind !== "keyframe") throw new Error("no compressed keyframe after tick 3 with pages");
+      k.data = k.data.slice();
+      k.data[k.data.length - 1]! ^= 0xff;
+      resealHeapChecksums(changed);
+      const replay = Replay.fromBytes(encode(changed));
+      expect(replay.torn).toBeNull();
+      const page = k.pages[k.pages.length - 1]!;
+      expect(replay.keyframe(3).bytes[page * 4096 + 4095]).toBe(Replay.fromBytes(baseBytes).keyframe(3).bytes[page * 4096 + 4095]! ^ 0xff);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -52,6 +71,9 @@ describe("hostile replay files", () => {
       // native check of keyframe images, restores, and the re-run.
       for (const outcome of ["open ECORRUPT", "open EVERSION", "open ok", "keyframe ECORRUPT", "seek ok", "verify ok", "verify diverged", "info ok", "verify exit 0"])
         expect(seen[outcome] ?? 0, `outcome "${outcome}" (seed ${seed})`).toBeGreaterThan(0);
+      // Compressed keyframes get their own damage as well as every keyframe mutation (half the cases start from a compressed recording).
+      for (const m of ["zstd.declaredBytes", "zstd.frameFlip", "zstd.frameCut", "zstd.storage", "zstd.bomb", "zstd.bombLying", "keyframe.pages"])
+        expect(r.mutations.get(m) ?? 0, `mutation "${m}" (seed ${seed})`).toBeGreaterThan(0);
       // Nothing a 1 MiB recording can declare costs more than a few images.
       expect(r.maxRssBytes - before).toBeLessThan(256 << 20);
     }, 60_000);
@@ -59,6 +81,53 @@ describe("hostile replay files", () => {
 });
 
 // ---- compressed keyframes --------------------------------------------------
+
+describe("compressed keyframe bombs, crafted", () => {
+  const GiB = 1 << 30;
+  /** An RLE frame decoding to `decodes` bytes whose 8-byte content size says `declares`. */
+  const lyingFrame = (decodes: number, declares: number) => {
+    const f = rleFrame(decodes, 0x41);
+    new DataView(f.buffer).setBigUint64(6, BigInt(declares), true);
+    return f;
+  };
+  const cases: [string, (k: KeyframeParts) => void, RegExp][] = [
+    ["a size field of 1 GiB", (k) => void (k.zstd!.declaredBytes = GiB + 24), /a compressed keyframe declaring \d+ bytes/],
+    ["a 32 KiB frame of 1 GiB, declared in both", (k) => void ((k.zstd!.damaged = rleFrame(GiB, 0x41)), (k.zstd!.declaredBytes = GiB)), /a compressed keyframe declaring \d+ bytes/],
+    ["a 32 KiB frame of 1 GiB, the size field the keyframe's", (k) => void (k.zstd!.damaged = rleFrame(GiB, 0x41)), /not one zstd frame of its size/],
+    ["a 32 KiB frame of 1 GiB declaring the keyframe's size", (k) => void (k.zstd!.damaged = lyingFrame(GiB, k.zstd!.holds.length)), /does not decompress|decompresses to/],
+    ["a size field one page beyond the frame's", (k) => void (k.zstd!.declaredBytes = k.zstd!.holds.length + 4096), /not one zstd frame of its size/],
+  ];
+  const dir = mkdtempSync(join(tmpdir(), "privheap-zbombs-"));
+  const { base } = recordings(dir);
+  rmSync(dir, { recursive: true, force: true });
+  const keyframeAfter = (parts: ReplayParts, after: number) => {
+    const k = parts.records.find((r) => r.kind === "keyframe" && r.after === after);
+    if (k?.kind !== "keyframe" || k.zstd === null) throw new Error(`the recording has no compressed keyframe after tick ${after}`);
+    return k;
+  };
+  for (const [what, damage, reason] of cases) {
+    test(`${what}: ECORRUPT naming it in the first keyframe, a torn tail at it later; memory stays bounded`, () => {
+      const rss = process.memoryUsage().rss;
+      const first = structuredClone(base);
+      damage(keyframeAfter(first, -1));
+      let error: unknown = null;
+      try {
+        Replay.fromBytes(encode(first));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(HeapError);
+      expect((error as HeapError).code).toBe("ECORRUPT");
+      expect((error as HeapError).message).toMatch(reason);
+      const later = structuredClone(base);
+      damage(keyframeAfter(later, 11));
+      const replay = Replay.fromBytes(encode(later));
+      expect(replay.torn?.reason).toMatch(reason);
+      expect(replay.ticks).toBe(12); // ticks 0..11, the keyframe after tick 11 and everything after it cut off
+      expect(process.memoryUsage().rss - rss).toBeLessThan(128 << 20);
+    });
+  }
+});
 
 const COMPRESSED_CASES = 300;
 const BIG_PAGES = 24;
