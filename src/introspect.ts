@@ -96,6 +96,23 @@ export function readRoots(region: RegionRef): Record<string, number> {
 }
 
 /**
+ * Index (even) of the pair of `allocs` (as {@link listAllocations} gives
+ * them: address order) whose allocation holds byte `off`, or -1.
+ */
+export function allocationHolding(allocs: Float64Array, off: number): number {
+  let lo = 0;
+  let hi = (allocs.length >>> 1) - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = allocs[2 * mid]!;
+    if (off < start) hi = mid - 1;
+    else if (off >= start + allocs[2 * mid + 1]!) lo = mid + 1;
+    else return 2 * mid;
+  }
+  return -1;
+}
+
+/**
  * Every live allocation as (offset, usable size) pairs in address order:
  * element 2i is an offset, 2i + 1 its size. One ph_off_walk call per
  * WALK_BATCH allocations, no callback into JS.

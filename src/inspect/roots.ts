@@ -3,6 +3,7 @@
  * allocation holding it, and, where layouts are registered, the structs
  * it reaches through pointer fields (LayoutMap's walk over the image).
  */
+import { allocationHolding } from "../introspect.ts";
 import { pathOf, placeStructs, type LayoutMap, type Placement } from "../snapshot/layout-map.ts";
 
 /** Structs reached from a root, as the layout walk placed them. */
@@ -36,20 +37,6 @@ export interface RootReport {
 
 /** Placements listed per root; the counts cover all of them. */
 export const REACHED_LISTED = 50;
-
-/** Index (even) of the pair of `allocs` holding off, or -1. */
-function allocationHolding(allocs: Float64Array, off: number): number {
-  let lo = 0;
-  let hi = (allocs.length >>> 1) - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const start = allocs[2 * mid]!;
-    if (off < start) hi = mid - 1;
-    else if (off >= start + allocs[2 * mid + 1]!) lo = mid + 1;
-    else return 2 * mid;
-  }
-  return -1;
-}
 
 /** A layout by its first field names. */
 function layoutText(layout: Placement["layout"]): string {

@@ -7,7 +7,7 @@
  * also names each changed field by its path.
  */
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
-import { listAllocations, readRoots, type RegionRef } from "../introspect.ts";
+import { allocationHolding, listAllocations, readRoots, type RegionRef } from "../introspect.ts";
 import type { ScalarType } from "../struct.ts";
 import { fieldAt, placeStructs, segmentAt, segmentsOf, type LayoutMap, type Segment } from "./layout-map.ts";
 
@@ -103,20 +103,6 @@ function side(region: RegionRef): Side {
   return { allocs: listAllocations(region, "Snapshot.diff"), roots: readRoots(region) };
 }
 
-/** Index i (even) of the pair containing off, or -1. */
-function findAlloc(allocs: Float64Array, off: number): number {
-  let lo = 0;
-  let hi = allocs.length / 2 - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const start = allocs[2 * mid]!;
-    if (off < start) hi = mid - 1;
-    else if (off >= start + allocs[2 * mid + 1]!) lo = mid + 1;
-    else return 2 * mid;
-  }
-  return -1;
-}
-
 function rootsIn(roots: Record<string, number>, start: number, size: number): string[] {
   return Object.keys(roots).filter((name) => roots[name]! >= start && roots[name]! < start + size);
 }
@@ -171,10 +157,10 @@ export function diffImages(a: Uint8Array, b: Uint8Array, options: DiffOptions = 
   const byOffset = new Map<number, DiffAllocation>();
   const mapped: DiffRange[] = ranges.map((r) => {
     let s = sb;
-    let i = findAlloc(sb.allocs, r.offset);
+    let i = allocationHolding(sb.allocs, r.offset);
     if (i < 0) {
       s = sa;
-      i = findAlloc(sa.allocs, r.offset);
+      i = allocationHolding(sa.allocs, r.offset);
     }
     if (i < 0) return { ...r, allocation: null };
     const offset = s.allocs[i]!;
@@ -241,7 +227,7 @@ function namePaths(
   ranges: { offset: number; length: number }[], rangesTruncated: boolean, layouts: LayoutMap, maxFields: number,
 ): DiffPaths {
   const placeIn = (img: Uint8Array, s: Side) => placeStructs(layouts, img, s.roots, (off) => {
-    const i = findAlloc(s.allocs, off);
+    const i = allocationHolding(s.allocs, off);
     return i < 0 ? -1 : s.allocs[i]! + s.allocs[i + 1]!;
   });
   const pb = placeIn(b, sb);
