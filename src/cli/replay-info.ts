@@ -131,8 +131,8 @@ export function formatReplayInfo(info: ReplayInfo): string[] {
     `keyframe records: ${info.keyframeRecordBytes} bytes${perKeyframe}`,
     `last keyframe: after tick ${last.after}, ${last.usedBytes} bytes of heap used (${humanBytes(last.usedBytes)}), roots: ${last.roots.join(", ") || "none"}`,
     ((header.flags ?? 0) & REPLAY_FLAG_ZSTD) !== 0
-      ? "compression: zstd (recorded with compress: true: each keyframe stored compressed where that is smaller)"
-      : `compression: none (recorded without compress: keyframe pages stored raw)`,
+      ? "compression: zstd (each keyframe stored compressed where that is smaller)"
+      : "compression: none (recorded with compress: false: keyframe pages stored raw)",
     info.torn === null ? "torn tail: none" : `torn tail: ${info.torn.bytes} bytes at offset ${info.torn.offset}: ${info.torn.reason}`,
   ];
   return lines;

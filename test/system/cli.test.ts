@@ -136,18 +136,18 @@ describe("privheap replay info", () => {
       `tick records: ${records.tick} bytes, ${(records.tick / TICKS).toFixed(1)} bytes per tick on average (${(inputs / TICKS).toFixed(1)} of them input)`,
       `keyframe records: ${records.keyframe} bytes, ${(records.keyframe / 3).toFixed(1)} bytes per keyframe on average`,
       `last keyframe: after tick 119, ${last.byteLength} bytes of heap used (${(last.byteLength / 1024).toFixed(2)} KiB), roots: entities, game`,
-      "compression: none (recorded without compress: keyframe pages stored raw)",
+      "compression: zstd (each keyframe stored compressed where that is smaller)",
       "torn tail: none",
       "",
     ]);
   });
 
-  test("a recording made with compress: true says so", () => {
-    const path = join(dir, "compressed.phreplay");
+  test("a recording made with compress: false says so", () => {
+    const path = join(dir, "uncompressed.phreplay");
     {
       using heap = PrivateHeap.create({ size: REGION });
       createWorld(heap, 200);
-      using rec = Replay.record(path, heap, { keyframeEvery: EVERY, compress: true });
+      using rec = Replay.record(path, heap, { keyframeEvery: EVERY, compress: false });
       for (let t = 0; t < TICKS; t++) {
         simStep(heap, inputFor(t), t);
         rec.tick(inputFor(t));
@@ -155,8 +155,8 @@ describe("privheap replay info", () => {
     }
     const r = cli(["replay", "info", path]);
     expect(r.exit).toBe(0);
-    expect(r.stdout).toContain("\ncompression: zstd (recorded with compress: true: each keyframe stored compressed where that is smaller)\n");
-    expect(statSync(path).size).toBeLessThan(statSync(RECORDING).size);
+    expect(r.stdout).toContain("\ncompression: none (recorded with compress: false: keyframe pages stored raw)\n");
+    expect(statSync(path).size).toBeGreaterThan(statSync(RECORDING).size);
   });
 
   test("a torn file: the tail is reported, the complete ticks counted, exit 0", () => {

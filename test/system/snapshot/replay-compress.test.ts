@@ -1,4 +1,4 @@
-// Compressed keyframes (Replay.record's `compress`): the file is smaller,
+// Compressed keyframes (Replay.record's `compress`, on by default): the file is smaller,
 // reads back, seeks and verifies as an uncompressed one; a rewind still
 // writes the straight recording's bytes; a compressed record that lies
 // about its size, is cut short or is garbage is refused, never decoded
@@ -47,12 +47,12 @@ function setUpBig(heap: PrivateHeap): void {
   heap.setRoot("big", heap.calloc(BIG_PAGES, 4096));
 }
 
-/** A recording of `inputs` from a fresh heap. */
-function record(inputs: readonly Uint8Array[], compress: boolean, keyframeEvery = 5): Uint8Array {
+/** A recording of `inputs` from a fresh heap (`compress` undefined: the default). */
+function record(inputs: readonly Uint8Array[], compress: boolean | undefined, keyframeEvery = 5): Uint8Array {
   const path = pathFor();
   using heap = PrivateHeap.create({ size: 4 * MiB });
   setUpBig(heap);
-  using rec = Replay.record(path, heap, { keyframeEvery, compress });
+  using rec = Replay.record(path, heap, compress === undefined ? { keyframeEvery } : { keyframeEvery, compress });
   for (let t = 0; t < inputs.length; t++) {
     bigStep(heap, inputs[t]!, t);
     rec.tick(inputs[t]!);
@@ -96,6 +96,15 @@ describe("compressed keyframes", () => {
       expect(heap.checksum()).toBe(t < 0 ? heapChecksumOfFirst(plain) : replay.checksum(t));
     }
     expect(replay.verify(heap, bigStep).ok).toBe(true);
+  });
+
+  test("compression is the default: a recording made without the option is the compress: true one, byte for byte", () => {
+    const some = inputs.slice(0, 12);
+    const byDefault = record(some, undefined);
+    expect(parseHeader(byDefault, "test", "default").flags).toBe(REPLAY_FLAG_ZSTD);
+    expect(recordTypes(byDefault)).toContain(RECORD_KEYFRAME_ZSTD);
+    expect(Buffer.compare(byDefault, record(some, true))).toBe(0);
+    expect(parseHeader(record(some, false), "test", "plain").flags).toBe(0);
   });
 
   test("compress must be a boolean", () => {

@@ -42,14 +42,14 @@ const step: StepFn = (heap, input, t) => {
 };
 
 /** Record `ticks` ticks; returns the path and the live checksum after each tick. */
-function record(ticks: number, keyframeEvery: number, seed = 1): { path: string; sums: bigint[]; inputs: Uint8Array[] } {
+function record(ticks: number, keyframeEvery: number, seed = 1, compress = true): { path: string; sums: bigint[]; inputs: Uint8Array[] } {
   const r = rng(seed);
   const path = pathFor();
   const heap = heapOf();
   setup(heap);
   const sums: bigint[] = [];
   const inputs: Uint8Array[] = [];
-  using rec = Replay.record(path, heap, { keyframeEvery });
+  using rec = Replay.record(path, heap, { keyframeEvery, compress });
   for (let t = 0; t < ticks; t++) {
     const input = Uint8Array.from({ length: r.int(1, 12) }, () => r.int(0, 255));
     step(heap, input, t);
@@ -274,7 +274,8 @@ describe("Replay: torn and damaged files", () => {
   test("cut inside the header or the first keyframe: ECORRUPT", () => {
     const { path } = record(5, 4);
     const whole = readFileSync(path);
-    for (const cut of [0, 10, 47, 48, 60, 5000]) {
+    const firstEnd = 48 + 8 + whole.readUInt32LE(48 + 4) + 8;
+    for (const cut of [0, 10, 47, 48, 60, (48 + firstEnd) >> 1, firstEnd - 1]) {
       const p = pathFor();
       writeFileSync(p, whole.subarray(0, cut));
       expectCode(() => Replay.openSync(p), "ECORRUPT");
@@ -315,7 +316,8 @@ describe("Replay: torn and damaged files", () => {
   });
 
   test("a keyframe whose pages were changed under a valid record checksum is refused when used", () => {
-    const { path } = record(40, 8);
+    // Uncompressed, so its page bytes are in the file (a compressed keyframe's damage: replay-hostile.test.ts).
+    const { path } = record(40, 8, 1, false);
     const bytes = new Uint8Array(readFileSync(path));
     const v = new DataView(bytes.buffer);
     // Walk the records to the keyframe after tick 15 (the third keyframe).
