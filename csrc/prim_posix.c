@@ -4,7 +4,7 @@
  * flock tied to the mapping, posix_fallocate) and macOS's file
  * preallocation are the differences inside.
  */
-#if !defined(_WIN32)
+#if !defined(_WIN32) && !defined(__wasm__)
 #define _GNU_SOURCE 1      /* syscall, MAP_ANONYMOUS, MAP_NORESERVE under -std=c11 */
 #define _DARWIN_C_SOURCE 1 /* the same on macOS */
 #include "prim.h"
@@ -505,4 +505,4 @@ int64_t ph__prim_track_peek(ph__prim_tracker *t, uint64_t from, uint64_t to, uin
 void ph__prim_track_stop(ph__prim_tracker *t) { (void)t; }
 #endif
 
-#endif /* !_WIN32 */
+#endif /* !_WIN32 && !__wasm__ */
