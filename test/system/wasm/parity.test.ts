@@ -142,7 +142,11 @@ function lockstep(native: HeapLike, wasm: HeapLike, seed: number, steps: number,
       liveBytes += size;
       write(a);
     }
-    if (step === perturb.flipByteAt && live.length > 0) wasm.u8[live[live.length - 1]!.off] ^= 1;
+    if (step === perturb.flipByteAt && live.length > 0) {
+      const u8 = wasm.u8;
+      const at = live[live.length - 1]!.off;
+      u8[at] = u8[at]! ^ 1;
+    }
     if (live.length > 0) {
       const a = live[r.int(0, live.length - 1)]!;
       both(step, `usableSize(${a.off})`, native, wasm, (h) => h.usableSize(a.off));
