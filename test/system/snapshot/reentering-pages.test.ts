@@ -95,6 +95,21 @@ describe("pages re-entering the used prefix", () => {
     }
   });
 
+  test("a restore of a delta snapshot, then the same steps give the bytes of a straight run", () => {
+    const straight = heapOf();
+    leaveStalePages(straight, 0x11);
+    const expected = unwrittenBlock(straight);
+
+    const rolled = heapOf();
+    leaveStalePages(rolled, 0x11);
+    const base = rolled.snapshot();
+    const delta = rolled.snapshot({ base });
+    leaveStalePages(rolled, 0x22); // a predicted frame that is rolled back
+    rolled.restore(delta);
+    expect(unwrittenBlock(rolled)).toEqual(expected);
+    expect(rolled.checksum()).toBe(straight.checksum());
+  });
+
   test("a recording that takes pages freed before it started verifies, and seeks to the recorded checksums", () => {
     // Each tick allocates a block at the top, writes its first bytes only, and frees it the next tick.
     const step: StepFn = (heap, input, t) => {
