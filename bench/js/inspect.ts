@@ -8,10 +8,8 @@
  *   liveMiB    bytes of live allocations in it (default 512)
  *   PRIVHEAP_BENCH_DIR=dir writes the files there (default: the OS temp dir)
  *
- * The heap holds half its live bytes in small allocations (16 B to 2 KiB,
- * every size class of that range) and half in large ones (16 KiB to 2 MiB),
- * allocated interleaved with a fifth of each freed again, so there are free
- * runs and partly used small runs, as in a heap that has lived a while.
+ * The heap is mixed-heap.ts's: half its live bytes small (16 B to 2 KiB),
+ * half large (16 KiB to 2 MiB), a fifth of each freed again as it fills.
  * Rows (each from the file, in this process, after one warm-up run):
  *   read          fs.readSync of the heap's used prefix (the floor: what any inspect reads)
  *   text          inspectFile (the used prefix mapped: only pages it reads come in) + formatReport
@@ -31,6 +29,7 @@ import { renderInspectPage } from "../../src/inspect/html/inspect-page.ts";
 import { reportJson } from "../../src/inspect/json.ts";
 import { formatReport } from "../../src/inspect/text.ts";
 import { median, printHeader, table } from "./common.ts";
+import { fillMixed } from "./mixed-heap.ts";
 
 const RUNS = Number(process.argv[2] ?? 5);
 const MiB = 2 ** 20;
@@ -40,53 +39,10 @@ const dir = mkdtempSync(join(process.env.PRIVHEAP_BENCH_DIR ?? tmpdir(), "privhe
 const path = join(dir, "big.phheap");
 printHeader(`privheap inspect of a ${REGION / MiB} MiB heap file holding ${LIVE / MiB} MiB, medians of ${RUNS} runs, files in ${dir}`);
 
-/** xorshift32: the same heap every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
-
 /** Fill the heap file at `path` with about LIVE bytes of live allocations. */
 function build(): { live: number; count: number; used: number } {
   using heap = PrivateHeap.open(path, { size: REGION, create: true, reserve: false });
-  const rnd = random(0x5eed);
-  const small: number[] = [];
-  const large: number[] = [];
-  let smallBytes = 0;
-  let largeBytes = 0;
-  while (smallBytes < LIVE / 2 || largeBytes < LIVE / 2) {
-    if (smallBytes < LIVE / 2) {
-      for (let i = 0; i < 64; i++) {
-        const off = heap.malloc(16 + Math.floor(rnd() * rnd() * 2032));
-        small.push(off);
-        smallBytes += heap.usableSize(off);
-        if (rnd() < 0.2) {
-          const at = Math.floor(rnd() * small.length);
-          smallBytes -= heap.usableSize(small[at]!);
-          heap.free(small[at]!);
-          small[at] = small[small.length - 1]!;
-          small.pop();
-        }
-      }
-    }
-    if (largeBytes < LIVE / 2) {
-      const off = heap.malloc(16384 + Math.floor(rnd() * rnd() * 2 * MiB));
-      large.push(off);
-      largeBytes += heap.usableSize(off);
-      if (rnd() < 0.2) {
-        const at = Math.floor(rnd() * large.length);
-        largeBytes -= heap.usableSize(large[at]!);
-        heap.free(large[at]!);
-        large[at] = large[large.length - 1]!;
-        large.pop();
-      }
-    }
-  }
+  const { small, large } = fillMixed(heap, LIVE);
   heap.setRoot("small", small[0]!);
   heap.setRoot("large", large[0]!);
   const s = heap.stats();

@@ -31,6 +31,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { median, printHeader, table } from "./common.ts";
+import { fillMixed } from "./mixed-heap.ts";
 
 const RUNS = Number(process.argv[2] ?? 3);
 const MiB = 2 ** 20;
@@ -42,42 +43,6 @@ if (CHROMIUM === null) {
   process.exit(2);
 }
 printHeader(`privheap's HTML pages: a ${REGION / MiB} MiB heap holding ${LIVE / MiB} MiB, a ${TICKS}-tick timeline; medians of ${RUNS} runs`);
-
-/** xorshift32: the same heap every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
-
-/** Half the live bytes small (16 B to 2 KiB), half large (16 KiB to 2 MiB), a fifth freed as it goes. */
-function fill(heap: PrivateHeap): number[] {
-  const rnd = random(0x5eed);
-  const live: number[] = [];
-  let small = 0;
-  let large = 0;
-  while (small < LIVE / 2 || large < LIVE / 2) {
-    const big = large < LIVE / 2 && (small >= LIVE / 2 || rnd() < 0.02);
-    const off = heap.malloc(big ? 16384 + Math.floor(rnd() * rnd() * 2 * MiB) : 16 + Math.floor(rnd() * rnd() * 2032));
-    if (big) large += heap.usableSize(off);
-    else small += heap.usableSize(off);
-    live.push(off);
-    if (rnd() < 0.2) {
-      const at = Math.floor(rnd() * live.length);
-      const gone = live[at]!;
-      if (heap.usableSize(gone) >= 16384) large -= heap.usableSize(gone);
-      else small -= heap.usableSize(gone);
-      heap.free(gone);
-      live[at] = live[live.length - 1]!;
-      live.pop();
-    }
-  }
-  return live;
-}
 
 function timed<T>(fn: () => T): { value: T; ms: number } {
   const t0 = performance.now();
@@ -109,13 +74,13 @@ async function measure(name: string, file: string, make: () => string): Promise<
 const dir = mkdtempSync(join(tmpdir(), "privheap-bench-pages-"));
 try {
   using heap = PrivateHeap.create({ size: REGION });
-  const built = timed(() => fill(heap));
+  const built = timed(() => fillMixed(heap, LIVE));
   const s = heap.stats();
   console.log(`built in ${(built.ms / 1000).toFixed(1)} s: ${s.liveCount} live allocations, ${(s.liveBytes / MiB).toFixed(0)} MiB live, ${(s.usedBytes / MiB).toFixed(0)} MiB used\n`);
   await measure("inspect page", "bench-inspect.html", () => renderInspectPage(heap.inspect(), "bench heap"));
 
   const before = heap.snapshot();
-  const live = built.value;
+  const live = [...built.value.small, ...built.value.large];
   for (let i = 0; i < live.length; i += 100) heap.u8[live[i]!] = ~heap.u8[live[i]!]! & 0xff;
   for (let i = 50; i < live.length; i += 1000) heap.free(live[i]!);
   const after = heap.snapshot();
