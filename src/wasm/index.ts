@@ -14,7 +14,21 @@ export { WasmHeap, WasmHeapError, DEFAULT_HEAP_FLAGS } from "./heap.ts";
 export { compileWasm, compileWasmAsync, type WasmBytes } from "./source.ts";
 export { readWasmFile, wasmCandidates } from "./file.ts";
 
-/** A new instance of privheap.wasm, from the file file.ts finds (or the bytes given). */
+/**
+ * A new instance of privheap.wasm, from the file file.ts finds (or the
+ * bytes given). Each instance has its own memory: heaps of one instance
+ * never touch another's.
+ *
+ * @example
+ * ```ts
+ * import { loadWasmCore, WasmHeap } from "privheap/wasm";
+ * const heap = WasmHeap.create(loadWasmCore(), 1 << 20);
+ * const off = heap.malloc(100);
+ * heap.u8.fill(7, off, off + 100);
+ * console.log(heap.usableSize(off)); // 112
+ * heap.close();
+ * ```
+ */
 export function loadWasmCore(bytes?: Uint8Array): WasmCore {
   return new WasmCore(compileWasm(bytes ?? readWasmFile()));
 }
