@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { HeapError } from "../errors.ts";
 import { parseArgs } from "./args.ts";
-import { diffCommand, replaySides, snapshotSides } from "./diff.ts";
+import { diffCommand, sidesOf } from "./diff.ts";
 import { CommandError, StepError, UsageError } from "./errors.ts";
 import type { Io } from "./io.ts";
 import { inspectArgsOf, inspectCommand, type InspectArgs } from "./inspect.ts";
@@ -24,8 +24,8 @@ const SYNOPSIS = `Usage:
   privheap replay info FILE
   privheap replay verify FILE --step MODULE [--quiet]
   privheap replay timeline FILE [--step MODULE] [--html OUT] [--quiet]
-  privheap diff A B [--layouts MODULE] [--json] [--html OUT]
-  privheap diff FILE --ticks N M [--step MODULE] [--layouts MODULE] [--json] [--html OUT]
+  privheap diff A B [--layouts MODULE] [--json] [--html OUT] [--quiet]
+  privheap diff FILE --ticks N M [--step MODULE] [--layouts MODULE] [--json] [--html OUT] [--quiet]
   privheap help`;
 
 /** The text of `privheap --help`. */
@@ -67,12 +67,13 @@ Commands:
                         With --html, a page of charts; a divergence's diff
                         page is written beside it (OUT.diff-tick-N.html)
                         and linked.
-  diff A B              Compare two snapshot files: changed bytes and pages,
-                        the allocations added, freed and changed (matched by
-                        offset), changed roots and, with --layouts, changed
-                        fields. --json prints it as JSON; --html OUT writes a
-                        page with B's heap map (as inspect draws it) and the
-                        changed pages framed.
+  diff A B              Compare two heap states, each a snapshot file or a
+                        heap file (read, never changed): changed bytes and
+                        pages, the allocations added, freed and changed
+                        (matched by offset), changed roots and, with
+                        --layouts, changed fields. --json prints it as JSON;
+                        --html OUT writes a page with B's heap map (as
+                        inspect draws it) and the changed pages framed.
   diff FILE --ticks N M Compare the states after ticks N and M (-1: before
                         tick 0) of the replay FILE: keyframes are read from
                         the file; other ticks need --step to seek to them.
@@ -93,7 +94,7 @@ Options:
   --json          (inspect, diff) Print the result as JSON.
   --tick N        (inspect) The replay tick whose state to inspect (-1:
                   before tick 0).
-  --ticks N M     (diff) Two ticks of a replay instead of two snapshot files.
+  --ticks N M     (diff) Two ticks of a replay instead of two files.
   -q, --quiet     No progress bar. (It is drawn on stderr only when stderr is
                   a terminal and the run takes more than a moment.)
   -h, --help      Print this text.
@@ -140,19 +141,24 @@ function diffCommandOf(rest: readonly string[]): Command {
   // --ticks takes two values, and -1 would read as an option: take them out first.
   const at = rest.indexOf("--ticks");
   const ticks = at < 0 ? null : rest.slice(at + 1, at + 3);
-  const args = parseArgs(at < 0 ? rest : [...rest.slice(0, at), ...rest.slice(at + 3)], { values: ["--layouts", "--html", "--step"], flags: ["--json"] });
+  const args = parseArgs(at < 0 ? rest : [...rest.slice(0, at), ...rest.slice(at + 3)], {
+    values: ["--layouts", "--html", "--step"],
+    flags: ["--json", "--quiet"],
+    aliases: { "-q": "--quiet" },
+  });
   const html = args.values.get("--html");
   const layouts = args.values.get("--layouts");
   const step = args.values.get("--step");
   const json = args.flags.has("--json");
+  const quiet = args.flags.has("--quiet");
   const p = args.positionals;
   if (ticks !== null) {
     if (p.length !== 1) throw new UsageError("diff FILE --ticks N M: give one replay FILE and two ticks");
-    return { command: "diff", file: p[0], ticks: [tickArgument(ticks[0]), tickArgument(ticks[1])], step, layouts, json, html };
+    return { command: "diff", file: p[0], ticks: [tickArgument(ticks[0]), tickArgument(ticks[1])], step, layouts, json, html, quiet };
   }
   if (step !== undefined) throw new UsageError("diff: --step is for two ticks of a replay (--ticks N M)");
-  if (p.length !== 2) throw new UsageError(p.length < 2 ? "diff: give two snapshot files A B (or a replay FILE --ticks N M)" : `diff: unexpected argument "${p[2]}"`);
-  return { command: "diff", file: p[0], second: p[1], layouts, json, html };
+  if (p.length !== 2) throw new UsageError(p.length < 2 ? "diff: give two snapshot files or heap files A B (or a replay FILE --ticks N M)" : `diff: unexpected argument "${p[2]}"`);
+  return { command: "diff", file: p[0], second: p[1], layouts, json, html, quiet };
 }
 
 /** What the arguments ask for; throws UsageError when they do not say. */
@@ -234,7 +240,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         const layouts = layoutsPath === undefined ? undefined : await loadLayouts(layoutsPath);
         if (cmd.layouts !== undefined && layouts === undefined) throw new UsageError(`${layoutsPath} exports no \`layouts\` (a LayoutMap)`);
         const file = resolve(io.cwd, cmd.file!);
-        const sides = cmd.ticks === undefined ? await snapshotSides(file, resolve(io.cwd, cmd.second!)) : await replaySides(file, cmd.ticks[0], cmd.ticks[1], step);
+        const second = cmd.second === undefined ? undefined : resolve(io.cwd, cmd.second);
+        const sides = await sidesOf({ file, second, ticks: cmd.ticks, step, quiet: cmd.quiet }, io);
         return diffCommand(sides, { layouts, json: cmd.json, html: cmd.html === undefined ? undefined : resolve(io.cwd, cmd.html) }, io);
       }
     }

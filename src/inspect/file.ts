@@ -1,6 +1,7 @@
 /**
  * file.ts - the report of a heap kept in a file: a snapshot file, a heap
- * file, or a replay at a tick. The type is told by the file's first bytes
+ * file, or a replay at a tick; and the state such a file holds, as a
+ * Snapshot, for comparing. The type is told by the file's first bytes
  * (each format's magic); anything else is ECORRUPT, saying what was
  * expected.
  *
@@ -15,7 +16,9 @@
  * inspection cannot be refused by the system, and touching its lost pages
  * ends the process with SIGBUS. A heap another process is changing
  * meanwhile may read as inconsistent (ECORRUPT): inspect it again, or
- * snapshot it under its lock.
+ * snapshot it under its lock. For comparing, a heap file's used prefix is
+ * read whole (a comparison reads every byte anyway) into a snapshot's own
+ * memory and checked in full there.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { fromSystemError, HeapError } from "../errors.ts";
@@ -25,7 +28,7 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { MAGIC as SNAPSHOT_MAGIC } from "../snapshot/file-format.ts";
 import { REPLAY_MAGIC } from "../snapshot/replay-format.ts";
 import { Replay, type StepFn } from "../snapshot/replay.ts";
-import { Snapshot } from "../snapshot/snapshot.ts";
+import { loadSnapshotSync, Snapshot, snapshotOfFilled } from "../snapshot/snapshot.ts";
 import { inspectRegion, type HeapReport, type InspectOptions } from "./report.ts";
 
 /** What a file holds, by its magic bytes. */
@@ -79,22 +82,30 @@ function readFully(fd: number, out: Uint8Array, at: number): number {
 }
 
 /**
- * The used prefix of the heap file at `path` (open as fd, `fileSize`
- * bytes), as its header says and at most the file: mapped privately and
- * read-only in use, so only the pages the readers touch (header, map
- * leaves, small runs' bitmaps) are read, not the allocations' bytes (on
- * Windows, read whole).
+ * Bytes of the used prefix of the heap file at `path` (open as fd,
+ * `fileSize` bytes), as its header says and at most the file. The header's
+ * counters are untrusted: they only bound what is read.
  */
-function mapHeapFilePrefix(fd: number, fileSize: number, path: string, op: string): Uint8Array {
+function heapFilePrefixLength(fd: number, fileSize: number, path: string, op: string): number {
   const headerBytes = NATIVE_CONSTANTS.PH_HEADER_BYTES;
   if (fileSize < headerBytes) throw new HeapError("ECORRUPT", op, `${path}: ${fileSize} bytes, shorter than a heap header (${headerBytes})`);
   const header = new Uint8Array(headerBytes);
   if (readFully(fd, header, 0) < headerBytes) throw new HeapError("ECORRUPT", op, `${path}: the file ended inside the heap header`);
-  // The header's own counters, untrusted: only to bound the mapping. The page map checks the header in full.
   const { usedBytes: used, regionBytes } = readStats(header, op);
   // A heap file holds its whole region: one that claims more is not whole (or lies about its size).
   if (regionBytes > fileSize) throw new HeapError("ESIZE", op, `${path}: ${fileSize} bytes, shorter than the ${regionBytes}-byte heap its header describes`);
-  const len = Math.max(headerBytes, Math.min(used, fileSize));
+  return Math.max(headerBytes, Math.min(used, fileSize));
+}
+
+/**
+ * The used prefix of the heap file at `path` (open as fd, `fileSize`
+ * bytes): mapped privately and read-only in use, so only the pages the
+ * readers touch (header, map leaves, small runs' bitmaps) are read, not
+ * the allocations' bytes (on Windows, read whole). The page map reader
+ * checks the header in full.
+ */
+function mapHeapFilePrefix(fd: number, fileSize: number, path: string, op: string): Uint8Array {
+  const len = heapFilePrefixLength(fd, fileSize, path, op);
   if (process.platform === "win32") {
     // Bun maps files on POSIX systems only: read the prefix whole.
     const image = new Uint8Array(len);
@@ -105,6 +116,86 @@ function mapHeapFilePrefix(fd: number, fileSize: number, path: string, op: strin
   } catch (e) {
     throw fromSystemError(e, op, path);
   }
+}
+
+/** Bytes read at a time from a heap file, between progress reports. */
+const READ_CHUNK = 4 << 20;
+
+/**
+ * The used prefix of the heap file at `path` (open as fd, `fileSize`
+ * bytes) read into a snapshot's own memory and checked there in full.
+ * `progress` hears the bytes read so far of the prefix.
+ */
+function readHeapFileState(fd: number, fileSize: number, path: string, op: string, progress?: (done: number, total: number) => void): Snapshot {
+  const len = heapFilePrefixLength(fd, fileSize, path, op);
+  const fill = (image: Uint8Array) => {
+    for (let at = 0; at < len; ) {
+      const n = readFully(fd, image.subarray(at, Math.min(len, at + READ_CHUNK)), at);
+      if (n === 0) throw new HeapError("ECORRUPT", op, `${path}: the file ended after ${at} bytes, inside its ${len}-byte used prefix`);
+      at += n;
+      progress?.(at, len);
+    }
+  };
+  return snapshotOfFilled(len, fill, op, `${path}: the heap in this heap file (its ${len}-byte used prefix)`);
+}
+
+/**
+ * `use` of the file at `path` (open as fd, `size` bytes) and its kind, told
+ * by its magic; the file is closed after.
+ */
+function withFileKind<T>(path: string, op: string, use: (kind: HeapFileKind, fd: number, size: number) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw fromSystemError(e, op, path);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = new Uint8Array(8);
+    const n = readFully(fd, head, 0);
+    const kind = kindOfHead(head.subarray(0, n));
+    if (kind === null) throw new HeapError("ECORRUPT", op, `${path}: not a privheap snapshot file, heap file or replay (its first bytes match none of their magics)`);
+    return use(kind, fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The heap state in the snapshot file or heap file at `path` (told by its
+ * magic), as a Snapshot. A snapshot file is loaded as `Snapshot.loadSync`
+ * loads it. A heap file is not attached (its lock is never taken and the
+ * file never changed): its used prefix (as its header says, at most the
+ * file) is read into the snapshot's memory and checked there in full, as
+ * `Snapshot.fromBytes` checks bytes from elsewhere; what is checked is the
+ * snapshot's own copy, so a file changed meanwhile cannot make a passed
+ * check stale, and a file cut shorter meanwhile is ECORRUPT. `progress`
+ * hears the bytes read so far (of a heap file's used prefix, of a snapshot
+ * file's data). `ECORRUPT` for a file of
+ * neither kind and for damaged ones, `EINVAL` for a replay (it holds a
+ * state per tick), `EVERSION`, `ESIZE`, `EIO`.
+ *
+ * @example
+ * ```ts
+ * import { PrivateHeap, heapDiff } from "privheap";
+ * import { stateOfFile } from "./file.ts";
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * const path = join(mkdtempSync(join(tmpdir(), "state-")), "world.phheap");
+ * using heap = PrivateHeap.open(path, { size: 1 << 20, create: true });
+ * heap.malloc(300);
+ * console.log(heapDiff(heap.snapshot(), stateOfFile(path)).diff.equal); // true
+ * ```
+ */
+export function stateOfFile(path: string, progress?: (done: number, total: number) => void): Snapshot {
+  const op = "stateOfFile";
+  const state = withFileKind(path, op, (kind, fd, size) => {
+    if (kind === "replay") throw new HeapError("EINVAL", op, `${path}: a replay holds a state per tick, not one state: compare two of its ticks`);
+    return kind === "heap" ? readHeapFileState(fd, size, path, op, progress) : null;
+  });
+  return state ?? loadSnapshotSync(path, undefined, progress);
 }
 
 /**
@@ -132,25 +223,10 @@ function mapHeapFilePrefix(fd: number, fileSize: number, path: string, op: strin
  */
 export function inspectFile(path: string, options: InspectFileOptions = {}): FileReport {
   const op = "inspectFile";
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw fromSystemError(e, op, path);
-  }
-  let kind: HeapFileKind | null;
-  let image: Uint8Array | null = null;
-  try {
-    const size = fstatSync(fd).size;
-    const head = new Uint8Array(8);
-    const n = readFully(fd, head, 0);
-    kind = kindOfHead(head.subarray(0, n));
-    if (kind === null) throw new HeapError("ECORRUPT", op, `${path}: not a privheap snapshot file, heap file or replay (its first bytes match none of their magics)`);
+  const { kind, image } = withFileKind(path, op, (kind, fd, size) => {
     if (kind !== "replay" && options.tick !== undefined) throw new HeapError("EINVAL", op, `${path}: a tick is for a replay; this is a ${kind} file`);
-    if (kind === "heap") image = mapHeapFilePrefix(fd, size, path, op);
-  } finally {
-    closeSync(fd);
-  }
+    return { kind, image: kind === "heap" ? mapHeapFilePrefix(fd, size, path, op) : null };
+  });
   if (kind === "heap") return { kind, report: inspectRegion(image!, image!.length, image!, op, options) };
   if (kind === "snapshot") {
     const snap = Snapshot.loadSync(path);

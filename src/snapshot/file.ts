@@ -290,6 +290,9 @@ export function saveFile(path: string, image: Uint8Array, options: SaveOptions |
 /** Turns a decoded used prefix into a Snapshot, after the full native check (snapshot.ts). */
 export type Adopt = (image: Uint8Array) => Snapshot;
 
+/** Told of a load's data bytes read and checked so far, of `total` (a compressed file's all at once). */
+export type LoadProgress = (done: number, total: number) => void;
+
 /** What a load knows once the header and the map passed their checks. */
 interface LoadPlan {
   header: FileHeader;
@@ -404,7 +407,7 @@ function checkMaxBytes(header: FileHeader, max: number, op: string, path: string
  * batch hashed right after its read, which may run while the next batch
  * is read; zstd data: as stored, before decoding), then `adopt`.
  */
-function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions | undefined, batchBytes: number): Steps<Snapshot> {
+function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions | undefined, batchBytes: number, progress?: LoadProgress): Steps<Snapshot> {
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
   const maxBytes = maxBytesOf(options, op);
   let fd: Handle | undefined;
@@ -428,17 +431,26 @@ function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions
       image = newImage(header.usedBytes, true, op); // pages of zeros are not in the file
       const hashes = new UnitHashes(plan.units.length / 2);
       let done: Batch | undefined; // read, not yet hashed
-      for (const b of batchesOf(plan.units, batchBytes)) {
+      const batches = batchesOf(plan.units, batchBytes);
+      const total = batches.length === 0 ? 0 : batches[batches.length - 1]!.at + batches[batches.length - 1]!.bytes;
+      for (const b of batches) {
         yield { io: "overlap", steps: readFully(fd, segmentsOf(plan.units, b, image), plan.dataAt + b.at, op, path) };
-        if (done !== undefined) hashInPlace(plan.units, done, image, hashes);
+        if (done !== undefined) {
+          hashInPlace(plan.units, done, image, hashes);
+          progress?.(done.at + done.bytes, total);
+        }
         done = b;
       }
       yield { io: "wait" };
-      if (done !== undefined) hashInPlace(plan.units, done, image, hashes);
+      if (done !== undefined) {
+        hashInPlace(plan.units, done, image, hashes);
+        progress?.(total, total);
+      }
       checkData(plan, hashes.digest(), op, path);
     } else {
       const data = new Uint8Array(header.dataBytes);
       yield* readFully(fd, [data], plan.dataAt, op, path);
+      progress?.(data.length, data.length);
       checkZstd(plan, data, op, path);
       checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
       let body: Uint8Array;
@@ -464,8 +476,8 @@ function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions
  * size), ESIZE (larger than `maxBytes`), EIO (file system, with `cause`),
  * EINVAL (arguments).
  */
-export function loadFileSync(path: string, op: string, adopt: Adopt, options?: LoadOptions): Snapshot {
-  return runSync(loadSteps(path, op, adopt, options, BATCH_BYTES));
+export function loadFileSync(path: string, op: string, adopt: Adopt, options?: LoadOptions, progress?: LoadProgress): Snapshot {
+  return runSync(loadSteps(path, op, adopt, options, BATCH_BYTES, progress));
 }
 
 /** The async form of {@link loadFileSync}: I/O and zstd run off the JS thread, and hashing overlaps the reads. */

@@ -20,7 +20,7 @@ import { codeFromNative, HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
-import { loadFile, loadFileSync, saveFile, saveFileSync } from "./file.ts";
+import { loadFile, loadFileSync, type LoadProgress, saveFile, saveFileSync } from "./file.ts";
 import type { LoadOptions, SaveOptions } from "./file-format.ts";
 import { applyDelta, makeDelta, type Delta, type Written } from "./delta.ts";
 import { diffImages, type DiffOptions, type SnapshotDiff } from "./diff.ts";
@@ -435,16 +435,25 @@ export class Snapshot {
    * ```
    */
   static loadSync(path: string, options?: LoadOptions): Snapshot {
-    return loadFileSync(
-      path,
-      "Snapshot.loadSync",
-      (image) => {
-        checkBytes(image, ANY_SIZE, 0, "Snapshot.loadSync");
-        return new Snapshot(INTERNAL, image, undefined, true);
-      },
-      options,
-    );
+    return loadSnapshotSync(path, options);
   }
+}
+
+/**
+ * Snapshot.loadSync, telling `progress` of the file's data bytes read and
+ * checked so far: for the command line's progress bar.
+ */
+export function loadSnapshotSync(path: string, options?: LoadOptions, progress?: LoadProgress): Snapshot {
+  return loadFileSync(
+    path,
+    "Snapshot.loadSync",
+    (image) => {
+      checkBytes(image, ANY_SIZE, 0, "Snapshot.loadSync");
+      return new Snapshot(INTERNAL, image, undefined, true);
+    },
+    options,
+    progress,
+  );
 }
 
 /**
@@ -454,6 +463,27 @@ export class Snapshot {
  */
 export function imageOfSnapshot(s: Snapshot, op: string): Uint8Array {
   return snapshotBytes(s, op);
+}
+
+/**
+ * A snapshot of `length` bytes that `fill` writes into new image memory,
+ * then checked in full as `Snapshot.fromBytes` checks bytes from elsewhere:
+ * for the library's readers of heap files, which read straight into the
+ * image instead of copying it once more. `what` names the bytes in the
+ * message of a failed check. The memory is given back when `fill` or the
+ * check throws.
+ */
+export function snapshotOfFilled(length: number, fill: (image: Uint8Array) => void, op: string, what: string): Snapshot {
+  const image = newImage(length, false, op);
+  try {
+    fill(image);
+    const rc = loadNative().symbols.ph_snapshot_check(image, image.length, ANY_SIZE, 0);
+    if (rc !== 0) throw HeapError.fromNative(rc, op, `${what}: ${describeFailure(rc, length, ANY_SIZE)}`);
+  } catch (e) {
+    releaseImage(image);
+    throw e;
+  }
+  return new Snapshot(INTERNAL, image, undefined, true);
 }
 
 /** Validate bytes as a snapshot for a target of `targetSize` bytes; throws the code. */

@@ -1,17 +1,24 @@
 // heapDiff and `privheap diff`: pages, allocations added, freed and changed
 // against what the test did to the heap (offsets from its own mallocs, page
 // counts from a byte-by-byte comparison of its own); text, JSON, the HTML
-// file, two ticks of a replay, layouts naming fields, and usage errors.
+// file, heap files (the same state as a snapshot file, a later one, damaged
+// ones, never changed), two ticks of a replay, layouts naming fields, and
+// usage errors.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createWorld, Entity, inputFor, step as simStep } from "../../../examples/sim.ts";
+import { HeapError } from "../../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../../src/ffi/symbols.ts";
+import { PrivateHeap } from "../../../src/heap.ts";
+import { stateOfFile } from "../../../src/inspect/file.ts";
 import { heapDiff } from "../../../src/inspect/heap-diff.ts";
+import { PageKind } from "../../../src/inspect/page-map.ts";
 import { Replay } from "../../../src/snapshot/replay.ts";
 import { Snapshot } from "../../../src/snapshot/snapshot.ts";
 import { heapsClosedAfterEach } from "../../support/heaps.ts";
+import { rng, seeds } from "../../support/random.ts";
 
 const ROOT = join(import.meta.dir, "..", "..", "..");
 const CLI = join(ROOT, "src", "cli.ts");
@@ -114,6 +121,147 @@ describe("privheap diff", () => {
     const page = readFileSync(html, "utf8");
     expect(page).toStartWith("<!doctype html>");
     expect(page).not.toMatch(/\b(src|href)="(https?:)?\/\//);
+  });
+
+  describe("heap files", () => {
+    /** A heap file of the region heapOf makes, holding `state`. */
+    const heapFileOf = (name: string, state: Snapshot): string => {
+      const path = join(dir, name);
+      using file = PrivateHeap.open(path, { size: 1 << 20, create: true });
+      file.restore(state);
+      return path;
+    };
+
+    test("a heap file and a snapshot file of the same state are the same, either way round; the heap file is unchanged", () => {
+      const s = scene();
+      const heapPath = heapFileOf("same.phheap", s.after);
+      const snapPath = join(dir, "same.phsnap");
+      s.after.saveSync(snapPath);
+      const bytes = readFileSync(heapPath);
+      for (const [a, b] of [[heapPath, snapPath], [snapPath, heapPath], [heapPath, heapPath]]) {
+        const r = cli(["diff", a!, b!]);
+        expect({ exit: r.exit, stderr: r.stderr }).toEqual({ exit: 0, stderr: "" });
+        expect(r.stdout).toContain("the heaps are the same");
+        expect(r.stdout).toContain(`after (${b}): `);
+      }
+      expect(readFileSync(heapPath).equals(bytes)).toBe(true);
+    });
+
+    test("a heap file against a later state: the allocations and pages the test changed; the heap file is unchanged", () => {
+      const s = scene();
+      const heapPath = heapFileOf("before.phheap", s.before);
+      const later = join(dir, "later.phsnap");
+      s.after.saveSync(later);
+      const bytes = readFileSync(heapPath);
+      const r = cli(["diff", heapPath, later, "--json"]);
+      expect({ exit: r.exit, stderr: r.stderr }).toEqual({ exit: 1, stderr: "" });
+      const j = JSON.parse(r.stdout);
+      expect(j.added.map((a: { offset: number }) => a.offset)).toEqual([s.added]);
+      expect(j.added[0].size).toBe(s.heap.usableSize(s.added));
+      expect(j.freed.map((a: { offset: number }) => a.offset)).toEqual([s.gone]);
+      expect(j.changed.map((a: { offset: number }) => a.offset)).toEqual([s.kept]);
+      const naive = naivePerPage(s.before.bytes, s.after.bytes);
+      expect(j.changedPages).toEqual(naive.flatMap((n, p) => (n > 0 ? [p] : [])));
+      expect(j.diff.changedBytes).toBe(naive.reduce((a, b) => a + b, 0));
+      expect(j.diff.roots).toEqual(["kept"]);
+      // The other way round: what was added is freed.
+      const back = cli(["diff", later, heapPath, "--json"]);
+      expect(back.exit).toBe(1);
+      expect(JSON.parse(back.stdout).freed.map((a: { offset: number }) => a.offset)).toEqual([s.added]);
+      expect(readFileSync(heapPath).equals(bytes)).toBe(true);
+    });
+
+    test("damaged or truncated heap files exit 2 with the HeapError's code; the file is unchanged", () => {
+      const s = scene();
+      const whole = readFileSync(heapFileOf("whole.phheap", s.after));
+      const used = s.after.byteLength;
+      const snapPath = join(dir, "other.phsnap");
+      s.after.saveSync(snapPath);
+      const damaged = (name: string, edit: (b: Uint8Array) => Uint8Array): string => {
+        const path = join(dir, name);
+        writeFileSync(path, edit(new Uint8Array(whole)));
+        return path;
+      };
+      // The first large run's head entry in the page map (leaf 0 follows the two header pages): its length far past the heap.
+      const largeRun = s.after.inspect().map;
+      const run = largeRun.runKind.findIndex((k) => k === PageKind.large);
+      expect(run).toBeGreaterThanOrEqual(0);
+      const cases: [string, string, (b: Uint8Array) => Uint8Array][] = [
+        ["ECORRUPT", "cut-header.phheap", (b) => b.subarray(0, 100)],
+        // A heap file holds its whole region: cut anywhere after its header, it is shorter than the heap it describes.
+        ["ESIZE", "cut-map.phheap", (b) => b.subarray(0, 2 * PAGE + 50)],
+        ["ESIZE", "cut-used.phheap", (b) => b.subarray(0, used)],
+        ["EVERSION", "other-abi.phheap", (b) => {
+          new DataView(b.buffer).setUint32(8, NATIVE_CONSTANTS.PH_ABI_VERSION + 1, true);
+          return b;
+        }],
+        ["ECORRUPT", "bad-map.phheap", (b) => {
+          new DataView(b.buffer).setUint32(2 * PAGE + largeRun.runStart[run]! * 16 + 4, 0x7fffffff, true);
+          return b;
+        }],
+        ["ECORRUPT", "bad-bitmap.phheap", (b) => {
+          // Every page map entry of the used prefix zeroed: the live allocations are gone, the counters still count them.
+          b.fill(0, 2 * PAGE, 2 * PAGE + (used / PAGE) * 16);
+          return b;
+        }],
+      ];
+      for (const [code, name, edit] of cases) {
+        const path = damaged(name, edit);
+        const before = readFileSync(path);
+        for (const args of [[path, snapPath], [snapPath, path]]) {
+          const r = cli(["diff", ...args]);
+          expect({ name, exit: r.exit, stdout: r.stdout }).toEqual({ name, exit: 2, stdout: "" });
+          expect({ name, stderr: r.stderr }).toEqual({ name, stderr: expect.stringContaining(`privheap: stateOfFile: ${code}: `) as unknown as string });
+          expect(r.stderr).toContain(path);
+        }
+        expect(readFileSync(path).equals(before)).toBe(true);
+      }
+    });
+
+    test("damaged page maps (seeded campaign): a state that passes the full check, or ECORRUPT; never another error", () => {
+      const s = scene();
+      const whole = readFileSync(heapFileOf("campaign.phheap", s.after));
+      const mapStart = 2 * PAGE;
+      const mapEnd = mapStart + (s.after.byteLength / PAGE) * 16;
+      const codes = new Map<string, number>();
+      const path = join(dir, "campaign-damaged.phheap");
+      for (const seed of seeds(3)) {
+        const r = rng(seed);
+        for (let round = 0; round < 200; round++) {
+          const damaged = new Uint8Array(whole);
+          for (let i = r.int(1, 6); i > 0; i--) {
+            const at = r.int(mapStart, mapEnd - 1);
+            damaged[at] = r.pick([0, 0xff, r.int(0, 255), damaged[at]! ^ (1 << r.int(0, 7))]);
+          }
+          writeFileSync(path, damaged);
+          let code = "state";
+          try {
+            stateOfFile(path).close();
+          } catch (e) {
+            if (!(e instanceof HeapError)) throw new Error(`seed ${seed} round ${round}: ${String(e)}`);
+            code = e.code;
+          }
+          codes.set(code, (codes.get(code) ?? 0) + 1);
+        }
+      }
+      expect([...codes.keys()].every((c) => c === "state" || c === "ECORRUPT")).toBe(true);
+      expect(codes.get("ECORRUPT") ?? 0).toBeGreaterThan(0);
+    });
+
+    test("a replay is no single state: diff A B of one is exit 2, EINVAL", () => {
+      const s = scene();
+      const snapPath = join(dir, "vs-replay.phsnap");
+      s.after.saveSync(snapPath);
+      const replayPath = join(dir, "one.phreplay");
+      {
+        using rec = Replay.record(replayPath, s.heap);
+        rec.tick(new Uint8Array(1));
+      }
+      const r = cli(["diff", replayPath, snapPath]);
+      expect(r.exit).toBe(2);
+      expect(r.stderr).toContain("stateOfFile: EINVAL: ");
+      expect(r.stderr).toContain("a replay holds a state per tick");
+    });
   });
 
   describe("two ticks of a replay", () => {
