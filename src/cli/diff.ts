@@ -63,7 +63,9 @@ export function fileSides(a: string, b: string, bars: BarMaker = () => null): Di
   const read = (path: string, label: string): Snapshot => {
     const bar = bars(label, "MiB");
     try {
-      return stateOfFile(path, bar === null ? undefined : (done, total) => bar.update(Math.floor(done / MiB), Math.ceil(total / MiB)));
+      // Whole MiB done, so 100% only at the end.
+      const inMiB = (done: number, total: number) => bar!.update(done < total ? Math.floor(done / MiB) : Math.ceil(total / MiB), Math.ceil(total / MiB));
+      return stateOfFile(path, bar === null ? undefined : inMiB);
     } finally {
       bar?.clear();
     }

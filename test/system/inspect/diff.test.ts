@@ -2,13 +2,15 @@
 // against what the test did to the heap (offsets from its own mallocs, page
 // counts from a byte-by-byte comparison of its own); text, JSON, the HTML
 // file, heap files (the same state as a snapshot file, a later one, damaged
-// ones, never changed), two ticks of a replay, layouts naming fields, and
-// usage errors.
+// ones, never changed), two ticks of a replay, layouts naming fields, the
+// progress bars of reading and seeking, and usage errors.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createWorld, Entity, inputFor, step as simStep } from "../../../examples/sim.ts";
+import { fileSides } from "../../../src/cli/diff.ts";
+import { ProgressBar } from "../../../src/cli/progress.ts";
 import { HeapError } from "../../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../../src/ffi/symbols.ts";
 import { PrivateHeap } from "../../../src/heap.ts";
@@ -248,6 +250,43 @@ describe("privheap diff", () => {
       expect(codes.get("ECORRUPT") ?? 0).toBeGreaterThan(0);
     });
 
+    test("reading each file moves a progress bar in MiB up to the whole file, then erases it", () => {
+      const MiB = 1 << 20;
+      using big = PrivateHeap.create({ size: 32 << 20 });
+      const block = big.malloc(20 * MiB);
+      big.u8.fill(3, block, block + 20 * MiB);
+      const state = big.snapshot();
+      const heapPath = join(dir, "big.phheap");
+      {
+        using file = PrivateHeap.open(heapPath, { size: 32 << 20, create: true });
+        file.restore(state);
+      }
+      const snapPath = join(dir, "big.phsnap");
+      state.saveSync(snapPath);
+      // Pages of the image that are not all zero: what the snapshot file stores.
+      let stored = 0;
+      const image = state.bytes;
+      for (let p = 0; p < image.length; p += PAGE) if (image.subarray(p, p + PAGE).some((b) => b !== 0)) stored += PAGE;
+      const written: string[] = [];
+      let clock = 0;
+      // A clock that moves 100 ms at every look, so a bar is due at each update after the first three.
+      const bars = (label: string, unit: string) => new ProgressBar({ write: (t) => void written.push(t), label, unit, now: () => (clock += 100) });
+      const sides = fileSides(heapPath, snapPath, bars);
+      expect(heapDiff(sides.before, sides.after).diff.equal).toBe(true);
+      const frames = (label: string) => written.filter((t) => t.startsWith(`\r${label} [`));
+      const usedMiB = Math.ceil(state.byteLength / MiB);
+      const storedMiB = Math.ceil(stored / MiB);
+      expect(frames("reading A").length).toBeGreaterThan(1);
+      expect(frames("reading A").at(-1)).toMatch(new RegExp(` 100% ${usedMiB}/${usedMiB} MiB`));
+      expect(frames("reading B").length).toBeGreaterThan(1);
+      expect(frames("reading B").at(-1)).toMatch(new RegExp(` 100% ${storedMiB}/${storedMiB} MiB`));
+      // Each bar is erased before the next one starts, and the last at the end.
+      const erase = "\r\x1b[K";
+      expect(written.indexOf(erase)).toBeGreaterThan(written.indexOf(frames("reading A").at(-1)!));
+      expect(written.indexOf(erase)).toBeLessThan(written.indexOf(frames("reading B")[0]!));
+      expect(written.at(-1)).toBe(erase);
+    });
+
     test("a replay is no single state: diff A B of one is exit 2, EINVAL", () => {
       const s = scene();
       const snapPath = join(dir, "vs-replay.phsnap");
@@ -302,6 +341,37 @@ describe("privheap diff", () => {
       expect(j.changedPages).toEqual([...expected.changedPages]);
       expect(j.before).toBe(`${path} after tick 5`);
     });
+
+    test.skipIf(process.platform === "win32")("on a terminal, seeking to ticks with --step draws a progress bar of the ticks run and erases it; --quiet draws none", async () => {
+      setup();
+      // 30 ms a tick: the 20 ticks run take about 0.6 s, past the bar's 0.3 s delay.
+      const slow = join(dir, "slow-step.ts");
+      writeFileSync(slow, `import { step as simStep } from ${JSON.stringify(join(ROOT, "examples", "sim.ts"))};\nexport const step = (heap, input, tick) => { Bun.sleepSync(30); simStep(heap, input, tick); };\n`);
+      const onTerminal = async (extra: string[]): Promise<{ exit: number | null; text: string }> => {
+        const chunks: string[] = [];
+        const decoder = new TextDecoder();
+        const proc = Bun.spawn([process.execPath, CLI, "diff", path, "--ticks", "5", "33", "--step", slow, ...extra], {
+          cwd: ROOT,
+          terminal: { cols: 72, rows: 24, data: (_term, data) => void chunks.push(decoder.decode(data, { stream: true })) },
+        });
+        await proc.exited;
+        proc.terminal?.close();
+        return { exit: proc.exitCode, text: chunks.join("") };
+      };
+      using replay = Replay.openSync(path);
+      const lastKeyframe = (t: number) => replay.keyframes.filter((k) => k <= t).at(-1)!;
+      const total = 5 - lastKeyframe(5) + (33 - lastKeyframe(33)); // the ticks both seeks run
+      expect(total).toBe(20);
+      const drawn = await onTerminal([]);
+      expect(drawn.exit).toBe(1);
+      const frames = drawn.text.match(new RegExp(`\\rseeking \\[[#.]+\\] +\\d+% +\\d+/${total} ticks[^\\r]*`, "g")) ?? [];
+      expect(frames.length).toBeGreaterThan(1);
+      expect(drawn.text).toContain("\r\x1b[Kbefore ("); // erased before the result
+      const quiet = await onTerminal(["--quiet"]);
+      expect(quiet.exit).toBe(1);
+      expect(quiet.text).toStartWith("before (");
+      expect(quiet.text).not.toContain("seeking");
+    }, 30_000);
 
     test("--layouts names the changed fields", () => {
       setup();
