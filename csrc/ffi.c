@@ -20,31 +20,40 @@ static inline bool exact(double d, uint64_t *out) {
   return true;
 }
 
+/* n as a size_t. A 32-bit build (WebAssembly) saturates the sizes its
+ * size_t cannot hold, which no heap of it can fit: the core then fails them
+ * where it fails any size too large (PH_ENOMEM), as a 64-bit build does,
+ * instead of truncating them to small sizes. Nothing on a 64-bit build. */
+static inline size_t size_of(uint64_t n) { return n > SIZE_MAX ? SIZE_MAX : (size_t)n; }
+
 /* An offset API result: the offset, or r's code, recorded. */
 static inline double result(int64_t r) { return PH_LIKELY(r >= 0) ? (double)r : (double)ph__fail((int)r); }
 
 double ph_off_malloc(ph_heap_t *h, double size) {
   uint64_t n;
   if (!h || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__off_malloc(h, (size_t)n));
+  return result(ph__off_malloc(h, size_of(n)));
 }
 
 double ph_off_calloc(ph_heap_t *h, double count, double size) {
   uint64_t c, n;
   if (!h || !exact(count, &c) || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__off_calloc(h, (size_t)c, (size_t)n));
+  return result(ph__off_calloc(h, size_of(c), size_of(n)));
 }
 
 double ph_off_realloc(ph_heap_t *h, double off, double size) {
   uint64_t o, n;
   if (!h || !exact(off, &o) || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__off_realloc(h, o, (size_t)n));
+  return result(ph__off_realloc(h, o, size_of(n)));
 }
 
 double ph_off_aligned_alloc(ph_heap_t *h, double align, double size) {
   uint64_t a, n;
   if (!h || !exact(align, &a) || !exact(size, &n)) return ph__fail(PH_EINVAL);
-  return result(ph__off_aligned(h, (size_t)a, (size_t)n));
+  /* An alignment a 32-bit build cannot hold exceeds each of its heaps: the
+   * core's answer to that, after its own check of the power of two. */
+  if (a > SIZE_MAX) return ph__fail((a & (a - 1)) != 0 ? PH_EINVAL : PH_ENOMEM);
+  return result(ph__off_aligned(h, (size_t)a, size_of(n)));
 }
 
 int ph_off_free(ph_heap_t *h, double off) {

@@ -5,6 +5,7 @@
 // used-prefix bytes and checksum. A snapshot's image taken on either restores
 // on the other, and the two heaps then go on alike.
 import { afterEach, describe, expect, test } from "bun:test";
+import { loadNative } from "../../../src/ffi/loader.ts";
 import { PrivateHeap } from "../../../src/heap.ts";
 import { Snapshot } from "../../../src/snapshot/snapshot.ts";
 import { type WasmCore, WasmHeap } from "../../../src/wasm/index.ts";
@@ -179,6 +180,35 @@ describe("the WebAssembly core gives the native library's results", () => {
 
   test("the comparison catches one byte written differently", () => {
     expect(() => lockstep(nativeHeap(), wasmHeap(), 2, 3000, [], { flipByteAt: 900 })).toThrow(/used-prefix byte \d+ differs/);
+  });
+});
+
+describe("arguments the 32-bit core cannot hold", () => {
+  test("sizes and alignments of 4 GiB and more give the native library's codes, not truncated allocations", () => {
+    const native = nativeHeap();
+    const wasm = wasmHeap();
+    const N = loadNative().symbols;
+    const W = core.symbols;
+    const nh = native.address as never;
+    const wh = wasm.address;
+    const off = both(0, "malloc(100)", native, wasm, (h) => h.malloc(100));
+    const huge = [2 ** 32 - 1, 2 ** 32, 2 ** 32 + 16, 2 ** 40, 2 ** 53];
+    for (const n of huge) {
+      const calls: [string, () => number, () => number][] = [
+        [`malloc(${n})`, () => N.ph_off_malloc(nh, n), () => W.ph_off_malloc(wh, n)],
+        [`calloc(1, ${n})`, () => N.ph_off_calloc(nh, 1, n), () => W.ph_off_calloc(wh, 1, n)],
+        [`calloc(${n}, 16)`, () => N.ph_off_calloc(nh, n, 16), () => W.ph_off_calloc(wh, n, 16)],
+        [`calloc(0, ${n})`, () => N.ph_off_calloc(nh, 0, n), () => W.ph_off_calloc(wh, 0, n)],
+        [`realloc(off, ${n})`, () => N.ph_off_realloc(nh, off, n), () => W.ph_off_realloc(wh, off, n)],
+        [`realloc(off + 8, ${n})`, () => N.ph_off_realloc(nh, off + 8, n), () => W.ph_off_realloc(wh, off + 8, n)],
+        [`aligned_alloc(16, ${n})`, () => N.ph_off_aligned_alloc(nh, 16, n), () => W.ph_off_aligned_alloc(wh, 16, n)],
+        [`aligned_alloc(${n}, 16)`, () => N.ph_off_aligned_alloc(nh, n, 16), () => W.ph_off_aligned_alloc(wh, n, 16)],
+        [`usable_size(${n})`, () => N.ph_off_usable_size(nh, n), () => W.ph_off_usable_size(wh, n)],
+        [`free(${n})`, () => N.ph_off_free(nh, n), () => W.ph_off_free(wh, n)],
+      ];
+      for (const [what, onNative, onWasm] of calls) expect({ what, code: onWasm() }).toEqual({ what, code: onNative() });
+    }
+    compareState(1, native, wasm);
   });
 });
 
