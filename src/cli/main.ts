@@ -112,6 +112,7 @@ Examples:
   privheap replay verify run.phreplay --step examples/sim.ts
   privheap replay timeline run.phreplay --step examples/sim.ts --html timeline.html
   privheap diff before.phsnap after.phsnap --html diff.html
+  privheap diff save.phsnap world.phheap
   privheap diff run.phreplay --ticks 59 119 --json
 `;
 
