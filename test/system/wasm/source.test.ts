@@ -1,0 +1,53 @@
+// Compiling privheap.wasm from what a runtime has: bytes, a fetch Response
+// or a URL (a browser's way, compiling while it downloads), or a module
+// compiled before; each instance works, and a failed fetch is an error.
+import { expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { compileWasm, compileWasmAsync, WasmCore, WasmHeap, readWasmFile, wasmCandidates } from "../../../src/wasm/index.ts";
+import { ensureWasmBuilt } from "../../support/wasm.ts";
+
+ensureWasmBuilt();
+const bytes = readWasmFile();
+
+/** A heap on a new instance of `module` allocates, and its instances do not share memory. */
+function works(module: WebAssembly.Module): void {
+  const a = WasmHeap.create(new WasmCore(module), 1 << 20);
+  const b = WasmHeap.create(new WasmCore(module), 1 << 20);
+  const off = a.malloc(100);
+  a.u8.fill(9, off, off + 100);
+  expect(b.malloc(100)).toBe(off);
+  expect(b.u8[off]).toBe(0);
+  expect(a.check()).toBe(0);
+}
+
+test("from bytes, synchronously and not", async () => {
+  works(compileWasm(bytes));
+  works(await compileWasmAsync(bytes));
+  works(await compileWasmAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)));
+});
+
+test("from a Response, a promised Response and a URL", async () => {
+  works(await compileWasmAsync(new Response(bytes, { headers: { "content-type": "application/wasm" } })));
+  works(await compileWasmAsync(Promise.resolve(new Response(bytes))));
+  const file = wasmCandidates().find((p) => existsSync(p))!;
+  works(await compileWasmAsync(pathToFileURL(file)));
+});
+
+test("a compiled module passes through; a failed fetch and bytes that are no module are errors", async () => {
+  const module = compileWasm(bytes);
+  expect(compileWasm(module)).toBe(module);
+  expect(await compileWasmAsync(module)).toBe(module);
+  await expect(compileWasmAsync(new Response("missing", { status: 404 }))).rejects.toThrow(/HTTP 404/);
+  expect(() => compileWasm(new Uint8Array([1, 2, 3]))).toThrow();
+});
+
+test("a module that is not privheap's is refused by name", () => {
+  // A valid module exporting only a one-page memory.
+  const memoryOnly = new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+    0x05, 0x03, 0x01, 0x00, 0x01, // memory section: one memory, min 1 page
+    0x07, 0x0a, 0x01, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, // export "memory"
+  ]);
+  expect(() => new WasmCore(compileWasm(memoryOnly))).toThrow("privheap.wasm: the module does not export ph_strerror");
+});
