@@ -151,14 +151,17 @@ static int64_t extend(ph_heap_t *h, uint32_t n, uint32_t align, bool *zeroed) {
     nleaves++;
   }
   uint32_t new_hwm = (uint32_t)start + n, touched = h->touched;
-  uint32_t first_new = h->nleaves;
-  for (uint32_t c = first_new, q = old; c < nleaves; c++, q += leaf) h->dir[c] = q;
-  h->nleaves = nleaves;
-  /* Pages below `touched` may hold stale entries and data; above it all is 0. */
-  clear_entries(h, old, min_u32(new_hwm, touched));
+  /* Pages below `touched` may hold stale entries and data; above it all is
+   * 0. The data pages are cleared first: above hwm they hold no heap state,
+   * so a writer killed while clearing them (a long while for many pages)
+   * leaves the header as it was, which a lock takeover and attach accept. */
   if (h->flags & PH_ZERO_ON_FREE) zero_pages(h, old, min_u32(new_hwm, touched));
   else if (h->flags & PH_ZERO_REENTRY) zero_dirty_pages(h, old, min_u32(new_hwm, touched));
   else zero_pages(h, old, min_u32(pos, touched)); /* new leaves must read as zero */
+  uint32_t first_new = h->nleaves;
+  for (uint32_t c = first_new, q = old; c < nleaves; c++, q += leaf) h->dir[c] = q;
+  h->nleaves = nleaves;
+  clear_entries(h, old, min_u32(new_hwm, touched));
   for (uint32_t c = first_new, q = old; c < nleaves; c++, q += leaf) {
     ph_page *e = ph__page(h, q);
     e->info = PH_INFO(PH_PK_META, 0, 0, 0);
