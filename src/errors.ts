@@ -5,17 +5,18 @@
  * Codes from the C core (csrc/privheap.h, section 1): `ENOMEM` (PH_ENOMEM,
  * -1), `EINVAL` (-2), `EBADPTR` (-3), `EDOUBLEFREE` (-4), `ECORRUPT` (-5),
  * `EVERSION` (-6), `ESIZE` (-7), `EIO` (-8), `ENOSPC` (-9), `EBUSY` (-10).
- * Their texts are the C core's own (`ph_strerror`), read from the library
- * once, the first time an error needs one.
+ * Their texts are the C core's own (`ph_strerror`), read from the default
+ * backend (backend.ts) once, the first time an error needs one.
  *
  * Codes raised by the TypeScript layer only, with their texts in
  * TS_DESCRIPTIONS below: `ECLOSED`, `ESTALE`, `ENOLIB`, and `EUNKNOWN` (a
  * negative C code this version does not know).
  *
- * The loader imports this module and this module the loader; neither uses
- * the other until a function runs.
+ * This module loads without bun:ffi: it reaches the C core only through
+ * backend.ts, whose native default the loader sets (and which loads the
+ * library, importing this module, only when a function runs).
  */
-import { loadNative } from "./ffi/loader.ts";
+import { defaultBackend } from "./backend.ts";
 
 /**
  * Every `code` a {@link HeapError} can carry.
@@ -69,7 +70,7 @@ let nativeTexts: readonly string[] | undefined;
 
 /**
  * The description of `code`: the C core's ph_strerror text for a C code,
- * else the TypeScript layer's. Without the native library (`ENOLIB`), a C
+ * else the TypeScript layer's. Without a loadable C core (`ENOLIB`), a C
  * code's message carries the code and the detail only.
  */
 function describe(code: HeapErrorCode): string | undefined {
@@ -78,7 +79,9 @@ function describe(code: HeapErrorCode): string | undefined {
   if (nativeTexts === undefined) {
     let strerror: (rc: number) => unknown;
     try {
-      strerror = loadNative().symbols.ph_strerror;
+      const backend = defaultBackend();
+      if (backend === null) return undefined; // no core loaded: the message carries the code and the detail
+      strerror = backend.symbols.ph_strerror;
     } catch {
       return undefined; // the loader's own ENOLIB says why; an error about something else must still be built
     }

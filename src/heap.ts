@@ -21,7 +21,8 @@
  * through underHeapLock, the same pair. Views, fields and one-word header
  * reads are exempt; test/system/heap-lock-policy.test.ts holds each member's class.
  */
-import { toArrayBuffer, type Pointer } from "bun:ffi";
+import type { Pointer } from "bun:ffi";
+import type { Backend } from "./backend.ts";
 import { PageHashes } from "./checksum.ts";
 import { HeapError, nativeFromCode } from "./errors.ts";
 import { FREE_LOG, FreeLog } from "./free-log.ts";
@@ -31,7 +32,7 @@ import { inspectRegion, type HeapReport, type InspectOptions } from "./inspect/r
 import { checkHeapHeader, restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { tookFull, writtenSince } from "./snapshot/delta-base.ts";
 import { type ChangeSet, PageTracker, type Tracking, UNKNOWN } from "./tracking.ts";
-import { loadNative } from "./ffi/loader.ts";
+import { nativeBackend } from "./ffi/native-backend.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
 /**
@@ -142,7 +143,7 @@ export type WalkFn = (offset: number, size: number) => boolean | void;
 
 // Bound once, by the first heap. Module-level so hot paths call them directly.
 let S: NativeSymbols;
-let unmapAddress = 0;
+let native: Backend;
 /**
  * The allocation calls of one heap: the plain ph_off_* functions, or for a
  * locked heap their *_locked twins, which take the lock inside the same FFI
@@ -168,8 +169,8 @@ const LOCKED_SHAPE = Symbol("privheap.lockedShape");
 
 function bind(): void {
   if (S !== undefined) return;
-  const lib = loadNative();
-  S = lib.symbols;
+  native = nativeBackend();
+  S = native.symbols;
   plainCalls = { malloc: S.ph_off_malloc, calloc: S.ph_off_calloc, realloc: S.ph_off_realloc, alignedAlloc: S.ph_off_aligned_alloc, free: S.ph_off_free, usableSize: S.ph_off_usable_size };
   lockedCalls = {
     malloc: S.ph_off_malloc_locked,
@@ -179,7 +180,6 @@ function bind(): void {
     free: S.ph_off_free_locked,
     usableSize: S.ph_off_usable_size_locked,
   };
-  unmapAddress = lib.addresses.ph_region_unmap;
 }
 
 /** ph_heap_lock's PH_ECORRUPT: a takeover found the heap inconsistent (now or earlier); the lock is held. */
@@ -259,6 +259,8 @@ export class PrivateHeap implements Disposable {
   /** Region base == C handle; 0 once closed. */
   #h: Pointer;
   readonly #size: number;
+  /** The core the region belongs to. */
+  readonly #backend: Backend;
   #buffer: ArrayBuffer;
   readonly #u8: Uint8Array;
   readonly #i8: Int8Array;
@@ -299,24 +301,23 @@ export class PrivateHeap implements Disposable {
   #pageHashes: PageHashes | null = null;
   #checksumChanges: ChangeSet | null = null;
 
-  private constructor(base: Pointer, size: number) {
+  private constructor(backend: Backend, base: Pointer, size: number) {
     this.#h = base;
     this.#size = size;
-    // Bun's types omit the deallocator arguments: (ptr, offset, length, context, deallocator).
-    const make = toArrayBuffer as unknown as (p: number, o: number, n: number, ctx: number, fn: number) => ArrayBuffer;
-    const buf = make(base, 0, size, size, unmapAddress);
+    this.#backend = backend;
+    const { buffer: buf, offset: at } = backend.regionBuffer(base, size);
     this.#buffer = buf;
-    this.#u8 = new Uint8Array(buf);
-    this.#i8 = new Int8Array(buf);
-    this.#u16 = new Uint16Array(buf);
-    this.#i16 = new Int16Array(buf);
-    this.#u32 = new Uint32Array(buf);
-    this.#i32 = new Int32Array(buf);
-    this.#f32 = new Float32Array(buf);
-    this.#f64 = new Float64Array(buf);
-    this.#u64 = new BigUint64Array(buf);
-    this.#i64 = new BigInt64Array(buf);
-    this.#view = new DataView(buf);
+    this.#u8 = new Uint8Array(buf, at, size);
+    this.#i8 = new Int8Array(buf, at, size);
+    this.#u16 = new Uint16Array(buf, at, size / 2);
+    this.#i16 = new Int16Array(buf, at, size / 2);
+    this.#u32 = new Uint32Array(buf, at, size / 4);
+    this.#i32 = new Int32Array(buf, at, size / 4);
+    this.#f32 = new Float32Array(buf, at, size / 4);
+    this.#f64 = new Float64Array(buf, at, size / 8);
+    this.#u64 = new BigUint64Array(buf, at, size / 8);
+    this.#i64 = new BigInt64Array(buf, at, size / 8);
+    this.#view = new DataView(buf, at, size);
     this.#locked = (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
     const calls = this.#locked ? lockedCalls : plainCalls;
     this.#offMalloc = calls.malloc;
@@ -370,7 +371,7 @@ export class PrivateHeap implements Disposable {
       S.ph_region_unmap(base, mapSize);
       throw HeapError.fromNative(rc, "PrivateHeap.create", `formatting ${mapSize} bytes`);
     }
-    const heap = new PrivateHeap(base as Pointer, mapSize);
+    const heap = new PrivateHeap(native, base as Pointer, mapSize);
     const tracking = options.tracking ?? "auto";
     if (tracking !== "auto" && tracking !== "compare") {
       heap.close();
@@ -427,7 +428,7 @@ export class PrivateHeap implements Disposable {
   static open(path: string, options: OpenOptions = {}): PrivateHeap {
     bind();
     const { base, size, created, file } = mapHeapFile(path, options, MAX_REGION_SIZE);
-    const heap = new PrivateHeap(base, size);
+    const heap = new PrivateHeap(native, base, size);
     heap.#path = path;
     heap.#file = file;
     // Another process's writes to the file are invisible to a tracker, and
@@ -1202,14 +1203,15 @@ export class PrivateHeap implements Disposable {
    * ```
    */
   close(): void {
-    if (this.#h === 0) return;
+    const h = this.#h;
+    if (h === 0) return;
     if (this.#lockDepth > 0) throw new HeapError("EINVAL", "PrivateHeap.close", "the heap's lock is held (inside withLock): close it after");
     this.#h = 0 as Pointer;
     this.#tracker?.stop();
-    // Detaching frees the buffer's memory, which runs ph_region_unmap.
+    // The native backend detaches the buffer, which empties every view and runs ph_region_unmap.
     const buf = this.#buffer;
-    this.#buffer = buf.transfer(0);
-    if (!buf.detached) throw new HeapError("EIO", "PrivateHeap.close", "the runtime did not detach the region's ArrayBuffer; the region stays mapped");
+    this.#buffer = new ArrayBuffer(0);
+    if (!this.#backend.releaseRegion(buf, h, this.#size)) throw new HeapError("EIO", "PrivateHeap.close", "the runtime did not detach the region's ArrayBuffer; the region stays mapped");
   }
 
   /** `using heap = PrivateHeap.create(...)` closes the heap at the end of the scope. */

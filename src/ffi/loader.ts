@@ -19,9 +19,14 @@ import { dlopen } from "bun:ffi";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { setDefaultBackend } from "../backend.ts";
 import { HeapError } from "../errors.ts";
 import { libraryFileName as platformFileName, platformDir as platformFolder } from "../platform.mjs";
+import { nativeBackend } from "./native-backend.ts";
 import { symbols, type NativeSymbols } from "./symbols.ts";
+
+// Where this module loads (Bun), heaps that name no backend use the native library.
+setDefaultBackend(nativeBackend);
 
 /**
  * The command that builds the library from source.
