@@ -15,7 +15,7 @@
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
-import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 /** ph_checksum's result (one call at a time: JavaScript is single-threaded here). */
@@ -62,7 +62,7 @@ export class PageHashes {
    * `EINVAL` for a `used` that is not whole pages, or `n` above the list's
    * length (nothing changes then).
    */
-  update(region: Pointer | Uint8Array, used: number, pages: Uint32Array | null, n: number, op = "checksum"): bigint {
+  update(region: Pointer | Uint8Array, used: number, pages: Uint32Array | null, n: number, op = "checksum", S: NativeSymbols = loadNative().symbols): bigint {
     const count = Math.ceil(used / PAGE);
     if (count > this.#hashes.length) this.#grow(count);
     if (pages === null) this.#state.fill(0n);
@@ -74,7 +74,7 @@ export class PageHashes {
           break;
         }
     }
-    const rc = loadNative().symbols.ph_checksum_update(region as Pointer, used, this.#hashes, this.#hashes.length, this.#state, pages, pages === null ? 0 : n);
+    const rc = S.ph_checksum_update(region as Pointer, used, this.#hashes, this.#hashes.length, this.#state, pages, pages === null ? 0 : n);
     if (rc < 0) throw HeapError.fromNative(rc, op, `a used prefix of ${used} bytes (whole ${PAGE}-byte pages are expected)`);
     return this.#state[2]!;
   }

@@ -33,6 +33,8 @@ import { checkHeapHeader, restoreSnapshot, takeSnapshot, type Snapshot } from ".
 import { tookFull, writtenSince } from "./snapshot/delta-base.ts";
 import { type ChangeSet, PageTracker, type Tracking, UNKNOWN } from "./tracking.ts";
 import { nativeBackend } from "./ffi/native-backend.ts";
+import type { WasmBackend } from "./wasm/backend.ts";
+import { wasmBackend } from "./wasm/default-backend.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
 /**
@@ -114,6 +116,16 @@ export interface HeapOptions {
    */
   tracking?: "auto" | "compare";
   /**
+   * Which build of the C core holds the heap: "native" (default; the
+   * library through bun:ffi) or "wasm" (privheap.wasm, the region inside
+   * its memory: the same offsets, bytes and checksums for the same calls).
+   * A WebAssembly heap has no file, no lock between threads and no
+   * written-page tracker ("compare" tracking); its views are remade when
+   * the module's memory grows, so read `heap.u8` (or another view) again
+   * after creating heaps, snapshots or restores rather than keeping one.
+   */
+  backend?: "native" | "wasm";
+  /**
    * When free pages go back to the system (they read as zero then):
    * "decay" (default) once free pages not given back exceed the larger of
    * 4 MiB and an eighth of the pages in use, the oldest first, at a free of
@@ -171,7 +183,7 @@ function bind(): void {
   if (S !== undefined) return;
   native = nativeBackend();
   S = native.symbols;
-  plainCalls = { malloc: S.ph_off_malloc, calloc: S.ph_off_calloc, realloc: S.ph_off_realloc, alignedAlloc: S.ph_off_aligned_alloc, free: S.ph_off_free, usableSize: S.ph_off_usable_size };
+  plainCalls = callsOf(S);
   lockedCalls = {
     malloc: S.ph_off_malloc_locked,
     calloc: S.ph_off_calloc_locked,
@@ -180,6 +192,11 @@ function bind(): void {
     free: S.ph_off_free_locked,
     usableSize: S.ph_off_usable_size_locked,
   };
+}
+
+/** The plain allocation calls of a backend's functions. */
+function callsOf(C: NativeSymbols): AllocCalls {
+  return { malloc: C.ph_off_malloc, calloc: C.ph_off_calloc, realloc: C.ph_off_realloc, alignedAlloc: C.ph_off_aligned_alloc, free: C.ph_off_free, usableSize: C.ph_off_usable_size };
 }
 
 /** ph_heap_lock's PH_ECORRUPT: a takeover found the heap inconsistent (now or earlier); the lock is held. */
@@ -210,6 +227,9 @@ export let underHeapLock: <T>(heap: PrivateHeap, op: string, fn: () => T, repair
  * heap's one tracker, made on first use. ECLOSED when the heap is closed.
  */
 export let changesOf: (heap: PrivateHeap, op: string) => ChangeSet;
+
+/** Remakes a live heap's views over its backend's current buffer (a WebAssembly memory that grew). */
+let remakeViews: (heap: PrivateHeap) => void;
 
 /** Internal: the heap's tracker itself (made on first use), for tests and benchmarks of its policy. */
 export let pageTrackerOf: (heap: PrivateHeap) => PageTracker;
@@ -259,20 +279,22 @@ export class PrivateHeap implements Disposable {
   /** Region base == C handle; 0 once closed. */
   #h: Pointer;
   readonly #size: number;
-  /** The core the region belongs to. */
+  /** The core the region belongs to, and its functions (the native ones are also module-level S). */
   readonly #backend: Backend;
-  #buffer: ArrayBuffer;
-  readonly #u8: Uint8Array;
-  readonly #i8: Int8Array;
-  readonly #u16: Uint16Array;
-  readonly #i16: Int16Array;
-  readonly #u32: Uint32Array;
-  readonly #i32: Int32Array;
-  readonly #f32: Float32Array;
-  readonly #f64: Float64Array;
-  readonly #u64: BigUint64Array;
-  readonly #i64: BigInt64Array;
-  readonly #view: DataView;
+  readonly #S: NativeSymbols;
+  // The region's buffer and views, made by #makeViews.
+  #buffer!: ArrayBuffer;
+  #u8!: Uint8Array;
+  #i8!: Int8Array;
+  #u16!: Uint16Array;
+  #i16!: Int16Array;
+  #u32!: Uint32Array;
+  #i32!: Int32Array;
+  #f32!: Float32Array;
+  #f64!: Float64Array;
+  #u64!: BigUint64Array;
+  #i64!: BigInt64Array;
+  #view!: DataView;
   /** The file of a heap from open(), else null. */
   #path: string | null = null;
   /** Which file #path named when it was mapped (flush checks that it was not cut). */
@@ -305,7 +327,24 @@ export class PrivateHeap implements Disposable {
     this.#h = base;
     this.#size = size;
     this.#backend = backend;
-    const { buffer: buf, offset: at } = backend.regionBuffer(base, size);
+    this.#S = backend.symbols;
+    this.#makeViews();
+    this.#locked = (this.#S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
+    const calls = this.#locked ? lockedCalls : backend === native ? plainCalls : callsOf(backend.symbols);
+    this.#offMalloc = calls.malloc;
+    this.#offCalloc = calls.calloc;
+    this.#offRealloc = calls.realloc;
+    this.#offAlignedAlloc = calls.alignedAlloc;
+    this.#offFree = calls.free;
+    this.#offUsableSize = calls.usableSize;
+    if (this.#locked) Object.defineProperty(this, LOCKED_SHAPE, { value: true });
+    if (backend.kind === "wasm") (backend as WasmBackend).watch(this, remakeViews);
+  }
+
+  /** Views over the region, from the backend's buffer (again after a WebAssembly memory grew). */
+  #makeViews(): void {
+    const size = this.#size;
+    const { buffer: buf, offset: at } = this.#backend.regionBuffer(this.#h, size);
     this.#buffer = buf;
     this.#u8 = new Uint8Array(buf, at, size);
     this.#i8 = new Int8Array(buf, at, size);
@@ -318,15 +357,6 @@ export class PrivateHeap implements Disposable {
     this.#u64 = new BigUint64Array(buf, at, size / 8);
     this.#i64 = new BigInt64Array(buf, at, size / 8);
     this.#view = new DataView(buf, at, size);
-    this.#locked = (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) !== 0;
-    const calls = this.#locked ? lockedCalls : plainCalls;
-    this.#offMalloc = calls.malloc;
-    this.#offCalloc = calls.calloc;
-    this.#offRealloc = calls.realloc;
-    this.#offAlignedAlloc = calls.alignedAlloc;
-    this.#offFree = calls.free;
-    this.#offUsableSize = calls.usableSize;
-    if (this.#locked) Object.defineProperty(this, LOCKED_SHAPE, { value: true });
   }
 
   /**
@@ -354,7 +384,11 @@ export class PrivateHeap implements Disposable {
     const purge = options.purge ?? "decay";
     if (!Object.hasOwn(PURGE_MODES, purge))
       throw new HeapError("EINVAL", "PrivateHeap.create", `purge must be "decay", "now" or "off", got ${describe(purge)}`);
+    const kind = options.backend ?? "native";
+    if (kind !== "native" && kind !== "wasm") throw new HeapError("EINVAL", "PrivateHeap.create", `backend must be "native" or "wasm", got ${describe(kind)}`);
     bind();
+    const backend = kind === "wasm" ? wasmBackend() : native;
+    const S = backend.symbols;
     const mapSize = size - (size % PAGE_SIZE);
     const min = Number(S.ph_heap_min_size());
     if (mapSize < min) throw new HeapError("ESIZE", "PrivateHeap.create", `${size} bytes is below the minimum heap size of ${min} bytes`);
@@ -371,13 +405,14 @@ export class PrivateHeap implements Disposable {
       S.ph_region_unmap(base, mapSize);
       throw HeapError.fromNative(rc, "PrivateHeap.create", `formatting ${mapSize} bytes`);
     }
-    const heap = new PrivateHeap(native, base as Pointer, mapSize);
+    const heap = new PrivateHeap(backend, base as Pointer, mapSize);
     const tracking = options.tracking ?? "auto";
     if (tracking !== "auto" && tracking !== "compare") {
       heap.close();
       throw new HeapError("EINVAL", "PrivateHeap.create", `tracking must be "auto" or "compare", got ${describe(tracking)}`);
     }
     if (tracking === "compare") heap.#compareOnly = 'the heap was created with tracking: "compare"';
+    else if (backend.lacks !== null) heap.#compareOnly = backend.lacks;
     return heap;
   }
 
@@ -485,7 +520,7 @@ export class PrivateHeap implements Disposable {
     if (h === 0) throw this.#closed("PrivateHeap.flush");
     if (this.#path === null) return;
     throwIfCut(this.#path, this.#file, this.#size);
-    const rc = S.ph_region_flush(h, this.#size);
+    const rc = this.#S.ph_region_flush(h, this.#size);
     if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.flush", this.#path);
   }
 
@@ -671,7 +706,7 @@ export class PrivateHeap implements Disposable {
   reset(): void {
     const h = this.#enter("PrivateHeap.reset", REPAIR);
     try {
-      const rc = S.ph_heap_reset(h);
+      const rc = this.#S.ph_heap_reset(h);
       if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.reset");
     } finally {
       this.#leave();
@@ -700,8 +735,8 @@ export class PrivateHeap implements Disposable {
   purge(): number {
     const h = this.#enter("PrivateHeap.purge");
     try {
-      if ((S.ph_heap_flags(h) & (NATIVE_CONSTANTS.PH_PURGE | NATIVE_CONSTANTS.PH_PURGE_NOW)) === 0) return 0;
-      const n = Number(S.ph_heap_purge(h));
+      if ((this.#S.ph_heap_flags(h) & (NATIVE_CONSTANTS.PH_PURGE | NATIVE_CONSTANTS.PH_PURGE_NOW)) === 0) return 0;
+      const n = Number(this.#S.ph_heap_purge(h));
       if (n < 0) throw HeapError.fromNative(n, "PrivateHeap.purge");
       return n * PAGE_SIZE;
     } finally {
@@ -728,7 +763,7 @@ export class PrivateHeap implements Disposable {
     const h = this.#enter("PrivateHeap.setRoot");
     try {
       if (typeof off !== "number" || off >>> 0 !== off || off >= this.#size) throw this.#badOffset("PrivateHeap.setRoot", off);
-      const rc = S.ph_off_set_root(h, encodeName("PrivateHeap.setRoot", name), off);
+      const rc = this.#S.ph_off_set_root(h, encodeName("PrivateHeap.setRoot", name), off);
       if (rc !== 0) throw HeapError.fromNative(rc, "PrivateHeap.setRoot", JSON.stringify(name));
     } finally {
       this.#leave();
@@ -748,7 +783,7 @@ export class PrivateHeap implements Disposable {
   getRoot(name: string): number {
     const h = this.#enter("PrivateHeap.getRoot");
     try {
-      const r = S.ph_off_get_root(h, encodeName("PrivateHeap.getRoot", name));
+      const r = this.#S.ph_off_get_root(h, encodeName("PrivateHeap.getRoot", name));
       if (r < 0) throw HeapError.fromNative(r, "PrivateHeap.getRoot", JSON.stringify(name));
       return r;
     } finally {
@@ -770,7 +805,7 @@ export class PrivateHeap implements Disposable {
   roots(): Record<string, number> {
     const h = this.#enter("PrivateHeap.roots");
     try {
-      return readRoots(h);
+      return readRoots(h, this.#S);
     } finally {
       this.#leave();
     }
@@ -793,7 +828,7 @@ export class PrivateHeap implements Disposable {
   stats(): HeapStats {
     const h = this.#enter("PrivateHeap.stats");
     try {
-      return readStats(h, "PrivateHeap.stats");
+      return readStats(h, "PrivateHeap.stats", this.#S);
     } finally {
       this.#leave();
     }
@@ -824,7 +859,7 @@ export class PrivateHeap implements Disposable {
   /** check(), between #enter and #leave: on a locked heap the result becomes the lock's verdict (0 lifts a failed takeover's). */
   #checkNow(op: string): number {
     const h = this.#h;
-    const n = this.#locked ? S.ph_heap_lock_recheck(h) : S.ph_heap_check(h, this.#size);
+    const n = this.#locked ? this.#S.ph_heap_lock_recheck(h) : this.#S.ph_heap_check(h, this.#size);
     if (n < 0) throw HeapError.fromNative(n, op);
     return n;
   }
@@ -848,7 +883,7 @@ export class PrivateHeap implements Disposable {
     try {
       if (typeof fn !== "function") throw new HeapError("EINVAL", "PrivateHeap.walk", "fn must be a function");
       // Collected first, so fn may allocate or free without disturbing the walk.
-      const list = listAllocations(h, "PrivateHeap.walk");
+      const list = listAllocations(h, "PrivateHeap.walk", this.#S);
       let seen = 0;
       for (let i = 0; i < list.length; i += 2) {
         seen++;
@@ -881,7 +916,8 @@ export class PrivateHeap implements Disposable {
   inspect(options?: InspectOptions): HeapReport {
     const h = this.#enter("PrivateHeap.inspect");
     try {
-      return inspectRegion(h, this.#size, this.#u8, "PrivateHeap.inspect", options);
+      // A WebAssembly heap is read as the bytes it is (as a snapshot's image): its address is not one of this process.
+      return inspectRegion(this.#backend.kind === "native" ? h : this.#u8, this.#size, this.#u8, "PrivateHeap.inspect", options);
     } finally {
       this.#leave();
     }
@@ -916,7 +952,7 @@ export class PrivateHeap implements Disposable {
   snapshot(options?: SnapshotOptions): Snapshot {
     const h = this.#enter("PrivateHeap.snapshot");
     try {
-      const used = S.ph_off_used_bytes(h);
+      const used = this.#S.ph_off_used_bytes(h);
       const base = options?.base;
       if (base !== undefined) return takeSnapshot(this.#u8, used, options?.into, base, writtenSince(this, base, used));
       return tookFull(this, takeSnapshot(this.#u8, used, options?.into), used);
@@ -945,7 +981,7 @@ export class PrivateHeap implements Disposable {
   restore(snap: Snapshot): void {
     const h = this.#enter("PrivateHeap.restore", REPAIR);
     try {
-      restoreSnapshot(this, h, this.#size, snap, "PrivateHeap.restore");
+      restoreSnapshot(this, h, this.#size, snap, "PrivateHeap.restore", this.#backend);
     } finally {
       this.#leave();
     }
@@ -974,14 +1010,14 @@ export class PrivateHeap implements Disposable {
   checksum(): bigint {
     const h = this.#enter("PrivateHeap.checksum");
     try {
-      const used = S.ph_off_used_bytes(h);
+      const used = this.#S.ph_off_used_bytes(h);
       checkHeapHeader(this.#u8, used, "PrivateHeap.checksum");
       const sums = (this.#pageHashes ??= new PageHashes());
       // The pages written since the last checksum are hashed again; without a list (the first call, "compare" tracking), all are.
       const changes = (this.#checksumChanges ??= this.#pageTracker("PrivateHeap.checksum").subscribe());
       const n = changes.collect(Math.ceil(used / PAGE_SIZE));
       try {
-        return sums.update(h, used, n === UNKNOWN ? null : changes.pages, Math.max(n, 0), "PrivateHeap.checksum");
+        return sums.update(h, used, n === UNKNOWN ? null : changes.pages, Math.max(n, 0), "PrivateHeap.checksum", this.#S);
       } catch (e) {
         changes.forget();
         throw e;
@@ -1021,7 +1057,7 @@ export class PrivateHeap implements Disposable {
    */
   get maxAlloc(): number {
     if (this.#h === 0) throw this.#closed("PrivateHeap.maxAlloc");
-    return Number(S.ph_heap_max_alloc(this.#size));
+    return Number(this.#S.ph_heap_max_alloc(this.#size));
   }
 
   /**
@@ -1039,7 +1075,7 @@ export class PrivateHeap implements Disposable {
   get usedBytes(): number {
     const h = this.#h;
     if (h === 0) throw this.#closed("PrivateHeap.usedBytes");
-    return S.ph_off_used_bytes(h);
+    return this.#S.ph_off_used_bytes(h);
   }
 
   /**
@@ -1056,7 +1092,7 @@ export class PrivateHeap implements Disposable {
   get generation(): number {
     const h = this.#h;
     if (h === 0) throw this.#closed("PrivateHeap.generation");
-    return Number(S.ph_heap_generation(h));
+    return Number(this.#S.ph_heap_generation(h));
   }
 
   /**
@@ -1072,7 +1108,7 @@ export class PrivateHeap implements Disposable {
   get zeroOnFree(): boolean {
     const h = this.#h;
     if (h === 0) throw this.#closed("PrivateHeap.zeroOnFree");
-    return (S.ph_heap_flags(h) & NATIVE_CONSTANTS.PH_ZERO_ON_FREE) !== 0;
+    return (this.#S.ph_heap_flags(h) & NATIVE_CONSTANTS.PH_ZERO_ON_FREE) !== 0;
   }
 
   /**
@@ -1208,6 +1244,7 @@ export class PrivateHeap implements Disposable {
     if (this.#lockDepth > 0) throw new HeapError("EINVAL", "PrivateHeap.close", "the heap's lock is held (inside withLock): close it after");
     this.#h = 0 as Pointer;
     this.#tracker?.stop();
+    if (this.#backend.kind === "wasm") (this.#backend as WasmBackend).unwatch(this);
     // The native backend detaches the buffer, which empties every view and runs ph_region_unmap.
     const buf = this.#buffer;
     this.#buffer = new ArrayBuffer(0);
@@ -1263,7 +1300,7 @@ export class PrivateHeap implements Disposable {
     const h = this.#h;
     if (h === 0) throw this.#closed("PrivateHeap.lockRecoveries");
     const last = new Int32Array(1);
-    const count = S.ph_heap_lock_recoveries(h, last);
+    const count = this.#S.ph_heap_lock_recoveries(h, last);
     return { count, lastCheck: last[0]! };
   }
 
@@ -1304,15 +1341,19 @@ export class PrivateHeap implements Disposable {
 
   static {
     changesOf = (heap, op) => heap.#pageTracker(op).subscribe();
+    remakeViews = (heap) => {
+      if (heap.#h !== 0) heap.#makeViews();
+    };
     pageTrackerOf = (heap) => heap.#pageTracker("pageTrackerOf");
     underHeapLock = <T>(heap: PrivateHeap, op: string, fn: () => T, repair = STRICT): T => {
+      if (heap.#backend.kind !== "native" && heap.#h !== 0) throw new HeapError("EINVAL", op, "rings and replays need a native heap: the WebAssembly backend does not run them yet");
       const h = heap.#enter(op, repair);
       try {
         const r = fn();
         if (repair && heap.#locked) {
           const last = new Int32Array(1);
-          S.ph_heap_lock_recoveries(h, last);
-          if (last[0] !== 0) S.ph_heap_lock_recheck(h); // still marked: fn replaced the state without lifting it
+          heap.#S.ph_heap_lock_recoveries(h, last);
+          if (last[0] !== 0) heap.#S.ph_heap_lock_recheck(h); // still marked: fn replaced the state without lifting it
         }
         return r;
       } finally {
@@ -1333,7 +1374,7 @@ export class PrivateHeap implements Disposable {
     const h = this.#h;
     if (h === 0) throw this.#closed(op);
     if (!this.#locked) return h;
-    const rc = waitMs >= 0 ? S.ph_heap_lock_timeout(h, waitMs) : S.ph_heap_lock(h);
+    const rc = waitMs >= 0 ? this.#S.ph_heap_lock_timeout(h, waitMs) : this.#S.ph_heap_lock(h);
     if (rc >= 0 || (repair && rc === LOCK_TAKEN_OVER_BROKEN)) {
       this.#lockDepth++;
       return h;
@@ -1341,7 +1382,7 @@ export class PrivateHeap implements Disposable {
     if (rc === nativeFromCode("EBUSY"))
       throw new HeapError("EBUSY", op, `the heap's lock stayed held by a live process or thread for ${waitMs} ms (or its lock word names one)`);
     if (rc !== LOCK_TAKEN_OVER_BROKEN) throw HeapError.fromNative(rc, op);
-    S.ph_heap_unlock(h);
+    this.#S.ph_heap_unlock(h);
     throw new HeapError("ECORRUPT", op, BROKEN_HEAP);
   }
 
@@ -1349,7 +1390,7 @@ export class PrivateHeap implements Disposable {
   #leave(): void {
     if (!this.#locked) return;
     this.#lockDepth--;
-    S.ph_heap_unlock(this.#h);
+    this.#S.ph_heap_unlock(this.#h);
   }
 
   // ---- errors ---------------------------------------------------------------
@@ -1365,7 +1406,7 @@ export class PrivateHeap implements Disposable {
 
   /** The error of a failed offset call: a negative code, or 0 with the code in ph_last_error(). */
   #error(r: number, op: string, detail: string): HeapError {
-    const rc = r < 0 ? r : S.ph_last_error();
+    const rc = r < 0 ? r : this.#S.ph_last_error();
     // A locked allocation call also fails this way when it took the lock over
     // from a dead holder and check() then failed (nothing was done).
     const why = this.#locked && rc === LOCK_TAKEN_OVER_BROKEN ? `${detail}; the heap is inconsistent (when lockRecoveries says a holder died mid-change, every process is refused until the heap is restored or reset)` : detail;

@@ -8,7 +8,7 @@
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "./errors.ts";
 import { loadNative } from "./ffi/loader.ts";
-import { NATIVE_CONSTANTS, STATS_FIELDS } from "./ffi/symbols.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols, STATS_FIELDS } from "./ffi/symbols.ts";
 
 /** A live heap's base, or a snapshot's bytes (validated by the caller). */
 export type RegionRef = Pointer | Uint8Array;
@@ -64,9 +64,13 @@ const decoder = new TextDecoder();
 const WALK_BATCH = 4096; // pairs per ph_off_walk call
 const walkBatch = new Float64Array(2 * WALK_BATCH);
 
-/** The header's counters. `op` names the caller in errors. */
-export function readStats(region: RegionRef, op: string): HeapStats {
-  const rc = loadNative().symbols.ph_heap_stats(region as Pointer, statsWords);
+/**
+ * The header's counters. `op` names the caller in errors. A live heap's
+ * region is an address in its backend's memory: pass that backend's
+ * functions as `S` (the native library's by default).
+ */
+export function readStats(region: RegionRef, op: string, S: NativeSymbols = loadNative().symbols): HeapStats {
+  const rc = S.ph_heap_stats(region as Pointer, statsWords);
   if (rc !== 0) throw HeapError.fromNative(rc, op);
   const out = {} as Record<(typeof STATS_FIELDS)[number], number>;
   for (let i = 0; i < STATS_FIELDS.length; i++) out[STATS_FIELDS[i]!] = statsWords[2 * i]! + statsWords[2 * i + 1]! * 4294967296;
@@ -82,8 +86,7 @@ export function readStat(region: RegionRef, field: keyof HeapStats, op: string):
 }
 
 /** Named roots: name -> offset. */
-export function readRoots(region: RegionRef): Record<string, number> {
-  const S = loadNative().symbols;
+export function readRoots(region: RegionRef, S: NativeSymbols = loadNative().symbols): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i < NATIVE_CONSTANTS.PH_ROOT_COUNT; i++) {
     nameBytes.fill(0, 0, 33);
@@ -117,8 +120,7 @@ export function allocationHolding(allocs: Float64Array, off: number): number {
  * element 2i is an offset, 2i + 1 its size. One ph_off_walk call per
  * WALK_BATCH allocations, no callback into JS.
  */
-export function listAllocations(region: RegionRef, op: string): Float64Array {
-  const S = loadNative().symbols;
+export function listAllocations(region: RegionRef, op: string, S: NativeSymbols = loadNative().symbols): Float64Array {
   let list = new Float64Array(2 * WALK_BATCH);
   let len = 0;
   for (let from = 0; ; ) {

@@ -15,10 +15,11 @@
  * handed out only after the same staleness check.
  */
 import type { Pointer } from "bun:ffi";
+import type { Backend } from "../backend.ts";
 import { heapChecksum } from "../checksum.ts";
 import { codeFromNative, HeapError, nativeFromCode } from "../errors.ts";
 import { loadNative } from "../ffi/loader.ts";
-import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
 import { loadFile, loadFileSync, type LoadProgress, saveFile, saveFileSync } from "./file.ts";
 import type { LoadOptions, SaveOptions } from "./file-format.ts";
@@ -556,12 +557,13 @@ export function takeSnapshot(region: Uint8Array, usedBytes: number, into?: Snaps
  * by writing the pages that differ (delta-restore.ts); anything else by
  * restoring its whole image.
  */
-export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, snap: Snapshot, op: string): void {
+export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, snap: Snapshot, op: string, backend: Backend): void {
   if (!(snap instanceof Snapshot)) throw new HeapError("EINVAL", op, "expected a Snapshot");
   const parts = deltaParts(snap, op);
-  if (parts !== null && restoreDeltaInPlace(heap, base, size, parts.delta, parts.baseImage, parts.base, op)) return;
+  // Writing a delta's pages in place needs the written-page list, which only the native backend's tracker gives.
+  if (parts !== null && backend.kind === "native" && restoreDeltaInPlace(heap, base, size, parts.delta, parts.baseImage, parts.base, op)) return;
   const bytes = snapshotBytes(snap, op);
-  restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot");
+  restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot", backend.symbols);
 }
 
 /**
@@ -570,8 +572,7 @@ export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, 
  * took or already checked). Throws the code, naming the image as `what`;
  * the region is unchanged then.
  */
-export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string): void {
-  const S = loadNative().symbols;
+export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string, S: NativeSymbols = loadNative().symbols): void {
   if (S.ph_heap_restore(base, size, bytes, len, flags) !== null) return;
   const rc = S.ph_last_error();
   throw HeapError.fromNative(rc, op, `${what}: ${describeFailure(rc, len, size)}`);

@@ -16,7 +16,10 @@
  * are made over `buffer` and remade when it is no longer the memory's
  * (`generation` counts the buffers seen).
  *
- * Design: PrivateHeap over either backend (native through bun:ffi, or this).
+ * PrivateHeap over either backend (native through bun:ffi, or this): the
+ * design below, which ../backend.ts and ./backend.ts implement for
+ * PrivateHeap.create({ backend: "wasm" }). Rings, replays and FrameArena
+ * still run on the native backend only.
  *
  * - What PrivateHeap calls, by the same names: the ph_off_* allocation calls
  *   (identical signatures: a heap handle, f64 offsets and sizes, f64 or i32

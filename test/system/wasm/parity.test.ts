@@ -64,6 +64,13 @@ function wasmHeap(): WasmHeap {
   return h;
 }
 
+/** A PrivateHeap on the WebAssembly backend. */
+function wasmPrivateHeap(): PrivateHeap {
+  const h = PrivateHeap.create({ size: SIZE, backend: "wasm" });
+  open.push(h);
+  return h;
+}
+
 /** A size of one of the allocator's paths: tiny, small-bin, page-run, many pages. */
 function pickSize(r: ReturnType<typeof rng>): number {
   const kind = r.int(0, 9);
@@ -247,5 +254,39 @@ describe("snapshots cross between the backends", () => {
     expect(() => native.restore(Snapshot.fromBytes(image))).toThrow();
     expect(wasm.image()).toEqual(before);
     expect(wasm.check()).toBe(0);
+  });
+});
+
+describe("PrivateHeap gives the same results on either backend", () => {
+  test("every call's offset, and stats, used-prefix bytes and checksums at checkpoints, over seeded sequences", () => {
+    for (const seed of [1, 2, 3]) {
+      lockstep(nativeHeap(), wasmPrivateHeap(), seed, 3000, []);
+      for (const h of open.splice(0)) h.close();
+    }
+  });
+
+  test("the comparison catches one extra call, or one byte written differently, on the WebAssembly side", () => {
+    expect(() => lockstep(nativeHeap(), wasmPrivateHeap(), 1, 3000, [], { extraMallocAt: 700 })).toThrow(/^step (\d+): /);
+    expect(() => lockstep(nativeHeap(), wasmPrivateHeap(), 2, 3000, [], { flipByteAt: 900 })).toThrow(/used-prefix byte \d+ differs/);
+  });
+
+  test("a Snapshot taken on one backend restores on the other (and Snapshot.fromBytes of its bytes), and the heaps go on alike", () => {
+    const live: Live[] = [];
+    const native = nativeHeap();
+    lockstep(native, wasmPrivateHeap(), 31, 1500, live);
+
+    const taken = native.snapshot();
+    const wasm = wasmPrivateHeap();
+    wasm.restore(taken);
+    expect(wasm.check()).toBe(0);
+    expect(wasm.snapshot().bytes).toEqual(taken.bytes);
+    expect(wasm.checksum()).toBe(taken.checksum());
+    lockstep(native, wasm, 32, 1500, live);
+
+    const back = nativeHeap();
+    back.restore(Snapshot.fromBytes(wasm.snapshot().bytes));
+    expect(back.check()).toBe(0);
+    compareState(0, back, wasm);
+    lockstep(back, wasm, 33, 1500, live);
   });
 });

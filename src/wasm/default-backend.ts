@@ -1,0 +1,24 @@
+/**
+ * default-backend.ts - the WebAssembly backend of heaps created with
+ * `backend: "wasm"`: one instance of privheap.wasm, found by file.ts and
+ * made on first use, whose memory holds every such heap.
+ */
+import { WasmBackend } from "./backend.ts";
+import { WasmCore } from "./core.ts";
+import { readWasmFile } from "./file.ts";
+import { compileWasm } from "./source.ts";
+import { HeapError } from "../errors.ts";
+
+let made: WasmBackend | undefined;
+
+/** The shared WebAssembly backend (ENOLIB when privheap.wasm cannot be found or instantiated). */
+export function wasmBackend(): WasmBackend {
+  if (made !== undefined) return made;
+  let core: WasmCore;
+  try {
+    core = new WasmCore(compileWasm(readWasmFile()));
+  } catch (e) {
+    throw new HeapError("ENOLIB", "PrivateHeap.create", `the WebAssembly core: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  return (made = new WasmBackend(core));
+}
