@@ -21,7 +21,7 @@ import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { MAX_REGION_SIZE } from "../heap.ts";
 import { readStats } from "../introspect.ts";
 import type { Delta } from "./delta.ts";
-import { zstdFrameProblem } from "./file-format.ts";
+import { zstdFrameProblem, zstdPrefix } from "./file-format.ts";
 import { zstdDecompressSync } from "node:zlib";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -299,7 +299,10 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
       type === RECORD_TICK
         ? readTick(view, p, len, ticks, keyframes)
         : type === RECORD_KEYFRAME || compressed
-          ? readKeyframe(compressed ? inflateKeyframe(stored, header.regionBytes) : stored, header, ticks, keyframes, heapHeader, op)
+          ? compressed
+            ? (beyondHeld(stored, held, file.length) ? compressedHeadProblem(stored, header, ticks.length - 1, keyframes) : null) ??
+              readKeyframe(inflateKeyframe(stored, header.regionBytes), header, ticks, keyframes, heapHeader, op)
+            : readKeyframe(stored, header, ticks, keyframes, heapHeader, op)
           : `unknown record type ${type}`;
     if (why === null && compressed) {
       const entry = keyframes[keyframes.length - 1]!;
@@ -323,6 +326,55 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
  * cannot make a reader hold more than a few times its own size.
  */
 export const HELD_PER_FILE_BYTE = 8;
+
+/**
+ * Whether the compressed keyframe payload `stored` declares more bytes than
+ * the reader may still hold (see HELD_PER_FILE_BYTE) with `held` held: a
+ * file far smaller than what it decompresses to, as a decompression bomb is.
+ */
+function beyondHeld(stored: Uint8Array, held: number, fileBytes: number): boolean {
+  const size = stored.length >= 4 ? new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true) : 0;
+  return held + size > HELD_PER_FILE_BYTE * fileBytes;
+}
+
+/**
+ * Why the compressed keyframe payload `stored` cannot be the keyframe due
+ * after tick `due`, from the fields at the start of what it decompresses
+ * to, decoding only the frame's first blocks; null when they pass (or when
+ * its size or frame is wrong on its face: inflateKeyframe reports that). Checked before a
+ * keyframe that declares more than the reader may hold is decompressed
+ * whole, so a bomb whose bytes are no keyframe never decodes past its first
+ * blocks; a consistent one costs at most a keyframe of the whole region.
+ */
+function compressedHeadProblem(stored: Uint8Array, header: ReplayHeader, due: number, keyframes: KeyframeEntry[]): string | null {
+  if (stored.length < ZSTD_KEYFRAME_FIXED_BYTES) return null;
+  const size = new DataView(stored.buffer, stored.byteOffset, 4).getUint32(0, true);
+  const frame = stored.subarray(ZSTD_KEYFRAME_FIXED_BYTES);
+  if (size < KEYFRAME_FIXED_BYTES || size > keyframePayloadBytes(header.regionBytes / PAGE) || zstdFrameProblem(frame, size) !== "") return null;
+  const head = zstdPrefix(frame, KEYFRAME_FIXED_BYTES, ZSTD_PREFIX_MAX_BYTES);
+  if (head === null || head.length < KEYFRAME_FIXED_BYTES) return "a compressed keyframe that does not decompress";
+  const v = new DataView(head.buffer, head.byteOffset, KEYFRAME_FIXED_BYTES);
+  return keyframeHeadProblem(v.getInt32(0, true), v.getUint32(4, true), Number(v.getBigUint64(8, true)), v.getUint32(16, true), size, header, due, keyframes);
+}
+
+/** How much of a compressed keyframe compressedHeadProblem may decode to find its first fields (a writer's blocks are 128 KiB). */
+const ZSTD_PREFIX_MAX_BYTES = 4 << 20;
+
+/**
+ * Why a keyframe of `len` payload bytes whose fixed fields are `after`,
+ * `kind`, `used` and `n` (pages) cannot be the keyframe due after tick
+ * `due`, after `keyframes`, in a file with `header`, or null: the walk's
+ * keyframe checks that read no page, in their documented order.
+ */
+function keyframeHeadProblem(after: number, kind: number, used: number, n: number, len: number, header: ReplayHeader, due: number, keyframes: KeyframeEntry[]): string | null {
+  if (after !== due) return `a keyframe after tick ${after} where ${due} was due`;
+  if (keyframes.length > 0 && keyframes[keyframes.length - 1]!.after === after) return `a second keyframe after tick ${after}`; // they ascend: the last is the only candidate
+  if (kind !== KEYFRAME_FULL && kind !== KEYFRAME_DELTA) return `unknown keyframe kind ${kind}`;
+  if (kind === KEYFRAME_DELTA && keyframes.length === 0) return "a delta keyframe with nothing before it";
+  if (used < PAGE || used > header.regionBytes || used % PAGE !== 0) return `a keyframe of ${used} bytes`;
+  if (len !== keyframePayloadBytes(n) || n > used / PAGE) return "a keyframe whose page count disagrees with its length";
+  return null;
+}
 
 /**
  * `delta` (read from the compressed keyframe payload `stored`) without
@@ -372,12 +424,8 @@ function readKeyframe(
   const kind = view.getUint32(p + 4, true);
   const used = Number(view.getBigUint64(p + 8, true));
   const n = view.getUint32(p + 16, true);
-  if (after !== ticks.length - 1) return `a keyframe after tick ${after} where ${ticks.length - 1} was due`;
-  if (keyframes.length > 0 && keyframes[keyframes.length - 1]!.after === after) return `a second keyframe after tick ${after}`; // they ascend: the last is the only candidate
-  if (kind !== KEYFRAME_FULL && kind !== KEYFRAME_DELTA) return `unknown keyframe kind ${kind}`;
-  if (kind === KEYFRAME_DELTA && keyframes.length === 0) return "a delta keyframe with nothing before it";
-  if (used < PAGE || used > header.regionBytes || used % PAGE !== 0) return `a keyframe of ${used} bytes`;
-  if (len !== keyframePayloadBytes(n) || n > used / PAGE) return "a keyframe whose page count disagrees with its length";
+  const head = keyframeHeadProblem(after, kind, used, n, len, header, ticks.length - 1, keyframes);
+  if (head !== null) return head;
   const pages = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const page = view.getUint32(p + KEYFRAME_FIXED_BYTES + 4 * i, true);

@@ -127,6 +127,32 @@ describe("compressed keyframe bombs, crafted", () => {
       expect(process.memoryUsage().rss - rss).toBeLessThan(128 << 20);
     });
   }
+
+  // A header declaring a 4 GiB region lets a keyframe declare 1 GiB: the
+  // frame's first blocks (no keyframe fields) refuse it before the rest is
+  // decoded, so opening it costs a few blocks, not the gigabyte.
+  test("in a file declaring a 4 GiB region, a 32 KiB frame of 1 GiB declared in both: refused from its first blocks, memory stays bounded", () => {
+    const rss = process.memoryUsage().rss;
+    const bomb = (k: KeyframeParts) => void ((k.zstd!.damaged = rleFrame(GiB, 0x41)), (k.zstd!.declaredBytes = GiB));
+    const first = structuredClone(base);
+    first.header.regionBytes = 1n << 32n;
+    bomb(keyframeAfter(first, -1));
+    let error: unknown = null;
+    try {
+      Replay.fromBytes(encode(first));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as HeapError).code).toBe("ECORRUPT");
+    expect((error as HeapError).message).toMatch(/a keyframe after tick \d+ where -1 was due/);
+    const later = structuredClone(base);
+    later.header.regionBytes = 1n << 32n;
+    bomb(keyframeAfter(later, 11));
+    const replay = Replay.fromBytes(encode(later));
+    expect(replay.torn?.reason).toMatch(/a keyframe after tick \d+ where 11 was due/);
+    expect(replay.ticks).toBe(12);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(128 << 20);
+  });
 });
 
 const COMPRESSED_CASES = 300;
@@ -134,7 +160,9 @@ const BIG_PAGES = 24;
 const bigStep: StepFn = (heap, input, t) => {
   step(heap, input, t);
   const page = (input[0]! * 5 + t) % BIG_PAGES;
-  heap.u32[(heap.getRoot("big") >>> 2) + page * 1024 + (t % 1024)] = t + 1;
+  // A damaged keyframe can lose the root: a step must not write through offset 0 (the heap header) then.
+  const big = heap.getRoot("big");
+  if (big !== 0) heap.u32[(big >>> 2) + page * 1024 + (t % 1024)] = t + 1;
 };
 
 /** A compressed recording of 30 ticks, keyframes every 4, and where its compressed keyframe records start. */
