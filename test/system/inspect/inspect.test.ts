@@ -26,7 +26,7 @@ import { encode, partsOf } from "../../support/snapshot-craft.ts";
 
 const PAGE = 4096;
 const SMALL_MAX = 14336;
-const heapOf = heapsClosedAfterEach(16 << 20);
+const heapOf = heapsClosedAfterEach(64 << 20);
 const dir = mkdtempSync(join(tmpdir(), "privheap-inspect-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
