@@ -43,11 +43,10 @@
  * the frame does not own. The records belong to one heap generation: a
  * reset (the end of a frame, or a reset of `heap`) drops them.
  */
-import { ptr, type Pointer } from "bun:ffi";
+import type { Pointer } from "bun:ffi";
 import { HeapError, nativeFromCode } from "./errors.ts";
-import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
-import { PrivateHeap } from "./heap.ts";
+import { type HeapOptions, PrivateHeap, symbolsOf } from "./heap.ts";
 
 /**
  * Options of {@link FrameArena.create}.
@@ -68,6 +67,12 @@ export interface FrameArenaOptions<B extends 1 | 2 = 1 | 2> {
   chunkSize?: number;
   /** Requests above this many bytes (default 4096) that do not fit the current chunk are heap allocations of their own; the rest are carved from chunks. */
   bumpMax?: number;
+  /**
+   * The C core of the heaps (see {@link HeapOptions.backend}): "native"
+   * (default) or "wasm". The arena reads its views from the heap at each
+   * call, so a WebAssembly memory that grows between calls is followed.
+   */
+  backend?: HeapOptions["backend"];
 }
 
 const MAX_CHUNK = NATIVE_CONSTANTS.PH_SCRATCH_CHUNK_MAX;
@@ -137,7 +142,7 @@ export class FrameArena<B extends 1 | 2 = 1 | 2> implements Disposable {
 
   private constructor(heaps: PrivateHeap[], chunkSize: number, bumpMax: number) {
     this.#heaps = heaps;
-    this.#bases = heaps.map((h) => ptr(h.u8));
+    this.#bases = heaps.map((h) => h.address as Pointer);
     this.#heap = heaps[0]!;
     this.#firstChunk = chunkSize;
     this.#bumpMax = bumpMax;
@@ -164,7 +169,7 @@ export class FrameArena<B extends 1 | 2 = 1 | 2> implements Disposable {
       throw new HeapError("EINVAL", "FrameArena.create", `bumpMax must be an integer from 0 to chunkSize - 16, got ${String(bumpMax)}`);
     const heaps: PrivateHeap[] = [];
     try {
-      for (let i = 0; i < buffers; i++) heaps.push(PrivateHeap.create({ size: options.size, zeroReentry: false }));
+      for (let i = 0; i < buffers; i++) heaps.push(PrivateHeap.create({ size: options.size, zeroReentry: false, backend: options.backend }));
     } catch (e) {
       for (const h of heaps) h.close();
       throw e;
@@ -339,7 +344,7 @@ export class FrameArena<B extends 1 | 2 = 1 | 2> implements Disposable {
       this.#own.set(aligned, size);
       return aligned;
     }
-    const S = loadNative().symbols;
+    const S = symbolsOf(heap);
     const base = this.#bases[this.#cur]!;
     const words = heap.u32;
     const before = words[NEXT]!;

@@ -121,8 +121,11 @@ export interface HeapOptions {
    * its memory: the same offsets, bytes and checksums for the same calls).
    * A WebAssembly heap has no file, no lock between threads and no
    * written-page tracker ("compare" tracking); its views are remade when
-   * the module's memory grows, so read `heap.u8` (or another view) again
-   * after creating heaps, snapshots or restores rather than keeping one.
+   * the module's memory grows (a region or an image mapped: another heap,
+   * a restore, a checksum's page hashes), so read `heap.u8` (or another
+   * view) again after such calls rather than keeping one; struct cursors
+   * and strided fields keep the views they were made with, so make them
+   * again too.
    */
   backend?: "native" | "wasm";
   /**
@@ -227,6 +230,9 @@ export let underHeapLock: <T>(heap: PrivateHeap, op: string, fn: () => T, repair
  * heap's one tracker, made on first use. ECLOSED when the heap is closed.
  */
 export let changesOf: (heap: PrivateHeap, op: string) => ChangeSet;
+
+/** Internal: the functions of the heap's C core (its address is one of that core's). */
+export let symbolsOf: (heap: PrivateHeap) => NativeSymbols;
 
 /** Remakes a live heap's views over its backend's current buffer (a WebAssembly memory that grew). */
 let remakeViews: (heap: PrivateHeap) => void;
@@ -1341,6 +1347,7 @@ export class PrivateHeap implements Disposable {
 
   static {
     changesOf = (heap, op) => heap.#pageTracker(op).subscribe();
+    symbolsOf = (heap) => heap.#S;
     remakeViews = (heap) => {
       if (heap.#h !== 0) heap.#makeViews();
     };

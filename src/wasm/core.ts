@@ -18,8 +18,8 @@
  *
  * PrivateHeap over either backend (native through bun:ffi, or this): the
  * design below, which ../backend.ts and ./backend.ts implement for
- * PrivateHeap.create({ backend: "wasm" }). Rings, replays and FrameArena
- * still run on the native backend only.
+ * PrivateHeap.create({ backend: "wasm" }) and FrameArena.create({ backend:
+ * "wasm" }). Rings and replays still run on the native backend only.
  *
  * - What PrivateHeap calls, by the same names: the ph_off_* allocation calls
  *   (identical signatures: a heap handle, f64 offsets and sizes, f64 or i32

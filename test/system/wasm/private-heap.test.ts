@@ -4,6 +4,7 @@
 // backend lacks (a written-page tracker, rings and replays) is a clear
 // answer or a HeapError, never a call into the wrong memory.
 import { afterEach, describe, expect, test } from "bun:test";
+import { FrameArena } from "../../../src/frame-arena.ts";
 import { PrivateHeap } from "../../../src/heap.ts";
 import { SnapshotRing } from "../../../src/snapshot/ring.ts";
 import { struct } from "../../../src/struct.ts";
@@ -29,10 +30,7 @@ describe("views over a memory that grows", () => {
     a.f64[off >>> 3] = 1.25;
     a.view.setUint32(off + 8, 0xdeadbeef, true);
     const oldU8 = a.u8;
-    const memory = wasmBackend().core;
-    const before = memory.buffer;
-    // Regions are taken first fit from the memory's free spans: new ones grow it once those run out.
-    while (memory.buffer === before) heap("wasm", 64 * MiB);
+    growMemory();
     expect(oldU8.length).toBe(0); // the old buffer is detached
     expect(a.u8).not.toBe(oldU8);
     expect(a.u8.length).toBe(a.size);
@@ -51,6 +49,37 @@ describe("views over a memory that grows", () => {
     expect(b.address).toBe(address); // the first fit is the span a gave back
     expect(b.usedBytes).toBeGreaterThan(0);
     expect(b.check()).toBe(0);
+  });
+});
+
+/** Make wasm heaps of 64 MiB (kept open to the test's end) until the module's memory has a new buffer. */
+function growMemory(): void {
+  const core = wasmBackend().core;
+  const before = core.buffer;
+  // Regions are taken first fit from the memory's free spans: new ones grow it once those run out.
+  while (core.buffer === before) heap("wasm", 64 * MiB);
+}
+
+describe("FrameArena", () => {
+  test("an arena on the WebAssembly backend goes on when the memory grows mid-frame, with the native arena's offsets and bytes", () => {
+    const run = (backend: "native" | "wasm", grow: () => void) => {
+      using arena = FrameArena.create({ size: 4 * MiB, backend, chunkSize: 16384 });
+      return arena.frame((a) => {
+        const offs: number[] = [];
+        for (let i = 0; i < 400; i++) {
+          const o = i % 50 === 7 ? a.alloc(6000 + i) : a.alloc(40 + i);
+          a.u8.fill(i & 255, o, o + 40);
+          offs.push(o);
+          if (i === 200) grow();
+        }
+        return { offs, bytes: a.u8.slice(0, a.heap.usedBytes), checksum: a.heap.checksum() };
+      });
+    };
+    const onNative = run("native", () => {});
+    const onWasm = run("wasm", growMemory);
+    expect(onWasm.offs).toEqual(onNative.offs);
+    expect(onWasm.bytes).toEqual(onNative.bytes);
+    expect(onWasm.checksum).toBe(onNative.checksum);
   });
 });
 
