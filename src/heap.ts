@@ -123,9 +123,9 @@ export interface HeapOptions {
    * written-page tracker ("compare" tracking); its views are remade when
    * the module's memory grows (a region or an image mapped: another heap,
    * a restore, a checksum's page hashes), so read `heap.u8` (or another
-   * view) again after such calls rather than keeping one; struct cursors
-   * and strided fields keep the views they were made with, so make them
-   * again too.
+   * view) again after such calls rather than keeping one. Struct cursors
+   * are bound to the new views then; the views `strided` returns are not,
+   * so make those again too.
    */
   backend?: "native" | "wasm";
   /**
@@ -236,6 +236,14 @@ export let symbolsOf: (heap: PrivateHeap) => NativeSymbols;
 
 /** Remakes a live heap's views over its backend's current buffer (a WebAssembly memory that grew). */
 let remakeViews: (heap: PrivateHeap) => void;
+
+/**
+ * Internal: call `remake(owner)` after the heap's memory gets a new buffer
+ * (a WebAssembly memory that grew), after the heap's own views are remade,
+ * while `owner` lives: for objects that hold the heap's views (struct
+ * cursors). Nothing on the native backend, whose buffer never changes.
+ */
+export let watchViews: <T extends object>(heap: PrivateHeap, owner: T, remake: (owner: T) => void) => void;
 
 /** Internal: the heap's tracker itself (made on first use), for tests and benchmarks of its policy. */
 export let pageTrackerOf: (heap: PrivateHeap) => PageTracker;
@@ -1350,6 +1358,9 @@ export class PrivateHeap implements Disposable {
     symbolsOf = (heap) => heap.#S;
     remakeViews = (heap) => {
       if (heap.#h !== 0) heap.#makeViews();
+    };
+    watchViews = (heap, owner, remake) => {
+      if (heap.#backend.kind === "wasm") (heap.#backend as WasmBackend).watch(owner, remake);
     };
     pageTrackerOf = (heap) => heap.#pageTracker("pageTrackerOf");
     underHeapLock = <T>(heap: PrivateHeap, op: string, fn: () => T, repair = STRICT): T => {

@@ -42,7 +42,7 @@ import { HeapError } from "./errors.ts";
 import { FREE_LOG, type FreeLog } from "./free-log.ts";
 import { FrameArena } from "./frame-arena.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
-import { PrivateHeap } from "./heap.ts";
+import { PrivateHeap, watchViews } from "./heap.ts";
 
 /**
  * Scalar field types.
@@ -658,6 +658,12 @@ function arrayClass(t: readonly [FieldType, number], kind: Kind, rel: number, de
   return compileClass(path, `class {\n${ctor}\n${members.join("\n")}\n}`, deps);
 }
 
+/** Give a root cursor the views of the heap it is bound to again (after they were remade), unless that heap is closed. */
+function rebindCursor(c: { _heap?: PrivateHeap; _bind(h: PrivateHeap): void }): void {
+  const heap = c._heap;
+  if (heap !== undefined && !heap.closed) c._bind(heap);
+}
+
 /** Root cursor classes of `layout`, compiled once per layout, debug flag and source kind (heap or frame arena). */
 const rootClasses = new WeakMap<StructLayout<any>, Map<string, NodeClass>>();
 
@@ -774,6 +780,8 @@ export class StructLayout<F extends Fields> {
     const isArena = source instanceof FrameArena;
     const c = new (rootClass(this, this.debug, isArena))(source, isArena) as unknown as StructCursor<F> & { _bind(h: PrivateHeap): void };
     if (!isArena) c._bind(source);
+    // On a WebAssembly heap the views die when the module's memory grows: bind the cursor to the new ones then.
+    watchViews(isArena ? source.heap : source, c, rebindCursor);
     c.at(off);
     return c;
   }

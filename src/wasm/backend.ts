@@ -60,8 +60,10 @@ export class WasmBackend implements Backend {
   readonly symbols: NativeSymbols;
   readonly core: WasmCore;
   #buffer: ArrayBuffer;
-  /** Views to remake after growth: each owner with what remakes its views. */
+  /** Views to remake after growth: each owner with what remakes its views, in the order they came. */
   readonly #watchers = new Set<{ owner: WeakRef<object>; remake: (owner: object) => void }>();
+  /** Watchers counted at the last sweep of collected owners. */
+  #swept = 0;
 
   constructor(core: WasmCore) {
     this.core = core;
@@ -90,7 +92,17 @@ export class WasmBackend implements Backend {
 
   /** Call `remake(owner)` after each growth of the memory, while `owner` lives and until unwatch. */
   watch<T extends object>(owner: T, remake: (owner: T) => void): void {
+    // Owners made and dropped in a loop (a cursor per call) would pile up until the next growth: sweep the collected ones as the set doubles.
+    if (this.#watchers.size >= 2 * this.#swept + 64) {
+      for (const w of this.#watchers) if (w.owner.deref() === undefined) this.#watchers.delete(w);
+      this.#swept = this.#watchers.size;
+    }
     this.#watchers.add({ owner: new WeakRef(owner), remake: remake as (owner: object) => void });
+  }
+
+  /** Owners watched now (collected ones included until a sweep), for tests. */
+  get watching(): number {
+    return this.#watchers.size;
   }
 
   unwatch(owner: object): void {

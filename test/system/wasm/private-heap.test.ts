@@ -108,6 +108,34 @@ describe("struct cursors", () => {
     expect(onWasm.bytes).toEqual(onNative.bytes);
     expect(onWasm.checksum).toBe(onNative.checksum);
   });
+
+  test("a cursor made before the memory grows writes into the heap after it, nested and array fields too, over a heap and an arena", () => {
+    const Vec3 = struct({ x: "f64", y: "f64", z: "f64" });
+    const Body = struct({ pos: Vec3, id: "u32", tags: ["u8", 4] });
+    const h = heap("wasm");
+    const base = Body.alloc(h, 4);
+    const c = Body.cursor(h, base);
+    const pos = c.pos;
+    using arena = FrameArena.create({ size: 4 * MiB, backend: "wasm" });
+    const a = arena.frame((fa) => {
+      const at = Body.alloc(fa);
+      const ac = Body.cursor(fa, at);
+      growMemory();
+      ac.id = 99; // views bound before the growth
+      return { at, id: fa.heap.u32[(at + Body.offsets.id) >>> 2] };
+    });
+    expect(a.id).toBe(99);
+    c.id = 7;
+    growMemory();
+    pos.y = 2.5; // a nested node held across the growth
+    c.id += 1;
+    c.tags.set(3, 200);
+    c.index(base, 2).pos.z = -1;
+    expect(h.f64[(base + Body.offsets.pos + 8) >>> 3]).toBe(2.5);
+    expect(h.u32[(base + Body.offsets.id) >>> 2]).toBe(8);
+    expect(h.u8[base + Body.offsets.tags + 3]).toBe(200);
+    expect(h.f64[(base + 2 * Body.size + Body.offsets.pos + 16) >>> 3]).toBe(-1);
+  });
 });
 
 describe("what the WebAssembly backend lacks", () => {
