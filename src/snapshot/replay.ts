@@ -33,7 +33,7 @@ import type { ChangeSet } from "../tracking.ts";
 import { changedPages, overlay } from "./delta.ts";
 import { StepContext } from "./step-context.ts";
 import { copyPages, diffListed, diffPages, sequence } from "./pages.ts";
-import { checkBytes, restoreImage, Snapshot } from "./snapshot.ts";
+import { checkBytes, restoreImage, Snapshot, snapshotOfChecked } from "./snapshot.ts";
 import type { DiffOptions, SnapshotDiff } from "./diff.ts";
 import type { LayoutMap } from "./layout-map.ts";
 import {
@@ -906,9 +906,9 @@ export class Replay implements Disposable {
     return image;
   }
 
-  /** Keyframe i as a snapshot of its own (a copy of the checked image). */
+  /** Keyframe i as a snapshot of its own: a copy of the image #imageOf checked in full (not checked again). */
   #snapshotOf(i: number, op: string): Snapshot {
-    return Snapshot.fromBytes(this.#imageOf(i, op));
+    return snapshotOfChecked(this.#imageOf(i, op), op);
   }
 
   /** Restore keyframe i into heap straight from #work (which #imageOf checked in full). */

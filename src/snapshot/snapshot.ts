@@ -487,6 +487,16 @@ export function snapshotOfFilled(length: number, fill: (image: Uint8Array) => vo
   return new Snapshot(INTERNAL, image, undefined, true);
 }
 
+/**
+ * A snapshot holding a copy of `image`, which the caller has just checked
+ * in full (ph_snapshot_check) and has not changed since: for readers that
+ * check an image where they built it (a replay's keyframes), so the copy is
+ * not checked a second time.
+ */
+export function snapshotOfChecked(image: Uint8Array, op: string): Snapshot {
+  return new Snapshot(INTERNAL, copyOfImage(image, op), undefined, true);
+}
+
 /** Validate bytes as a snapshot for a target of `targetSize` bytes; throws the code. */
 export function checkBytes(bytes: Uint8Array, targetSize: number, flags: number, op: string): void {
   const rc = loadNative().symbols.ph_snapshot_check(bytes, bytes.length, targetSize, flags);
