@@ -213,9 +213,11 @@ function ratioOf([a, b]: [number, number]): number {
  * inlining: the second phase would measure that instead of the other
  * layouts. Each phase compiles its own; the reused case has its own row.
  */
+let copies = 0;
 function compiledAnew(make: () => Step, more: Record<string, unknown> = {}): () => Step {
   const values = { heap, Entity, Flat, N, base, ...more };
-  return new Function(...Object.keys(values), `"use strict"; return ${make.toString()};`)(...Object.values(values));
+  // A serial in the source: the engine caches compiled code by source text, and copies must not share it.
+  return new Function(...Object.keys(values), `"use strict"; // copy ${++copies}\nreturn ${make.toString()};`)(...Object.values(values));
 }
 
 function phase(title: string, anew: boolean): Map<string, number> {
@@ -258,52 +260,21 @@ console.log(`flat cursor vs raw (after other layouts):   ${verdict(after.get("fl
 console.log(`nested cursor vs raw (after other layouts): ${verdict(after.get("nested cursor")!, 1.5)}`);
 console.log(`strided columns vs raw (after other layouts): ${verdict(after.get("strided columns")!, 1.5)}`);
 
-// The debug steps repeat the release ones' code on purpose: a program runs
-// one mode, so each loop's property accesses see one cursor class. Sharing
-// one function between both modes would make its call sites polymorphic
-// and slow both down (measured: about 30x for the release flat cursor).
+// Debug layouts, made only now so the phases above do not see them. Each
+// debug step is the release step's code compiled anew with the debug layout
+// in its place: a program runs one mode, so each loop's property accesses
+// see one cursor class (one function shared by both modes would make its
+// call sites polymorphic and slow both down: measured about 30x for the
+// release flat cursor).
 const DebugFlat = struct(FLAT_SPEC, { debug: true });
 const DebugEntity = struct({ pos: Vec3, vel: Vec3, hp: "u32" }, { debug: true });
-
-function debugFlatStep(): Step {
-  const c = DebugFlat.cursor(heap);
-  return () => {
-    for (let i = 0; i < N; i++) {
-      c.index(base, i);
-      c.px += c.vx;
-      c.py += c.vy;
-      c.pz += c.vz;
-    }
-  };
-}
-
-function debugNestedStep(): Step {
-  const e = DebugEntity.cursor(heap);
-  return () => {
-    for (let i = 0; i < N; i++) {
-      e.index(base, i);
-      e.pos.x += e.vel.x;
-      e.pos.y += e.vel.y;
-      e.pos.z += e.vel.z;
-    }
-  };
-}
-
-function debugEachStep(): Step {
-  const move = (e: StructCursor<typeof DebugEntity extends StructLayout<infer F> ? F : never>) => {
-    e.pos.x += e.vel.x;
-    e.pos.y += e.vel.y;
-    e.pos.z += e.vel.z;
-  };
-  return () => DebugEntity.each(heap, base, N, move);
-}
 
 /** Debug cursors against release ones, after the other layouts; returns debug / release per access path. */
 function debugPhase(): Map<string, number> {
   const pairs: [string, Step, Step][] = [
-    ["flat cursor", compiledAnew(flatStep)(), compiledAnew(debugFlatStep, { DebugFlat })()],
-    ["nested cursor", compiledAnew(nestedStep)(), compiledAnew(debugNestedStep, { DebugEntity })()],
-    ["nested each", compiledAnew(eachStep)(), compiledAnew(debugEachStep, { DebugEntity })()],
+    ["flat cursor", compiledAnew(flatStep)(), compiledAnew(flatStep, { Flat: DebugFlat })()],
+    ["nested cursor", compiledAnew(nestedStep)(), compiledAnew(nestedStep, { Entity: DebugEntity })()],
+    ["nested each", compiledAnew(eachStep)(), compiledAnew(eachStep, { Entity: DebugEntity })()],
   ];
   const rows: string[][] = [];
   const ratios = new Map<string, number>();
