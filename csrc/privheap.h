@@ -21,6 +21,7 @@
  *  12. Written pages: which pages changed, as the operating system saw it
  *  13. The heap checksum: a sum of page hashes, kept up to date page by page
  *  14. Memory given back: free pages returned to the operating system
+ *  15. Content hashes: XXH3-64, the hash of privheap's file formats
  *
  * Threads: a heap is used by one thread at a time; different heaps are
  * independent. Nothing here keeps allocator state outside the region, and
@@ -908,6 +909,37 @@ PH_NODISCARD PH_API int ph_heap_set_purge(ph_heap_t *h, unsigned mode);
  * pages reached before it are given back) or PH_EIO (the system refused).
  * O(free runs). */
 PH_NODISCARD PH_API int64_t ph_heap_purge(ph_heap_t *h);
+
+/* ------------------------------------------------------------------------ */
+/* 15. Content hashes                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * XXH3-64 with seed 0 (xxHash's XXH3_64bits, Bun.hash.xxHash3): the 64-bit
+ * hash privheap's file formats carry, here so every runtime of the core
+ * (the WebAssembly module included) computes it. Equal to the reference
+ * for every input, on any host.
+ */
+
+/* The hash of the n bytes at p (any alignment; p may be NULL when n is 0).
+ * 0 and PH_EINVAL for a NULL p with n > 0. */
+PH_API uint64_t ph_xxh3_64(const void *p, size_t n);
+
+/*
+ * The same hash over input given in pieces. A state is
+ * ph_xxh3_state_size() bytes aligned to 8, of the caller's memory, with no
+ * pointers in it (it may be copied or moved); ph_xxh3_reset starts it
+ * (nothing for a NULL or misaligned state). ph_xxh3_update adds n bytes:
+ * 0, or PH_EINVAL for a NULL or misaligned state, one whose counters are
+ * out of range, or a NULL p with n > 0 (nothing is added). The digest is
+ * ph_xxh3_64 of every byte given since the reset, however they were split,
+ * and leaves the state as it was (more bytes may follow); 0 and PH_EINVAL
+ * for a state update refuses.
+ */
+PH_API size_t ph_xxh3_state_size(void);
+PH_API void ph_xxh3_reset(void *state);
+PH_NODISCARD PH_API int ph_xxh3_update(void *state, const void *p, size_t n);
+PH_API uint64_t ph_xxh3_64_digest(const void *state);
 
 #ifdef __cplusplus
 }
