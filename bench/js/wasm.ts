@@ -4,18 +4,36 @@
  *
  * Usage: bun bench/js/wasm.ts [iterations] [path/to/privheap.wasm]
  *
- * "raw" calls ph_off_malloc / ph_off_free directly: the bun:ffi symbols on
- * the native side, the module's exports on the other. "heap" adds each
- * side's wrapper: PrivateHeap (argument and closed checks, error mapping)
- * and WasmHeap. Both heaps are 64 MiB with PrivateHeap.create's flags.
- * Each pair of figures is the best of rounds alternating the two sides.
- * Target: wasm heap pair <= 1.5x native heap pair.
+ * "raw" calls ph_off_malloc / ph_off_free directly on a heap made by
+ * ph_region_map_anon + ph_heap_init: the native library's bun:ffi symbols
+ * on one side, the module's exports (a WasmCore of its own) on the other.
+ * "heap" is PrivateHeap on each backend (`backend: "native"` and
+ * `backend: "wasm"`): argument and closed checks, error mapping. Every heap
+ * is 64 MiB with PrivateHeap.create's default flags. Each pair of figures
+ * is the best of rounds alternating the two sides.
+ * Target (issue 17): wasm heap pair <= 1.5x native heap pair.
  */
-import { readFileSync, statSync } from "node:fs";
-import { PrivateHeap } from "../../src/heap.ts";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { cpus } from "node:os";
+import type { Pointer } from "bun:ffi";
 import { loadNative } from "../../src/ffi/loader.ts";
-import { loadWasmCore, WasmHeap, wasmCandidates } from "../../src/wasm/index.ts";
+import { NATIVE_CONSTANTS } from "../../src/ffi/symbols.ts";
+import { PrivateHeap } from "../../src/heap.ts";
+import { WasmCore } from "../../src/wasm/core.ts";
+import { wasmCandidates } from "../../src/wasm/file.ts";
+import { compileWasm } from "../../src/wasm/source.ts";
 import { printHeader, table, verdict } from "./common.ts";
+
+/** The CPU's model name, with its family and model numbers where /proc/cpuinfo gives them (a bare "AMD EPYC" names no generation). */
+function cpuModel(): string {
+  const name = cpus()[0]?.model ?? "unknown cpu";
+  if (!existsSync("/proc/cpuinfo")) return name;
+  const info = readFileSync("/proc/cpuinfo", "utf8");
+  const field = (key: string) => new RegExp(`^${key}\\s*:\\s*(.*)$`, "m").exec(info)?.[1];
+  const family = field("cpu family");
+  const model = field("model");
+  return family === undefined || model === undefined ? name : `${name} (family ${family}, model ${model})`;
+}
 
 const N = Number(process.argv[2] ?? 3_000_000);
 const wasmPath = process.argv[3] ?? wasmCandidates().find((p) => {
@@ -26,18 +44,30 @@ const wasmPath = process.argv[3] ?? wasmCandidates().find((p) => {
   }
 });
 if (wasmPath === undefined) throw new Error("no privheap.wasm: run python3 -m ziglang build wasm");
+// PrivateHeap's WebAssembly backend reads the module the raw side runs.
+process.env.PRIVHEAP_WASM = wasmPath;
+console.log(`cpu     : ${cpuModel()}`);
 printHeader("malloc + free: WebAssembly core vs native library");
 console.log(`module  : ${wasmPath} (${(statSync(wasmPath).size / 1024).toFixed(1)} KiB)`);
 console.log("");
 
 const SIZE = 64 << 20;
+/** PrivateHeap.create's default flags: a zeroed region, decay purging, zeroed re-entry. */
+const FLAGS = NATIVE_CONSTANTS.PH_REGION_ZEROED | NATIVE_CONSTANTS.PH_PURGE | NATIVE_CONSTANTS.PH_ZERO_REENTRY;
+
 const S = loadNative().symbols;
-const heap = PrivateHeap.create({ size: SIZE });
-const h = heap.address as never;
-const core = loadWasmCore(readFileSync(wasmPath));
-const wheap = WasmHeap.create(core, SIZE);
-const W = core.symbols;
-const wh = wheap.address;
+const nativeBase = S.ph_region_map_anon(SIZE);
+const h = nativeBase === null ? null : S.ph_heap_init(nativeBase, SIZE, FLAGS);
+if (nativeBase === null || h === null) throw new Error(`native raw heap: ${S.ph_strerror(S.ph_last_error())}`);
+
+const core = new WasmCore(compileWasm(readFileSync(wasmPath)));
+const W = core.exports;
+const wasmBase = W.ph_region_map_anon(SIZE) >>> 0;
+const wh = wasmBase === 0 ? 0 : W.ph_heap_init(wasmBase, SIZE, FLAGS) >>> 0;
+if (wh === 0) throw new Error(`wasm raw heap: ${core.cString(W.ph_strerror(W.ph_last_error()) >>> 0)}`);
+
+const heap = PrivateHeap.create({ size: SIZE, backend: "native" });
+const wheap = PrivateHeap.create({ size: SIZE, backend: "wasm" });
 let sink = 0;
 
 /**
@@ -93,11 +123,15 @@ for (const size of SIZES) {
     [`heap malloc(${size})+free`, nativeHeap.toFixed(2), wasmHeap.toFixed(2), `${(wasmHeap / nativeHeap).toFixed(2)}x`],
   );
 }
-if (heap.check() !== 0 || wheap.check() !== 0) throw new Error("a heap is inconsistent after the benchmark");
+// Every pair freed what it took (a failed call would have left a nonzero sum), and the heaps are consistent.
+if (sink !== 0) throw new Error(`a raw malloc or free failed (sum of results ${sink})`);
+if (S.ph_heap_check(h, SIZE) !== 0 || W.ph_heap_check(wh, SIZE) !== 0 || heap.check() !== 0 || wheap.check() !== 0)
+  throw new Error("a heap is inconsistent after the benchmark");
 
 table(["operation", "native ns", "wasm ns", "wasm / native"], rows);
 console.log("");
 for (const [i, size] of SIZES.entries()) console.log(`heap malloc(${size})+free, wasm vs native: ${verdict(heapRatios[i]!, 1.5)}`);
 heap.close();
 wheap.close();
-if (sink === 0.5) console.log(sink);
+S.ph_region_unmap(nativeBase as Pointer, SIZE);
+W.ph_region_unmap(wasmBase, SIZE);

@@ -1,25 +1,14 @@
 /**
- * The WebAssembly core for tests: privheap.wasm from where src/wasm/file.ts
- * looks, built first with `zig build wasm` (ZIG, default python3 -m ziglang)
- * when no candidate exists yet.
+ * The WebAssembly core for tests: a new instance of privheap.wasm from where
+ * src/wasm/file.ts looks (its error names the build command when there is
+ * none; system tests build it first with ./wasm-build.ts). Starts no
+ * process, so unit tests may use it.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { loadWasmCore, type WasmCore, wasmCandidates } from "../../src/wasm/index.ts";
+import { WasmCore } from "../../src/wasm/core.ts";
+import { readWasmFile } from "../../src/wasm/file.ts";
+import { compileWasm } from "../../src/wasm/source.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-/** Build the module unless a candidate file exists; throws when the build fails. */
-export function ensureWasmBuilt(): void {
-  if (wasmCandidates().some((p) => existsSync(p))) return;
-  const zig = (process.env.ZIG ?? "python3 -m ziglang").split(" ");
-  const r = spawnSync(zig[0]!, [...zig.slice(1), "build", "wasm"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`zig build wasm failed:\n${r.stderr}`);
-}
-
-/** A new instance of the module. */
+/** A new instance of the module, with its own memory (not the one PrivateHeap's wasm heaps share). */
 export function wasmCore(): WasmCore {
-  ensureWasmBuilt();
-  return loadWasmCore();
+  return new WasmCore(compileWasm(readWasmFile()));
 }

@@ -1,90 +1,112 @@
 // The WebAssembly core's memory: regions are spans of linear memory that
-// grows as they are mapped, views survive its growth, spans given back are
-// reused, and bad input is a C code with the heap unchanged.
-import { describe, expect, test } from "bun:test";
+// grows as they are mapped, the core's views survive its growth (a
+// PrivateHeap's: private-heap.test.ts), spans given back are reused, and bad
+// input is a HeapError code (a C code from the raw calls) with the heap
+// unchanged.
+import { afterEach, describe, expect, test } from "bun:test";
+import { nativeFromCode } from "../../../src/errors.ts";
 import { NATIVE_CONSTANTS } from "../../../src/ffi/symbols.ts";
-import { WasmHeap, WasmHeapError } from "../../../src/wasm/index.ts";
+import { PrivateHeap } from "../../../src/heap.ts";
+import { wasmBackend } from "../../../src/wasm/default-backend.ts";
+import { expectCode } from "../../support/expect.ts";
+import { ensureWasmBuilt } from "../../support/wasm-build.ts";
 import { wasmCore } from "../../support/wasm.ts";
 
 const MiB = 1 << 20;
+const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
+
+ensureWasmBuilt();
+const open: PrivateHeap[] = [];
+afterEach(() => {
+  for (const h of open.splice(0)) h.close();
+});
+
+/** A PrivateHeap on the WebAssembly backend (whose one memory every such heap shares). */
+function wasmHeap(size: number): PrivateHeap {
+  const h = PrivateHeap.create({ size, backend: "wasm" });
+  open.push(h);
+  return h;
+}
+
+/** The used prefix's bytes, copied. */
+function used(h: PrivateHeap): Uint8Array {
+  return h.u8.slice(0, h.usedBytes);
+}
 
 describe("WebAssembly memory", () => {
-  test("a heap's views are remade after the memory grows, and show what was written before", () => {
-    const core = wasmCore();
-    const a = WasmHeap.create(core, 4 * MiB);
-    const off = a.malloc(64);
-    const before = a.u8;
-    before.fill(0x5a, off, off + 64);
+  test("the core's views are remade after a mapping grows the memory, and show what was written before", () => {
+    const core = wasmCore(); // its own memory, so the growth below is certain
+    const x = core.exports;
+    const at = x.ph_region_map_anon(4 * MiB) >>> 0;
+    expect(at).toBeGreaterThan(0);
+    const before = core.u8;
+    before.fill(0x5a, at, at + 64);
     const generation = core.generation;
-    const pages = core.exports.memory.buffer.byteLength;
-    const b = WasmHeap.create(core, 64 * MiB); // more than the memory had: it grows
-    expect(core.exports.memory.buffer.byteLength).toBeGreaterThan(pages);
+    const bytes = core.buffer.byteLength;
+    expect(x.ph_region_map_anon(64 * MiB) >>> 0).toBeGreaterThan(0); // more than the memory had: it grows
+    expect(core.buffer.byteLength).toBeGreaterThan(bytes);
+    expect(core.buffer).toBe(x.memory.buffer as ArrayBuffer);
     expect(core.generation).toBe(generation + 1);
     expect(before.length).toBe(0); // the old buffer is detached
-    expect([...a.u8.subarray(off, off + 64)]).toEqual(new Array(64).fill(0x5a));
-    expect(a.view.getUint8(off)).toBe(0x5a);
-    expect(a.check()).toBe(0);
-    a.close();
-    b.close();
+    expect([...core.u8.subarray(at, at + 64)]).toEqual(new Array(64).fill(0x5a));
+    expect(core.u8.length).toBe(core.buffer.byteLength);
   });
 
-  test("a closed region's memory is reused, zeroed: heaps made and closed in turn do not grow the memory", () => {
-    const core = wasmCore();
-    const first = WasmHeap.create(core, 8 * MiB);
-    first.u8.fill(0xee, first.malloc(MiB), MiB); // dirty its pages
+  test("a closed heap's region is reused, zeroed: heaps made and closed in turn do not grow the memory", () => {
+    const memory = wasmBackend().core.exports.memory;
+    const first = PrivateHeap.create({ size: 8 * MiB, backend: "wasm" });
+    const dirty = first.malloc(MiB);
+    first.u8.fill(0xee, dirty, dirty + MiB);
+    const address = first.address;
     first.close();
-    const size = core.exports.memory.buffer.byteLength;
+    const size = memory.buffer.byteLength;
     for (let i = 0; i < 20; i++) {
-      const h = WasmHeap.create(core, 8 * MiB);
-      expect(h.address).toBe(first.address);
+      const h = PrivateHeap.create({ size: 8 * MiB, backend: "wasm" });
+      expect(h.address).toBe(address);
       const off = h.malloc(MiB);
       expect(h.u8.subarray(off, off + MiB).every((b) => b === 0)).toBe(true);
       h.u8.fill(0xee, off, off + MiB);
       h.close();
     }
-    expect(core.exports.memory.buffer.byteLength).toBe(size);
+    expect(memory.buffer.byteLength).toBe(size);
   });
 
-  test("a region that cannot fit the 4 GiB address space fails with PH_EIO and the core stays usable", () => {
+  test("a region that cannot fit wasm32's 4 GiB address space is EIO, and the core stays usable", () => {
+    // The raw call, on a core of its own: PH_EIO from the C core.
     const core = wasmCore();
-    const err = (() => {
-      try {
-        WasmHeap.create(core, 2 ** 32 - NATIVE_CONSTANTS.PH_PAGE_SIZE);
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toBeInstanceOf(WasmHeapError);
-    expect((err as WasmHeapError).nativeCode).toBe(-8); // PH_EIO
-    const h = WasmHeap.create(core, MiB);
+    const x = core.exports;
+    expect(x.ph_region_map_anon(2 ** 32 - PAGE)).toBe(0);
+    expect(x.ph_last_error()).toBe(nativeFromCode("EIO"));
+    expect(x.ph_region_map_anon(MiB) >>> 0).toBeGreaterThan(0);
+    // PrivateHeap on the shared core: the same code as a HeapError.
+    expectCode(() => wasmHeap(2 ** 32 - PAGE), "EIO");
+    const h = wasmHeap(MiB);
     expect(h.malloc(10)).toBeGreaterThan(0);
-    h.close();
+    expect(h.check()).toBe(0);
   });
 
-  test("bad offsets are C codes, and the heap is unchanged", () => {
-    const core = wasmCore();
-    const h = WasmHeap.create(core, 4 * MiB);
+  test("bad offsets and sizes are HeapError codes, the core's raw calls refuse them too, and the heap is unchanged", () => {
+    const h = wasmHeap(4 * MiB);
     const off = h.malloc(100);
-    const image = h.image();
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return (e as WasmHeapError).nativeCode;
-      }
-      return 0;
-    };
-    expect(code(() => h.free(off + 8))).toBe(-3); // PH_EBADPTR
-    expect(code(() => h.free(-1))).toBe(-2); // PH_EINVAL
-    expect(code(() => h.malloc(Number.NaN))).toBe(-2);
-    expect(code(() => h.malloc(2 ** 40))).toBeLessThan(0);
-    expect(code(() => h.usableSize(8 * 4096 + 16))).toBe(-3);
-    expect(h.image()).toEqual(image);
+    const image = used(h);
+    // Reaching the core: offsets it does not know.
+    expectCode(() => h.free(off + 8), "EBADPTR");
+    expectCode(() => h.usableSize(8 * PAGE + 16), "EBADPTR");
+    expectCode(() => h.realloc(off + 8, 10), "EBADPTR");
+    // Refused by PrivateHeap's checks before the core...
+    expectCode(() => h.free(-1), "EINVAL");
+    expectCode(() => h.malloc(Number.NaN), "EINVAL");
+    expectCode(() => h.malloc(2 ** 40), "EINVAL");
+    // ...and by the core itself when called raw.
+    const x = wasmBackend().core.exports;
+    expect(x.ph_off_free(h.address, -1)).toBe(nativeFromCode("EINVAL"));
+    expect(x.ph_off_malloc(h.address, Number.NaN)).toBe(nativeFromCode("EINVAL"));
+    expect(x.ph_off_malloc(h.address, 2 ** 40)).toBeLessThan(0);
+    expect(used(h)).toEqual(image);
     h.free(off);
-    const freed = h.image();
-    expect(code(() => h.free(off))).toBe(-4); // PH_EDOUBLEFREE
-    expect(h.image()).toEqual(freed);
+    const freed = used(h);
+    expectCode(() => h.free(off), "EDOUBLEFREE");
+    expect(used(h)).toEqual(freed);
     expect(h.check()).toBe(0);
-    h.close();
   });
 });

@@ -1,35 +1,24 @@
 // The WebAssembly core against the native library: one seeded sequence of
 // malloc / calloc / realloc / free of mixed sizes, writes of data and resets,
-// run in lockstep on a PrivateHeap and a WasmHeap of the same size and flags,
-// gives the same result for every call, and at checkpoints the same stats,
-// used-prefix bytes and checksum. A snapshot's image taken on either restores
-// on the other, and the two heaps then go on alike.
+// run in lockstep on two PrivateHeaps of the same size and flags, one on each
+// backend, gives the same result for every call, and at checkpoints the same
+// stats, used-prefix bytes and checksum. The raw allocation calls give the
+// native codes for arguments wasm32 cannot hold, a snapshot taken on either
+// backend restores on the other, and the two heaps then go on alike.
 import { afterEach, describe, expect, test } from "bun:test";
+import { codeFromNative } from "../../../src/errors.ts";
 import { loadNative } from "../../../src/ffi/loader.ts";
 import { PrivateHeap } from "../../../src/heap.ts";
 import { Snapshot } from "../../../src/snapshot/snapshot.ts";
-import { type WasmCore, WasmHeap } from "../../../src/wasm/index.ts";
+import { wasmBackend } from "../../../src/wasm/default-backend.ts";
+import { expectCode } from "../../support/expect.ts";
 import { rng } from "../../support/random.ts";
-import { wasmCore } from "../../support/wasm.ts";
+import { ensureWasmBuilt } from "../../support/wasm-build.ts";
 
 const SIZE = 16 << 20;
 /** Live bytes above which the sequence frees instead of allocating (the heaps never run out). */
 const LIVE_LIMIT = 8 << 20;
 const CHECKPOINT = 250;
-
-/** What the sequence calls: PrivateHeap and WasmHeap both have it. */
-interface HeapLike {
-  malloc(size: number): number;
-  calloc(n: number, size: number): number;
-  realloc(off: number, size: number): number;
-  free(off: number): void;
-  usableSize(off: number): number;
-  reset(): void;
-  readonly usedBytes: number;
-  readonly u8: Uint8Array;
-  stats(): object;
-  checksum(): bigint;
-}
 
 /** Deliberate differences on the WebAssembly side, to show the comparison catches them. */
 interface Perturbation {
@@ -45,8 +34,8 @@ interface Live {
   size: number;
 }
 
-let core: WasmCore;
-const open: { close(): void }[] = [];
+ensureWasmBuilt();
+const open: PrivateHeap[] = [];
 afterEach(() => {
   for (const h of open.splice(0)) h.close();
 });
@@ -57,15 +46,8 @@ function nativeHeap(): PrivateHeap {
   return h;
 }
 
-function wasmHeap(): WasmHeap {
-  core ??= wasmCore();
-  const h = WasmHeap.create(core, SIZE);
-  open.push(h);
-  return h;
-}
-
 /** A PrivateHeap on the WebAssembly backend. */
-function wasmPrivateHeap(): PrivateHeap {
+function wasmHeap(): PrivateHeap {
   const h = PrivateHeap.create({ size: SIZE, backend: "wasm" });
   open.push(h);
   return h;
@@ -81,7 +63,7 @@ function pickSize(r: ReturnType<typeof rng>): number {
 }
 
 /** The same call on both heaps; their results must be equal. */
-function both<T>(step: number, what: string, native: HeapLike, wasm: HeapLike, call: (h: HeapLike) => T): T {
+function both<T>(step: number, what: string, native: PrivateHeap, wasm: PrivateHeap, call: (h: PrivateHeap) => T): T {
   const a = call(native);
   const b = call(wasm);
   if (a !== b) throw new Error(`step ${step}: ${what}: native ${String(a)}, wasm ${String(b)}`);
@@ -89,7 +71,7 @@ function both<T>(step: number, what: string, native: HeapLike, wasm: HeapLike, c
 }
 
 /** Stats, used-prefix bytes and checksum of the two heaps must be equal. */
-function compareState(step: number, native: HeapLike, wasm: HeapLike): void {
+function compareState(step: number, native: PrivateHeap, wasm: PrivateHeap): void {
   const used = both(step, "usedBytes", native, wasm, (h) => h.usedBytes);
   const a = JSON.stringify(native.stats());
   const b = JSON.stringify(wasm.stats());
@@ -104,7 +86,7 @@ function compareState(step: number, native: HeapLike, wasm: HeapLike): void {
  * `steps` calls of the sequence from `seed` on both heaps, which hold the
  * allocations `live` (updated). Throws at the first difference.
  */
-function lockstep(native: HeapLike, wasm: HeapLike, seed: number, steps: number, live: Live[], perturb: Perturbation = {}): void {
+function lockstep(native: PrivateHeap, wasm: PrivateHeap, seed: number, steps: number, live: Live[], perturb: Perturbation = {}): void {
   const r = rng(seed);
   let liveBytes = live.reduce((s, a) => s + a.size, 0);
   const write = (a: Live) => {
@@ -164,7 +146,7 @@ function lockstep(native: HeapLike, wasm: HeapLike, seed: number, steps: number,
   compareState(steps, native, wasm);
 }
 
-describe("the WebAssembly core gives the native library's results", () => {
+describe("PrivateHeap gives the same results on either backend", () => {
   test("every call's offset, and stats, used-prefix bytes and checksums at checkpoints, over seeded sequences", () => {
     for (const seed of [1, 2, 3]) {
       const live: Live[] = [];
@@ -195,7 +177,7 @@ describe("arguments the 32-bit core cannot hold", () => {
     const native = nativeHeap();
     const wasm = wasmHeap();
     const N = loadNative().symbols;
-    const W = core.symbols;
+    const W = wasmBackend().core.exports; // the raw calls: no JS check in front of the core
     const nh = native.address as never;
     const wh = wasm.address;
     const off = both(0, "malloc(100)", native, wasm, (h) => h.malloc(100));
@@ -220,23 +202,27 @@ describe("arguments the 32-bit core cannot hold", () => {
 });
 
 describe("snapshots cross between the backends", () => {
-  test("a native snapshot restores on WebAssembly and a WebAssembly image on native; the heaps then go on alike", () => {
+  test("a Snapshot taken on one backend restores on the other (and Snapshot.fromBytes of its bytes), and the heaps go on alike", () => {
     const live: Live[] = [];
     const native = nativeHeap();
     lockstep(native, wasmHeap(), 11, 1500, live);
 
-    // native -> WebAssembly, into a fresh heap that never saw the sequence.
-    const image = native.snapshot().bytes;
+    // native -> WebAssembly, into fresh heaps that never saw the sequence: the Snapshot itself, and one made from its bytes.
+    const taken = native.snapshot();
+    const fromBytes = wasmHeap();
+    fromBytes.restore(Snapshot.fromBytes(taken.bytes));
     const wasm = wasmHeap();
-    wasm.restore(image);
-    expect(wasm.check()).toBe(0);
-    expect(wasm.image()).toEqual(image);
-    expect(wasm.checksum()).toBe(native.checksum());
+    wasm.restore(taken);
+    for (const h of [fromBytes, wasm]) {
+      expect(h.check()).toBe(0);
+      expect(h.snapshot().bytes).toEqual(taken.bytes);
+      expect(h.checksum()).toBe(taken.checksum());
+    }
     lockstep(native, wasm, 12, 1500, live);
 
     // WebAssembly -> native, into a fresh heap.
     const back = nativeHeap();
-    back.restore(Snapshot.fromBytes(wasm.image()));
+    back.restore(Snapshot.fromBytes(wasm.snapshot().bytes));
     expect(back.check()).toBe(0);
     compareState(0, back, wasm);
     lockstep(back, wasm, 13, 1500, live);
@@ -249,44 +235,22 @@ describe("snapshots cross between the backends", () => {
     lockstep(native, wasm, 21, 400, live);
     const image = native.snapshot().bytes;
     image[0]! ^= 0xff; // the magic
-    const before = wasm.image();
-    expect(() => wasm.restore(image)).toThrow(/WasmHeap.restore/);
-    expect(() => native.restore(Snapshot.fromBytes(image))).toThrow();
-    expect(wasm.image()).toEqual(before);
+    const used = (h: PrivateHeap) => h.u8.slice(0, h.usedBytes);
+    const nativeBefore = used(native);
+    const wasmBefore = used(wasm);
+    // Each core's own full check (flags 0: untrusted), into the live heap.
+    const N = loadNative().symbols;
+    const W = wasmBackend().symbols;
+    expect(N.ph_heap_restore(native.address as never, native.size, image, image.length, 0)).toBeNull();
+    const nativeCode = N.ph_last_error();
+    expect(W.ph_heap_restore(wasm.address as never, wasm.size, image, image.length, 0)).toBeNull();
+    expect(W.ph_last_error()).toBe(nativeCode);
+    expect(nativeCode).toBeLessThan(0);
+    // And what a program calls, which refuses the bytes before any heap sees them.
+    expectCode(() => wasm.restore(Snapshot.fromBytes(image)), codeFromNative(nativeCode));
+    expect(used(native)).toEqual(nativeBefore);
+    expect(used(wasm)).toEqual(wasmBefore);
+    expect(native.check()).toBe(0);
     expect(wasm.check()).toBe(0);
-  });
-});
-
-describe("PrivateHeap gives the same results on either backend", () => {
-  test("every call's offset, and stats, used-prefix bytes and checksums at checkpoints, over seeded sequences", () => {
-    for (const seed of [1, 2, 3]) {
-      lockstep(nativeHeap(), wasmPrivateHeap(), seed, 3000, []);
-      for (const h of open.splice(0)) h.close();
-    }
-  });
-
-  test("the comparison catches one extra call, or one byte written differently, on the WebAssembly side", () => {
-    expect(() => lockstep(nativeHeap(), wasmPrivateHeap(), 1, 3000, [], { extraMallocAt: 700 })).toThrow(/^step (\d+): /);
-    expect(() => lockstep(nativeHeap(), wasmPrivateHeap(), 2, 3000, [], { flipByteAt: 900 })).toThrow(/used-prefix byte \d+ differs/);
-  });
-
-  test("a Snapshot taken on one backend restores on the other (and Snapshot.fromBytes of its bytes), and the heaps go on alike", () => {
-    const live: Live[] = [];
-    const native = nativeHeap();
-    lockstep(native, wasmPrivateHeap(), 31, 1500, live);
-
-    const taken = native.snapshot();
-    const wasm = wasmPrivateHeap();
-    wasm.restore(taken);
-    expect(wasm.check()).toBe(0);
-    expect(wasm.snapshot().bytes).toEqual(taken.bytes);
-    expect(wasm.checksum()).toBe(taken.checksum());
-    lockstep(native, wasm, 32, 1500, live);
-
-    const back = nativeHeap();
-    back.restore(Snapshot.fromBytes(wasm.snapshot().bytes));
-    expect(back.check()).toBe(0);
-    compareState(0, back, wasm);
-    lockstep(back, wasm, 33, 1500, live);
   });
 });

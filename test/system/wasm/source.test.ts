@@ -4,21 +4,42 @@
 import { expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { compileWasm, compileWasmAsync, WasmCore, WasmHeap, readWasmFile, wasmCandidates } from "../../../src/wasm/index.ts";
-import { ensureWasmBuilt } from "../../support/wasm.ts";
+import { NATIVE_CONSTANTS } from "../../../src/ffi/symbols.ts";
+import { WasmCore } from "../../../src/wasm/core.ts";
+import { readWasmFile, wasmCandidates } from "../../../src/wasm/file.ts";
+import { compileWasm, compileWasmAsync } from "../../../src/wasm/source.ts";
+import { ensureWasmBuilt } from "../../support/wasm-build.ts";
 
 ensureWasmBuilt();
 const bytes = readWasmFile();
+const HEAP_BYTES = 1 << 20;
+/** PrivateHeap.create's default flags: a zeroed region, decay purging, zeroed re-entry. */
+const FLAGS = NATIVE_CONSTANTS.PH_REGION_ZEROED | NATIVE_CONSTANTS.PH_PURGE | NATIVE_CONSTANTS.PH_ZERO_REENTRY;
+
+/** A heap in `core`'s memory, made by the raw calls as PrivateHeap.create makes one: its handle. */
+function rawHeap(core: WasmCore): number {
+  const x = core.exports;
+  const base = x.ph_region_map_anon(HEAP_BYTES) >>> 0;
+  expect(base).toBeGreaterThan(0);
+  const h = x.ph_heap_init(base, HEAP_BYTES, FLAGS) >>> 0;
+  expect(h).toBeGreaterThan(0);
+  return h;
+}
 
 /** A heap on a new instance of `module` allocates, and its instances do not share memory. */
 function works(module: WebAssembly.Module): void {
-  const a = WasmHeap.create(new WasmCore(module), 1 << 20);
-  const b = WasmHeap.create(new WasmCore(module), 1 << 20);
-  const off = a.malloc(100);
-  a.u8.fill(9, off, off + 100);
-  expect(b.malloc(100)).toBe(off);
-  expect(b.u8[off]).toBe(0);
-  expect(a.check()).toBe(0);
+  const a = new WasmCore(module);
+  const b = new WasmCore(module);
+  const ha = rawHeap(a);
+  const hb = rawHeap(b);
+  expect(hb).toBe(ha); // the same address, in two memories
+  const off = a.exports.ph_off_malloc(ha, 100);
+  expect(off).toBeGreaterThan(0);
+  a.u8.fill(9, ha + off, ha + off + 100);
+  expect(b.exports.ph_off_malloc(hb, 100)).toBe(off);
+  expect(b.u8[hb + off]).toBe(0);
+  expect(a.u8[ha + off]).toBe(9);
+  expect(a.exports.ph_heap_check(ha, HEAP_BYTES)).toBe(0);
 }
 
 test("from bytes, synchronously and not", async () => {
