@@ -14,12 +14,32 @@
  * itself the default when it loads (Bun); errors.ts asks the default for
  * the C core's texts.
  */
+import type { Pointer } from "bun:ffi";
 import type { NativeSymbols } from "./ffi/symbols.ts";
 
 /** Where a region's views are made: `buffer` holds the region at `offset`. */
 export interface RegionBuffer {
   readonly buffer: ArrayBuffer;
   readonly offset: number;
+}
+
+/**
+ * Snapshot images in memory the core maps outside the JavaScript heap (the
+ * native library's ph_image_alloc: huge pages, a pool of recycled
+ * mappings), each owned by its ArrayBuffer: given back when the buffer is
+ * detached or collected.
+ */
+export interface ImageMemory {
+  /** `length` bytes (zeroed with `zero`, else maybe an earlier image's); ENOMEM (named by `op`) when the system has none. */
+  alloc(length: number, zero: boolean, op: string): Uint8Array;
+  /** Give the memory behind `buffer` back now (detaching it): false when alloc did not make it. */
+  release(buffer: ArrayBuffer): boolean;
+  /** Bytes held by images not yet given back. */
+  live(): number;
+  /** Bytes kept for the next images. */
+  pooled(): number;
+  /** Give the pooled bytes back to the system; returns them. */
+  trim(): number;
 }
 
 /** One C core, as PrivateHeap and the code it calls use it. */
@@ -44,6 +64,21 @@ export interface Backend {
   readonly generation: number;
   /** What this backend cannot do, for errors: null when it has files, locks and a written-page tracker. */
   readonly lacks: string | null;
+  /**
+   * Where large snapshot images live: the native library's image memory,
+   * or null for plain ArrayBuffers (the WebAssembly backend keeps images
+   * out of its memory, which never shrinks and holds at most 4 GiB).
+   */
+  readonly images: ImageMemory | null;
+  /**
+   * Run `fn` with `bytes` where this core's functions read them: the array
+   * itself (native), or the address of one copy in the module's memory,
+   * given back after `fn` (WebAssembly; none for bytes already in it). For
+   * the C readers that take untrusted bytes (checks, page map, walks), so
+   * several calls on the same bytes copy them once. `fn` must not keep the
+   * address, nor expect its writes through it to reach `bytes`.
+   */
+  withBytes<T>(bytes: Uint8Array, fn: (at: Pointer | Uint8Array) => T): T;
 }
 
 let makeDefault: (() => Backend) | undefined;
@@ -61,3 +96,4 @@ export function defaultBackend(): Backend | null {
   if (makeDefault === undefined) return null;
   return (current = makeDefault());
 }
+

@@ -10,11 +10,13 @@
  * restores leave it alone), so two processes that hold the same heap agree
  * on its checksum whoever holds the lock. Because it is a sum of page
  * terms, `PageHashes` keeps it up to date by hashing only the pages that
- * changed. The native calls read the bytes in place: no copy.
+ * changed. The native calls read the bytes in place: no copy. Bytes are
+ * hashed by the default backend (bytesBackend), a live region by its own
+ * backend's functions (`S`).
  */
 import type { Pointer } from "bun:ffi";
+import { bytesBackend } from "./bytes-backend.ts";
 import { HeapError } from "./errors.ts";
-import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -23,7 +25,8 @@ const result = new BigUint64Array(1);
 
 /** Checksum of a heap's used prefix (whole pages: every used prefix is). */
 export function heapChecksum(usedPrefix: Uint8Array, op = "checksum"): bigint {
-  const rc = loadNative().symbols.ph_checksum(usedPrefix, usedPrefix.length, result);
+  const b = bytesBackend(op);
+  const rc = b.withBytes(usedPrefix, (at) => b.symbols.ph_checksum(at as Pointer, usedPrefix.length, result));
   if (rc < 0) throw HeapError.fromNative(rc, op, `${usedPrefix.length} bytes is not a used prefix of whole ${PAGE}-byte pages`);
   return result[0]!;
 }
@@ -62,7 +65,7 @@ export class PageHashes {
    * `EINVAL` for a `used` that is not whole pages, or `n` above the list's
    * length (nothing changes then).
    */
-  update(region: Pointer | Uint8Array, used: number, pages: Uint32Array | null, n: number, op = "checksum", S: NativeSymbols = loadNative().symbols): bigint {
+  update(region: Pointer | Uint8Array, used: number, pages: Uint32Array | null, n: number, op = "checksum", S: NativeSymbols = bytesBackend(op).symbols): bigint {
     const count = Math.ceil(used / PAGE);
     if (count > this.#hashes.length) this.#grow(count);
     if (pages === null) this.#state.fill(0n);

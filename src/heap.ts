@@ -32,7 +32,7 @@ import { inspectRegion, type HeapReport, type InspectOptions } from "./inspect/r
 import { checkHeapHeader, restoreSnapshot, takeSnapshot, type Snapshot } from "./snapshot/snapshot.ts";
 import { tookFull, writtenSince } from "./snapshot/delta-base.ts";
 import { type ChangeSet, PageTracker, type Tracking, UNKNOWN } from "./tracking.ts";
-import { nativeBackend } from "./ffi/native-backend.ts";
+import { DEFAULT_BACKEND, nativeBackend } from "#native";
 import type { WasmBackend } from "./wasm/backend.ts";
 import { wasmBackend } from "./wasm/default-backend.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
@@ -116,9 +116,11 @@ export interface HeapOptions {
    */
   tracking?: "auto" | "compare";
   /**
-   * Which build of the C core holds the heap: "native" (default; the
-   * library through bun:ffi) or "wasm" (privheap.wasm, the region inside
-   * its memory: the same offsets, bytes and checksums for the same calls).
+   * Which build of the C core holds the heap: "native" (the library
+   * through bun:ffi; the default in Bun) or "wasm" (privheap.wasm, the
+   * region inside its memory: the same offsets, bytes and checksums for
+   * the same calls; the default and the only one in Node, Deno and
+   * browsers, where "native" is ENOTSUP).
    * A WebAssembly heap has no file, no lock between threads and no
    * written-page tracker ("compare" tracking); its views are remade when
    * the module's memory grows (a region or an image mapped: another heap,
@@ -233,6 +235,9 @@ export let changesOf: (heap: PrivateHeap, op: string) => ChangeSet;
 
 /** Internal: the functions of the heap's C core (its address is one of that core's). */
 export let symbolsOf: (heap: PrivateHeap) => NativeSymbols;
+
+/** Internal: the heap's backend (its core, its image memory, how it reads bytes). */
+export let backendOf: (heap: PrivateHeap) => Backend;
 
 /** Remakes a live heap's views over its backend's current buffer (a WebAssembly memory that grew). */
 let remakeViews: (heap: PrivateHeap) => void;
@@ -398,9 +403,9 @@ export class PrivateHeap implements Disposable {
     const purge = options.purge ?? "decay";
     if (!Object.hasOwn(PURGE_MODES, purge))
       throw new HeapError("EINVAL", "PrivateHeap.create", `purge must be "decay", "now" or "off", got ${describe(purge)}`);
-    const kind = options.backend ?? "native";
+    const kind = options.backend ?? DEFAULT_BACKEND;
     if (kind !== "native" && kind !== "wasm") throw new HeapError("EINVAL", "PrivateHeap.create", `backend must be "native" or "wasm", got ${describe(kind)}`);
-    bind();
+    if (kind === "native") bind();
     const backend = kind === "wasm" ? wasmBackend() : native;
     const S = backend.symbols;
     const mapSize = size - (size % PAGE_SIZE);
@@ -930,8 +935,8 @@ export class PrivateHeap implements Disposable {
   inspect(options?: InspectOptions): HeapReport {
     const h = this.#enter("PrivateHeap.inspect");
     try {
-      // A WebAssembly heap is read as the bytes it is (as a snapshot's image): its address is not one of this process.
-      return inspectRegion(this.#backend.kind === "native" ? h : this.#u8, this.#size, this.#u8, "PrivateHeap.inspect", options);
+      // The C readers of the heap's own core, at its address (in the module's memory for a WebAssembly heap: no copy).
+      return inspectRegion(h, this.#size, this.#u8, "PrivateHeap.inspect", options, this.#S);
     } finally {
       this.#leave();
     }
@@ -1356,6 +1361,7 @@ export class PrivateHeap implements Disposable {
   static {
     changesOf = (heap, op) => heap.#pageTracker(op).subscribe();
     symbolsOf = (heap) => heap.#S;
+    backendOf = (heap) => heap.#backend;
     remakeViews = (heap) => {
       if (heap.#h !== 0) heap.#makeViews();
     };
@@ -1364,7 +1370,6 @@ export class PrivateHeap implements Disposable {
     };
     pageTrackerOf = (heap) => heap.#pageTracker("pageTrackerOf");
     underHeapLock = <T>(heap: PrivateHeap, op: string, fn: () => T, repair = STRICT): T => {
-      if (heap.#backend.kind !== "native" && heap.#h !== 0) throw new HeapError("EINVAL", op, "rings and replays need a native heap: the WebAssembly backend does not run them yet");
       const h = heap.#enter(op, repair);
       try {
         const r = fn();

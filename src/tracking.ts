@@ -28,8 +28,8 @@
  * which is what a heap without a system tracker always uses).
  */
 import type { Pointer } from "bun:ffi";
-import { loadNative } from "./ffi/loader.ts";
-import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols } from "./ffi/symbols.ts";
+import { type PrivateHeap, symbolsOf } from "./heap.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 const KEEP = NATIVE_CONSTANTS.PH_TAKE_KEEP;
@@ -72,11 +72,13 @@ const PROBE_TAKES = 4;
  * (a heap's region is unmapped by its buffer's own deallocator). A tracker
  * that stops leaves this registry first, so nothing is stopped twice.
  */
-const cleanup = new FinalizationRegistry<Pointer>((t) => loadNative().symbols.ph_tracker_stop(t));
+const cleanup = new FinalizationRegistry<{ S: NativeSymbols; t: Pointer }>(({ S, t }) => S.ph_tracker_stop(t));
 
 /** The system tracker of one heap and the change sets it feeds. */
 export class PageTracker {
   #native: Pointer | null = null;
+  /** The functions of the core the region belongs to (a system tracker's calls). */
+  #S: NativeSymbols | null = null;
   #kind: Tracking = "compare";
   readonly #pages: number;
   /** Pages [0, covered) have been covered by a take: past it, the system's reports mean nothing yet. */
@@ -95,8 +97,8 @@ export class PageTracker {
 
   /**
    * A tracker over the region of `size` bytes at `base` (`owner`'s: the
-   * system's tracker is stopped when the owner is collected); `system`
-   * false: compare only.
+   * system's tracker is stopped when the owner is collected, and its
+   * core's functions are the ones called); `system` false: compare only.
    */
   constructor(owner: object, base: Pointer, size: number, system: boolean, why: string) {
     this.#pages = Math.floor(size / PAGE);
@@ -104,14 +106,15 @@ export class PageTracker {
       this.#reason = why;
       return;
     }
-    const S = loadNative().symbols;
+    const S = symbolsOf(owner as PrivateHeap);
     const t = S.ph_tracker_start(base, size);
     if (t === null) {
-      this.#reason = `the system refused a tracker (${loadNative().symbols.ph_strerror(S.ph_last_error())}, system error ${S.ph_last_os_error()})`;
+      this.#reason = `the system refused a tracker (${S.ph_strerror(S.ph_last_error())}, system error ${S.ph_last_os_error()})`;
       return;
     }
     this.#native = t as Pointer;
-    cleanup.register(owner, this.#native, this);
+    this.#S = S;
+    cleanup.register(owner, { S, t: this.#native }, this);
     this.#kind = S.ph_tracker_kind(t) === NATIVE_CONSTANTS.PH_TRACK_WRITE_WATCH ? "write-watch" : "userfaultfd";
   }
 
@@ -135,7 +138,7 @@ export class PageTracker {
   stop(why = "the heap was closed"): void {
     if (this.#native === null) return;
     cleanup.unregister(this);
-    loadNative().symbols.ph_tracker_stop(this.#native);
+    this.#S!.ph_tracker_stop(this.#native);
     this.#native = null;
     this.#kind = "compare";
     this.#reason = why;
@@ -166,7 +169,7 @@ export class PageTracker {
       for (const s of this.#liveSets()) s.forget();
       return;
     }
-    const S = loadNative().symbols;
+    const S = this.#S!;
     const out = this.#out;
     const covered = this.#covered;
     const sets = this.#liveSets();

@@ -5,8 +5,8 @@
  */
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
-import { loadNative } from "../ffi/loader.ts";
-import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { bytesBackend } from "../bytes-backend.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols } from "../ffi/symbols.ts";
 import { MAX_REGION_SIZE } from "../heap.ts";
 
 const PAGE_BYTES = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -51,10 +51,10 @@ export interface SizeClass {
 
 let classTable: readonly SizeClass[] | null = null;
 
-/** The allocator's size classes, by index (read from the library once). */
+/** The allocator's size classes, by index (read from the default backend's core once: every build of the core has the same). */
 export function sizeClasses(): readonly SizeClass[] {
   if (classTable === null) {
-    const S = loadNative().symbols;
+    const S = bytesBackend("sizeClasses").symbols;
     const n = S.ph_size_classes(null, 0);
     const out = new Uint32Array(3 * n);
     S.ph_size_classes(out, n);
@@ -96,9 +96,15 @@ export interface PageMap {
  * or bytes holding at least its used prefix). The bytes may be untrusted:
  * the C reader bounds everything it follows and a layout it cannot walk is
  * `ECORRUPT`; a short or foreign image is `ECORRUPT`, `EVERSION` or `ESIZE`.
+ * `S`: the functions of the region's core (a live heap's address); bytes
+ * without it are read by the default backend's core.
  */
-export function readPageMap(region: Pointer | Uint8Array, len: number, op: string): PageMap {
-  const S = loadNative().symbols;
+export function readPageMap(region: Pointer | Uint8Array, len: number, op: string, S?: NativeSymbols): PageMap {
+  if (S === undefined) {
+    if (!(region instanceof Uint8Array)) throw new HeapError("EINVAL", op, "a region address needs its backend's functions");
+    const b = bytesBackend(op);
+    return b.withBytes(region, (at) => readPageMap(at, len, op, b.symbols));
+  }
   const pages = Number(S.ph_heap_page_map(region as Pointer, len, 0, null, null, null));
   if (pages < 0) throw HeapError.fromNative(pages, op);
   // A header may declare up to 2^32 pages; the arrays below hold one entry per page.

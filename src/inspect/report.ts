@@ -6,7 +6,9 @@
  * page map, the walk of live allocations and the header's counters.
  */
 import type { Pointer } from "bun:ffi";
+import { bytesBackend } from "../bytes-backend.ts";
 import { HeapError } from "../errors.ts";
+import type { NativeSymbols } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
 import type { LayoutMap } from "../snapshot/layout-map.ts";
 import { NO_CLASS, PageKind, readPageMap, sizeClasses, type PageMap } from "./page-map.ts";
@@ -138,13 +140,21 @@ function largestOf(list: Float64Array, n: number): AllocationRef[] {
  * The report of the heap in `region`: a live heap's base (with `len` its
  * size) or an image holding its used prefix (`len` its length). Images
  * may be untrusted: a layout the readers cannot walk is `ECORRUPT`.
+ * `S`: the functions of the core a live heap's address belongs to; an
+ * image without it is read by the default backend's core (the WebAssembly
+ * one reads one copy of it, made here for every reader).
  */
-export function inspectRegion(region: Pointer | Uint8Array, len: number, bytes: Uint8Array, op: string, options: InspectOptions = {}): HeapReport {
+export function inspectRegion(region: Pointer | Uint8Array, len: number, bytes: Uint8Array, op: string, options: InspectOptions = {}, S?: NativeSymbols): HeapReport {
   const largestN = options.largest ?? 20;
   if (!Number.isInteger(largestN) || largestN < 0) throw new HeapError("EINVAL", op, "largest must be a non-negative integer");
-  const map = readPageMap(region, len, op); // checks the header first
-  const stats = readStats(region, op);
-  const allocations = listAllocations(region, op);
+  if (S === undefined) {
+    if (!(region instanceof Uint8Array)) throw new HeapError("EINVAL", op, "a region address needs its backend's functions");
+    const b = bytesBackend(op);
+    return b.withBytes(region, (at) => inspectRegion(at, len, bytes, op, options, b.symbols));
+  }
+  const map = readPageMap(region, len, op, S); // checks the header first
+  const stats = readStats(region, op, S);
+  const allocations = listAllocations(region, op, S);
   const table = sizeClasses();
   const classes: ClassUsage[] = [];
   for (const c of table) if (c.runPages > 0) classes.push({ index: c.index, size: c.size, runs: 0, runPages: 0, regions: 0, liveCount: 0, liveBytes: 0 });
@@ -193,7 +203,7 @@ export function inspectRegion(region: Pointer | Uint8Array, len: number, bytes: 
     }
   }
   const large = [...buckets.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
-  const roots = rootsReport(readRoots(region), allocations, bytes, options.layouts);
+  const roots = rootsReport(readRoots(region, S), allocations, bytes, options.layouts);
   return {
     stats,
     sizes: { regionBytes: stats.regionBytes, usedBytes: stats.usedBytes, touchedBytes: stats.touchedBytes, metaBytes: stats.metaBytes, pageSize: PAGE },

@@ -22,14 +22,13 @@
  *   also settles its lock's verdict, which the full path does).
  */
 import type { Pointer } from "bun:ffi";
-import { loadNative } from "../ffi/loader.ts";
-import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { NATIVE_CONSTANTS, type NativeSymbols } from "../ffi/symbols.ts";
 import type { PrivateHeap } from "../heap.ts";
 import { readStat } from "../introspect.ts";
 import { UNKNOWN } from "../tracking.ts";
 import type { Delta } from "./delta.ts";
 import { writtenSince } from "./delta-base.ts";
-import { putPages } from "./pages.ts";
+import { nativePages } from "./pages.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -41,16 +40,20 @@ const ZERO_PAGE = new Uint8Array(PAGE);
  * Restore `delta` (over `baseImage`, the image of the snapshot `base`)
  * into `heap` (its region at `region`, of `size` bytes) by writing only the
  * pages that differ, and return true; or return false, having changed
- * nothing, when the heap cannot say what it wrote since `base`.
+ * nothing, when the heap cannot say what it wrote since `base`. `S`: the
+ * functions of the heap's core (a native one: only its tracker says what
+ * was written).
  */
-export function restoreDeltaInPlace(heap: PrivateHeap, region: Pointer, size: number, delta: Delta, baseImage: Uint8Array, base: Snapshot, op: string): boolean {
+export function restoreDeltaInPlace(heap: PrivateHeap, region: Pointer, size: number, delta: Delta, baseImage: Uint8Array, base: Snapshot, op: string, S: NativeSymbols): boolean {
   if (heap.locked) return false;
-  const tNow = Math.ceil(readStat(region, "touchedBytes", op) / PAGE);
+  const pages = nativePages(S);
+  const putPages = (from: Uint8Array, dst: Uint32Array, src: Uint32Array, n: number) => pages.put(region, from, dst, src, n, op);
+  const tNow = Math.ceil(readStat(region, "touchedBytes", op, S) / PAGE);
   const written = writtenSince(heap, base, tNow * PAGE);
   if (written.count === UNKNOWN) return false;
   const header = imageHeader(delta, baseImage);
   // An image of another size is adopted to this one, and a locked one loses its flag: the full path does both.
-  if (readStat(header, "regionBytes", op) !== size || (loadNative().symbols.ph_heap_flags(header) & NATIVE_CONSTANTS.PH_LOCKED) !== 0) return false;
+  if (readStat(header, "regionBytes", op) !== size || (S.ph_heap_flags(header) & NATIVE_CONSTANTS.PH_LOCKED) !== 0) return false;
   const length = delta.length / PAGE;
   const tD = Math.ceil(readStat(header, "touchedBytes", op) / PAGE);
   const tB = Math.ceil(readStat(baseImage, "touchedBytes", op) / PAGE);
@@ -71,7 +74,7 @@ export function restoreDeltaInPlace(heap: PrivateHeap, region: Pointer, size: nu
   // process killed in between leaves a header that still attaches.
   const body = (p: number) => p >= HEADER_PAGES;
   const baseList = Uint32Array.from(fromBase.filter(body));
-  putPages(region, baseImage, baseList, baseList, baseList.length, op);
+  putPages(baseImage, baseList, baseList, baseList.length);
   const deltaPages: number[] = [];
   const deltaSlots: number[] = [];
   delta.pages.forEach((p, i) => {
@@ -80,12 +83,12 @@ export function restoreDeltaInPlace(heap: PrivateHeap, region: Pointer, size: nu
       deltaSlots.push(i);
     }
   });
-  putPages(region, delta.data, Uint32Array.from(deltaPages), Uint32Array.from(deltaSlots), deltaPages.length, op);
-  putPages(region, ZERO_PAGE, Uint32Array.from(zeroed), new Uint32Array(zeroed.length), zeroed.length, op);
+  putPages(delta.data, Uint32Array.from(deltaPages), Uint32Array.from(deltaSlots), deltaPages.length);
+  putPages(ZERO_PAGE, Uint32Array.from(zeroed), new Uint32Array(zeroed.length), zeroed.length);
   for (let p = HEADER_PAGES - 1; p >= 0; p--) {
     const i = delta.pages.indexOf(p);
-    if (i >= 0) putPages(region, delta.data, Uint32Array.of(p), Uint32Array.of(i), 1, op);
-    else if (fromBase.includes(p)) putPages(region, baseImage, Uint32Array.of(p), Uint32Array.of(p), 1, op);
+    if (i >= 0) putPages(delta.data, Uint32Array.of(p), Uint32Array.of(i), 1);
+    else if (fromBase.includes(p)) putPages(baseImage, Uint32Array.of(p), Uint32Array.of(p), 1);
   }
   return true;
 }

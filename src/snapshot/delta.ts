@@ -11,7 +11,7 @@
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { newImage } from "./image-memory.ts";
 import { UNKNOWN } from "../tracking.ts";
-import { copyPages, diffListed, diffPages, type PageSource, sequence } from "./pages.ts";
+import { bytePages, copyPages, diffListed, diffPages, type PageOps, type PageSource, sequence } from "./pages.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
@@ -63,13 +63,13 @@ export function makeDelta(image: Uint8Array, length: number, base: Uint8Array, o
  * into `out` (at least `common` long); returns their count. `listed` is
  * what a change set's collect returned since `base` was the image: with
  * a count, only those pages (`list`, ascending) are compared; with
- * UNKNOWN, every page is.
+ * UNKNOWN, every page is. `ops`: the page engine (pages.ts).
  */
-export function changedPages(image: PageSource, base: PageSource, common: number, listed: number, list: Uint32Array, out: Uint32Array, op: string): number {
-  if (listed === UNKNOWN) return diffPages(image, base, common, out, common, op);
+export function changedPages(image: PageSource, base: PageSource, common: number, listed: number, list: Uint32Array, out: Uint32Array, op: string, ops: PageOps = bytePages()): number {
+  if (listed === UNKNOWN) return diffPages(image, base, common, out, common, op, ops);
   let k = 0;
   while (k < listed && list[k]! < common) k++;
-  return diffListed(image, base, list, k, out, op);
+  return diffListed(image, base, list, k, out, op, ops);
 }
 
 /**
@@ -78,9 +78,9 @@ export function changedPages(image: PageSource, base: PageSource, common: number
  * Bytes past the base's end need not be anything: a delta stores every
  * page there.
  */
-export function overlay(delta: Delta, buffer: Uint8Array, op: string): Uint8Array {
+export function overlay(delta: Delta, buffer: Uint8Array, op: string, ops: PageOps = bytePages()): Uint8Array {
   const out = buffer.subarray(0, delta.length);
-  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length, op);
+  copyPages(out, delta.data, delta.pages, sequence(delta.pages.length), delta.pages.length, op, ops);
   return out;
 }
 

@@ -27,12 +27,12 @@ import { readReplayFile, ReplayFile } from "./replay-file.ts";
 import { heapChecksum } from "../checksum.ts";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
-import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
+import { backendOf, changesOf, PrivateHeap, symbolsOf, underHeapLock } from "../heap.ts";
 import type { Pointer } from "bun:ffi";
 import type { ChangeSet } from "../tracking.ts";
 import { changedPages, overlay } from "./delta.ts";
 import { StepContext } from "./step-context.ts";
-import { copyPages, diffListed, diffPages, sequence } from "./pages.ts";
+import { copyPages, diffListed, diffPages, JS_PAGES, nativePages, type PageOps, sequence } from "./pages.ts";
 import { checkBytes, restoreImage, Snapshot, snapshotOfChecked } from "./snapshot.ts";
 import type { DiffOptions, SnapshotDiff } from "./diff.ts";
 import type { LayoutMap } from "./layout-map.ts";
@@ -159,6 +159,8 @@ let makeRecorder: (path: string, heap: PrivateHeap, keyframeEvery: number, compr
  */
 export class ReplayRecorder implements Disposable {
   readonly #heap: PrivateHeap;
+  /** The page engine for the heap's view and the recorder's images: the native library's, or JavaScript's for a WebAssembly heap. */
+  readonly #ops: PageOps;
   readonly #keyframeEvery: number;
   readonly #compress: boolean;
   #file: ReplayFile | null;
@@ -199,6 +201,8 @@ export class ReplayRecorder implements Disposable {
 
   private constructor(path: string, heap: PrivateHeap, keyframeEvery: number, compress: boolean) {
     this.#heap = heap;
+    // A WebAssembly heap's view is compared and copied by JavaScript (a C call there would copy #previous whole).
+    this.#ops = backendOf(heap).kind === "native" ? nativePages(symbolsOf(heap)) : JS_PAGES;
     this.#keyframeEvery = keyframeEvery;
     this.#compress = compress;
     this.#previous = new Uint8Array(heap.size);
@@ -412,13 +416,13 @@ export class ReplayRecorder implements Disposable {
       const after = i * this.#keyframeEvery - 1;
       if (entry === null || entry.after !== after || entry.kind !== this.#keyframeKind[i])
         throw new HeapError("ECORRUPT", op, `the keyframe after tick ${after}, at byte ${at} of the recording, does not read back as written`);
-      overlay(entry.delta, image, op);
+      overlay(entry.delta, image, op, this.#ops);
       length = entry.delta.length;
       dirty = Math.max(dirty, length);
     }
     const pages = length / PAGE;
     const list = this.#candidates; // scratch: no keyframe is being made
-    const n = diffPages(image, this.#zeros, pages, list, pages, op);
+    const n = diffPages(image, this.#zeros, pages, list, pages, op, this.#ops);
     const nonzero = new Uint8Array(this.#nonzero.length);
     for (let i = 0; i < n; i++) nonzero[list[i]!] = 1;
     return { image, length, dirty, nonzero, nonzeroPages: n };
@@ -467,12 +471,12 @@ export class ReplayRecorder implements Disposable {
     const candidates = this.#candidates;
     const nonzeroCandidates = this.#nonzeroCandidates;
     // A delta stores the pages of the common part that differ, and every page past it.
-    const changed = changedPages(image, this.#previous, common, listed, this.#changes.pages, candidates, op);
+    const changed = changedPages(image, this.#previous, common, listed, this.#changes.pages, candidates, op, this.#ops);
     let count = changed;
     for (let p = common; p < pages; p++) candidates[count++] = p;
     // A whole keyframe stores the non-zero pages: the last image's, less
     // those that changed or left, plus the candidates that are non-zero now.
-    const found = diffListed(image, this.#zeros, candidates, count, nonzeroCandidates, op);
+    const found = diffListed(image, this.#zeros, candidates, count, nonzeroCandidates, op, this.#ops);
     let nonzeroPages = this.#nonzeroPages + found;
     for (let i = 0; i < changed; i++) nonzeroPages -= nonzero[candidates[i]!]!;
     for (let p = pages; p < previousPages; p++) nonzeroPages -= nonzero[p]!;
@@ -485,7 +489,7 @@ export class ReplayRecorder implements Disposable {
     let data: Uint8Array = EMPTY;
     const plain = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
       fillKeyframePages(payload, after, kind, used, stored, n, (into) => {
-        copyPages(into, image, this.#identity, stored, n, op);
+        copyPages(into, image, this.#identity, stored, n, op, this.#ops);
         data = into;
       }),
     );
@@ -498,7 +502,7 @@ export class ReplayRecorder implements Disposable {
     const commit = (at: number) => {
       // The image's pages come from the record (a locked heap may have changed since).
       if (kind === KEYFRAME_FULL) this.#previous.fill(0, 0, Math.min(used, this.#previousDirty)); // past #previousDirty: still fresh zeroed memory
-      copyPages(this.#previous, data, stored, this.#identity, n, op);
+      copyPages(this.#previous, data, stored, this.#identity, n, op, this.#ops);
       for (let i = 0; i < count; i++) nonzero[candidates[i]!] = 0;
       for (let i = 0; i < found; i++) nonzero[nonzeroCandidates[i]!] = 1;
       nonzero.fill(0, pages, Math.max(pages, previousPages));
@@ -914,7 +918,7 @@ export class Replay implements Disposable {
   /** Restore keyframe i into heap straight from #work (which #imageOf checked in full). */
   #restore(i: number, heap: PrivateHeap): void {
     const image = this.#imageOf(i, "Replay.seek");
-    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "Replay.seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`);
+    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "Replay.seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`, symbolsOf(heap));
   }
 
   /** The diff part of a failed verify at tick t (see VerifyResult.diff). */
@@ -924,7 +928,7 @@ export class Replay implements Disposable {
     if (exact >= 0) return { diff: Snapshot.diff(this.#snapshotOf(exact, "Replay.verify"), actual, how), diffTick: t, diffAgainst: "keyframe" };
     let rerun: SnapshotDiff;
     {
-      using again = PrivateHeap.create({ size: heap.size });
+      using again = PrivateHeap.create({ size: heap.size, backend: backendOf(heap).kind });
       // What the step made for this heap goes with it (a FrameArena's heaps, say).
       using againContext = StepContext.of(again);
       this.seek(t - 1, again, step);

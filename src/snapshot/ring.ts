@@ -30,6 +30,13 @@
  * - "full": every frame is a full copy of the used prefix, restored with
  *   ph_heap_restore. Memory is capacity x the largest used prefix.
  *
+ * On a WebAssembly heap the same steps run over the heap's view of the
+ * module's memory with JavaScript's page engine (pages.ts): a page copy
+ * is a TypedArray.set, a compare a word loop, and no frame or pool
+ * enters the module's memory. Its heaps track by "compare", so a delta
+ * save compares the shadow's pages (stopping at each page's first
+ * differing word) and copies only the changed ones.
+ *
  * Why not hashes: a hashing pass would read half the bytes a memcmp pass
  * reads, but a collision would silently roll back to a wrong state.
  *
@@ -49,10 +56,11 @@
 import type { Pointer } from "bun:ffi";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import type { NativeSymbols } from "../ffi/symbols.ts";
 import { readStat } from "../introspect.ts";
-import { changesOf, PrivateHeap, underHeapLock } from "../heap.ts";
+import { backendOf, changesOf, PrivateHeap, symbolsOf, underHeapLock } from "../heap.ts";
 import { type ChangeSet, UNKNOWN } from "../tracking.ts";
-import { copyPages, diffPairs, putPages, sequence } from "./pages.ts";
+import { JS_PAGES, nativePages, type PageOps, type PageSource, sequence } from "./pages.ts";
 import { checkHeapHeader, restoreImage } from "./snapshot.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
@@ -101,6 +109,11 @@ export interface SnapshotRingOptions {
  */
 export class SnapshotRing implements Disposable {
   readonly #heap: PrivateHeap;
+  /** The functions of the heap's core (its address is one of that core's). */
+  readonly #S: NativeSymbols;
+  /** The page engine for the heap's region: the native library's, or JavaScript's for a WebAssembly heap (#region gives its view). */
+  readonly #ops: PageOps;
+  readonly #native: boolean;
   #closed = false;
   readonly #mode: "delta" | "full";
   readonly #capacity: number;
@@ -139,6 +152,9 @@ export class SnapshotRing implements Disposable {
 
   private constructor(heap: PrivateHeap, mode: "delta" | "full", capacity: number, logBytes: number) {
     this.#heap = heap;
+    this.#S = symbolsOf(heap);
+    this.#native = backendOf(heap).kind === "native";
+    this.#ops = this.#native ? nativePages(this.#S) : JS_PAGES;
     this.#mode = mode;
     this.#capacity = capacity;
     this.#frames = new Float64Array(capacity);
@@ -365,7 +381,7 @@ export class SnapshotRing implements Disposable {
     if (at < 0) throw new HeapError("EINVAL", "SnapshotRing.load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
     if (this.#mode === "full") {
       const slot = this.#slot(at);
-      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "SnapshotRing.load", `frame ${frame}`);
+      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "SnapshotRing.load", `frame ${frame}`, this.#S);
       while (this.#count > at + 1) this.#count--;
       return;
     }
@@ -384,7 +400,7 @@ export class SnapshotRing implements Disposable {
       this.#headerList[k] = p;
       this.#headerFrom[k++] = this.#headerSlots[p]!;
     }
-    putPages(base, this.#pool, this.#headerList, this.#headerFrom, k, "SnapshotRing.load"); // in list order: page 0 last
+    this.#ops.put(this.#region(), this.#pool, this.#headerList, this.#headerFrom, k, "SnapshotRing.load"); // in list order: page 0 last
     // The region equals the shadow now: what the undo logs wrote is no change.
     this.#changes!.collect(this.#extent);
   }
@@ -393,9 +409,10 @@ export class SnapshotRing implements Disposable {
     const op = "SnapshotRing.get";
     const what = `frame ${frame}`;
     const target = into.address as Pointer;
+    const S = symbolsOf(into);
     if (this.#mode === "full") {
       const slot = this.#slot(at);
-      restoreImage(target, into.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, op, what);
+      restoreImage(target, into.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, op, what, S);
       return;
     }
     // The frame's page -> slot map: the shadow's (the newest frame), with
@@ -414,12 +431,21 @@ export class SnapshotRing implements Disposable {
     // The header's pages first: they say how long the used prefix is.
     const image = (this.#image = this.#grown(this.#image, extent * PAGE, this.#heap.size, (n) => new Uint8Array(n), op));
     const header = Math.min(HEADER_PAGES, extent);
-    copyPages(image, this.#pool, this.#identity, slots, header, op);
+    this.#ops.copy(image, this.#pool, this.#identity, slots, header, op);
     const used = readStat(image, "usedBytes", op);
     // Every frame's used prefix lies within the extent (it covers every frame's touched mark).
     if (used % PAGE !== 0 || used / PAGE > extent) throw new HeapError("ECORRUPT", op, `${what}: its header declares ${used} used bytes; the ring holds ${extent * PAGE}`);
-    copyPages(image, this.#pool, this.#identity.subarray(header), slots.subarray(header), Math.max(0, used / PAGE - header), op);
-    restoreImage(target, into.size, image, used, TRUSTED, op, what);
+    this.#ops.copy(image, this.#pool, this.#identity.subarray(header), slots.subarray(header), Math.max(0, used / PAGE - header), op);
+    restoreImage(target, into.size, image, used, TRUSTED, op, what, S);
+  }
+
+  /**
+   * The region as the page engine takes it: the native heap's address, or
+   * the WebAssembly heap's view, read at each use (a view is detached when
+   * the module's memory grows, and the heap then has a new one).
+   */
+  #region(): PageSource {
+    return this.#native ? (this.#heap.address as Pointer) : this.#heap.u8;
   }
 
   #slot(i: number): number {
@@ -481,7 +507,7 @@ export class SnapshotRing implements Disposable {
     this.#copies[slot] = this.#grown(this.#copies[slot]!, used, this.#heap.size, (n) => new Uint8Array(n), "SnapshotRing.save");
     this.#growIdentity(used / PAGE);
     if (this.#count === this.#capacity) this.#dropOldest();
-    copyPages(this.#copies[slot]!, base, this.#identity, this.#identity, used / PAGE, "SnapshotRing.save");
+    this.#ops.copy(this.#copies[slot]!, this.#region(), this.#identity, this.#identity, used / PAGE, "SnapshotRing.save");
     this.#used[slot] = used;
     this.#frames[slot] = frame;
     this.#count++;
@@ -495,9 +521,9 @@ export class SnapshotRing implements Disposable {
    */
   #growExtent(base: Pointer, op: string): void {
     const pages = this.#heap.size / PAGE;
-    const touched = Math.ceil(readStat(base, "touchedBytes", op) / PAGE);
+    const touched = Math.ceil(readStat(base, "touchedBytes", op, this.#S) / PAGE);
     const whole = this.#wholeRegion && touched >= pages;
-    const need = Math.min(whole ? Math.ceil(readStat(base, "usedBytes", op) / PAGE) : touched, pages);
+    const need = Math.min(whole ? Math.ceil(readStat(base, "usedBytes", op, this.#S) / PAGE) : touched, pages);
     if (need > this.#extent) {
       const shadow = this.#grown(this.#shadow, need, pages, (n) => new Uint32Array(n), op);
       const diff = this.#grown(this.#diff, need, pages, (n) => new Uint32Array(n), op);
@@ -585,7 +611,7 @@ export class SnapshotRing implements Disposable {
     const n = changes.collect(this.#extent);
     try {
       const all = n === UNKNOWN;
-      if (all && skip === null) return diffPairs(base, this.#pool, this.#identity, this.#shadow, this.#extent, this.#diff, op);
+      if (all && skip === null) return this.#ops.diffPairs(this.#region(), this.#pool, this.#identity, this.#shadow, this.#extent, this.#diff, op);
       const listed = all ? this.#identity : changes.pages;
       const pages = this.#diff;
       const pairs = this.#pairs;
@@ -596,7 +622,7 @@ export class SnapshotRing implements Disposable {
         pages[k] = p;
         pairs[k++] = this.#shadow[p]!;
       }
-      return diffPairs(base, this.#pool, pages, pairs, k, pages, op);
+      return this.#ops.diffPairs(this.#region(), this.#pool, pages, pairs, k, pages, op);
     } catch (e) {
       changes.forget(); // what it reported was not used: compare everything next time
       throw e;
@@ -638,7 +664,7 @@ export class SnapshotRing implements Disposable {
     // Each changed page gets a new slot with its bytes; the old slot goes to the undo log (or back to the free list).
     const slots = this.#pairs;
     for (let i = 0; i < n; i++) slots[i] = this.#free[--this.#freeCount]!;
-    copyPages(this.#pool, base, slots, diff, n, op);
+    this.#ops.copy(this.#pool, this.#region(), slots, diff, n, op);
     for (let i = 0; i < n; i++) {
       const p = diff[i]!;
       const old = this.#shadow[p]!;
@@ -738,7 +764,7 @@ export class SnapshotRing implements Disposable {
         slots[kept++] = slots[k]!;
       }
     }
-    putPages(region, this.#pool, pages, slots, kept, op);
+    this.#ops.put(this.#region(), this.#pool, pages, slots, kept, op);
   }
 
   /** Drop the oldest frame; its undo log is the oldest in the log. */

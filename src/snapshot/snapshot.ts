@@ -16,9 +16,9 @@
  */
 import type { Pointer } from "bun:ffi";
 import type { Backend } from "../backend.ts";
+import { bytesBackend } from "../bytes-backend.ts";
 import { heapChecksum } from "../checksum.ts";
 import { codeFromNative, HeapError, nativeFromCode } from "../errors.ts";
-import { loadNative } from "../ffi/loader.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "../ffi/symbols.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
 import { loadFile, loadFileSync, type LoadProgress, saveFile, saveFileSync } from "./file.ts";
@@ -159,7 +159,7 @@ export class Snapshot {
   #loadable(op: string): Uint8Array {
     const image = this.#image(op);
     if (!this.#checked) {
-      const rc = loadNative().symbols.ph_heap_check(image, image.length);
+      const rc = checkedBy(image, op, (at, S) => S.ph_heap_check(at, image.length));
       if (rc !== 0)
         throw HeapError.fromNative(rc < 0 ? rc : nativeFromCode("ECORRUPT"), op,
           `the heap in this snapshot fails the full check (${rc > 0 ? `${rc} broken invariants` : "its header"}), so its load would refuse it: ` +
@@ -478,7 +478,7 @@ export function snapshotOfFilled(length: number, fill: (image: Uint8Array) => vo
   const image = newImage(length, false, op);
   try {
     fill(image);
-    const rc = loadNative().symbols.ph_snapshot_check(image, image.length, ANY_SIZE, 0);
+    const rc = checkedBy(image, op, (at, S) => S.ph_snapshot_check(at, image.length, ANY_SIZE, 0));
     if (rc !== 0) throw HeapError.fromNative(rc, op, `${what}: ${describeFailure(rc, length, ANY_SIZE)}`);
   } catch (e) {
     releaseImage(image);
@@ -499,8 +499,19 @@ export function snapshotOfChecked(image: Uint8Array, op: string): Snapshot {
 
 /** Validate bytes as a snapshot for a target of `targetSize` bytes; throws the code. */
 export function checkBytes(bytes: Uint8Array, targetSize: number, flags: number, op: string): void {
-  const rc = loadNative().symbols.ph_snapshot_check(bytes, bytes.length, targetSize, flags);
+  const rc = checkedBy(bytes, op, (at, S) => S.ph_snapshot_check(at, bytes.length, targetSize, flags));
   if (rc !== 0) throw HeapError.fromNative(rc, op, describeFailure(rc, bytes.length, targetSize));
+}
+
+/**
+ * `check` run by the default backend on `bytes` (bytes given without a heap:
+ * its C checks, which treat them as untrusted). The native core reads them
+ * in place; the WebAssembly one reads a copy, or a heap's view over its own
+ * memory in place.
+ */
+function checkedBy(bytes: Uint8Array, op: string, check: (at: Pointer, S: NativeSymbols) => number): number {
+  const b = bytesBackend(op);
+  return b.withBytes(bytes, (at) => check(at as Pointer, b.symbols));
 }
 
 function describeFailure(rc: number, len: number, targetSize: number): string {
@@ -535,7 +546,7 @@ const HEAP_MAGIC = new TextEncoder().encode("PRIVHEAP");
  */
 export function checkHeapHeader(region: Uint8Array, usedBytes: number, op: string): void {
   const prefix = region.subarray(0, usedBytes);
-  const rc = loadNative().symbols.ph_snapshot_check(prefix, prefix.length, ANY_SIZE, TRUSTED);
+  const rc = checkedBy(prefix, op, (at, S) => S.ph_snapshot_check(at, prefix.length, ANY_SIZE, TRUSTED));
   if (rc !== 0) throw HeapError.fromNative(rc, op, headerDamage(prefix, rc));
 }
 
@@ -571,7 +582,7 @@ export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, 
   if (!(snap instanceof Snapshot)) throw new HeapError("EINVAL", op, "expected a Snapshot");
   const parts = deltaParts(snap, op);
   // Writing a delta's pages in place needs the written-page list, which only the native backend's tracker gives.
-  if (parts !== null && backend.kind === "native" && restoreDeltaInPlace(heap, base, size, parts.delta, parts.baseImage, parts.base, op)) return;
+  if (parts !== null && backend.kind === "native" && restoreDeltaInPlace(heap, base, size, parts.delta, parts.baseImage, parts.base, op, backend.symbols)) return;
   const bytes = snapshotBytes(snap, op);
   restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot", backend.symbols);
 }
@@ -579,11 +590,12 @@ export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, 
 /**
  * ph_heap_restore of the image bytes[0, len) into the region at `base` (of
  * `size` bytes), with `flags` (PH_SNAPSHOT_TRUSTED for images this process
- * took or already checked). Throws the code, naming the image as `what`;
- * the region is unchanged then.
+ * took or already checked), by `S`, the functions of the region's core.
+ * Throws the code, naming the image as `what`; the region is unchanged then.
  */
-export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string, S: NativeSymbols = loadNative().symbols): void {
-  if (S.ph_heap_restore(base, size, bytes, len, flags) !== null) return;
+export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string, S: NativeSymbols): void {
+  // Only the image's bytes: the WebAssembly core copies an array argument whole into its memory.
+  if (S.ph_heap_restore(base, size, bytes.length > len ? bytes.subarray(0, len) : bytes, len, flags) !== null) return;
   const rc = S.ph_last_error();
   throw HeapError.fromNative(rc, op, `${what}: ${describeFailure(rc, len, size)}`);
 }

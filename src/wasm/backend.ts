@@ -20,6 +20,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import type { Backend, RegionBuffer } from "../backend.ts";
+import { HeapError } from "../errors.ts";
 import { type NativeSymbols, symbols as DECLARED } from "../ffi/symbols.ts";
 import type { WasmCore } from "./core.ts";
 
@@ -59,6 +60,8 @@ export class WasmBackend implements Backend {
   readonly lacks = "the WebAssembly backend has no files, no locks between processes or threads and no written-page tracker";
   readonly symbols: NativeSymbols;
   readonly core: WasmCore;
+  /** Images are plain ArrayBuffers: this memory never shrinks, so images kept in it would hold its high-water mark. */
+  readonly images = null;
   #buffer: ArrayBuffer;
   /** Views to remake after growth: each owner with what remakes its views, in the order they came. */
   readonly #watchers = new Set<{ owner: WeakRef<object>; remake: (owner: object) => void }>();
@@ -88,6 +91,22 @@ export class WasmBackend implements Backend {
 
   releaseRegion(_buffer: ArrayBuffer, base: number, size: number): boolean {
     return this.symbols.ph_region_unmap(base as Pointer, size) === 0;
+  }
+
+  withBytes<T>(bytes: Uint8Array, fn: (at: Pointer | Uint8Array) => T): T {
+    const core = this.core;
+    if (bytes.buffer === core.exports.memory.buffer) return fn(bytes.byteOffset as Pointer);
+    const raw = core.exports as unknown as Record<string, Raw>;
+    const size = Math.max(bytes.length, 1);
+    const at = raw.ph_image_alloc!(size, 0) as number;
+    this.#afterCall(); // the allocation may have grown the memory
+    if (at === 0) throw new HeapError("ENOMEM", "withBytes", `no room in the WebAssembly memory for a copy of ${bytes.length} bytes`);
+    try {
+      core.u8.set(bytes, at >>> 0);
+      return fn((at >>> 0) as Pointer);
+    } finally {
+      raw.ph_image_free!(at, size);
+    }
   }
 
   /** Call `remake(owner)` after each growth of the memory, while `owner` lives and until unwatch. */
