@@ -42,6 +42,12 @@ export interface WasmExports {
   ph_image_free(image: number, size: number): void;
 
   ph_checksum(bytes: number, used: number, out: number): number;
+
+  ph_xxh3_64(p: number, n: number): bigint;
+  ph_xxh3_state_size(): number;
+  ph_xxh3_reset(state: number): void;
+  ph_xxh3_update(state: number, p: number, n: number): number;
+  ph_xxh3_64_digest(state: number): bigint;
 }
 
 /** Names of WasmExports' functions: instantiation checks the module has each. */
@@ -68,4 +74,9 @@ export const EXPORTED_FUNCTIONS = [
   "ph_image_alloc",
   "ph_image_free",
   "ph_checksum",
+  "ph_xxh3_64",
+  "ph_xxh3_state_size",
+  "ph_xxh3_reset",
+  "ph_xxh3_update",
+  "ph_xxh3_64_digest",
 ] as const satisfies readonly Exclude<keyof WasmExports, "memory">[];
