@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PrivateHeap, Replay, SnapshotRing, type StepFn } from "../src/index.ts";
+import { PrivateHeap, Replay, SnapshotRing, type StepFn } from "privheap";
 import { createWorld, Entity, Game, inputFor, report, step } from "./sim.ts";
 
 const N = Number(process.argv[2] ?? 4000);

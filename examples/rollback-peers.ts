@@ -40,7 +40,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { PrivateHeap, Replay, SnapshotRing, type ReplayRecorder, type StepFn } from "../src/index.ts";
+import { PrivateHeap, Replay, SnapshotRing, type ReplayRecorder, type StepFn } from "privheap";
 import { createWorld, Entity, step } from "./sim.ts";
 
 const INPUT_DELAY = 2;

@@ -23,7 +23,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PrivateHeap, Replay, SnapshotRing } from "../src/index.ts";
+import { PrivateHeap, Replay, SnapshotRing } from "privheap";
 import { createWorld, inputFor, step } from "./sim.ts";
 
 const N = Number(process.argv[2] ?? 1000);

@@ -14,7 +14,7 @@
  * Input of a tick: [team, boost]: entities of `team` (0 or 1; 2 = none)
  * move `boost` percent faster this tick.
  */
-import { FrameArena, PrivateHeap, StepContext, struct, type StepFn } from "../src/index.ts";
+import { FrameArena, PrivateHeap, StepContext, struct, type StepFn } from "privheap";
 
 export const WORLD = 1000;
 const CELL = 25;

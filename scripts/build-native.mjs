@@ -88,7 +88,12 @@ if (existsSync(join(root, prebuilt))) {
   console.log(`privheap: no compiler found (${why}); using ${prebuilt}`);
   process.exit(0);
 }
-fail(
-  `${why}, and no C compiler (cc, gcc, clang) either. Install Zig ${wanted} ` +
-    `(pip install ziglang==${wanted}) or a C compiler, then run \`npm run build\`.`,
-);
+const howToBuild = `Install Zig ${wanted} (pip install ziglang==${wanted}) or a C compiler, then run \`npm run build\`.`;
+// An installed package carries the WebAssembly bundles (dist/): Node, Deno,
+// browsers and Bun's backend: "wasm" work without the library, so a missing
+// one is a warning there, and an error in a checkout (which has no dist/).
+if (existsSync(join(root, "dist", "node.js"))) {
+  console.warn(`privheap: ${why}, and no C compiler either: no native library for ${platformDir()}. Node, Deno, browsers and Bun's backend: "wasm" still work; for Bun's native backend: ${howToBuild}`);
+  process.exit(0);
+}
+fail(`${why}, and no C compiler (cc, gcc, clang) either. ${howToBuild}`);

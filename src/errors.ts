@@ -9,7 +9,8 @@
  * backend (backend.ts) once, the first time an error needs one.
  *
  * Codes raised by the TypeScript layer only, with their texts in
- * TS_DESCRIPTIONS below: `ECLOSED`, `ESTALE`, `ENOLIB`, and `EUNKNOWN` (a
+ * TS_DESCRIPTIONS below: `ECLOSED`, `ESTALE`, `ENOLIB`, `ENOTSUP` (what
+ * this runtime or backend lacks), and `EUNKNOWN` (a
  * negative C code this version does not know).
  *
  * This module loads without bun:ffi: it reaches the C core only through
@@ -41,6 +42,7 @@ export type HeapErrorCode =
   | "ECLOSED"
   | "ESTALE"
   | "ENOLIB"
+  | "ENOTSUP"
   | "EUNKNOWN";
 
 /** C codes in order: index i holds the code for PH_E* == -(i + 1). */
@@ -62,6 +64,7 @@ const TS_DESCRIPTIONS: Readonly<Partial<Record<HeapErrorCode, string>>> = {
   ECLOSED: "the heap was closed",
   ESTALE: "the struct cursor outlived the frame or reset it was created in, or a delta's base was overwritten",
   ENOLIB: "the native library could not be loaded",
+  ENOTSUP: "this runtime or backend cannot do that (no native library, no file system or no zstd here)",
   EUNKNOWN: "unknown error",
 };
 

@@ -13,11 +13,11 @@
  * reserved. (The full check that `check` asks for is PrivateHeap.open's:
  * check() under the heap's lock.)
  */
-import { type Pointer, read } from "bun:ffi";
+import type { Pointer } from "bun:ffi";
+import { nativeBackend, peekU64 } from "#native";
 import { existsSync, lstatSync, rmSync, statSync } from "node:fs";
-import { constants } from "node:os";
+import * as os from "node:os";
 import { HeapError, nativeFromCode } from "./errors.ts";
-import { loadNative } from "./ffi/loader.ts";
 import { NATIVE_CONSTANTS, STATS_FIELDS } from "./ffi/symbols.ts";
 
 /** Options of {@link PrivateHeap.open}. */
@@ -113,13 +113,13 @@ function pathBytes(path: string): Uint8Array {
 /** The name of an operating system error number ("ENOSPC"), for messages. */
 function osErrorName(n: number): string {
   if (process.platform === "win32") return `Windows error ${n}`;
-  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
+  const name = Object.entries(os.constants?.errno ?? {}).find(([, v]) => v === n)?.[0];
   return name ?? `errno ${n}`;
 }
 
 /** The native failure just recorded, as a HeapError naming the system error behind it, if any. */
 function nativeFailure(path: string, what: string): HeapError {
-  const S = loadNative().symbols;
+  const S = nativeBackend().symbols;
   const rc = S.ph_last_error();
   const os = S.ph_last_os_error();
   return HeapError.fromNative(rc, "PrivateHeap.open", `${path}: ${what}${os ? ` (${osErrorName(os)})` : ""}`);
@@ -142,7 +142,7 @@ function refusal(rc: number, blank: boolean): string {
  * process maps it. A file as large already is left to the open to validate.
  */
 function growExisting(path: string, cpath: Uint8Array, want: number): void {
-  const S = loadNative().symbols;
+  const S = nativeBackend().symbols;
   const rc = S.ph_heap_file_grow(cpath, want);
   if (rc === 0) return;
   // Say "no heap header" only when the header is what failed: the grow validated it.
@@ -159,7 +159,7 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777)
     throw new HeapError("EINVAL", "PrivateHeap.open", `mode must be permission bits within 0o777 (no setuid, setgid or sticky bit), got ${String(mode)}`);
   if (create && size === undefined) throw new HeapError("EINVAL", "PrivateHeap.open", "create needs a size");
-  const S = loadNative().symbols;
+  const S = nativeBackend().symbols;
   const cpath = pathBytes(path);
   const pageSize = NATIVE_CONSTANTS.PH_PAGE_SIZE;
   const want = size === undefined ? 0 : size - (size % pageSize);
@@ -215,7 +215,7 @@ export function mapHeapFile(path: string, options: OpenOptions, maxSize: number)
     if (S.ph_heap_attach(base, mapped) === null) {
       const rc = S.ph_last_error();
       // Attach's EBUSY: the lock word names a live owner (maybe forged) that kept it for the whole wait.
-      const why = rc === nativeFromCode("EBUSY") ? `its lock stayed held for ${NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS} ms by a live process or thread (or its lock word names one that never releases it)` : refusal(rc, mapped >= 8 && read.u64(base, 0) === 0n);
+      const why = rc === nativeFromCode("EBUSY") ? `its lock stayed held for ${NATIVE_CONSTANTS.PH_ATTACH_WAIT_MS} ms by a live process or thread (or its lock word names one that never releases it)` : refusal(rc, mapped >= 8 && peekU64(base) === 0n);
       fail(HeapError.fromNative(rc, "PrivateHeap.open", `${path}: ${why}`));
     }
     if (lock && (S.ph_heap_flags(base) & NATIVE_CONSTANTS.PH_LOCKED) === 0)
@@ -238,6 +238,6 @@ const statsBuf = new BigUint64Array(STATS_FIELDS.length);
 
 /** The heap's own size (its header's page count), from ph_heap_stats. */
 function regionBytes(base: Pointer): number {
-  loadNative().symbols.ph_heap_stats(base, statsBuf);
+  nativeBackend().symbols.ph_heap_stats(base, statsBuf);
   return Number(statsBuf[0]);
 }

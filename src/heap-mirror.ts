@@ -63,6 +63,7 @@ import {
 } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { RUNTIME } from "#runtime";
 import { fromSystemError, HeapError } from "./errors.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import type { OpenOptions } from "./heap-file.ts";
@@ -109,10 +110,10 @@ const HEAP_HEADER_BYTES = Math.ceil(NATIVE_CONSTANTS.PH_LOCK_BLOCK_END / PAGE) *
 const IOV_MAX = 1024;
 
 /** The file is read back too: a sync that failed after marking it is finished by the next one, which reads the mark. */
-const WRITE_NEW = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
-const JOURNAL_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | (fsConstants.O_NOFOLLOW ?? 0);
-const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
-const RDWR_FLAGS = fsConstants.O_RDWR | (fsConstants.O_NONBLOCK ?? 0);
+const WRITE_NEW = (fsConstants?.O_RDWR ?? 0) | (fsConstants?.O_CREAT ?? 0) | (fsConstants?.O_EXCL ?? 0) | (fsConstants?.O_NOFOLLOW ?? 0);
+const JOURNAL_FLAGS = (fsConstants?.O_RDWR ?? 0) | (fsConstants?.O_CREAT ?? 0) | (fsConstants?.O_NOFOLLOW ?? 0);
+const READ_FLAGS = (fsConstants?.O_RDONLY ?? 0) | (fsConstants?.O_NONBLOCK ?? 0);
+const RDWR_FLAGS = (fsConstants?.O_RDWR ?? 0) | (fsConstants?.O_NONBLOCK ?? 0);
 
 /** The journal beside a mirror's file. */
 export function journalPathOf(path: string): string {
@@ -344,6 +345,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static create(heap: PrivateHeap, path: string, options?: MirrorOptions): HeapMirror {
+    bunOnly("HeapMirror.create");
     const op = "HeapMirror.create";
     const { fsync, mode } = validate(heap, path, options, op);
     const magic = heap.u8.subarray(0, 8);
@@ -401,6 +403,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static recover(path: string, options?: { fsync?: boolean }): Recovery {
+    bunOnly("HeapMirror.recover");
     const op = "HeapMirror.recover";
     if (typeof path !== "string" || path === "" || path.includes("\0")) throw new HeapError("EINVAL", op, "path must be a non-empty string without NUL");
     const fsync = options?.fsync ?? true;
@@ -457,6 +460,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static open(path: string, options?: OpenOptions): PrivateHeap {
+    bunOnly("HeapMirror.open");
     HeapMirror.recover(path);
     return PrivateHeap.open(path, options);
   }
@@ -486,6 +490,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static async load(path: string, options?: MirrorLoadOptions): Promise<Snapshot> {
+    bunOnly("HeapMirror.load");
     const op = "HeapMirror.load";
     const maxBytes = loadLimit(path, options, op);
     HeapMirror.recover(path);
@@ -526,6 +531,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static loadSync(path: string, options?: MirrorLoadOptions): Snapshot {
+    bunOnly("HeapMirror.loadSync");
     const op = "HeapMirror.loadSync";
     const maxBytes = loadLimit(path, options, op);
     HeapMirror.recover(path);
@@ -872,4 +878,9 @@ function replayJournal(fd: number, journal: number, id: bigint, fileBytes: numbe
   }
   if (journalChecksum(list, views) !== v.getBigUint64(40, true)) throw bad("does not match its checksum");
   writeRuns(fd, runs, views, fsync);
+}
+
+/** HeapMirror's journal chains seeded XXH3 hashes, which only Bun's hash gives today: ENOTSUP elsewhere. */
+function bunOnly(op: string): void {
+  if (RUNTIME !== "bun") throw new HeapError("ENOTSUP", op, "HeapMirror runs in Bun only (its journal hashes with seeds, which the WebAssembly core does not compute yet)");
 }

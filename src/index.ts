@@ -76,5 +76,5 @@ export type {
 } from "./struct.ts";
 export { HeapError, codeFromNative, nativeFromCode } from "./errors.ts";
 export type { HeapErrorCode } from "./errors.ts";
-export { libraryCandidates, libraryFileName, platformDir, BUILD_COMMAND } from "./ffi/loader.ts";
-export type { LibraryCandidate } from "./ffi/loader.ts";
+export { libraryCandidates, libraryFileName, platformDir, BUILD_COMMAND } from "./ffi/candidates.ts";
+export type { LibraryCandidate } from "./ffi/candidates.ts";

@@ -1027,7 +1027,7 @@ function writeValue(t: FieldType, v: Views, off: number, value: unknown): void {
  * ```
  */
 export function struct<const F extends Fields>(fields: F, options: StructOptions = {}): StructLayout<F> {
-  const debug = options.debug ?? process.env.PRIVHEAP_DEBUG === "1";
+  const debug = options.debug ?? (typeof process !== "undefined" && process.env?.PRIVHEAP_DEBUG === "1"); // browsers have no process
   const layout = new StructLayout(MAKE_LAYOUT, fields, debug);
   rootClass(layout, debug, false);
   return layout;

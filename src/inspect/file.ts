@@ -22,6 +22,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { fromSystemError, HeapError } from "../errors.ts";
+import { requireFiles } from "../platform/files.ts";
 import { PrivateHeap } from "../heap.ts";
 import { readStats } from "../introspect.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
@@ -106,8 +107,8 @@ function heapFilePrefixLength(fd: number, fileSize: number, path: string, op: st
  */
 function mapHeapFilePrefix(fd: number, fileSize: number, path: string, op: string): Uint8Array {
   const len = heapFilePrefixLength(fd, fileSize, path, op);
-  if (process.platform === "win32") {
-    // Bun maps files on POSIX systems only: read the prefix whole.
+  if (process.platform === "win32" || typeof Bun === "undefined") {
+    // Bun maps files on POSIX systems only, and other runtimes map none: read the prefix whole.
     const image = new Uint8Array(len);
     return image.subarray(0, readFully(fd, image, 0));
   }
@@ -144,6 +145,7 @@ function readHeapFileState(fd: number, fileSize: number, path: string, op: strin
  * by its magic; the file is closed after.
  */
 function withFileKind<T>(path: string, op: string, use: (kind: HeapFileKind, fd: number, size: number) => T): T {
+  requireFiles(op);
   let fd: number;
   try {
     fd = openSync(path, "r");

@@ -3,8 +3,9 @@
  * the header, the page map, the checksum units and batches, and the zstd
  * frame rules. file.ts does the file system side with these.
  */
-import { zstdDecompressSync } from "node:zlib";
+import { xxHash3, zstdDecompress } from "#runtime";
 import { HeapError } from "../errors.ts";
+import { requireZstd } from "../platform/zstd.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { MAX_REGION_SIZE } from "../heap.ts";
 import { diffPages } from "./pages.ts";
@@ -136,7 +137,7 @@ export function encodeHeader(h: FileHeader, out: Uint8Array): void {
   v.setBigUint64(FIELD.dataBytes, BigInt(h.dataBytes), true);
   v.setBigUint64(FIELD.mapChecksum, h.mapChecksum, true);
   v.setBigUint64(FIELD.dataChecksum, h.dataChecksum, true);
-  v.setBigUint64(FIELD.headerChecksum, Bun.hash.xxHash3(out.subarray(0, FIELD.headerChecksum)), true);
+  v.setBigUint64(FIELD.headerChecksum, xxHash3(out.subarray(0, FIELD.headerChecksum)), true);
 }
 
 export function corrupt(op: string, path: string, why: string): HeapError {
@@ -166,7 +167,7 @@ export function parseHeader(head: Uint8Array, fileSize: number, op: string, path
   if (version === 0) throw corrupt(op, path, "format version 0 does not exist");
   if (fileSize < HEADER_BYTES) throw corrupt(op, path, `truncated: ${fileSize} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   const stored = v.getBigUint64(FIELD.headerChecksum, true);
-  const actual = Bun.hash.xxHash3(head.subarray(0, FIELD.headerChecksum));
+  const actual = xxHash3(head.subarray(0, FIELD.headerChecksum));
   if (stored !== actual) throw corrupt(op, path, `header checksum mismatch (stored ${hex(stored)}, computed ${hex(actual)})`);
 
   const abi = v.getUint32(FIELD.abi, true);
@@ -297,10 +298,10 @@ export class UnitHashes {
     this.#out = new DataView(new ArrayBuffer(8 * units));
   }
   add(bytes: Uint8Array): void {
-    this.#out.setBigUint64(8 * this.#n++, Bun.hash.xxHash3(bytes), true);
+    this.#out.setBigUint64(8 * this.#n++, xxHash3(bytes), true);
   }
   digest(): bigint {
-    return Bun.hash.xxHash3(new Uint8Array(this.#out.buffer, 0, 8 * this.#n));
+    return xxHash3(new Uint8Array(this.#out.buffer, 0, 8 * this.#n));
   }
 }
 
@@ -518,8 +519,9 @@ function decodeBlocks(data: Uint8Array, first: number, lastAt: number, end: numb
   frame[5] = (windowLog - 10) << 3; // window descriptor: 2^windowLog bytes
   frame.set(data.subarray(first, end), 6);
   frame[6 + lastAt - first]! |= 1; // the last block
+  requireZstd("reading a compressed file");
   try {
-    return zstdDecompressSync(frame, { maxOutputLength: Math.max(bound, 1) });
+    return zstdDecompress(frame, bound);
   } catch {
     return null; // damaged blocks: the caller reports the file
   }

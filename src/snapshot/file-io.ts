@@ -2,8 +2,8 @@
  * file-io.ts - one file pipeline, two ways to run it. file.ts writes each
  * save and load once, as a generator of `Steps` that yields I/O requests
  * (`Req`) and receives their results; `runSync` performs the requests with
- * `fs.*Sync` and `Bun.zstd*Sync` on the calling thread, `runAsync` with
- * `fs.promises` and `Bun.zstd*`, off the JS thread.
+ * `fs.*Sync` and the runtime's zstd (#runtime) on the calling thread,
+ * `runAsync` with `fs.promises` and its asynchronous zstd, off the JS thread.
  *
  * Invariants:
  * - A failed request is thrown into the generator at its `yield`, so the
@@ -18,6 +18,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, readvSync, renameSync, unlinkSync, writeSync, writevSync, type Stats } from "node:fs";
 import * as fsp from "node:fs/promises";
+import { zstdCompress, zstdCompressAsync, zstdDecompress, zstdDecompressAsync } from "#runtime";
 
 /** An open file: a descriptor (sync) or a FileHandle (async); the pipeline only passes it back. */
 export type Handle = number | fsp.FileHandle;
@@ -33,7 +34,7 @@ export type Req =
   | { io: "rename"; from: string; to: string }
   | { io: "unlink"; path: string }
   | { io: "compress"; data: Uint8Array; level: number } // the zstd frame
-  | { io: "decompress"; data: Uint8Array } // the decoded bytes
+  | { io: "decompress"; data: Uint8Array; size: number } // the decoded bytes (at most size)
   | { io: "overlap"; steps: Steps<void> }
   | { io: "wait" }; // for the overlap in flight
 
@@ -66,9 +67,9 @@ function doSync(r: Req): unknown {
     case "unlink":
       return unlinkSync(r.path);
     case "compress":
-      return Bun.zstdCompressSync(r.data, { level: r.level });
+      return zstdCompress(r.data, r.level);
     case "decompress":
-      return Bun.zstdDecompressSync(r.data);
+      return zstdDecompress(r.data, r.size);
     case "overlap":
       return runSync(r.steps);
     case "wait":
@@ -96,9 +97,9 @@ async function doAsync(r: Req): Promise<unknown> {
     case "unlink":
       return fsp.unlink(r.path);
     case "compress":
-      return Bun.zstdCompress(r.data, { level: r.level });
+      return zstdCompressAsync(r.data, r.level);
     case "decompress":
-      return Bun.zstdDecompress(r.data);
+      return zstdDecompressAsync(r.data, r.size);
     case "overlap":
       return runAsync(r.steps);
     case "wait":

@@ -29,7 +29,10 @@
  */
 import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { xxHash3 } from "#runtime";
 import { fromSystemError, HeapError } from "../errors.ts";
+import { requireFiles } from "../platform/files.ts";
+import { requireZstd } from "../platform/zstd.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
 import { readStats } from "../introspect.ts";
 import { runAsync, runSync, type Handle, type Req, type Steps } from "./file-io.ts";
@@ -132,7 +135,7 @@ function tempPathFor(path: string): string {
 }
 
 /** Opening a FIFO or a device without O_NONBLOCK could wait forever. */
-const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+const READ_FLAGS = (fsConstants?.O_RDONLY ?? 0) | (fsConstants?.O_NONBLOCK ?? 0); // ?.: a browser bundle has no node:fs (its file calls are refused before they run)
 
 function notAFile(op: string, path: string): HeapError {
   return new HeapError("EIO", op, `${path} is not a regular file`);
@@ -202,7 +205,7 @@ function planSave(image: Uint8Array, level: number, op: string): SavePlan {
     usedBytes: image.length,
     storedPages: stored,
     dataBytes: stored * PAGE,
-    mapChecksum: Bun.hash.xxHash3(map),
+    mapChecksum: xxHash3(map),
     dataChecksum: 0n,
   };
   return { head, header, units };
@@ -237,6 +240,7 @@ function* syncDir(dir: string): Steps<void> {
  * the directory. On failure the temporary file is removed.
  */
 function* saveSteps(path: string, image: Uint8Array, options: SaveOptions | undefined, op: string, batchBytes: number): Steps<void> {
+  requireFiles(op);
   const { level, fsync, mode } = settingsOf(path, options, op);
   checkReplaceable(path, op);
   const plan = planSave(image, level, op);
@@ -256,7 +260,7 @@ function* saveSteps(path: string, image: Uint8Array, options: SaveOptions | unde
     } else {
       const z: Uint8Array = yield { io: "compress", data: packPages(plan.units, image, plan.header.storedPages), level };
       yield* writeAll(fd, [z], dataAt);
-      head = finishHead(plan, Bun.hash.xxHash3(z), z.length);
+      head = finishHead(plan, xxHash3(z), z.length);
     }
     yield* writeAll(fd, [head], 0);
     if (fsync) yield { io: "sync", fd };
@@ -301,7 +305,7 @@ interface LoadPlan {
 }
 
 function planLoad(header: FileHeader, map: Uint8Array, op: string, path: string): LoadPlan {
-  const actual = Bun.hash.xxHash3(map);
+  const actual = xxHash3(map);
   if (actual !== header.mapChecksum) throw corrupt(op, path, `page map checksum mismatch (stored ${hex(header.mapChecksum)}, computed ${hex(actual)})`);
   const units = unitsOf(map, header.usedBytes / PAGE);
   if (units === null) throw corrupt(op, path, "the page map marks pages past the used prefix");
@@ -367,7 +371,7 @@ function checkData(plan: LoadPlan, actual: bigint, op: string, path: string): vo
 
 /** Check zstd data as stored (checksum, then frame) before any decoding. */
 function checkZstd(plan: LoadPlan, data: Uint8Array, op: string, path: string): void {
-  checkData(plan, Bun.hash.xxHash3(data), op, path);
+  checkData(plan, xxHash3(data), op, path);
   const problem = zstdFrameProblem(data, plan.header.storedPages * PAGE);
   if (problem !== "") throw corrupt(op, path, problem);
 }
@@ -408,6 +412,7 @@ function checkMaxBytes(header: FileHeader, max: number, op: string, path: string
  * is read; zstd data: as stored, before decoding), then `adopt`.
  */
 function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions | undefined, batchBytes: number, progress?: LoadProgress): Steps<Snapshot> {
+  requireFiles(op);
   if (typeof path !== "string" || path === "") throw new HeapError("EINVAL", op, "path must be a non-empty string");
   const maxBytes = maxBytesOf(options, op);
   let fd: Handle | undefined;
@@ -454,8 +459,9 @@ function* loadSteps(path: string, op: string, adopt: Adopt, options: LoadOptions
       checkZstd(plan, data, op, path);
       checkHeapHeader(plan, zstdHeaderPages(plan, data, op, path), op, path);
       let body: Uint8Array;
+      requireZstd(op);
       try {
-        body = yield { io: "decompress", data };
+        body = yield { io: "decompress", data, size: plan.header.storedPages * PAGE };
       } catch (e) {
         throw zstdFailure(e, op, path);
       }

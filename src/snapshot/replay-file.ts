@@ -22,11 +22,13 @@
 import { closeSync, constants as fsConstants, fsyncSync, ftruncateSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fromSystemError, HeapError } from "../errors.ts";
+import { requireFiles } from "../platform/files.ts";
 import type { Handle, Steps } from "./file-io.ts";
 import { REPLAY_MAGIC } from "./replay-format.ts";
+import type { ReplaySink } from "./replay-sink.ts";
 
 /** Opening a FIFO or a device without O_NONBLOCK could wait forever. */
-const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+const READ_FLAGS = (fsConstants?.O_RDONLY ?? 0) | (fsConstants?.O_NONBLOCK ?? 0);
 
 /**
  * Read the whole replay file at `path`, as steps for file-io.ts's runSync
@@ -37,6 +39,7 @@ const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
  * still holds (its records say whether the tail is torn).
  */
 export function* readReplayFile(path: string, op: string): Steps<Uint8Array> {
+  requireFiles(op);
   let fd: Handle | undefined;
   try {
     fd = (yield { io: "open", path, flags: READ_FLAGS }) as Handle;
@@ -86,7 +89,7 @@ function checkReplaceable(path: string, op: string): void {
 }
 
 /** An append-only file, cut back only to the end of an append: the last complete one when an append fails, or an earlier one on `truncate`. */
-export class ReplayFile {
+export class ReplayFile implements ReplaySink {
   readonly #path: string;
   #tmp: string | null; // the temporary name until publish
   #fd: number;
@@ -101,6 +104,7 @@ export class ReplayFile {
 
   /** A new, empty file that `publish` will put at `path`. EINVAL when `path` holds something else than a replay; EIO from the file system. */
   static create(path: string, op: string): ReplayFile {
+    requireFiles(op);
     checkReplaceable(path, op);
     // The random part keeps a stale file of a killed process whose pid was reused from blocking the name.
     const tmp = join(dirname(path), `.${basename(path)}.${process.pid}-${tempCount++}-${Math.random().toString(36).slice(2, 8)}.tmp`);
@@ -225,6 +229,11 @@ export class ReplayFile {
       }
     }
     if (failure !== null) throw fromSystemError(failure, op, this.#path);
+  }
+
+  /** A file's bytes are in the file. */
+  bytes(): null {
+    return null;
   }
 }
 

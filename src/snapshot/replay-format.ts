@@ -22,7 +22,8 @@ import { MAX_REGION_SIZE } from "../heap.ts";
 import { readStats } from "../introspect.ts";
 import type { Delta } from "./delta.ts";
 import { zstdFrameProblem, zstdPrefix } from "./file-format.ts";
-import { zstdDecompressSync } from "node:zlib";
+import { xxHash3, zstdCompress, zstdDecompress } from "#runtime";
+import { requireZstd } from "../platform/zstd.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 
@@ -77,7 +78,7 @@ export function encodeHeader(h: ReplayHeader): Uint8Array {
   v.setUint32(20, h.keyframeEvery, true);
   v.setBigUint64(24, BigInt(h.regionBytes), true);
   v.setBigUint64(32, 0n, true); // reserved
-  v.setBigUint64(40, Bun.hash.xxHash3(out.subarray(0, 40)), true);
+  v.setBigUint64(40, xxHash3(out.subarray(0, 40)), true);
   return out;
 }
 
@@ -90,7 +91,7 @@ export function parseHeader(file: Uint8Array, op: string, path: string): ReplayH
   const version = v.getUint16(8, true);
   // A newer version may lay its header out differently: say so before the checksum.
   if (version > REPLAY_VERSION) throw bad(`format version ${version}; this reader knows up to ${REPLAY_VERSION}`, "EVERSION");
-  if (v.getBigUint64(40, true) !== Bun.hash.xxHash3(file.subarray(0, 40))) throw bad("header checksum mismatch");
+  if (v.getBigUint64(40, true) !== xxHash3(file.subarray(0, 40))) throw bad("header checksum mismatch");
   if (version === 0) throw bad("format version 0");
   if (version <= OLD_CHECKSUM_VERSION)
     throw bad(
@@ -126,7 +127,7 @@ export function frameRecord(type: number, payloadBytes: number, scratch: Uint8Ar
  */
 export function compressKeyframeRecord(record: Uint8Array, scratch: Uint8Array): Uint8Array | null {
   const payload = record.subarray(RECORD_HEAD_BYTES, record.length - RECORD_TAIL_BYTES);
-  const frame = Bun.zstdCompressSync(payload, { level: KEYFRAME_ZSTD_LEVEL });
+  const frame = zstdCompress(payload, KEYFRAME_ZSTD_LEVEL);
   const payloadBytes = ZSTD_KEYFRAME_FIXED_BYTES + frame.length;
   if (payloadBytes >= payload.length) return null;
   return frameRecord(RECORD_KEYFRAME_ZSTD, payloadBytes, scratch, (out, v) => {
@@ -155,8 +156,9 @@ export function inflateKeyframe(stored: Uint8Array, regionBytes: number): Uint8A
   const problem = zstdFrameProblem(frame, size);
   if (problem !== "") return `a compressed keyframe that is not one zstd frame of its size: ${problem}`;
   let out: Uint8Array;
+  requireZstd("reading a compressed keyframe");
   try {
-    out = zstdDecompressSync(frame, { maxOutputLength: size });
+    out = zstdDecompress(frame, size);
   } catch {
     return "a compressed keyframe that does not decompress";
   }
@@ -172,7 +174,7 @@ function seal(out: Uint8Array, v: DataView, type: number, payloadBytes: number):
   v.setUint32(0, type, true); // type in the low byte, 3 reserved zero bytes
   v.setUint32(4, payloadBytes, true);
   const end = RECORD_HEAD_BYTES + payloadBytes;
-  v.setBigUint64(end, Bun.hash.xxHash3(out.subarray(0, end)), true);
+  v.setBigUint64(end, xxHash3(out.subarray(0, end)), true);
   return out.length === end + RECORD_TAIL_BYTES ? out : out.subarray(0, end + RECORD_TAIL_BYTES);
 }
 
@@ -288,7 +290,7 @@ export function parseRecords(file: Uint8Array, header: ReplayHeader, op: string)
       break;
     }
     const end = at + RECORD_HEAD_BYTES + len;
-    if (view.getBigUint64(end, true) !== Bun.hash.xxHash3(file.subarray(at, end))) {
+    if (view.getBigUint64(end, true) !== xxHash3(file.subarray(at, end))) {
       stop("record checksum mismatch");
       break;
     }
@@ -454,7 +456,7 @@ export function readKeyframeRecord(record: Uint8Array, regionBytes: number): Key
   const end = RECORD_HEAD_BYTES + len;
   const type = head.getUint32(0, true);
   if ((type !== RECORD_KEYFRAME && type !== RECORD_KEYFRAME_ZSTD) || end + RECORD_TAIL_BYTES !== record.length) return null;
-  if (head.getBigUint64(end, true) !== Bun.hash.xxHash3(record.subarray(0, end))) return null;
+  if (head.getBigUint64(end, true) !== xxHash3(record.subarray(0, end))) return null;
   let payload = record.subarray(RECORD_HEAD_BYTES, end);
   if (type === RECORD_KEYFRAME_ZSTD) {
     const inflated = inflateKeyframe(payload, regionBytes);

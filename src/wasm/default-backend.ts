@@ -1,11 +1,13 @@
 /**
  * default-backend.ts - the WebAssembly backend of heaps created with
- * `backend: "wasm"`: one instance of privheap.wasm, found by file.ts and
- * made on first use, whose memory holds every such heap.
+ * `backend: "wasm"` (and of every heap outside Bun): one instance of
+ * privheap.wasm, made on first use, whose memory holds every such heap.
+ * The module's bytes come from the runtime (#runtime: its file in Bun, the
+ * bundle's embedded copy elsewhere).
  */
+import { wasmModuleBytes } from "#runtime";
 import { WasmBackend } from "./backend.ts";
 import { WasmCore } from "./core.ts";
-import { readWasmFile } from "./file.ts";
 import { compileWasm } from "./source.ts";
 import { HeapError } from "../errors.ts";
 
@@ -16,7 +18,7 @@ export function wasmBackend(): WasmBackend {
   if (made !== undefined) return made;
   let core: WasmCore;
   try {
-    core = new WasmCore(compileWasm(readWasmFile()));
+    core = new WasmCore(compileWasm(wasmModuleBytes()));
   } catch (e) {
     throw new HeapError("ENOLIB", "PrivateHeap.create", `the WebAssembly core: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }

@@ -5,15 +5,14 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runScript } from "../support/bun.ts";
+import { BUN_EXPORTS } from "../support/package-exports.ts";
 
 const DOC = join(import.meta.dir, "..", "..", "README.md");
-const ROOT = join(import.meta.dir, "..", "..");
-/** package.json "exports": "." and subpaths such as "./native", each to its file under src/. */
-const EXPORTS: Record<string, string> = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).exports;
+
 
 /** `code` with each `from "privheap..."` import pointing at the file the package exports. */
 function resolvePackage(code: string): string {
-  for (const [sub, file] of Object.entries(EXPORTS)) code = code.replaceAll(`from "${join("privheap", sub)}"`, `from ${JSON.stringify(join(ROOT, file))}`);
+  for (const [sub, file] of Object.entries(BUN_EXPORTS)) code = code.replaceAll(`from "${join("privheap", sub)}"`, `from ${JSON.stringify(file)}`);
   return code;
 }
 const blocks = [...readFileSync(DOC, "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);

@@ -33,7 +33,7 @@ describe("HeapError codes", () => {
   });
 
   test("TypeScript-only codes have no C value", () => {
-    for (const c of ["ECLOSED", "ESTALE", "ENOLIB", "EUNKNOWN"] as const) expect(nativeFromCode(c)).toBe(0);
+    for (const c of ["ECLOSED", "ESTALE", "ENOLIB", "ENOTSUP", "EUNKNOWN"] as const) expect(nativeFromCode(c)).toBe(0);
   });
 
   test("ph_strerror knows every code the header defines and no other", () => {

@@ -16,6 +16,7 @@ import { dirname, join, relative } from "node:path";
 import { createWorld, inputFor, step } from "../../examples/sim.ts";
 import { PrivateHeap, Replay } from "../../src/index.ts";
 import { SRC, runScript } from "../support/bun.ts";
+import { BUN_EXPORTS } from "../support/package-exports.ts";
 
 interface Example {
   file: string;
@@ -62,13 +63,10 @@ function examplesOf(file: string): Example[] {
   return found;
 }
 
-const ROOT = join(import.meta.dir, "..", "..");
-const EXPORTS: Record<string, string> = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).exports;
 
 /** The file package.json's exports give `spec` ("privheap" or "privheap/<subpath>"), or undefined. */
 function exported(spec: string): string | undefined {
-  const target = EXPORTS[spec === "privheap" ? "." : `.${spec.slice("privheap".length)}`];
-  return target === undefined ? undefined : join(ROOT, target);
+  return BUN_EXPORTS[spec === "privheap" ? "." : `.${spec.slice("privheap".length)}`];
 }
 
 /** `code` with package and relative specifiers made absolute for a script elsewhere. */

@@ -43,7 +43,8 @@ describe("native library loader", () => {
     expect(native.loadNative).toBe(loadNative);
     expect(Object.keys(native)).toEqual(["loadNative"]);
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
-    expect(pkg.exports).toEqual({ ".": "./src/index.ts", "./native": "./src/native.ts", "./wasm": "./src/wasm/index.ts" });
+    expect(pkg.exports["."].bun).toBe("./src/index.ts");
+    expect(pkg.exports["./native"]).toEqual({ bun: "./src/native.ts" }); // Bun only: no condition elsewhere
     expect(readFileSync(join(SRC, "native.ts"), "utf8")).toContain("UNSAFE");
   });
 
