@@ -918,7 +918,7 @@ export class Replay implements Disposable {
   /** Restore keyframe i into heap straight from #work (which #imageOf checked in full). */
   #restore(i: number, heap: PrivateHeap): void {
     const image = this.#imageOf(i, "Replay.seek");
-    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "Replay.seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`, symbolsOf(heap));
+    restoreImage(heap.address as Pointer, heap.size, image, image.length, TRUSTED, "Replay.seek", `${this.#path}: keyframe after tick ${this.#keyframes[i]!.after}`, backendOf(heap));
   }
 
   /** The diff part of a failed verify at tick t (see VerifyResult.diff). */

@@ -381,7 +381,7 @@ export class SnapshotRing implements Disposable {
     if (at < 0) throw new HeapError("EINVAL", "SnapshotRing.load", `frame ${String(frame)} is not in the ring (${this.#describe()})`);
     if (this.#mode === "full") {
       const slot = this.#slot(at);
-      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "SnapshotRing.load", `frame ${frame}`, this.#S);
+      restoreImage(base, this.#heap.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, "SnapshotRing.load", `frame ${frame}`, backendOf(this.#heap));
       while (this.#count > at + 1) this.#count--;
       return;
     }
@@ -409,10 +409,10 @@ export class SnapshotRing implements Disposable {
     const op = "SnapshotRing.get";
     const what = `frame ${frame}`;
     const target = into.address as Pointer;
-    const S = symbolsOf(into);
+    const core = backendOf(into);
     if (this.#mode === "full") {
       const slot = this.#slot(at);
-      restoreImage(target, into.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, op, what, S);
+      restoreImage(target, into.size, this.#copies[slot]!, this.#used[slot]!, TRUSTED, op, what, core);
       return;
     }
     // The frame's page -> slot map: the shadow's (the newest frame), with
@@ -436,7 +436,7 @@ export class SnapshotRing implements Disposable {
     // Every frame's used prefix lies within the extent (it covers every frame's touched mark).
     if (used % PAGE !== 0 || used / PAGE > extent) throw new HeapError("ECORRUPT", op, `${what}: its header declares ${used} used bytes; the ring holds ${extent * PAGE}`);
     this.#ops.copy(image, this.#pool, this.#identity.subarray(header), slots.subarray(header), Math.max(0, used / PAGE - header), op);
-    restoreImage(target, into.size, image, used, TRUSTED, op, what, S);
+    restoreImage(target, into.size, image, used, TRUSTED, op, what, core);
   }
 
   /**

@@ -584,18 +584,21 @@ export function restoreSnapshot(heap: PrivateHeap, base: Pointer, size: number, 
   // Writing a delta's pages in place needs the written-page list, which only the native backend's tracker gives.
   if (parts !== null && backend.kind === "native" && restoreDeltaInPlace(heap, base, size, parts.delta, parts.baseImage, parts.base, op, backend.symbols)) return;
   const bytes = snapshotBytes(snap, op);
-  restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot", backend.symbols);
+  restoreImage(base, size, bytes, bytes.length, TRUSTED, op, "snapshot", backend);
 }
 
 /**
  * ph_heap_restore of the image bytes[0, len) into the region at `base` (of
  * `size` bytes), with `flags` (PH_SNAPSHOT_TRUSTED for images this process
- * took or already checked), by `S`, the functions of the region's core.
- * Throws the code, naming the image as `what`; the region is unchanged then.
+ * took or already checked), by `core`, the region's backend: the native
+ * core reads the image in place, the WebAssembly one a copy in its memory
+ * (one copy in, none back: the image is only read). Throws the code,
+ * naming the image as `what`; the region is unchanged then.
  */
-export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string, S: NativeSymbols): void {
-  // Only the image's bytes: the WebAssembly core copies an array argument whole into its memory.
-  if (S.ph_heap_restore(base, size, bytes.length > len ? bytes.subarray(0, len) : bytes, len, flags) !== null) return;
+export function restoreImage(base: Pointer, size: number, bytes: Uint8Array, len: number, flags: number, op: string, what: string, core: Backend): void {
+  const S = core.symbols;
+  const image = bytes.length > len ? bytes.subarray(0, len) : bytes;
+  if (core.withBytes(image, (at) => S.ph_heap_restore(base, size, at as Pointer, len, flags)) !== null) return;
   const rc = S.ph_last_error();
   throw HeapError.fromNative(rc, op, `${what}: ${describeFailure(rc, len, size)}`);
 }
