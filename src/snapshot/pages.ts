@@ -96,16 +96,14 @@ function within(bytes: Uint8Array, p: number, op: string): void {
   if (!((p + 1) * PAGE <= bytes.length)) throw new HeapError("EINVAL", op, `page ${p} lies past the ${bytes.length} bytes it is read from or written to`);
 }
 
-/** Compares pages of two arrays: by 32-bit words when both start on a word, else by bytes. */
-interface PageCompare {
-  same(ap: number, bp: number): boolean;
-}
-
-function comparerOf(a: Uint8Array, b: Uint8Array): PageCompare {
-  const aw = wordsOf(a);
-  const bw = wordsOf(b);
-  if (aw !== null && bw !== null) return { same: (ap, bp) => sameWords(aw, ap * WORDS, bw, bp * WORDS) };
-  return { same: (ap, bp) => sameBytes(a, ap * PAGE, b, bp * PAGE) };
+/**
+ * Whether page ap of a and page bp of b hold the same bytes: by 32-bit
+ * words when both arrays start on a word (`aw`, `bw`: wordsOf, looked up
+ * once per call), else by bytes.
+ */
+function samePage(a: Uint8Array, aw: Int32Array | null, ap: number, b: Uint8Array, bw: Int32Array | null, bp: number): boolean {
+  if (aw !== null && bw !== null) return sameWords(aw, ap * WORDS, bw, bp * WORDS);
+  return sameBytes(a, ap * PAGE, b, bp * PAGE);
 }
 
 /** One page of words from i in a and from j in b: equal? Eight words a step, their differences or-ed (one branch per 32 bytes). */
@@ -162,10 +160,11 @@ export const JS_PAGES: PageOps = {
       within(x, npages - 1, op);
       within(y, npages - 1, op);
     }
-    const cmp = comparerOf(x, y);
+    const xw = wordsOf(x);
+    const yw = wordsOf(y);
     let n = 0;
     for (let p = 0; p < npages; p++) {
-      if (cmp.same(p, p)) continue;
+      if (samePage(x, xw, p, y, yw, p)) continue;
       if (n < cap) out![n] = p;
       n++;
     }
@@ -176,14 +175,15 @@ export const JS_PAGES: PageOps = {
     const x = bytesOf(a, op);
     const y = bytesOf(b, op);
     if (n > aPages.length || n > bPages.length) throw new HeapError("EINVAL", op, `${n} pairs listed in lists of ${aPages.length} and ${bPages.length}`);
-    const cmp = comparerOf(x, y);
+    const xw = wordsOf(x);
+    const yw = wordsOf(y);
     let k = 0;
     for (let i = 0; i < n; i++) {
       const p = aPages[i]!;
       const q = bPages[i]!;
       within(x, p, op);
       within(y, q, op);
-      if (!cmp.same(p, q)) out[k++] = p; // k <= i: writing into aPages itself reads nothing not yet read
+      if (!samePage(x, xw, p, y, yw, q)) out[k++] = p; // k <= i: writing into aPages itself reads nothing not yet read
     }
     pageWork.compared += n;
     return k;

@@ -393,7 +393,7 @@ export class SnapshotRing implements Disposable {
     // until a restore, rather than a header torn between two frames.
     this.#headerSlots.fill(-1);
     this.#revertToShadow(base, undone);
-    while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", base);
+    while (this.#count > at + 1) this.#dropNewest("SnapshotRing.load", true);
     let k = 0;
     for (let p = HEADER_PAGES - 1; p >= 0; p--) {
       if (this.#headerSlots[p]! < 0) continue;
@@ -708,18 +708,18 @@ export class SnapshotRing implements Disposable {
       const n = this.#changedPages(base, op, skip);
       const pairs = this.#pairs;
       for (let i = 0; i < n; i++) pairs[i] = this.#shadow[this.#diff[i]!]!;
-      this.#putBody(base, this.#diff, pairs, n, op);
+      this.#putBody(this.#diff, pairs, n, op);
     } finally {
       if (skip !== null) skip.fill(0, 0, this.#extent);
     }
   }
 
   /**
-   * Drop the newest frame: the shadow (and the region at `region`, if
-   * given) goes back to the frame before it by applying that frame's undo
+   * Drop the newest frame: the shadow (and the heap's region, with
+   * `toRegion`) goes back to the frame before it by applying that frame's undo
    * log; the slots it replaces are free again.
    */
-  #dropNewest(op: string, region?: Pointer): void {
+  #dropNewest(op: string, toRegion = false): void {
     if (this.#mode === "full" || this.#count === 1) {
       this.#count--;
       if (this.#count === 0) {
@@ -742,7 +742,7 @@ export class SnapshotRing implements Disposable {
       this.#release(this.#shadow[p]!);
       this.#shadow[p] = slots[k]!;
     }
-    if (region !== undefined) this.#putBody(region, pages, slots, n, op);
+    if (toRegion) this.#putBody(pages, slots, n, op);
     this.#logHead = first;
     this.#logUsed -= n;
     this.#undoCount[prev] = 0;
@@ -754,7 +754,7 @@ export class SnapshotRing implements Disposable {
    * whose slots are noted for the end of the load (the last noted wins).
    * Compacts the two lists in place.
    */
-  #putBody(region: Pointer, pages: Uint32Array, slots: Uint32Array, n: number, op: string): void {
+  #putBody(pages: Uint32Array, slots: Uint32Array, n: number, op: string): void {
     let kept = 0;
     for (let k = 0; k < n; k++) {
       const p = pages[k]!;
