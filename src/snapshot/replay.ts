@@ -489,7 +489,8 @@ export class ReplayRecorder implements Disposable {
     let data: Uint8Array = EMPTY;
     const plain = frameRecord(RECORD_KEYFRAME, keyframePayloadBytes(n), this.#keyframeScratch, (payload) =>
       fillKeyframePages(payload, after, kind, used, stored, n, (into) => {
-        copyPages(into, image, this.#identity, stored, n, op, this.#ops);
+        // The heap's view read again: framing may have hashed through the WebAssembly module, which can grow its memory.
+        copyPages(into, this.#heap.u8, this.#identity, stored, n, op, this.#ops);
         data = into;
       }),
     );

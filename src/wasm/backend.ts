@@ -176,6 +176,16 @@ export class WasmBackend implements Backend {
     };
   }
 
+  /**
+   * Remake the views of every live heap (and watcher) when the memory has
+   * a new buffer. The wrapped calls do it themselves; code that calls the
+   * module's exports directly and may grow the memory (a mapping) calls
+   * this after, or the heaps' views stay detached.
+   */
+  syncViews(): void {
+    this.#afterCall();
+  }
+
   /** Remake the watchers' views when the memory has a new buffer. */
   #afterCall(): void {
     const buffer = this.core.buffer;
