@@ -142,6 +142,8 @@ describe.each(["delta", "full"] as SnapshotRingOptions["mode"][])("SnapshotRing 
       }
     }
     expect(dataOf(wasm.inspect())).toEqual(dataOf(nat.inspect()));
+    expect(nat.check()).toBe(0);
+    expect(wasm.check()).toBe(0);
   });
 });
 
@@ -239,6 +241,7 @@ describe("Replay on both backends", () => {
       expect(dataOf(b.inspect())).toEqual(dataOf(a.inspect()));
       expect(dataOf(b.snapshot().inspect())).toEqual(dataOf(a.inspect()));
       expect(Object.keys(dataOf(a.inspect())).length).toBeGreaterThan(5);
+      for (const h of [nat, wasm, a, b]) expect(h.check()).toBe(0);
     }
   });
 });
