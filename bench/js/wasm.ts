@@ -8,9 +8,14 @@
  * ph_region_map_anon + ph_heap_init: the native library's bun:ffi symbols
  * on one side, the module's exports (a WasmCore of its own) on the other.
  * "heap" is PrivateHeap on each backend (`backend: "native"` and
- * `backend: "wasm"`): argument and closed checks, error mapping. Every heap
- * is 64 MiB with PrivateHeap.create's default flags. Each pair of figures
- * is the best of rounds alternating the two sides.
+ * `backend: "wasm"`): argument and closed checks, error mapping. Both heaps
+ * live in this process, so PrivateHeap's methods see both backends' calls
+ * and the engine compiles them for both, which slows both: a program
+ * that uses both backends pays that. "alone" is PrivateHeap on one backend
+ * in a process of its own (this script with --alone), as a program that
+ * uses one backend runs it. Every heap is 64 MiB with PrivateHeap.create's
+ * default flags. Each pair of figures is the best of rounds alternating the
+ * two sides (for "alone", alternating the two processes).
  * Target (issue 17): wasm heap pair <= 1.5x native heap pair.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
@@ -35,6 +40,27 @@ function cpuModel(): string {
   return family === undefined || model === undefined ? name : `${name} (family ${family}, model ${model})`;
 }
 
+const SIZE = 64 << 20;
+
+/** --alone BACKEND SIZE N: this process times PrivateHeap on one backend only and prints ns per pair (best of 3 rounds). */
+if (process.argv[2] === "--alone") {
+  const [backend, size, n] = [process.argv[3] as "native" | "wasm", Number(process.argv[4]), Number(process.argv[5])];
+  const one = PrivateHeap.create({ size: SIZE, backend });
+  const pairs = (count: number) => {
+    for (let i = 0; i < count; i++) one.free(one.malloc(size));
+  };
+  pairs(Math.min(n, 200_000));
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 3; r++) {
+    const t0 = Bun.nanoseconds();
+    pairs(n);
+    best = Math.min(best, (Bun.nanoseconds() - t0) / n);
+  }
+  if (one.check() !== 0) throw new Error(`the ${backend} heap is inconsistent after the benchmark`);
+  console.log(best);
+  process.exit(0);
+}
+
 const N = Number(process.argv[2] ?? 3_000_000);
 const wasmPath = process.argv[3] ?? wasmCandidates().find((p) => {
   try {
@@ -51,7 +77,6 @@ printHeader("malloc + free: WebAssembly core vs native library");
 console.log(`module  : ${wasmPath} (${(statSync(wasmPath).size / 1024).toFixed(1)} KiB)`);
 console.log("");
 
-const SIZE = 64 << 20;
 /** PrivateHeap.create's default flags: a zeroed region, decay purging, zeroed re-entry. */
 const FLAGS = NATIVE_CONSTANTS.PH_REGION_ZEROED | NATIVE_CONSTANTS.PH_PURGE | NATIVE_CONSTANTS.PH_ZERO_REENTRY;
 
@@ -91,9 +116,26 @@ function alternated(a: (n: number) => void, b: (n: number) => void, n: number, r
   return [bestA, bestB];
 }
 
+/** ns per pair of PrivateHeap on each backend alone in a process of its own: best of `rounds` rounds alternating the two. */
+function alone(size: number, n: number, rounds = 5): [number, number] {
+  const time = (backend: string) => {
+    const r = Bun.spawnSync([process.execPath, import.meta.path, "--alone", backend, String(size), String(n)], { env: process.env });
+    if (r.exitCode !== 0) throw new Error(`--alone ${backend}: ${r.stderr.toString()}`);
+    return Number(r.stdout.toString());
+  };
+  let bestNative = Number.POSITIVE_INFINITY;
+  let bestWasm = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < rounds; r++) {
+    bestNative = Math.min(bestNative, time("native"));
+    bestWasm = Math.min(bestWasm, time("wasm"));
+  }
+  return [bestNative, bestWasm];
+}
+
 const SIZES = [16, 64, 256, 4096];
 const rows: (string | number)[][] = [];
 const heapRatios: number[] = [];
+const aloneRatios: number[] = [];
 for (const size of SIZES) {
   const [nativeRaw, wasmRaw] = alternated(
     (n) => {
@@ -117,10 +159,13 @@ for (const size of SIZES) {
     },
     N,
   );
+  const [nativeAlone, wasmAlone] = alone(size, N);
   heapRatios.push(wasmHeap / nativeHeap);
+  aloneRatios.push(wasmAlone / nativeAlone);
   rows.push(
-    [`raw  malloc(${size})+free`, nativeRaw.toFixed(2), wasmRaw.toFixed(2), `${(wasmRaw / nativeRaw).toFixed(2)}x`],
-    [`heap malloc(${size})+free`, nativeHeap.toFixed(2), wasmHeap.toFixed(2), `${(wasmHeap / nativeHeap).toFixed(2)}x`],
+    [`raw   malloc(${size})+free`, nativeRaw.toFixed(2), wasmRaw.toFixed(2), `${(wasmRaw / nativeRaw).toFixed(2)}x`],
+    [`heap  malloc(${size})+free`, nativeHeap.toFixed(2), wasmHeap.toFixed(2), `${(wasmHeap / nativeHeap).toFixed(2)}x`],
+    [`alone malloc(${size})+free`, nativeAlone.toFixed(2), wasmAlone.toFixed(2), `${(wasmAlone / nativeAlone).toFixed(2)}x`],
   );
 }
 // Every pair freed what it took (a failed call would have left a nonzero sum), and the heaps are consistent.
@@ -130,7 +175,8 @@ if (S.ph_heap_check(h, SIZE) !== 0 || W.ph_heap_check(wh, SIZE) !== 0 || heap.ch
 
 table(["operation", "native ns", "wasm ns", "wasm / native"], rows);
 console.log("");
-for (const [i, size] of SIZES.entries()) console.log(`heap malloc(${size})+free, wasm vs native: ${verdict(heapRatios[i]!, 1.5)}`);
+for (const [i, size] of SIZES.entries()) console.log(`heap  malloc(${size})+free, wasm vs native: ${verdict(heapRatios[i]!, 1.5)}`);
+for (const [i, size] of SIZES.entries()) console.log(`alone malloc(${size})+free, wasm vs native: ${verdict(aloneRatios[i]!, 1.5)}`);
 heap.close();
 wheap.close();
 S.ph_region_unmap(nativeBase as Pointer, SIZE);
