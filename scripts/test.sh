@@ -44,6 +44,13 @@ done
 cc=${CC:-cc}
 
 step "build library" node scripts/build-native.mjs
+# The WebAssembly module (the wasm backend's tests, the Node/Deno/browser bundles) needs Zig.
+if [[ -n $zig ]]; then
+  # shellcheck disable=SC2086
+  step "build WebAssembly module" $zig build wasm
+else
+  skip "build WebAssembly module" "no Zig $wanted: the WebAssembly tests fail without zig-out/wasm/privheap.wasm or prebuilds/wasm32/"
+fi
 
 # The C tests: Zig builds them as CI does; without it the C compiler builds
 # the same programs (csrc/cflags.txt, PH_DEBUG, optimized with assertions).

@@ -160,10 +160,21 @@ const BIG_PAGES = 24;
 const bigStep: StepFn = (heap, input, t) => {
   step(heap, input, t);
   const page = (input[0]! * 5 + t) % BIG_PAGES;
-  // A damaged keyframe can lose the root: a step must not write through offset 0 (the heap header) then.
+  // A damaged keyframe (resealed, so it passes the checks) may hold another heap whose root is 0 or names
+  // something else: a step writes only through a root that is a live allocation of the size it expects,
+  // since writing 24 pages past anything else is the step corrupting the heap, not the replay.
   const big = heap.getRoot("big");
-  if (big !== 0) heap.u32[(big >>> 2) + page * 1024 + (t % 1024)] = t + 1;
+  if (big !== 0 && liveBytes(heap, big) >= BIG_PAGES * 4096) heap.u32[(big >>> 2) + page * 1024 + (t % 1024)] = t + 1;
 };
+
+/** The usable size of the allocation at `off`, or 0 when `off` is not one. */
+function liveBytes(heap: PrivateHeap, off: number): number {
+  try {
+    return heap.usableSize(off);
+  } catch {
+    return 0;
+  }
+}
 
 /** A compressed recording of 30 ticks, keyframes every 4, and where its compressed keyframe records start. */
 function compressedRecording(dir: string): { bytes: Uint8Array; records: number[] } {
