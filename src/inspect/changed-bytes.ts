@@ -7,6 +7,7 @@
  * byte.
  */
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { sameBytes } from "../platform/bytes.ts";
 
 const PAGE = NATIVE_CONSTANTS.PH_PAGE_SIZE;
 const LOCK_FROM = NATIVE_CONSTANTS.PH_LOCK_BLOCK_OFFSET;
@@ -30,12 +31,10 @@ function changedInPage(a: Uint8Array, b: Uint8Array, page: number): number {
  * a differing byte.
  */
 function forChangedPages(a: Uint8Array, b: Uint8Array, each: (page: number, changed: number) => void): void {
-  const ba = Buffer.from(a.buffer, a.byteOffset, a.length);
-  const bb = Buffer.from(b.buffer, b.byteOffset, b.length);
   const end = Math.max(a.length, b.length);
   for (let from = 0; from < end; from += PAGE) {
     const to = Math.min(from + PAGE, end);
-    if (to <= a.length && to <= b.length && Buffer.compare(ba.subarray(from, to), bb.subarray(from, to)) === 0) continue;
+    if (to <= a.length && to <= b.length && sameBytes(a.subarray(from, to), b.subarray(from, to))) continue;
     const changed = changedInPage(a, b, from / PAGE);
     if (changed > 0) each(from / PAGE, changed);
   }

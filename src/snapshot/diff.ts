@@ -7,6 +7,7 @@
  * also names each changed field by its path.
  */
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
+import { sameBytes } from "../platform/bytes.ts";
 import { allocationHolding, listAllocations, readRoots, type RegionRef } from "../introspect.ts";
 import type { ScalarType } from "../struct.ts";
 import { fieldAt, placeStructs, segmentAt, segmentsOf, type LayoutMap, type Segment } from "./layout-map.ts";
@@ -129,15 +130,13 @@ export function diffImages(a: Uint8Array, b: Uint8Array, options: DiffOptions = 
     runStart = -1;
   };
   const byteAt = (img: Uint8Array, i: number): number => (i < img.length ? img[i]! : 0);
-  const ba = Buffer.from(a.buffer, a.byteOffset, a.length);
-  const bb = Buffer.from(b.buffer, b.byteOffset, b.length);
-  const zero = Buffer.alloc(PAGE);
+  const zero = new Uint8Array(PAGE);
   const end = Math.max(a.length, b.length);
   for (let page = 0; page < end; page += PAGE) {
     const n = Math.min(PAGE, end - page);
-    const pa = page < a.length ? ba.subarray(page, page + n) : zero.subarray(0, n);
-    const pb = page < b.length ? bb.subarray(page, page + n) : zero.subarray(0, n);
-    if (pa.length === n && pb.length === n && Buffer.compare(pa, pb) === 0) {
+    const pa = page < a.length ? a.subarray(page, page + n) : zero.subarray(0, n);
+    const pb = page < b.length ? b.subarray(page, page + n) : zero.subarray(0, n);
+    if (pa.length === n && pb.length === n && sameBytes(pa, pb)) {
       close(page);
       continue;
     }

@@ -23,7 +23,11 @@
  * `recorder.tick()` recorded tick t. Keyframe -1 is the state before tick 0.
  */
 import { runAsync, runSync } from "./file-io.ts";
+import { HAS_ZSTD } from "#runtime";
+import { requireZstd } from "../platform/zstd.ts";
 import { readReplayFile, ReplayFile } from "./replay-file.ts";
+import { ReplayMemory } from "./replay-memory.ts";
+import type { ReplaySink } from "./replay-sink.ts";
 import { heapChecksum } from "../checksum.ts";
 import { HeapError } from "../errors.ts";
 import { NATIVE_CONSTANTS } from "../ffi/symbols.ts";
@@ -82,7 +86,8 @@ export interface RecordOptions {
   keyframeEvery?: number;
   /**
    * Store each keyframe zstd-compressed when that makes it smaller
-   * (default true). Such a file sets a header flag that readers older
+   * (default: true where the runtime has zstd, which Bun, Deno and Node
+   * 22.15+ have; false elsewhere, and true there is ENOTSUP). Such a file sets a header flag that readers older
    * than compression refuse (EVERSION); `false` writes every keyframe
    * uncompressed and leaves the flag clear, a file every version-2 reader
    * reads. Each keyframe then costs a compression: state that hardly
@@ -136,7 +141,19 @@ function checkHeap(heap: unknown, op: string): asserts heap is PrivateHeap {
 }
 
 /** Replay.record's way to the recorder's private constructor (set by its static block). */
-let makeRecorder: (path: string, heap: PrivateHeap, keyframeEvery: number, compress: boolean) => ReplayRecorder;
+/** A recorder of `heap` into the file at `path` (null: into memory), after checking the heap and the options. */
+function recorderOf(path: string | null, heap: PrivateHeap, options: RecordOptions, op: string): ReplayRecorder {
+  checkHeap(heap, op);
+  const every = options.keyframeEvery ?? 60;
+  const compress = options.compress ?? HAS_ZSTD;
+  if (typeof compress !== "boolean") throw new HeapError("EINVAL", op, `compress must be a boolean, got ${String(compress)}`);
+  if (compress) requireZstd(op);
+  if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31) throw new HeapError("EINVAL", op, `keyframeEvery must be a positive integer, got ${String(every)}`);
+  return makeRecorder(path, heap, every, compress, op);
+}
+
+/** Makes a recorder into the file at `path`, or into memory when `path` is null; `op` names the call for errors. */
+let makeRecorder: (path: string | null, heap: PrivateHeap, keyframeEvery: number, compress: boolean, op: string) => ReplayRecorder;
 
 /**
  * Appends a simulation's ticks to a replay file. Made by {@link Replay.record}.
@@ -163,7 +180,9 @@ export class ReplayRecorder implements Disposable {
   readonly #ops: PageOps;
   readonly #keyframeEvery: number;
   readonly #compress: boolean;
-  #file: ReplayFile | null;
+  #file: ReplaySink | null;
+  /** The recording, for a recorder into memory (kept after close, for bytes()); null for a file. */
+  readonly #memory: ReplayMemory | null;
   #ticks = 0;
   #keyframes = 0;
   // Invariant: #previous[0, #previousLength) is the image of the last
@@ -196,10 +215,10 @@ export class ReplayRecorder implements Disposable {
   #compressedScratch = new Uint8Array(0); // their compressed forms, as long as #keyframeScratch
 
   static {
-    makeRecorder = (path, heap, keyframeEvery, compress) => new ReplayRecorder(path, heap, keyframeEvery, compress);
+    makeRecorder = (path, heap, keyframeEvery, compress, op) => new ReplayRecorder(path, heap, keyframeEvery, compress, op);
   }
 
-  private constructor(path: string, heap: PrivateHeap, keyframeEvery: number, compress: boolean) {
+  private constructor(path: string | null, heap: PrivateHeap, keyframeEvery: number, compress: boolean, op: string) {
     this.#heap = heap;
     // A WebAssembly heap's view is compared and copied by JavaScript (a C call there would copy #previous whole).
     this.#ops = backendOf(heap).kind === "native" ? nativePages(symbolsOf(heap)) : JS_PAGES;
@@ -213,27 +232,28 @@ export class ReplayRecorder implements Disposable {
     this.#nonzeroCandidates = new Uint32Array(pages);
     this.#whole = new Uint32Array(pages);
     this.#identity = sequence(pages);
-    this.#changes = changesOf(heap, "Replay.record");
-    let file: ReplayFile;
+    this.#changes = changesOf(heap, op);
+    this.#memory = path === null ? new ReplayMemory() : null;
+    let file: ReplaySink;
     try {
-      file = ReplayFile.create(path, "Replay.record");
+      file = this.#memory ?? ReplayFile.create(path!, op);
     } catch (e) {
       this.#changes.release();
       throw e;
     }
     try {
       const header = encodeHeader({ version: REPLAY_VERSION, flags: compress ? REPLAY_FLAG_ZSTD : 0, abi: NATIVE_CONSTANTS.PH_ABI_VERSION, pageSize: NATIVE_CONSTANTS.PH_PAGE_SIZE, keyframeEvery, regionBytes: heap.size });
-      const first = underHeapLock(heap, "Replay.record", () => {
+      const first = underHeapLock(heap, op, () => {
         this.#startChecksum = heap.checksum();
         return this.#keyframe(-1);
       });
-      file.append([header, first.record], "Replay.record");
+      file.append([header, first.record], op);
       first.commit(REPLAY_HEADER_BYTES);
-      file.publish("Replay.record");
+      file.publish(op);
     } catch (e) {
       this.#changes.release();
       try {
-        file.close("Replay.record");
+        file.close(op);
       } catch {
         // The first failure is the one to report.
       }
@@ -245,6 +265,16 @@ export class ReplayRecorder implements Disposable {
   /** Ticks recorded so far: the ones the file keeps. */
   get ticks(): number {
     return this.#ticks;
+  }
+
+  /**
+   * A copy of the recording so far, for a recorder made by
+   * `Replay.recordInMemory` (also after close): what `Replay.fromBytes`
+   * reads. EINVAL for a recorder into a file, whose bytes are in the file.
+   */
+  bytes(): Uint8Array {
+    if (this.#memory === null) throw new HeapError("EINVAL", "ReplayRecorder.bytes", "this recorder writes a file: read it with Replay.open");
+    return this.#memory.bytes();
   }
 
   /**
@@ -273,7 +303,7 @@ export class ReplayRecorder implements Disposable {
     return underHeapLock(this.#heap, "ReplayRecorder.tick", () => this.#record(file, input));
   }
 
-  #record(file: ReplayFile, input: Uint8Array): number {
+  #record(file: ReplaySink, input: Uint8Array): number {
     const t = this.#ticks;
     if (t === this.#tickAt.length) {
       const grown = new Float64Array(2 * t);
@@ -361,7 +391,7 @@ export class ReplayRecorder implements Disposable {
     underHeapLock(this.#heap, op, () => this.#rewind(file, tick));
   }
 
-  #rewind(file: ReplayFile, tick: number): void {
+  #rewind(file: ReplaySink, tick: number): void {
     const op = "ReplayRecorder.rewind";
     const expected = tick === 0 ? this.#startChecksum : this.#recordedChecksum(file, tick - 1, op);
     if (this.#heap.checksum() !== expected)
@@ -389,7 +419,7 @@ export class ReplayRecorder implements Disposable {
   }
 
   /** The heap checksum the file's record of tick `t` holds. */
-  #recordedChecksum(file: ReplayFile, t: number, op: string): bigint {
+  #recordedChecksum(file: ReplaySink, t: number, op: string): bigint {
     const bytes = new Uint8Array(8);
     file.readAt(this.#tickAt[t]! + RECORD_HEAD_BYTES + 8, bytes, op); // after the tick number and the input's length
     return new DataView(bytes.buffer).getBigUint64(0, true);
@@ -400,7 +430,7 @@ export class ReplayRecorder implements Disposable {
    * the deltas after it), in new buffers that replace #previous and
    * #nonzero once the rewind cannot fail.
    */
-  #imageFromFile(file: ReplayFile, k: number, op: string): { image: Uint8Array; length: number; dirty: number; nonzero: Uint8Array; nonzeroPages: number } {
+  #imageFromFile(file: ReplaySink, k: number, op: string): { image: Uint8Array; length: number; dirty: number; nonzero: Uint8Array; nonzeroPages: number } {
     let from = k;
     while (this.#keyframeKind[from] !== KEYFRAME_FULL) from--; // keyframe 0 is whole
     const image = new Uint8Array(this.#heap.size); // fresh zeroed memory: the base of a whole keyframe
@@ -619,13 +649,35 @@ export class Replay implements Disposable {
    */
   static record(path: string, heap: PrivateHeap, options: RecordOptions = {}): ReplayRecorder {
     checkPath(path, "Replay.record");
-    checkHeap(heap, "Replay.record");
-    const every = options.keyframeEvery ?? 60;
-    const compress = options.compress ?? true;
-    if (typeof compress !== "boolean") throw new HeapError("EINVAL", "Replay.record", `compress must be a boolean, got ${String(compress)}`);
-    if (!Number.isSafeInteger(every) || every < 1 || every > 2 ** 31)
-      throw new HeapError("EINVAL", "Replay.record", `keyframeEvery must be a positive integer, got ${String(every)}`);
-    return makeRecorder(path, heap, every, compress);
+    return recorderOf(path, heap, options, "Replay.record");
+  }
+
+  /**
+   * Start recording `heap` into memory: the same bytes `record` would
+   * write to a file, which `recorder.bytes()` copies out at any time (also
+   * after close) for `Replay.fromBytes`, a download or a network peer. For
+   * runtimes without files (browsers) and for replays that never touch a
+   * disk. At most 4 GiB (ENOMEM beyond).
+   *
+   * @example
+   * ```ts
+   * import { PrivateHeap, Replay } from "privheap";
+   * using heap = PrivateHeap.create({ size: 1 << 20 });
+   * const hp = heap.calloc(1, 8);
+   * const step = (h: PrivateHeap, input: Uint8Array) => { h.f64[hp >>> 3] += input[0]!; };
+   * using rec = Replay.recordInMemory(heap, { keyframeEvery: 4 });
+   * for (let t = 0; t < 10; t++) {
+   *   const input = Uint8Array.of(t);
+   *   step(heap, input);
+   *   rec.tick(input);
+   * }
+   * using replay = Replay.fromBytes(rec.bytes());
+   * using again = PrivateHeap.create({ size: 1 << 20 });
+   * console.log(replay.ticks, replay.verify(again, step).ok); // 10 true
+   * ```
+   */
+  static recordInMemory(heap: PrivateHeap, options: RecordOptions = {}): ReplayRecorder {
+    return recorderOf(null, heap, options, "Replay.recordInMemory");
   }
 
   /**

@@ -20,6 +20,7 @@ import { bytesBackend } from "../bytes-backend.ts";
 import { heapChecksum } from "../checksum.ts";
 import { codeFromNative, HeapError, nativeFromCode } from "../errors.ts";
 import { NATIVE_CONSTANTS, type NativeSymbols } from "../ffi/symbols.ts";
+import { hexOf } from "../platform/bytes.ts";
 import { listAllocations, readRoots, readStats, type HeapStats } from "../introspect.ts";
 import { loadFile, loadFileSync, type LoadProgress, saveFile, saveFileSync } from "./file.ts";
 import type { LoadOptions, SaveOptions } from "./file-format.ts";
@@ -527,7 +528,7 @@ function describeFailure(rc: number, len: number, targetSize: number): string {
 function headerDamage(bytes: Uint8Array, rc: number): string {
   const found = bytes.subarray(0, Math.min(8, bytes.length));
   if (found.length < 8 || !HEAP_MAGIC.every((b, i) => found[i] === b))
-    return `the heap header's magic at offset 0 reads ${Buffer.from(found).toString("hex")}, not "PRIVHEAP": something wrote through offset 0 (the null offset)`;
+    return `the heap header's magic at offset 0 reads ${hexOf(found)}, not "PRIVHEAP": something wrote through offset 0 (the null offset)`;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const abi = v.getUint32(8, true);
   if (abi !== NATIVE_CONSTANTS.PH_ABI_VERSION) return `the heap header's ABI field at offset 8 reads ${abi}: it was overwritten (a write through offset 0, the null offset?)`;

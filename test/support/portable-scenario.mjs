@@ -1,9 +1,9 @@
 // One fixed run of privheap's public API, in plain JavaScript so Node, Deno
 // and a browser page run it unchanged: allocator calls, struct writes,
-// FrameArena scratch, snapshots as bytes, a SnapshotRing rewind, checksums
-// and HeapError codes. `P` is the module `import "privheap"` gives; the
-// result is JSON-ready (bigints as decimal text), so runs on any runtime
-// and backend compare with toEqual.
+// FrameArena scratch, snapshots as bytes, a SnapshotRing rewind, a replay
+// recorded in memory, checksums and HeapError codes. `P` is the module
+// `import "privheap"` gives; the result is JSON-ready (bigints as decimal
+// text), so runs on any runtime and backend compare with toEqual.
 export function runScenario(P, options = {}) {
   const create = (size) => P.PrivateHeap.create({ size, ...options });
   const out = { offsets: [], checksums: [], errors: [] };
@@ -57,6 +57,15 @@ export function runScenario(P, options = {}) {
   out.restoredMalloc = [copy.malloc(100), heap.malloc(100)];
   copy.close();
 
+  // What a debug menu shows: the report, a diff of two states and its page.
+  const before = heap.snapshot();
+  for (let k = 0; k < 30; k++) live.push(heap.malloc(40 + k * 64));
+  const report = heap.inspect();
+  const diff = P.heapDiff(before, heap.snapshot());
+  out.inspect = { live: report.live, sizes: report.sizes, largest: report.largest.slice(0, 3), classes: report.classes.filter((c) => c.liveCount > 0).length };
+  out.heapDiff = { changedPages: Array.from(diff.changedPages), added: diff.added.length, freed: diff.freed.length };
+  out.inspectPage = P.renderInspectPage(report, "scenario").length > 1000;
+
   // A ring of frames: save 6, change, go back 3.
   const ring = P.SnapshotRing.create(heap, { capacity: 8 });
   const frameSums = [];
@@ -83,6 +92,34 @@ export function runScenario(P, options = {}) {
   }
   out.arenaFrames = frames;
   arena.close();
+
+  // A replay recorded in memory (uncompressed: a browser and Node 20 have no zstd), read back, verified, sought.
+  const world = create(1 << 20);
+  const slots = world.calloc(64, 8);
+  const stepOn = (skewAt) => (h, input, t) => {
+    for (let k = 0; k < 8; k++) h.f64[(slots >>> 3) + ((input[0] + k * t) % 64)] += input[0] + k + (t === skewAt ? 0.5 : 0);
+    if (t % 6 === 5) h.free(h.malloc(100 + t));
+  };
+  const stepFn = stepOn(-1);
+  const rec = P.Replay.recordInMemory(world, { keyframeEvery: 5, compress: false });
+  for (let t = 0; t < 24; t++) {
+    const input = Uint8Array.of((t * 7) & 255);
+    stepFn(world, input, t);
+    rec.tick(input);
+  }
+  rec.close();
+  const recorded = rec.bytes();
+  out.replayBytes = recorded.length;
+  out.replaySum = String(recorded.reduce((a, b) => (a * 31 + b) >>> 0, 7));
+  const replay = P.Replay.fromBytes(recorded);
+  const again = create(1 << 20);
+  out.replayVerify = replay.verify(again, stepFn).ok;
+  out.replayDiverges = replay.verify(again, stepOn(13)).firstDivergentTick;
+  replay.seek(10, again, stepFn);
+  out.replaySeek = again.checksum() === replay.checksum(10);
+  replay.close();
+  again.close();
+  world.close();
 
   // Errors carry stable codes, and the heap stays consistent.
   for (const bad of [() => heap.free(3), () => heap.free(-1), () => heap.malloc(-5)]) {

@@ -52,3 +52,30 @@ test("the scan finds bun:ffi where a module reaches it: #native in Bun is the na
   expect(chain!.at(-1)).toBe("bun:ffi");
   expect(pathToFfi(resolveHash("#native", ["node"]), ["node"])).toBeNull();
 });
+
+/** Every module the main entry reaches under `conditions` (static imports kept at run time). */
+function reachable(file: string, conditions: string[], seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const { path } of transpiler.scanImports(readFileSync(file, "utf8"))) {
+    const next = path.startsWith("#") ? resolveHash(path, conditions) : path.startsWith(".") ? resolve(dirname(file), path) : null;
+    if (next !== null && /\.(ts|mjs)$/.test(next)) reachable(next, conditions, seen);
+  }
+  return seen;
+}
+
+// Modules whose uses of Bun, Buffer or process run only after their call refused a browser
+// (requireFiles: files; bunOnly: HeapMirror; the native backend: heap files), or only when asked
+// for the native library's paths (candidates.ts, platform.mjs).
+const FILE_ONLY = ["snapshot/file.ts", "snapshot/replay-file.ts", "heap-mirror.ts", "inspect/file.ts", "heap-file.ts", "ffi/candidates.ts", "platform.mjs"];
+
+test("in a browser, the main entry's modules touch Bun, Buffer and process only behind a typeof check or a refused file call", () => {
+  const offenders: string[] = [];
+  for (const file of reachable(`${SRC}/index.ts`, ["browser"])) {
+    const code = transpiler.transformSync(readFileSync(file, "utf8")); // comments and types gone
+    for (const line of code.split("\n"))
+      if (/\b(Bun|Buffer|process)\s*[.?]/.test(line) && !/typeof (Bun|Buffer|process)\b/.test(line)) offenders.push(`${file.slice(SRC.length + 1)}: ${line.trim()}`);
+  }
+  expect(offenders.length).toBeGreaterThan(0); // the scan sees the file modules' uses
+  expect(offenders.filter((o) => !FILE_ONLY.some((f) => o.startsWith(`${f}:`)))).toEqual([]);
+});

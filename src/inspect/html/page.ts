@@ -22,6 +22,7 @@
  * usable); a page that wants to expose hooks for tests puts them on `window`
  * before that (see heap-map.ts for the heap map's).
  */
+import { base64Of } from "../../platform/bytes.ts";
 
 /** A value the page's script receives: JSON, or a typed array (base64 inside). */
 export type Embeddable =
@@ -68,11 +69,6 @@ const TYPED_NAMES = new Map<unknown, string>([
 /** Text made safe for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
-}
-
-/** The bytes of a typed array as base64 (the array's own range, not its whole buffer). */
-export function base64Of(view: ArrayBufferView): string {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString("base64");
 }
 
 function replaceTyped(_key: string, value: unknown): unknown {
