@@ -8,9 +8,13 @@
  *
  * Usage: bun scripts/build-dist.ts [outdir]    (default dist/; `npm run build:dist`)
  *
- * Builds privheap.wasm first when it is missing (zig build wasm).
+ * Builds privheap.wasm first when it is missing (zig build wasm). Also
+ * writes the declarations TypeScript users outside Bun read (outdir/types,
+ * the "types" condition): tsc's, with the few bun:ffi types of internal
+ * modules replaced by what they are at run time (numbers and functions), so
+ * a project without Bun's types type-checks against them.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { wasmCandidates } from "../src/wasm/file.ts";
 
@@ -44,12 +48,45 @@ export async function buildBundle(outdir: string, name: string, target: "node" |
   return join(outdir, name);
 }
 
-/** Build both bundles into `outdir`; returns their paths. */
+/** What a declaration file may not keep, and what replaces it: bun:ffi's types become their run-time shapes. */
+const DECLARATION_REWRITES: [RegExp, string][] = [
+  [/^import type \{ Pointer \} from "bun:ffi";$/m, "type Pointer = number;"],
+  [/import\("bun:ffi"\)\.ConvertFns<typeof symbols>/g, "{ [K in keyof typeof symbols]: (...args: any[]) => any }"],
+  [/^import "#native";$/m, ""], // a side effect of the module, not a type
+];
+
+/** Every file under `dir`. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+/** tsc's declarations of src/ into `out`, rewritten to need neither Bun's types nor the package's # imports. */
+export function buildDeclarations(out: string): void {
+  rmSync(out, { recursive: true, force: true });
+  const tsc = Bun.spawnSync([join(root, "node_modules", ".bin", "tsc"), "-p", join(root, "tsconfig.dist.json"), "--outDir", out], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  if (tsc.exitCode !== 0) throw new Error(`tsc declarations failed: ${tsc.stdout.toString()}${tsc.stderr.toString()}`);
+  for (const file of filesUnder(out)) {
+    let text = readFileSync(file, "utf8");
+    for (const [from, to] of DECLARATION_REWRITES) text = text.replace(from, to);
+    // The symbol table's argument and result kinds: names only, for NativeSymbols' keys.
+    const kinds = [...new Set([...text.matchAll(/FFIType\.(\w+)/g)].map((m) => m[1]!))];
+    text = text.replace(/^import type \{ FFIType \} from "bun:ffi";$/m, `declare namespace FFIType {\n${kinds.map((k) => `    type ${k} = "${k}";`).join("\n")}\n}`);
+    const left = text.split("\n").find((line) => /from "bun:ffi"|import\("bun:ffi"\)|from "#|import "#/.test(line) && !/^\s*(\*|\/\/)/.test(line));
+    if (left !== undefined) throw new Error(`${file}: a declaration still needs Bun's types or a # import: ${left.trim()}`);
+    writeFileSync(file, text);
+  }
+}
+
+/** Build both bundles and the declarations into `outdir`; returns the bundles' paths. */
 export async function buildDist(outdir = join(root, "dist")): Promise<{ node: string; browser: string }> {
   mkdirSync(outdir, { recursive: true });
   const base64 = readFileSync(wasmFile()).toString("base64");
   const node = await buildBundle(outdir, "node.js", "node", ["node"], base64);
   const browser = await buildBundle(outdir, "browser.js", "browser", ["browser"], base64);
+  buildDeclarations(join(outdir, "types"));
   return { node, browser };
 }
 

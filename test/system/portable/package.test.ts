@@ -46,4 +46,31 @@ test("npm pack, npm install of the tarball: Node imports privheap and gets what 
   const here = JSON.parse(JSON.stringify(new Function(`return (${USE})`)()(P)));
   expect(there.x).toBe(1.5);
   expect(there).toEqual(here);
+
+  // A TypeScript project without Bun's types type-checks against the package's declarations (the "types" condition).
+  writeFileSync(
+    join(project, "tsconfig.json"),
+    JSON.stringify({ compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2023", "esnext.disposable", "dom"], strict: true, noEmit: true, types: [], skipLibCheck: false }, files: ["typed.ts"] }),
+  );
+  writeFileSync(
+    join(project, "typed.ts"),
+    `import { PrivateHeap, FrameArena, HeapError, Replay, Snapshot, struct, type HeapStats } from "privheap";
+     const Vec2 = struct({ x: "f32", y: "f32" });
+     using heap = PrivateHeap.create({ size: 1 << 20, backend: "wasm" });
+     const v = Vec2.cursor(heap, Vec2.alloc(heap));
+     v.x = 1.5;
+     const stats: HeapStats = heap.stats();
+     const rec = Replay.recordInMemory(heap, { compress: false });
+     rec.tick(new Uint8Array(1));
+     const copy: Snapshot = Snapshot.fromBytes(heap.snapshot().bytes);
+     const arena = FrameArena.create({ size: 1 << 20 });
+     const code: HeapError["code"] = "ENOTSUP";
+     arena.beginFrame();
+     export const used: [number, number, Uint8Array, number, string] = [stats.usedBytes, copy.byteLength, rec.bytes(), arena.alloc(64), code];
+     // @ts-expect-error a field the layout does not have
+     v.z = 1;`,
+  );
+  const tsc = spawnSync(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", project], { cwd: project, encoding: "utf8" });
+  expect(tsc.stdout + tsc.stderr).toBe("");
+  expect(tsc.status).toBe(0);
 }, 180_000);
