@@ -1,13 +1,11 @@
-// Compiling privheap.wasm from what a runtime has: bytes, a fetch Response
-// or a URL (a browser's way, compiling while it downloads), or a module
-// compiled before; each instance works, and a failed fetch is an error.
+// Compiling privheap.wasm from its bytes (as an array or a buffer) or a
+// module compiled before; each instance works on its own memory, and bytes
+// that are no module, or a module without the core's exports, are errors.
 import { expect, test } from "bun:test";
-import { existsSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { NATIVE_CONSTANTS } from "../../../src/ffi/symbols.ts";
 import { WasmCore } from "../../../src/wasm/core.ts";
-import { readWasmFile, wasmCandidates } from "../../../src/wasm/file.ts";
-import { compileWasm, compileWasmAsync } from "../../../src/wasm/source.ts";
+import { readWasmFile } from "../../../src/wasm/file.ts";
+import { compileWasm } from "../../../src/wasm/source.ts";
 import { ensureWasmBuilt } from "../../support/wasm-build.ts";
 
 ensureWasmBuilt();
@@ -42,24 +40,14 @@ function works(module: WebAssembly.Module): void {
   expect(a.exports.ph_heap_check(ha, HEAP_BYTES)).toBe(0);
 }
 
-test("from bytes, synchronously and not", async () => {
+test("from bytes, as an array or a buffer", () => {
   works(compileWasm(bytes));
-  works(await compileWasmAsync(bytes));
-  works(await compileWasmAsync(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)));
+  works(compileWasm(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length)));
 });
 
-test("from a Response, a promised Response and a URL", async () => {
-  works(await compileWasmAsync(new Response(bytes, { headers: { "content-type": "application/wasm" } })));
-  works(await compileWasmAsync(Promise.resolve(new Response(bytes))));
-  const file = wasmCandidates().find((p) => existsSync(p))!;
-  works(await compileWasmAsync(pathToFileURL(file)));
-});
-
-test("a compiled module passes through; a failed fetch and bytes that are no module are errors", async () => {
+test("a compiled module passes through; bytes that are no module are errors", () => {
   const module = compileWasm(bytes);
   expect(compileWasm(module)).toBe(module);
-  expect(await compileWasmAsync(module)).toBe(module);
-  await expect(compileWasmAsync(new Response("missing", { status: 404 }))).rejects.toThrow(/HTTP 404/);
   expect(() => compileWasm(new Uint8Array([1, 2, 3]))).toThrow();
 });
 
