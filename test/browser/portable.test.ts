@@ -5,7 +5,7 @@
 // the browser as a game would bundle it, ends with the checksum Bun's
 // native heap ends with; files are ENOTSUP; no console errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as P from "../../src/index.ts";
 import { createWorld, inputFor, step } from "../../examples/sim.ts";
@@ -23,7 +23,7 @@ const FRAMES = 600;
 /** The simulation's page script: examples/sim.ts over "privheap", run for the demo's frames; exposes the final checksum. */
 const SIM_ENTRY = `
 import { PrivateHeap } from "privheap";
-import { createWorld, inputFor, step } from ${JSON.stringify(join(import.meta.dir, "../../examples/sim.ts"))};
+import { createWorld, inputFor, step } from "./sim.ts";
 globalThis.runSim = (entities, frames) => {
   const heap = PrivateHeap.create({ size: 16 << 20 });
   createWorld(heap, entities);
@@ -46,17 +46,23 @@ describe.skipIf(CHROMIUM === null)("privheap in headless Chromium", () => {
     pkg = await builtPackage();
     copyFileSync(join(import.meta.dir, "../support/portable-scenario.mjs"), join(pkg.project, "portable-scenario.mjs"));
     writeFileSync(join(pkg.project, "index.html"), '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>privheap</title></head><body></body></html>');
-    // The game's bundle: "privheap" resolves to the package's browser bundle, as a bundler given the "browser" condition does.
+    // The game's bundle, made in the game's folder: its "privheap" resolves through node_modules/privheap's
+    // exports under the bundler's "browser" condition, to the package's browser bundle.
     writeFileSync(join(pkg.project, "sim-entry.ts"), SIM_ENTRY);
+    copyFileSync(join(import.meta.dir, "../../examples/sim.ts"), join(pkg.project, "sim.ts"));
     const built = await Bun.build({
       entrypoints: [join(pkg.project, "sim-entry.ts")],
       target: "browser",
       format: "esm",
       outdir: pkg.project,
       naming: "sim.js",
-      plugins: [{ name: "privheap-package", setup: (b) => void b.onResolve({ filter: /^privheap$/ }, () => ({ path: pkg.browser })) }],
     });
     if (!built.success) throw new AggregateError(built.logs, "bundling the simulation failed");
+    // The bundle holds the package's browser build (its platform module), not the sources of Bun's build.
+    const sim = readFileSync(join(pkg.project, "sim.js"), "utf8");
+    expect(sim).toContain("a browser has no zstd"); // src/platform/web.ts
+    expect(sim).not.toContain("node:zlib has no zstd"); // src/platform/node.ts
+    expect(sim).not.toContain("bun:ffi");
     server = Bun.serve({
       port: 0,
       hostname: "127.0.0.1",
