@@ -915,29 +915,33 @@ PH_NODISCARD PH_API int64_t ph_heap_purge(ph_heap_t *h);
 /* ------------------------------------------------------------------------ */
 
 /*
- * XXH3-64 with seed 0 (xxHash's XXH3_64bits, Bun.hash.xxHash3): the 64-bit
- * hash privheap's file formats carry, here so every runtime of the core
- * (the WebAssembly module included) computes it. Equal to the reference
- * for every input, on any host.
+ * XXH3-64 (xxHash's XXH3_64bits and XXH3_64bits_withSeed,
+ * Bun.hash.xxHash3(bytes, seed)): the 64-bit hash privheap's file formats
+ * carry, here so every runtime of the core (the WebAssembly module
+ * included) computes it. Equal to the reference for every input and every
+ * 64-bit seed, on any host.
  */
 
-/* The hash of the n bytes at p (any alignment; p may be NULL when n is 0).
- * 0 and PH_EINVAL for a NULL p with n > 0. */
+/* The hash of the n bytes at p (any alignment; p may be NULL when n is 0)
+ * with seed 0, or with `seed`. 0 and PH_EINVAL for a NULL p with n > 0. */
 PH_API uint64_t ph_xxh3_64(const void *p, size_t n);
+PH_API uint64_t ph_xxh3_64_seeded(const void *p, size_t n, uint64_t seed);
 
 /*
  * The same hash over input given in pieces. A state is
  * ph_xxh3_state_size() bytes aligned to 8, of the caller's memory, with no
  * pointers in it (it may be copied or moved); ph_xxh3_reset starts it
- * (nothing for a NULL or misaligned state). ph_xxh3_update adds n bytes:
+ * with seed 0, ph_xxh3_reset_seeded with `seed` (nothing for a NULL or
+ * misaligned state). ph_xxh3_update adds n bytes:
  * 0, or PH_EINVAL for a NULL or misaligned state, one whose counters are
  * out of range, or a NULL p with n > 0 (nothing is added). The digest is
- * ph_xxh3_64 of every byte given since the reset, however they were split,
- * and leaves the state as it was (more bytes may follow); 0 and PH_EINVAL
- * for a state update refuses.
+ * ph_xxh3_64_seeded, with the reset's seed, of every byte given since the
+ * reset, however they were split, and leaves the state as it was (more
+ * bytes may follow); 0 and PH_EINVAL for a state update refuses.
  */
 PH_API size_t ph_xxh3_state_size(void);
 PH_API void ph_xxh3_reset(void *state);
+PH_API void ph_xxh3_reset_seeded(void *state, uint64_t seed);
 PH_NODISCARD PH_API int ph_xxh3_update(void *state, const void *p, size_t n);
 PH_API uint64_t ph_xxh3_64_digest(const void *state);
 

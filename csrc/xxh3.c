@@ -1,11 +1,20 @@
 /*
- * xxh3.c - XXH3-64 with seed 0 (xxHash's XXH3_64bits), the content hash of
- * privheap's file formats, so runtimes without Bun.hash.xxHash3 (Node, Deno,
- * browsers, through the WebAssembly core) compute the same 64-bit values.
- * Written from the algorithm's published description; csrc/test/unit_xxh3.c
- * and test/unit/xxh3.test.ts hold it to Bun.hash.xxHash3.
+ * xxh3.c - XXH3-64 (xxHash's XXH3_64bits and XXH3_64bits_withSeed), the
+ * content hash of privheap's file formats, so runtimes without
+ * Bun.hash.xxHash3 (Node, Deno, browsers, through the WebAssembly core)
+ * compute the same 64-bit values, seeded or not (HeapMirror's journal
+ * chains seeds). Written from the algorithm's published description;
+ * csrc/test/unit_xxh3.c and test/unit/xxh3.test.ts hold it to
+ * Bun.hash.xxHash3.
  *
- * The paths, by input length n (all read the same 192-byte default secret):
+ * A seed enters two ways. Inputs of at most 240 bytes read the default
+ * secret with the seed added to (or, for the second word of a pair,
+ * subtracted from) the secret words they use. Longer inputs read a secret
+ * derived from the seed: each 16-byte chunk of the default secret with the
+ * seed added to its first word and subtracted from its second (seed 0
+ * derives the default secret itself, so it is not derived then).
+ *
+ * The paths, by input length n:
  *   0 ........ the secret's words 7 and 8, avalanched
  *   1-3 ...... first, middle and last byte with n, against 8 secret bytes
  *   4-8 ...... first and last 4 bytes as one word, mixed with n
@@ -44,6 +53,11 @@
 #define P64_5 0x27D4EB2F165667C5ull
 #define MX1 0x165667919E3779F9ull
 #define MX2 0x9FB21C651E98DF25ull
+
+/* Room for a secret derived from a seed (the long path reads it whole). */
+typedef struct {
+  unsigned char bytes[SECRET_BYTES];
+} derived_secret;
 
 _Static_assert(BUFFER_BYTES >= SHORT_MAX, "a short input fits the buffer whole");
 _Static_assert(BUFFER_BYTES % STRIPE == 0, "the buffer is whole stripes");
@@ -95,6 +109,14 @@ static inline uint32_t read32(const unsigned char *p) {
 #endif
 }
 
+static inline void write64(unsigned char *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(p, &v, 8);
+#else
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i);
+#endif
+}
+
 static inline uint64_t rotl64(uint64_t x, unsigned r) { return x << r | x >> (64 - r); }
 
 /* The 128-bit product of a and b, its low half xor its high half. */
@@ -132,38 +154,51 @@ static inline uint64_t rrmxmx(uint64_t h, uint64_t n) {
   return h ^ (h >> 28);
 }
 
-/* 16 input bytes against 16 secret bytes: their folded product. */
-static inline uint64_t mix16(const unsigned char *p, const unsigned char *key) {
-  return fold(read64(p) ^ read64(key), read64(p + 8) ^ read64(key + 8));
+/* 16 input bytes against 16 secret bytes, the seed added to the first
+ * secret word and subtracted from the second: their folded product. */
+static inline uint64_t mix16(const unsigned char *p, const unsigned char *key, uint64_t seed) {
+  return fold(read64(p) ^ (read64(key) + seed), read64(p + 8) ^ (read64(key + 8) - seed));
 }
 
-/* ---- short inputs (at most SHORT_MAX bytes) --------------------------------- */
+/* The long path's secret for `seed`: the default one for 0, else derived into `room`. */
+static const unsigned char *secret_for(uint64_t seed, derived_secret *room) {
+  if (seed == 0) return secret;
+  for (size_t i = 0; i < SECRET_BYTES; i += 16) {
+    write64(room->bytes + i, read64(secret + i) + seed);
+    write64(room->bytes + i + 8, read64(secret + i + 8) - seed);
+  }
+  return room->bytes;
+}
 
-static uint64_t hash_upto16(const unsigned char *p, size_t n) {
+/* ---- short inputs (at most SHORT_MAX bytes; the default secret and the seed) --- */
+
+static uint64_t hash_upto16(const unsigned char *p, size_t n, uint64_t seed) {
   if (n > 8) {
-    uint64_t lo = read64(p) ^ (read64(secret + 24) ^ read64(secret + 32));
-    uint64_t hi = read64(p + n - 8) ^ (read64(secret + 40) ^ read64(secret + 48));
+    uint64_t lo = read64(p) ^ ((read64(secret + 24) ^ read64(secret + 32)) + seed);
+    uint64_t hi = read64(p + n - 8) ^ ((read64(secret + 40) ^ read64(secret + 48)) - seed);
     return avalanche((uint64_t)n + __builtin_bswap64(lo) + hi + fold(lo, hi));
   }
   if (n >= 4) {
+    /* The seed's low half, byte-swapped, also goes into its high half. */
+    uint64_t mixed = seed ^ (uint64_t)__builtin_bswap32((uint32_t)seed) << 32;
     uint64_t word = (uint64_t)read32(p) << 32 | read32(p + n - 4); /* the two may overlap */
-    return rrmxmx(word ^ (read64(secret + 8) ^ read64(secret + 16)), n);
+    return rrmxmx(word ^ ((read64(secret + 8) ^ read64(secret + 16)) - mixed), n);
   }
   if (n > 0) {
     uint32_t packed = (uint32_t)p[0] << 16 | (uint32_t)p[n >> 1] << 24 | (uint32_t)p[n - 1] | (uint32_t)n << 8;
-    return avalanche64(packed ^ (uint64_t)(read32(secret) ^ read32(secret + 4)));
+    return avalanche64(packed ^ ((uint64_t)(read32(secret) ^ read32(secret + 4)) + seed));
   }
-  return avalanche64(read64(secret + 56) ^ read64(secret + 64));
+  return avalanche64(seed ^ read64(secret + 56) ^ read64(secret + 64));
 }
 
 /* 17-128 bytes: pair i is the 16 bytes at 16i and the 16 ending 16i from
  * the end, keyed by secret bytes 32i..32i+31; one pair per 32 bytes. */
-static uint64_t hash_upto128(const unsigned char *p, size_t n) {
+static uint64_t hash_upto128(const unsigned char *p, size_t n, uint64_t seed) {
   uint64_t acc = (uint64_t)n * P64_1;
   size_t pairs = (n - 1) / 32 + 1;
   for (size_t i = 0; i < pairs; i++) {
-    acc += mix16(p + 16 * i, secret + 32 * i);
-    acc += mix16(p + n - 16 * (i + 1), secret + 32 * i + 16);
+    acc += mix16(p + 16 * i, secret + 32 * i, seed);
+    acc += mix16(p + n - 16 * (i + 1), secret + 32 * i + 16, seed);
   }
   return avalanche(acc);
 }
@@ -171,22 +206,22 @@ static uint64_t hash_upto128(const unsigned char *p, size_t n) {
 /* 129-240 bytes: the first 8 chunks keyed from the secret's start, an
  * avalanche, the later whole chunks keyed from byte 3, and the last 16
  * bytes keyed from byte 119. */
-static uint64_t hash_upto240(const unsigned char *p, size_t n) {
+static uint64_t hash_upto240(const unsigned char *p, size_t n, uint64_t seed) {
   uint64_t acc = (uint64_t)n * P64_1;
-  for (size_t i = 0; i < 8; i++) acc += mix16(p + 16 * i, secret + 16 * i);
+  for (size_t i = 0; i < 8; i++) acc += mix16(p + 16 * i, secret + 16 * i, seed);
   acc = avalanche(acc);
-  for (size_t i = 8; i < n / 16; i++) acc += mix16(p + 16 * i, secret + 16 * (i - 8) + MID_LATER_KEY);
-  acc += mix16(p + n - 16, secret + MID_TAIL_KEY);
+  for (size_t i = 8; i < n / 16; i++) acc += mix16(p + 16 * i, secret + 16 * (i - 8) + MID_LATER_KEY, seed);
+  acc += mix16(p + n - 16, secret + MID_TAIL_KEY, seed);
   return avalanche(acc);
 }
 
-static uint64_t hash_short(const unsigned char *p, size_t n) {
-  if (n <= 16) return hash_upto16(p, n);
-  if (n <= 128) return hash_upto128(p, n);
-  return hash_upto240(p, n);
+static uint64_t hash_short(const unsigned char *p, size_t n, uint64_t seed) {
+  if (n <= 16) return hash_upto16(p, n, seed);
+  if (n <= 128) return hash_upto128(p, n, seed);
+  return hash_upto240(p, n, seed);
 }
 
-/* ---- long inputs: lanes over stripes ---------------------------------------- */
+/* ---- long inputs: lanes over stripes, keyed by `sec` (secret_for's) --------- */
 
 static void lanes_init(uint64_t acc[LANES]) {
   const uint64_t start[LANES] = {P32_3, P64_1, P64_2, P64_3, P64_4, P32_2, P64_5, P32_1};
@@ -204,11 +239,11 @@ static inline void stripe(uint64_t acc[LANES], const unsigned char *p, const uns
   }
 }
 
-static inline void scramble(uint64_t acc[LANES]) {
+static inline void scramble(uint64_t acc[LANES], const unsigned char *sec) {
   for (unsigned i = 0; i < LANES; i++) {
     uint64_t a = acc[i];
     a ^= a >> 47;
-    a ^= read64(secret + SCRAMBLE_KEY + 8 * i);
+    a ^= read64(sec + SCRAMBLE_KEY + 8 * i);
     acc[i] = a * P32_1;
   }
 }
@@ -216,17 +251,17 @@ static inline void scramble(uint64_t acc[LANES]) {
 /* `count` stripes at p into the lanes, the first being stripe *done of its
  * block; a block's 16th stripe is followed by a scramble. Every stripe
  * given here must have input after it. */
-static void stripes(uint64_t acc[LANES], uint32_t *done, const unsigned char *p, size_t count) {
+static void stripes(uint64_t acc[LANES], uint32_t *done, const unsigned char *p, size_t count, const unsigned char *sec) {
   while (count > 0) {
     size_t room = BLOCK_STRIPES - *done;
     size_t now = count < room ? count : room;
-    const unsigned char *key = secret + (size_t)*done * KEY_STEP;
+    const unsigned char *key = sec + (size_t)*done * KEY_STEP;
     for (size_t s = 0; s < now; s++) stripe(acc, p + s * STRIPE, key + s * KEY_STEP);
     p += now * STRIPE;
     count -= now;
     *done += (uint32_t)now;
     if (*done == BLOCK_STRIPES) {
-      scramble(acc);
+      scramble(acc, sec);
       *done = 0;
     }
   }
@@ -234,31 +269,35 @@ static void stripes(uint64_t acc[LANES], uint32_t *done, const unsigned char *p,
 
 /* The input's last 64 bytes as the final stripe, then the lanes merged in
  * pairs with the total length. */
-static uint64_t finish_long(uint64_t acc[LANES], const unsigned char *last, uint64_t total) {
-  stripe(acc, last, secret + LAST_STRIPE_KEY);
+static uint64_t finish_long(uint64_t acc[LANES], const unsigned char *last, uint64_t total, const unsigned char *sec) {
+  stripe(acc, last, sec + LAST_STRIPE_KEY);
   uint64_t h = total * P64_1;
   for (unsigned i = 0; i < LANES / 2; i++) {
-    const unsigned char *key = secret + MERGE_KEY + 16 * i;
+    const unsigned char *key = sec + MERGE_KEY + 16 * i;
     h += fold(acc[2 * i] ^ read64(key), acc[2 * i + 1] ^ read64(key + 8));
   }
   return avalanche(h);
 }
 
-static uint64_t hash_long(const unsigned char *p, size_t n) {
+static uint64_t hash_long(const unsigned char *p, size_t n, uint64_t seed) {
+  derived_secret room;
+  const unsigned char *sec = secret_for(seed, &room);
   uint64_t acc[LANES];
   uint32_t done = 0;
   lanes_init(acc);
-  stripes(acc, &done, p, (n - 1) / STRIPE);
-  return finish_long(acc, p + n - STRIPE, n);
+  stripes(acc, &done, p, (n - 1) / STRIPE, sec);
+  return finish_long(acc, p + n - STRIPE, n, sec);
 }
 
-PH_API uint64_t ph_xxh3_64(const void *p, size_t n) {
+PH_API uint64_t ph_xxh3_64_seeded(const void *p, size_t n, uint64_t seed) {
   if (p == NULL && n > 0) {
     ph__fail(PH_EINVAL);
     return 0;
   }
-  return n <= SHORT_MAX ? hash_short(p, n) : hash_long(p, n);
+  return n <= SHORT_MAX ? hash_short(p, n, seed) : hash_long(p, n, seed);
 }
+
+PH_API uint64_t ph_xxh3_64(const void *p, size_t n) { return ph_xxh3_64_seeded(p, n, 0); }
 
 /* ---- streaming ----------------------------------------------------------- */
 
@@ -267,10 +306,13 @@ PH_API uint64_t ph_xxh3_64(const void *p, size_t n) {
  * While total <= BUFFER_BYTES nothing is hashed and buf holds the whole
  * input. Afterwards buf holds the input's unhashed end (at least one byte);
  * when that is shorter than a stripe, buf's last stripe is the last stripe
- * hashed, so the final 64 bytes are always at hand.
+ * hashed, so the final 64 bytes are always at hand. The seed's secret is
+ * derived again whenever stripes are hashed rather than kept, so a state
+ * holds nothing that could disagree with its seed.
  */
 typedef struct {
   uint64_t acc[LANES];
+  uint64_t seed;
   uint64_t total;    /* bytes given since the reset */
   uint32_t buffered; /* bytes at the start of buf not yet hashed */
   uint32_t done;     /* stripes of the current block hashed */
@@ -286,12 +328,15 @@ static bool state_usable(const void *state) {
 
 PH_API size_t ph_xxh3_state_size(void) { return sizeof(xxh3_state); }
 
-PH_API void ph_xxh3_reset(void *state) {
+PH_API void ph_xxh3_reset_seeded(void *state, uint64_t seed) {
   if (state == NULL || (uintptr_t)state % _Alignof(xxh3_state) != 0) return;
   xxh3_state *s = state;
   memset(s, 0, sizeof *s);
   lanes_init(s->acc);
+  s->seed = seed;
 }
+
+PH_API void ph_xxh3_reset(void *state) { ph_xxh3_reset_seeded(state, 0); }
 
 PH_API int ph_xxh3_update(void *state, const void *p, size_t n) {
   if (!state_usable(state) || (p == NULL && n > 0)) return ph__fail(PH_EINVAL);
@@ -305,19 +350,21 @@ PH_API int ph_xxh3_update(void *state, const void *p, size_t n) {
   }
   /* More than the buffer holds, so every stripe before the last byte can
    * be hashed: first the buffer's, topped up... */
+  derived_secret room;
+  const unsigned char *sec = secret_for(s->seed, &room);
   if (s->buffered > 0) {
     size_t top = BUFFER_BYTES - s->buffered;
     memcpy(s->buf + s->buffered, in, top);
     in += top;
     n -= top;
-    stripes(s->acc, &s->done, s->buf, BUFFER_BYTES / STRIPE);
+    stripes(s->acc, &s->done, s->buf, BUFFER_BYTES / STRIPE, sec);
     s->buffered = 0;
   }
   /* ...then the input's in place, leaving more than 3 stripes (at least
    * one stripe and one byte) to buffer, so no earlier bytes are needed. */
   if (n > BUFFER_BYTES) {
     size_t count = (n - 1) / STRIPE - (BUFFER_BYTES / STRIPE - 1);
-    stripes(s->acc, &s->done, in, count);
+    stripes(s->acc, &s->done, in, count, sec);
     in += count * STRIPE;
     n -= count * STRIPE;
   }
@@ -332,18 +379,20 @@ PH_API uint64_t ph_xxh3_64_digest(const void *state) {
     return 0;
   }
   const xxh3_state *s = state;
-  if (s->total <= SHORT_MAX) return hash_short(s->buf, (size_t)s->total);
+  if (s->total <= SHORT_MAX) return hash_short(s->buf, (size_t)s->total, s->seed);
+  derived_secret room;
+  const unsigned char *sec = secret_for(s->seed, &room);
   uint64_t acc[LANES];
   uint32_t done = s->done;
   memcpy(acc, s->acc, sizeof acc);
   unsigned char last[STRIPE];
   if (s->buffered >= STRIPE) {
-    stripes(acc, &done, s->buf, (s->buffered - 1) / STRIPE);
+    stripes(acc, &done, s->buf, (s->buffered - 1) / STRIPE, sec);
     memcpy(last, s->buf + s->buffered - STRIPE, STRIPE);
   } else {
     size_t before = STRIPE - s->buffered; /* from the last stripe hashed */
     memcpy(last, s->buf + BUFFER_BYTES - before, before);
     memcpy(last + before, s->buf, s->buffered);
   }
-  return finish_long(acc, last, s->total);
+  return finish_long(acc, last, s->total, sec);
 }

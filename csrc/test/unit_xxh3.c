@@ -1,5 +1,6 @@
-/* unit_xxh3.c - XXH3-64 (csrc/xxh3.c): known answers of the reference,
- * streaming equal to the one-shot hash under any chunking, and bad input. */
+/* unit_xxh3.c - XXH3-64 (csrc/xxh3.c), unseeded and seeded: known answers
+ * of the reference, streaming equal to the one-shot hash under any
+ * chunking, every seed bit counting, and bad input. */
 #include "privheap.h"
 #include "harness.h"
 
@@ -94,6 +95,135 @@ TEST(known_answers_of_the_reference) {
   }
   free(state);
   free(buf);
+}
+
+/* The digest of p[0..n) with `seed`, given in pieces of the sizes `chunk` returns. */
+static uint64_t streamed_seeded(void *state, const unsigned char *p, size_t n, uint64_t seed, size_t (*chunk)(size_t at)) {
+  ph_xxh3_reset_seeded(state, seed);
+  for (size_t at = 0; at < n;) {
+    size_t k = chunk(at);
+    if (k > n - at) k = n - at;
+    if (ph_xxh3_update(state, p + at, k) != 0) return 0;
+    at += k;
+  }
+  return ph_xxh3_64_digest(state);
+}
+
+/*
+ * XXH3_64bits_withSeed of the pattern input, printed by the reference
+ * library (libxxhash 0.8.1, through Python's ctypes):
+ *   ref.XXH3_64bits_withSeed(bytes((i * 131 + 7) & 255 for i in range(n)), n, seed)
+ * at the edges of every path, for seeds below 2^32 (where Bun 1.4's
+ * Bun.hash.xxHash3(bytes, seed) prints the same values) and above (where
+ * Bun's differs: it keeps only a seed's low 32 bits, oven-sh/bun#32833).
+ * 0x9E3779B1 sets bit 31; 2^32 + 5 and UINT64_MAX need the high half.
+ */
+static const struct { uint64_t seed; size_t n; uint64_t hash; } known_seeded[] = {
+    {1, 0, 0x4dc5b0cc826f6703ull}, {1, 1, 0x0a187bf012eca100ull}, {1, 3, 0x09b2077206b1496dull},
+    {1, 4, 0x16d938bf1343226dull}, {1, 8, 0xd1129f0bf6e39a1dull}, {1, 9, 0xf495c810d169a686ull},
+    {1, 16, 0x216fe4ca42fef4ffull}, {1, 17, 0x426160e58ecd06d5ull}, {1, 128, 0x172ec533a3e1041cull},
+    {1, 129, 0x955a5a636a9b3fceull}, {1, 240, 0x2d3a9751eda787aeull}, {1, 241, 0xc4ea650f07c84b7cull},
+    {1, 1024, 0xf740a79b90c1bfedull}, {1, 1025, 0x1a123faa74e9cd4bull}, {1, 100000, 0xe2f6dce00a2d9b62ull},
+    {0x9E3779B1ull, 0, 0xf702ca3814de2125ull}, {0x9E3779B1ull, 1, 0x98b2647a1f47f3a7ull}, {0x9E3779B1ull, 3, 0x22eb02a067d1182aull},
+    {0x9E3779B1ull, 4, 0xb9c80094af54526cull}, {0x9E3779B1ull, 8, 0xff815d2d1480cbe3ull}, {0x9E3779B1ull, 9, 0x77a001c728b8f3eeull},
+    {0x9E3779B1ull, 16, 0x06444640cb66c6dcull}, {0x9E3779B1ull, 17, 0x9690e1070a6260a7ull}, {0x9E3779B1ull, 128, 0x36659f44e558f8d0ull},
+    {0x9E3779B1ull, 129, 0xea6e466d0e3efa61ull}, {0x9E3779B1ull, 240, 0x1bcdef0672e73d9cull}, {0x9E3779B1ull, 241, 0xb5242b6cb3492877ull},
+    {0x9E3779B1ull, 1024, 0x95369fae4b4ab07full}, {0x9E3779B1ull, 1025, 0xcb0f8a717643d66full}, {0x9E3779B1ull, 100000, 0xeef86c85bd03a620ull},
+    {(1ull << 32) + 5, 0, 0x8a1e29d29b8bb1a2ull}, {(1ull << 32) + 5, 1, 0x801104fdbeb3daa0ull}, {(1ull << 32) + 5, 3, 0x17b2444d608618b4ull},
+    {(1ull << 32) + 5, 4, 0x5ac690603ab5e265ull}, {(1ull << 32) + 5, 8, 0x078abc575f19cb6cull}, {(1ull << 32) + 5, 9, 0xd415676dda817574ull},
+    {(1ull << 32) + 5, 16, 0xfd2b7253f0498874ull}, {(1ull << 32) + 5, 17, 0x305a950d6226ac01ull}, {(1ull << 32) + 5, 128, 0x8e883aa1cf6908a7ull},
+    {(1ull << 32) + 5, 129, 0xcdd69595cfa24d39ull}, {(1ull << 32) + 5, 240, 0x23e0106d2947a124ull}, {(1ull << 32) + 5, 241, 0x9b9abdb312505c03ull},
+    {(1ull << 32) + 5, 1024, 0x59f6f50e9083db73ull}, {(1ull << 32) + 5, 1025, 0xe74a84c5c82cbcf3ull}, {(1ull << 32) + 5, 100000, 0x2c7cc040a37e517eull},
+    {UINT64_MAX, 0, 0x4c093276ae47a555ull}, {UINT64_MAX, 1, 0x36ce6de3f8ce2550ull}, {UINT64_MAX, 3, 0x4e704406273a2f10ull},
+    {UINT64_MAX, 4, 0x7d3c976072267e11ull}, {UINT64_MAX, 8, 0xcdb415eadb92d8c2ull}, {UINT64_MAX, 9, 0xdaa24bb15e66f8c7ull},
+    {UINT64_MAX, 16, 0x3f0451510585cff3ull}, {UINT64_MAX, 17, 0x397bbd722a5d5277ull}, {UINT64_MAX, 128, 0x8ceb4f7c4cebff08ull},
+    {UINT64_MAX, 129, 0x7706f67ef1f6cba6ull}, {UINT64_MAX, 240, 0x44c6095d221569f6ull}, {UINT64_MAX, 241, 0xc895ed9e580244d6ull},
+    {UINT64_MAX, 1024, 0xcbb7e3e786ba8e7dull}, {UINT64_MAX, 1025, 0x48b8f100bc047e95ull}, {UINT64_MAX, 100000, 0xd9a81e6fea82b465ull},
+};
+
+TEST(known_answers_with_seeds) {
+  enum { MAX = 100000 };
+  unsigned char *buf = malloc(MAX + 1);
+  void *state = new_state();
+  REQUIRE(buf && state);
+  for (size_t i = 0; i < sizeof known_seeded / sizeof known_seeded[0]; i++) {
+    size_t n = known_seeded[i].n;
+    uint64_t seed = known_seeded[i].seed, want = known_seeded[i].hash;
+    for (size_t shift = 0; shift < 2; shift++) {
+      fill_pattern(buf + shift, n);
+      uint64_t h = ph_xxh3_64_seeded(buf + shift, n, seed);
+      if (h != want)
+        printf("#   seed=0x%llx n=%zu shift=%zu: 0x%016llx, expected 0x%016llx\n", (unsigned long long)seed, n, shift, (unsigned long long)h,
+               (unsigned long long)want);
+      EXPECT(h == want);
+      fixed_chunk = 100;
+      EXPECT(streamed_seeded(state, buf + shift, n, seed, chunk_fixed) == want);
+      fixed_chunk = 1;
+      if (n <= 2048) EXPECT(streamed_seeded(state, buf + shift, n, seed, chunk_fixed) == want);
+    }
+  }
+  /* Seed 0 is the unseeded hash, one-shot and streamed. */
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+    fill_pattern(buf, known[i].n);
+    EXPECT(ph_xxh3_64_seeded(buf, known[i].n, 0) == known[i].hash);
+    fixed_chunk = 77;
+    EXPECT(streamed_seeded(state, buf, known[i].n, 0, chunk_fixed) == known[i].hash);
+  }
+  free(state);
+  free(buf);
+}
+
+TEST(seeded_streaming_equals_one_shot_for_every_length_to_1200) {
+  enum { MAX = 1200 };
+  unsigned char *buf = malloc(MAX + 1);
+  void *state = new_state();
+  REQUIRE(buf && state);
+  seed(0x5EED);
+  fill_random(buf, MAX + 1);
+  const uint64_t seeds[] = {1, 0x80000000ull, (1ull << 32) + 5, UINT64_MAX, test_random(&rng_state)};
+  const size_t sizes[] = {1, 63, 64, 65, 256, 257};
+  unsigned differ = 0;
+  for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++)
+    for (size_t n = 0; n <= MAX; n++) {
+      const unsigned char *p = buf + (n & 1);
+      uint64_t want = ph_xxh3_64_seeded(p, n, seeds[s]);
+      for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        fixed_chunk = sizes[c];
+        if (streamed_seeded(state, p, n, seeds[s], chunk_fixed) != want && differ++ < 5) printf("#   seed %zu, n=%zu in pieces of %zu\n", s, n, sizes[c]);
+      }
+      if (streamed_seeded(state, p, n, seeds[s], chunk_random) != want && differ++ < 5) printf("#   seed %zu, n=%zu in random pieces\n", s, n);
+    }
+  EXPECT_EQ(differ, 0);
+  /* Long inputs, past many blocks, in random pieces. */
+  enum { LONG = 1 << 20 };
+  unsigned char *big = malloc(LONG);
+  REQUIRE(big);
+  fill_random(big, LONG);
+  for (int r = 0; r < 6; r++) {
+    size_t n = (size_t)(test_random(&rng_state) % LONG);
+    uint64_t sd = test_random(&rng_state);
+    EXPECT(streamed_seeded(state, big, n, sd, chunk_random) == ph_xxh3_64_seeded(big, n, sd));
+  }
+  free(big);
+  free(state);
+  free(buf);
+}
+
+TEST(every_bit_of_the_seed_counts_on_every_path) {
+  /* Seeds one bit apart (any of the 64) hash an input differently, at a
+   * length of each path: a seed cut to 32 bits fails this. */
+  const size_t lengths[] = {0, 2, 6, 12, 100, 200, 1100};
+  unsigned char buf[1100];
+  seed(0x5EB1);
+  fill_random(buf, sizeof buf);
+  unsigned same = 0;
+  for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+    uint64_t base = test_random(&rng_state);
+    uint64_t h = ph_xxh3_64_seeded(buf, lengths[l], base);
+    for (unsigned b = 0; b < 64; b++)
+      if (ph_xxh3_64_seeded(buf, lengths[l], base ^ 1ull << b) == h && same++ < 5) printf("#   n=%zu, bit %u of the seed\n", lengths[l], b);
+  }
+  EXPECT_EQ(same, 0);
 }
 
 TEST(streaming_equals_one_shot_for_every_length_to_2100) {
@@ -201,11 +331,15 @@ TEST(bad_input_is_einval_and_changes_nothing) {
   EXPECT(ph_xxh3_64_digest(state) == ph_xxh3_64("abc", 3));
   EXPECT(ph_xxh3_64_digest(NULL) == 0 && ph_last_error() == PH_EINVAL);
   ph_xxh3_reset(NULL); /* nothing */
+  ph_xxh3_reset_seeded(NULL, 7);
+  EXPECT(ph_xxh3_64_seeded(NULL, 0, 7) == ph_xxh3_64_seeded("", 0, 7));
+  EXPECT(ph_xxh3_64_seeded(NULL, 5, 7) == 0 && ph_last_error() == PH_EINVAL);
 
   /* A misaligned state is refused, and reset leaves it alone. */
   void *odd = mem + 4;
   memset(mem, 0x5A, size + 8);
   ph_xxh3_reset(odd);
+  ph_xxh3_reset_seeded(odd, 7);
   EXPECT(mem[4] == 0x5A && mem[size + 3] == 0x5A);
   EXPECT_EQ(ph_xxh3_update(odd, "abc", 3), PH_EINVAL);
   EXPECT(ph_xxh3_64_digest(odd) == 0 && ph_last_error() == PH_EINVAL);

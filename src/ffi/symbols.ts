@@ -126,8 +126,10 @@ export const symbols = {
 
   // 15. Content hashes (u64 results: a hash needs all 64 bits, as a bigint)
   ph_xxh3_64: { args: ["ptr", "usize"], returns: "u64" },
+  ph_xxh3_64_seeded: { args: ["ptr", "usize", "u64"], returns: "u64" },
   ph_xxh3_state_size: { args: [], returns: u64_fast },
   ph_xxh3_reset: { args: ["ptr"], returns: "void" },
+  ph_xxh3_reset_seeded: { args: ["ptr", "u64"], returns: "void" },
   ph_xxh3_update: { args: ["ptr", "ptr", "usize"], returns: "i32" },
   ph_xxh3_64_digest: { args: ["ptr"], returns: "u64" },
 } as const satisfies Record<string, FFIFunction>;

@@ -5,12 +5,20 @@
 import { zstdDecompressSync as decompressBounded } from "node:zlib";
 import type { XxHash3, ZstdCompress, ZstdCompressAsync, ZstdDecompress, ZstdDecompressAsync } from "./runtime.ts";
 import { readWasmFile } from "../wasm/file.ts";
+import { xxHash3 as coreXxHash3 } from "./wasm-hash.ts";
 
 export const RUNTIME = "bun";
 export const HAS_FILES = true;
 export const HAS_ZSTD = true;
 
-export const xxHash3: XxHash3 = (bytes) => Bun.hash.xxHash3(bytes);
+/** Seeds Bun.hash.xxHash3 takes whole: Bun 1.4 keeps only a seed's low 32 bits (oven-sh/bun#32833). */
+const BUN_SEED_LIMIT = 1n << 32n;
+
+// Bun's hash where it is the reference's; the core's (in the WebAssembly
+// module, which also refuses a bad seed) for larger seeds, which privheap
+// never passes itself.
+export const xxHash3: XxHash3 = (bytes, seed = 0n) =>
+  typeof seed === "bigint" && seed >= 0n && seed < BUN_SEED_LIMIT ? Bun.hash.xxHash3(bytes, seed) : coreXxHash3(bytes, seed);
 
 export const zstdCompress: ZstdCompress = (data, level) => Bun.zstdCompressSync(data, { level });
 

@@ -7,8 +7,14 @@
  * WebAssembly module's file directly.
  */
 
-/** A 64-bit XXH3 hash (seed 0) of `bytes`, unsigned: the checksums of privheap's file formats. */
-export type XxHash3 = (bytes: Uint8Array) => bigint;
+/**
+ * The 64-bit XXH3 hash of `bytes`, unsigned, with `seed` (0n by default; a
+ * bigint in 0n..2n ** 64n - 1n, EINVAL otherwise): xxHash's
+ * XXH3_64bits_withSeed, the checksums of privheap's file formats. The same
+ * value in every runtime for every seed (HeapMirror's journal passes only
+ * seeds below 2^32, see heap-mirror.ts).
+ */
+export type XxHash3 = (bytes: Uint8Array, seed?: bigint) => bigint;
 
 /** One zstd frame of `data` at `level`; ENOTSUP where the runtime has no zstd. */
 export type ZstdCompress = (data: Uint8Array, level: number) => Uint8Array;

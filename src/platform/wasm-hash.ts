@@ -8,9 +8,9 @@ import type { XxHash3 } from "./runtime.ts";
 import { wasmBackend } from "../wasm/default-backend.ts";
 import { xxHash3In } from "../wasm/xxh3.ts";
 
-export const xxHash3: XxHash3 = (bytes) => {
+export const xxHash3: XxHash3 = (bytes, seed = 0n) => {
   const backend = wasmBackend();
-  const hash = xxHash3In(backend.core, bytes);
+  const hash = xxHash3In(backend.core, bytes, seed);
   backend.syncViews();
   return hash;
 };

@@ -44,8 +44,11 @@ export interface WasmExports {
   ph_checksum(bytes: number, used: number, out: number): number;
 
   ph_xxh3_64(p: number, n: number): bigint;
+  /** The seed is an i64: any bigint, taken modulo 2^64. */
+  ph_xxh3_64_seeded(p: number, n: number, seed: bigint): bigint;
   ph_xxh3_state_size(): number;
   ph_xxh3_reset(state: number): void;
+  ph_xxh3_reset_seeded(state: number, seed: bigint): void;
   ph_xxh3_update(state: number, p: number, n: number): number;
   ph_xxh3_64_digest(state: number): bigint;
 }
@@ -75,8 +78,10 @@ export const EXPORTED_FUNCTIONS = [
   "ph_image_free",
   "ph_checksum",
   "ph_xxh3_64",
+  "ph_xxh3_64_seeded",
   "ph_xxh3_state_size",
   "ph_xxh3_reset",
+  "ph_xxh3_reset_seeded",
   "ph_xxh3_update",
   "ph_xxh3_64_digest",
 ] as const satisfies readonly Exclude<keyof WasmExports, "memory">[];

@@ -1,7 +1,7 @@
 /**
- * xxh3.ts - XXH3-64 with seed 0 (the hash Bun.hash.xxHash3 computes, which
- * privheap's file formats carry) through the WebAssembly core, for runtimes
- * without Bun: Node, Deno, browsers. The module hashes bytes in its own
+ * xxh3.ts - XXH3-64, unseeded or seeded (the hash Bun.hash.xxHash3
+ * computes, which privheap's file formats carry), through the WebAssembly
+ * core, for runtimes without Bun: Node, Deno, browsers. The module hashes bytes in its own
  * memory only, so bytes from elsewhere are copied through a window of the
  * module's memory, 64 KiB at a time, into the core's streaming state
  * (csrc/xxh3.c); the result is the same for any split.
@@ -15,6 +15,9 @@ const SPAN_BYTES = 65536;
 const WINDOW_AT = 512;
 /** The most bytes copied into the module per call. */
 const WINDOW_BYTES = SPAN_BYTES - WINDOW_AT;
+
+/** Seeds are unsigned 64-bit. */
+const SEED_LIMIT = 1n << 64n;
 
 /** Each core's span, mapped at its first hash of outside bytes and kept while the core lives. */
 const spans = new WeakMap<WasmCore, number>();
@@ -33,8 +36,11 @@ function spanOf(core: WasmCore): number {
 }
 
 /**
- * XXH3-64 (seed 0) of `bytes`, as an unsigned 64-bit bigint: equal to
- * `Bun.hash.xxHash3(bytes)` for every input. Bytes over the module's
+ * XXH3-64 of `bytes` with `seed` (0n by default, any of 0n..2n ** 64n - 1n;
+ * EINVAL otherwise), as an unsigned 64-bit bigint: xxHash's
+ * XXH3_64bits_withSeed, equal to `Bun.hash.xxHash3(bytes, seed)` for every
+ * input and every seed below 2^32 (Bun 1.4 keeps only the low 32 bits of
+ * a seed, so above that it differs from the reference and this does not). Bytes over the module's
  * current memory (a heap's `u8`, say) are hashed in place; any other
  * Uint8Array is copied through 64 KiB of the module's memory, which the
  * core keeps after its first such call (mapping it may grow the memory,
@@ -50,18 +56,19 @@ function spanOf(core: WasmCore): number {
  * console.log(xxHash3In(core, new TextEncoder().encode("abc")).toString(16)); // 78af5f94892f3950
  * ```
  */
-export function xxHash3In(core: WasmCore, bytes: Uint8Array): bigint {
+export function xxHash3In(core: WasmCore, bytes: Uint8Array, seed = 0n): bigint {
   if (!(bytes instanceof Uint8Array)) throw new HeapError("EINVAL", "xxHash3In", "the bytes must be a Uint8Array");
+  if (typeof seed !== "bigint" || seed < 0n || seed >= SEED_LIMIT) throw new HeapError("EINVAL", "xxHash3In", `the seed must be a bigint in 0..2^64-1, got ${String(seed)}`);
   const x = core.exports;
-  if (bytes.buffer === core.buffer) return BigInt.asUintN(64, x.ph_xxh3_64(bytes.byteOffset, bytes.length));
+  if (bytes.buffer === core.buffer) return BigInt.asUintN(64, x.ph_xxh3_64_seeded(bytes.byteOffset, bytes.length, seed));
   const span = spanOf(core);
   const window = span + WINDOW_AT;
   const memory = core.u8; // after spanOf, which may have grown the memory; hashing does not
   if (bytes.length <= WINDOW_BYTES) {
     memory.set(bytes, window);
-    return BigInt.asUintN(64, x.ph_xxh3_64(window, bytes.length));
+    return BigInt.asUintN(64, x.ph_xxh3_64_seeded(window, bytes.length, seed));
   }
-  x.ph_xxh3_reset(span);
+  x.ph_xxh3_reset_seeded(span, seed);
   for (let at = 0; at < bytes.length; at += WINDOW_BYTES) {
     const piece = bytes.subarray(at, at + WINDOW_BYTES);
     memory.set(piece, window);
