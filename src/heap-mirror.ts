@@ -63,12 +63,13 @@ import {
 } from "node:fs";
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { RUNTIME } from "#runtime";
+import { xxHash3 } from "#runtime";
 import { fromSystemError, HeapError } from "./errors.ts";
 import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import type { OpenOptions } from "./heap-file.ts";
 import { changesOf, PAGE_SIZE, PrivateHeap } from "./heap.ts";
 import { readStats } from "./introspect.ts";
+import { requireFiles } from "./platform/files.ts";
 import { Snapshot } from "./snapshot/snapshot.ts";
 import { type ChangeSet, UNKNOWN } from "./tracking.ts";
 
@@ -345,7 +346,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static create(heap: PrivateHeap, path: string, options?: MirrorOptions): HeapMirror {
-    bunOnly("HeapMirror.create");
+    requireFiles("HeapMirror.create");
     const op = "HeapMirror.create";
     const { fsync, mode } = validate(heap, path, options, op);
     const magic = heap.u8.subarray(0, 8);
@@ -403,7 +404,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static recover(path: string, options?: { fsync?: boolean }): Recovery {
-    bunOnly("HeapMirror.recover");
+    requireFiles("HeapMirror.recover");
     const op = "HeapMirror.recover";
     if (typeof path !== "string" || path === "" || path.includes("\0")) throw new HeapError("EINVAL", op, "path must be a non-empty string without NUL");
     const fsync = options?.fsync ?? true;
@@ -460,7 +461,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static open(path: string, options?: OpenOptions): PrivateHeap {
-    bunOnly("HeapMirror.open");
+    requireFiles("HeapMirror.open");
     HeapMirror.recover(path);
     return PrivateHeap.open(path, options);
   }
@@ -490,7 +491,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static async load(path: string, options?: MirrorLoadOptions): Promise<Snapshot> {
-    bunOnly("HeapMirror.load");
+    requireFiles("HeapMirror.load");
     const op = "HeapMirror.load";
     const maxBytes = loadLimit(path, options, op);
     HeapMirror.recover(path);
@@ -531,7 +532,7 @@ export class HeapMirror implements Disposable {
    * ```
    */
   static loadSync(path: string, options?: MirrorLoadOptions): Snapshot {
-    bunOnly("HeapMirror.loadSync");
+    requireFiles("HeapMirror.loadSync");
     const op = "HeapMirror.loadSync";
     const maxBytes = loadLimit(path, options, op);
     HeapMirror.recover(path);
@@ -604,7 +605,7 @@ export class HeapMirror implements Disposable {
     if (2 * n >= pages) return this.#rewrite(used, n);
     try {
       this.#syncId++;
-      writeJournal(this.#journal, heap.u8, runs, this.#syncId, heap.size);
+      writeJournal(this.#journal, heap, runs, this.#syncId);
       if (this.#fsync) fsyncSync(this.#journal);
       this.#marked = true;
       writeFully(this.#fd, markOf(this.#syncId), 0);
@@ -699,7 +700,7 @@ export class HeapMirror implements Disposable {
   #hashAll(pages: number): void {
     const u8 = this.#heap.u8;
     for (let p = 0; p < pages; p++) {
-      this.#fileHash[p] = Bun.hash.xxHash3(u8.subarray(p * PAGE, (p + 1) * PAGE));
+      this.#fileHash[p] = xxHash3(u8.subarray(p * PAGE, (p + 1) * PAGE));
       this.#valid[p] = 1;
     }
   }
@@ -723,7 +724,7 @@ export class HeapMirror implements Disposable {
     let zeroChanged = false;
     for (let i = 0; i < count; i++) {
       const p = all ? i : list[i]!;
-      const h = Bun.hash.xxHash3(u8.subarray(p * PAGE, (p + 1) * PAGE));
+      const h = xxHash3(u8.subarray(p * PAGE, (p + 1) * PAGE));
       if (this.#valid[p] === 1 && this.#fileHash[p] === h) continue;
       if (p === 0) {
         zeroChanged = true;
@@ -734,7 +735,7 @@ export class HeapMirror implements Disposable {
       }
     }
     if (n === 1 && !zeroChanged) return 0;
-    if (!zeroChanged) this.#newHash[0] = Bun.hash.xxHash3(u8.subarray(0, PAGE));
+    if (!zeroChanged) this.#newHash[0] = xxHash3(u8.subarray(0, PAGE));
     this.#changed[0] = 0;
     return n;
   }
@@ -783,8 +784,8 @@ function viewsOf(region: Uint8Array, runs: Runs): Uint8Array[] {
   return views;
 }
 
-/** The journal's header and run list, with the checksum of everything after it folded in. */
-function journalHead(runs: Runs, id: bigint, regionBytes: number, views: Uint8Array[]): Uint8Array {
+/** The journal's header and run list, its checksum (bytes 40..48) still 0. */
+function journalHead(runs: Runs, id: bigint, regionBytes: number): Uint8Array {
   const head = new Uint8Array(JOURNAL_HEADER + 8 * runs.n);
   const v = new DataView(head.buffer);
   v.setBigUint64(0, JOURNAL_MAGIC, true);
@@ -797,21 +798,40 @@ function journalHead(runs: Runs, id: bigint, regionBytes: number, views: Uint8Ar
     v.setUint32(JOURNAL_HEADER + 8 * r, runs.starts[r]!, true);
     v.setUint32(JOURNAL_HEADER + 8 * r + 4, runs.counts[r]!, true);
   }
-  v.setBigUint64(40, journalChecksum(head, views), true);
   return head;
 }
 
-/** xxHash3 of the header's first 40 bytes, the run list and the pages, chained through the seed. */
-function journalChecksum(head: Uint8Array, views: Uint8Array[]): bigint {
-  let h = Bun.hash.xxHash3(head.subarray(0, 40));
-  h = Bun.hash.xxHash3(head.subarray(JOURNAL_HEADER), h);
-  for (const view of views) h = Bun.hash.xxHash3(view, h);
+/**
+ * The seed each piece of a journal's checksum takes from the hash before
+ * it: its low 32 bits. The format was first written by Bun 1.4, whose
+ * Bun.hash.xxHash3 keeps only a seed's low 32 bits (oven-sh/bun#32833);
+ * saying so here keeps the journals of every runtime and every Bun the same.
+ */
+const CHAIN_SEED_MASK = 0xffffffffn;
+
+/** The journal's checksum up to its pages: xxHash3 of the header's first 40 bytes, then of the run list. */
+function headChecksum(head: Uint8Array): bigint {
+  const h = xxHash3(head.subarray(0, 40));
+  return xxHash3(head.subarray(JOURNAL_HEADER), h & CHAIN_SEED_MASK);
+}
+
+/** The checksum `h` continued over the pages, run by run. */
+function pagesChecksum(h: bigint, views: Uint8Array[]): bigint {
+  for (const view of views) h = xxHash3(view, h & CHAIN_SEED_MASK);
   return h;
 }
 
-function writeJournal(fd: number, region: Uint8Array, runs: Runs, id: bigint, regionBytes: number): void {
-  const views = viewsOf(region, runs);
-  const head = journalHead(runs, id, regionBytes, views);
+/**
+ * The journal of `runs` of `heap`'s pages. The views of the pages are
+ * taken after the header is hashed: outside Bun the first hash of bytes
+ * outside the WebAssembly module maps room in its memory, which may grow
+ * it and detach the views of a heap living there.
+ */
+function writeJournal(fd: number, heap: PrivateHeap, runs: Runs, id: bigint): void {
+  const head = journalHead(runs, id, heap.size);
+  const upToPages = headChecksum(head);
+  const views = viewsOf(heap.u8, runs);
+  new DataView(head.buffer).setBigUint64(40, pagesChecksum(upToPages, views), true);
   writeAllv(fd, [head, ...views], 0);
 }
 
@@ -876,11 +896,6 @@ function replayJournal(fd: number, journal: number, id: bigint, fileBytes: numbe
     views.push(data.subarray(at, at + runs.counts[r]! * PAGE));
     at += runs.counts[r]! * PAGE;
   }
-  if (journalChecksum(list, views) !== v.getBigUint64(40, true)) throw bad("does not match its checksum");
+  if (pagesChecksum(headChecksum(list), views) !== v.getBigUint64(40, true)) throw bad("does not match its checksum");
   writeRuns(fd, runs, views, fsync);
-}
-
-/** HeapMirror's journal chains seeded XXH3 hashes, which only Bun's hash gives today: ENOTSUP elsewhere. */
-function bunOnly(op: string): void {
-  if (RUNTIME !== "bun") throw new HeapError("ENOTSUP", op, "HeapMirror runs in Bun only (its journal hashes with seeds, which the WebAssembly core does not compute yet)");
 }
