@@ -508,16 +508,16 @@ function craftJournal(runs: { start: number; data: Uint8Array }[], id: bigint, r
   return seal(out);
 }
 
-/** The document's checksum, chained xxHash3 of bytes 0..40, the run list and each run's pages, written at 40. */
+/** The document's checksum, chained xxHash3 of bytes 0..40, the run list and each run's pages (each seeded with the hash before it mod 2^32), written at 40. */
 function seal(journal: Uint8Array): Uint8Array {
   const v = new DataView(journal.buffer, journal.byteOffset, journal.length);
   const n = v.getUint32(32, true);
   const listEnd = Math.min(journal.length, 48 + 8 * n);
   let h = Bun.hash.xxHash3(journal.subarray(0, 40));
-  h = Bun.hash.xxHash3(journal.subarray(48, listEnd), h);
+  h = Bun.hash.xxHash3(journal.subarray(48, listEnd), h & 0xffffffffn);
   for (let r = 0, at = listEnd; r < n && 48 + 8 * r + 8 <= journal.length; r++) {
     const len = v.getUint32(52 + 8 * r, true) * PAGE_SIZE;
-    h = Bun.hash.xxHash3(journal.subarray(at, Math.min(journal.length, at + len)), h);
+    h = Bun.hash.xxHash3(journal.subarray(at, Math.min(journal.length, at + len)), h & 0xffffffffn);
     at += len;
   }
   v.setBigUint64(40, h, true);
