@@ -99,7 +99,7 @@ describe.skipIf(CHROMIUM === null)("privheap in headless Chromium", () => {
 
   test("files are ENOTSUP in a browser, and snapshots still travel as bytes", async () => {
     const r = await page.evaluate<Record<string, string>>(`(async () => {
-      const { PrivateHeap, Snapshot, HeapError } = await import("/node_modules/privheap/dist/browser.js");
+      const { PrivateHeap, Snapshot, HeapError, HeapMirror, Replay } = await import("/node_modules/privheap/dist/browser.js");
       const codes = {};
       const tryIt = (name, fn) => { try { fn(); codes[name] = "none"; } catch (e) { codes[name] = e instanceof HeapError ? e.code : String(e); } };
       const heap = PrivateHeap.create({ size: 1 << 20 });
@@ -109,11 +109,14 @@ describe.skipIf(CHROMIUM === null)("privheap in headless Chromium", () => {
       tryIt("loadSync", () => Snapshot.loadSync("/tmp/x.phsnap"));
       tryIt("open", () => PrivateHeap.open("/tmp/x.phheap", { size: 1 << 20, create: true }));
       tryIt("native", () => PrivateHeap.create({ size: 1 << 20, backend: "native" }));
+      tryIt("mirror", () => HeapMirror.create(heap, "/tmp/x.phmirror"));
+      tryIt("replayFile", () => Replay.record("/tmp/x.phreplay", heap, { compress: false }));
+      tryIt("zstd", () => Replay.recordInMemory(heap, { compress: true }));
       codes.bytes = String(Snapshot.fromBytes(snap.bytes.slice()).checksum() === heap.checksum());
       heap.close();
       return codes;
     })()`);
-    expect(r).toEqual({ saveSync: "ENOTSUP", loadSync: "ENOTSUP", open: "ENOTSUP", native: "ENOTSUP", bytes: "true" });
+    expect(r).toEqual({ saveSync: "ENOTSUP", loadSync: "ENOTSUP", open: "ENOTSUP", native: "ENOTSUP", mirror: "ENOTSUP", replayFile: "ENOTSUP", zstd: "ENOTSUP", bytes: "true" });
   });
 
   test(`the demo's simulation (${ENTITIES} entities, ${FRAMES} frames) ends with Bun's checksum`, async () => {
