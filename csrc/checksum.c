@@ -88,15 +88,6 @@ uint64_t ph__fold_halves(uint64_t a, uint64_t b) {
   return low ^ high;
 }
 
-/* Low 64 bits of a * b xor its high 64 bits. */
-static inline uint64_t fold(uint64_t a, uint64_t b) {
-#if defined(__SIZEOF_INT128__)
-  unsigned __int128 m = (unsigned __int128)a * b;
-  return (uint64_t)m ^ (uint64_t)(m >> 64);
-#else
-  return ph__fold_halves(a, b);
-#endif
-}
 
 static inline uint64_t mix(uint64_t x) {
   x ^= x >> 32;
@@ -112,7 +103,7 @@ static inline uint64_t mix(uint64_t x) {
  * their folds added up. */
 
 static inline uint64_t fold_lane(uint64_t p, uint64_t w, unsigned l) {
-  return fold(p ^ ((l + 1) * K_P), w ^ ((l + 1) * K_W));
+  return ph__fold(p ^ ((l + 1) * K_P), w ^ ((l + 1) * K_W));
 }
 
 /* Plain C, for every target; compilers may vectorise it. */

@@ -687,6 +687,16 @@ const char *ph__checksum_kernel_name(void);
 /* The 128-bit product's fold (low ^ high) from 32-bit halves: what targets
  * without a 128-bit integer type use. */
 uint64_t ph__fold_halves(uint64_t a, uint64_t b);
+/* The low 64 bits of a * b xor its high 64 bits: the multiply-fold the page
+ * hash (checksum.c) and XXH3 (xxh3.c) share. */
+static inline uint64_t ph__fold(uint64_t a, uint64_t b) {
+#if defined(__SIZEOF_INT128__)
+  unsigned __int128 m = (unsigned __int128)a * b;
+  return (uint64_t)m ^ (uint64_t)(m >> 64);
+#else
+  return ph__fold_halves(a, b);
+#endif
+}
 
 /* ---- validation (check.c) ----------------------------------------------- */
 /* O(1) header validation for attach and check; 0 or a PH_E* code. len is the

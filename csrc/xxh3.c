@@ -119,15 +119,6 @@ static inline void write64(unsigned char *p, uint64_t v) {
 
 static inline uint64_t rotl64(uint64_t x, unsigned r) { return x << r | x >> (64 - r); }
 
-/* The 128-bit product of a and b, its low half xor its high half. */
-static inline uint64_t fold(uint64_t a, uint64_t b) {
-#if defined(__SIZEOF_INT128__)
-  unsigned __int128 m = (unsigned __int128)a * b;
-  return (uint64_t)m ^ (uint64_t)(m >> 64);
-#else
-  return ph__fold_halves(a, b);
-#endif
-}
 
 /* XXH64's final mix (the 0-3 byte paths). */
 static inline uint64_t avalanche64(uint64_t h) {
@@ -157,7 +148,7 @@ static inline uint64_t rrmxmx(uint64_t h, uint64_t n) {
 /* 16 input bytes against 16 secret bytes, the seed added to the first
  * secret word and subtracted from the second: their folded product. */
 static inline uint64_t mix16(const unsigned char *p, const unsigned char *key, uint64_t seed) {
-  return fold(read64(p) ^ (read64(key) + seed), read64(p + 8) ^ (read64(key + 8) - seed));
+  return ph__fold(read64(p) ^ (read64(key) + seed), read64(p + 8) ^ (read64(key + 8) - seed));
 }
 
 /* The long path's secret for `seed`: the default one for 0, else derived into `room`. */
@@ -176,7 +167,7 @@ static uint64_t hash_upto16(const unsigned char *p, size_t n, uint64_t seed) {
   if (n > 8) {
     uint64_t lo = read64(p) ^ ((read64(secret + 24) ^ read64(secret + 32)) + seed);
     uint64_t hi = read64(p + n - 8) ^ ((read64(secret + 40) ^ read64(secret + 48)) - seed);
-    return avalanche((uint64_t)n + __builtin_bswap64(lo) + hi + fold(lo, hi));
+    return avalanche((uint64_t)n + __builtin_bswap64(lo) + hi + ph__fold(lo, hi));
   }
   if (n >= 4) {
     /* The seed's low half, byte-swapped, also goes into its high half. */
@@ -274,7 +265,7 @@ static uint64_t finish_long(uint64_t acc[LANES], const unsigned char *last, uint
   uint64_t h = total * P64_1;
   for (unsigned i = 0; i < LANES / 2; i++) {
     const unsigned char *key = sec + MERGE_KEY + 16 * i;
-    h += fold(acc[2 * i] ^ read64(key), acc[2 * i + 1] ^ read64(key + 8));
+    h += ph__fold(acc[2 * i] ^ read64(key), acc[2 * i + 1] ^ read64(key + 8));
   }
   return avalanche(h);
 }
