@@ -26,12 +26,15 @@ function noZstd(op: string): HeapError {
   return new HeapError("ENOTSUP", op, "this runtime's node:zlib has no zstd (Node 22.15 and later have it): save without compress, or read the file in Bun");
 }
 
-/** ZSTD_c_compressionLevel, node:zlib's key for the level. */
+/** node:zlib's keys (zstd's parameter numbers): the level, and whether a frame declares its size. */
 const LEVEL = 100;
+const CONTENT_SIZE_FLAG = 200;
 
+// privheap's formats need frames that declare their decoded size (readers
+// bound memory by it): zstd writes it only when told the size up front.
 export const zstdCompress: ZstdCompress = (data, level) => {
   if (!HAS_ZSTD) throw noZstd("zstdCompress");
-  return new Uint8Array(z.zstdCompressSync!(data, { params: { [LEVEL]: level } }));
+  return new Uint8Array(z.zstdCompressSync!(data, { pledgedSrcSize: data.length, params: { [LEVEL]: level, [CONTENT_SIZE_FLAG]: 1 } }));
 };
 
 export const zstdDecompress: ZstdDecompress = (frame, maxBytes) => {

@@ -150,23 +150,52 @@ describe.each(RUNTIMES)("privheap in $name", (rt) => {
     expect(String(again.checksum())).toBe(r.after);
   });
 
-  test("compressed files: written and read where node:zlib has zstd, else ENOTSUP", async () => {
+  test("compressed snapshots and replays: read where node:zlib has zstd, else ENOTSUP (never a damaged file)", async () => {
     const path = join(files, "z.phsnap");
+    const replayPath = join(files, "z.phreplay");
+    const thereReplay = join(files, `${rt.name}-z.phreplay`);
+    const thereSnapshot = join(files, `${rt.name}-z.phsnap`);
     using heap = P.PrivateHeap.create({ size: 4 << 20 });
-    heap.malloc(1000);
+    const at = heap.calloc(64, 8);
     heap.snapshot().saveSync(path, { compress: true });
+    const saved = String(heap.checksum());
+    const rec = P.Replay.record(replayPath, heap, { keyframeEvery: 4, compress: true });
+    for (let t = 0; t < 10; t++) {
+      heap.f64[(at >>> 3) + t] = t;
+      rec.tick(Uint8Array.of(t));
+    }
+    rec.close();
     const r = run(
       rt,
       pkg,
       "zstd.mjs",
-      `import { Snapshot, HeapError } from "privheap";
+      `import { PrivateHeap, Replay, Snapshot, HeapError } from "privheap";
        import * as zlib from "node:zlib";
        const zstd = typeof zlib.zstdDecompressSync === "function";
-       try { const s = Snapshot.loadSync(${JSON.stringify(path)}); console.log(JSON.stringify({ zstd, loaded: String(s.checksum()) })); }
-       catch (e) { console.log(JSON.stringify({ zstd, code: e instanceof HeapError ? e.code : String(e) })); }`,
+       const outcome = (f) => { try { return f(); } catch (e) { return e instanceof HeapError ? e.code : String(e); } };
+       const snapshot = outcome(() => String(Snapshot.loadSync(${JSON.stringify(path)}).checksum()));
+       const replay = outcome(() => String(Replay.openSync(${JSON.stringify(replayPath)}).checksum(9)));
+       // The same recording made there, compressed where it can be (the default).
+       const heap = PrivateHeap.create({ size: 4 << 20 });
+       const at = heap.calloc(64, 8);
+       const rec = Replay.record(${JSON.stringify(thereReplay)}, heap, { keyframeEvery: 4 });
+       for (let t = 0; t < 10; t++) { heap.f64[(at >>> 3) + t] = t; rec.tick(Uint8Array.of(t)); }
+       rec.close();
+       if (zstd) heap.snapshot().saveSync(${JSON.stringify(thereSnapshot)}, { compress: true });
+       console.log(JSON.stringify({ zstd, snapshot, replay, made: String(heap.checksum()) }));`,
     );
-    if (r.zstd) expect(r).toEqual({ zstd: true, loaded: String(heap.checksum()) });
-    else expect(r).toEqual({ zstd: false, code: "ENOTSUP" });
+    using again = P.Replay.openSync(replayPath);
+    if (r.zstd) expect(r).toEqual({ zstd: true, snapshot: saved, replay: String(again.checksum(9)), made: String(again.checksum(9)) });
+    else expect(r).toEqual({ zstd: false, snapshot: "ENOTSUP", replay: "ENOTSUP", made: String(again.checksum(9)) });
+    // A snapshot compressed there loads in Bun.
+    if (r.zstd) expect(String(P.Snapshot.loadSync(thereSnapshot).checksum())).toBe(r.made);
+    // Bun reads what was recorded there, compressed by that runtime's zstd or not, to the same checksums.
+    using made = P.Replay.openSync(thereReplay);
+    expect(made.ticks).toBe(10);
+    for (let t = 0; t < 10; t++) expect(made.checksum(t)).toBe(again.checksum(t));
+    using fresh = P.PrivateHeap.create({ size: 4 << 20 });
+    made.seek(7, fresh, () => {}); // a keyframe follows tick 7: no step runs
+    expect(fresh.checksum()).toBe(again.checksum(7));
   });
 
   test("HeapMirror: the file made there is Bun's byte for byte; Bun's loads there; journals replay both ways", () => {
