@@ -5,11 +5,15 @@
  * file's checksums recomputed). Not part of CI; the CI suite is
  * test/system/snapshot/snapshot-hostile.test.ts.
  *
- * Usage: bun scripts/hostile-snapshots.ts [--cases N] [--seed S] [--chunk C] [--jobs J]
+ * Usage: bun scripts/hostile-snapshots.ts [--cases N] [--seed S] [--chunk C] [--jobs J] [--backend wasm]
  *   --cases  crafted inputs in total (default 100000)
  *   --seed   first seed (default: the time); chunk k uses seed S + k
  *   --chunk  cases per child process (default 5000)
  *   --jobs   child processes at a time (default 1)
+ *   --backend  "wasm": the target heap on the WebAssembly backend and the
+ *            WebAssembly core as the default (so Snapshot.fromBytes and the
+ *            other readers of bytes check them in the wasm32 build, as in
+ *            Node and browsers); default "native"
  *
  * Each chunk runs in a child Bun, so a crash (a signal), a hang (no
  * progress for 60 s) or an error is caught and reported with the seed and
@@ -26,16 +30,21 @@ const arg = (name: string, dflt: number): number => {
 };
 
 if (process.argv[2] === "--child") {
-  const [, , , seedArg, countArg, progress, dir] = process.argv;
+  const [, , , seedArg, countArg, progress, dir, backend] = process.argv;
   const { writeFileSync } = await import("node:fs");
   const { PrivateHeap } = await import("../src/heap.ts");
+  if (backend === "wasm") {
+    const { setDefaultBackend } = await import("../src/backend.ts");
+    const { wasmBackend } = await import("../src/wasm/default-backend.ts");
+    setDefaultBackend(wasmBackend);
+  }
   const { rng } = await import("../test/support/random.ts");
   const { makeBases, makeCase, runCase } = await import("../test/support/snapshot-hostile.ts");
   const seed = Number(seedArg);
   const count = Number(countArg);
   const r = rng(seed);
   const bases = makeBases();
-  using target = PrivateHeap.create({ size: 4 << 20 });
+  using target = PrivateHeap.create({ size: 4 << 20, backend: backend === "wasm" ? "wasm" : "native" });
   const clean = target.snapshot();
   const counts: Record<string, number> = {};
   for (let i = 0; i < count; i++) {
@@ -58,6 +67,8 @@ const total = arg("cases", 100_000);
 const seed0 = arg("seed", Date.now() % 2 ** 31);
 const chunk = arg("chunk", 5000);
 const jobs = arg("jobs", 1);
+const backend = process.argv.includes("--backend") ? process.argv[process.argv.indexOf("--backend") + 1]! : "native";
+if (backend !== "native" && backend !== "wasm") throw new Error(`--backend must be native or wasm, got ${backend}`);
 const dir = mkdtempSync(join(process.platform === "linux" ? "/dev/shm" : tmpdir(), "privheap-campaign-"));
 const totals: Record<string, number> = {};
 const failures: string[] = [];
@@ -70,7 +81,7 @@ async function runChunk(k: number, count: number): Promise<void> {
   const progress = join(dir, `progress-${k}`);
   const sub = join(dir, `c${k}`);
   await Bun.write(join(sub, ".keep"), "");
-  const child = Bun.spawn([process.execPath, import.meta.path, "--child", String(seed), String(count), progress, sub], { stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([process.execPath, import.meta.path, "--child", String(seed), String(count), progress, sub, backend], { stdout: "pipe", stderr: "pipe" });
   // A hang: no progress for 60 s.
   let last = "";
   let still = 0;

@@ -131,15 +131,16 @@ export interface CampaignResult {
 
 /**
  * Run `cases` hostile cases from `seed`; every `cliEvery`-th also through
- * the command line (0: never). `onCase` sees each case (for progress).
+ * the command line (0: never). `onCase` sees each case (for progress). The
+ * target heap is on `backend`.
  * Throws on the first case that crashes a reader, with its seed and index.
  */
-export async function campaign(seed: number, cases: number, cliEvery: number, onCase?: (i: number, result: CampaignResult) => void): Promise<CampaignResult> {
+export async function campaign(seed: number, cases: number, cliEvery: number, onCase?: (i: number, result: CampaignResult) => void, backend: "native" | "wasm" = "native"): Promise<CampaignResult> {
   const dir = mkdtempSync(join(tmpdir(), "privheap-hostile-replays-"));
   const result: CampaignResult = { cases: 0, outcomes: new Map(), mutations: new Map(), cliCases: 0, maxCaseMs: 0, maxRssBytes: 0 };
   try {
     const { base, plain, donor } = recordings(dir);
-    using heap = PrivateHeap.create({ size: REGION });
+    using heap = PrivateHeap.create({ size: REGION, backend });
     const r = rng(seed);
     const file = join(dir, "case.phreplay");
     for (let i = 0; i < cases; i++) {
