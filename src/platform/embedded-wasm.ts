@@ -2,7 +2,7 @@
  * embedded-wasm.ts - privheap.wasm as bytes inside the built bundles
  * (dist/, made by scripts/build-dist.ts, which defines
  * PRIVHEAP_WASM_BASE64 as the module's base64 text). Node, Deno and
- * browsers then need no file and no fetch: the 62 KiB module compiles
+ * browsers then need no file and no fetch: the 69 KiB module compiles
  * synchronously, which Chromium allows on its main thread at this size.
  */
 import { HeapError } from "../errors.ts";
