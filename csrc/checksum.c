@@ -64,17 +64,6 @@ _Static_assert(PAGE_WORDS % LANES == 0, "a page is whole rows of lanes");
 
 /* ---- arithmetic --------------------------------------------------------- */
 
-/* The 8 bytes at p as a little-endian u64, whatever the host's byte order. */
-static inline uint64_t load_le64(const unsigned char *p) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-#else
-  return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-         (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-#endif
-}
 
 /* fold from 32-bit halves, for targets without a 128-bit type (32-bit
  * ones): the schoolbook product, the same 128 bits. Built everywhere so the
@@ -112,7 +101,7 @@ static uint64_t page_sum_portable(const unsigned char *page) {
   for (unsigned l = 0; l < LANES; l++) key[l] = (l + 1) * K_WORD;
   for (size_t at = 0; at < PH_PAGE_SIZE; at += 8 * LANES) {
     for (unsigned l = 0; l < LANES; l++) {
-      uint64_t word = load_le64(page + at + 8 * l), x = word ^ key[l];
+      uint64_t word = ph__load_le64(page + at + 8 * l), x = word ^ key[l];
       p[l] += (x & 0xffffffffu) * (x >> 32);
       w[l] += word;
       key[l] += LANES * K_WORD;

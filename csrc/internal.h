@@ -687,6 +687,18 @@ const char *ph__checksum_kernel_name(void);
 /* The 128-bit product's fold (low ^ high) from 32-bit halves: what targets
  * without a 128-bit integer type use. */
 uint64_t ph__fold_halves(uint64_t a, uint64_t b);
+/* The 8 bytes at p as a little-endian u64, whatever the host's byte order
+ * and p's alignment: how the page hash and XXH3 read their input. */
+static inline uint64_t ph__load_le64(const unsigned char *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+#else
+  return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+         (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+#endif
+}
 /* The low 64 bits of a * b xor its high 64 bits: the multiply-fold the page
  * hash (checksum.c) and XXH3 (xxh3.c) share. */
 static inline uint64_t ph__fold(uint64_t a, uint64_t b) {

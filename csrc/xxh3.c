@@ -87,17 +87,6 @@ static const unsigned char secret[SECRET_BYTES] = {
 
 /* ---- arithmetic ----------------------------------------------------------- */
 
-static inline uint64_t read64(const unsigned char *p) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-#else
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-  return v;
-#endif
-}
 
 static inline uint32_t read32(const unsigned char *p) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -148,15 +137,15 @@ static inline uint64_t rrmxmx(uint64_t h, uint64_t n) {
 /* 16 input bytes against 16 secret bytes, the seed added to the first
  * secret word and subtracted from the second: their folded product. */
 static inline uint64_t mix16(const unsigned char *p, const unsigned char *key, uint64_t seed) {
-  return ph__fold(read64(p) ^ (read64(key) + seed), read64(p + 8) ^ (read64(key + 8) - seed));
+  return ph__fold(ph__load_le64(p) ^ (ph__load_le64(key) + seed), ph__load_le64(p + 8) ^ (ph__load_le64(key + 8) - seed));
 }
 
 /* The long path's secret for `seed`: the default one for 0, else derived into `room`. */
 static const unsigned char *secret_for(uint64_t seed, derived_secret *room) {
   if (seed == 0) return secret;
   for (size_t i = 0; i < SECRET_BYTES; i += 16) {
-    write64(room->bytes + i, read64(secret + i) + seed);
-    write64(room->bytes + i + 8, read64(secret + i + 8) - seed);
+    write64(room->bytes + i, ph__load_le64(secret + i) + seed);
+    write64(room->bytes + i + 8, ph__load_le64(secret + i + 8) - seed);
   }
   return room->bytes;
 }
@@ -165,21 +154,21 @@ static const unsigned char *secret_for(uint64_t seed, derived_secret *room) {
 
 static uint64_t hash_upto16(const unsigned char *p, size_t n, uint64_t seed) {
   if (n > 8) {
-    uint64_t lo = read64(p) ^ ((read64(secret + 24) ^ read64(secret + 32)) + seed);
-    uint64_t hi = read64(p + n - 8) ^ ((read64(secret + 40) ^ read64(secret + 48)) - seed);
+    uint64_t lo = ph__load_le64(p) ^ ((ph__load_le64(secret + 24) ^ ph__load_le64(secret + 32)) + seed);
+    uint64_t hi = ph__load_le64(p + n - 8) ^ ((ph__load_le64(secret + 40) ^ ph__load_le64(secret + 48)) - seed);
     return avalanche((uint64_t)n + __builtin_bswap64(lo) + hi + ph__fold(lo, hi));
   }
   if (n >= 4) {
     /* The seed's low half, byte-swapped, also goes into its high half. */
     uint64_t mixed = seed ^ (uint64_t)__builtin_bswap32((uint32_t)seed) << 32;
     uint64_t word = (uint64_t)read32(p) << 32 | read32(p + n - 4); /* the two may overlap */
-    return rrmxmx(word ^ ((read64(secret + 8) ^ read64(secret + 16)) - mixed), n);
+    return rrmxmx(word ^ ((ph__load_le64(secret + 8) ^ ph__load_le64(secret + 16)) - mixed), n);
   }
   if (n > 0) {
     uint32_t packed = (uint32_t)p[0] << 16 | (uint32_t)p[n >> 1] << 24 | (uint32_t)p[n - 1] | (uint32_t)n << 8;
     return avalanche64(packed ^ ((uint64_t)(read32(secret) ^ read32(secret + 4)) + seed));
   }
-  return avalanche64(seed ^ read64(secret + 56) ^ read64(secret + 64));
+  return avalanche64(seed ^ ph__load_le64(secret + 56) ^ ph__load_le64(secret + 64));
 }
 
 /* 17-128 bytes: pair i is the 16 bytes at 16i and the 16 ending 16i from
@@ -223,8 +212,8 @@ static void lanes_init(uint64_t acc[LANES]) {
  * the product of the halves of its own word xor key. */
 static inline void stripe(uint64_t acc[LANES], const unsigned char *p, const unsigned char *key) {
   for (unsigned i = 0; i < LANES; i++) {
-    uint64_t word = read64(p + 8 * i);
-    uint64_t keyed = word ^ read64(key + 8 * i);
+    uint64_t word = ph__load_le64(p + 8 * i);
+    uint64_t keyed = word ^ ph__load_le64(key + 8 * i);
     acc[i ^ 1] += word;
     acc[i] += (keyed & 0xffffffffu) * (keyed >> 32);
   }
@@ -234,7 +223,7 @@ static inline void scramble(uint64_t acc[LANES], const unsigned char *sec) {
   for (unsigned i = 0; i < LANES; i++) {
     uint64_t a = acc[i];
     a ^= a >> 47;
-    a ^= read64(sec + SCRAMBLE_KEY + 8 * i);
+    a ^= ph__load_le64(sec + SCRAMBLE_KEY + 8 * i);
     acc[i] = a * P32_1;
   }
 }
@@ -265,7 +254,7 @@ static uint64_t finish_long(uint64_t acc[LANES], const unsigned char *last, uint
   uint64_t h = total * P64_1;
   for (unsigned i = 0; i < LANES / 2; i++) {
     const unsigned char *key = sec + MERGE_KEY + 16 * i;
-    h += ph__fold(acc[2 * i] ^ read64(key), acc[2 * i + 1] ^ read64(key + 8));
+    h += ph__fold(acc[2 * i] ^ ph__load_le64(key), acc[2 * i + 1] ^ ph__load_le64(key + 8));
   }
   return avalanche(h);
 }
