@@ -96,4 +96,3 @@ export function defaultBackend(): Backend | null {
   if (makeDefault === undefined) return null;
   return (current = makeDefault());
 }
-

@@ -9,7 +9,7 @@
  * Each backend runs in a process of its own (this script with --alone), the
  * two processes alternated six times (a process lands in a fast or a slow
  * mode, 2x apart, on this VM, whatever the backend); a row is the best ns per entity
- * update of each. Target (issue 17): struct access on the WebAssembly
+ * update of each. Target: struct access on the WebAssembly
  * heap equal to native (both read typed-array views of the region).
  */
 import { PrivateHeap, struct } from "../../src/index.ts";

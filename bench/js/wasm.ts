@@ -16,7 +16,7 @@
  * uses one backend runs it. Every heap is 64 MiB with PrivateHeap.create's
  * default flags. Each pair of figures is the best of rounds alternating the
  * two sides (for "alone", alternating the two processes).
- * Target (issue 17): wasm heap pair <= 1.5x native heap pair.
+ * Target: a wasm heap pair at most 1.5x a native heap pair.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { cpus } from "node:os";

@@ -26,9 +26,8 @@ static void *new_state(void) {
   return s;
 }
 
-/* The digest of p[0..n) given in pieces of the sizes `chunk` returns. */
-static uint64_t streamed(void *state, const unsigned char *p, size_t n, size_t (*chunk)(size_t at)) {
-  ph_xxh3_reset(state);
+/* The digest of a reset `state` fed p[0..n) in pieces of the sizes `chunk` returns. */
+static uint64_t fed(void *state, const unsigned char *p, size_t n, size_t (*chunk)(size_t at)) {
   for (size_t at = 0; at < n;) {
     size_t k = chunk(at);
     if (k > n - at) k = n - at;
@@ -36,6 +35,12 @@ static uint64_t streamed(void *state, const unsigned char *p, size_t n, size_t (
     at += k;
   }
   return ph_xxh3_64_digest(state);
+}
+
+/* The digest of p[0..n) given in pieces of the sizes `chunk` returns. */
+static uint64_t streamed(void *state, const unsigned char *p, size_t n, size_t (*chunk)(size_t at)) {
+  ph_xxh3_reset(state);
+  return fed(state, p, n, chunk);
 }
 
 static size_t fixed_chunk;
@@ -100,13 +105,7 @@ TEST(known_answers_of_the_reference) {
 /* The digest of p[0..n) with `seed`, given in pieces of the sizes `chunk` returns. */
 static uint64_t streamed_seeded(void *state, const unsigned char *p, size_t n, uint64_t seed, size_t (*chunk)(size_t at)) {
   ph_xxh3_reset_seeded(state, seed);
-  for (size_t at = 0; at < n;) {
-    size_t k = chunk(at);
-    if (k > n - at) k = n - at;
-    if (ph_xxh3_update(state, p + at, k) != 0) return 0;
-    at += k;
-  }
-  return ph_xxh3_64_digest(state);
+  return fed(state, p, n, chunk);
 }
 
 /*

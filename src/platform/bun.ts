@@ -7,7 +7,6 @@ import type { XxHash3, ZstdCompress, ZstdCompressAsync, ZstdDecompress, ZstdDeco
 import { readWasmFile } from "../wasm/file.ts";
 import { xxHash3 as coreXxHash3 } from "./wasm-hash.ts";
 
-export const RUNTIME = "bun";
 export const HAS_FILES = true;
 export const HAS_ZSTD = true;
 
@@ -28,11 +27,6 @@ export const zstdDecompress: ZstdDecompress = (frame, maxBytes) => decompressBou
 export const zstdCompressAsync: ZstdCompressAsync = (data, level) => Bun.zstdCompress(data, { level });
 
 export const zstdDecompressAsync: ZstdDecompressAsync = async (frame) => Bun.zstdDecompress(frame);
-
-/** Run the collector now, so finalizers of dropped native images run (image-memory.ts). */
-export function collectGarbage(): void {
-  Bun.gc(true);
-}
 
 /** The bytes of privheap.wasm. */
 export function wasmModuleBytes(): Uint8Array {

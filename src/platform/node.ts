@@ -10,7 +10,6 @@ import { embeddedWasm } from "./embedded-wasm.ts";
 
 export { xxHash3 } from "./wasm-hash.ts";
 
-export const RUNTIME = "node";
 export const HAS_FILES = true;
 
 /** node:zlib's zstd calls, where this version has them. */
@@ -45,9 +44,6 @@ export const zstdDecompress: ZstdDecompress = (frame, maxBytes) => {
 export const zstdCompressAsync: ZstdCompressAsync = async (data, level) => zstdCompress(data, level);
 
 export const zstdDecompressAsync: ZstdDecompressAsync = async (frame, maxBytes) => zstdDecompress(frame, maxBytes);
-
-/** Nothing to do: images here are plain ArrayBuffers the collector frees. */
-export function collectGarbage(): void {}
 
 export function wasmModuleBytes(): Uint8Array {
   return embeddedWasm();

@@ -9,7 +9,6 @@ import { embeddedWasm } from "./embedded-wasm.ts";
 
 export { xxHash3 } from "./wasm-hash.ts";
 
-export const RUNTIME = "web";
 export const HAS_FILES = false;
 export const HAS_ZSTD = false;
 
@@ -32,8 +31,6 @@ export const zstdCompressAsync: ZstdCompressAsync = async () => {
 export const zstdDecompressAsync: ZstdDecompressAsync = async () => {
   throw noZstd("zstdDecompress");
 };
-
-export function collectGarbage(): void {}
 
 export function wasmModuleBytes(): Uint8Array {
   return embeddedWasm();

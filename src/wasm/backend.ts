@@ -119,11 +119,6 @@ export class WasmBackend implements Backend {
     this.#watchers.add({ owner: new WeakRef(owner), remake: remake as (owner: object) => void });
   }
 
-  /** Owners watched now (collected ones included until a sweep), for tests. */
-  get watching(): number {
-    return this.#watchers.size;
-  }
-
   unwatch(owner: object): void {
     for (const w of this.#watchers) if (w.owner.deref() === owner) this.#watchers.delete(w);
   }
