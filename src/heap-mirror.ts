@@ -69,6 +69,7 @@ import { NATIVE_CONSTANTS } from "./ffi/symbols.ts";
 import type { OpenOptions } from "./heap-file.ts";
 import { changesOf, PAGE_SIZE, PrivateHeap } from "./heap.ts";
 import { readStats } from "./introspect.ts";
+import { sameBytes } from "./platform/bytes.ts";
 import { requireFiles } from "./platform/files.ts";
 import { Snapshot } from "./snapshot/snapshot.ts";
 import { type ChangeSet, UNKNOWN } from "./tracking.ts";
@@ -739,10 +740,6 @@ export class HeapMirror implements Disposable {
     this.#changed[0] = 0;
     return n;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function isMarked(head: Uint8Array): boolean {

@@ -103,7 +103,7 @@ function within(bytes: Uint8Array, p: number, op: string): void {
  */
 function samePage(a: Uint8Array, aw: Int32Array | null, ap: number, b: Uint8Array, bw: Int32Array | null, bp: number): boolean {
   if (aw !== null && bw !== null) return sameWords(aw, ap * WORDS, bw, bp * WORDS);
-  return sameBytes(a, ap * PAGE, b, bp * PAGE);
+  return samePageBytes(a, ap * PAGE, b, bp * PAGE);
 }
 
 /** One page of words from i in a and from j in b: equal? Eight words a step, their differences or-ed (one branch per 32 bytes). */
@@ -123,7 +123,7 @@ function sameWords(a: Int32Array, i: number, b: Int32Array, j: number): boolean 
   return true;
 }
 
-function sameBytes(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+function samePageBytes(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
   for (let k = 0; k < PAGE; k++) if (a[i + k] !== b[j + k]) return false;
   return true;
 }
